@@ -1,0 +1,36 @@
+//! provider-rewrite: one OpenAI-compatible endpoint routed to OpenAI,
+//! Anthropic, Azure OpenAI and Gemini, with translation between their APIs.
+//!
+//! The filter has two roles. `route` runs in the listener's filter chain: it
+//! decides the provider once the whole request is known and selects its
+//! cluster through a header the route table reads (Envoy's `buffer` filter
+//! after the suite holds the headers until then; see docs/architecture.md).
+//! `translate` runs as an upstream filter on each provider's cluster, once per
+//! attempt, so a retry or fallback is translated for the provider it reaches.
+//!
+//! Foundation state: routing by the API the client speaks (Anthropic, Gemini
+//! and Azure paths to those providers, everything else to the default) and a
+//! pass-through translate role. Model-based routing and translation come with
+//! the provider-rewrite issue.
+
+mod config;
+mod route;
+mod translate;
+
+pub use config::{Provider, ProviderKind, ProviderRewriteConfig, RouteConfig, TranslateConfig};
+
+/// The name of this filter in configuration and logs.
+pub const NAME: &str = "provider_rewrite";
+
+/// Builds the stage for the configured role from its JSON configuration.
+pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
+    Ok(match ProviderRewriteConfig::from_json(config)? {
+        ProviderRewriteConfig::Route(config) => Box::new(route::Route::new(config)),
+        ProviderRewriteConfig::Translate(config) => Box::new(translate::Translate::new(config)),
+    })
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "module"))]
+proxy_wasm::main! {{
+    wasm_glue::wasm::start(|bytes| wasm_glue::config::single_stage(NAME, bytes, stage));
+}}

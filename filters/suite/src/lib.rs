@@ -1,0 +1,90 @@
+//! The bundle: all four filters in one `.wasm`, run as one pipeline.
+//!
+//! One filter context runs the configured stages in the chain order of
+//! DESIGN.md (audit, pii_scan, token_limit, provider_rewrite), so the whole
+//! chain costs one VM per worker, one parse of each body and at most one write
+//! of it. Its configuration has one optional section per filter, each exactly
+//! the configuration of that filter's own `.wasm`:
+//!
+//! ```json
+//! {"audit": {}, "pii_scan": {}, "token_limit": {}, "provider_rewrite": {"role": "route", ...}}
+//! ```
+//!
+//! On a provider cluster the same module runs as an upstream filter with only
+//! `{"provider_rewrite": {"role": "translate", ...}}`.
+
+use serde_json::Value;
+use wasm_glue::config::parse_json;
+use wasm_glue::{ConfigError, Stage};
+
+/// The name of the bundle in logs and configuration errors.
+pub const NAME: &str = "llm_gateway";
+
+type Builder = fn(Value) -> Result<Box<dyn Stage>, ConfigError>;
+
+/// The filters in chain order, by their configuration section name.
+const SECTIONS: [(&str, Builder); 4] = [
+    (audit::NAME, audit::stage),
+    (pii_scan::NAME, pii_scan::stage),
+    (token_limit::NAME, token_limit::stage),
+    (provider_rewrite::NAME, provider_rewrite::stage),
+];
+
+/// Builds the configured stages, in chain order, from the bundle's JSON.
+pub fn load(bytes: &[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError> {
+    let Value::Object(mut sections) = parse_json(NAME, bytes)? else {
+        return Err(ConfigError::new(NAME, "", "must be a JSON object with one section per filter"));
+    };
+    if let Some(unknown) = sections.keys().find(|k| !SECTIONS.iter().any(|(name, _)| name == k)) {
+        let known: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+        return Err(ConfigError::new(NAME, unknown.clone(), format!("unknown filter; expected one of {}", known.join(", "))));
+    }
+    let stages: Vec<Box<dyn Stage>> = SECTIONS
+        .iter()
+        .filter_map(|(name, build)| sections.remove(*name).map(build))
+        .collect::<Result<_, _>>()?;
+    if stages.is_empty() {
+        return Err(ConfigError::new(NAME, "", "no filter is configured"));
+    }
+    Ok(stages)
+}
+
+#[cfg(target_arch = "wasm32")]
+proxy_wasm::main! {{
+    wasm_glue::wasm::start(load);
+}}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_stages_in_chain_order_whatever_the_section_order() {
+        let config = br#"{
+            "provider_rewrite": {"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"},
+            "token_limit": {}, "audit": {}, "pii_scan": {}
+        }"#;
+        let names: Vec<&str> = load(config).unwrap().iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["audit", "pii_scan", "token_limit", "provider_route"]);
+    }
+
+    #[test]
+    fn a_section_alone_is_a_valid_bundle() {
+        let names: Vec<&str> = load(br#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#)
+            .unwrap()
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        assert_eq!(names, ["provider_translate"]);
+    }
+
+    #[test]
+    fn errors_name_the_section_and_field() {
+        let err = load(br#"{"audit": {"client_headers": ["Bad Header"]}}"#).err().unwrap();
+        assert_eq!(err.to_string(), "invalid audit configuration: field `client_headers[0]`: `Bad Header` is not a lowercase HTTP header name");
+        let err = load(br#"{"audits": {}}"#).err().unwrap();
+        assert_eq!(err.field, "audits");
+        assert!(load(b"[]").is_err());
+        assert!(load(b"{}").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! The stage pipeline every filter of the suite runs in.
+//!
+//! A filter is a [`Stage`]: a validated configuration that makes one
+//! [`StageStream`] per HTTP stream. A [`Pipeline`] runs one or more stages in
+//! order over one [`Exchange`], which holds the request parsed once for all of
+//! them. A single filter's `.wasm` is a pipeline of one stage; the bundle is a
+//! pipeline of all four, which is what makes it fast: one VM, one parse of each
+//! body, at most one write of it.
+//!
+//! The pipeline talks to Envoy only through the [`Host`] trait, so it is tested
+//! natively with a fake host; [`wasm`] is the thin adapter onto proxy-wasm.
+
+pub mod config;
+mod exchange;
+mod host;
+mod pipeline;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use config::{parse_section, ConfigError};
+pub use exchange::Exchange;
+pub use host::{Host, LogLevel};
+pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Step};

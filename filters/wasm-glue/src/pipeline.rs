@@ -1,0 +1,429 @@
+//! Runs the stages of one HTTP stream in order over one shared [`Exchange`].
+//!
+//! Envoy facts this encodes (see DESIGN.md): request headers are never paused
+//! (Envoy would stop delivering the body); the body is buffered by pausing in
+//! the body callback until `end_of_stream`; `content-length` is removed in the
+//! headers callback when a stage will rewrite the body.
+
+use crate::exchange::Exchange;
+use crate::host::Host;
+use llm_api::{ApiError, ApiKind, LlmRequest};
+
+/// A filter of the suite: its validated configuration, shared by every
+/// stream on a worker.
+pub trait Stage {
+    /// Stable name used in metrics and logs (`audit`, `pii_scan`, ...).
+    fn name(&self) -> &'static str;
+    /// The per-stream state of this stage.
+    fn stream(&self) -> Box<dyn StageStream>;
+}
+
+/// One stage's view of one HTTP stream. Every callback has a default that does
+/// nothing, so a stage implements only what it acts on.
+pub trait StageStream {
+    /// Request headers have arrived; the body (if any) has not.
+    fn on_request_headers(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+        Flow::Continue
+    }
+
+    /// Whether this stage reads the parsed request body. The body is buffered
+    /// and parsed only when some stage does; otherwise it streams through.
+    fn reads_request_body(&self, ex: &Exchange) -> bool {
+        ex.api.has_json_body()
+    }
+
+    /// Whether this stage may change the request body, decided from the
+    /// headers: the pipeline then drops `content-length` before it goes stale.
+    fn rewrites_request(&self, _ex: &Exchange) -> bool {
+        false
+    }
+
+    /// The whole request has arrived; for LLM APIs `ex.request` is parsed.
+    /// Request headers may still be changed here.
+    fn on_request(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+        Flow::Continue
+    }
+
+    /// Response headers have arrived (`ex.response_status` is set).
+    fn on_response_headers(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+        Flow::Continue
+    }
+
+    /// The stream is over, whatever its outcome (also after a local reply or
+    /// a client abort).
+    fn on_done(&mut self, _ex: &Exchange, _host: &mut dyn Host) {}
+}
+
+/// What a stage decides about the stream.
+#[derive(Debug, PartialEq)]
+pub enum Flow {
+    Continue,
+    /// Answer the client now; later stages do not see the request.
+    Respond(Reply),
+}
+
+/// A response the gateway sends itself instead of the upstream's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// An error in the caller's API format.
+    pub fn error(err: &ApiError, api: &ApiKind) -> Reply {
+        Reply {
+            status: err.status(),
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: err.body(api.dialect()),
+        }
+    }
+}
+
+/// What the host adapter must do next.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    Continue,
+    /// Keep buffering: the whole body is needed before the stages can run.
+    Pause,
+    /// Send this reply and stop the stream.
+    Respond(Reply),
+    /// Replace the buffered request body with these bytes, then continue.
+    ContinueWithBody(Vec<u8>),
+}
+
+#[derive(Clone, Copy)]
+enum Order {
+    Request,
+    Response,
+}
+
+/// The stages of one stream and the exchange they share.
+pub struct Pipeline {
+    names: Vec<&'static str>,
+    streams: Vec<Box<dyn StageStream>>,
+    exchange: Exchange,
+    replied: bool,
+}
+
+impl Pipeline {
+    /// A pipeline for a request with these headers (pseudo-headers included).
+    pub fn new(stages: &[Box<dyn Stage>], request_headers: Vec<(String, String)>) -> Pipeline {
+        Pipeline {
+            names: stages.iter().map(|s| s.name()).collect(),
+            streams: stages.iter().map(|s| s.stream()).collect(),
+            exchange: Exchange::new(request_headers),
+            replied: false,
+        }
+    }
+
+    pub fn exchange(&self) -> &Exchange {
+        &self.exchange
+    }
+
+    /// Whether the request body must be buffered and parsed before the stages
+    /// can run; other requests stream through untouched.
+    pub fn needs_request_body(&self) -> bool {
+        !self.replied && self.streams.iter().any(|s| s.reads_request_body(&self.exchange))
+    }
+
+    pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
+        if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request_headers(ex, h)) {
+            return step;
+        }
+        if self.streams.iter().any(|s| s.rewrites_request(&self.exchange)) {
+            host.set_request_header("content-length", None);
+        }
+        if end_of_stream || !self.needs_request_body() {
+            return self.on_request_complete(host, None);
+        }
+        Step::Continue
+    }
+
+    /// Called once with the whole request body (`end_of_stream` reached).
+    pub fn on_request_body(&mut self, host: &mut dyn Host, body: &[u8]) -> Step {
+        if !self.needs_request_body() {
+            return Step::Continue;
+        }
+        self.on_request_complete(host, Some(body))
+    }
+
+    fn on_request_complete(&mut self, host: &mut dyn Host, body: Option<&[u8]>) -> Step {
+        if self.needs_request_body() {
+            match LlmRequest::parse(&self.exchange.api, body.unwrap_or_default()) {
+                Ok(request) => self.exchange.request = Some(request),
+                Err(err) => return self.reply(Reply::error(&err, &self.exchange.api)),
+            }
+        }
+        for name in &self.names {
+            host.count(&format!("llm_gateway.{name}.requests"), 1);
+        }
+        if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request(ex, h)) {
+            return step;
+        }
+        match &self.exchange.request {
+            Some(request) if self.exchange.request_changed() => Step::ContinueWithBody(request.to_bytes()),
+            _ => Step::Continue,
+        }
+    }
+
+    pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>) -> Step {
+        self.exchange.response_status = status;
+        if self.replied {
+            return Step::Continue;
+        }
+        self.run(host, Order::Response, |s, ex, h| s.on_response_headers(ex, h)).unwrap_or(Step::Continue)
+    }
+
+    pub fn on_done(&mut self, host: &mut dyn Host) {
+        for stream in self.streams.iter_mut().rev() {
+            stream.on_done(&self.exchange, host);
+        }
+    }
+
+    /// Calls every stage in order (request path) or in reverse (response
+    /// path, as Envoy runs encoder filters) until one answers the client.
+    fn run(
+        &mut self,
+        host: &mut dyn Host,
+        order: Order,
+        mut call: impl FnMut(&mut dyn StageStream, &mut Exchange, &mut dyn Host) -> Flow,
+    ) -> Option<Step> {
+        let streams: Box<dyn Iterator<Item = &mut Box<dyn StageStream>>> = match order {
+            Order::Request => Box::new(self.streams.iter_mut()),
+            Order::Response => Box::new(self.streams.iter_mut().rev()),
+        };
+        for stream in streams {
+            if let Flow::Respond(reply) = call(stream.as_mut(), &mut self.exchange, host) {
+                self.replied = true;
+                return Some(Step::Respond(reply));
+            }
+        }
+        None
+    }
+
+    fn reply(&mut self, reply: Reply) -> Step {
+        self.replied = true;
+        Step::Respond(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::LogLevel;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+    use std::time::SystemTime;
+
+    #[derive(Default)]
+    struct FakeHost {
+        request_headers: HashMap<String, String>,
+        counters: HashMap<String, u64>,
+    }
+
+    impl Host for FakeHost {
+        fn now(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH
+        }
+        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+            match value {
+                Some(v) => self.request_headers.insert(name.to_owned(), v.to_owned()),
+                None => self.request_headers.remove(name),
+            };
+        }
+        fn set_response_header(&mut self, _name: &str, _value: Option<&str>) {}
+        fn clear_route_cache(&mut self) {}
+        fn set_fact(&mut self, _name: &str, _value: &str) {}
+        fn count(&mut self, name: &str, by: u64) {
+            *self.counters.entry(name.to_owned()).or_default() += by;
+        }
+        fn log(&self, _level: LogLevel, _message: &str) {}
+    }
+
+    /// A stage that records what it saw, and optionally rewrites or rejects.
+    struct Probe {
+        name: &'static str,
+        log: Rc<RefCell<Vec<String>>>,
+        rewrite: bool,
+        reject: bool,
+    }
+
+    struct ProbeStream {
+        name: &'static str,
+        log: Rc<RefCell<Vec<String>>>,
+        rewrite: bool,
+        reject: bool,
+    }
+
+    impl Stage for Probe {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn stream(&self) -> Box<dyn StageStream> {
+            Box::new(ProbeStream { name: self.name, log: self.log.clone(), rewrite: self.rewrite, reject: self.reject })
+        }
+    }
+
+    impl StageStream for ProbeStream {
+        fn rewrites_request(&self, _ex: &Exchange) -> bool {
+            self.rewrite
+        }
+        fn on_request(&mut self, ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+            let model = ex.request.as_ref().and_then(|r| r.model.clone()).unwrap_or_default();
+            self.log.borrow_mut().push(format!("{}:request:{model}", self.name));
+            if self.reject {
+                return Flow::Respond(Reply::error(&ApiError::invalid("no"), &ex.api));
+            }
+            if self.rewrite {
+                if let Some(req) = ex.request_mut() {
+                    req.body.insert("model".into(), "rewritten".into());
+                }
+            }
+            Flow::Continue
+        }
+        fn on_response_headers(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+            self.log.borrow_mut().push(format!("{}:response", self.name));
+            Flow::Continue
+        }
+        fn on_done(&mut self, ex: &Exchange, _host: &mut dyn Host) {
+            self.log.borrow_mut().push(format!("{}:done:{:?}", self.name, ex.response_status));
+        }
+    }
+
+    fn stages(log: &Rc<RefCell<Vec<String>>>, rewrite: &[bool], reject: &[bool]) -> Vec<Box<dyn Stage>> {
+        ["a", "b"]
+            .iter()
+            .zip(rewrite.iter().zip(reject))
+            .map(|(name, (rewrite, reject))| {
+                Box::new(Probe { name, log: log.clone(), rewrite: *rewrite, reject: *reject }) as Box<dyn Stage>
+            })
+            .collect()
+    }
+
+    const CHAT: &[u8] = br#"{"model":"gpt-4o-mini","messages":[]}"#;
+
+    fn headers(method: &str, path: &str) -> Vec<(String, String)> {
+        vec![(":method".into(), method.into()), (":path".into(), path.into()), ("content-length".into(), "38".into())]
+    }
+
+    #[test]
+    fn stages_run_in_order_on_one_parsed_request_and_in_reverse_on_the_response() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[false, false]);
+        let mut host = FakeHost::default();
+        host.set_request_header("content-length", Some("38"));
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
+        assert_eq!(p.exchange().request_header("content-length"), Some("38"));
+        assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);
+        assert!(p.needs_request_body());
+        assert_eq!(p.on_request_body(&mut host, CHAT), Step::Continue);
+        assert_eq!(p.on_response_headers(&mut host, Some(200)), Step::Continue);
+        p.on_done(&mut host);
+        assert_eq!(
+            *log.borrow(),
+            ["a:request:gpt-4o-mini", "b:request:gpt-4o-mini", "b:response", "a:response", "b:done:Some(200)", "a:done:Some(200)"]
+        );
+        assert_eq!(host.counters["llm_gateway.a.requests"], 1);
+        assert_eq!(host.counters["llm_gateway.b.requests"], 1);
+        // Nobody rewrites, so content-length stays.
+        assert!(host.request_headers.contains_key("content-length"));
+    }
+
+    #[test]
+    fn a_rewrite_drops_content_length_and_writes_the_body_once() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[true, true], &[false, false]);
+        let mut host = FakeHost::default();
+        host.set_request_header("content-length", Some("38"));
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
+        p.on_request_headers(&mut host, false);
+        assert!(!host.request_headers.contains_key("content-length"));
+        assert_eq!(
+            p.on_request_body(&mut host, CHAT),
+            Step::ContinueWithBody(br#"{"model":"rewritten","messages":[]}"#.to_vec())
+        );
+    }
+
+    #[test]
+    fn a_rejection_stops_later_stages_but_every_stage_sees_done() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[true, false]);
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/messages"));
+        p.on_request_headers(&mut host, false);
+        let Step::Respond(reply) = p.on_request_body(&mut host, br#"{"model":"claude"}"#) else {
+            panic!("expected a reply")
+        };
+        assert_eq!(reply.status, 400);
+        assert!(String::from_utf8(reply.body).unwrap().contains("\"type\":\"error\""), "Anthropic format");
+        assert_eq!(p.on_response_headers(&mut host, Some(400)), Step::Continue);
+        p.on_done(&mut host);
+        assert_eq!(*log.borrow(), ["a:request:claude", "b:done:Some(400)", "a:done:Some(400)"]);
+    }
+
+    #[test]
+    fn invalid_json_is_a_400_in_the_callers_format() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[false, false]);
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
+        p.on_request_headers(&mut host, false);
+        let Step::Respond(reply) = p.on_request_body(&mut host, b"{not json") else { panic!() };
+        assert_eq!(reply.status, 400);
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_json");
+        assert!(log.borrow().is_empty());
+    }
+
+    #[test]
+    fn requests_without_an_llm_body_run_at_headers_and_stream_through() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[false, false]);
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("GET", "/v1/models"));
+        assert_eq!(p.on_request_headers(&mut host, true), Step::Continue);
+        assert_eq!(*log.borrow(), ["a:request:", "b:request:"]);
+        let mut other = Pipeline::new(&stages, headers("POST", "/upload"));
+        assert_eq!(other.on_request_headers(&mut host, false), Step::Continue);
+        assert!(!other.needs_request_body());
+    }
+
+    struct Blind;
+    impl Stage for Blind {
+        fn name(&self) -> &'static str {
+            "blind"
+        }
+        fn stream(&self) -> Box<dyn StageStream> {
+            Box::new(BlindStream)
+        }
+    }
+    struct BlindStream;
+    impl StageStream for BlindStream {
+        fn reads_request_body(&self, _ex: &Exchange) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn stages_that_do_not_read_the_body_let_it_stream_unparsed() {
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Blind)];
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
+        assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);
+        assert!(!p.needs_request_body());
+        assert!(p.exchange().request.is_none());
+        assert_eq!(host.counters["llm_gateway.blind.requests"], 1);
+    }
+
+    #[test]
+    fn a_bodyless_post_to_an_llm_api_is_rejected() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[false, false]);
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/embeddings"));
+        assert!(matches!(p.on_request_headers(&mut host, true), Step::Respond(r) if r.status == 400));
+    }
+}

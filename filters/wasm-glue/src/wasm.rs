@@ -1,0 +1,221 @@
+//! The thin adapter between proxy-wasm and the [`Pipeline`]: it moves headers
+//! and bodies between Envoy and the stages and nothing else.
+
+use crate::config::ConfigError;
+use crate::host::{Host, LogLevel};
+use crate::pipeline::{Pipeline, Reply, Stage, Step};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel as EnvoyLevel, MapType, MetricType};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+/// Builds a module's stages from its raw plugin configuration.
+pub type Loader = fn(&[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError>;
+
+thread_local! {
+    /// The module's loader; proxy-wasm takes the root factory as a plain `fn`,
+    /// which cannot capture it.
+    static LOADER: std::cell::Cell<Option<Loader>> = const { std::cell::Cell::new(None) };
+}
+
+/// Registers the root context of a module; call it from `proxy_wasm::main!`.
+pub fn start(load: Loader) {
+    LOADER.with(|loader| loader.set(Some(load)));
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::from(Vec::new()) })
+    });
+}
+
+struct Root {
+    load: Option<Loader>,
+    stages: Rc<[Box<dyn Stage>]>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    /// Validates the configuration once per VM; returning false makes Envoy
+    /// refuse it (at start, under `--mode validate`, and on a config update,
+    /// where the old configuration keeps serving).
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let Some(load) = self.load else { return false };
+        match load(&bytes) {
+            Ok(stages) => {
+                self.stages = Rc::from(stages);
+                true
+            }
+            Err(err) => {
+                EnvoyHost(Phase::Configure).log(LogLevel::Error, &err.to_string());
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream { stages: self.stages.clone(), pipeline: None }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Stream {
+    stages: Rc<[Box<dyn Stage>]>,
+    pipeline: Option<Pipeline>,
+}
+
+impl Context for Stream {}
+
+impl Stream {
+    /// Carries out a pipeline step. Request headers are never paused: Envoy
+    /// would then stop delivering the body.
+    fn act(&self, step: Step, buffered: usize, request: bool) -> Action {
+        match step {
+            Step::Continue => Action::Continue,
+            Step::Pause => Action::Pause,
+            Step::ContinueWithBody(body) => {
+                if request {
+                    self.set_http_request_body(0, buffered, &body);
+                }
+                Action::Continue
+            }
+            Step::Respond(Reply { status, headers, body }) => {
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                self.send_http_response(u32::from(status), headers, Some(&body));
+                Action::Pause
+            }
+        }
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        // The `_bytes` variant: the SDK's string variant panics on a header
+        // value that is not UTF-8, which a client controls.
+        let headers = self
+            .get_http_request_headers_bytes()
+            .into_iter()
+            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .collect();
+        let pipeline = self.pipeline.insert(Pipeline::new(&self.stages, headers));
+        let step = pipeline.on_request_headers(&mut EnvoyHost(Phase::RequestHeaders), end_of_stream);
+        match step {
+            Step::Pause => Action::Continue,
+            step => self.act(step, 0, true),
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
+            return Action::Continue;
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
+        self.act(step, body_size, true)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let status = self
+            .get_http_response_header_bytes(":status")
+            .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()));
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let step = pipeline.on_response_headers(&mut EnvoyHost(Phase::ResponseHeaders), status);
+        self.act(step, 0, false)
+    }
+
+    fn on_log(&mut self) {
+        if let Some(pipeline) = self.pipeline.as_mut() {
+            pipeline.on_done(&mut EnvoyHost(Phase::Log));
+        }
+    }
+}
+
+/// The callback a [`EnvoyHost`] serves. Envoy answers some host calls only in
+/// some callbacks (request headers only in the request headers callback) and
+/// the SDK panics, killing the VM, on any answer it does not expect; so the
+/// adapter makes those calls only where Envoy accepts them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Configure,
+    RequestHeaders,
+    Body,
+    ResponseHeaders,
+    Log,
+}
+
+/// [`Host`] over proxy-wasm's host calls, for the callback now running
+/// (proxy-wasm addresses the stream whose callback is running).
+struct EnvoyHost(Phase);
+
+thread_local! {
+    /// Metric ids by name; Envoy defines a metric once per VM.
+    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+impl Host for EnvoyHost {
+    fn now(&self) -> SystemTime {
+        hostcalls::get_current_time().unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        if self.0 == Phase::RequestHeaders {
+            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+        } else {
+            self.log(LogLevel::Error, &format!("request header `{name}` set after the headers callback; ignored"));
+        }
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        if self.0 == Phase::ResponseHeaders {
+            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
+        } else {
+            self.log(LogLevel::Error, &format!("response header `{name}` set after the headers callback; ignored"));
+        }
+    }
+
+    fn clear_route_cache(&mut self) {
+        // Envoy's foreign function; Envoy also clears the cache itself when a
+        // request header changes, so a failure here is only logged.
+        if let Err(status) = hostcalls::call_foreign_function("clear_route_cache", None) {
+            self.log(LogLevel::Debug, &format!("clear_route_cache failed: {status:?}"));
+        }
+    }
+
+    fn set_fact(&mut self, name: &str, value: &str) {
+        let _ = hostcalls::set_property(vec![name], Some(value.as_bytes()));
+    }
+
+    fn count(&mut self, name: &str, by: u64) {
+        let id = METRICS.with(|metrics| {
+            let mut metrics = metrics.borrow_mut();
+            if let Some(id) = metrics.get(name) {
+                return Some(*id);
+            }
+            let id = hostcalls::define_metric(MetricType::Counter, name).ok()?;
+            metrics.insert(name.to_owned(), id);
+            Some(id)
+        });
+        if let Some(id) = id {
+            let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => EnvoyLevel::Debug,
+            LogLevel::Info => EnvoyLevel::Info,
+            LogLevel::Warn => EnvoyLevel::Warn,
+            LogLevel::Error => EnvoyLevel::Error,
+        };
+        let _ = hostcalls::log(level, message);
+    }
+}

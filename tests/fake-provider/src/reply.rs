@@ -1,0 +1,187 @@
+//! What a fake answer is made of: the request as the provider modules see it,
+//! the reply they produce (before transport framing and faults), and the
+//! deterministic reply text.
+//!
+//! The reply text is a fixed sentence naming the provider and NEVER contains
+//! prompt text: tests elsewhere assert that prompt text does not leak into
+//! logs, so anything echoed from the request would make those tests lie.
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Fixed `created` timestamp so identical requests give identical bytes.
+pub const CREATED: u64 = 1_700_000_000;
+
+/// How a tool call's `{}` arguments are streamed, piece by piece.
+pub const TOOL_ARGUMENT_PIECES: [&str; 2] = ["{", "}"];
+
+/// Words per streamed content delta.
+const WORDS_PER_PIECE: usize = 2;
+
+/// SHA-256 of a request body.
+pub fn sha256(raw: &[u8]) -> [u8; 32] {
+    Sha256::digest(raw).into()
+}
+
+/// A parsed provider request: the JSON body plus the facts derived from it.
+pub struct ProviderRequest {
+    pub body: Value,
+    sha256: [u8; 32],
+    /// `x-fake-reply-words`: exact number of reply words wanted (benchmarks
+    /// use it for long answers).
+    pub reply_words: Option<usize>,
+}
+
+impl ProviderRequest {
+    /// `sha256` is the digest of the raw body (computed once per request:
+    /// bodies can be tens of MiB).
+    pub fn new(body: Value, sha256: [u8; 32], reply_words: Option<usize>) -> Self {
+        Self {
+            body,
+            sha256,
+            reply_words,
+        }
+    }
+
+    /// A deterministic id: `prefix` + 24 hex chars of the body hash.
+    pub fn id(&self, prefix: &str) -> String {
+        let hex: String = self.sha256[..12].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{prefix}{hex}")
+    }
+
+    /// The `"stream": true` flag of OpenAI and Anthropic bodies.
+    pub fn wants_stream(&self) -> bool {
+        self.body.get("stream").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// The request's `model` string, or "" when absent.
+    pub fn model(&self) -> &str {
+        self.body.get("model").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// A positive integer field such as `max_tokens`.
+    pub fn u64_field(&self, name: &str) -> Option<u64> {
+        self.body.get(name).and_then(Value::as_u64)
+    }
+}
+
+/// A handler's answer, before faults and SSE write splitting are applied.
+pub enum Reply {
+    Json {
+        status: StatusCode,
+        body: Value,
+        headers: Vec<(&'static str, String)>,
+    },
+    /// A streamed answer: one entry per event, already framed.
+    Stream {
+        content_type: &'static str,
+        events: Vec<Bytes>,
+    },
+    Text(StatusCode, &'static str),
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Reply::Json {
+            status: StatusCode::OK,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn sse(events: Vec<Bytes>) -> Self {
+        Reply::Stream {
+            content_type: "text/event-stream",
+            events,
+        }
+    }
+}
+
+/// The text of an answer and whether the token limit cut it short.
+pub struct Answer {
+    pub text: String,
+    pub hit_limit: bool,
+}
+
+impl Answer {
+    /// `Hello from the fake {provider} provider.` repeated and cut to the
+    /// requested word count (default: one sentence), then cut to `limit`
+    /// (the request's max tokens; at least one word is always produced).
+    pub fn new(provider: &str, requested_words: Option<usize>, limit: Option<u64>) -> Self {
+        let sentence = format!("Hello from the fake {provider} provider.");
+        let sentence_words: Vec<&str> = sentence.split(' ').collect();
+        let wanted = requested_words.unwrap_or(sentence_words.len()).max(1);
+        let capped = match limit {
+            Some(limit) => wanted.min(usize::try_from(limit).unwrap_or(usize::MAX).max(1)),
+            None => wanted,
+        };
+        let text = sentence_words
+            .iter()
+            .cycle()
+            .take(capped)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Answer {
+            text,
+            hit_limit: capped < wanted,
+        }
+    }
+
+    /// Content deltas of a few words each; concatenated they give `text`.
+    pub fn pieces(&self) -> Vec<String> {
+        let words: Vec<&str> = self.text.split(' ').collect();
+        words
+            .chunks(WORDS_PER_PIECE)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let joined = chunk.join(" ");
+                if i == 0 {
+                    joined
+                } else {
+                    format!(" {joined}")
+                }
+            })
+            .collect()
+    }
+
+    pub fn completion_tokens(&self) -> u64 {
+        crate::usage::completion_tokens(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_answer_is_one_sentence() {
+        let a = Answer::new("openai", None, None);
+        assert_eq!(a.text, "Hello from the fake openai provider.");
+        assert!(!a.hit_limit);
+        assert_eq!(a.completion_tokens(), 6);
+        assert_eq!(a.pieces().concat(), a.text);
+        assert_eq!(a.pieces().len(), 3);
+    }
+
+    #[test]
+    fn requested_words_repeat_the_sentence_and_limit_cuts() {
+        let a = Answer::new("gemini", Some(8), None);
+        assert_eq!(a.text, "Hello from the fake gemini provider. Hello from");
+        let b = Answer::new("gemini", Some(8), Some(3));
+        assert_eq!(b.text, "Hello from the");
+        assert!(b.hit_limit);
+        assert_eq!(b.completion_tokens(), 3);
+    }
+
+    #[test]
+    fn ids_are_deterministic() {
+        let a = ProviderRequest::new(Value::Null, sha256(b"x"), None);
+        let b = ProviderRequest::new(Value::Null, sha256(b"x"), None);
+        assert_eq!(a.id("msg_"), b.id("msg_"));
+        assert_ne!(a.id("msg_"), ProviderRequest::new(Value::Null, sha256(b"y"), None).id("msg_"));
+        assert_eq!(a.id("msg_").len(), 4 + 24);
+    }
+}

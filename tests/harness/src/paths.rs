@@ -1,0 +1,37 @@
+//! Where the harness finds the workspace's artifacts. Each can be overridden
+//! with an environment variable, which the Makefile does not need to set.
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.join("../..").canonicalize().unwrap_or(manifest)
+}
+
+fn from_env(var: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or(default)
+}
+
+/// The Envoy binary: `ENVOY_BIN`, else the Makefile's venv.
+pub fn envoy() -> PathBuf {
+    from_env("ENVOY_BIN", root().join(".venv/bin/envoy"))
+}
+
+/// The `.wasm` files: `WASM_DIR`, else `build/wasm` (written by `make wasm`).
+pub fn wasm_dir() -> PathBuf {
+    from_env("WASM_DIR", root().join("build/wasm"))
+}
+
+/// The fake provider server: `FAKE_PROVIDER_BIN`, else cargo's release build
+/// (`make` builds it), else the debug build.
+pub fn fake_provider() -> PathBuf {
+    let release = root().join("target/release/fake-provider");
+    let default = if release.exists() { release } else { root().join("target/debug/fake-provider") };
+    from_env("FAKE_PROVIDER_BIN", default)
+}
+
+/// The Envoy config templates and filter configurations.
+pub fn envoy_dir() -> PathBuf {
+    root().join("envoy")
+}

@@ -1,0 +1,324 @@
+//! The fake providers and Envoy, started together on loopback ports.
+
+use crate::paths;
+use crate::process::{Output, Process};
+use crate::render::{Layout, Template};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// A small HTTP client for control and inspection calls (readiness, the fake
+/// provider's records, Envoy's admin); the gateway itself is driven with curl
+/// and the official SDKs.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// GETs `url` and returns (status, body).
+pub fn get(url: &str) -> Result<(u16, String), String> {
+    let mut response = http().get(url).call().map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().map_err(|e| format!("GET {url}: {e}"))?;
+    Ok((status, body))
+}
+
+/// A directory for one run's configs, certificates and logs. Removed when
+/// dropped, except after a failure (a panicking thread), to be inspected.
+pub struct RunDir {
+    pub path: PathBuf,
+    keep: bool,
+}
+
+impl RunDir {
+    /// A fresh directory under `target/test-runs`.
+    pub fn new(name: &str) -> Result<RunDir, String> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = paths::root().join("target/test-runs").join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        Self::create(path, false)
+    }
+
+    /// A directory that outlives the run (the demo's logs and audit records).
+    pub fn kept(path: PathBuf) -> Result<RunDir, String> {
+        Self::create(path, true)
+    }
+
+    fn create(path: PathBuf, keep: bool) -> Result<RunDir, String> {
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(RunDir { path, keep })
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn wait_for_file(path: &Path, process: &mut Process, timeout: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.trim().is_empty() {
+                return Ok(text);
+            }
+        }
+        process.check_alive()?;
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for {}{}", path.display(), process.log_tail()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The fake provider server (`tests/fake-provider`).
+pub struct FakeProvider {
+    pub process: Process,
+    /// `127.0.0.1:port` of the plain HTTP listener.
+    pub http: String,
+    /// `127.0.0.1:port` of the TLS listener, when started with certificates.
+    pub tls: Option<String>,
+    /// The JSON-lines file the audit collector appends to.
+    pub collector_file: PathBuf,
+}
+
+/// Certificates from `fake-provider gen-certs`: a test CA and a server leaf.
+pub struct Certs {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Certs {
+    /// Generates a CA and a server certificate for `names` into `dir`.
+    pub fn generate(dir: &Path, names: &[&str]) -> Result<Certs, String> {
+        let status = Command::new(paths::fake_provider())
+            .args(["gen-certs", "--out"])
+            .arg(dir)
+            .args(["--names", &names.join(",")])
+            .status()
+            .map_err(|e| format!("fake-provider gen-certs: {e}"))?;
+        if !status.success() {
+            return Err(format!("fake-provider gen-certs failed: {status}"));
+        }
+        Ok(Certs { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server-key.pem") })
+    }
+}
+
+impl FakeProvider {
+    /// Starts the fake providers on free ports, with a TLS listener when
+    /// `certs` are given. `output` is its log.
+    pub fn start(dir: &Path, certs: Option<&Certs>, output: Output) -> Result<FakeProvider, String> {
+        let ready = dir.join("fake-provider.ready.json");
+        let collector_file = dir.join("audit-records.jsonl");
+        let mut command = Command::new(paths::fake_provider());
+        command.args(["serve", "--listen", "127.0.0.1:0", "--ready-file"]).arg(&ready);
+        command.arg("--collector-file").arg(&collector_file);
+        if let Some(certs) = certs {
+            command.args(["--tls-listen", "127.0.0.1:0", "--tls-cert"]).arg(&certs.cert).arg("--tls-key").arg(&certs.key);
+        }
+        let mut process = Process::spawn("fake-provider", &mut command, output).map_err(|e| e.to_string())?;
+        let info: Value = serde_json::from_str(&wait_for_file(&ready, &mut process, Duration::from_secs(10))?)
+            .map_err(|e| format!("fake-provider ready file: {e}"))?;
+        let http = info["http"].as_str().ok_or("fake-provider ready file has no http address")?.to_owned();
+        let tls = info["tls"].as_str().map(str::to_owned);
+        Ok(FakeProvider { process, http, tls, collector_file })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    /// The requests the fake providers received, oldest first.
+    pub fn requests(&self) -> Result<Vec<Value>, String> {
+        let (_, body) = get(&self.url("/__requests"))?;
+        let value: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        Ok(value["requests"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub fn clear_requests(&self) -> Result<(), String> {
+        http().delete(&self.url("/__requests")).call().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// A running Envoy.
+pub struct Envoy {
+    pub process: Process,
+    /// `127.0.0.1:port` of the admin interface.
+    pub admin: String,
+    /// Listener name → `127.0.0.1:port`.
+    pub listeners: BTreeMap<String, String>,
+    /// From spawning the process to `/ready` answering 200.
+    pub start_to_ready: Duration,
+}
+
+impl Envoy {
+    /// Starts Envoy on `config` with `concurrency` workers and waits until it
+    /// is ready. Listener and admin ports may be 0; the bound ones are read
+    /// back from the admin interface.
+    pub fn start(config: &Path, dir: &Path, concurrency: u32, output: Output) -> Result<Envoy, String> {
+        let admin_file = dir.join("envoy-admin-address");
+        let _ = std::fs::remove_file(&admin_file);
+        let mut command = Command::new(paths::envoy());
+        command
+            .arg("-c")
+            .arg(config)
+            .args(["--concurrency", &concurrency.to_string(), "--disable-hot-restart"])
+            .args(["--log-level", "info", "--component-log-level", "upstream:warning,main:warning,config:warning"])
+            .arg("--admin-address-path")
+            .arg(&admin_file);
+        let started = Instant::now();
+        let mut process = Process::spawn("envoy", &mut command, output).map_err(|e| e.to_string())?;
+        let admin = wait_for_file(&admin_file, &mut process, Duration::from_secs(30))?.trim().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok((200, _)) = get(&format!("http://{admin}/ready")) {
+                break;
+            }
+            process.check_alive()?;
+            if Instant::now() > deadline {
+                return Err(format!("envoy not ready after 30 s{}", process.log_tail()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let start_to_ready = started.elapsed();
+        let listeners = Self::read_listeners(&admin)?;
+        Ok(Envoy { process, admin, listeners, start_to_ready })
+    }
+
+    fn read_listeners(admin: &str) -> Result<BTreeMap<String, String>, String> {
+        let (_, body) = get(&format!("http://{admin}/listeners?format=json"))?;
+        let value: Value = serde_json::from_str(&body).map_err(|e| format!("admin /listeners: {e}"))?;
+        let mut listeners = BTreeMap::new();
+        for status in value["listener_statuses"].as_array().into_iter().flatten() {
+            let socket = &status["local_address"]["socket_address"];
+            if let (Some(name), Some(address), Some(port)) =
+                (status["name"].as_str(), socket["address"].as_str(), socket["port_value"].as_u64())
+            {
+                listeners.insert(name.to_owned(), format!("{address}:{port}"));
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// The value of a counter or gauge from the admin `/stats` endpoint.
+    pub fn stat(&self, name: &str) -> Result<Option<u64>, String> {
+        let (_, body) = get(&format!("http://{}/stats?filter=^{}$", self.admin, name.replace('.', "\\.")))?;
+        Ok(body
+            .lines()
+            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(": ")))
+            .and_then(|v| v.trim().parse().ok()))
+    }
+
+    /// Envoy's log so far (tests only: the demo logs to the terminal).
+    pub fn log(&self) -> String {
+        self.process.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+}
+
+/// What to start.
+pub struct StackOptions {
+    pub name: String,
+    pub template: PathBuf,
+    pub filters: PathBuf,
+    pub layout: Layout,
+    pub listener_port: u16,
+    pub admin_port: u16,
+    pub concurrency: u32,
+    /// Extra template variables (override the ones the stack sets).
+    pub vars: BTreeMap<String, String>,
+    /// Send logs to the terminal (the demo) instead of files in the run dir.
+    pub inherit_output: bool,
+    /// A directory to keep configs, logs and audit records in, instead of a
+    /// fresh one removed after the run.
+    pub keep_dir: Option<PathBuf>,
+}
+
+impl StackOptions {
+    /// The demo configuration on free ports, logging to files: what tests use.
+    pub fn demo(name: &str) -> StackOptions {
+        StackOptions {
+            name: name.to_owned(),
+            template: paths::envoy_dir().join("demo.yaml"),
+            filters: paths::envoy_dir().join("filters/demo.json"),
+            layout: Layout::Bundle,
+            listener_port: 0,
+            admin_port: 0,
+            concurrency: 2,
+            vars: BTreeMap::new(),
+            inherit_output: false,
+            keep_dir: None,
+        }
+    }
+}
+
+/// The demo gateway: fake providers behind a real Envoy.
+pub struct Stack {
+    // Field order is drop order: Envoy stops before its upstreams, and the
+    // run directory goes last.
+    pub envoy: Envoy,
+    pub fake: FakeProvider,
+    pub config: PathBuf,
+    pub dir: RunDir,
+}
+
+impl Stack {
+    pub fn start(options: StackOptions) -> Result<Stack, String> {
+        let dir = match &options.keep_dir {
+            Some(path) => RunDir::kept(path.clone())?,
+            None => RunDir::new(&options.name)?,
+        };
+        let output = |name: &str| -> PathBuf { dir.path.join(name) };
+        let fake_log = output("fake-provider.log");
+        let fake = FakeProvider::start(
+            &dir.path,
+            None,
+            if options.inherit_output { Output::Inherit } else { Output::File(&fake_log) },
+        )?;
+        let (fake_host, fake_port) = fake.http.rsplit_once(':').ok_or("bad fake-provider address")?;
+        let mut template = Template::load(&options.template, &options.filters, options.layout, &paths::wasm_dir())?;
+        template.set("LISTENER_PORT", options.listener_port).set("ADMIN_PORT", options.admin_port);
+        template.set("COLLECTOR_PORT", fake_port);
+        for provider in ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"] {
+            template.set(&format!("{provider}_HOST"), fake_host).set(&format!("{provider}_PORT"), fake_port);
+        }
+        for (name, value) in &options.vars {
+            template.set(name, value);
+        }
+        let config = dir.path.join("envoy.yaml");
+        template.write(&config)?;
+        let envoy_log = output("envoy.log");
+        let envoy = Envoy::start(
+            &config,
+            &dir.path,
+            options.concurrency,
+            if options.inherit_output { Output::Inherit } else { Output::File(&envoy_log) },
+        )?;
+        Ok(Stack { envoy, fake, config, dir })
+    }
+
+    /// The gateway listener's address.
+    pub fn gateway(&self) -> &str {
+        self.envoy.listeners.get("gateway").map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway())
+    }
+}
