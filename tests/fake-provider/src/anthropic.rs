@@ -54,7 +54,9 @@ fn chosen_tool(body: &Value, messages: &[Value]) -> Option<String> {
                 .iter()
                 .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
         });
-    if tools.is_empty() || last.get("role").and_then(Value::as_str) != Some("user") || has_tool_result
+    if tools.is_empty()
+        || last.get("role").and_then(Value::as_str) != Some("user")
+        || has_tool_result
     {
         return None;
     }
@@ -65,7 +67,10 @@ fn chosen_tool(body: &Value, messages: &[Value]) -> Option<String> {
             .and_then(|c| c.get("name"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-        _ => tools[0].get("name").and_then(Value::as_str).map(str::to_owned),
+        _ => tools[0]
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     }
 }
 
@@ -115,10 +120,16 @@ impl Message<'_> {
 
     fn message(&self) -> Value {
         let block = match &self.tool {
-            Some(name) => json!({"type": "tool_use", "id": self.tool_id, "name": name, "input": {}}),
+            Some(name) => {
+                json!({"type": "tool_use", "id": self.tool_id, "name": name, "input": {}})
+            }
             None => json!({"type": "text", "text": self.answer.text}),
         };
-        self.envelope(json!([block]), json!(self.stop_reason()), self.output_tokens())
+        self.envelope(
+            json!([block]),
+            json!(self.stop_reason()),
+            self.output_tokens(),
+        )
     }
 
     fn stream(&self) -> Vec<Bytes> {

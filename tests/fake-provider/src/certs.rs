@@ -35,7 +35,9 @@ pub fn generate(out: &Path, names: &[String]) -> Result<(), String> {
         KeyUsagePurpose::DigitalSignature,
     ];
     ca_params.distinguished_name = name("fake-provider test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).map_err(err("CA certificate"))?;
+    let ca_cert = ca_params
+        .self_signed(&ca_key)
+        .map_err(err("CA certificate"))?;
 
     let server_key = KeyPair::generate().map_err(err("server key"))?;
     let mut server_params = CertificateParams::new(names.to_vec()).map_err(err("server names"))?;

@@ -36,9 +36,12 @@ impl Collector {
     pub async fn accept(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
         if let Some(token) = &self.token {
             let expected = format!("Bearer {token}");
-            let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .map(hyper::header::HeaderValue::as_bytes);
             if given != Some(expected.as_bytes()) {
-                return ErrorFormat::Plain.reply(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+                return ErrorFormat::Plain
+                    .reply(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
             }
         }
         let Ok(text) = std::str::from_utf8(body) else {

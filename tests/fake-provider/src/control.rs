@@ -35,7 +35,9 @@ pub async fn handle(control: Control, method: &Method, body: &[u8], state: &Stat
             state.collector.reset().await;
             Reply::ok(state.collector.stats().await)
         }
-        (Control::Unknown, _) => ErrorFormat::Plain.reply(StatusCode::NOT_FOUND, "unknown control path"),
+        (Control::Unknown, _) => {
+            ErrorFormat::Plain.reply(StatusCode::NOT_FOUND, "unknown control path")
+        }
         _ => ErrorFormat::Plain.reply(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
 }

@@ -3,14 +3,13 @@
 //! equal vectors and the payload stays small.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 pub const DIMENSIONS: usize = 8;
 
 /// Values in [-1, 1], rounded to 6 decimals so they print identically
 /// everywhere.
 pub fn vector(input: &str) -> Vec<f64> {
-    let digest = Sha256::digest(input.as_bytes());
+    let digest = crate::reply::sha256(input.as_bytes());
     digest
         .chunks_exact(4)
         .take(DIMENSIONS)
@@ -41,7 +40,11 @@ fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

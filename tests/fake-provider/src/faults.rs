@@ -98,11 +98,17 @@ impl FaultQueue {
         let fault = Fault::parse(spec)?;
         let remaining = match body.get("count") {
             None | Some(Value::Null) => 1,
-            Some(c) => c.as_u64().filter(|&c| c > 0).ok_or("`count` must be a positive integer")?,
+            Some(c) => c
+                .as_u64()
+                .filter(|&c| c > 0)
+                .ok_or("`count` must be a positive integer")?,
         };
         let path_prefix = match body.get("path_prefix") {
             None | Some(Value::Null) => "/".to_owned(),
-            Some(p) => p.as_str().ok_or("`path_prefix` must be a string")?.to_owned(),
+            Some(p) => p
+                .as_str()
+                .ok_or("`path_prefix` must be a string")?
+                .to_owned(),
         };
         self.lock().push(Queued {
             spec: spec.to_owned(),
@@ -130,7 +136,9 @@ impl FaultQueue {
     /// Consumes one use of the first queued fault whose prefix matches `path`.
     pub fn take(&self, path: &str) -> Option<Fault> {
         let mut entries = self.lock();
-        let index = entries.iter().position(|q| path.starts_with(&q.path_prefix))?;
+        let index = entries
+            .iter()
+            .position(|q| path.starts_with(&q.path_prefix))?;
         let entry = &mut entries[index];
         entry.remaining -= 1;
         let fault = entry.fault.clone();
@@ -156,8 +164,14 @@ mod tests {
         assert_eq!(f.delay, Some(Duration::from_millis(250)));
         assert!(f.reset);
         assert_eq!(f.truncate, Some(3));
-        assert_eq!(Fault::parse("delay=2s").unwrap().delay, Some(Duration::from_secs(2)));
-        assert_eq!(Fault::parse("delay=40").unwrap().delay, Some(Duration::from_millis(40)));
+        assert_eq!(
+            Fault::parse("delay=2s").unwrap().delay,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            Fault::parse("delay=40").unwrap().delay,
+            Some(Duration::from_millis(40))
+        );
         assert_eq!(Fault::parse("").unwrap(), Fault::default());
     }
 
@@ -190,7 +204,9 @@ mod tests {
         assert_eq!(q.list()["faults"][0]["remaining"], 1);
         assert!(q.take("/v1/chat/completions").is_some());
         assert_eq!(q.take("/v1/chat/completions"), None);
-        assert!(q.push_json(&json!({"fault": "status=503", "count": 0})).is_err());
+        assert!(q
+            .push_json(&json!({"fault": "status=503", "count": 0}))
+            .is_err());
         assert!(q.push_json(&json!({"count": 1})).is_err());
         q.push_json(&json!({"fault": "reset"})).unwrap();
         q.clear();

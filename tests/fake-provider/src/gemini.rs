@@ -40,7 +40,8 @@ pub fn generate(req: &ProviderRequest, model: &str, framing: Framing) -> Reply {
     let answer = Answer::new("gemini", req.reply_words, limit);
     let prompt_tokens = prompt.prompt_tokens();
     let response_id = req.id("");
-    let (chunks, completion_tokens): (Vec<Value>, u64) = match chosen_function(&req.body, contents) {
+    let (chunks, completion_tokens): (Vec<Value>, u64) = match chosen_function(&req.body, contents)
+    {
         Some(name) => (
             vec![json!([{"functionCall": {"name": name, "args": {}}}])],
             TOOL_CALL_TOKENS,
@@ -54,7 +55,11 @@ pub fn generate(req: &ProviderRequest, model: &str, framing: Framing) -> Reply {
             (parts, answer.completion_tokens())
         }
     };
-    let finish_reason = if answer.hit_limit { "MAX_TOKENS" } else { "STOP" };
+    let finish_reason = if answer.hit_limit {
+        "MAX_TOKENS"
+    } else {
+        "STOP"
+    };
     let last = chunks.len() - 1;
     let responses: Vec<Value> = chunks
         .into_iter()
@@ -96,7 +101,12 @@ pub fn generate(req: &ProviderRequest, model: &str, framing: Framing) -> Reply {
 }
 
 fn add_parts(prompt: &mut PromptText, content: &Value) {
-    for part in content.get("parts").and_then(Value::as_array).into_iter().flatten() {
+    for part in content
+        .get("parts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(text) = part.get("text").and_then(Value::as_str) {
             prompt.add_text(text);
         }
@@ -146,17 +156,23 @@ fn content_text(content: Option<&Value>) -> Option<String> {
 pub fn embed(req: &ProviderRequest) -> Reply {
     match content_text(req.body.get("content")) {
         Some(text) => Reply::ok(json!({"embedding": {"values": embedding::vector(&text)}})),
-        None => ErrorFormat::Gemini.bad_request("* EmbedContentRequest.content: content is not specified"),
+        None => ErrorFormat::Gemini
+            .bad_request("* EmbedContentRequest.content: content is not specified"),
     }
 }
 
 /// `:batchEmbedContents` → `{"embeddings": [{"values": [...]}, ...]}`.
 pub fn batch_embed(req: &ProviderRequest) -> Reply {
-    let texts: Option<Vec<String>> = req
-        .body
-        .get("requests")
-        .and_then(Value::as_array)
-        .and_then(|requests| requests.iter().map(|r| content_text(r.get("content"))).collect());
+    let texts: Option<Vec<String>> =
+        req.body
+            .get("requests")
+            .and_then(Value::as_array)
+            .and_then(|requests| {
+                requests
+                    .iter()
+                    .map(|r| content_text(r.get("content")))
+                    .collect()
+            });
     match texts {
         Some(texts) => {
             let embeddings: Vec<Value> = texts
@@ -200,7 +216,10 @@ mod tests {
         let Reply::Json { body, .. } = generate(&req, "g", Framing::Json) else {
             unreachable!("JSON")
         };
-        assert_eq!(body["candidates"][0]["content"]["parts"][0]["functionCall"]["name"], "find");
+        assert_eq!(
+            body["candidates"][0]["content"]["parts"][0]["functionCall"]["name"],
+            "find"
+        );
         let plain = request(json!({"contents": [{"parts": [{"text": "x"}]}]}));
         let Reply::Stream { events, .. } = generate(&plain, "g", Framing::JsonArray) else {
             unreachable!("stream")
@@ -216,7 +235,10 @@ mod tests {
         let Reply::Json { body, .. } = embed(&one) else {
             unreachable!("JSON")
         };
-        assert_eq!(body["embedding"]["values"].as_array().map(Vec::len), Some(8));
+        assert_eq!(
+            body["embedding"]["values"].as_array().map(Vec::len),
+            Some(8)
+        );
         let batch = request(json!({"requests": [
             {"model": "models/e", "content": {"parts": [{"text": "a"}]}},
             {"model": "models/e", "content": {"parts": [{"text": "b"}]}},

@@ -116,7 +116,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
         }
         "gen-certs" => {
             let mut out = None;
-            let mut names: Vec<String> = certs::DEFAULT_NAMES.iter().map(|n| n.to_string()).collect();
+            let mut names: Vec<String> = certs::DEFAULT_NAMES
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             for (name, value) in flags(rest)? {
                 match name.as_str() {
                     "out" => out = Some(PathBuf::from(value)),
@@ -189,7 +192,9 @@ mod tests {
 
     #[test]
     fn parses_gen_certs() {
-        let Ok(Command::GenCerts { names, .. }) = parse(&args("gen-certs --out d --names a.test,127.0.0.1")) else {
+        let Ok(Command::GenCerts { names, .. }) =
+            parse(&args("gen-certs --out d --names a.test,127.0.0.1"))
+        else {
             unreachable!("gen-certs parses")
         };
         assert_eq!(names, vec!["a.test", "127.0.0.1"]);

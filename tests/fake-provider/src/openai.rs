@@ -167,7 +167,10 @@ impl Chat<'_> {
                 }
             }
             None => {
-                events.push(chunk(json!({"role": "assistant", "content": ""}), Value::Null));
+                events.push(chunk(
+                    json!({"role": "assistant", "content": ""}),
+                    Value::Null,
+                ));
                 for piece in self.answer.pieces() {
                     events.push(chunk(json!({"content": piece}), Value::Null));
                 }
@@ -243,7 +246,8 @@ pub fn embeddings(req: &ProviderRequest, model: &str) -> Reply {
 
 /// `GET /v1/models`.
 pub fn models() -> Reply {
-    let model = |id: &str| json!({"id": id, "object": "model", "created": CREATED, "owned_by": "system"});
+    let model =
+        |id: &str| json!({"id": id, "object": "model", "created": CREATED, "owned_by": "system"});
     Reply::ok(json!({
         "object": "list",
         "data": [model("gpt-4o-mini"), model("gpt-4o"), model("text-embedding-3-small")],
@@ -271,7 +275,11 @@ pub fn responses(req: &ProviderRequest) -> Reply {
         }
         _ => return ErrorFormat::OpenAi.bad_request("Missing required parameter: 'input'."),
     }
-    let answer = Answer::new("openai", req.reply_words, req.u64_field("max_output_tokens"));
+    let answer = Answer::new(
+        "openai",
+        req.reply_words,
+        req.u64_field("max_output_tokens"),
+    );
     let input_tokens = prompt.prompt_tokens();
     let output_tokens = answer.completion_tokens();
     let message_id = req.id("msg_");
@@ -297,7 +305,11 @@ pub fn responses(req: &ProviderRequest) -> Reply {
             "usage": usage,
         })
     };
-    let final_status = if answer.hit_limit { "incomplete" } else { "completed" };
+    let final_status = if answer.hit_limit {
+        "incomplete"
+    } else {
+        "completed"
+    };
     let usage = json!({
         "input_tokens": input_tokens,
         "input_tokens_details": {"cached_tokens": 0},
@@ -328,19 +340,40 @@ pub fn responses(req: &ProviderRequest) -> Reply {
         e["content_index"] = json!(0);
         e
     };
-    push("response.created", json!({"response": response("in_progress", json!([]), Value::Null)}));
-    push("response.output_item.added", json!({"output_index": 0, "item": in_progress_item}));
+    push(
+        "response.created",
+        json!({"response": response("in_progress", json!([]), Value::Null)}),
+    );
+    push(
+        "response.output_item.added",
+        json!({"output_index": 0, "item": in_progress_item}),
+    );
     push(
         "response.content_part.added",
         part_at(json!({"part": {"type": "output_text", "text": "", "annotations": []}})),
     );
     for piece in answer.pieces() {
-        push("response.output_text.delta", part_at(json!({"delta": piece})));
+        push(
+            "response.output_text.delta",
+            part_at(json!({"delta": piece})),
+        );
     }
-    push("response.output_text.done", part_at(json!({"text": answer.text})));
-    push("response.content_part.done", part_at(json!({"part": text_part})));
-    push("response.output_item.done", json!({"output_index": 0, "item": message}));
-    push(&format!("response.{final_status}"), json!({"response": done}));
+    push(
+        "response.output_text.done",
+        part_at(json!({"text": answer.text})),
+    );
+    push(
+        "response.content_part.done",
+        part_at(json!({"part": text_part})),
+    );
+    push(
+        "response.output_item.done",
+        json!({"output_index": 0, "item": message}),
+    );
+    push(
+        &format!("response.{final_status}"),
+        json!({"response": done}),
+    );
     Reply::sse(events)
 }
 
@@ -382,8 +415,14 @@ mod tests {
             "messages": [{"role": "user", "content": "x"}]});
         let out = json_of(chat_completions(&request(body.clone()), "m", "openai"));
         assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
-        assert_eq!(out["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
-        assert_eq!(out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{}");
+        assert_eq!(
+            out["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{}"
+        );
         body["tool_choice"] = json!("none");
         let out = json_of(chat_completions(&request(body), "m", "openai"));
         assert_eq!(out["choices"][0]["finish_reason"], "stop");
@@ -397,9 +436,15 @@ mod tests {
             (json!([1, 2, 3]), 3),
             (json!([[1, 2], [3]]), 3),
         ] {
-            let out = json_of(embeddings(&request(json!({"model": "e", "input": input})), "e"));
+            let out = json_of(embeddings(
+                &request(json!({"model": "e", "input": input})),
+                "e",
+            ));
             assert_eq!(out["usage"]["prompt_tokens"], tokens);
-            assert_eq!(out["data"][0]["embedding"].as_array().map(Vec::len), Some(8));
+            assert_eq!(
+                out["data"][0]["embedding"].as_array().map(Vec::len),
+                Some(8)
+            );
         }
         let out = json_of(embeddings(&request(json!({"input": 5})), "e"));
         assert!(out["error"]["message"].is_string());

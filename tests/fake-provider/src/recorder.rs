@@ -26,6 +26,10 @@ pub struct Connection {
 pub struct Received<'a> {
     pub method: &'a Method,
     pub path_and_query: &'a str,
+    /// The URI authority: HTTP/2's `:authority`, recorded as `host` when the
+    /// request has no `host` header, so tests read the same key for both
+    /// HTTP versions.
+    pub authority: Option<&'a str>,
     pub version: Version,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
@@ -57,11 +61,12 @@ impl Recorder {
                 .join(", ");
             headers.insert(name.as_str().to_owned(), Value::String(joined));
         }
-        let sha: String = request
-            .body_sha256
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        if let Some(authority) = request.authority {
+            headers
+                .entry("host")
+                .or_insert_with(|| Value::String(authority.to_owned()));
+        }
+        let sha = crate::reply::hex(request.body_sha256);
         let text = (request.body.len() <= MAX_BODY_TEXT)
             .then(|| std::str::from_utf8(request.body).ok())
             .flatten();
@@ -133,6 +138,7 @@ mod tests {
             recorder.record(&Received {
                 method: &Method::POST,
                 path_and_query: "/v1/x?y=1",
+                authority: Some("h2.test"),
                 version: Version::HTTP_11,
                 headers: &headers,
                 body,
@@ -146,6 +152,7 @@ mod tests {
         assert_eq!(requests[0]["seq"], 6);
         let last = &requests[MAX_RECORDS - 1];
         assert_eq!(last["headers"]["x-test"], "a, b");
+        assert_eq!(last["headers"]["host"], "h2.test");
         assert_eq!(last["body"], Value::Null);
         assert_eq!(last["body_len"], MAX_BODY_TEXT + 1);
         assert_eq!(last["http_version"], "HTTP/1.1");

@@ -9,7 +9,6 @@
 use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Fixed `created` timestamp so identical requests give identical bytes.
 pub const CREATED: u64 = 1_700_000_000;
@@ -20,9 +19,24 @@ pub const TOOL_ARGUMENT_PIECES: [&str; 2] = ["{", "}"];
 /// Words per streamed content delta.
 const WORDS_PER_PIECE: usize = 2;
 
-/// SHA-256 of a request body.
+/// SHA-256 of a request body. ring (already linked for TLS) rather than a
+/// pure-Rust hash: its assembly stays fast in unoptimized test builds, where
+/// hashing a 64 MiB body would otherwise take seconds.
 pub fn sha256(raw: &[u8]) -> [u8; 32] {
-    Sha256::digest(raw).into()
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, raw).as_ref());
+    out
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// A parsed provider request: the JSON body plus the facts derived from it.
@@ -47,8 +61,7 @@ impl ProviderRequest {
 
     /// A deterministic id: `prefix` + 24 hex chars of the body hash.
     pub fn id(&self, prefix: &str) -> String {
-        let hex: String = self.sha256[..12].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{prefix}{hex}")
+        format!("{prefix}{}", hex(&self.sha256[..12]))
     }
 
     /// The `"stream": true` flag of OpenAI and Anthropic bodies.
@@ -181,7 +194,10 @@ mod tests {
         let a = ProviderRequest::new(Value::Null, sha256(b"x"), None);
         let b = ProviderRequest::new(Value::Null, sha256(b"x"), None);
         assert_eq!(a.id("msg_"), b.id("msg_"));
-        assert_ne!(a.id("msg_"), ProviderRequest::new(Value::Null, sha256(b"y"), None).id("msg_"));
+        assert_ne!(
+            a.id("msg_"),
+            ProviderRequest::new(Value::Null, sha256(b"y"), None).id("msg_")
+        );
         assert_eq!(a.id("msg_").len(), 4 + 24);
     }
 }

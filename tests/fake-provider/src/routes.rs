@@ -32,11 +32,22 @@ pub enum Endpoint {
     OpenAiResponses,
     AnthropicMessages,
     /// `stream`: `streamGenerateContent` rather than `generateContent`.
-    GeminiGenerate { model: String, stream: bool },
-    GeminiEmbed { model: String },
-    GeminiBatchEmbed { model: String },
-    AzureChat { deployment: String },
-    AzureEmbeddings { deployment: String },
+    GeminiGenerate {
+        model: String,
+        stream: bool,
+    },
+    GeminiEmbed {
+        model: String,
+    },
+    GeminiBatchEmbed {
+        model: String,
+    },
+    AzureChat {
+        deployment: String,
+    },
+    AzureEmbeddings {
+        deployment: String,
+    },
     NotFound,
 }
 
@@ -84,8 +95,14 @@ fn endpoint(method: &Method, path: &str) -> Endpoint {
             if !model.is_empty() && !model.contains('/') {
                 let model = model.to_owned();
                 return match action {
-                    "generateContent" => Endpoint::GeminiGenerate { model, stream: false },
-                    "streamGenerateContent" => Endpoint::GeminiGenerate { model, stream: true },
+                    "generateContent" => Endpoint::GeminiGenerate {
+                        model,
+                        stream: false,
+                    },
+                    "streamGenerateContent" => Endpoint::GeminiGenerate {
+                        model,
+                        stream: true,
+                    },
                     "embedContent" => Endpoint::GeminiEmbed { model },
                     "batchEmbedContents" => Endpoint::GeminiBatchEmbed { model },
                     _ => Endpoint::NotFound,
@@ -138,7 +155,10 @@ mod tests {
     #[test]
     fn gemini_model_with_dots_and_colon_action() {
         assert_eq!(
-            route(&Method::POST, "/v1beta/models/gemini-2.5-flash:streamGenerateContent"),
+            route(
+                &Method::POST,
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+            ),
             Route::Provider(Endpoint::GeminiGenerate {
                 model: "gemini-2.5-flash".into(),
                 stream: true
@@ -157,13 +177,27 @@ mod tests {
     fn azure_control_and_unknown() {
         assert_eq!(
             route(&Method::POST, "/openai/deployments/my-gpt/chat/completions"),
-            Route::Provider(Endpoint::AzureChat { deployment: "my-gpt".into() })
+            Route::Provider(Endpoint::AzureChat {
+                deployment: "my-gpt".into()
+            })
         );
-        assert_eq!(route(&Method::GET, "/__health"), Route::Control(Control::Health));
-        assert_eq!(route(&Method::GET, "/v1/chat/completions"), Route::Provider(Endpoint::NotFound));
-        assert_eq!(route(&Method::POST, "/collector/records"), Route::CollectorRecords);
+        assert_eq!(
+            route(&Method::GET, "/__health"),
+            Route::Control(Control::Health)
+        );
+        assert_eq!(
+            route(&Method::GET, "/v1/chat/completions"),
+            Route::Provider(Endpoint::NotFound)
+        );
+        assert_eq!(
+            route(&Method::POST, "/collector/records"),
+            Route::CollectorRecords
+        );
         assert_eq!(error_format("/v1/messages"), ErrorFormat::Anthropic);
-        assert_eq!(query_param("a=1&api-version=2024-10-21", "api-version"), Some("2024-10-21"));
+        assert_eq!(
+            query_param("a=1&api-version=2024-10-21", "api-version"),
+            Some("2024-10-21")
+        );
         assert_eq!(query_param("a=1", "api-version"), None);
     }
 }

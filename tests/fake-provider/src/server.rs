@@ -34,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 /// Largest accepted request body (tests push 16 MB bodies through Envoy).
 const MAX_BODY: usize = 256 * 1024 * 1024;
 /// Largest `x-fake-reply-words`, so a typo cannot exhaust memory.
-const MAX_REPLY_WORDS: usize = 1_000_000;
+const MAX_REPLY_WORDS: usize = 100_000;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct TlsListen {
@@ -156,7 +156,8 @@ async fn accept_tls(listener: TcpListener, acceptor: TlsAcceptor, state: Arc<Sta
                 let acceptor = acceptor.clone();
                 let state = state.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
                         Ok(Ok(stream)) => {
                             let sni = stream.get_ref().1.server_name().map(str::to_owned);
                             let connection = Connection {
@@ -247,6 +248,7 @@ async fn respond(
         state.recorder.record(&Received {
             method: &parts.method,
             path_and_query: parts.uri.path_and_query().map_or(path, |p| p.as_str()),
+            authority: parts.uri.authority().map(|a| a.as_str()),
             version: parts.version,
             headers: &parts.headers,
             body: &body,
@@ -255,7 +257,11 @@ async fn respond(
         });
     }
     let header_fault = match parts.headers.get("x-fake-fault") {
-        Some(value) => match value.to_str().map_err(|_| "not ASCII".to_owned()).and_then(Fault::parse) {
+        Some(value) => match value
+            .to_str()
+            .map_err(|_| "not ASCII".to_owned())
+            .and_then(Fault::parse)
+        {
             Ok(fault) => fault,
             Err(message) => {
                 let reply = format.bad_request(&format!("invalid x-fake-fault: {message}"));
@@ -269,10 +275,16 @@ async fn respond(
         tokio::time::sleep(delay).await;
     }
     if fault.reset {
-        return Err(io::Error::new(io::ErrorKind::ConnectionReset, "fake fault: reset"));
+        return Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "fake fault: reset",
+        ));
     }
     let reply = match fault.status {
-        Some(status) => format.reply(status, &format!("fake fault: injected status {}", status.as_u16())),
+        Some(status) => format.reply(
+            status,
+            &format!("fake fault: injected status {}", status.as_u16()),
+        ),
         None => match endpoint {
             Some(endpoint) => answer(endpoint, &parts, &body, digest),
             None => state.collector.accept(&parts.headers, &body).await,
@@ -295,11 +307,14 @@ fn answer(endpoint: Endpoint, parts: &Parts, body: &[u8], digest: [u8; 32]) -> R
     let parse = || parse_request(parts, body, digest, format);
     let azure_version_missing = routes::query_param(query, "api-version").is_none_or(str::is_empty);
     match endpoint {
-        Endpoint::NotFound => {
-            format.reply(StatusCode::NOT_FOUND, &format!("Invalid URL ({} {path})", parts.method))
-        }
+        Endpoint::NotFound => format.reply(
+            StatusCode::NOT_FOUND,
+            &format!("Invalid URL ({} {path})", parts.method),
+        ),
         Endpoint::OpenAiModels => openai::models(),
-        Endpoint::OpenAiChat => with(parse(), |r| openai::chat_completions(r, r.model(), "openai")),
+        Endpoint::OpenAiChat => with(parse(), |r| {
+            openai::chat_completions(r, r.model(), "openai")
+        }),
         Endpoint::OpenAiEmbeddings => with(parse(), |r| openai::embeddings(r, r.model())),
         Endpoint::OpenAiResponses => with(parse(), openai::responses),
         Endpoint::AnthropicMessages => with(parse(), anthropic::messages),
@@ -311,9 +326,9 @@ fn answer(endpoint: Endpoint, parts: &Parts, body: &[u8], digest: [u8; 32]) -> R
         Endpoint::AzureChat { .. } | Endpoint::AzureEmbeddings { .. } if azure_version_missing => {
             format.bad_request("Missing required query parameter: api-version")
         }
-        Endpoint::AzureChat { deployment } => {
-            with(parse(), |r| openai::chat_completions(r, &deployment, "azure"))
-        }
+        Endpoint::AzureChat { deployment } => with(parse(), |r| {
+            openai::chat_completions(r, &deployment, "azure")
+        }),
         Endpoint::AzureEmbeddings { deployment } => {
             with(parse(), |r| openai::embeddings(r, &deployment))
         }
@@ -336,12 +351,18 @@ fn parse_request(
             return Err(format.bad_request(&message));
         }
     };
-    let reply_words = header_number(parts, "x-fake-reply-words")
-        .map(|n| usize::try_from(n).unwrap_or(MAX_REPLY_WORDS).min(MAX_REPLY_WORDS));
+    let reply_words = header_number(parts, "x-fake-reply-words").map(|n| {
+        usize::try_from(n)
+            .unwrap_or(MAX_REPLY_WORDS)
+            .min(MAX_REPLY_WORDS)
+    });
     Ok(ProviderRequest::new(json, digest, reply_words))
 }
 
-fn with(parsed: Result<ProviderRequest, Reply>, answer: impl FnOnce(&ProviderRequest) -> Reply) -> Reply {
+fn with(
+    parsed: Result<ProviderRequest, Reply>,
+    answer: impl FnOnce(&ProviderRequest) -> Reply,
+) -> Reply {
     match parsed {
         Ok(req) => answer(&req),
         Err(reply) => reply,
@@ -351,7 +372,12 @@ fn with(parsed: Result<ProviderRequest, Reply>, answer: impl FnOnce(&ProviderReq
 /// Turns a reply into a response: JSON in one write, streams split into
 /// deterministic writes with `delay` between them; `truncate` cuts the body
 /// (first N events, or first N bytes of JSON) and then drops the connection.
-fn frame(reply: Reply, truncate: Option<usize>, delay: Duration, seed: u64) -> Response<ChunkedBody> {
+fn frame(
+    reply: Reply,
+    truncate: Option<usize>,
+    delay: Duration,
+    seed: u64,
+) -> Response<ChunkedBody> {
     let mut response = Response::builder();
     let body = match reply {
         Reply::Json {

@@ -180,7 +180,10 @@ mod tests {
             pos += w.len();
             if !boundary_ends.contains(&pos) {
                 let all = evs.concat();
-                let line_start = all[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let line_start = all[..pos]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
                 assert!(all[line_start..].starts_with(b"data: "));
                 assert!(pos > line_start + 6);
                 inside = true;

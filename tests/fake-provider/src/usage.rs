@@ -82,7 +82,9 @@ mod tests {
         p.add_text("hello"); // 5 chars
         assert_eq!(p.prompt_tokens(), 2 + 3);
         p.add_message();
-        p.add_content(Some(&json!([{"type": "text", "text": "abc"}, {"type": "image"}])));
+        p.add_content(Some(
+            &json!([{"type": "text", "text": "abc"}, {"type": "image"}]),
+        ));
         // 8 chars -> 2, two messages -> 6
         assert_eq!(p.prompt_tokens(), 2 + 6);
     }

