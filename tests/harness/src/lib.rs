@@ -9,5 +9,7 @@ pub mod process;
 pub mod render;
 pub mod stack;
 
+pub use stack::RunDir;
+
 pub use render::{Layout, Template};
 pub use stack::{Stack, StackOptions};
