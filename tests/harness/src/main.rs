@@ -153,6 +153,7 @@ fn up(flags: &Flags) -> Result<(), String> {
         "collector_file": stack.fake.collector_file,
         "start_to_ready_ms": stack.envoy.start_to_ready.as_millis() as u64,
         "pid": std::process::id(),
+        "envoy_pid": stack.envoy.process.pid(),
     });
     let tmp = info_file.with_extension("tmp");
     std::fs::write(&tmp, info.to_string()).map_err(|e| format!("{}: {e}", tmp.display()))?;
