@@ -33,8 +33,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// Largest accepted request body (tests push 16 MB bodies through Envoy).
 const MAX_BODY: usize = 256 * 1024 * 1024;
-/// Largest `x-fake-reply-words`, so a typo cannot exhaust memory.
-const MAX_REPLY_WORDS: usize = 100_000;
+/// Largest `x-fake-reply-words` (about 20 MB of reply text, enough to push a
+/// 16 MB response through the gateway), so a typo cannot exhaust memory.
+const MAX_REPLY_WORDS: usize = 3_000_000;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct TlsListen {

@@ -12,9 +12,11 @@
 //!     Renders an Envoy config template (see envoy/README.md).
 //! ```
 
+use gateway_harness::stack::{upstream_vars, PROVIDERS};
 use gateway_harness::{paths, Layout, Stack, StackOptions, Template};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn main() {
@@ -70,26 +72,13 @@ impl Flags {
     }
 }
 
-/// Template variables pointing providers at real APIs, from `<P>_UPSTREAM`
-/// environment variables such as `OPENAI_UPSTREAM=https://api.openai.com`.
+/// Template variables from `<P>_UPSTREAM` environment variables such as
+/// `OPENAI_UPSTREAM=https://api.openai.com`.
 fn upstream_overrides() -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
-    for provider in ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"] {
-        let Ok(url) = std::env::var(format!("{provider}_UPSTREAM")) else { continue };
-        let (tls, rest) = match url.split_once("://") {
-            Some(("https", rest)) => (true, rest),
-            Some(("http", rest)) => (false, rest),
-            _ => return Err(format!("{provider}_UPSTREAM: expected http(s)://host[:port], got {url}")),
-        };
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (host, port.to_owned()),
-            None => (authority, if tls { "443" } else { "80" }.to_owned()),
-        };
-        vars.insert(format!("{provider}_HOST"), host.to_owned());
-        vars.insert(format!("{provider}_PORT"), port);
-        if tls {
-            vars.insert(format!("{provider}_TLS_SNI"), host.to_owned());
+    for provider in PROVIDERS {
+        if let Ok(url) = std::env::var(format!("{provider}_UPSTREAM")) {
+            vars.extend(upstream_vars(provider, &url).map_err(|e| format!("{provider}_UPSTREAM: {e}"))?);
         }
     }
     Ok(vars)
@@ -106,9 +95,10 @@ fn demo(flags: &Flags) -> Result<(), String> {
     options.keep_dir = Some(dir.clone());
     let stack = Stack::start(options)?;
     print_banner(&stack);
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
+    wait_for_signal();
+    println!("stopping the demo");
+    drop(stack);
+    Ok(())
 }
 
 fn print_banner(stack: &Stack) {
@@ -158,9 +148,28 @@ fn up(flags: &Flags) -> Result<(), String> {
     let tmp = info_file.with_extension("tmp");
     std::fs::write(&tmp, info.to_string()).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &info_file).map_err(|e| format!("{}: {e}", info_file.display()))?;
-    // Runs until killed; the children die with this process (PDEATHSIG).
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
+    wait_for_signal();
+    drop(stack);
+    Ok(())
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Returns once SIGINT (Ctrl-C) or SIGTERM arrives, so the stack is dropped
+/// and its processes are stopped and reaped here. (Were this process killed
+/// outright, its children would still die: they carry PR_SET_PDEATHSIG.)
+fn wait_for_signal() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, request_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, request_stop as *const () as libc::sighandler_t);
+    }
+    while !STOP.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -232,6 +232,29 @@ impl Envoy {
     }
 }
 
+/// The providers of the demo, as their template variables are prefixed.
+pub const PROVIDERS: [&str; 4] = ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"];
+
+/// The template variables that point `provider` (e.g. `OPENAI`) at `url`
+/// (`http(s)://host[:port]`), with TLS origination for https.
+pub fn upstream_vars(provider: &str, url: &str) -> Result<BTreeMap<String, String>, String> {
+    let (tls, rest) = match url.split_once("://") {
+        Some(("https", rest)) => (true, rest),
+        Some(("http", rest)) => (false, rest),
+        _ => return Err(format!("expected http(s)://host[:port], got {url}")),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.to_owned()),
+        None => (authority, if tls { "443" } else { "80" }.to_owned()),
+    };
+    let mut vars = BTreeMap::from([(format!("{provider}_HOST"), host.to_owned()), (format!("{provider}_PORT"), port)]);
+    if tls {
+        vars.insert(format!("{provider}_TLS_SNI"), host.to_owned());
+    }
+    Ok(vars)
+}
+
 /// What to start.
 pub struct StackOptions {
     pub name: String,
@@ -295,7 +318,7 @@ impl Stack {
         let mut template = Template::load(&options.template, &options.filters, options.layout, &paths::wasm_dir())?;
         template.set("LISTENER_PORT", options.listener_port).set("ADMIN_PORT", options.admin_port);
         template.set("COLLECTOR_PORT", fake_port);
-        for provider in ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"] {
+        for provider in PROVIDERS {
             template.set(&format!("{provider}_HOST"), fake_host).set(&format!("{provider}_PORT"), fake_port);
         }
         for (name, value) in &options.vars {
