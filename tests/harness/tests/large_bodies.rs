@@ -41,10 +41,19 @@ fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
     }
 
     let (path, _) = chat_body(&stack, 33 * 1024 * 1024);
-    for protocol in PROTOCOLS {
-        let response = post_json(&stack.url("/v1/chat/completions"), &format!("@{}", path.display()), &[protocol]).unwrap();
-        assert_eq!(response.status, 413, "{protocol}");
-        assert_eq!(response.json()["error"]["code"], "request_too_large", "{protocol}");
+    let url = stack.url("/v1/chat/completions");
+    let response = post_json(&url, &format!("@{}", path.display()), &["--http1.1"]).unwrap();
+    assert_eq!(response.status, 413);
+    assert_eq!(response.json()["error"]["code"], "request_too_large");
+    // Over HTTP/2, Envoy sends the same 413 and then resets the rest of the
+    // upload; curl reads the 413 in most runs and otherwise reports the reset
+    // (error 92). Either way the answer is prompt and nothing goes upstream.
+    match post_json(&url, &format!("@{}", path.display()), &["--http2-prior-knowledge"]) {
+        Ok(response) => {
+            assert_eq!(response.status, 413);
+            assert_eq!(response.json()["error"]["code"], "request_too_large");
+        }
+        Err(e) => assert!(e.contains("curl: (92)"), "{e}"),
     }
     assert_eq!(stack.fake.requests().unwrap().len(), 2, "an oversized request must not reach a provider");
 }
