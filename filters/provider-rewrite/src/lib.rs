@@ -8,16 +8,16 @@
 //! `translate` runs as an upstream filter on each provider's cluster, once per
 //! attempt, so a retry or fallback is translated for the provider it reaches.
 //!
-//! Foundation state: routing by the API the client speaks (Anthropic, Gemini
-//! and Azure paths to those providers, everything else to the default) and a
-//! pass-through translate role. Model-based routing and translation come with
-//! the provider-rewrite issue.
+//! State: routing is complete (header, `provider/model` prefix, model table
+//! with globs and weighted splits, default, allow-lists, `GET /v1/models`);
+//! the translate role passes requests through until the translators land.
 
 mod config;
 mod route;
+pub mod routing;
 mod translate;
 
-pub use config::{Provider, ProviderKind, ProviderRewriteConfig, RouteConfig, TranslateConfig};
+pub use config::{Provider, ProviderKind, ProviderRewriteConfig, TranslateConfig};
 
 /// The name of this filter in configuration and logs.
 pub const NAME: &str = "provider_rewrite";
@@ -25,7 +25,7 @@ pub const NAME: &str = "provider_rewrite";
 /// Builds the stage for the configured role from its JSON configuration.
 pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(match ProviderRewriteConfig::from_json(config)? {
-        ProviderRewriteConfig::Route(config) => Box::new(route::Route::new(config)),
+        ProviderRewriteConfig::Route(router) => Box::new(route::Route::new(router)),
         ProviderRewriteConfig::Translate(config) => Box::new(translate::Translate::new(config)),
     })
 }

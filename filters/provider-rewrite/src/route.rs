@@ -1,17 +1,18 @@
-//! The `route` role: decides the provider and selects its cluster.
+//! The `route` role: decides the provider, model and cluster of a request,
+//! answers `GET /v1/models`, and enforces per-client model allow-lists.
 
-use crate::config::{Provider, ProviderKind, RouteConfig};
+use crate::routing::Router;
 use llm_api::ApiKind;
 use std::rc::Rc;
-use wasm_glue::{Exchange, Flow, Host, Stage, StageStream};
+use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
 pub struct Route {
-    config: Rc<RouteConfig>,
+    router: Rc<Router>,
 }
 
 impl Route {
-    pub fn new(config: RouteConfig) -> Self {
-        Route { config: Rc::new(config) }
+    pub fn new(router: Router) -> Self {
+        Route { router: Rc::new(router) }
     }
 }
 
@@ -21,40 +22,51 @@ impl Stage for Route {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(RouteStream { config: self.config.clone() })
+        Box::new(RouteStream { router: self.router.clone() })
     }
 }
 
 struct RouteStream {
-    config: Rc<RouteConfig>,
+    router: Rc<Router>,
 }
 
-impl RouteStream {
-    /// The provider for a request, from the API the client speaks; `None`
-    /// only for a configuration that failed validation.
-    fn decide(&self, api: &ApiKind) -> Option<(&str, &Provider)> {
-        let kind = match api {
-            ApiKind::AnthropicMessages => Some(ProviderKind::Anthropic),
-            ApiKind::GeminiGenerate { .. } | ApiKind::GeminiEmbed { .. } => Some(ProviderKind::Gemini),
-            ApiKind::AzureChatCompletions { .. } | ApiKind::AzureEmbeddings { .. } => Some(ProviderKind::Azure),
-            _ => None,
-        };
-        kind.and_then(|kind| self.config.provider_of_kind(kind)).or_else(|| self.config.default())
-    }
+/// FNV-1a of the request id: spreads weighted splits evenly while keeping a
+/// retry of the same request on the same choice.
+fn seed(request_id: Option<&str>) -> u64 {
+    request_id.unwrap_or_default().bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl StageStream for RouteStream {
-    /// Publishes the provider and its cluster once the whole request is known.
-    /// Envoy's route table matches the `wasm.llm.cluster` filter state; the
-    /// `buffer` filter after the suite holds the router until this has run.
-    /// Clients cannot forge filter state, so no header needs stripping.
+    /// Publishes the decision once the whole request is known. Envoy's route
+    /// table matches the `wasm.llm.cluster` filter state; the `buffer` filter
+    /// after the suite holds the router until this has run. Clients cannot
+    /// forge filter state, so nothing needs stripping.
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        let client = self.router.client_header().and_then(|h| ex.request_header(h));
+        if ex.api == ApiKind::Models {
+            let list = self.router.models_list(client);
+            return Flow::Respond(Reply::json(200, list.to_string().into_bytes()));
+        }
         if ex.api == ApiKind::Other {
             return Flow::Continue;
         }
-        let Some((name, provider)) = self.decide(&ex.api) else { return Flow::Continue };
-        host.set_fact("llm.provider", name);
-        host.set_fact("llm.cluster", &provider.cluster);
+        let model = ex.request.as_ref().and_then(|r| r.model.as_deref());
+        let provider = ex.request_header(self.router.provider_header());
+        let decision = match self.router.decide(model, provider, client, seed(ex.request_header("x-request-id"))) {
+            Ok(decision) => decision,
+            Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
+        };
+        host.set_fact("llm.provider", &decision.provider);
+        host.set_fact("llm.model.upstream", &decision.upstream_model);
+        if let Some(deployment) = &decision.deployment {
+            host.set_fact("llm.azure.deployment", deployment);
+        }
+        if let Some(api_version) = &decision.api_version {
+            host.set_fact("llm.azure.api_version", api_version);
+        }
+        host.set_fact("llm.cluster", &decision.cluster);
         host.clear_route_cache();
         Flow::Continue
     }

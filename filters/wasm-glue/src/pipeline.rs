@@ -71,13 +71,14 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A JSON response the gateway answers itself (e.g. `GET /v1/models`).
+    pub fn json(status: u16, body: Vec<u8>) -> Reply {
+        Reply { status, headers: vec![("content-type".to_owned(), "application/json".to_owned())], body }
+    }
+
     /// An error in the caller's API format.
     pub fn error(err: &ApiError, api: &ApiKind) -> Reply {
-        Reply {
-            status: err.status(),
-            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-            body: err.body(api.dialect()),
-        }
+        Reply::json(err.status(), err.body(api.dialect()))
     }
 }
 

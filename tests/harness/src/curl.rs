@@ -65,9 +65,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// POSTs a JSON body (a string, or `@file`) to `url` with extra curl args.
+/// The demo client key, as the OpenAI SDKs send it.
+pub const DEMO_AUTH: &str = "authorization: Bearer demo-key";
+
+/// POSTs a JSON body (a string, or `@file`) to `url` as the demo client, with
+/// extra curl args.
 pub fn post_json(url: &str, body: &str, extra: &[&str]) -> Result<Response, String> {
-    let mut args = vec![url, "-H", "content-type: application/json", "--data-binary", body];
+    let mut args = vec![url, "-H", DEMO_AUTH, "-H", "content-type: application/json", "--data-binary", body];
     args.extend_from_slice(extra);
     curl(&args)
 }

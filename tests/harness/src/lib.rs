@@ -7,6 +7,7 @@ pub mod curl;
 pub mod paths;
 pub mod process;
 pub mod render;
+pub mod secrets;
 pub mod stack;
 
 pub use stack::RunDir;

@@ -91,6 +91,12 @@ fn demo(flags: &Flags) -> Result<(), String> {
     options.listener_port = 10000;
     options.admin_port = 9901;
     options.vars = upstream_overrides()?;
+    // Real keys for providers pointed at real APIs, e.g. OPENAI_API_KEY.
+    for provider in PROVIDERS {
+        if let Ok(key) = std::env::var(format!("{provider}_API_KEY")) {
+            options.provider_keys.insert(provider.to_ascii_lowercase(), key);
+        }
+    }
     options.inherit_output = true;
     options.keep_dir = Some(dir.clone());
     let stack = Stack::start(options)?;

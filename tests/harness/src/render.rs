@@ -7,8 +7,12 @@
 //!
 //! - `${NAME}` and `${NAME:-default}`: a variable;
 //! - a line holding only `${LLM_FILTERS}`: the downstream wasm filters;
-//! - a line holding only `${UPSTREAM_FILTERS:<kind>}`: the translate filter and
-//!   `upstream_codec` of a provider cluster whose API is `<kind>`;
+//! - a line holding only `${UPSTREAM_FILTERS:<provider>}`: the upstream filters
+//!   of a provider's cluster: the translate filter for the provider's API (its
+//!   `kind` in the filter configuration), Envoy's `credential_injector` with
+//!   the provider's key from `${SECRETS_DIR}/<provider>-key.yaml` (an SDS file;
+//!   the directory is watched, so a key rotates by replacing its file), and
+//!   `upstream_codec`;
 //! - a line holding only `${UPSTREAM_TLS:<name>}`: a TLS `transport_socket`
 //!   when the variable `<NAME>_TLS_SNI` is set, else nothing.
 //!
@@ -43,6 +47,9 @@ impl std::str::FromStr for Layout {
 /// upstream instances so that they run in one VM per worker.
 const BUNDLE_WASM: &str = "llm_gateway_suite.wasm";
 const BUNDLE_NAME: &str = "llm_gateway";
+
+/// Where the production layout keeps secrets (`SECRETS_DIR` overrides it).
+const DEFAULT_SECRETS_DIR: &str = "/etc/llm-gateway/secrets";
 
 /// The separate modules, in chain order: (configuration section, module).
 const MODULES: [(&str, &str); 4] = [
@@ -210,7 +217,16 @@ impl Template {
         }
     }
 
-    fn upstream_filters(&self, kind: &str) -> Result<Vec<String>, String> {
+    /// The API kind of a provider, from the route configuration.
+    fn provider_kind(&self, provider: &str) -> Result<String, String> {
+        self.filters["provider_rewrite"]["providers"][provider]["kind"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("provider `{provider}` is not in provider_rewrite.providers"))
+    }
+
+    fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
+        let kind = self.provider_kind(provider)?;
         let translate = json!({"role": "translate", "provider": kind});
         let filter = match self.layout {
             Layout::Bundle => {
@@ -223,7 +239,46 @@ impl Template {
             "name": "envoy.filters.http.upstream_codec",
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}
         });
-        Ok(vec![filter, format!("- {codec}")])
+        Ok(vec![filter, format!("- {}", self.credential_injector(provider, &kind)?), format!("- {codec}")])
+    }
+
+    /// Injects the provider's key in the header its API expects. The key is
+    /// an SDS generic secret in a watched directory, so replacing the key file
+    /// (an atomic rename) rotates it without a restart.
+    fn credential_injector(&self, provider: &str, kind: &str) -> Result<Value, String> {
+        let (header, prefix) = match kind {
+            "openai" => ("authorization", "Bearer "),
+            "anthropic" => ("x-api-key", ""),
+            "gemini" => ("x-goog-api-key", ""),
+            "azure" => ("api-key", ""),
+            other => return Err(format!("no credential header known for provider kind `{other}`")),
+        };
+        let secrets = self.substitute(&format!("${{SECRETS_DIR:-{DEFAULT_SECRETS_DIR}}}"))?;
+        Ok(json!({
+            "name": "envoy.filters.http.credential_injector",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector",
+                "overwrite": true,
+                "credential": {
+                    "name": "envoy.http.injected_credentials.generic",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic",
+                        "credential": {
+                            "name": format!("{provider}_key"),
+                            "sds_config": {
+                                "path_config_source": {
+                                    "path": format!("{secrets}/{provider}-key.yaml"),
+                                    "watched_directory": {"path": secrets}
+                                },
+                                "resource_api_version": "V3"
+                            }
+                        },
+                        "header": header,
+                        "header_value_prefix": prefix
+                    }
+                }
+            }
+        }))
     }
 
     fn upstream_tls(&self, name: &str) -> Result<Vec<String>, String> {
@@ -256,7 +311,7 @@ mod tests {
     fn template(layout: Layout) -> Template {
         Template {
             template: PathBuf::from("unused"),
-            filters: json!({"audit": {}, "provider_rewrite": {"role": "route"}}),
+            filters: json!({"audit": {}, "provider_rewrite": {"role": "route", "providers": {"claude": {"kind": "anthropic"}}}}),
             layout,
             wasm_dir: PathBuf::from("/w"),
             vars: BTreeMap::from([("PORT".to_owned(), "80".to_owned())]),
@@ -283,7 +338,27 @@ mod tests {
         let config = filter["typed_config"]["config"].clone();
         assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/w/llm_gateway_suite.wasm");
         let sections: Value = serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
-        assert_eq!(sections, json!({"audit": {}, "provider_rewrite": {"role": "route"}}));
+        assert_eq!(sections, t_filters());
+    }
+
+    fn t_filters() -> Value {
+        template(Layout::Bundle).filters
+    }
+
+    #[test]
+    fn upstream_filters_translate_inject_the_key_and_encode() {
+        let mut t = template(Layout::Separate);
+        t.set("SECRETS_DIR", "/s");
+        let out = t.render_text("${UPSTREAM_FILTERS:claude}").unwrap();
+        let filters: Vec<Value> = out.lines().map(|l| serde_json::from_str(&l[2..]).unwrap()).collect();
+        let names: Vec<&str> = filters.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["provider_rewrite", "envoy.filters.http.credential_injector", "envoy.filters.http.upstream_codec"]);
+        let translate = filters[0]["typed_config"]["config"]["configuration"]["value"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(translate).unwrap(), json!({"role": "translate", "provider": "anthropic"}));
+        let generic = &filters[1]["typed_config"]["credential"]["typed_config"];
+        assert_eq!(generic["header"], "x-api-key");
+        assert_eq!(generic["credential"]["sds_config"]["path_config_source"]["path"], "/s/claude-key.yaml");
+        assert!(t.render_text("${UPSTREAM_FILTERS:nobody}").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use crate::paths;
 use crate::process::{Output, Process};
 use crate::render::{Layout, Template};
+use crate::secrets;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -271,6 +272,8 @@ pub struct StackOptions {
     /// A directory to keep configs, logs and audit records in, instead of a
     /// fresh one removed after the run.
     pub keep_dir: Option<PathBuf>,
+    /// Provider name → the key injected upstream (default `sk-demo-<name>`).
+    pub provider_keys: BTreeMap<String, String>,
 }
 
 impl StackOptions {
@@ -287,8 +290,15 @@ impl StackOptions {
             vars: BTreeMap::new(),
             inherit_output: false,
             keep_dir: None,
+            provider_keys: BTreeMap::new(),
         }
     }
+}
+
+/// The key the demo injects for `provider` when no real one is given: the
+/// fake providers accept anything, and tests look for it upstream.
+pub fn demo_provider_key(provider: &str) -> String {
+    format!("sk-demo-{provider}")
 }
 
 /// The demo gateway: fake providers behind a real Envoy.
@@ -316,6 +326,14 @@ impl Stack {
         )?;
         let (fake_host, fake_port) = fake.http.rsplit_once(':').ok_or("bad fake-provider address")?;
         let mut template = Template::load(&options.template, &options.filters, options.layout, &paths::wasm_dir())?;
+        let secrets = dir.path.join("secrets");
+        std::fs::create_dir_all(&secrets).map_err(|e| format!("{}: {e}", secrets.display()))?;
+        secrets::write_client_keys(&secrets, &secrets::DEMO_CLIENTS)?;
+        for provider in PROVIDERS.map(str::to_ascii_lowercase) {
+            let key = options.provider_keys.get(&provider).cloned().unwrap_or_else(|| demo_provider_key(&provider));
+            secrets::write_provider_key(&secrets, &provider, &key)?;
+        }
+        template.set("SECRETS_DIR", secrets.display());
         template.set("LISTENER_PORT", options.listener_port).set("ADMIN_PORT", options.admin_port);
         template.set("COLLECTOR_PORT", fake_port);
         for provider in PROVIDERS {
@@ -343,5 +361,10 @@ impl Stack {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway())
+    }
+
+    /// Where the running gateway reads its secrets from.
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.dir.path.join("secrets")
     }
 }

@@ -1,7 +1,7 @@
 //! Every filter of the suite loaded into a real Envoy and in the path of
 //! every API the demo serves, as the bundle and as four separate modules.
 
-use gateway_harness::curl::{curl, post_json};
+use gateway_harness::curl::{curl, post_json, DEMO_AUTH};
 use gateway_harness::{Layout, Stack, StackOptions};
 use serde_json::Value;
 
@@ -97,7 +97,7 @@ fn bad_requests_get_errors_in_the_callers_format() {
     assert_eq!(gemini.json()["error"]["status"], "INVALID_ARGUMENT");
 
     // A path the suite does not route matches no route.
-    let unknown = curl(&[&stack.url("/v2/unknown")]).unwrap();
+    let unknown = curl(&[&stack.url("/v2/unknown"), "-H", DEMO_AUTH]).unwrap();
     assert_eq!(unknown.status, 404);
     assert!(stack.fake.requests().unwrap().is_empty(), "nothing may reach a provider");
 }

@@ -3,7 +3,8 @@
 //! provider with the provider's SNI, verified against a CA — here a test CA
 //! and the fake providers' TLS port standing in for the real APIs.
 
-use gateway_harness::curl::curl;
+use gateway_harness::curl::{curl, DEMO_AUTH};
+use gateway_harness::secrets;
 use gateway_harness::paths;
 use gateway_harness::process::Output;
 use gateway_harness::stack::{Certs, Envoy, FakeProvider, RunDir};
@@ -35,6 +36,10 @@ fn start() -> Production {
         certs.key.display()
     );
     std::fs::write(dir.path.join("gateway-cert.yaml"), sds).unwrap();
+    secrets::write_client_keys(&dir.path, &secrets::DEMO_CLIENTS).unwrap();
+    for provider in ["openai", "anthropic", "gemini", "azure"] {
+        secrets::write_provider_key(&dir.path, provider, &format!("sk-test-{provider}")).unwrap();
+    }
 
     let envoy_dir = paths::envoy_dir();
     let mut template = Template::load(
@@ -61,37 +66,47 @@ fn start() -> Production {
 
 impl Production {
     /// curl to the TLS listener as `gateway.test`, trusting the test CA.
-    fn call(&self, path: &str, body: &str, http: &str) -> gateway_harness::curl::Response {
+    fn call(&self, path: &str, body: &str, http: &str, extra: &[&str]) -> gateway_harness::curl::Response {
         let port = self.envoy.listeners["gateway"].rsplit_once(':').unwrap().1.to_owned();
         let resolve = format!("gateway.test:{port}:127.0.0.1");
         let url = format!("https://gateway.test:{port}{path}");
         let ca = self.certs.ca.display().to_string();
-        curl(&[
-            &url, http, "--cacert", &ca, "--resolve", &resolve, "-H", "content-type: application/json", "--data-binary", body,
-        ])
-        .unwrap()
+        let mut args = vec![
+            url.as_str(), http, "--cacert", &ca, "--resolve", &resolve, "-H", DEMO_AUTH, "-H", "content-type: application/json",
+            "--data-binary", body,
+        ];
+        args.extend_from_slice(extra);
+        curl(&args).unwrap()
     }
 }
 
 #[test]
 fn terminates_tls_and_originates_tls_with_each_providers_sni() {
     let gw = start();
-    let calls = [
-        ("/v1/chat/completions", r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#, "api.openai.com"),
-        ("/v1/messages", r#"{"model":"claude-sonnet-4-5","max_tokens":32,"messages":[{"role":"user","content":"Hi"}]}"#, "api.anthropic.com"),
+    // (path, body, extra curl args, the provider host Envoy must present)
+    let calls: [(&str, &str, &[&str], &str); 4] = [
+        ("/v1/chat/completions", r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#, &[], "api.openai.com"),
+        (
+            "/v1/messages",
+            r#"{"model":"claude-sonnet-4-5","max_tokens":32,"messages":[{"role":"user","content":"Hi"}]}"#,
+            &[],
+            "api.anthropic.com",
+        ),
         (
             "/v1beta/models/gemini-2.5-flash:generateContent",
             r#"{"contents":[{"parts":[{"text":"Hi"}]}]}"#,
+            &[],
             "generativelanguage.googleapis.com",
         ),
         (
             "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
             r#"{"messages":[{"role":"user","content":"Hi"}]}"#,
+            &["-H", "x-llm-provider: azure"],
             "example.openai.azure.com",
         ),
     ];
-    for (http, (path, body, sni)) in ["--http1.1", "--http2"].into_iter().cycle().zip(calls) {
-        let response = gw.call(path, body, http);
+    for (http, (path, body, extra, sni)) in ["--http1.1", "--http2"].into_iter().cycle().zip(calls) {
+        let response = gw.call(path, body, http, extra);
         assert_eq!(response.status, 200, "{path} over {http}: {}", response.text());
         let recorded = gw.fake.requests().unwrap();
         let last = recorded.last().unwrap();
@@ -108,7 +123,7 @@ fn the_listener_speaks_http2_and_http1_by_alpn() {
     let gw = start();
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
     for http in ["--http2", "--http1.1"] {
-        let response = gw.call("/v1/chat/completions", body, http);
+        let response = gw.call("/v1/chat/completions", body, http, &[]);
         assert_eq!(response.status, 200, "{http}");
     }
     let h2 = gw.envoy.stat("http.gateway.downstream_cx_http2_total").unwrap();

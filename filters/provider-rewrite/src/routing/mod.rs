@@ -1,0 +1,91 @@
+//! The routing decision: which provider, cluster and upstream model serve a
+//! request, and which models a client may use.
+//!
+//! The provider is chosen, in order, by the `x-llm-provider` header, a
+//! `provider/model` prefix on the model, the model table (exact names before
+//! globs, weighted splits between targets), and the default provider.
+
+mod decision;
+mod pattern;
+
+pub use decision::{Decision, Router};
+
+use crate::config::Provider;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The `route` role's configuration as written.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Providers by name.
+    pub providers: BTreeMap<String, Provider>,
+    /// The model table: the first route whose `match` fits the model (exact
+    /// names are tried before globs) picks the provider.
+    #[serde(default)]
+    pub models: Vec<ModelRoute>,
+    /// The provider for models the table does not name; without one, such
+    /// models are rejected with a 400 that lists the available models.
+    #[serde(default)]
+    pub default_provider: Option<String>,
+    /// The request header that names a provider outright.
+    #[serde(default = "default_provider_header")]
+    pub provider_header: String,
+    /// Per-client model allow-lists.
+    #[serde(default)]
+    pub clients: Option<ClientPolicy>,
+}
+
+/// One entry of the model table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRoute {
+    /// An exact model name, or a glob with `*` and `?` (e.g. `claude-*`).
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// Where the model is served; several targets split traffic by weight.
+    pub to: Vec<RouteTarget>,
+}
+
+/// A provider serving a model, with the names it knows the model by.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTarget {
+    pub provider: String,
+    /// The model name upstream, if it differs from the requested one.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Azure OpenAI deployment (default: the upstream model name).
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// Azure OpenAI `api-version` (default: the provider's).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Share of the traffic in a split (default 1).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+/// Which models each client may use. Clients are named by a request header
+/// (e.g. the `x-client-id` that Envoy's api_key_auth forwards); clients not
+/// listed may use every model.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPolicy {
+    #[serde(default = "default_client_header")]
+    pub header: String,
+    /// Client → allowed model names or globs (`provider/model` forms too).
+    pub allowed_models: BTreeMap<String, Vec<String>>,
+}
+
+fn default_provider_header() -> String {
+    "x-llm-provider".to_owned()
+}
+
+fn default_client_header() -> String {
+    "x-agent-id".to_owned()
+}
+
+fn default_weight() -> u32 {
+    1
+}
