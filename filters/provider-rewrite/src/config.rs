@@ -38,7 +38,7 @@ pub struct TranslateConfig {
 /// The configuration, chosen by its `role` field.
 #[derive(Debug)]
 pub enum ProviderRewriteConfig {
-    Route(Router),
+    Route(Box<Router>),
     Translate(TranslateConfig),
 }
 
@@ -50,7 +50,7 @@ impl ProviderRewriteConfig {
         match role.as_ref().and_then(serde_json::Value::as_str) {
             Some("route") => {
                 let route: RouteConfig = parse_section(crate::NAME, value)?;
-                Ok(ProviderRewriteConfig::Route(Router::new(route)?))
+                Ok(ProviderRewriteConfig::Route(Box::new(Router::new(route)?)))
             }
             Some("translate") => Ok(ProviderRewriteConfig::Translate(parse_section(crate::NAME, value)?)),
             Some(other) => Err(ConfigError::new(
