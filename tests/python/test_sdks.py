@@ -107,3 +107,36 @@ def test_sdk_sees_gateway_errors_in_its_own_format(gateway):
     with pytest.raises(anthropic.BadRequestError) as err:
         raw.post("/v1/messages", body={"model": "claude-sonnet-4-5", "messages": []}, cast_to=object)
     assert err.value.status_code == 400
+
+
+def test_openai_models_list_comes_from_the_gateway(oai, gateway):
+    before = len(gateway.provider_requests())
+    ids = [m.id for m in oai.models.list()]
+    assert ids == ["gpt-4o-mini", "text-embedding-3-small", "claude-sonnet-4-5", "gemini-2.5-flash", "gpt-4o-mini-azure"]
+    assert len(gateway.provider_requests()) == before, "the gateway answers /v1/models itself"
+
+
+def test_wrong_keys_raise_each_sdks_authentication_error(gateway):
+    bad_openai = openai.OpenAI(base_url=f"{gateway.base}/v1", api_key="wrong-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as err:
+        bad_openai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert err.value.body["code"] == "invalid_api_key"
+    bad_claude = anthropic.Anthropic(base_url=gateway.base, api_key="wrong-key", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        bad_claude.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=[{"role": "user", "content": "Hi"}])
+
+
+def test_a_restricted_client_gets_permission_denied(gateway):
+    intern = openai.OpenAI(base_url=f"{gateway.base}/v1", api_key="demo-intern-key", max_retries=0)
+    assert intern.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}]).choices
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        intern.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Hi"}])
+    assert err.value.body["code"] == "model_not_allowed"
+    assert [m.id for m in intern.models.list()] == ["gpt-4o-mini", "text-embedding-3-small"]
+
+
+def test_unknown_models_raise_bad_request_listing_the_choices(oai):
+    with pytest.raises(openai.BadRequestError) as err:
+        oai.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "Hi"}])
+    assert err.value.body["code"] == "model_not_found"
+    assert "gpt-4o-mini" in err.value.body["message"]
