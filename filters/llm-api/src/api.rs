@@ -84,8 +84,14 @@ impl ApiKind {
         }
         let model = model.to_owned();
         match method {
-            "generateContent" => ApiKind::GeminiGenerate { model, stream: false },
-            "streamGenerateContent" => ApiKind::GeminiGenerate { model, stream: true },
+            "generateContent" => ApiKind::GeminiGenerate {
+                model,
+                stream: false,
+            },
+            "streamGenerateContent" => ApiKind::GeminiGenerate {
+                model,
+                stream: true,
+            },
             "embedContent" | "batchEmbedContents" => ApiKind::GeminiEmbed { model },
             _ => ApiKind::Other,
         }
@@ -125,12 +131,26 @@ impl ApiKind {
     pub fn path_model(&self) -> Option<&str> {
         match self {
             ApiKind::GeminiGenerate { model, .. } | ApiKind::GeminiEmbed { model } => Some(model),
-            ApiKind::AzureChatCompletions { deployment } | ApiKind::AzureEmbeddings { deployment } => {
-                Some(deployment)
-            }
+            ApiKind::AzureChatCompletions { deployment }
+            | ApiKind::AzureEmbeddings { deployment } => Some(deployment),
             _ => None,
         }
     }
+}
+
+/// Percent-encodes `segment` for use as one path segment or query value
+/// (model and deployment names come from clients and config, and must not be
+/// able to add path segments or query parameters).
+pub(crate) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -139,48 +159,108 @@ mod tests {
 
     #[test]
     fn classifies_openai_and_anthropic_paths() {
-        assert_eq!(ApiKind::classify("POST", "/v1/chat/completions"), ApiKind::ChatCompletions);
-        assert_eq!(ApiKind::classify("POST", "/v1/chat/completions/"), ApiKind::ChatCompletions);
-        assert_eq!(ApiKind::classify("POST", "/v1/embeddings?x=1"), ApiKind::Embeddings);
-        assert_eq!(ApiKind::classify("POST", "/v1/responses"), ApiKind::Responses);
+        assert_eq!(
+            ApiKind::classify("POST", "/v1/chat/completions"),
+            ApiKind::ChatCompletions
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v1/chat/completions/"),
+            ApiKind::ChatCompletions
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v1/embeddings?x=1"),
+            ApiKind::Embeddings
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v1/responses"),
+            ApiKind::Responses
+        );
         assert_eq!(ApiKind::classify("GET", "/v1/models"), ApiKind::Models);
-        assert_eq!(ApiKind::classify("POST", "/v1/messages"), ApiKind::AnthropicMessages);
-        assert_eq!(ApiKind::classify("GET", "/v1/chat/completions"), ApiKind::Other);
-        assert_eq!(ApiKind::classify("POST", "/v2/chat/completions"), ApiKind::Other);
+        assert_eq!(
+            ApiKind::classify("POST", "/v1/messages"),
+            ApiKind::AnthropicMessages
+        );
+        assert_eq!(
+            ApiKind::classify("GET", "/v1/chat/completions"),
+            ApiKind::Other
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v2/chat/completions"),
+            ApiKind::Other
+        );
     }
 
     #[test]
     fn classifies_gemini_paths_with_dotted_models() {
         assert_eq!(
-            ApiKind::classify("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"),
-            ApiKind::GeminiGenerate { model: "gemini-2.5-flash".into(), stream: true }
+            ApiKind::classify(
+                "POST",
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+            ),
+            ApiKind::GeminiGenerate {
+                model: "gemini-2.5-flash".into(),
+                stream: true
+            }
         );
         assert_eq!(
             ApiKind::classify("POST", "/v1beta/models/text-embedding-004:embedContent"),
-            ApiKind::GeminiEmbed { model: "text-embedding-004".into() }
+            ApiKind::GeminiEmbed {
+                model: "text-embedding-004".into()
+            }
         );
-        assert_eq!(ApiKind::classify("POST", "/v1beta/models/:generateContent"), ApiKind::Other);
-        assert_eq!(ApiKind::classify("POST", "/v1beta/models/a/b:generateContent"), ApiKind::Other);
-        assert_eq!(ApiKind::classify("POST", "/v1beta/models/gemini-2.5-flash"), ApiKind::Other);
+        assert_eq!(
+            ApiKind::classify("POST", "/v1beta/models/:generateContent"),
+            ApiKind::Other
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v1beta/models/a/b:generateContent"),
+            ApiKind::Other
+        );
+        assert_eq!(
+            ApiKind::classify("POST", "/v1beta/models/gemini-2.5-flash"),
+            ApiKind::Other
+        );
     }
 
     #[test]
     fn classifies_azure_deployment_paths() {
-        let kind = ApiKind::classify("POST", "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21");
-        assert_eq!(kind, ApiKind::AzureChatCompletions { deployment: "gpt4o".into() });
+        let kind = ApiKind::classify(
+            "POST",
+            "/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21",
+        );
+        assert_eq!(
+            kind,
+            ApiKind::AzureChatCompletions {
+                deployment: "gpt4o".into()
+            }
+        );
         assert_eq!(kind.path_model(), Some("gpt4o"));
         assert_eq!(
             ApiKind::classify("POST", "/openai/deployments/emb/embeddings"),
-            ApiKind::AzureEmbeddings { deployment: "emb".into() }
+            ApiKind::AzureEmbeddings {
+                deployment: "emb".into()
+            }
         );
-        assert_eq!(ApiKind::classify("POST", "/openai/deployments//embeddings"), ApiKind::Other);
+        assert_eq!(
+            ApiKind::classify("POST", "/openai/deployments//embeddings"),
+            ApiKind::Other
+        );
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("gemini-2.5-flash"), "gemini-2.5-flash");
+        assert_eq!(encode_segment("a/b?c=d"), "a%2Fb%3Fc%3Dd");
     }
 
     #[test]
     fn dialect_follows_the_caller_api() {
         assert_eq!(ApiKind::AnthropicMessages.dialect(), Dialect::Anthropic);
         assert_eq!(ApiKind::ChatCompletions.dialect(), Dialect::OpenAi);
-        assert_eq!(ApiKind::GeminiEmbed { model: "m".into() }.dialect(), Dialect::Gemini);
+        assert_eq!(
+            ApiKind::GeminiEmbed { model: "m".into() }.dialect(),
+            Dialect::Gemini
+        );
         assert_eq!(ApiKind::Other.dialect(), Dialect::OpenAi);
     }
 }

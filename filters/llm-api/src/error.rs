@@ -14,6 +14,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     RateLimited,
     Internal,
+    /// The upstream answered with something that could not be understood.
+    BadGateway,
     Unavailable,
 }
 
@@ -27,7 +29,24 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
+            ErrorKind::BadGateway => 502,
             ErrorKind::Unavailable => 503,
+        }
+    }
+
+    /// The kind an upstream status stands for, so that a provider's error can
+    /// be rewritten in the caller's vocabulary (the status itself is kept).
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            401 => ErrorKind::Authentication,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::RateLimited,
+            502 | 504 => ErrorKind::BadGateway,
+            503 | 529 => ErrorKind::Unavailable,
+            500..=599 => ErrorKind::Internal,
+            _ => ErrorKind::InvalidRequest,
         }
     }
 
@@ -40,7 +59,7 @@ impl ErrorKind {
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_exceeded",
-            ErrorKind::Internal | ErrorKind::Unavailable => "server_error",
+            ErrorKind::Internal | ErrorKind::BadGateway | ErrorKind::Unavailable => "server_error",
         }
     }
 
@@ -53,7 +72,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::PayloadTooLarge => "request_too_large",
             ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::Internal => "api_error",
+            ErrorKind::Internal | ErrorKind::BadGateway => "api_error",
             ErrorKind::Unavailable => "overloaded_error",
         }
     }
@@ -67,7 +86,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "NOT_FOUND",
             ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
             ErrorKind::Internal => "INTERNAL",
-            ErrorKind::Unavailable => "UNAVAILABLE",
+            ErrorKind::BadGateway | ErrorKind::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -86,7 +105,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), param: None, code: None }
+        ApiError {
+            kind,
+            message: message.into(),
+            param: None,
+            code: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -105,6 +129,30 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         self.kind.status()
+    }
+
+    /// Reads a provider's error body (`dialect` is the provider's format)
+    /// into an error the caller's format can express. The provider's message
+    /// is kept: it is the provider's own wording about the request, which the
+    /// client needs to fix it (the gateway returns it, never logs it).
+    pub fn from_provider(dialect: Dialect, status: u16, body: &[u8]) -> ApiError {
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        // Gemini streams wrap errors in an array.
+        let value = value.get(0).cloned().unwrap_or(value);
+        let error = value.get("error");
+        let field = |key: &str| {
+            error
+                .and_then(|e| e.get(key))
+                .and_then(serde_json::Value::as_str)
+        };
+        let message = field("message").map(str::to_owned).unwrap_or_else(|| {
+            format!("The upstream provider answered with HTTP status {status}.")
+        });
+        let mut err = ApiError::new(ErrorKind::from_status(status), message);
+        if dialect == Dialect::OpenAi {
+            err.param = field("param").map(str::to_owned);
+        }
+        err
     }
 
     /// The JSON body for this error in `dialect`.
@@ -152,7 +200,9 @@ mod tests {
 
     #[test]
     fn openai_shape_has_message_type_param_code() {
-        let err = ApiError::invalid("bad model").with_param("model").with_code("model_not_found");
+        let err = ApiError::invalid("bad model")
+            .with_param("model")
+            .with_code("model_not_found");
         let body = parse(err.body(Dialect::OpenAi));
         assert_eq!(body["error"]["message"], "bad model");
         assert_eq!(body["error"]["type"], "invalid_request_error");
@@ -163,7 +213,8 @@ mod tests {
 
     #[test]
     fn anthropic_shape_is_typed_error_envelope() {
-        let body = parse(ApiError::new(ErrorKind::RateLimited, "slow down").body(Dialect::Anthropic));
+        let body =
+            parse(ApiError::new(ErrorKind::RateLimited, "slow down").body(Dialect::Anthropic));
         assert_eq!(body["type"], "error");
         assert_eq!(body["error"]["type"], "rate_limit_error");
         assert_eq!(body["error"]["message"], "slow down");
@@ -171,9 +222,38 @@ mod tests {
 
     #[test]
     fn gemini_shape_uses_canonical_status() {
-        let body = parse(ApiError::new(ErrorKind::PayloadTooLarge, "too big").body(Dialect::Gemini));
+        let body =
+            parse(ApiError::new(ErrorKind::PayloadTooLarge, "too big").body(Dialect::Gemini));
         assert_eq!(body["error"]["code"], 413);
         assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    }
+
+    #[test]
+    fn provider_errors_are_read_in_each_format() {
+        let anthropic =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let err = ApiError::from_provider(Dialect::Anthropic, 529, anthropic);
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::Unavailable, "Overloaded")
+        );
+        let gemini = br#"[{"error":{"code":400,"message":"Bad arg","status":"INVALID_ARGUMENT"}}]"#;
+        assert_eq!(
+            ApiError::from_provider(Dialect::Gemini, 400, gemini).message,
+            "Bad arg"
+        );
+        let openai = br#"{"error":{"message":"m","type":"invalid_request_error","param":"messages","code":null}}"#;
+        assert_eq!(
+            ApiError::from_provider(Dialect::OpenAi, 400, openai)
+                .param
+                .as_deref(),
+            Some("messages")
+        );
+        let err = ApiError::from_provider(Dialect::OpenAi, 502, b"<html>bad gateway</html>");
+        assert_eq!(
+            (err.kind, err.message.contains("502")),
+            (ErrorKind::BadGateway, true)
+        );
     }
 
     #[test]

@@ -3,14 +3,33 @@
 //! Every filter sees requests through this crate instead of hand-rolling JSON
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
-//! filter chain, and [`error`] renders rejections in the caller's format.
+//! filter chain, [`text`] visits or rewrites every user-visible text field,
+//! [`usage`] reads what the provider says was used, [`sse`] parses and writes
+//! event streams incrementally, [`translate`] turns one API into another, and
+//! [`error`] renders rejections in the caller's format. What is specific to one
+//! provider's wire format lives in its own module ([`openai`], [`anthropic`],
+//! [`gemini`], [`azure`]).
 //!
 //! Nothing here calls proxy-wasm, so all of it is tested natively.
 
+pub mod anthropic;
 pub mod api;
+pub mod azure;
 pub mod error;
+pub mod gemini;
+pub mod openai;
+pub mod provider;
 pub mod request;
+pub mod sse;
+pub mod text;
+pub mod translate;
+pub mod usage;
 
 pub use api::{ApiKind, Dialect};
 pub use error::{ApiError, ErrorKind};
+pub use provider::ProviderKind;
 pub use request::LlmRequest;
+pub use sse::{SseEvent, SseParser};
+pub use text::{Role, TextField, TextKind};
+pub use translate::{translator, TranslateOptions, Translator, UpstreamRequest};
+pub use usage::{Usage, UsageAccumulator};

@@ -29,8 +29,10 @@ impl LlmRequest {
     /// 128, so no input can exhaust the stack) and JSON that is not an object.
     pub fn parse(kind: &ApiKind, bytes: &[u8]) -> Result<LlmRequest, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::invalid("The request body is empty; expected a JSON object.")
-                .with_code("invalid_json"));
+            return Err(
+                ApiError::invalid("The request body is empty; expected a JSON object.")
+                    .with_code("invalid_json"),
+            );
         }
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
             // serde_json's message names the line and column, never the input.
@@ -45,14 +47,20 @@ impl LlmRequest {
             Some(Value::String(model)) => Some(model.clone()),
             Some(Value::Null) | None => kind.path_model().map(str::to_owned),
             Some(_) => {
-                return Err(ApiError::invalid("The 'model' field must be a string.").with_param("model"))
+                return Err(
+                    ApiError::invalid("The 'model' field must be a string.").with_param("model")
+                )
             }
         };
         let stream = match kind {
             ApiKind::GeminiGenerate { stream, .. } => *stream,
             _ => matches!(body.get("stream"), Some(Value::Bool(true))),
         };
-        Ok(LlmRequest { body, model, stream })
+        Ok(LlmRequest {
+            body,
+            model,
+            stream,
+        })
     }
 
     /// How many conversation turns the request carries, for records and
@@ -102,8 +110,12 @@ mod tests {
 
     #[test]
     fn path_model_fills_in_for_gemini_and_azure() {
-        let gemini = ApiKind::classify("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent");
-        let req = LlmRequest::parse(&gemini, br#"{"contents":[{"parts":[{"text":"x"}]},{}]}"#).unwrap();
+        let gemini = ApiKind::classify(
+            "POST",
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        );
+        let req =
+            LlmRequest::parse(&gemini, br#"{"contents":[{"parts":[{"text":"x"}]},{}]}"#).unwrap();
         assert_eq!(req.model.as_deref(), Some("gemini-2.5-flash"));
         assert!(req.stream);
         assert_eq!(req.message_count(&gemini), Some(2));
@@ -111,7 +123,15 @@ mod tests {
 
     #[test]
     fn rejects_empty_invalid_and_non_objects_with_400() {
-        for body in [&b""[..], b"  \n", b"{", b"[1,2]", b"\"text\"", b"\xff\xfe", b"{\"model\": 5}"] {
+        for body in [
+            &b""[..],
+            b"  \n",
+            b"{",
+            b"[1,2]",
+            b"\"text\"",
+            b"\xff\xfe",
+            b"{\"model\": 5}",
+        ] {
             let err = LlmRequest::parse(&chat(), body).unwrap_err();
             assert_eq!(err.status(), 400, "body {body:?}");
         }
@@ -121,7 +141,12 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let depth = 100_000;
         let body = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
-        assert_eq!(LlmRequest::parse(&chat(), body.as_bytes()).unwrap_err().status(), 400);
+        assert_eq!(
+            LlmRequest::parse(&chat(), body.as_bytes())
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! counted) is loaded and validated, and the stage publishes the limit key.
 //! Counting and limiting come with the token-limit issue.
 
+pub mod count;
+pub mod limit;
 mod config;
 mod stage;
 

@@ -15,7 +15,11 @@ pub struct Exchange {
     pub request: Option<LlmRequest>,
     /// The response status, once response headers have arrived.
     pub response_status: Option<u16>,
+    /// The parsed JSON response, once a buffered (non-streamed) response has
+    /// arrived whole and some stage reads it; `None` if it is not JSON.
+    pub response: Option<serde_json::Value>,
     request_changed: bool,
+    response_changed: bool,
 }
 
 impl Exchange {
@@ -26,7 +30,9 @@ impl Exchange {
             request_headers,
             request: None,
             response_status: None,
+            response: None,
             request_changed: false,
+            response_changed: false,
         };
         let method = exchange.request_header(":method").unwrap_or_default();
         let path = exchange.request_header(":path").unwrap_or_default();
@@ -48,5 +54,16 @@ impl Exchange {
 
     pub(crate) fn request_changed(&self) -> bool {
         self.request_changed
+    }
+
+    /// The parsed response for a stage that will change it: the pipeline
+    /// writes it back once, after the last stage.
+    pub fn response_mut(&mut self) -> Option<&mut serde_json::Value> {
+        self.response_changed = self.response.is_some();
+        self.response.as_mut()
+    }
+
+    pub(crate) fn response_changed(&self) -> bool {
+        self.response_changed
     }
 }

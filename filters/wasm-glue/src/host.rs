@@ -11,6 +11,11 @@ pub enum LogLevel {
     Error,
 }
 
+/// A shared-data write lost a compare-and-swap race (or the host refused it):
+/// read again and retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedConflict;
+
 /// Request headers are read from the [`crate::Exchange`]'s snapshot, never
 /// from the host: Envoy forgets a filter's request headers once its headers
 /// callback returns, so reading or changing them later fails.
@@ -30,5 +35,11 @@ pub trait Host {
     fn set_fact(&mut self, name: &str, value: &str);
     /// Adds `by` to the counter `name` (defined on first use).
     fn count(&mut self, name: &str, by: u64);
+    /// Reads data shared by every worker's VM: the value and its version.
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Writes shared data. With `Some(cas)` the write succeeds only if the
+    /// value is still at that version, so read-modify-write loops lose no
+    /// update across workers (Envoy's shared data is exact with CAS).
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict>;
     fn log(&self, level: LogLevel, message: &str);
 }

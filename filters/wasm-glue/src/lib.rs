@@ -14,10 +14,12 @@ pub mod config;
 mod exchange;
 mod host;
 mod pipeline;
+mod response;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use config::{parse_section, ConfigError};
 pub use exchange::Exchange;
-pub use host::{Host, LogLevel};
+pub use host::{Host, LogLevel, SharedConflict};
 pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Step};
+pub use response::{BodyNeed, BodyStep};

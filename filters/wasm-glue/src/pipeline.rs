@@ -7,6 +7,8 @@
 
 use crate::exchange::Exchange;
 use crate::host::Host;
+use crate::response::ResponseMode;
+use llm_api::sse::SseEvent;
 use llm_api::{ApiError, ApiKind, LlmRequest};
 
 /// A filter of the suite: its validated configuration, shared by every
@@ -48,6 +50,28 @@ pub trait StageStream {
     fn on_response_headers(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
         Flow::Continue
     }
+
+    /// Whether this stage reads the response body: a buffered JSON response
+    /// parsed once (`on_response`), or a stream's events (`on_response_events`).
+    fn reads_response(&self, _ex: &Exchange) -> bool {
+        false
+    }
+
+    /// Whether this stage may change the response body, decided at the
+    /// response headers (content-length is dropped; a stream is then written
+    /// back event by event).
+    fn rewrites_response(&self, _ex: &Exchange) -> bool {
+        false
+    }
+
+    /// A buffered response has arrived whole; `ex.response` holds it parsed
+    /// when it is JSON. Runs in reverse stage order.
+    fn on_response(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) {}
+
+    /// Complete events of a streamed (SSE) response, as they arrive; the last
+    /// call has `end_of_stream`. Runs in reverse stage order. Changing the
+    /// events takes effect only if this stage said it `rewrites_response`.
+    fn on_response_events(&mut self, _ex: &mut Exchange, _events: &mut Vec<SseEvent>, _end_of_stream: bool, _host: &mut dyn Host) {}
 
     /// The stream is over, whatever its outcome (also after a local reply or
     /// a client abort).
@@ -95,7 +119,7 @@ pub enum Step {
 }
 
 #[derive(Clone, Copy)]
-enum Order {
+pub(crate) enum Order {
     Request,
     Response,
 }
@@ -103,9 +127,10 @@ enum Order {
 /// The stages of one stream and the exchange they share.
 pub struct Pipeline {
     names: Vec<&'static str>,
-    streams: Vec<Box<dyn StageStream>>,
-    exchange: Exchange,
-    replied: bool,
+    pub(crate) streams: Vec<Box<dyn StageStream>>,
+    pub(crate) exchange: Exchange,
+    pub(crate) replied: bool,
+    pub(crate) response_mode: ResponseMode,
 }
 
 impl Pipeline {
@@ -116,6 +141,7 @@ impl Pipeline {
             streams: stages.iter().map(|s| s.stream()).collect(),
             exchange: Exchange::new(request_headers),
             replied: false,
+            response_mode: ResponseMode::Pass,
         }
     }
 
@@ -169,12 +195,17 @@ impl Pipeline {
         }
     }
 
-    pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>) -> Step {
+    /// Response headers: `content_type` decides how the body is handled.
+    pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
         self.exchange.response_status = status;
         if self.replied {
             return Step::Continue;
         }
-        self.run(host, Order::Response, |s, ex, h| s.on_response_headers(ex, h)).unwrap_or(Step::Continue)
+        if let Some(step) = self.run(host, Order::Response, |s, ex, h| s.on_response_headers(ex, h)) {
+            return step;
+        }
+        self.choose_response_mode(host, content_type);
+        Step::Continue
     }
 
     pub fn on_done(&mut self, host: &mut dyn Host) {
@@ -185,7 +216,7 @@ impl Pipeline {
 
     /// Calls every stage in order (request path) or in reverse (response
     /// path, as Envoy runs encoder filters) until one answers the client.
-    fn run(
+    pub(crate) fn run(
         &mut self,
         host: &mut dyn Host,
         order: Order,
@@ -211,18 +242,20 @@ impl Pipeline {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::host::LogLevel;
+    use crate::host::{LogLevel, SharedConflict};
     use std::cell::RefCell;
     use std::collections::HashMap;
     use std::rc::Rc;
     use std::time::SystemTime;
 
     #[derive(Default)]
-    struct FakeHost {
-        request_headers: HashMap<String, String>,
-        counters: HashMap<String, u64>,
+    pub(crate) struct FakeHost {
+        pub(crate) request_headers: HashMap<String, String>,
+        pub(crate) response_headers: HashMap<String, String>,
+        pub(crate) counters: HashMap<String, u64>,
+        pub(crate) shared: HashMap<String, (Vec<u8>, u32)>,
     }
 
     impl Host for FakeHost {
@@ -235,11 +268,27 @@ mod tests {
                 None => self.request_headers.remove(name),
             };
         }
-        fn set_response_header(&mut self, _name: &str, _value: Option<&str>) {}
+        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+            match value {
+                Some(v) => self.response_headers.insert(name.to_owned(), v.to_owned()),
+                None => self.response_headers.remove(name),
+            };
+        }
         fn clear_route_cache(&mut self) {}
         fn set_fact(&mut self, _name: &str, _value: &str) {}
         fn count(&mut self, name: &str, by: u64) {
             *self.counters.entry(name.to_owned()).or_default() += by;
+        }
+        fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.shared.get(key).cloned()
+        }
+        fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+            let version = self.shared.get(key).map_or(0, |(_, v)| *v);
+            if cas.is_some_and(|cas| cas != version) {
+                return Err(SharedConflict);
+            }
+            self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
+            Ok(())
         }
         fn log(&self, _level: LogLevel, _message: &str) {}
     }
@@ -321,7 +370,7 @@ mod tests {
         assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);
         assert!(p.needs_request_body());
         assert_eq!(p.on_request_body(&mut host, CHAT), Step::Continue);
-        assert_eq!(p.on_response_headers(&mut host, Some(200)), Step::Continue);
+        assert_eq!(p.on_response_headers(&mut host, Some(200), Some("application/json")), Step::Continue);
         p.on_done(&mut host);
         assert_eq!(
             *log.borrow(),
@@ -360,7 +409,7 @@ mod tests {
         };
         assert_eq!(reply.status, 400);
         assert!(String::from_utf8(reply.body).unwrap().contains("\"type\":\"error\""), "Anthropic format");
-        assert_eq!(p.on_response_headers(&mut host, Some(400)), Step::Continue);
+        assert_eq!(p.on_response_headers(&mut host, Some(400), None), Step::Continue);
         p.on_done(&mut host);
         assert_eq!(*log.borrow(), ["a:request:claude", "b:done:Some(400)", "a:done:Some(400)"]);
     }

@@ -2,8 +2,9 @@
 //! and bodies between Envoy and the stages and nothing else.
 
 use crate::config::ConfigError;
-use crate::host::{Host, LogLevel};
+use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::{Pipeline, Reply, Stage, Step};
+use crate::response::{BodyNeed, BodyStep};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel as EnvoyLevel, MapType, MetricType};
@@ -124,12 +125,32 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let status = self
-            .get_http_response_header_bytes(":status")
-            .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()));
+        let header = |name| self.get_http_response_header_bytes(name).map(|v| String::from_utf8_lossy(&v).into_owned());
+        let status = header(":status").and_then(|s| s.parse().ok());
+        let content_type = header("content-type");
         let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
-        let step = pipeline.on_response_headers(&mut EnvoyHost(Phase::ResponseHeaders), status);
+        let step = pipeline.on_response_headers(&mut EnvoyHost(Phase::ResponseHeaders), status, content_type.as_deref());
         self.act(step, 0, false)
+    }
+
+    /// Buffered responses are paused until the end and replaced whole; a
+    /// stream's chunks are replaced one by one as they pass.
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        match self.pipeline.as_ref().map(|p| p.response_body_need(end_of_stream)) {
+            None | Some(BodyNeed::Nothing) => return Action::Continue,
+            Some(BodyNeed::WaitForEnd) => return Action::Pause,
+            Some(BodyNeed::Chunk) => {}
+        }
+        let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        match pipeline.on_response_body(&mut EnvoyHost(Phase::Body), &chunk, end_of_stream) {
+            BodyStep::Continue => Action::Continue,
+            BodyStep::Pause => Action::Pause,
+            BodyStep::Replace(bytes) => {
+                self.set_http_response_body(0, body_size, &bytes);
+                Action::Continue
+            }
+        }
     }
 
     fn on_log(&mut self) {
@@ -207,6 +228,17 @@ impl Host for EnvoyHost {
         if let Some(id) = id {
             let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
         }
+    }
+
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        match hostcalls::get_shared_data(key) {
+            Ok((Some(value), Some(cas))) => Some((value, cas)),
+            _ => None,
+        }
+    }
+
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+        hostcalls::set_shared_data(key, Some(value), cas).map_err(|_| SharedConflict)
     }
 
     fn log(&self, level: LogLevel, message: &str) {

@@ -1,0 +1,791 @@
+//! Every user-visible text field of a request or response, in every API
+//! format, visited in document order.
+//!
+//! Token estimation reads these fields and PII scanning rewrites them, so
+//! both go through one walker per format instead of each filter knowing JSON
+//! paths. The walker is written once, generically over [`Node`], and runs on
+//! `&Value` for reading (no copies) and on `&mut Value` for rewriting in
+//! place (every other field, and the order of all fields, stays as it was).
+//!
+//! Tool arguments that are JSON objects rather than strings (Anthropic
+//! `tool_use.input`, Gemini `functionCall.args` and `functionResponse.response`)
+//! are visited as their JSON text. A replacement for such a field is parsed
+//! back as JSON; if it is no longer valid JSON it is stored as a JSON string,
+//! so a rewrite meant to remove something never leaves the original behind.
+
+use crate::api::ApiKind;
+use crate::request::LlmRequest;
+use serde_json::{Map, Value};
+
+/// Who wrote a piece of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// System prompts, developer messages, Responses `instructions`.
+    System,
+    User,
+    Assistant,
+    /// Tool (function) results sent back to the model.
+    Tool,
+}
+
+/// What a piece of text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextKind {
+    /// Conversation text: message content, system prompts, model output.
+    Message,
+    /// A participant name (OpenAI's message `name`).
+    Name,
+    /// Arguments of a tool call, as JSON text.
+    ToolArguments,
+    /// The result of a tool call.
+    ToolResult,
+    /// Text to embed.
+    EmbeddingInput,
+}
+
+/// One visited field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextField<'t> {
+    pub role: Role,
+    pub kind: TextKind,
+    pub text: &'t str,
+}
+
+/// The body shapes the walker knows; several [`ApiKind`]s share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    OpenAiChat,
+    OpenAiEmbeddings,
+    OpenAiResponses,
+    Anthropic,
+    GeminiGenerate,
+    GeminiEmbed,
+    None,
+}
+
+impl Shape {
+    fn of(api: &ApiKind) -> Shape {
+        match api {
+            ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. } => Shape::OpenAiChat,
+            ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. } => Shape::OpenAiEmbeddings,
+            ApiKind::Responses => Shape::OpenAiResponses,
+            ApiKind::AnthropicMessages => Shape::Anthropic,
+            ApiKind::GeminiGenerate { .. } => Shape::GeminiGenerate,
+            ApiKind::GeminiEmbed { .. } => Shape::GeminiEmbed,
+            ApiKind::Models | ApiKind::Other => Shape::None,
+        }
+    }
+}
+
+/// Calls `visit` for every text field of a request body of `api`.
+pub fn for_each_request_text(
+    api: &ApiKind,
+    body: &Map<String, Value>,
+    mut visit: impl FnMut(TextField<'_>),
+) {
+    let shape = Shape::of(api);
+    let mut sink = |place: Place, node: &Value| read(place, node, &mut visit);
+    request_root(shape, body.iter().map(|(k, v)| (k.as_str(), v)), &mut sink);
+}
+
+/// Offers every text field of a request body of `api` to `rewrite`, which
+/// returns the new text or `None` to keep it. Returns whether anything changed.
+pub fn rewrite_request_text(
+    api: &ApiKind,
+    body: &mut Map<String, Value>,
+    mut rewrite: impl FnMut(TextField<'_>) -> Option<String>,
+) -> bool {
+    let shape = Shape::of(api);
+    let mut changed = false;
+    let mut sink = |place: Place, node: &mut Value| changed |= write(place, node, &mut rewrite);
+    request_root(
+        shape,
+        body.iter_mut().map(|(k, v)| (k.as_str(), v)),
+        &mut sink,
+    );
+    changed
+}
+
+/// Calls `visit` for every text field of a response body of `api` — a whole
+/// JSON response or the data of one stream event (OpenAI chunk deltas,
+/// Anthropic content block events, Gemini chunks, Responses API deltas).
+pub fn for_each_response_text(api: &ApiKind, body: &Value, mut visit: impl FnMut(TextField<'_>)) {
+    let mut sink = |place: Place, node: &Value| read(place, node, &mut visit);
+    response_root(Shape::of(api), body, &mut sink);
+}
+
+/// Rewrites the text fields of a response body or stream event in place;
+/// returns whether anything changed.
+pub fn rewrite_response_text(
+    api: &ApiKind,
+    body: &mut Value,
+    mut rewrite: impl FnMut(TextField<'_>) -> Option<String>,
+) -> bool {
+    let mut changed = false;
+    let mut sink = |place: Place, node: &mut Value| changed |= write(place, node, &mut rewrite);
+    response_root(Shape::of(api), body, &mut sink);
+    changed
+}
+
+impl LlmRequest {
+    /// See [`for_each_request_text`].
+    pub fn for_each_text(&self, api: &ApiKind, visit: impl FnMut(TextField<'_>)) {
+        for_each_request_text(api, &self.body, visit);
+    }
+
+    /// See [`rewrite_request_text`].
+    pub fn rewrite_text(
+        &mut self,
+        api: &ApiKind,
+        rewrite: impl FnMut(TextField<'_>) -> Option<String>,
+    ) -> bool {
+        rewrite_request_text(api, &mut self.body, rewrite)
+    }
+}
+
+/// Where a visited node sits, and whether it holds text or JSON to be shown
+/// as text.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    role: Role,
+    kind: TextKind,
+    json: bool,
+}
+
+impl Place {
+    fn text(role: Role, kind: TextKind) -> Place {
+        Place {
+            role,
+            kind,
+            json: false,
+        }
+    }
+
+    fn json(role: Role, kind: TextKind) -> Place {
+        Place {
+            role,
+            kind,
+            json: true,
+        }
+    }
+}
+
+fn read(place: Place, node: &Value, visit: &mut impl FnMut(TextField<'_>)) {
+    let field = |text| TextField {
+        role: place.role,
+        kind: place.kind,
+        text,
+    };
+    if place.json {
+        visit(field(&node.to_string()));
+    } else if let Some(text) = node.as_str() {
+        visit(field(text));
+    }
+}
+
+fn write(
+    place: Place,
+    node: &mut Value,
+    rewrite: &mut impl FnMut(TextField<'_>) -> Option<String>,
+) -> bool {
+    let field = |text| TextField {
+        role: place.role,
+        kind: place.kind,
+        text,
+    };
+    if place.json {
+        let Some(new) = rewrite(field(&node.to_string())) else {
+            return false;
+        };
+        let new = serde_json::from_str(&new).unwrap_or(Value::String(new));
+        let changed = *node != new;
+        *node = new;
+        changed
+    } else if let Value::String(text) = node {
+        match rewrite(field(text)) {
+            Some(new) if new != *text => {
+                *text = new;
+                true
+            }
+            _ => false,
+        }
+    } else {
+        false
+    }
+}
+
+/// A JSON node, shared or exclusive: what lets one walker serve both reading
+/// and rewriting.
+trait Node<'a>: Sized + 'a {
+    fn value(&self) -> &Value;
+    fn field(self, key: &str) -> Option<Self>;
+    fn elements(self) -> impl Iterator<Item = Self> + 'a;
+    fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a;
+}
+
+impl<'a> Node<'a> for &'a Value {
+    fn value(&self) -> &Value {
+        self
+    }
+    fn field(self, key: &str) -> Option<Self> {
+        self.get(key)
+    }
+    fn elements(self) -> impl Iterator<Item = Self> + 'a {
+        self.as_array().into_iter().flatten()
+    }
+    fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
+        self.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl<'a> Node<'a> for &'a mut Value {
+    fn value(&self) -> &Value {
+        self
+    }
+    fn field(self, key: &str) -> Option<Self> {
+        self.get_mut(key)
+    }
+    fn elements(self) -> impl Iterator<Item = Self> + 'a {
+        self.as_array_mut().into_iter().flatten()
+    }
+    fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
+        self.as_object_mut()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+type Sink<'s, N> = dyn FnMut(Place, N) + 's;
+
+fn str_of<'v>(node: &'v Value, key: &str) -> Option<&'v str> {
+    node.get(key).and_then(Value::as_str)
+}
+
+fn role_of(node: &Value, default: Role) -> Role {
+    match str_of(node, "role") {
+        Some("system" | "developer") => Role::System,
+        Some("user") => Role::User,
+        Some("assistant" | "model") => Role::Assistant,
+        Some("tool" | "function") => Role::Tool,
+        _ => default,
+    }
+}
+
+fn request_root<'a, N: Node<'a>>(
+    shape: Shape,
+    root: impl Iterator<Item = (&'a str, N)>,
+    sink: &mut Sink<'_, N>,
+) {
+    for (key, node) in root {
+        match (shape, key) {
+            (Shape::OpenAiChat | Shape::Anthropic, "messages") => {
+                for message in node.elements() {
+                    message_fields(message, Role::User, sink);
+                }
+            }
+            (Shape::OpenAiEmbeddings, "input") => match node.value() {
+                Value::Array(_) => {
+                    for item in node.elements() {
+                        sink(Place::text(Role::User, TextKind::EmbeddingInput), item);
+                    }
+                }
+                _ => sink(Place::text(Role::User, TextKind::EmbeddingInput), node),
+            },
+            (Shape::OpenAiResponses, "instructions") => {
+                sink(Place::text(Role::System, TextKind::Message), node)
+            }
+            (Shape::OpenAiResponses, "input") => match node.value() {
+                Value::Array(_) => {
+                    for item in node.elements() {
+                        responses_item(item, Role::User, sink);
+                    }
+                }
+                _ => sink(Place::text(Role::User, TextKind::Message), node),
+            },
+            (Shape::Anthropic, "system") => {
+                content(node, Place::text(Role::System, TextKind::Message), sink)
+            }
+            (Shape::GeminiGenerate, "systemInstruction") => {
+                gemini_content(node, Role::System, false, sink)
+            }
+            (Shape::GeminiGenerate, "contents") => {
+                for item in node.elements() {
+                    gemini_content(item, Role::User, false, sink);
+                }
+            }
+            (Shape::GeminiEmbed, "content") => gemini_content(node, Role::User, true, sink),
+            (Shape::GeminiEmbed, "requests") => {
+                for request in node.elements() {
+                    if let Some(content) = request.field("content") {
+                        gemini_content(content, Role::User, true, sink);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>) {
+    match shape {
+        Shape::OpenAiChat => {
+            if let Some(choices) = body.field("choices") {
+                for choice in choices.elements() {
+                    for (key, node) in choice.entries() {
+                        if key == "message" || key == "delta" {
+                            message_fields(node, Role::Assistant, sink);
+                        }
+                    }
+                }
+            }
+        }
+        Shape::OpenAiResponses => responses_output(body, sink),
+        Shape::Anthropic => anthropic_response(body, sink),
+        Shape::GeminiGenerate => {
+            if let Some(candidates) = body.field("candidates") {
+                for candidate in candidates.elements() {
+                    if let Some(content) = candidate.field("content") {
+                        gemini_content(content, Role::Assistant, false, sink);
+                    }
+                }
+            }
+        }
+        Shape::OpenAiEmbeddings | Shape::GeminiEmbed | Shape::None => {}
+    }
+}
+
+/// An OpenAI chat message (or stream delta) or an Anthropic message.
+fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_, N>) {
+    let role = role_of(message.value(), default);
+    let kind = if role == Role::Tool {
+        TextKind::ToolResult
+    } else {
+        TextKind::Message
+    };
+    for (key, node) in message.entries() {
+        match key {
+            "content" => content(node, Place::text(role, kind), sink),
+            "refusal" => sink(Place::text(role, TextKind::Message), node),
+            "name" => sink(Place::text(role, TextKind::Name), node),
+            "tool_calls" => {
+                for call in node.elements() {
+                    if let Some(arguments) =
+                        call.field("function").and_then(|f| f.field("arguments"))
+                    {
+                        sink(
+                            Place::text(Role::Assistant, TextKind::ToolArguments),
+                            arguments,
+                        );
+                    }
+                }
+            }
+            "function_call" => {
+                if let Some(arguments) = node.field("arguments") {
+                    sink(
+                        Place::text(Role::Assistant, TextKind::ToolArguments),
+                        arguments,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A content field: a string, or an array of typed parts / blocks (OpenAI
+/// parts, Responses parts, Anthropic blocks).
+fn content<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
+    if node.value().is_string() {
+        sink(place, node);
+        return;
+    }
+    for part in node.elements() {
+        match str_of(part.value(), "type") {
+            Some("text" | "input_text" | "output_text" | "refusal") => {
+                let key = if str_of(part.value(), "type") == Some("refusal") {
+                    "refusal"
+                } else {
+                    "text"
+                };
+                if let Some(text) = part.field(key) {
+                    sink(place, text);
+                }
+            }
+            Some("tool_use") => {
+                if let Some(input) = part.field("input") {
+                    sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
+                }
+            }
+            Some("tool_result") => {
+                if let Some(result) = part.field("content") {
+                    content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One item of a Responses API `input` or `output`.
+fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N>) {
+    match str_of(item.value(), "type") {
+        Some("function_call") => {
+            if let Some(arguments) = item.field("arguments") {
+                sink(
+                    Place::text(Role::Assistant, TextKind::ToolArguments),
+                    arguments,
+                );
+            }
+        }
+        Some("function_call_output") => {
+            if let Some(output) = item.field("output") {
+                content(output, Place::text(Role::Tool, TextKind::ToolResult), sink);
+            }
+        }
+        Some("message") | None => {
+            let role = role_of(item.value(), default);
+            if let Some(parts) = item.field("content") {
+                content(parts, Place::text(role, TextKind::Message), sink);
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// A Responses API response, or one of its stream events.
+fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
+    let kind = match str_of(body.value(), "type") {
+        Some("response.output_text.delta" | "response.refusal.delta") => Some(TextKind::Message),
+        Some("response.function_call_arguments.delta") => Some(TextKind::ToolArguments),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        if let Some(delta) = body.field("delta") {
+            sink(Place::text(Role::Assistant, kind), delta);
+        }
+        return;
+    }
+    for (key, node) in body.entries() {
+        match key {
+            "output" => {
+                for item in node.elements() {
+                    responses_item(item, Role::Assistant, sink);
+                }
+            }
+            "response" => responses_output(node, sink),
+            "item" => responses_item(node, Role::Assistant, sink),
+            _ => {}
+        }
+    }
+}
+
+/// An Anthropic message response, or one of its stream events.
+fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
+    let assistant = Place::text(Role::Assistant, TextKind::Message);
+    for (key, node) in body.entries() {
+        match key {
+            "content" => content(node, assistant, sink),
+            "message" => anthropic_response(node, sink),
+            "content_block" => {
+                if str_of(node.value(), "type") == Some("tool_use") {
+                    if let Some(input) = node.field("input") {
+                        sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
+                    }
+                } else if let Some(text) = node.field("text") {
+                    sink(assistant, text);
+                }
+            }
+            "delta" => match str_of(node.value(), "type") {
+                Some("text_delta") => {
+                    if let Some(text) = node.field("text") {
+                        sink(assistant, text);
+                    }
+                }
+                Some("input_json_delta") => {
+                    if let Some(json) = node.field("partial_json") {
+                        sink(Place::text(Role::Assistant, TextKind::ToolArguments), json);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+/// A Gemini `Content`: `{role, parts: [{text} | {functionCall} | {functionResponse}]}`.
+fn gemini_content<'a, N: Node<'a>>(node: N, default: Role, embed: bool, sink: &mut Sink<'_, N>) {
+    let role = role_of(node.value(), default);
+    let text_kind = if embed {
+        TextKind::EmbeddingInput
+    } else {
+        TextKind::Message
+    };
+    let Some(parts) = node.field("parts") else {
+        return;
+    };
+    for part in parts.elements() {
+        for (key, value) in part.entries() {
+            match key {
+                "text" => sink(Place::text(role, text_kind), value),
+                "functionCall" => {
+                    if let Some(args) = value.field("args") {
+                        sink(Place::json(Role::Assistant, TextKind::ToolArguments), args);
+                    }
+                }
+                "functionResponse" => {
+                    if let Some(response) = value.field("response") {
+                        sink(Place::json(Role::Tool, TextKind::ToolResult), response);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn collect(api: &ApiKind, body: Value) -> Vec<(Role, TextKind, String)> {
+        let body = body.as_object().unwrap().clone();
+        let mut out = Vec::new();
+        for_each_request_text(api, &body, |f| {
+            out.push((f.role, f.kind, f.text.to_owned()))
+        });
+        out
+    }
+
+    fn collect_response(api: &ApiKind, body: Value) -> Vec<(Role, TextKind, String)> {
+        let mut out = Vec::new();
+        for_each_response_text(api, &body, |f| {
+            out.push((f.role, f.kind, f.text.to_owned()))
+        });
+        out
+    }
+
+    use Role::*;
+    use TextKind::*;
+
+    fn t(role: Role, kind: TextKind, text: &str) -> (Role, TextKind, String) {
+        (role, kind, text.to_owned())
+    }
+
+    #[test]
+    fn openai_chat_request_fields() {
+        let body = json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "developer", "content": [{"type": "text", "text": "Dev rule."}]},
+                {"role": "user", "name": "alice", "content": [
+                    {"type": "text", "text": "What is in this image?"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+                ]},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"q\":\"x\"}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "result text"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "not visited"}}]
+        });
+        assert_eq!(
+            collect(&ApiKind::ChatCompletions, body),
+            vec![
+                t(System, Message, "Be brief."),
+                t(System, Message, "Dev rule."),
+                t(User, Name, "alice"),
+                t(User, Message, "What is in this image?"),
+                t(Assistant, ToolArguments, "{\"q\":\"x\"}"),
+                t(Tool, ToolResult, "result text"),
+            ]
+        );
+    }
+
+    #[test]
+    fn responses_request_fields() {
+        let api = ApiKind::Responses;
+        assert_eq!(
+            collect(&api, json!({"input": "Hello", "instructions": "Sys"})),
+            vec![t(User, Message, "Hello"), t(System, Message, "Sys")]
+        );
+        let body = json!({"input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "input_image", "image_url": "x"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "b"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "out"}
+        ]});
+        assert_eq!(
+            collect(&api, body),
+            vec![
+                t(User, Message, "a"),
+                t(Assistant, Message, "b"),
+                t(Assistant, ToolArguments, "{}"),
+                t(Tool, ToolResult, "out")
+            ]
+        );
+    }
+
+    #[test]
+    fn embeddings_inputs_skip_token_arrays() {
+        let api = ApiKind::Embeddings;
+        assert_eq!(
+            collect(&api, json!({"input": "one"})),
+            vec![t(User, EmbeddingInput, "one")]
+        );
+        assert_eq!(collect(&api, json!({"input": ["a", "b"]})).len(), 2);
+        assert!(collect(&api, json!({"input": [1, 2, 3]})).is_empty());
+        assert!(collect(&api, json!({"input": [[1, 2], [3]]})).is_empty());
+    }
+
+    #[test]
+    fn anthropic_request_fields() {
+        let body = json!({
+            "system": [{"type": "text", "text": "S1", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Calling"},
+                    {"type": "tool_use", "id": "t1", "name": "f", "input": {"city": "Paris"}}
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "18C"}]},
+                    {"type": "tool_result", "tool_use_id": "t2", "content": "plain"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+                ]}
+            ]
+        });
+        assert_eq!(
+            collect(&ApiKind::AnthropicMessages, body),
+            vec![
+                t(System, Message, "S1"),
+                t(User, Message, "Hi"),
+                t(Assistant, Message, "Calling"),
+                t(Assistant, ToolArguments, "{\"city\":\"Paris\"}"),
+                t(Tool, ToolResult, "18C"),
+                t(Tool, ToolResult, "plain"),
+            ]
+        );
+    }
+
+    #[test]
+    fn gemini_request_fields() {
+        let api = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+        };
+        let body = json!({
+            "systemInstruction": {"parts": [{"text": "Sys"}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "Q"}, {"inlineData": {"mimeType": "image/png", "data": "AA"}}]},
+                {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"a": 1}}}]},
+                {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"r": "ok"}}}]}
+            ]
+        });
+        assert_eq!(
+            collect(&api, body),
+            vec![
+                t(System, Message, "Sys"),
+                t(User, Message, "Q"),
+                t(Assistant, ToolArguments, "{\"a\":1}"),
+                t(Tool, ToolResult, "{\"r\":\"ok\"}"),
+            ]
+        );
+        let embed = ApiKind::GeminiEmbed { model: "e".into() };
+        let body =
+            json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "x"}]}}]});
+        assert_eq!(collect(&embed, body), vec![t(User, EmbeddingInput, "x")]);
+    }
+
+    #[test]
+    fn response_fields_in_every_format() {
+        let chat = json!({"choices": [{"message": {"role": "assistant", "content": "Hi",
+            "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}}]});
+        assert_eq!(
+            collect_response(&ApiKind::ChatCompletions, chat),
+            vec![
+                t(Assistant, Message, "Hi"),
+                t(Assistant, ToolArguments, "{}")
+            ]
+        );
+        let chunk = json!({"choices": [{"delta": {"content": "He"}}]});
+        assert_eq!(
+            collect_response(&ApiKind::ChatCompletions, chunk),
+            vec![t(Assistant, Message, "He")]
+        );
+        let responses = json!({"output": [{"type": "message", "content": [{"type": "output_text", "text": "R"}]}]});
+        assert_eq!(
+            collect_response(&ApiKind::Responses, responses),
+            vec![t(Assistant, Message, "R")]
+        );
+        let delta = json!({"type": "response.output_text.delta", "delta": "d"});
+        assert_eq!(
+            collect_response(&ApiKind::Responses, delta),
+            vec![t(Assistant, Message, "d")]
+        );
+        let anthropic = json!({"content": [{"type": "text", "text": "A"},
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}}]});
+        assert_eq!(
+            collect_response(&ApiKind::AnthropicMessages, anthropic),
+            vec![
+                t(Assistant, Message, "A"),
+                t(Assistant, ToolArguments, "{}")
+            ]
+        );
+        let event = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"a"}});
+        assert_eq!(
+            collect_response(&ApiKind::AnthropicMessages, event),
+            vec![t(Assistant, ToolArguments, "{\"a")]
+        );
+        let gemini =
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "G"}]}}]});
+        let api = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: true,
+        };
+        assert_eq!(
+            collect_response(&api, gemini),
+            vec![t(Assistant, Message, "G")]
+        );
+    }
+
+    #[test]
+    fn rewrite_changes_only_text_and_keeps_order() {
+        let input = r#"{"z":1,"messages":[{"content":"mail bob@x.io","role":"user","extra":true},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"to":"bob@x.io"}}]}],"a":2}"#;
+        let mut req = LlmRequest::parse(&ApiKind::AnthropicMessages, input.as_bytes()).unwrap();
+        let changed = req.rewrite_text(&ApiKind::AnthropicMessages, |f| {
+            f.text
+                .contains("bob@x.io")
+                .then(|| f.text.replace("bob@x.io", "[EMAIL]"))
+        });
+        assert!(changed);
+        assert_eq!(
+            String::from_utf8(req.to_bytes()).unwrap(),
+            r#"{"z":1,"messages":[{"content":"mail [EMAIL]","role":"user","extra":true},{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":{"to":"[EMAIL]"}}]}],"a":2}"#
+        );
+        assert!(!req.rewrite_text(&ApiKind::AnthropicMessages, |_| None));
+        assert!(!req.rewrite_text(&ApiKind::AnthropicMessages, |f| Some(f.text.to_owned())));
+    }
+
+    #[test]
+    fn json_replacement_that_is_not_json_becomes_a_string() {
+        let mut body = json!({"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"k": "v"}}}]}}]});
+        let api = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+        };
+        assert!(rewrite_response_text(&api, &mut body, |_| Some(
+            "{broken".into()
+        )));
+        assert_eq!(
+            body["candidates"][0]["content"]["parts"][0]["functionCall"]["args"],
+            "{broken"
+        );
+    }
+}

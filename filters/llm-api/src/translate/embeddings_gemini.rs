@@ -1,0 +1,113 @@
+//! OpenAI embeddings client → Gemini `batchEmbedContents` provider.
+//!
+//! Each input string becomes one request of the batch (`dimensions` →
+//! `outputDimensionality`); token-array inputs cannot be expressed and are
+//! refused. The response's vectors come back as OpenAI `data` in the
+//! requested `encoding_format` (floats, or base64 as the Python SDK asks by
+//! default). Gemini reports no token usage for embeddings, so `usage` is
+//! zero.
+
+use super::{to_upstream, unsupported, HeaderEdits, Pair, UpstreamRequest};
+use crate::api::Dialect;
+use crate::error::ApiError;
+use crate::gemini;
+use crate::openai;
+use crate::provider::ProviderKind;
+use crate::request::LlmRequest;
+use crate::sse::SseEvent;
+use crate::usage::Usage;
+use serde_json::{json, Map, Value};
+
+pub(super) struct EmbeddingsToGemini {
+    model: String,
+    base64: bool,
+}
+
+impl EmbeddingsToGemini {
+    pub(super) fn new(model: String) -> EmbeddingsToGemini {
+        EmbeddingsToGemini {
+            model,
+            base64: false,
+        }
+    }
+}
+
+impl Pair for EmbeddingsToGemini {
+    const CLIENT: Dialect = Dialect::OpenAi;
+    const PROVIDER: Dialect = Dialect::Gemini;
+
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
+        let body = &request.body;
+        self.base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
+        let texts: Vec<&str> = match body.get("input") {
+            Some(Value::String(text)) => vec![text.as_str()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    unsupported("input", "token arrays as input", ProviderKind::Gemini)
+                })?,
+            _ => {
+                return Err(
+                    ApiError::invalid("'input' must be a string or an array of strings.")
+                        .with_param("input"),
+                )
+            }
+        };
+        let name = format!("models/{}", self.model);
+        let dimensions = body.get("dimensions").and_then(Value::as_u64);
+        let requests: Vec<Value> = texts
+            .into_iter()
+            .map(|text| {
+                let mut entry = json!({"model": name, "content": {"parts": [{"text": text}]}});
+                if let (Some(dimensions), Some(entry)) = (dimensions, entry.as_object_mut()) {
+                    entry.insert("outputDimensionality".into(), json!(dimensions));
+                }
+                entry
+            })
+            .collect();
+        let mut out = Map::new();
+        out.insert("requests".into(), Value::Array(requests));
+        Ok(to_upstream(
+            gemini::batch_embed_path(&self.model),
+            HeaderEdits::default(),
+            &out,
+        ))
+    }
+
+    fn response(&mut self, body: Value, _usage: Option<Usage>) -> Result<Value, ApiError> {
+        let data: Vec<Value> = body
+            .get("embeddings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(index, embedding)| {
+                let values: Vec<f64> = embedding
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64)
+                    .collect();
+                let vector = if self.base64 {
+                    json!(openai::embedding_base64(&values))
+                } else {
+                    json!(values)
+                };
+                json!({"object": "embedding", "index": index, "embedding": vector})
+            })
+            .collect();
+        Ok(json!({
+            "object": "list",
+            "data": data,
+            "model": self.model,
+            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+        }))
+    }
+
+    fn event(&mut self, _: &SseEvent, _: Option<&Value>, _: Option<Usage>, _: &mut Vec<SseEvent>) {}
+
+    fn end(&mut self, _: Option<Usage>, _: &mut Vec<SseEvent>) {}
+}

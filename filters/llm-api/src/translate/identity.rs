@@ -1,0 +1,111 @@
+//! Same-format pairs: the body goes upstream as the client wrote it, except
+//! for the model name when the route maps it to another, and responses pass
+//! through untouched (no parse, no copy).
+
+use super::{HeaderEdits, Translator, UpstreamRequest};
+use crate::error::ApiError;
+use crate::gemini;
+use crate::request::LlmRequest;
+use crate::usage::Usage;
+use serde_json::Value;
+
+pub(super) struct Identity {
+    target: Target,
+}
+
+enum Target {
+    /// A fixed path; the body's `model` set to this one when given.
+    Path { path: String, model: Option<String> },
+    /// Gemini embeddings: the method (`embedContent` or `batchEmbedContents`)
+    /// follows the body, and each batch entry names the model again.
+    GeminiEmbed { model: String },
+}
+
+impl Identity {
+    pub(super) fn boxed(path: String, model: Option<String>) -> Box<dyn Translator> {
+        Box::new(Identity {
+            target: Target::Path { path, model },
+        })
+    }
+
+    pub(super) fn gemini_embed(model: String) -> Box<dyn Translator> {
+        Box::new(Identity {
+            target: Target::GeminiEmbed { model },
+        })
+    }
+}
+
+impl Translator for Identity {
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
+        let (path, body) = match &self.target {
+            Target::Path { path, model } => {
+                let body = model
+                    .as_ref()
+                    .filter(|m| {
+                        request.body.get("model").and_then(Value::as_str) != Some(m.as_str())
+                    })
+                    .map(|model| {
+                        let mut body = request.body.clone();
+                        body.insert("model".to_owned(), Value::String(model.clone()));
+                        serde_json::to_vec(&body).unwrap_or_default()
+                    });
+                (path.clone(), body)
+            }
+            Target::GeminiEmbed { model } => {
+                let batch = request.body.get("requests").is_some();
+                let method = if batch {
+                    "batchEmbedContents"
+                } else {
+                    "embedContent"
+                };
+                let name = format!("models/{model}");
+                let stale = |r: &Value| {
+                    r.get("model")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| m != name)
+                };
+                let body = request
+                    .body
+                    .get("requests")
+                    .and_then(Value::as_array)
+                    .filter(|rs| rs.iter().any(stale))
+                    .map(|_| {
+                        let mut body = request.body.clone();
+                        if let Some(Value::Array(requests)) = body.get_mut("requests") {
+                            for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
+                                entry.insert("model".to_owned(), Value::String(name.clone()));
+                            }
+                        }
+                        serde_json::to_vec(&body).unwrap_or_default()
+                    });
+                (gemini::method_path(model, method, false), body)
+            }
+        };
+        let headers = HeaderEdits::default();
+        Ok(UpstreamRequest {
+            path,
+            headers,
+            body,
+        })
+    }
+
+    fn response_headers(&mut self, _status: u16) -> HeaderEdits {
+        HeaderEdits::default()
+    }
+
+    fn response_body(&mut self, _body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(None)
+    }
+
+    fn response_chunk(&mut self, _chunk: &[u8], _end_of_stream: bool) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn error_body(&self, _status: u16, _body: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        None
+    }
+}

@@ -1,0 +1,457 @@
+//! Translation between the API a client speaks and the API its provider
+//! speaks: one translator per (client API, provider) pair, made per request,
+//! holding that request's streaming state.
+//!
+//! A translator runs on the upstream side of the gateway, once per attempt,
+//! so that a retry or a fallback to another provider is translated for the
+//! provider it actually reaches. That is why [`Translator::request`] takes
+//! the parsed client request by reference and is pure: running it again gives
+//! the same upstream request.
+//!
+//! The call sequence for one attempt:
+//!
+//! 1. [`request`](Translator::request) → path, header edits and body to send;
+//! 2. [`response_headers`](Translator::response_headers) with the status;
+//! 3. either [`response_body`](Translator::response_body) with the whole body
+//!    (non-streamed responses, and every error response, which providers
+//!    send as one JSON document even for streamed requests), or
+//!    [`response_chunk`](Translator::response_chunk) for each chunk of an
+//!    event stream as it arrives, the last one with `end_of_stream`.
+//!
+//! Translators for same-format pairs (OpenAI → OpenAI, Anthropic →
+//! Anthropic, Gemini → Gemini, OpenAI → Azure) only set the path and the
+//! upstream model and leave responses untouched.
+
+mod anthropic_openai;
+mod embeddings_gemini;
+mod identity;
+mod openai_anthropic;
+mod openai_gemini;
+
+use crate::api::{ApiKind, Dialect};
+use crate::error::{ApiError, ErrorKind};
+use crate::provider::ProviderKind;
+use crate::request::LlmRequest;
+use crate::sse::{write_events, SseEvent, SseParser};
+use crate::usage::{Usage, UsageAccumulator};
+use crate::{azure, gemini, openai};
+use serde_json::{Map, Value};
+
+/// Settings a route gives its translators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslateOptions {
+    /// `max_tokens` sent to Anthropic when the client set neither `max_tokens`
+    /// nor `max_completion_tokens`: Anthropic requires it and OpenAI does
+    /// not. Default 4096, which every current Claude model accepts.
+    pub default_max_tokens: u64,
+    /// Azure's `api-version` query parameter.
+    pub azure_api_version: String,
+    /// The Azure deployment; the upstream model name when `None`.
+    pub azure_deployment: Option<String>,
+    /// Unix time (seconds) written as `created` in translated OpenAI
+    /// responses. The caller supplies it because library code has no clock.
+    pub created: u64,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        TranslateOptions {
+            default_max_tokens: 4096,
+            azure_api_version: azure::DEFAULT_API_VERSION.to_owned(),
+            azure_deployment: None,
+            created: 0,
+        }
+    }
+}
+
+/// Headers to set (replacing any value) and to remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdits {
+    pub set: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+/// What to send upstream instead of the client's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    /// The new `:path`, query included.
+    pub path: String,
+    pub headers: HeaderEdits,
+    /// The new body; `None` sends the client's body unchanged.
+    pub body: Option<Vec<u8>>,
+}
+
+/// One request's translation between a client API and a provider API.
+pub trait Translator {
+    /// The upstream request for `request`. Pure: a retry calls it again.
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError>;
+
+    /// The response status has arrived. Returns header edits (the body's
+    /// `content-length` goes when the body will be rewritten).
+    fn response_headers(&mut self, status: u16) -> HeaderEdits;
+
+    /// A whole response body: a success is translated into the client's
+    /// format, an error (status >= 400) into the client's error format.
+    /// `Ok(None)` keeps the body as it is.
+    fn response_body(&mut self, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError>;
+
+    /// One chunk of a streamed (SSE) success response; returns the bytes to
+    /// send instead (possibly none yet, while an event is incomplete), or
+    /// `None` to pass the chunk through. Only the unfinished tail of the
+    /// stream is held between calls.
+    fn response_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>>;
+
+    /// A provider error body rewritten in the client's error format (the
+    /// status stays as the provider sent it); `None` when the formats match.
+    fn error_body(&self, status: u16, body: &[u8]) -> Option<Vec<u8>>;
+
+    /// The usage the provider reported, in whatever format, once the
+    /// response (or stream) has been seen. `None` from pass-through
+    /// translators, which do not parse responses: read the client-format
+    /// body with [`Usage::from_json`] instead.
+    fn usage(&self) -> Option<Usage>;
+}
+
+/// The translator for requests of `client`'s API sent to a `provider`
+/// under the name `upstream_model`.
+pub fn translator(
+    client: &ApiKind,
+    provider: ProviderKind,
+    upstream_model: &str,
+    options: &TranslateOptions,
+) -> Result<Box<dyn Translator>, ApiError> {
+    use ProviderKind as P;
+    let model = upstream_model.to_owned();
+    let deployment = options
+        .azure_deployment
+        .as_deref()
+        .unwrap_or(upstream_model);
+    let version = options.azure_api_version.as_str();
+    let translator: Box<dyn Translator> = match (client, provider) {
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Openai) => {
+            identity::Identity::boxed(openai::CHAT_COMPLETIONS_PATH.to_owned(), Some(model))
+        }
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Azure) => {
+            identity::Identity::boxed(azure::chat_path(deployment, version), None)
+        }
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Anthropic) => {
+            Translation::boxed(openai_anthropic::ChatToAnthropic::new(model, options))
+        }
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Gemini) => {
+            Translation::boxed(openai_gemini::ChatToGemini::new(model, options))
+        }
+        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Openai) => {
+            identity::Identity::boxed(openai::EMBEDDINGS_PATH.to_owned(), Some(model))
+        }
+        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Azure) => {
+            identity::Identity::boxed(azure::embeddings_path(deployment, version), None)
+        }
+        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Gemini) => {
+            Translation::boxed(embeddings_gemini::EmbeddingsToGemini::new(model))
+        }
+        (ApiKind::Responses, P::Openai) => {
+            identity::Identity::boxed(openai::RESPONSES_PATH.to_owned(), Some(model))
+        }
+        (ApiKind::Responses, P::Azure) => {
+            identity::Identity::boxed(azure::responses_path(version), Some(deployment.to_owned()))
+        }
+        (ApiKind::AnthropicMessages, P::Anthropic) => {
+            identity::Identity::boxed(crate::anthropic::MESSAGES_PATH.to_owned(), Some(model))
+        }
+        (ApiKind::AnthropicMessages, P::Openai) => {
+            Translation::boxed(anthropic_openai::MessagesToChat::new(
+                openai::CHAT_COMPLETIONS_PATH.to_owned(),
+                model,
+                options,
+            ))
+        }
+        (ApiKind::AnthropicMessages, P::Azure) => {
+            Translation::boxed(anthropic_openai::MessagesToChat::new(
+                azure::chat_path(deployment, version),
+                model,
+                options,
+            ))
+        }
+        (ApiKind::GeminiGenerate { stream, .. }, P::Gemini) => {
+            identity::Identity::boxed(gemini::generate_path(upstream_model, *stream), None)
+        }
+        (ApiKind::GeminiEmbed { .. }, P::Gemini) => identity::Identity::gemini_embed(model),
+        (client, provider) => {
+            return Err(ApiError::invalid(format!(
+                "Requests to the {} API cannot be sent to a provider of kind '{provider}'.",
+                client.name()
+            ))
+            .with_code("unsupported_provider"))
+        }
+    };
+    Ok(translator)
+}
+
+/// What differs between the pairs that rewrite bodies; [`Translation`]
+/// does the rest (status, SSE parsing, usage, errors) once for all.
+trait Pair {
+    /// The client's format, for errors.
+    const CLIENT: Dialect;
+    /// The provider's format, for reading its usage and errors.
+    const PROVIDER: Dialect;
+
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError>;
+
+    /// A whole success body, and the usage read from it.
+    fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError>;
+
+    /// One provider stream event (`data` is its parsed JSON, when it is
+    /// JSON), with the usage reported so far.
+    fn event(
+        &mut self,
+        event: &SseEvent,
+        data: Option<&Value>,
+        usage: Option<Usage>,
+        out: &mut Vec<SseEvent>,
+    );
+
+    /// The provider's stream has ended.
+    fn end(&mut self, usage: Option<Usage>, out: &mut Vec<SseEvent>);
+}
+
+struct Translation<P> {
+    pair: P,
+    status: u16,
+    parser: SseParser,
+    usage: UsageAccumulator,
+}
+
+impl<P: Pair + 'static> Translation<P> {
+    fn boxed(pair: P) -> Box<dyn Translator> {
+        Box::new(Translation {
+            pair,
+            status: 200,
+            parser: SseParser::new(),
+            usage: UsageAccumulator::new(P::PROVIDER),
+        })
+    }
+
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<SseEvent>) {
+        let data = serde_json::from_str::<Value>(event.data_str()).ok();
+        if let Some(data) = &data {
+            self.usage.feed_json(data);
+        }
+        self.pair
+            .event(event, data.as_ref(), self.usage.usage(), out);
+    }
+}
+
+impl<P: Pair + 'static> Translator for Translation<P> {
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
+        self.pair.request(request)
+    }
+
+    fn response_headers(&mut self, status: u16) -> HeaderEdits {
+        self.status = status;
+        HeaderEdits {
+            set: Vec::new(),
+            remove: vec!["content-length".to_owned()],
+        }
+    }
+
+    fn response_body(&mut self, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+        if self.status >= 400 {
+            return Ok(self.error_body(self.status, body));
+        }
+        let value: Value = serde_json::from_slice(body).map_err(|_| {
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "The upstream provider's response is not valid JSON.",
+            )
+        })?;
+        self.usage.feed_json(&value);
+        let translated = self.pair.response(value, self.usage.usage())?;
+        Ok(Some(serde_json::to_vec(&translated).unwrap_or_default()))
+    }
+
+    fn response_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Vec<u8>> {
+        if self.status >= 400 {
+            return None;
+        }
+        let mut out = Vec::new();
+        for event in self.parser.feed(chunk) {
+            self.event(&event, &mut out);
+        }
+        if end_of_stream {
+            if let Some(event) = self.parser.finish() {
+                self.event(&event, &mut out);
+            }
+            self.pair.end(self.usage.usage(), &mut out);
+        }
+        Some(write_events(&out))
+    }
+
+    fn error_body(&self, status: u16, body: &[u8]) -> Option<Vec<u8>> {
+        Some(ApiError::from_provider(P::PROVIDER, status, body).body(P::CLIENT))
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        self.usage.usage()
+    }
+}
+
+/// Conversation turns being assembled for providers that want alternating
+/// roles (Anthropic, Gemini): consecutive content of one role shares a turn.
+struct Turns(Vec<(&'static str, Vec<Value>)>);
+
+impl Turns {
+    fn push(&mut self, role: &'static str, content: Vec<Value>) {
+        if content.is_empty() {
+            return;
+        }
+        match self.0.last_mut() {
+            Some((last, existing)) if *last == role => existing.extend(content),
+            _ => self.0.push((role, content)),
+        }
+    }
+}
+
+/// Small accessors shared by the translators.
+fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// Copies `from[key]` to `to[new_key]` when present and not null.
+fn copy_field(from: &Map<String, Value>, key: &str, to: &mut Map<String, Value>, new_key: &str) {
+    if let Some(value) = from.get(key).filter(|v| !v.is_null()) {
+        to.insert(new_key.to_owned(), value.clone());
+    }
+}
+
+/// `stop` (a string or an array of strings) as an array.
+fn stop_sequences(body: &Map<String, Value>) -> Option<Value> {
+    match body.get("stop")? {
+        Value::String(stop) => Some(Value::Array(vec![Value::String(stop.clone())])),
+        Value::Array(stops) => Some(Value::Array(stops.clone())),
+        _ => None,
+    }
+}
+
+/// Whether the client set `stream_options.include_usage`.
+fn include_usage(body: &Map<String, Value>) -> bool {
+    body.get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// A 400 for a request field the provider cannot express. The message names
+/// the field and the provider, never the client's text.
+fn unsupported(param: impl Into<String>, what: &str, provider: ProviderKind) -> ApiError {
+    let param = param.into();
+    ApiError::invalid(format!(
+        "'{param}': {what} is not supported by {provider} providers."
+    ))
+    .with_param(param)
+    .with_code("unsupported_parameter")
+}
+
+fn to_upstream(path: String, headers: HeaderEdits, body: &Map<String, Value>) -> UpstreamRequest {
+    UpstreamRequest {
+        path,
+        headers,
+        body: Some(serde_json::to_vec(body).unwrap_or_default()),
+    }
+}
+
+/// A tool call's `arguments` string as the JSON object Anthropic and Gemini
+/// want; an empty string (a call without arguments) is `{}`.
+fn arguments_object(
+    arguments: Option<&Value>,
+    param: impl FnOnce() -> String,
+) -> Result<Value, ApiError> {
+    let text = arguments.and_then(Value::as_str).unwrap_or_default();
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => {
+            Err(ApiError::invalid("Tool call arguments must be a JSON object.").with_param(param()))
+        }
+    }
+}
+
+/// The text of an OpenAI content value: a string, or the `text` of its text
+/// parts joined with newlines (tool results and system prompts).
+fn joined_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| str_field(p, "text"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_pairs_are_400_naming_the_pair() {
+        let err = match translator(
+            &ApiKind::Embeddings,
+            ProviderKind::Anthropic,
+            "m",
+            &TranslateOptions::default(),
+        ) {
+            Err(err) => err,
+            Ok(_) => panic!("embeddings to anthropic must be refused"),
+        };
+        assert_eq!(err.status(), 400);
+        assert!(
+            err.message.contains("embeddings") && err.message.contains("anthropic"),
+            "{}",
+            err.message
+        );
+        assert!(translator(
+            &ApiKind::Models,
+            ProviderKind::Openai,
+            "m",
+            &TranslateOptions::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn every_supported_pair_has_a_translator() {
+        let options = TranslateOptions::default();
+        let gemini = ApiKind::GeminiGenerate {
+            model: "g".into(),
+            stream: false,
+        };
+        let pairs = [
+            (ApiKind::ChatCompletions, ProviderKind::Openai),
+            (ApiKind::ChatCompletions, ProviderKind::Azure),
+            (ApiKind::ChatCompletions, ProviderKind::Anthropic),
+            (ApiKind::ChatCompletions, ProviderKind::Gemini),
+            (ApiKind::Embeddings, ProviderKind::Openai),
+            (ApiKind::Embeddings, ProviderKind::Azure),
+            (ApiKind::Embeddings, ProviderKind::Gemini),
+            (ApiKind::Responses, ProviderKind::Openai),
+            (ApiKind::Responses, ProviderKind::Azure),
+            (ApiKind::AnthropicMessages, ProviderKind::Anthropic),
+            (ApiKind::AnthropicMessages, ProviderKind::Openai),
+            (ApiKind::AnthropicMessages, ProviderKind::Azure),
+            (gemini, ProviderKind::Gemini),
+            (
+                ApiKind::GeminiEmbed { model: "e".into() },
+                ProviderKind::Gemini,
+            ),
+        ];
+        for (client, provider) in pairs {
+            assert!(
+                translator(&client, provider, "m", &options).is_ok(),
+                "{client:?} -> {provider}"
+            );
+        }
+    }
+}

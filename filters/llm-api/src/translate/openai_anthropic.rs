@@ -1,0 +1,493 @@
+//! OpenAI chat completions client → Anthropic Messages provider.
+//!
+//! Request: system and developer messages (wherever they appear) become
+//! `system`; user, assistant and tool messages become alternating turns
+//! (tool results are `tool_result` blocks in a user turn; consecutive turns
+//! of one role merge); image parts become `image` blocks (base64 data URLs →
+//! `base64` source, other URLs → `url` source); tools and `tool_choice`
+//! map one to one (`required` → `any`); `max_tokens` is required by
+//! Anthropic and comes from `max_completion_tokens`, `max_tokens` or the
+//! route's default. `temperature` passes through unchanged (Anthropic
+//! accepts 0–1 and rejects more, which the client then sees); `top_k` is
+//! passed when a client sends it. OpenAI-only sampling options
+//! (`frequency_penalty`, `presence_penalty`, `logit_bias`, `seed`,
+//! `logprobs`, `response_format`, ...) have no Anthropic equivalent and are
+//! dropped; `n` > 1 is refused.
+//!
+//! Response and stream: Anthropic's message and events become a
+//! `chat.completion` and `chat.completion.chunk`s; `stop_reason` maps to
+//! `finish_reason`; the usage chunk is sent only when the client asked for
+//! it (`stream_options.include_usage`).
+
+use super::{
+    arguments_object, copy_field, include_usage, joined_text, stop_sequences, str_field,
+    to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
+};
+use crate::anthropic::{self, stop_reason_to_finish};
+use crate::api::Dialect;
+use crate::error::{ApiError, ErrorKind};
+use crate::openai::{self, ChunkWriter};
+use crate::provider::ProviderKind;
+use crate::request::LlmRequest;
+use crate::sse::SseEvent;
+use crate::usage::Usage;
+use serde_json::{json, Map, Value};
+
+const PROVIDER: ProviderKind = ProviderKind::Anthropic;
+
+pub(super) struct ChatToAnthropic {
+    model: String,
+    default_max_tokens: u64,
+    include_usage: bool,
+    stream: ChunkStream,
+}
+
+/// The state of one translated stream.
+#[derive(Default)]
+struct ChunkStream {
+    writer: ChunkWriter,
+    /// Anthropic content block index → OpenAI tool call index.
+    tool_blocks: Vec<(u64, u64)>,
+    done: bool,
+}
+
+impl ChatToAnthropic {
+    pub(super) fn new(model: String, options: &TranslateOptions) -> ChatToAnthropic {
+        let writer = ChunkWriter::new("", &model, options.created);
+        ChatToAnthropic {
+            model,
+            default_max_tokens: options.default_max_tokens,
+            include_usage: false,
+            stream: ChunkStream {
+                writer,
+                ..ChunkStream::default()
+            },
+        }
+    }
+}
+
+impl Pair for ChatToAnthropic {
+    const CLIENT: Dialect = Dialect::OpenAi;
+    const PROVIDER: Dialect = Dialect::Anthropic;
+
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
+        let body = &request.body;
+        self.include_usage = include_usage(body);
+        if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+            return Err(unsupported("n", "more than one choice", PROVIDER));
+        }
+        let mut out = Map::new();
+        out.insert("model".into(), json!(self.model));
+        let (system, messages) = messages(body.get("messages"))?;
+        if let Some(system) = system {
+            out.insert("system".into(), system);
+        }
+        out.insert("messages".into(), messages);
+        let max_tokens = ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|key| body.get(*key).and_then(Value::as_u64))
+            .unwrap_or(self.default_max_tokens);
+        out.insert("max_tokens".into(), json!(max_tokens));
+        if let Some(stop) = stop_sequences(body) {
+            out.insert("stop_sequences".into(), stop);
+        }
+        for key in ["temperature", "top_p", "top_k"] {
+            copy_field(body, key, &mut out, key);
+        }
+        if request.stream {
+            out.insert("stream".into(), json!(true));
+        }
+        if let Some(tools) = body.get("tools").filter(|t| !t.is_null()) {
+            out.insert("tools".into(), tools_of(tools)?);
+        }
+        if let Some(choice) = tool_choice(body)? {
+            out.insert("tool_choice".into(), choice);
+        }
+        if let Some(user) = body.get("user").and_then(Value::as_str) {
+            out.insert("metadata".into(), json!({"user_id": user}));
+        }
+        let headers = HeaderEdits {
+            set: vec![("anthropic-version".into(), anthropic::API_VERSION.into())],
+            remove: Vec::new(),
+        };
+        Ok(to_upstream(
+            anthropic::MESSAGES_PATH.to_owned(),
+            headers,
+            &out,
+        ))
+    }
+
+    fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
+        let mut text = String::new();
+        let mut tool_calls = Vec::new();
+        for block in body
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match str_field(block, "type") {
+                Some("text") => text.push_str(str_field(block, "text").unwrap_or_default()),
+                Some("tool_use") => tool_calls.push(tool_call(block)),
+                _ => {}
+            }
+        }
+        let mut message = Map::new();
+        message.insert("role".into(), json!("assistant"));
+        message.insert(
+            "content".into(),
+            if text.is_empty() && !tool_calls.is_empty() {
+                Value::Null
+            } else {
+                json!(text)
+            },
+        );
+        if !tool_calls.is_empty() {
+            message.insert("tool_calls".into(), Value::Array(tool_calls));
+        }
+        let finish = str_field(&body, "stop_reason").map_or("stop", stop_reason_to_finish);
+        Ok(json!({
+            "id": str_field(&body, "id").unwrap_or_default(),
+            "object": "chat.completion",
+            "created": self.stream.writer.created(),
+            "model": str_field(&body, "model").unwrap_or(&self.model),
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+            "usage": openai::usage_json(&usage.unwrap_or_default()),
+        }))
+    }
+
+    fn event(
+        &mut self,
+        _event: &SseEvent,
+        data: Option<&Value>,
+        usage: Option<Usage>,
+        out: &mut Vec<SseEvent>,
+    ) {
+        let Some(data) = data else { return };
+        let stream = &mut self.stream;
+        match str_field(data, "type") {
+            Some("message_start") => {
+                let message = data.get("message").unwrap_or(&Value::Null);
+                let model = str_field(message, "model").unwrap_or(&self.model);
+                stream
+                    .writer
+                    .set_identity(str_field(message, "id").unwrap_or_default(), model);
+                out.push(stream.writer.choice(
+                    0,
+                    json!({"role": "assistant", "content": ""}),
+                    None,
+                ));
+            }
+            Some("content_block_start") => {
+                let block = data.get("content_block").unwrap_or(&Value::Null);
+                let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                match str_field(block, "type") {
+                    Some("tool_use") => {
+                        let tool_index = stream.tool_blocks.len() as u64;
+                        stream.tool_blocks.push((index, tool_index));
+                        let call = json!({"index": tool_index, "id": str_field(block, "id"), "type": "function",
+                            "function": {"name": str_field(block, "name"), "arguments": ""}});
+                        out.push(stream.writer.choice(0, json!({"tool_calls": [call]}), None));
+                    }
+                    Some("text") => {
+                        if let Some(text) = str_field(block, "text").filter(|t| !t.is_empty()) {
+                            out.push(stream.writer.choice(0, json!({"content": text}), None));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some("content_block_delta") => {
+                let delta = data.get("delta").unwrap_or(&Value::Null);
+                let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                match str_field(delta, "type") {
+                    Some("text_delta") => {
+                        out.push(stream.writer.choice(
+                            0,
+                            json!({"content": str_field(delta, "text")}),
+                            None,
+                        ));
+                    }
+                    Some("input_json_delta") => {
+                        let partial = str_field(delta, "partial_json").unwrap_or_default();
+                        let tool = stream.tool_blocks.iter().find(|(block, _)| *block == index);
+                        if let (Some((_, tool_index)), false) = (tool, partial.is_empty()) {
+                            let call =
+                                json!({"index": tool_index, "function": {"arguments": partial}});
+                            out.push(stream.writer.choice(0, json!({"tool_calls": [call]}), None));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some("message_delta") => {
+                let reason = data
+                    .get("delta")
+                    .and_then(|d| str_field(d, "stop_reason"))
+                    .map_or("stop", stop_reason_to_finish);
+                out.push(stream.writer.choice(0, json!({}), Some(reason)));
+            }
+            Some("message_stop") if !stream.done => {
+                if self.include_usage {
+                    out.push(stream.writer.usage(&usage.unwrap_or_default()));
+                }
+                out.push(stream.writer.done());
+                stream.done = true;
+            }
+            Some("error") => {
+                let kind = str_field(data.get("error").unwrap_or(&Value::Null), "type")
+                    .map_or(ErrorKind::Internal, anthropic::error_kind);
+                let message = data
+                    .get("error")
+                    .and_then(|e| str_field(e, "message"))
+                    .unwrap_or("The provider reported an error.");
+                let body = ApiError::new(kind, message).body(Dialect::OpenAi);
+                out.push(SseEvent::data(String::from_utf8_lossy(&body).into_owned()));
+            }
+            // ping, content_block_stop: nothing to say to an OpenAI client.
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, _usage: Option<Usage>, _out: &mut Vec<SseEvent>) {
+        // A stream cut before `message_stop` gets no `[DONE]`, so the client
+        // can tell it was truncated.
+    }
+}
+
+/// An Anthropic `tool_use` block as an OpenAI tool call.
+fn tool_call(block: &Value) -> Value {
+    let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
+    json!({"id": str_field(block, "id"), "type": "function",
+        "function": {"name": str_field(block, "name"), "arguments": input.to_string()}})
+}
+
+/// Anthropic messages; a turn of a single plain text block is written as a
+/// string, as clients usually write it.
+fn into_messages(turns: Turns) -> Value {
+    let messages = turns.0.into_iter().map(|(role, blocks)| {
+        let content = match blocks.as_slice() {
+            [block]
+                if block.as_object().is_some_and(|b| b.len() == 2)
+                    && str_field(block, "type") == Some("text") =>
+            {
+                block.get("text").cloned().unwrap_or_default()
+            }
+            _ => Value::Array(blocks),
+        };
+        json!({"role": role, "content": content})
+    });
+    Value::Array(messages.collect())
+}
+
+/// `(system, messages)` for Anthropic from OpenAI's `messages`.
+fn messages(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError> {
+    let Some(Value::Array(messages)) = messages else {
+        return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
+    };
+    let mut system = Vec::new();
+    let mut turns = Turns(Vec::new());
+    for (i, message) in messages.iter().enumerate() {
+        let param = |field: &str| format!("messages[{i}].{field}");
+        match str_field(message, "role") {
+            Some("system" | "developer") => {
+                system.extend(text_blocks(message.get("content"), &param("content"))?)
+            }
+            Some("user") => turns.push(
+                "user",
+                user_blocks(message.get("content"), &param("content"))?,
+            ),
+            Some("assistant") => {
+                let mut blocks = text_blocks(message.get("content"), &param("content"))?;
+                for (j, call) in message
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let function = call.get("function").unwrap_or(&Value::Null);
+                    let input = arguments_object(function.get("arguments"), || {
+                        param(&format!("tool_calls[{j}].function.arguments"))
+                    })?;
+                    blocks.push(json!({"type": "tool_use", "id": str_field(call, "id"),
+                        "name": str_field(function, "name"), "input": input}));
+                }
+                turns.push("assistant", blocks);
+            }
+            Some("tool") => {
+                let content = message.get("content").cloned().unwrap_or_else(|| json!(""));
+                let content = match content {
+                    Value::Array(_) => {
+                        Value::Array(text_blocks(Some(&content), &param("content"))?)
+                    }
+                    Value::String(_) => content,
+                    _ => json!(joined_text(Some(&content))),
+                };
+                turns.push(
+                    "user",
+                    vec![json!({"type": "tool_result",
+                    "tool_use_id": str_field(message, "tool_call_id"), "content": content})],
+                );
+            }
+            _ => return Err(unsupported(param("role"), "this message role", PROVIDER)),
+        }
+    }
+    let system = match system.as_slice() {
+        [] => None,
+        [only] => only.get("text").cloned(),
+        _ => Some(Value::Array(system)),
+    };
+    Ok((system, into_messages(turns)))
+}
+
+/// Text content (a string or text parts) as text blocks; empty text is
+/// dropped because Anthropic rejects empty text blocks.
+fn text_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
+    let text = |t: &str| json!({"type": "text", "text": t});
+    match content {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(if s.is_empty() {
+            Vec::new()
+        } else {
+            vec![text(s)]
+        }),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .enumerate()
+            .filter(|(_, part)| {
+                str_field(part, "text").or_else(|| str_field(part, "refusal")) != Some("")
+            })
+            .map(|(j, part)| {
+                match (
+                    str_field(part, "type"),
+                    str_field(part, "text").or_else(|| str_field(part, "refusal")),
+                ) {
+                    (Some("text" | "refusal"), Some(t)) => Ok(text(t)),
+                    _ => Err(unsupported(
+                        format!("{param}[{j}].type"),
+                        "this content part type here (only text)",
+                        PROVIDER,
+                    )),
+                }
+            })
+            .collect(),
+        Some(_) => Err(
+            ApiError::invalid("Message content must be a string or an array of parts.")
+                .with_param(param),
+        ),
+    }
+}
+
+/// User content: text and image parts.
+fn user_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
+    let Some(Value::Array(parts)) = content else {
+        return text_blocks(content, param);
+    };
+    let mut blocks = Vec::with_capacity(parts.len());
+    for (j, part) in parts.iter().enumerate() {
+        match str_field(part, "type") {
+            Some("text") => {
+                if let Some(text) = str_field(part, "text").filter(|t| !t.is_empty()) {
+                    blocks.push(json!({"type": "text", "text": text}));
+                }
+            }
+            Some("image_url") => {
+                let image = part.get("image_url").unwrap_or(&Value::Null);
+                let url = image
+                    .as_str()
+                    .or_else(|| str_field(image, "url"))
+                    .unwrap_or_default();
+                let source = match openai::parse_data_url(url) {
+                    Some((media_type, data)) => {
+                        json!({"type": "base64", "media_type": media_type, "data": data})
+                    }
+                    None => json!({"type": "url", "url": url}),
+                };
+                blocks.push(json!({"type": "image", "source": source}));
+            }
+            _ => {
+                return Err(unsupported(
+                    format!("{param}[{j}].type"),
+                    "this content part type (only text and image_url)",
+                    PROVIDER,
+                ))
+            }
+        }
+    }
+    Ok(blocks)
+}
+
+/// OpenAI function tools as Anthropic tools.
+fn tools_of(tools: &Value) -> Result<Value, ApiError> {
+    let Value::Array(tools) = tools else {
+        return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
+    };
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        let function = match (str_field(tool, "type"), tool.get("function")) {
+            (Some("function"), Some(function)) => function,
+            _ => {
+                return Err(unsupported(
+                    format!("tools[{i}].type"),
+                    "tools other than functions",
+                    PROVIDER,
+                ))
+            }
+        };
+        let mut converted = Map::new();
+        converted.insert(
+            "name".into(),
+            function.get("name").cloned().unwrap_or_default(),
+        );
+        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
+            converted.insert("description".into(), description.clone());
+        }
+        let schema = function
+            .get("parameters")
+            .filter(|p| p.is_object())
+            .cloned();
+        converted.insert(
+            "input_schema".into(),
+            schema.unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        );
+        out.push(Value::Object(converted));
+    }
+    Ok(Value::Array(out))
+}
+
+/// `tool_choice` (and `parallel_tool_calls: false`) in Anthropic's form.
+fn tool_choice(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    let mut choice = match body.get("tool_choice") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(mode)) => match mode.as_str() {
+            "auto" => Some(json!({"type": "auto"})),
+            "none" => Some(json!({"type": "none"})),
+            "required" => Some(json!({"type": "any"})),
+            _ => {
+                return Err(ApiError::invalid(
+                    "'tool_choice' must be auto, none, required or a named function.",
+                )
+                .with_param("tool_choice"))
+            }
+        },
+        Some(named) => match named.get("function").and_then(|f| str_field(f, "name")) {
+            Some(name) => Some(json!({"type": "tool", "name": name})),
+            None => {
+                return Err(
+                    ApiError::invalid("'tool_choice' names no function.").with_param("tool_choice")
+                )
+            }
+        },
+    };
+    if body.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
+        let choice = choice.get_or_insert_with(|| json!({"type": "auto"}));
+        if let Some(choice) = choice
+            .as_object_mut()
+            .filter(|c| c.get("type") != Some(&json!("none")))
+        {
+            choice.insert("disable_parallel_tool_use".into(), Value::Bool(true));
+        }
+    }
+    Ok(choice)
+}

@@ -1,0 +1,513 @@
+//! OpenAI chat completions client → Gemini `generateContent` provider.
+//!
+//! Request: system and developer messages become `systemInstruction`;
+//! user/assistant messages become `contents` with roles `user`/`model`
+//! (consecutive turns of one role merge); image parts become `inlineData`
+//! (data URLs) or `fileData` (other URLs, MIME type guessed from the file
+//! extension, else `image/jpeg`); assistant tool calls become `functionCall`
+//! parts and tool messages `functionResponse` parts (named after the call
+//! they answer; a result that is a JSON object is sent as is, anything else
+//! as `{"content": ...}`); sampling options go to `generationConfig`; tools
+//! become `functionDeclarations` with their JSON Schema as
+//! `parametersJsonSchema` (which, unlike `parameters`, accepts full JSON
+//! Schema such as `additionalProperties`). The model and streaming are in
+//! the path.
+//!
+//! Response and stream: candidates become choices; `functionCall` parts
+//! become tool calls with ids `call_{n}` (Gemini has none unless it sends
+//! `id`); `usageMetadata` becomes `usage`. Gemini streams have no final
+//! event, so the usage chunk and `[DONE]` are written at the end of the
+//! stream.
+
+use super::{
+    arguments_object, include_usage, joined_text, stop_sequences, str_field, to_upstream,
+    unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
+};
+use crate::api::Dialect;
+use crate::error::{ApiError, ErrorKind};
+use crate::gemini::{self, finish_reason_to_openai};
+use crate::openai::{self, ChunkWriter};
+use crate::provider::ProviderKind;
+use crate::request::LlmRequest;
+use crate::sse::SseEvent;
+use crate::usage::Usage;
+use serde_json::{json, Map, Value};
+
+const PROVIDER: ProviderKind = ProviderKind::Gemini;
+
+pub(super) struct ChatToGemini {
+    model: String,
+    include_usage: bool,
+    writer: ChunkWriter,
+    /// Whether the stream's id and model were taken from its first event.
+    identified: bool,
+    /// Per candidate index: tool calls seen so far in the stream.
+    tool_calls: Vec<(u64, u64)>,
+    /// Candidate indexes whose first chunk (with the role) was sent.
+    started: Vec<u64>,
+}
+
+impl ChatToGemini {
+    pub(super) fn new(model: String, options: &TranslateOptions) -> ChatToGemini {
+        let writer = ChunkWriter::new("", &model, options.created);
+        ChatToGemini {
+            model,
+            include_usage: false,
+            writer,
+            identified: false,
+            tool_calls: Vec::new(),
+            started: Vec::new(),
+        }
+    }
+}
+
+impl Pair for ChatToGemini {
+    const CLIENT: Dialect = Dialect::OpenAi;
+    const PROVIDER: Dialect = Dialect::Gemini;
+
+    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
+        let body = &request.body;
+        self.include_usage = include_usage(body);
+        let mut out = Map::new();
+        let (system, contents) = contents(body.get("messages"))?;
+        out.insert("contents".into(), contents);
+        if let Some(system) = system {
+            out.insert("systemInstruction".into(), system);
+        }
+        if let Some(tools) = body.get("tools").filter(|t| !t.is_null()) {
+            out.insert("tools".into(), tools_of(tools)?);
+        }
+        if let Some(config) = tool_config(body.get("tool_choice"))? {
+            out.insert("toolConfig".into(), config);
+        }
+        let config = generation_config(body);
+        if !config.is_empty() {
+            out.insert("generationConfig".into(), Value::Object(config));
+        }
+        let path = gemini::generate_path(&self.model, request.stream);
+        Ok(to_upstream(path, HeaderEdits::default(), &out))
+    }
+
+    fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
+        let mut choices = Vec::new();
+        for (position, candidate) in body
+            .get("candidates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let index = candidate
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let (text, calls) = candidate_parts(candidate, None);
+            let mut message = Map::new();
+            message.insert("role".into(), json!("assistant"));
+            message.insert(
+                "content".into(),
+                if text.is_empty() && !calls.is_empty() {
+                    Value::Null
+                } else {
+                    json!(text)
+                },
+            );
+            let finish = finish_reason(candidate, !calls.is_empty()).unwrap_or("stop");
+            if !calls.is_empty() {
+                message.insert("tool_calls".into(), Value::Array(calls));
+            }
+            choices.push(json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish}));
+        }
+        if choices.is_empty() {
+            // A prompt blocked by safety filters has no candidates.
+            choices.push(
+                json!({"index": 0, "message": {"role": "assistant", "content": null},
+                "logprobs": null, "finish_reason": "content_filter"}),
+            );
+        }
+        Ok(json!({
+            "id": str_field(&body, "responseId").unwrap_or_default(),
+            "object": "chat.completion",
+            "created": self.writer.created(),
+            "model": str_field(&body, "modelVersion").unwrap_or(&self.model),
+            "choices": choices,
+            "usage": usage_json(&body, &usage.unwrap_or_default()),
+        }))
+    }
+
+    fn event(
+        &mut self,
+        _event: &SseEvent,
+        data: Option<&Value>,
+        _usage: Option<Usage>,
+        out: &mut Vec<SseEvent>,
+    ) {
+        let Some(data) = data else { return };
+        if let Some(error) = data.get("error") {
+            let message = str_field(error, "message").unwrap_or("The provider reported an error.");
+            let code = error
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok());
+            let body = ApiError::new(
+                code.map_or(ErrorKind::Internal, ErrorKind::from_status),
+                message,
+            )
+            .body(Dialect::OpenAi);
+            out.push(SseEvent::data(String::from_utf8_lossy(&body).into_owned()));
+            return;
+        }
+        if !self.identified {
+            self.identified = true;
+            let model = str_field(data, "modelVersion").unwrap_or(&self.model);
+            self.writer
+                .set_identity(str_field(data, "responseId").unwrap_or_default(), model);
+        }
+        for (position, candidate) in data
+            .get("candidates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let index = candidate
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let seen_calls = self
+                .tool_calls
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map_or(0, |(_, n)| *n);
+            let (text, calls) = candidate_parts(candidate, Some(seen_calls));
+            let mut delta = Map::new();
+            if !self.started.contains(&index) {
+                self.started.push(index);
+                delta.insert("role".into(), json!("assistant"));
+            }
+            if !text.is_empty() || delta.contains_key("role") {
+                delta.insert("content".into(), json!(text));
+            }
+            let total_calls = seen_calls + calls.len() as u64;
+            if !calls.is_empty() {
+                delta.insert("tool_calls".into(), Value::Array(calls));
+                match self.tool_calls.iter_mut().find(|(i, _)| *i == index) {
+                    Some(entry) => entry.1 = total_calls,
+                    None => self.tool_calls.push((index, total_calls)),
+                }
+            }
+            let finish = finish_reason(candidate, total_calls > 0);
+            if !delta.is_empty() || finish.is_some() {
+                out.push(self.writer.choice(index, Value::Object(delta), finish));
+            }
+        }
+    }
+
+    fn end(&mut self, usage: Option<Usage>, out: &mut Vec<SseEvent>) {
+        if self.include_usage {
+            out.push(self.writer.usage(&usage.unwrap_or_default()));
+        }
+        out.push(self.writer.done());
+    }
+}
+
+/// A candidate's text (joined) and its function calls as OpenAI tool calls,
+/// numbered from `stream_index` with an `index` in streams, from 0 without
+/// one in whole responses. Thought parts (`"thought": true`) are the model's
+/// reasoning, not its answer.
+fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec<Value>) {
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    let parts = candidate
+        .get("content")
+        .and_then(|c| c.get("parts"))
+        .and_then(Value::as_array);
+    for part in parts.into_iter().flatten() {
+        if part.get("thought") == Some(&Value::Bool(true)) {
+            continue;
+        }
+        if let Some(t) = str_field(part, "text") {
+            text.push_str(t);
+        }
+        if let Some(call) = part.get("functionCall") {
+            let n = stream_index.unwrap_or(0) + calls.len() as u64;
+            let id = str_field(call, "id").map_or_else(|| format!("call_{n}"), str::to_owned);
+            let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
+            let mut tool_call = Map::new();
+            if stream_index.is_some() {
+                tool_call.insert("index".into(), json!(n));
+            }
+            tool_call.insert("id".into(), json!(id));
+            tool_call.insert("type".into(), json!("function"));
+            tool_call.insert(
+                "function".into(),
+                json!({"name": str_field(call, "name"), "arguments": args.to_string()}),
+            );
+            calls.push(Value::Object(tool_call));
+        }
+    }
+    (text, calls)
+}
+
+/// OpenAI's finish reason for a candidate, `tool_calls` when it called tools.
+fn finish_reason(candidate: &Value, called_tools: bool) -> Option<&'static str> {
+    let reason = finish_reason_to_openai(str_field(candidate, "finishReason")?);
+    Some(if called_tools && reason == "stop" {
+        "tool_calls"
+    } else {
+        reason
+    })
+}
+
+/// OpenAI usage, with Gemini's reasoning tokens reported as such.
+fn usage_json(body: &Value, usage: &Usage) -> Value {
+    let mut json = openai::usage_json(usage);
+    let thoughts = body
+        .get("usageMetadata")
+        .and_then(|m| m.get("thoughtsTokenCount"))
+        .and_then(Value::as_u64);
+    if let (Some(thoughts), Some(object)) = (thoughts, json.as_object_mut()) {
+        object.insert(
+            "completion_tokens_details".into(),
+            json!({"reasoning_tokens": thoughts}),
+        );
+    }
+    json
+}
+
+/// `(systemInstruction, contents)` from OpenAI's `messages`.
+fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError> {
+    let Some(Value::Array(messages)) = messages else {
+        return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
+    };
+    let mut system = Vec::new();
+    let mut turns = Turns(Vec::new());
+    // Gemini answers a call by function name; OpenAI by call id.
+    let mut call_names: Vec<(&str, &str)> = Vec::new();
+    for (i, message) in messages.iter().enumerate() {
+        let param = |field: &str| format!("messages[{i}].{field}");
+        match str_field(message, "role") {
+            Some("system" | "developer") => {
+                let text = joined_text(message.get("content"));
+                if !text.is_empty() {
+                    system.push(json!({"text": text}));
+                }
+            }
+            Some("user") => turns.push(
+                "user",
+                user_parts(message.get("content"), &param("content"))?,
+            ),
+            Some("assistant") => {
+                let mut parts = Vec::new();
+                let text = joined_text(message.get("content"));
+                if !text.is_empty() {
+                    parts.push(json!({"text": text}));
+                }
+                for (j, call) in message
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let function = call.get("function").unwrap_or(&Value::Null);
+                    let name = str_field(function, "name").unwrap_or_default();
+                    if let Some(id) = str_field(call, "id") {
+                        call_names.push((id, name));
+                    }
+                    let args = arguments_object(function.get("arguments"), || {
+                        param(&format!("tool_calls[{j}].function.arguments"))
+                    })?;
+                    parts.push(json!({"functionCall": {"name": name, "args": args}}));
+                }
+                turns.push("model", parts);
+            }
+            Some("tool") => {
+                let id = str_field(message, "tool_call_id").unwrap_or_default();
+                let name = call_names
+                    .iter()
+                    .rev()
+                    .find(|(call, _)| *call == id)
+                    .map(|(_, name)| *name);
+                let Some(name) = name else {
+                    return Err(
+                        ApiError::invalid("A tool message answers no earlier tool call.")
+                            .with_param(param("tool_call_id")),
+                    );
+                };
+                let text = joined_text(message.get("content"));
+                let response = match serde_json::from_str::<Value>(&text) {
+                    Ok(object @ Value::Object(_)) => object,
+                    Ok(other) => json!({"content": other}),
+                    Err(_) => json!({"content": text}),
+                };
+                turns.push(
+                    "user",
+                    vec![json!({"functionResponse": {"name": name, "response": response}})],
+                );
+            }
+            _ => return Err(unsupported(param("role"), "this message role", PROVIDER)),
+        }
+    }
+    let system = (!system.is_empty()).then(|| json!({"parts": system}));
+    let contents = turns
+        .0
+        .into_iter()
+        .map(|(role, parts)| json!({"role": role, "parts": parts}));
+    Ok((system, Value::Array(contents.collect())))
+}
+
+/// User content: text and image parts.
+fn user_parts(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
+    let parts = match content {
+        Some(Value::String(text)) if !text.is_empty() => return Ok(vec![json!({"text": text})]),
+        Some(Value::Array(parts)) => parts,
+        Some(Value::String(_)) | None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(_) => {
+            return Err(
+                ApiError::invalid("Message content must be a string or an array of parts.")
+                    .with_param(param),
+            )
+        }
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, part) in parts.iter().enumerate() {
+        match str_field(part, "type") {
+            Some("text") => {
+                if let Some(text) = str_field(part, "text").filter(|t| !t.is_empty()) {
+                    out.push(json!({"text": text}));
+                }
+            }
+            Some("image_url") => {
+                let image = part.get("image_url").unwrap_or(&Value::Null);
+                let url = image
+                    .as_str()
+                    .or_else(|| str_field(image, "url"))
+                    .unwrap_or_default();
+                out.push(match openai::parse_data_url(url) {
+                    Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
+                    None => json!({"fileData": {"mimeType": mime_from_url(url), "fileUri": url}}),
+                });
+            }
+            _ => {
+                return Err(unsupported(
+                    format!("{param}[{j}].type"),
+                    "this content part type (only text and image_url)",
+                    PROVIDER,
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The image type a URL's extension suggests (Gemini's `fileData` needs one).
+fn mime_from_url(url: &str) -> &'static str {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("heic") => "image/heic",
+        Some("pdf") => "application/pdf",
+        _ => "image/jpeg",
+    }
+}
+
+fn tools_of(tools: &Value) -> Result<Value, ApiError> {
+    let Value::Array(tools) = tools else {
+        return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
+    };
+    let mut declarations = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        let function = match (str_field(tool, "type"), tool.get("function")) {
+            (Some("function"), Some(function)) => function,
+            _ => {
+                return Err(unsupported(
+                    format!("tools[{i}].type"),
+                    "tools other than functions",
+                    PROVIDER,
+                ))
+            }
+        };
+        let mut declaration = Map::new();
+        declaration.insert(
+            "name".into(),
+            function.get("name").cloned().unwrap_or_default(),
+        );
+        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
+            declaration.insert("description".into(), description.clone());
+        }
+        if let Some(parameters) = function.get("parameters").filter(|p| p.is_object()) {
+            declaration.insert("parametersJsonSchema".into(), parameters.clone());
+        }
+        declarations.push(Value::Object(declaration));
+    }
+    Ok(json!([{"functionDeclarations": declarations}]))
+}
+
+fn tool_config(choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
+    let config = match choice {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(mode)) => match mode.as_str() {
+            "auto" => json!({"mode": "AUTO"}),
+            "none" => json!({"mode": "NONE"}),
+            "required" => json!({"mode": "ANY"}),
+            _ => {
+                return Err(ApiError::invalid(
+                    "'tool_choice' must be auto, none, required or a named function.",
+                )
+                .with_param("tool_choice"))
+            }
+        },
+        Some(named) => match named.get("function").and_then(|f| str_field(f, "name")) {
+            Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+            None => {
+                return Err(
+                    ApiError::invalid("'tool_choice' names no function.").with_param("tool_choice")
+                )
+            }
+        },
+    };
+    Ok(Some(json!({"functionCallingConfig": config})))
+}
+
+fn generation_config(body: &Map<String, Value>) -> Map<String, Value> {
+    let mut config = Map::new();
+    let mut copy = |from: &str, to: &str| {
+        if let Some(value) = body.get(from).filter(|v| !v.is_null()) {
+            config.insert(to.to_owned(), value.clone());
+        }
+    };
+    copy("temperature", "temperature");
+    copy("top_p", "topP");
+    copy("top_k", "topK");
+    copy("n", "candidateCount");
+    copy("presence_penalty", "presencePenalty");
+    copy("frequency_penalty", "frequencyPenalty");
+    copy("seed", "seed");
+    copy("max_tokens", "maxOutputTokens");
+    copy("max_completion_tokens", "maxOutputTokens");
+    if let Some(stop) = stop_sequences(body) {
+        config.insert("stopSequences".into(), stop);
+    }
+    if let Some(format) = body.get("response_format") {
+        match str_field(format, "type") {
+            Some("json_object") => {
+                config.insert("responseMimeType".into(), json!("application/json"));
+            }
+            Some("json_schema") => {
+                config.insert("responseMimeType".into(), json!("application/json"));
+                if let Some(schema) = format.get("json_schema").and_then(|s| s.get("schema")) {
+                    config.insert("responseJsonSchema".into(), schema.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    config
+}

@@ -1,0 +1,32 @@
+//! One-off costs of the exact tokenizers, natively: the time of the first
+//! load of each vocabulary and the resident memory it adds. Not a criterion
+//! bench because a load happens once per process (the encoders are cached
+//! statics), so each figure is one cold measurement.
+//!
+//! Run: `cargo bench -p token-limit --bench tokenizer_load`
+
+use std::time::Instant;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4)
+}
+
+fn measure(name: &str, load: impl FnOnce() -> usize) {
+    let before = rss_kib();
+    let start = Instant::now();
+    let tokens = load();
+    let took = start.elapsed();
+    let after = rss_kib();
+    println!("{name:<28} first load + 1 count: {:>8.1} ms, RSS +{:>6.1} MiB ({tokens} tokens)",
+        took.as_secs_f64() * 1e3, (after.saturating_sub(before)) as f64 / 1024.0);
+}
+
+fn main() {
+    use token_limit::count::{exact, Encoding};
+    let text = "Hello, world! Counting a few tokens.";
+    measure("tiktoken-rs o200k_base", || exact::count(Encoding::O200kBase, text));
+    measure("tiktoken-rs cl100k_base", || exact::count(Encoding::Cl100kBase, text));
+}

@@ -1,0 +1,183 @@
+//! A calibrated token estimate: one cheap pass over the text, no vocabulary.
+//!
+//! Each character falls into a class (ASCII letters, digits, whitespace,
+//! punctuation, CJK, letters of other scripts, other symbols such as emoji),
+//! and runs of letters count as words. The estimate is a weighted sum of
+//! those counts, with weights fitted per vocabulary by least squares of the
+//! relative error against tiktoken on `testdata/corpus` (prose in eleven
+//! languages and four scripts, code, JSON, Markdown). So mixed text (an
+//! English prompt holding JSON and a Chinese quote) is estimated class by
+//! class rather than by one chars-per-token ratio.
+//!
+//! Measured on the corpus (paragraphs and whole files; `cargo test -p
+//! token-limit --test estimate_error -- --nocapture` prints the table),
+//! estimate ÷ exact:
+//!
+//! | class (samples) | o200k mean | o200k min–max | cl100k mean | cl100k min–max |
+//! | --- | --- | --- | --- | --- |
+//! | Latin-script prose, 4 languages (38) | 0.997 | 0.824–1.116 | 0.971 | 0.796–1.172 |
+//! | code, JSON, Markdown (56) | 1.011 | 0.812–1.273 | 1.023 | 0.806–1.364 |
+//! | CJK (17) | 1.003 | 0.864–1.084 | 0.991 | 0.841–1.198 |
+//! | Cyrillic, Arabic, Devanagari (15) | 0.998 | 0.864–1.134 | 0.972 | 0.830–1.258 |
+//! | all (126) | 1.004 | 0.812–1.273 | 0.997 | 0.796–1.364 |
+//!
+//! These are in-sample figures (the weights were fitted on the same
+//! corpus), for samples of 40 bytes to 1.8 KB; longer texts average out and
+//! err less. The worst underestimate (0.796) is why the default safety
+//! margin is 0.3: estimate × 1.3 ≥ exact on every sample.
+//!
+//! Anthropic and Gemini: no tokenizer is available offline, so their
+//! estimates are the o200k estimate times a documented factor (see
+//! [`Family`]); their error is unmeasured here and covered by a larger
+//! default safety margin. Reconciliation with the provider's reported usage
+//! corrects every estimate after the response.
+
+/// Whose tokenizer the estimate imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// OpenAI's o200k_base (gpt-4o, gpt-4.1, o-series, gpt-5).
+    OpenAiO200k,
+    /// OpenAI's cl100k_base (gpt-4, gpt-3.5, embeddings).
+    OpenAiCl100k,
+    /// Anthropic Claude: assumed 1.2x the o200k count. Anthropic's
+    /// tokenizer is not public; its vocabulary is smaller than o200k's and
+    /// published comparisons put Claude counts for English and code 10-30%
+    /// above OpenAI's.
+    Anthropic,
+    /// Google Gemini: assumed 1.0x the o200k count (a 256k SentencePiece
+    /// vocabulary, comparable in size to o200k).
+    Gemini,
+}
+
+/// Counts of the character classes of a text.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Features {
+    pub ascii_letters: u64,
+    pub ascii_words: u64,
+    pub digits: u64,
+    pub spaces: u64,
+    pub punct: u64,
+    pub cjk: u64,
+    /// UTF-8 bytes, not characters: cl100k splits most non-Latin scripts
+    /// into byte-level tokens.
+    pub other_letter_bytes: u64,
+    pub other_words: u64,
+    pub symbols: u64,
+}
+
+/// Weights per feature, in the order of [`Features::as_array`].
+type Weights = [f64; 9];
+
+const O200K: Weights = [0.1813, 0.1843, 1.1432, 0.1620, 0.5406, 0.8056, 0.0, 1.3971, 1.2445];
+const CL100K: Weights = [0.2241, 0.0081, 1.1701, 0.2467, 0.4490, 1.1667, 0.3269, 0.0, 1.9178];
+
+const ANTHROPIC_FACTOR: f64 = 1.2;
+const GEMINI_FACTOR: f64 = 1.0;
+
+impl Features {
+    /// One pass over the text. ASCII takes a byte fast path; everything else
+    /// is classified by Unicode block.
+    pub fn of(text: &str) -> Features {
+        let mut f = Features::default();
+        let mut prev_ascii_letter = false;
+        let mut prev_other_letter = false;
+        for c in text.chars() {
+            let (ascii_letter, other_letter) = match c {
+                'a'..='z' | 'A'..='Z' => (true, false),
+                '0'..='9' => {
+                    f.digits += 1;
+                    (false, false)
+                }
+                c if c.is_ascii_whitespace() => {
+                    f.spaces += 1;
+                    (false, false)
+                }
+                c if c.is_ascii() => {
+                    f.punct += 1;
+                    (false, false)
+                }
+                c if is_cjk(c) => {
+                    f.cjk += 1;
+                    (false, false)
+                }
+                // Latin-1 and Latin Extended letters behave like ASCII words.
+                '\u{c0}'..='\u{24f}' | '\u{1e00}'..='\u{1eff}' if c.is_alphabetic() => (true, false),
+                c if c.is_alphabetic() || is_combining(c) => (false, true),
+                c if c.is_whitespace() => {
+                    f.spaces += 1;
+                    (false, false)
+                }
+                _ => {
+                    f.symbols += 1;
+                    (false, false)
+                }
+            };
+            if ascii_letter {
+                f.ascii_letters += 1;
+                f.ascii_words += u64::from(!prev_ascii_letter);
+            }
+            if other_letter {
+                f.other_letter_bytes += c.len_utf8() as u64;
+                f.other_words += u64::from(!prev_other_letter);
+            }
+            prev_ascii_letter = ascii_letter;
+            prev_other_letter = other_letter;
+        }
+        f
+    }
+
+    pub fn as_array(&self) -> [f64; 9] {
+        [
+            self.ascii_letters as f64,
+            self.ascii_words as f64,
+            self.digits as f64,
+            self.spaces as f64,
+            self.punct as f64,
+            self.cjk as f64,
+            self.other_letter_bytes as f64,
+            self.other_words as f64,
+            self.symbols as f64,
+        ]
+    }
+
+    /// The estimated token count for `family`, rounded up; at least 1 for
+    /// non-empty text.
+    pub fn estimate(&self, family: Family) -> u64 {
+        let (weights, factor) = match family {
+            Family::OpenAiO200k => (&O200K, 1.0),
+            Family::OpenAiCl100k => (&CL100K, 1.0),
+            Family::Anthropic => (&O200K, ANTHROPIC_FACTOR),
+            Family::Gemini => (&O200K, GEMINI_FACTOR),
+        };
+        let sum: f64 = weights.iter().zip(self.as_array()).map(|(w, x)| w * x).sum();
+        let tokens = (sum * factor).ceil();
+        let nonempty = self.as_array().iter().any(|&x| x > 0.0);
+        // `as` saturates; sums of non-negative weights are never negative.
+        (tokens as u64).max(u64::from(nonempty))
+    }
+}
+
+/// Estimates the tokens of `text` for `family`.
+pub fn estimate(family: Family, text: &str) -> u64 {
+    Features::of(text).estimate(family)
+}
+
+/// Han, kana, Hangul, CJK punctuation and full-width forms: about one token
+/// per character or more, unlike alphabetic scripts.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{1100}'..='\u{11ff}'
+        | '\u{2e80}'..='\u{9fff}'
+        | '\u{a960}'..='\u{a97f}'
+        | '\u{ac00}'..='\u{d7ff}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{ff00}'..='\u{ffef}'
+        | '\u{20000}'..='\u{3ffff}')
+}
+
+/// Combining marks (Devanagari vowel signs, Arabic harakat) belong to the
+/// word they modify.
+fn is_combining(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36f}' | '\u{610}'..='\u{61a}' | '\u{64b}'..='\u{65f}' | '\u{900}'..='\u{dff}')
+}

@@ -1,0 +1,120 @@
+//! Exact OpenAI token counts with tiktoken-rs.
+//!
+//! Why tiktoken-rs and not GitHub's faster `bpe-openai`: both give identical
+//! tokens (checked on 56,336 strings of the testdata corpus and its
+//! substrings, both vocabularies), and bpe-openai counts ~1.5x faster and
+//! loads o200k in 61 ms instead of 173 ms natively; but it embeds its
+//! vocabularies as prebuilt serialized automata of 32 MB (o200k) + 15 MB
+//! (cl100k), which a wasm module carries as data segments copied into every
+//! VM's linear memory (Envoy runs one VM per worker plus two on the main
+//! thread), and its loaded o200k takes 66 MiB RSS against tiktoken-rs's
+//! 46 MiB. tiktoken-rs embeds the 3.6 MB + 1.7 MB text vocabularies instead.
+//!
+//! The vocabularies are tiktoken-rs's lazily built statics: nothing is built
+//! until a count or [`warm`] asks for that encoding, and then once per VM.
+
+use super::Encoding;
+use tiktoken_rs::CoreBPE;
+
+/// Counts are split at boundaries where the pre-tokenizer always splits, in
+/// chunks of about this many bytes, so that [`count_up_to`] can stop early.
+const CHUNK_BYTES: usize = 8 * 1024;
+
+fn bpe(encoding: Encoding) -> &'static CoreBPE {
+    match encoding {
+        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+    }
+}
+
+/// Builds the vocabulary now (e.g. from a timer right after start) so that
+/// no request waits for it.
+pub fn warm(encoding: Encoding) {
+    bpe(encoding);
+}
+
+/// The exact token count of `text`, special-token strings such as
+/// `<|endoftext|>` counted as ordinary text (the API does the same for
+/// message content).
+pub fn count(encoding: Encoding, text: &str) -> usize {
+    bpe(encoding).encode_ordinary(text).len()
+}
+
+/// A count that stopped early because it passed the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exceeded {
+    /// Tokens counted before stopping: more than the limit, at most the
+    /// full count.
+    pub at_least: usize,
+}
+
+/// The exact count of `text` if it is at most `limit`, else
+/// `Err(Exceeded)` as soon as the chunks counted so far pass the limit.
+pub fn count_up_to(encoding: Encoding, text: &str, limit: usize) -> Result<usize, Exceeded> {
+    let bpe = bpe(encoding);
+    let mut total = 0usize;
+    for chunk in (Chunks { rest: text }) {
+        total += bpe.encode_ordinary(chunk).len();
+        if total > limit {
+            return Err(Exceeded { at_least: total });
+        }
+    }
+    Ok(total)
+}
+
+/// Splits text before a space that sits between two ASCII letters (`a b`).
+/// Both vocabularies' pre-tokenizers always split there: every pattern that
+/// matches a letter ends at a space, and ` b` starts a new word piece. So the
+/// sum of the chunks' counts is the count of the whole. Text without such a
+/// boundary (CJK, one long token run) is one chunk.
+struct Chunks<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let bytes = self.rest.as_bytes();
+        let boundary = (CHUNK_BYTES.max(1)..bytes.len().saturating_sub(1)).find(|&i| {
+            bytes.get(i) == Some(&b' ')
+                && bytes.get(i - 1).is_some_and(u8::is_ascii_alphabetic)
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
+        });
+        let at = boundary.unwrap_or(bytes.len());
+        // `at` is an ASCII space or the end, so a char boundary.
+        let (chunk, rest) = self.rest.split_at(at);
+        self.rest = rest;
+        Some(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_counts_equal_whole_counts() {
+        let text = "The quick brown fox jumps over the lazy dog. ".repeat(2000)
+            + &"混合テキスト and more words, {\"json\": [1, 2]} ".repeat(500);
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            let whole = count(encoding, &text);
+            assert!(Chunks { rest: &text }.count() > 5);
+            assert_eq!(count_up_to(encoding, &text, usize::MAX), Ok(whole));
+            assert_eq!(count_up_to(encoding, &text, whole), Ok(whole));
+            let err = count_up_to(encoding, &text, whole - 1).unwrap_err();
+            assert!(err.at_least > whole - 1 && err.at_least <= whole);
+            let early = count_up_to(encoding, &text, 10).unwrap_err();
+            assert!(early.at_least < whole / 5, "stops early: {early:?} of {whole}");
+        }
+    }
+
+    #[test]
+    fn empty_text() {
+        assert_eq!(count(Encoding::O200kBase, ""), 0);
+        assert_eq!(count_up_to(Encoding::O200kBase, "", 0), Ok(0));
+    }
+}

@@ -1,0 +1,310 @@
+//! Admission and reconciliation against every limit of a key, with
+//! read–modify–CAS-write loops on the shared store.
+//!
+//! Edge semantics, for every limit: a request is admitted only if the
+//! window's usage plus what it reserves stays within the limit
+//! (`used + cost <= max`) and the window is not already full
+//! (`used < max`). So with 10 requests per minute the 10th is admitted and
+//! the 11th, arriving when usage is exactly at the limit, is rejected; a
+//! request that reserves nothing against a limit (output tokens, which are
+//! only known afterwards) is rejected once that limit is used up. A request
+//! whose own reservation exceeds a limit's maximum can never succeed and
+//! gets its own reason.
+
+use super::policy::{window_of_id, FailMode, Limit, Measure, StoreConfig};
+use super::state::{key_hash, KeyState, Slot};
+use super::store::Store;
+
+/// What a request reserves at admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Demand {
+    /// The admission count of input tokens (see `count::auto`).
+    pub input_tokens: u64,
+    /// The input's cost at the model's price.
+    pub cost_nano_usd: u64,
+}
+
+impl Demand {
+    fn of(&self, measure: Measure) -> u64 {
+        match measure {
+            Measure::Requests => 1,
+            Measure::InputTokens | Measure::TotalTokens => self.input_tokens,
+            Measure::OutputTokens => 0,
+            Measure::CostNanoUsd => self.cost_nano_usd,
+        }
+    }
+}
+
+/// What an admitted request holds until its response is reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub key_hash: u64,
+    pub at_ms: u64,
+    /// What was reserved: zero when admitted without reserving (fail-open).
+    pub reserved: Demand,
+}
+
+/// What the provider reported (or the caller counted) for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Actual {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_nano_usd: u64,
+}
+
+/// One limit as it stands after a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitState {
+    pub limit: Limit,
+    pub used: u64,
+    /// Milliseconds until the window is empty again.
+    pub reset_ms: u64,
+}
+
+impl LimitState {
+    pub fn remaining(&self) -> u64 {
+        self.limit.max.saturating_sub(self.used)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The limit is used up for now; retry after `retry_after_ms`.
+    OverLimit,
+    /// The request alone reserves more than the limit allows in a whole
+    /// window: retrying cannot help.
+    CanNeverSucceed,
+    /// The store stayed contended past the retries and the policy is
+    /// fail-closed.
+    StoreContention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reason,
+    /// The limit that rejected (the one freeing up last, if several did).
+    pub limit: Option<Limit>,
+    pub retry_after_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Admitted(Reservation),
+    Rejected(Rejection),
+}
+
+/// A decision with the state of every limit, for the response headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub limits: Vec<LimitState>,
+}
+
+/// Reconciliation could not write within the retries; the correction is
+/// lost (the caller counts it in a metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contended;
+
+/// What one sweep call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sweep {
+    /// Where the next call continues.
+    pub next_slot: u32,
+    pub removed: usize,
+    pub kept: usize,
+}
+
+/// The limiter. Holds no state of its own: everything lives in the store,
+/// so every worker's limiter sees the same counts.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    slots: u32,
+    retries: u32,
+    on_contention: FailMode,
+}
+
+const SLOT_PREFIX: &str = "tl/";
+
+impl Limiter {
+    pub fn new(config: &StoreConfig) -> Self {
+        Limiter { slots: config.slots.max(1), retries: config.cas_retries.max(1), on_contention: config.on_contention }
+    }
+
+    fn slot_key(&self, slot: u32) -> String {
+        format!("{SLOT_PREFIX}{slot:x}")
+    }
+
+    fn slot_of(&self, hash: u64) -> u32 {
+        // Upper bits: FNV's low bits mix least.
+        ((hash >> 32) % u64::from(self.slots)) as u32
+    }
+
+    /// Creates every slot that does not exist yet, so that later writes are
+    /// all compare-and-swap. proxy-wasm has no create-if-absent: two VMs
+    /// creating the same slot at once can lose one write, so the glue calls
+    /// this once at start, before traffic.
+    pub fn init_slots(&self, store: &mut dyn Store) {
+        for slot in 0..self.slots {
+            let key = self.slot_key(slot);
+            if store.get(&key).is_none() {
+                // A lost race here overwrites an empty value with an empty value.
+                let _ = store.set(&key, &[], None);
+            }
+        }
+    }
+
+    /// The state of `limits` for `key` without changing anything: what the
+    /// response headers of an unlimited path show, and the headroom
+    /// `count::auto` decides on.
+    pub fn peek(&self, store: &dyn Store, key: &str, limits: &[Limit], now_ms: u64) -> Vec<LimitState> {
+        let hash = key_hash(key);
+        let bytes = store.get(&self.slot_key(self.slot_of(hash))).map(|(b, _)| b).unwrap_or_default();
+        let mut state = Slot::new(&bytes).find(hash).and_then(KeyState::decode).unwrap_or_default();
+        limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect()
+    }
+
+    /// Checks `demand` against every limit and, if all allow it, reserves it
+    /// in one compare-and-swap write, so concurrent admissions on any worker
+    /// cannot jointly exceed a limit.
+    pub fn admit(&self, store: &mut dyn Store, key: &str, limits: &[Limit], demand: Demand, now_ms: u64) -> Decision {
+        let hash = key_hash(key);
+        let slot_key = self.slot_key(self.slot_of(hash));
+        for _ in 0..self.retries {
+            let (bytes, cas) = match store.get(&slot_key) {
+                Some((bytes, cas)) => (bytes, Some(cas)),
+                None => (Vec::new(), None),
+            };
+            let slot = Slot::new(&bytes);
+            let mut state = slot.find(hash).and_then(KeyState::decode).unwrap_or_default();
+            if let Some(rejection) = check(&mut state, limits, demand, now_ms) {
+                let limits = limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect();
+                return Decision { outcome: Outcome::Rejected(rejection), limits };
+            }
+            for limit in limits {
+                state.ring(limit).charge(demand.of(limit.measure));
+            }
+            if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
+                let limits = limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect();
+                let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand };
+                return Decision { outcome: Outcome::Admitted(reservation), limits };
+            }
+        }
+        let limits_now = self.peek(store, key, limits, now_ms);
+        let outcome = match self.on_contention {
+            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: Demand::default() }),
+            FailMode::Closed => Outcome::Rejected(Rejection { reason: Reason::StoreContention, limit: None, retry_after_ms: Some(1_000) }),
+        };
+        Decision { outcome, limits: limits_now }
+    }
+
+    /// Replaces the reservation with what the request really used: input
+    /// tokens and cost are corrected where they were reserved (credited or
+    /// debited), output tokens charged now.
+    pub fn reconcile(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], actual: Actual, now_ms: u64) -> Result<(), Contended> {
+        let hash = reservation.key_hash;
+        let slot_key = self.slot_key(self.slot_of(hash));
+        let input_delta = signed_delta(actual.input_tokens, reservation.reserved.input_tokens);
+        let cost_delta = signed_delta(actual.cost_nano_usd, reservation.reserved.cost_nano_usd);
+        for _ in 0..self.retries {
+            let (bytes, cas) = match store.get(&slot_key) {
+                Some((bytes, cas)) => (bytes, Some(cas)),
+                None => (Vec::new(), None),
+            };
+            let slot = Slot::new(&bytes);
+            let mut state = slot.find(hash).and_then(KeyState::decode).unwrap_or_default();
+            for limit in limits {
+                let ring = state.ring(limit);
+                ring.advance(limit.window_ms, now_ms);
+                let at = reservation.at_ms;
+                match limit.measure {
+                    Measure::Requests => {}
+                    Measure::InputTokens => ring.correct(limit.window_ms, at, input_delta),
+                    Measure::OutputTokens => ring.charge(actual.output_tokens),
+                    Measure::TotalTokens => {
+                        ring.correct(limit.window_ms, at, input_delta);
+                        ring.charge(actual.output_tokens);
+                    }
+                    Measure::CostNanoUsd => ring.correct(limit.window_ms, at, cost_delta),
+                }
+            }
+            if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(Contended)
+    }
+
+    /// Removes the entries of keys idle longer than their longest window
+    /// (every counter has slid out), visiting at most `max_slots` slots from
+    /// `from_slot` on. Called from a timer, it bounds the store's memory by
+    /// the keys active within their windows. A slot changed meanwhile is
+    /// left for the next round.
+    pub fn sweep(&self, store: &mut dyn Store, from_slot: u32, max_slots: u32, now_ms: u64) -> Sweep {
+        let mut sweep = Sweep::default();
+        let mut slot = from_slot % self.slots;
+        for _ in 0..max_slots.min(self.slots) {
+            let key = self.slot_key(slot);
+            if let Some((bytes, cas)) = store.get(&key) {
+                let mut out = Vec::with_capacity(bytes.len());
+                let mut removed = 0;
+                for (hash, raw) in Slot::new(&bytes).entries() {
+                    let idle = KeyState::decode(raw).is_none_or(|mut state| {
+                        state.rings.iter_mut().all(|(id, ring)| {
+                            ring.advance(window_of_id(*id), now_ms);
+                            ring.is_empty()
+                        })
+                    });
+                    if idle {
+                        removed += 1;
+                    } else {
+                        super::state::push_entry(&mut out, hash, raw);
+                        sweep.kept += 1;
+                    }
+                }
+                if removed > 0 && store.set(&key, &out, Some(cas)).is_ok() {
+                    sweep.removed += removed;
+                }
+            }
+            slot = (slot + 1) % self.slots;
+        }
+        sweep.next_slot = slot;
+        sweep
+    }
+}
+
+fn signed_delta(actual: u64, reserved: u64) -> i64 {
+    let d = i128::from(actual) - i128::from(reserved);
+    d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+/// The rejection `demand` meets, if any: "can never succeed" first (no wait
+/// helps), else the over-limit rejection that clears last.
+fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) -> Option<Rejection> {
+    if let Some(limit) = limits.iter().find(|l| l.max == 0 || demand.of(l.measure) > l.max) {
+        return Some(Rejection { reason: Reason::CanNeverSucceed, limit: Some(*limit), retry_after_ms: None });
+    }
+    let mut worst: Option<Rejection> = None;
+    for limit in limits {
+        let cost = demand.of(limit.measure);
+        let ring = state.ring(limit);
+        ring.advance(limit.window_ms, now_ms);
+        let used = ring.used();
+        if used < limit.max && used.saturating_add(cost) <= limit.max {
+            continue;
+        }
+        // Room for `cost` and not full: used <= max - cost and used <= max - 1.
+        let target = (limit.max - cost).min(limit.max - 1);
+        let wait = ring.ms_until_at_most(limit.window_ms, now_ms, target).unwrap_or(1);
+        if worst.and_then(|w| w.retry_after_ms).is_none_or(|w| wait > w) {
+            worst = Some(Rejection { reason: Reason::OverLimit, limit: Some(*limit), retry_after_ms: Some(wait) });
+        }
+    }
+    worst
+}
+
+fn limit_state(state: &mut KeyState, limit: &Limit, now_ms: u64) -> LimitState {
+    let ring = state.ring(limit);
+    ring.advance(limit.window_ms, now_ms);
+    let reset_ms = ring.ms_until_at_most(limit.window_ms, now_ms, 0).unwrap_or(0);
+    LimitState { limit: *limit, used: ring.used(), reset_ms }
+}

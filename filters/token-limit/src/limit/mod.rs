@@ -1,0 +1,17 @@
+//! Per-key limits on requests, tokens and cost over sliding windows, kept in
+//! a compare-and-swap store shared by all workers.
+
+pub mod headers;
+pub mod key;
+pub mod limiter;
+pub mod policy;
+mod state;
+pub mod store;
+mod window;
+
+pub use headers::openai_headers;
+pub use key::{build_key, RequestKey, SHARED_BUCKET};
+pub use limiter::{Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation, Sweep};
+pub use policy::{Limit, LimitPolicy, Limits, Measure, Price};
+pub use store::{CasMismatch, MemoryStore, Store};
+pub use window::BUCKETS;

@@ -1,0 +1,306 @@
+//! The limiter with injected time and the in-memory CAS store: windows,
+//! edges, reconciliation, expiry, tiers, interleaved workers, invariants.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use proptest::prelude::*;
+use token_limit::limit::policy::{StoreConfig, MINUTE_MS};
+use token_limit::limit::{
+    Actual, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore, Outcome, Reason, Store, BUCKETS,
+};
+
+fn limiter() -> Limiter {
+    Limiter::new(&StoreConfig { slots: 64, ..StoreConfig::default() })
+}
+
+fn tokens(n: u64) -> Demand {
+    Demand { input_tokens: n, cost_nano_usd: 0 }
+}
+
+fn admitted(o: &Outcome) -> bool {
+    matches!(o, Outcome::Admitted(_))
+}
+
+#[test]
+fn exactly_the_limit_is_admitted_and_no_more() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { requests_per_minute: Some(10), ..Limits::default() }.to_set();
+    for i in 0..10 {
+        assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(1), 1000 + i).outcome), "request {i}");
+    }
+    let d = l.admit(&mut s, "k", &limits, tokens(1), 2000);
+    let Outcome::Rejected(r) = d.outcome else { panic!("11th admitted") };
+    assert_eq!(r.reason, Reason::OverLimit);
+    assert_eq!(d.limits[0].used, 10);
+    // All ten were in bucket 0 (0-6 s), which leaves at 66 s.
+    assert_eq!(r.retry_after_ms, Some(66_000 - 2000));
+    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(1), 66_000).outcome));
+}
+
+#[test]
+fn token_edges() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(990), 0).outcome));
+    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(11), 0).outcome), "990 + 11 > 1000");
+    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(10), 0).outcome), "990 + 10 = 1000 fits");
+    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(1), 0).outcome), "at exactly the limit: rejected");
+    let d = l.admit(&mut s, "other", &limits, tokens(1001), 0);
+    let Outcome::Rejected(r) = d.outcome else { panic!() };
+    assert_eq!((r.reason, r.retry_after_ms), (Reason::CanNeverSucceed, None));
+}
+
+#[test]
+fn no_double_burst_at_window_edges() {
+    // A fixed window would admit 10 at 59.9 s and 10 more at 60.1 s.
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { requests_per_minute: Some(10), ..Limits::default() }.to_set();
+    let mut times = Vec::new();
+    for t in (0..200_000).step_by(100) {
+        if admitted(&l.admit(&mut s, "k", &limits, tokens(1), t).outcome) {
+            times.push(t);
+        }
+    }
+    for (i, &t) in times.iter().enumerate() {
+        let in_window = times[i..].iter().take_while(|&&u| u < t + MINUTE_MS).count();
+        assert!(in_window <= 10, "{in_window} admitted in the minute from {t}");
+    }
+    // And it is not needlessly strict: 10 per (60 s + one bucket).
+    assert!(times.len() >= 30, "{}", times.len());
+}
+
+#[test]
+fn reconciliation_credits_and_debits() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { input_tokens_per_minute: Some(1000), output_tokens_per_minute: Some(500), total_tokens_per_day: Some(10_000), ..Limits::default() }.to_set();
+    let d = l.admit(&mut s, "k", &limits, tokens(600), 0);
+    let Outcome::Admitted(res) = d.outcome else { panic!() };
+    // Real usage 400 in (credit 200), 300 out.
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 400, output_tokens: 300, cost_nano_usd: 0 }, 5000).unwrap();
+    let used: Vec<u64> = l.peek(&s, "k", &limits, 5000).iter().map(|x| x.used).collect();
+    assert_eq!(used, vec![400, 300, 700]);
+    // Debit: reserved 100, used 700.
+    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, tokens(100), 6000).outcome else { panic!() };
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 700, output_tokens: 0, cost_nano_usd: 0 }, 7000).unwrap();
+    assert_eq!(l.peek(&s, "k", &limits, 7000)[0].used, 1100, "a debit may overshoot: the tokens were used");
+    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(1), 7000).outcome));
+    // Output limit: 300 of 500 used; a stream counted at 250 more fills it.
+    let Outcome::Admitted(res) = l.admit(&mut s, "k2", &limits, tokens(1), 0).outcome else { panic!() };
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1, output_tokens: 500, cost_nano_usd: 0 }, 0).unwrap();
+    let d = l.admit(&mut s, "k2", &limits, tokens(1), 1);
+    assert_eq!(match d.outcome { Outcome::Rejected(r) => r.limit.map(|l| l.measure), _ => None }, Some(Measure::OutputTokens));
+}
+
+#[test]
+fn cost_budget() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { cost_usd_per_month: Some(0.01), ..Limits::default() }.to_set();
+    let demand = Demand { input_tokens: 1000, cost_nano_usd: 4_000_000 };
+    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1000, output_tokens: 500, cost_nano_usd: 9_000_000 }, 10).unwrap();
+    assert!(admitted(&l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1_000_000 }, 20).outcome));
+    let d = l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1 }, 30);
+    assert!(!admitted(&d.outcome), "the budget is used up exactly");
+}
+
+#[test]
+fn tiers_and_overrides() {
+    let p: LimitPolicy = serde_json::from_value(serde_json::json!({
+        "limits": {"requests_per_minute": 100},
+        "tiers": {"free": {"requests_per_minute": 2}},
+        "overrides": [{"key": "demo-limited", "limits": {"input_tokens_per_minute": 2000}}, {"key": "free-*", "tier": "free"}]
+    })).unwrap();
+    p.validate().unwrap();
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let free = p.limits_for("free-1").to_set();
+    assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
+    assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
+    assert!(!admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
+    let demo = p.limits_for("demo-limited").to_set();
+    let mut n = 0;
+    while admitted(&l.admit(&mut s, "demo-limited", &demo, tokens(300), 0).outcome) {
+        n += 1;
+    }
+    assert_eq!(n, 6, "a handful of ~1 KB requests exhaust 2,000 tokens per minute");
+}
+
+/// Two logical workers interleave their read and their CAS write.
+#[test]
+fn interleaved_workers_lose_no_update_and_never_over_admit() {
+    let l = limiter();
+    let mut s = MemoryStore::default();
+    l.init_slots(&mut s);
+    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    // Worker A reads, worker B admits 600 in between, A's stale write fails
+    // its CAS and A retries on fresh state: 600 + 500 > 1000, rejected.
+    type OtherWorker<'a> = Box<dyn FnOnce(&mut MemoryStore) + 'a>;
+    struct Interleave<'a> {
+        inner: &'a mut MemoryStore,
+        before_first_set: Option<OtherWorker<'a>>,
+        sets: usize,
+    }
+    impl Store for Interleave<'_> {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.inner.get(key)
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+            if let Some(other) = self.before_first_set.take() {
+                other(self.inner);
+            }
+            self.sets += 1;
+            self.inner.set(key, value, cas)
+        }
+    }
+    let l2 = l.clone();
+    let limits2 = limits.clone();
+    let mut a = Interleave {
+        inner: &mut s,
+        before_first_set: Some(Box::new(move |store: &mut MemoryStore| {
+            assert!(admitted(&l2.admit(store, "k", &limits2, tokens(600), 0).outcome));
+        })),
+        sets: 0,
+    };
+    let d = l.admit(&mut a, "k", &limits, tokens(500), 0);
+    assert_eq!(a.sets, 1, "the stale write was refused; the retry saw 600 and rejected without writing");
+    assert!(!admitted(&d.outcome));
+    drop(a);
+    assert_eq!(l.peek(&s, "k", &limits, 0)[0].used, 600, "no lost update");
+}
+
+#[test]
+fn many_workers_interleaving_round_robin() {
+    // 8 workers each do read → (others run) → CAS write, in lock step.
+    let l = limiter();
+    let mut s = MemoryStore::default();
+    l.init_slots(&mut s);
+    let limits = Limits { requests_per_minute: Some(50), ..Limits::default() }.to_set();
+    let key = "shared";
+    let mut admitted_total = 0;
+    for round in 0..40 {
+        // Every worker reads the same version, then all try to write.
+        let snapshots: Vec<MemoryStore> = (0..8).map(|_| s.clone()).collect();
+        let mut winners = 0;
+        for snap in snapshots {
+            // Each worker decides on its snapshot, then writes with the
+            // snapshot's CAS into the real store.
+            let mut w = Writer { read_from: &snap, write_to: &mut s };
+            if admitted(&l.admit(&mut w, key, &limits, tokens(1), round).outcome) {
+                winners += 1;
+            }
+        }
+        admitted_total += winners;
+    }
+    let used = l.peek(&s, key, &limits, 40)[0].used;
+    assert_eq!(used, admitted_total, "every admission is counted");
+    assert!(used <= 50);
+    assert_eq!(used, 50, "all capacity was used");
+
+    struct Writer<'a> {
+        read_from: &'a MemoryStore,
+        write_to: &'a mut MemoryStore,
+    }
+    impl Store for Writer<'_> {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            // First read sees the snapshot; after a failed CAS the retry reads
+            // the real store (the snapshot's version is stale by then).
+            let snap = self.read_from.get(key);
+            let real = self.write_to.get(key);
+            match (&snap, &real) {
+                (Some((_, c1)), Some((_, c2))) if c1 == c2 => snap,
+                _ => real,
+            }
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+            self.write_to.set(key, value, cas)
+        }
+    }
+}
+
+#[test]
+fn idle_keys_expire_and_memory_stays_bounded() {
+    let l = Limiter::new(&StoreConfig { slots: 4096, ..StoreConfig::default() });
+    let mut s = MemoryStore::default();
+    let limits = Limits { requests_per_minute: Some(5), input_tokens_per_hour: Some(10_000), ..Limits::default() }.to_set();
+    let n: u64 = std::env::var("KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    for i in 0..n {
+        let key = format!("agent-{i}");
+        assert!(admitted(&l.admit(&mut s, &key, &limits, tokens(10), i % 1000).outcome));
+    }
+    assert!(s.keys() <= 4096);
+    let per_key = s.value_bytes() as f64 / n as f64;
+    println!("{n} keys: {} store keys, {:.1} bytes per key", s.keys(), per_key);
+    assert!(per_key < 80.0, "{per_key}");
+    // One key stays active.
+    let hour = 3_600_000;
+    assert!(admitted(&l.admit(&mut s, "active", &limits, tokens(1), hour).outcome));
+    // Not yet idle: nothing removed.
+    let sweep = l.sweep(&mut s, 0, 4096, hour);
+    assert_eq!(sweep.removed, 0);
+    // Past the longest window plus a bucket, a bounded sweep clears them.
+    let later = hour + hour / BUCKETS + 1000;
+    let mut cursor = 0;
+    let mut removed = 0;
+    for _ in 0..4 {
+        let sweep = l.sweep(&mut s, cursor, 1024, later);
+        cursor = sweep.next_slot;
+        removed += sweep.removed;
+    }
+    assert_eq!(removed as u64, n);
+    assert!(s.value_bytes() < 200, "only the active key remains: {}", s.value_bytes());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Admit { key: u8, tokens: u64, dt: u64 },
+    Reconcile { which: usize, input: u64, output: u64, dt: u64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..3, 0u64..400, 0u64..5000).prop_map(|(key, tokens, dt)| Op::Admit { key, tokens, dt }),
+        1 => (0usize..64, 0u64..400, 0u64..400, 0u64..5000).prop_map(|(which, input, output, dt)| Op::Reconcile { which, input, output, dt }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Without reconciliation debits, no minute-long interval ever holds
+    /// more admitted requests or input tokens (reserved, or real once
+    /// reconciled) than the limits, whatever the sequence and timing.
+    #[test]
+    fn never_admits_beyond_the_limit(ops in prop::collection::vec(op(), 1..150)) {
+        let (l, mut s) = (limiter(), MemoryStore::default());
+        let limits: Vec<Limit> = Limits { requests_per_minute: Some(7), input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+        let mut now = 0;
+        let mut log: Vec<(u8, u64, u64)> = Vec::new();
+        let mut reservations = Vec::new();
+        for op in ops {
+            match op {
+                Op::Admit { key, tokens: t, dt } => {
+                    now += dt;
+                    let d = l.admit(&mut s, &format!("k{key}"), &limits, tokens(t), now);
+                    if let Outcome::Admitted(r) = d.outcome {
+                        log.push((key, now, t));
+                        reservations.push(Some((r, log.len() - 1)));
+                    }
+                }
+                Op::Reconcile { which, input, output, dt } => {
+                    now += dt;
+                    // Each reservation is reconciled at most once.
+                    if let Some((r, at)) = reservations.get_mut(which).and_then(Option::take) {
+                        // Credits only (debits may legitimately overshoot).
+                        let input = input.min(r.reserved.input_tokens);
+                        l.reconcile(&mut s, &r, &limits, Actual { input_tokens: input, output_tokens: output, cost_nano_usd: 0 }, now).unwrap();
+                        log[at].2 = input;
+                    }
+                }
+            }
+        }
+        for &(key, t0, _) in &log {
+            let window: Vec<_> = log.iter().filter(|(k, t, _)| *k == key && *t >= t0 && *t < t0 + MINUTE_MS).collect();
+            prop_assert!(window.len() <= 7);
+            prop_assert!(window.iter().map(|w| w.2).sum::<u64>() <= 1000);
+        }
+    }
+}

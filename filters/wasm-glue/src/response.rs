@@ -1,0 +1,243 @@
+//! The response path of the pipeline: a buffered JSON response is parsed
+//! once for every stage and written back at most once; a streamed (SSE)
+//! response is parsed once into events that every stage sees as they arrive,
+//! without buffering the stream.
+
+use crate::host::Host;
+use crate::pipeline::{Order, Pipeline};
+use llm_api::sse::{write_events, SseParser};
+
+/// How the response body is handled, decided at the response headers.
+#[derive(Debug)]
+pub(crate) enum ResponseMode {
+    /// No stage reads the body: it streams through untouched.
+    Pass,
+    /// A JSON response, buffered whole and parsed once.
+    Buffer { rewrite: bool },
+    /// An SSE stream. Without a rewriting stage the original bytes pass and
+    /// the parser only observes them; with one, complete events are written
+    /// back and only an incomplete event's bytes are held for the next chunk.
+    Stream { parser: SseParser, rewrite: bool },
+}
+
+/// What the host adapter does with a response body chunk.
+#[derive(Debug, PartialEq)]
+pub enum BodyStep {
+    Continue,
+    /// Keep buffering until the end of the response.
+    Pause,
+    /// Replace the chunk (or, when buffered, the whole body) with these bytes.
+    Replace(Vec<u8>),
+}
+
+/// What the pipeline needs of a response body chunk, asked before the host
+/// copies the chunk into the VM.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyNeed {
+    /// Nothing: let it pass without reading it.
+    Nothing,
+    /// Buffer it: the whole body is wanted at the end.
+    WaitForEnd,
+    /// The chunk itself (or the whole buffered body at the end).
+    Chunk,
+}
+
+impl Pipeline {
+    pub fn response_body_need(&self, end_of_stream: bool) -> BodyNeed {
+        match self.response_mode {
+            _ if self.replied => BodyNeed::Nothing,
+            ResponseMode::Pass => BodyNeed::Nothing,
+            ResponseMode::Buffer { .. } if !end_of_stream => BodyNeed::WaitForEnd,
+            ResponseMode::Buffer { .. } | ResponseMode::Stream { .. } => BodyNeed::Chunk,
+        }
+    }
+
+    pub(crate) fn choose_response_mode(&mut self, host: &mut dyn Host, content_type: Option<&str>) {
+        let ex = &self.exchange;
+        if !self.streams.iter().any(|s| s.reads_response(ex)) {
+            return;
+        }
+        let rewrite = self.streams.iter().any(|s| s.rewrites_response(ex));
+        let media = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        self.response_mode = match media.as_str() {
+            "text/event-stream" => ResponseMode::Stream { parser: SseParser::new(), rewrite },
+            "application/json" => ResponseMode::Buffer { rewrite },
+            _ => return,
+        };
+        if rewrite {
+            host.set_response_header("content-length", None);
+        }
+    }
+
+    /// A response body chunk, when [`Pipeline::response_body_need`] asked
+    /// for it; `chunk` is the whole body when the response is buffered.
+    pub fn on_response_body(&mut self, host: &mut dyn Host, chunk: &[u8], end_of_stream: bool) -> BodyStep {
+        if self.replied {
+            return BodyStep::Continue;
+        }
+        match &mut self.response_mode {
+            ResponseMode::Pass => BodyStep::Continue,
+            ResponseMode::Buffer { .. } if !end_of_stream => BodyStep::Pause,
+            ResponseMode::Buffer { rewrite } => {
+                let rewrite = *rewrite;
+                self.exchange.response = serde_json::from_slice(chunk).ok();
+                self.run(host, Order::Response, |s, ex, h| {
+                    s.on_response(ex, h);
+                    crate::Flow::Continue
+                });
+                match &self.exchange.response {
+                    Some(body) if rewrite && self.exchange.response_changed() => {
+                        BodyStep::Replace(serde_json::to_vec(body).unwrap_or_else(|_| chunk.to_vec()))
+                    }
+                    _ => BodyStep::Continue,
+                }
+            }
+            ResponseMode::Stream { parser, rewrite } => {
+                let rewrite = *rewrite;
+                let mut events = parser.feed(chunk);
+                if end_of_stream {
+                    events.extend(parser.finish());
+                }
+                let exchange = &mut self.exchange;
+                for stream in self.streams.iter_mut().rev() {
+                    stream.on_response_events(exchange, &mut events, end_of_stream, host);
+                }
+                if rewrite {
+                    BodyStep::Replace(write_events(&events))
+                } else {
+                    BodyStep::Continue
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llm_api::sse::SseEvent;
+
+    fn events_of(bytes: &[u8]) -> Vec<SseEvent> {
+        let mut parser = SseParser::new();
+        let mut events = parser.feed(bytes);
+        events.extend(parser.finish());
+        events
+    }
+    use crate::pipeline::tests::FakeHost;
+    use crate::{Exchange, Stage, StageStream};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Upper-cases every stream event's data (when allowed to rewrite), or a
+    /// JSON response's `text`; records what it saw.
+    struct Shout {
+        rewrite: bool,
+        seen: Rc<RefCell<Vec<String>>>,
+    }
+
+    struct ShoutStream {
+        rewrite: bool,
+        seen: Rc<RefCell<Vec<String>>>,
+    }
+
+    impl Stage for Shout {
+        fn name(&self) -> &'static str {
+            "shout"
+        }
+        fn stream(&self) -> Box<dyn StageStream> {
+            Box::new(ShoutStream { rewrite: self.rewrite, seen: self.seen.clone() })
+        }
+    }
+
+    impl StageStream for ShoutStream {
+        fn reads_response(&self, _ex: &Exchange) -> bool {
+            true
+        }
+        fn rewrites_response(&self, _ex: &Exchange) -> bool {
+            self.rewrite
+        }
+        fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+            let text = ex.response.as_ref().and_then(|r| r["text"].as_str()).unwrap_or("<none>").to_owned();
+            self.seen.borrow_mut().push(text.clone());
+            if let Some(body) = ex.response_mut() {
+                body["text"] = text.to_uppercase().into();
+            }
+        }
+        fn on_response_events(&mut self, _ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, _host: &mut dyn Host) {
+            for event in events.iter_mut() {
+                self.seen.borrow_mut().push(event.data_str().to_owned());
+                *event = SseEvent::data(event.data_str().to_uppercase());
+            }
+            if end {
+                self.seen.borrow_mut().push("<end>".into());
+            }
+        }
+    }
+
+    fn pipeline(rewrite: bool) -> (Pipeline, Rc<RefCell<Vec<String>>>) {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Shout { rewrite, seen: seen.clone() })];
+        let headers = vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())];
+        (Pipeline::new(&stages, headers), seen)
+    }
+
+    const STREAM: &[u8] = b"data: one\n\ndata: two\n\nevent: x\ndata: three\n\n";
+
+    #[test]
+    fn a_stream_split_anywhere_is_seen_event_by_event_and_rewritten_whole() {
+        for cut in 1..STREAM.len() {
+            let (mut p, seen) = pipeline(true);
+            let mut host = FakeHost::default();
+            host.set_response_header("content-length", Some("44"));
+            p.on_response_headers(&mut host, Some(200), Some("text/event-stream; charset=utf-8"));
+            assert!(!host.response_headers.contains_key("content-length"));
+            let mut out = Vec::new();
+            for (part, end) in [(&STREAM[..cut], false), (&STREAM[cut..], true)] {
+                match p.on_response_body(&mut host, part, end) {
+                    BodyStep::Replace(bytes) => out.extend(bytes),
+                    other => panic!("expected a rewritten chunk, got {other:?}"),
+                }
+            }
+            assert_eq!(*seen.borrow(), ["one", "two", "three", "<end>"], "cut at {cut}");
+            let data: Vec<String> = events_of(&out).iter().map(|e| e.data_str().to_owned()).collect();
+            assert_eq!(data, ["ONE", "TWO", "THREE"], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_stream_nobody_rewrites_passes_its_bytes_untouched() {
+        let (mut p, seen) = pipeline(false);
+        let mut host = FakeHost::default();
+        host.set_response_header("content-length", Some("44"));
+        p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
+        assert!(host.response_headers.contains_key("content-length"));
+        assert_eq!(p.on_response_body(&mut host, &STREAM[..7], false), BodyStep::Continue);
+        assert_eq!(p.on_response_body(&mut host, &STREAM[7..], true), BodyStep::Continue);
+        assert_eq!(*seen.borrow(), ["one", "two", "three", "<end>"]);
+    }
+
+    #[test]
+    fn a_json_response_is_buffered_parsed_once_and_written_back_once() {
+        let (mut p, seen) = pipeline(true);
+        let mut host = FakeHost::default();
+        p.on_response_headers(&mut host, Some(200), Some("application/json"));
+        assert_eq!(p.response_body_need(false), BodyNeed::WaitForEnd);
+        assert_eq!(p.on_response_body(&mut host, b"{\"te", false), BodyStep::Pause);
+        assert_eq!(p.response_body_need(true), BodyNeed::Chunk);
+        assert_eq!(p.on_response_body(&mut host, br#"{"text":"hi","n":1}"#, true), BodyStep::Replace(br#"{"text":"HI","n":1}"#.to_vec()));
+        assert_eq!(*seen.borrow(), ["hi"]);
+    }
+
+    #[test]
+    fn bodies_of_other_types_and_bad_json_pass_untouched() {
+        let (mut p, seen) = pipeline(true);
+        let mut host = FakeHost::default();
+        p.on_response_headers(&mut host, Some(200), Some("text/plain"));
+        assert_eq!(p.response_body_need(true), BodyNeed::Nothing);
+        assert_eq!(p.on_response_body(&mut host, b"hello", true), BodyStep::Continue);
+        let (mut p, _) = pipeline(true);
+        p.on_response_headers(&mut host, Some(502), Some("application/json"));
+        assert_eq!(p.on_response_body(&mut host, b"not json", true), BodyStep::Continue);
+        assert_eq!(*seen.borrow(), Vec::<String>::new());
+    }
+}
