@@ -61,12 +61,15 @@ def test_azure_openai_deployment(gateway):
     client = openai.AzureOpenAI(
         azure_endpoint=gateway.base, api_key=DEMO_KEY, api_version="2024-10-21", max_retries=0
     )
+    # The demo's table maps the model gpt-4o-mini-azure to the Azure
+    # deployment gpt-4o-mini; the SDK puts the model in the path.
     reply = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}]
+        model="gpt-4o-mini-azure", messages=[{"role": "user", "content": "Say hello"}]
     )
-    assert reply.choices[0].message.content
+    assert reply.choices[0].message.content == "Hello from the fake azure provider."
     recorded = gateway.last_provider_request()
     assert recorded["path"] == "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
+    assert recorded["headers"]["api-key"] == "sk-demo-azure"
 
 
 def test_anthropic_message(claude, gateway):
@@ -140,3 +143,44 @@ def test_unknown_models_raise_bad_request_listing_the_choices(oai):
         oai.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "Hi"}])
     assert err.value.body["code"] == "model_not_found"
     assert "gpt-4o-mini" in err.value.body["message"]
+
+
+@pytest.mark.parametrize("model, provider", [("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-flash", "gemini")])
+def test_openai_sdk_reaches_other_providers(oai, gateway, model, provider):
+    reply = oai.chat.completions.create(model=model, messages=[{"role": "user", "content": "Say hello"}])
+    assert reply.choices[0].message.content == f"Hello from the fake {provider} provider."
+    assert reply.usage.prompt_tokens > 0
+    stream = oai.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Say hello"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Hello from the fake {provider} provider."
+    assert chunks[-1].usage.total_tokens > 0
+    assert gateway.last_provider_request()["path"] != "/v1/chat/completions", "translated to the provider's API"
+
+
+def test_openai_sdk_tool_call_through_anthropic(oai):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
+    reply = oai.chat.completions.create(
+        model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Weather?"}], tools=tools
+    )
+    assert reply.choices[0].finish_reason == "tool_calls"
+    assert reply.choices[0].message.tool_calls[0].function.name == "get_weather"
+
+
+def test_anthropic_sdk_reaches_an_openai_model(claude, gateway):
+    message = claude.messages.create(
+        model="gpt-4o-mini", max_tokens=64, messages=[{"role": "user", "content": "Say hello"}]
+    )
+    assert message.content[0].text == "Hello from the fake openai provider."
+    assert gateway.last_provider_request()["path"] == "/v1/chat/completions"
+    with claude.messages.stream(
+        model="gpt-4o-mini", max_tokens=64, messages=[{"role": "user", "content": "Say hello"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from the fake openai provider."
+    assert final.usage.output_tokens > 0

@@ -35,7 +35,6 @@ impl StageStream for AuditStream {
             if let Some(model) = &request.model {
                 host.set_fact("llm.model.requested", model);
             }
-            host.set_fact("llm.stream", if request.stream { "true" } else { "false" });
         }
         for header in &self.config.client_headers {
             if let Some(value) = ex.request_header(header) {

@@ -1,19 +1,10 @@
 //! The provider-rewrite filter's configuration, one shape per role.
 
+use llm_api::ProviderKind;
 use serde::Deserialize;
 use crate::routing::{RouteConfig, Router};
 use wasm_glue::config::parse_section;
 use wasm_glue::ConfigError;
-
-/// The API family a provider speaks.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    Openai,
-    Anthropic,
-    Gemini,
-    Azure,
-}
 
 /// A provider the gateway can route to.
 #[derive(Debug, Clone, Deserialize, PartialEq)]

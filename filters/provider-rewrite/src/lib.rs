@@ -8,16 +8,17 @@
 //! `translate` runs as an upstream filter on each provider's cluster, once per
 //! attempt, so a retry or fallback is translated for the provider it reaches.
 //!
-//! State: routing is complete (header, `provider/model` prefix, model table
-//! with globs and weighted splits, default, allow-lists, `GET /v1/models`);
-//! the translate role passes requests through until the translators land.
+//! Routing: header, `provider/model` prefix, model table with globs and
+//! weighted splits, default, allow-lists, `GET /v1/models`. Translation: the
+//! translators of `llm_api::translate`, per attempt, requests, responses and
+//! streams.
 
 mod config;
 mod route;
 pub mod routing;
 mod translate;
 
-pub use config::{Provider, ProviderKind, ProviderRewriteConfig, TranslateConfig};
+pub use config::{Provider, ProviderRewriteConfig, TranslateConfig};
 
 /// The name of this filter in configuration and logs.
 pub const NAME: &str = "provider_rewrite";

@@ -59,6 +59,7 @@ impl StageStream for RouteStream {
             Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
         };
         host.set_fact("llm.provider", &decision.provider);
+        host.set_fact("llm.stream", if ex.request.as_ref().is_some_and(|r| r.stream) { "true" } else { "false" });
         host.set_fact("llm.model.upstream", &decision.upstream_model);
         if let Some(deployment) = &decision.deployment {
             host.set_fact("llm.azure.deployment", deployment);

@@ -1,11 +1,21 @@
-//! The `translate` role: runs per upstream attempt on a provider's cluster.
+//! The `translate` role: runs as an upstream filter on a provider's cluster,
+//! once per attempt, and turns the request into that provider's API and the
+//! response (whole or streamed) back into the caller's.
+//!
+//! Envoy lets a filter change `:path` and headers only in its headers
+//! callback, before the body. So the path and headers come from the route
+//! stage's decision, read as facts at the headers (upstream model, stream
+//! flag, Azure deployment and `api-version`), by translating a minimal request
+//! that carries just those; the body is translated when it has arrived.
 
 use crate::config::TranslateConfig;
-use wasm_glue::{Exchange, Stage, StageStream};
+use llm_api::translate::HeaderEdits;
+use llm_api::{translator, ApiKind, LlmRequest, TranslateOptions, Translator};
+use serde_json::{json, Map, Value};
+use std::time::UNIX_EPOCH;
+use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
 pub struct Translate {
-    /// Validated at load; read by the translators (provider-rewrite issue).
-    #[allow(dead_code)]
     config: TranslateConfig,
 }
 
@@ -21,16 +31,176 @@ impl Stage for Translate {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TranslateStream)
+        Box::new(TranslateStream { config: self.config.clone(), translator: None })
     }
 }
 
-/// Passes requests through until the translators land.
-struct TranslateStream;
+struct TranslateStream {
+    config: TranslateConfig,
+    /// Set when the route stage's decision was found; without one (a request
+    /// the suite did not route) everything passes through.
+    translator: Option<Box<dyn Translator>>,
+}
+
+/// The smallest request of `api` that names `model` and `stream`: what the
+/// upstream path and headers depend on.
+pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    match api {
+        ApiKind::GeminiGenerate { .. } => {
+            body.insert("contents".into(), json!([]));
+        }
+        ApiKind::GeminiEmbed { .. } => {
+            body.insert("requests".into(), json!([]));
+        }
+        ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. } => {
+            body.insert("input".into(), json!(""));
+        }
+        ApiKind::Responses => {
+            body.insert("input".into(), json!(""));
+        }
+        _ => {
+            body.insert("messages".into(), json!([]));
+            body.insert("max_tokens".into(), json!(1));
+        }
+    }
+    if stream {
+        body.insert("stream".into(), Value::Bool(true));
+    }
+    LlmRequest { body, model: Some(model.to_owned()), stream }
+}
+
+fn apply(edits: &HeaderEdits, set: &mut dyn FnMut(&str, Option<&str>)) {
+    for name in &edits.remove {
+        set(name, None);
+    }
+    for (name, value) in &edits.set {
+        set(name, Some(value));
+    }
+}
 
 impl StageStream for TranslateStream {
-    /// Nothing to translate yet, so the body streams through unparsed.
-    fn reads_request_body(&self, _ex: &Exchange) -> bool {
-        false
+    fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        let Some(model) = host.fact("llm.model.upstream") else { return Flow::Continue };
+        let stream = host.fact("llm.stream").as_deref() == Some("true");
+        let mut options = TranslateOptions {
+            azure_deployment: host.fact("llm.azure.deployment"),
+            created: host.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            ..TranslateOptions::default()
+        };
+        if let Some(version) = host.fact("llm.azure.api_version") {
+            options.azure_api_version = version;
+        }
+        let mut translator = match translator(&ex.api, self.config.provider, &model, &options) {
+            Ok(translator) => translator,
+            Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
+        };
+        match translator.request(&skeleton(&ex.api, &model, stream)) {
+            Ok(upstream) => {
+                host.set_request_header(":path", Some(&upstream.path));
+                apply(&upstream.headers, &mut |name, value| host.set_request_header(name, value));
+            }
+            Err(err) => {
+                host.log(LogLevel::Error, &format!("no upstream path for {}: {err}", ex.api.name()));
+                return Flow::Respond(Reply::error(&err, &ex.api));
+            }
+        }
+        self.translator = Some(translator);
+        Flow::Continue
+    }
+
+    fn reads_request_body(&self, ex: &Exchange) -> bool {
+        self.translator.is_some() && ex.api.has_json_body()
+    }
+
+    fn rewrites_request(&self, _ex: &Exchange) -> bool {
+        self.translator.is_some()
+    }
+
+    fn on_request(&mut self, ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
+        let (Some(translator), Some(request)) = (self.translator.as_mut(), ex.request.as_ref()) else {
+            return Flow::Continue;
+        };
+        match translator.request(request) {
+            Ok(upstream) => {
+                if let Some(body) = upstream.body {
+                    ex.replace_request_body(body);
+                }
+                Flow::Continue
+            }
+            Err(err) => Flow::Respond(Reply::error(&err, &ex.api)),
+        }
+    }
+
+    fn on_response_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        if let (Some(translator), Some(status)) = (self.translator.as_mut(), ex.response_status) {
+            apply(&translator.response_headers(status), &mut |name, value| host.set_response_header(name, value));
+        }
+        Flow::Continue
+    }
+
+    fn transforms_response(&self, _ex: &Exchange) -> bool {
+        self.translator.is_some()
+    }
+
+    fn transform_response(&mut self, ex: &mut Exchange, body: &[u8], end_of_stream: bool, host: &mut dyn Host) -> Option<Vec<u8>> {
+        let translator = self.translator.as_mut()?;
+        let status = ex.response_status.unwrap_or(200);
+        // Errors and JSON arrive whole (the pipeline buffers them); a
+        // successful stream arrives chunk by chunk.
+        if status >= 400 || !ex.response_is_stream() {
+            match translator.response_body(body) {
+                Ok(translated) => translated,
+                Err(err) => {
+                    host.log(LogLevel::Warn, &format!("untranslatable {status} response from the provider: {err}"));
+                    Some(err.body(ex.api.dialect()))
+                }
+            }
+        } else {
+            translator.response_chunk(body, end_of_stream)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llm_api::ProviderKind;
+
+    /// The path and headers from the skeleton are those of a full request,
+    /// for every pair the translators support.
+    #[test]
+    fn the_skeleton_gives_the_full_requests_path_and_headers() {
+        let chat = json!({"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5});
+        let cases: Vec<(ApiKind, Value)> = vec![
+            (ApiKind::ChatCompletions, chat.clone()),
+            (ApiKind::AnthropicMessages, json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]})),
+            (ApiKind::Embeddings, json!({"model": "m", "input": "Hi"})),
+            (ApiKind::Responses, json!({"model": "m", "input": "Hi"})),
+            (ApiKind::GeminiGenerate { model: "m".into(), stream: false }, json!({"contents": [{"parts": [{"text": "Hi"}]}]})),
+            (ApiKind::GeminiEmbed { model: "m".into() }, json!({"requests": [{"content": {"parts": [{"text": "Hi"}]}}]})),
+        ];
+        let options = TranslateOptions { azure_deployment: Some("dep".into()), ..TranslateOptions::default() };
+        let mut checked = 0;
+        for (api, body) in cases {
+            for provider in ProviderKind::ALL {
+                for stream in [false, true] {
+                    let Ok(mut t) = translator(&api, provider, "up-model", &options) else { continue };
+                    let mut full = body.clone();
+                    if stream {
+                        full["stream"] = json!(true);
+                    }
+                    let Value::Object(map) = full else { unreachable!() };
+                    let full = LlmRequest { body: map, model: Some("m".into()), stream };
+                    let from_skeleton = t.request(&skeleton(&api, "up-model", stream)).unwrap();
+                    let from_full = t.request(&full).unwrap();
+                    assert_eq!(from_skeleton.path, from_full.path, "{api:?} -> {provider:?} stream={stream}");
+                    assert_eq!(from_skeleton.headers, from_full.headers, "{api:?} -> {provider:?} stream={stream}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} pairs checked");
     }
 }

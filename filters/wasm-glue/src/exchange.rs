@@ -15,10 +15,15 @@ pub struct Exchange {
     pub request: Option<LlmRequest>,
     /// The response status, once response headers have arrived.
     pub response_status: Option<u16>,
+    /// The response's media type (`text/event-stream` for streams), once
+    /// response headers have arrived.
+    pub response_media_type: Option<String>,
     /// The parsed JSON response, once a buffered (non-streamed) response has
     /// arrived whole and some stage reads it; `None` if it is not JSON.
     pub response: Option<serde_json::Value>,
     request_changed: bool,
+    /// A whole new request body from a stage that rewrites the wire format.
+    request_replacement: Option<Vec<u8>>,
     response_changed: bool,
 }
 
@@ -30,14 +35,21 @@ impl Exchange {
             request_headers,
             request: None,
             response_status: None,
+            response_media_type: None,
             response: None,
             request_changed: false,
+            request_replacement: None,
             response_changed: false,
         };
         let method = exchange.request_header(":method").unwrap_or_default();
         let path = exchange.request_header(":path").unwrap_or_default();
         exchange.api = ApiKind::classify(method, path);
         exchange
+    }
+
+    /// Whether the response is a stream of server-sent events.
+    pub fn response_is_stream(&self) -> bool {
+        self.response_media_type.as_deref() == Some("text/event-stream")
     }
 
     /// The first value of a request header, by lowercase name.
@@ -54,6 +66,16 @@ impl Exchange {
 
     pub(crate) fn request_changed(&self) -> bool {
         self.request_changed
+    }
+
+    /// Replaces the request body with `bytes` in another wire format (a
+    /// translation): sent instead of the parsed request.
+    pub fn replace_request_body(&mut self, bytes: Vec<u8>) {
+        self.request_replacement = Some(bytes);
+    }
+
+    pub(crate) fn take_request_replacement(&mut self) -> Option<Vec<u8>> {
+        self.request_replacement.take()
     }
 
     /// The parsed response for a stage that will change it: the pipeline

@@ -33,6 +33,9 @@ pub trait Host {
     /// Publishes a fact for the other filters and for access logs, as Envoy
     /// filter state (`wasm.<name>`). Facts never hold prompt text, keys or PII.
     fn set_fact(&mut self, name: &str, value: &str);
+    /// Reads a fact published by a stage of this request, also one that ran
+    /// downstream when this stage runs as an upstream filter.
+    fn fact(&self, name: &str) -> Option<String>;
     /// Adds `by` to the counter `name` (defined on first use).
     fn count(&mut self, name: &str, by: u64);
     /// Reads data shared by every worker's VM: the value and its version.

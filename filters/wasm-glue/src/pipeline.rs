@@ -68,6 +68,20 @@ pub trait StageStream {
     /// when it is JSON. Runs in reverse stage order.
     fn on_response(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) {}
 
+    /// Whether this stage rewrites the raw response body itself (a wire
+    /// format translation, which keeps its own stream state): the body then
+    /// reaches [`StageStream::transform_response`] whole for errors and JSON,
+    /// chunk by chunk for streams.
+    fn transforms_response(&self, _ex: &Exchange) -> bool {
+        false
+    }
+
+    /// The raw response body (whole, or one chunk of a stream); returns the
+    /// bytes to send instead, or `None` to keep them.
+    fn transform_response(&mut self, _ex: &mut Exchange, _body: &[u8], _end_of_stream: bool, _host: &mut dyn Host) -> Option<Vec<u8>> {
+        None
+    }
+
     /// Complete events of a streamed (SSE) response, as they arrive; the last
     /// call has `end_of_stream`. Runs in reverse stage order. Changing the
     /// events takes effect only if this stage said it `rewrites_response`.
@@ -189,6 +203,9 @@ impl Pipeline {
         if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request(ex, h)) {
             return step;
         }
+        if let Some(bytes) = self.exchange.take_request_replacement() {
+            return Step::ContinueWithBody(bytes);
+        }
         match &self.exchange.request {
             Some(request) if self.exchange.request_changed() => Step::ContinueWithBody(request.to_bytes()),
             _ => Step::Continue,
@@ -198,13 +215,16 @@ impl Pipeline {
     /// Response headers: `content_type` decides how the body is handled.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
         self.exchange.response_status = status;
+        self.exchange.response_media_type = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|media| media.trim().to_ascii_lowercase());
         if self.replied {
             return Step::Continue;
         }
         if let Some(step) = self.run(host, Order::Response, |s, ex, h| s.on_response_headers(ex, h)) {
             return step;
         }
-        self.choose_response_mode(host, content_type);
+        self.choose_response_mode(host);
         Step::Continue
     }
 
@@ -256,6 +276,7 @@ pub(crate) mod tests {
         pub(crate) response_headers: HashMap<String, String>,
         pub(crate) counters: HashMap<String, u64>,
         pub(crate) shared: HashMap<String, (Vec<u8>, u32)>,
+        pub(crate) facts: HashMap<String, String>,
     }
 
     impl Host for FakeHost {
@@ -275,7 +296,12 @@ pub(crate) mod tests {
             };
         }
         fn clear_route_cache(&mut self) {}
-        fn set_fact(&mut self, _name: &str, _value: &str) {}
+        fn set_fact(&mut self, name: &str, value: &str) {
+            self.facts.insert(name.to_owned(), value.to_owned());
+        }
+        fn fact(&self, name: &str) -> Option<String> {
+            self.facts.get(name).cloned()
+        }
         fn count(&mut self, name: &str, by: u64) {
             *self.counters.entry(name.to_owned()).or_default() += by;
         }

@@ -14,6 +14,8 @@ pub(crate) enum ResponseMode {
     Pass,
     /// A JSON response, buffered whole and parsed once.
     Buffer { rewrite: bool },
+    /// A stage rewrites the raw body: whole (errors, JSON), or chunk by chunk.
+    Transform { whole: bool },
     /// An SSE stream. Without a rewriting stage the original bytes pass and
     /// the parser only observes them; with one, complete events are written
     /// back and only an incomplete event's bytes are held for the next chunk.
@@ -47,19 +49,24 @@ impl Pipeline {
         match self.response_mode {
             _ if self.replied => BodyNeed::Nothing,
             ResponseMode::Pass => BodyNeed::Nothing,
-            ResponseMode::Buffer { .. } if !end_of_stream => BodyNeed::WaitForEnd,
-            ResponseMode::Buffer { .. } | ResponseMode::Stream { .. } => BodyNeed::Chunk,
+            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true } if !end_of_stream => BodyNeed::WaitForEnd,
+            ResponseMode::Buffer { .. } | ResponseMode::Stream { .. } | ResponseMode::Transform { .. } => BodyNeed::Chunk,
         }
     }
 
-    pub(crate) fn choose_response_mode(&mut self, host: &mut dyn Host, content_type: Option<&str>) {
+    pub(crate) fn choose_response_mode(&mut self, host: &mut dyn Host) {
         let ex = &self.exchange;
+        if self.streams.iter().any(|s| s.transforms_response(ex)) {
+            let error = ex.response_status.is_some_and(|status| status >= 400);
+            self.response_mode = ResponseMode::Transform { whole: error || !ex.response_is_stream() };
+            host.set_response_header("content-length", None);
+            return;
+        }
         if !self.streams.iter().any(|s| s.reads_response(ex)) {
             return;
         }
         let rewrite = self.streams.iter().any(|s| s.rewrites_response(ex));
-        let media = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        self.response_mode = match media.as_str() {
+        self.response_mode = match ex.response_media_type.as_deref().unwrap_or_default() {
             "text/event-stream" => ResponseMode::Stream { parser: SseParser::new(), rewrite },
             "application/json" => ResponseMode::Buffer { rewrite },
             _ => return,
@@ -77,7 +84,17 @@ impl Pipeline {
         }
         match &mut self.response_mode {
             ResponseMode::Pass => BodyStep::Continue,
-            ResponseMode::Buffer { .. } if !end_of_stream => BodyStep::Pause,
+            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true } if !end_of_stream => BodyStep::Pause,
+            ResponseMode::Transform { .. } => {
+                let mut out: Option<Vec<u8>> = None;
+                for stream in self.streams.iter_mut().rev() {
+                    let input = out.as_deref().unwrap_or(chunk);
+                    if let Some(bytes) = stream.transform_response(&mut self.exchange, input, end_of_stream, host) {
+                        out = Some(bytes);
+                    }
+                }
+                out.map_or(BodyStep::Continue, BodyStep::Replace)
+            }
             ResponseMode::Buffer { rewrite } => {
                 let rewrite = *rewrite;
                 self.exchange.response = serde_json::from_slice(chunk).ok();

@@ -215,6 +215,11 @@ impl Host for EnvoyHost {
         let _ = hostcalls::set_property(vec![name], Some(value.as_bytes()));
     }
 
+    fn fact(&self, name: &str) -> Option<String> {
+        let bytes = hostcalls::get_property(vec![name]).ok().flatten()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     fn count(&mut self, name: &str, by: u64) {
         let id = METRICS.with(|metrics| {
             let mut metrics = metrics.borrow_mut();

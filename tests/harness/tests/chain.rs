@@ -14,29 +14,37 @@ fn start(name: &str, layout: Layout) -> Stack {
     Stack::start(options).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// One request per API family, with the path the fake provider must see.
-fn calls() -> Vec<(&'static str, &'static str, &'static str)> {
+/// One request per API family in its provider's own format (so nothing
+/// needs translating), with extra curl args and the path the provider sees.
+fn calls() -> Vec<(&'static str, &'static str, &'static [&'static str], &'static str)> {
     vec![
-        ("/v1/chat/completions", r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#, "/v1/chat/completions"),
-        ("/v1/messages", r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}"#, "/v1/messages"),
+        ("/v1/chat/completions", r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#, &[], "/v1/chat/completions"),
+        (
+            "/v1/messages",
+            r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}"#,
+            &[],
+            "/v1/messages",
+        ),
         (
             "/v1beta/models/gemini-2.5-flash:generateContent",
             r#"{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}"#,
+            &[],
             "/v1beta/models/gemini-2.5-flash:generateContent",
         ),
         (
             "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
             r#"{"messages":[{"role":"user","content":"Hi"}]}"#,
+            &["-H", "x-llm-provider: azure"],
             "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
         ),
-        ("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":"Hi"}"#, "/v1/embeddings"),
+        ("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":"Hi"}"#, &[], "/v1/embeddings"),
     ]
 }
 
 fn every_api_passes_every_stage(layout: Layout, name: &str) {
     let stack = start(name, layout);
-    for (path, body, upstream_path) in calls() {
-        let response = post_json(&stack.url(path), body, &[]).unwrap();
+    for (path, body, extra, upstream_path) in calls() {
+        let response = post_json(&stack.url(path), body, extra).unwrap();
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         let recorded = stack.fake.requests().unwrap();
         let last = recorded.last().unwrap_or_else(|| panic!("{path}: nothing reached the provider"));

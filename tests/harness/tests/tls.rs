@@ -17,7 +17,8 @@ struct Production {
     envoy: Envoy,
     fake: FakeProvider,
     certs: Certs,
-    dir: RunDir,
+    /// Held so the run directory (certificates, secrets, logs) outlives the test.
+    _dir: RunDir,
 }
 
 fn start() -> Production {
@@ -61,7 +62,7 @@ fn start() -> Production {
     let config = dir.path.join("production.yaml");
     template.write(&config).unwrap();
     let envoy = Envoy::start(&config, &dir.path, 2, Output::File(&dir.path.join("envoy.log"))).unwrap_or_else(|e| panic!("{e}"));
-    Production { envoy, fake, certs, dir }
+    Production { envoy, fake, certs, _dir: dir }
 }
 
 impl Production {

@@ -2,8 +2,8 @@
 
 use super::pattern::Pattern;
 use super::{ClientPolicy, RouteConfig, RouteTarget};
-use crate::config::{Provider, ProviderKind};
-use llm_api::{ApiError, ErrorKind};
+use crate::config::Provider;
+use llm_api::{ApiError, ErrorKind, ProviderKind};
 use serde_json::{json, Value};
 use wasm_glue::config::check_header_name;
 use wasm_glue::ConfigError;

@@ -1,0 +1,161 @@
+//! One endpoint, any provider: requests translated per upstream attempt into
+//! the provider's API and responses (whole and streamed) back into the
+//! caller's, through a real Envoy and the fake providers.
+
+use gateway_harness::curl::{post_json, Response};
+use gateway_harness::{Stack, StackOptions};
+use serde_json::Value;
+
+fn start(name: &str) -> Stack {
+    Stack::start(StackOptions::demo(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn upstream(stack: &Stack) -> Value {
+    stack.fake.requests().unwrap().pop().expect("a request reached a provider")
+}
+
+fn upstream_body(stack: &Stack) -> Value {
+    serde_json::from_str(upstream(stack)["body"].as_str().unwrap()).unwrap()
+}
+
+/// The `data:` payloads of an SSE response, `[DONE]` excluded.
+fn sse_data(response: &Response) -> Vec<Value> {
+    response
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
+        .collect()
+}
+
+fn chat(model: &str, stream: bool) -> String {
+    format!(
+        r#"{{"model":"{model}","stream":{stream},"stream_options":{{"include_usage":{stream}}},"messages":[{{"role":"system","content":"Be brief."}},{{"role":"user","content":"Hi"}}]}}"#
+    )
+}
+
+#[test]
+fn openai_chat_to_anthropic_and_back() {
+    let stack = start("translate-anthropic");
+    let response = post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", false), &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let reply = response.json();
+    assert_eq!(reply["object"], "chat.completion");
+    assert_eq!(reply["choices"][0]["message"]["content"], "Hello from the fake anthropic provider.");
+    assert_eq!(reply["choices"][0]["finish_reason"], "stop");
+    assert!(reply["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    let sent = upstream(&stack);
+    assert_eq!(sent["path"], "/v1/messages");
+    assert!(sent["headers"]["anthropic-version"].is_string());
+    let body = upstream_body(&stack);
+    assert_eq!(body["system"], "Be brief.");
+    assert_eq!(body["messages"][0]["role"], "user");
+    assert!(body["max_tokens"].as_u64().unwrap() > 0, "Anthropic requires max_tokens");
+
+    let response = post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", true), &["-N"]).unwrap();
+    assert_eq!(response.status, 200);
+    let chunks = sse_data(&response);
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"), "{}", response.text());
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hello from the fake anthropic provider.");
+    assert!(chunks.last().unwrap()["usage"]["completion_tokens"].as_u64().unwrap() > 0, "the usage chunk");
+    assert!(response.text().trim_end().ends_with("data: [DONE]"));
+}
+
+#[test]
+fn openai_chat_to_gemini_whole_and_streamed() {
+    let stack = start("translate-gemini");
+    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gemini-2.5-flash", false), &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["choices"][0]["message"]["content"], "Hello from the fake gemini provider.");
+    assert_eq!(upstream(&stack)["path"], "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(upstream_body(&stack)["systemInstruction"]["parts"][0]["text"], "Be brief.");
+
+    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gemini-2.5-flash", true), &["-N"]).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(upstream(&stack)["path"], "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+    let chunks = sse_data(&response);
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hello from the fake gemini provider.");
+    assert!(chunks.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn anthropic_clients_reach_an_openai_provider() {
+    let stack = start("translate-reverse");
+    let body = r#"{"model":"gpt-4o-mini","max_tokens":64,"system":"Be brief.","messages":[{"role":"user","content":"Hi"}]}"#;
+    let response = post_json(&stack.url("/v1/messages"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let message = response.json();
+    assert_eq!(message["type"], "message");
+    assert_eq!(message["content"][0]["text"], "Hello from the fake openai provider.");
+    assert_eq!(message["stop_reason"], "end_turn");
+    assert_eq!(upstream(&stack)["path"], "/v1/chat/completions");
+    assert_eq!(upstream_body(&stack)["messages"][0]["role"], "system");
+
+    let stream = body.replacen('{', r#"{"stream":true,"#, 1);
+    let response = post_json(&stack.url("/v1/messages"), &stream, &["-N"]).unwrap();
+    assert_eq!(response.status, 200);
+    let text = response.text();
+    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).map(str::trim).collect();
+    assert_eq!(events.first(), Some(&"message_start"), "{}", response.text());
+    assert_eq!(events.last(), Some(&"message_stop"));
+    assert!(events.contains(&"content_block_delta") && events.contains(&"message_delta"));
+}
+
+#[test]
+fn a_model_mapped_to_an_azure_deployment_uses_its_path() {
+    let stack = start("translate-azure");
+    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gpt-4o-mini-azure", false), &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let sent = upstream(&stack);
+    assert_eq!(sent["path"], "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21");
+    assert_eq!(sent["headers"]["api-key"], "sk-demo-azure");
+}
+
+#[test]
+fn tool_calls_cross_formats_both_ways() {
+    let stack = start("translate-tools");
+    let openai_tools = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Weather?"}],
+        "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}}]}"#;
+    let reply = post_json(&stack.url("/v1/chat/completions"), openai_tools, &[]).unwrap().json();
+    assert_eq!(reply["choices"][0]["finish_reason"], "tool_calls", "{reply}");
+    assert_eq!(reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(upstream_body(&stack)["tools"][0]["name"], "get_weather");
+
+    let anthropic_tools = r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Weather?"}],
+        "tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{}}}]}"#;
+    let message = post_json(&stack.url("/v1/messages"), anthropic_tools, &[]).unwrap().json();
+    assert_eq!(message["stop_reason"], "tool_use", "{message}");
+    let block = message["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
+    assert_eq!(block["name"], "get_weather");
+    assert_eq!(upstream_body(&stack)["tools"][0]["function"]["name"], "get_weather");
+}
+
+#[test]
+fn embeddings_reach_gemini_by_prefix() {
+    let stack = start("translate-embeddings");
+    let body = r#"{"model":"gemini/text-embedding-004","input":["one","two"]}"#;
+    let response = post_json(&stack.url("/v1/embeddings"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let list = response.json();
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    assert_eq!(upstream(&stack)["path"], "/v1beta/models/text-embedding-004:batchEmbedContents");
+}
+
+#[test]
+fn provider_errors_reach_the_caller_in_its_own_format() {
+    let stack = start("translate-errors");
+    let response =
+        post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", false), &["-H", "x-fake-fault: status=429"]).unwrap();
+    assert_eq!(response.status, 429);
+    let error = &response.json()["error"];
+    assert!(error["message"].is_string() && error["type"].is_string(), "OpenAI error shape: {}", response.text());
+
+    let body = r#"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let response = post_json(&stack.url("/v1/messages"), body, &["-H", "x-fake-fault: status=400"]).unwrap();
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["type"], "error", "Anthropic error shape: {}", response.text());
+}
