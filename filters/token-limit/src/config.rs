@@ -1,45 +1,20 @@
-//! The token-limit filter's configuration.
+//! The token-limit filter's configuration: the limit policy of `limit::policy`,
+//! validated when Envoy loads it.
 
-use serde::Deserialize;
+use crate::limit::policy::{KeyPart, LimitPolicy};
 use wasm_glue::config::{check_header_name, parse_section};
 use wasm_glue::ConfigError;
 
-/// How input tokens are counted before admission.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Counting {
-    /// A calibrated estimate, exact only when a request could cross a limit.
-    Auto,
-    /// Always the provider's tokenizer.
-    Exact,
-    /// Always the calibrated estimate.
-    Estimate,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TokenLimitConfig {
-    /// The request header whose value names the limited client.
-    #[serde(default = "default_key_header")]
-    pub key_header: String,
-    #[serde(default = "default_counting")]
-    pub counting: Counting,
-}
-
-fn default_key_header() -> String {
-    "x-agent-id".to_owned()
-}
-
-fn default_counting() -> Counting {
-    Counting::Auto
-}
-
-impl TokenLimitConfig {
-    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
-        let config: TokenLimitConfig = parse_section(crate::NAME, value)?;
-        check_header_name(crate::NAME, "key_header", &config.key_header)?;
-        Ok(config)
+/// Parses and validates the policy; errors name the field.
+pub fn from_json(value: serde_json::Value) -> Result<LimitPolicy, ConfigError> {
+    let policy: LimitPolicy = parse_section(crate::NAME, value)?;
+    policy.validate().map_err(|e| ConfigError::new(crate::NAME, e.field, e.message))?;
+    for (i, part) in policy.key.iter().enumerate() {
+        if let KeyPart::Header(name) = part {
+            check_header_name(crate::NAME, &format!("key[{i}].header"), name)?;
+        }
     }
+    Ok(policy)
 }
 
 #[cfg(test)]
@@ -48,17 +23,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn defaults() {
-        let config = TokenLimitConfig::from_json(json!({})).unwrap();
-        assert_eq!(config.key_header, "x-agent-id");
-        assert_eq!(config.counting, Counting::Auto);
+    fn defaults_key_on_the_agent_header() {
+        let policy = from_json(json!({})).unwrap();
+        assert_eq!(policy.key, [KeyPart::Header("x-agent-id".into())]);
     }
 
     #[test]
     fn errors_name_the_field() {
-        let err = TokenLimitConfig::from_json(json!({"counting": "guess"})).unwrap_err();
-        assert_eq!(err.field, "counting");
-        let err = TokenLimitConfig::from_json(json!({"key_header": ""})).unwrap_err();
-        assert_eq!(err.field, "key_header");
+        let err = from_json(json!({"counting": {"mode": "guess"}})).unwrap_err();
+        assert_eq!(err.field, "counting.mode");
+        let err = from_json(json!({"key": [{"header": "Bad Header"}]})).unwrap_err();
+        assert_eq!(err.field, "key[0].header");
+        let err = from_json(json!({"overrides": [{"key": "a", "tier": "gold"}]})).unwrap_err();
+        assert_eq!(err.field, "overrides[0].tier");
+        let err = from_json(json!({"limits": {"tokens_per_minute": 5}})).unwrap_err();
+        assert!(err.message.contains("unknown field `tokens_per_minute`"), "{err}");
     }
 }

@@ -1,16 +1,36 @@
-//! The token-limit stage of the pipeline.
+//! The token-limit stage: counts a request's input tokens, admits it against
+//! its key's limits by reserving them atomically in Envoy's shared data
+//! (exact across workers), answers 429 in the caller's format when a limit is
+//! used up, adds OpenAI's `x-ratelimit-*` headers to every response, and
+//! reconciles the reservation with the usage the provider reports.
 
-use crate::config::TokenLimitConfig;
+use crate::count::{admission_count, estimate, exact, request_tokens, Encoding, EncodingMap, Family, Format};
+use crate::limit::headers::openai_headers;
+use crate::limit::key::{build_key, RequestKey};
+use crate::limit::limiter::{Actual, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
+use crate::limit::policy::{KeyPart, Limit, LimitPolicy, Measure};
+use crate::limit::store::{CasMismatch, Store};
+use llm_api::{ApiError, ErrorKind, LlmRequest, Usage, UsageAccumulator};
 use std::rc::Rc;
-use wasm_glue::{Exchange, Flow, Host, Stage, StageStream};
+use std::time::UNIX_EPOCH;
+use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
 pub struct TokenLimit {
-    config: Rc<TokenLimitConfig>,
+    shared: Rc<Shared>,
+}
+
+/// What every stream of a VM shares: the policy and what it was compiled to.
+struct Shared {
+    policy: LimitPolicy,
+    limiter: Limiter,
+    encodings: EncodingMap,
 }
 
 impl TokenLimit {
-    pub fn new(config: TokenLimitConfig) -> Self {
-        TokenLimit { config: Rc::new(config) }
+    pub fn new(policy: LimitPolicy) -> Self {
+        let limiter = Limiter::new(&policy.store);
+        let encodings = EncodingMap::new(policy.counting.encodings.clone());
+        TokenLimit { shared: Rc::new(Shared { policy, limiter, encodings }) }
     }
 }
 
@@ -20,20 +40,197 @@ impl Stage for TokenLimit {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TokenLimitStream { config: self.config.clone() })
+        Box::new(TokenLimitStream { shared: self.shared.clone(), admitted: None, usage: None, stream_usage: None })
+    }
+
+    fn start(&self, host: &mut dyn Host) {
+        self.shared.limiter.init_slots(&mut HostStore(host));
     }
 }
 
+/// The limiter's store over Envoy's shared data (compare-and-swap).
+struct HostStore<'a>(&'a mut dyn Host);
+
+impl Store for HostStore<'_> {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.0.shared_get(key)
+    }
+
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), CasMismatch> {
+        self.0.shared_set(key, value, cas).map_err(|_| CasMismatch)
+    }
+}
+
+/// An admitted request, until its response is reconciled.
+struct Admitted {
+    reservation: Reservation,
+    limits: Vec<Limit>,
+    states: Vec<LimitState>,
+}
+
 struct TokenLimitStream {
-    config: Rc<TokenLimitConfig>,
+    shared: Rc<Shared>,
+    admitted: Option<Admitted>,
+    /// Usage read from a whole (JSON) response.
+    usage: Option<Usage>,
+    /// Usage gathered from a stream's events.
+    stream_usage: Option<UsageAccumulator>,
+}
+
+fn now_ms(host: &dyn Host) -> u64 {
+    host.now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The estimator for a model: OpenAI's encodings where known, else the
+/// provider family by name.
+fn family(encodings: &EncodingMap, model: &str) -> Family {
+    match encodings.lookup(model) {
+        Some(Encoding::Cl100kBase) => Family::OpenAiCl100k,
+        Some(Encoding::O200kBase) => Family::OpenAiO200k,
+        None if model.contains("claude") => Family::Anthropic,
+        None if model.contains("gemini") => Family::Gemini,
+        None => Family::OpenAiO200k,
+    }
+}
+
+impl TokenLimitStream {
+    /// The admission count of the request's input tokens.
+    fn count(&self, request: &LlmRequest, format: Format, remaining: Option<u64>) -> (u64, u64) {
+        let shared = &self.shared;
+        let model = request.model.as_deref().unwrap_or_default();
+        let family = family(&shared.encodings, model);
+        let estimated = request_tokens(format, &request.body, model, &mut |text| estimate(family, text));
+        let encoding = shared.encodings.lookup(model);
+        let mut exact_count = |limit: u64| {
+            let total = encoding.map_or(0, |enc| {
+                request_tokens(format, &request.body, model, &mut |text| exact::count(enc, text) as u64)
+            });
+            if total > limit {
+                Err(exact::Exceeded { at_least: usize::try_from(total).unwrap_or(usize::MAX) })
+            } else {
+                Ok(total)
+            }
+        };
+        let exact: Option<&mut dyn FnMut(u64) -> Result<u64, exact::Exceeded>> =
+            if encoding.is_some() { Some(&mut exact_count) } else { None };
+        let counted = admission_count(shared.policy.counting.mode, estimated, shared.policy.counting.safety_margin, remaining, exact);
+        (counted.tokens, counted.estimate)
+    }
+
+    fn reject(ex: &Exchange, decision: &Decision, rejection: &Rejection, demand: u64) -> Flow {
+        let limit = rejection.limit.map_or(0, |l| l.max);
+        let error = match rejection.reason {
+            Reason::CanNeverSucceed => ApiError::invalid(format!(
+                "This request needs about {demand} input tokens, more than its limit of {limit} per window allows: it can never succeed. Send a smaller request."
+            ))
+            .with_code("request_too_large_for_limit"),
+            Reason::OverLimit => ApiError::new(
+                ErrorKind::RateLimited,
+                format!("Rate limit reached (limit {limit} per window). Retry after the time in the retry-after header."),
+            )
+            .with_code("rate_limit_exceeded"),
+            Reason::StoreContention => {
+                ApiError::new(ErrorKind::RateLimited, "The rate limiter is busy; retry shortly.").with_code("rate_limit_exceeded")
+            }
+        };
+        let mut reply = Reply::error(&error, &ex.api);
+        reply.headers.extend(openai_headers(&decision.limits, Some(rejection)).into_iter().map(|(k, v)| (k.to_owned(), v)));
+        Flow::Respond(reply)
+    }
 }
 
 impl StageStream for TokenLimitStream {
-    /// Publishes the key the request will be limited under.
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
-        if let Some(key) = ex.request_header(&self.config.key_header) {
-            host.set_fact("llm.ratelimit.key", key);
+        let policy = &self.shared.policy;
+        let model = ex.request.as_ref().and_then(|r| r.model.clone());
+        let key = build_key(&policy.key, policy.missing_key, |part| match part {
+            KeyPart::Header(name) => ex.request_header(name),
+            KeyPart::Client => ex.request_header("x-client-id"),
+            KeyPart::Model => model.as_deref(),
+            // The route is decided after this stage; the API kind stands for it.
+            KeyPart::Route => Some(ex.api.name()),
+        });
+        let key = match key {
+            RequestKey::Key(key) => key,
+            RequestKey::Missing => {
+                let err = ApiError::new(ErrorKind::Authentication, "This gateway limits requests per client; the request names none.")
+                    .with_code("missing_client_key");
+                return Flow::Respond(Reply::error(&err, &ex.api));
+            }
+        };
+        host.set_fact("llm.ratelimit.key", &key);
+        let limits = policy.limits_for(&key).to_set();
+        if limits.is_empty() {
+            return Flow::Continue;
+        }
+        let now = now_ms(host);
+        let mut store = HostStore(host);
+        let token_limits = |states: &[LimitState]| {
+            states
+                .iter()
+                .filter(|s| matches!(s.limit.measure, Measure::InputTokens | Measure::TotalTokens))
+                .map(LimitState::remaining)
+                .min()
+        };
+        let input = match (ex.request.as_ref(), Format::of(&ex.api)) {
+            (Some(request), Some(format)) => {
+                let remaining = token_limits(&self.shared.limiter.peek(&store, &key, &limits, now));
+                self.count(request, format, remaining)
+            }
+            _ => (0, 0),
+        };
+        let demand = Demand { input_tokens: input.0, cost_nano_usd: 0 };
+        let decision = self.shared.limiter.admit(&mut store, &key, &limits, demand, now);
+        host.set_fact("llm.tokens.input_estimated", &input.1.to_string());
+        if let Some(remaining) = token_limits(&decision.limits) {
+            host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
+        }
+        match &decision.outcome {
+            Outcome::Admitted(reservation) => {
+                self.admitted = Some(Admitted { reservation: *reservation, limits, states: decision.limits });
+                Flow::Continue
+            }
+            Outcome::Rejected(rejection) => {
+                host.count("llm_gateway.token_limit.rejected", 1);
+                Self::reject(ex, &decision, rejection, input.0)
+            }
+        }
+    }
+
+    fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        if let Some(admitted) = &self.admitted {
+            for (name, value) in openai_headers(&admitted.states, None) {
+                host.set_response_header(name, Some(&value));
+            }
         }
         Flow::Continue
+    }
+
+    fn reads_response(&self, _ex: &Exchange) -> bool {
+        self.admitted.is_some()
+    }
+
+    fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+        self.usage = ex.response.as_ref().and_then(|body| Usage::from_json(ex.api.dialect(), body));
+    }
+
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, _end: bool, _host: &mut dyn Host) {
+        let accumulator = self.stream_usage.get_or_insert_with(|| UsageAccumulator::new(ex.api.dialect()));
+        for event in events.iter() {
+            accumulator.feed(event);
+        }
+    }
+
+    /// Replaces the reserved estimate with the usage the provider reported;
+    /// without a report (an error, an abort) the reservation stands.
+    fn on_done(&mut self, _ex: &Exchange, host: &mut dyn Host) {
+        let Some(admitted) = self.admitted.take() else { return };
+        let usage = self.usage.or_else(|| self.stream_usage.as_ref().and_then(UsageAccumulator::usage));
+        let Some(usage) = usage else { return };
+        let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd: 0 };
+        let now = now_ms(host);
+        if self.shared.limiter.reconcile(&mut HostStore(host), &admitted.reservation, &admitted.limits, actual, now).is_err() {
+            host.count("llm_gateway.token_limit.reconcile_lost", 1);
+        }
     }
 }

@@ -18,6 +18,9 @@ pub trait Stage {
     fn name(&self) -> &'static str;
     /// The per-stream state of this stage.
     fn stream(&self) -> Box<dyn StageStream>;
+    /// Runs once per VM when the configuration is loaded, before traffic
+    /// (e.g. to create shared-data entries).
+    fn start(&self, _host: &mut dyn Host) {}
 }
 
 /// One stage's view of one HTTP stream. Every callback has a default that does

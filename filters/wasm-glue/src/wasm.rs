@@ -46,6 +46,9 @@ impl RootContext for Root {
         let Some(load) = self.load else { return false };
         match load(&bytes) {
             Ok(stages) => {
+                for stage in &stages {
+                    stage.start(&mut EnvoyHost(Phase::Configure));
+                }
                 self.stages = Rc::from(stages);
                 true
             }
