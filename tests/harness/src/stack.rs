@@ -126,6 +126,8 @@ impl FakeProvider {
     /// `certs` are given. `output` is its log.
     pub fn start(dir: &Path, certs: Option<&Certs>, output: Output) -> Result<FakeProvider, String> {
         let ready = dir.join("fake-provider.ready.json");
+        // A kept directory (the demo's) holds the last run's file.
+        let _ = std::fs::remove_file(&ready);
         let collector_file = dir.join("audit-records.jsonl");
         let mut command = Command::new(paths::fake_provider());
         command.args(["serve", "--listen", "127.0.0.1:0", "--ready-file"]).arg(&ready);
