@@ -109,3 +109,20 @@ fn bad_requests_get_errors_in_the_callers_format() {
     assert_eq!(unknown.status, 404);
     assert!(stack.fake.requests().unwrap().is_empty(), "nothing may reach a provider");
 }
+
+#[test]
+fn the_demo_directory_can_be_reused_run_after_run() {
+    // `make demo` keeps its directory; a second run must not read the first
+    // run's files (a stale fake-provider address gave 503s once).
+    let dir = gateway_harness::paths::root().join(format!("target/test-runs/kept-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for run in 0..2 {
+        let mut options = StackOptions::demo("kept");
+        options.keep_dir = Some(dir.clone());
+        let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+        let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
+        let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+        assert_eq!(response.status, 200, "run {run}: {}", response.text());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
