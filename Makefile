@@ -35,9 +35,9 @@ wasm-target:
 # Each filter's own module is built with its `module` feature; the bundle is
 # built separately so that feature never reaches the crates it links.
 wasm: wasm-target
-	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) \
+	cargo build --release --target $(WASM_TARGET) --lib $(addprefix -p ,$(FILTER_CRATES)) \
 		--features $(subst $(eval) ,$(comma),$(addsuffix /module,$(FILTER_CRATES)))
-	cargo build --release --target $(WASM_TARGET) -p llm-gateway-suite
+	cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-suite
 	@mkdir -p $(WASM_OUT)
 	@for m in $(MODULES); do cp $(WASM_BUILD)/$$m.wasm $(WASM_OUT)/$$m.wasm; done
 	@ls -l $(WASM_OUT)

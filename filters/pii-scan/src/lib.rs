@@ -5,6 +5,7 @@
 //! validated and the stage sits in the path. Detection comes with the
 //! pii-scan issue.
 
+pub mod engine;
 mod config;
 mod stage;
 

@@ -1,0 +1,326 @@
+//! SECRET: provider credentials recognised by their prefixes (OpenAI and
+//! Anthropic `sk-`, GitHub `ghp_`/`github_pat_`, Slack `xox?-`, Google
+//! `AIza`, AWS `AKIA...`, Stripe `sk_live_`), JWTs, PEM private key blocks,
+//! and AWS secret keys near an AWS access key id or the word "aws".
+//! Values of `password=`/`"token": ...` pairs live in `keyvalue.rs`. The
+//! scan calls in here at the start of each word and at `-----BEGIN `.
+
+use super::scan::Scan;
+use crate::config::Entity;
+
+/// What a trigger literal starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefixed {
+    /// `sk-` (OpenAI, including `sk-proj-`, and Anthropic `sk-ant-`).
+    OpenAi,
+    /// `sk_live_`, `rk_live_`.
+    Stripe,
+    /// `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`.
+    GitHub,
+    GitHubPat,
+    Slack,
+    AwsKeyId,
+    Google,
+    Jwt,
+}
+
+/// The case-sensitive trigger literals and what they start.
+pub(crate) const PREFIXES: &[(&str, Prefixed)] = &[
+    ("sk-", Prefixed::OpenAi),
+    ("sk_live_", Prefixed::Stripe),
+    ("rk_live_", Prefixed::Stripe),
+    ("ghp_", Prefixed::GitHub),
+    ("gho_", Prefixed::GitHub),
+    ("ghu_", Prefixed::GitHub),
+    ("ghs_", Prefixed::GitHub),
+    ("ghr_", Prefixed::GitHub),
+    ("github_pat_", Prefixed::GitHubPat),
+    ("xoxb-", Prefixed::Slack),
+    ("xoxp-", Prefixed::Slack),
+    ("xoxa-", Prefixed::Slack),
+    ("xoxr-", Prefixed::Slack),
+    ("xoxs-", Prefixed::Slack),
+    ("xoxe-", Prefixed::Slack),
+    ("xapp-", Prefixed::Slack),
+    ("AKIA", Prefixed::AwsKeyId),
+    ("ASIA", Prefixed::AwsKeyId),
+    ("ABIA", Prefixed::AwsKeyId),
+    ("ACCA", Prefixed::AwsKeyId),
+    ("AGPA", Prefixed::AwsKeyId),
+    ("AIDA", Prefixed::AwsKeyId),
+    ("AROA", Prefixed::AwsKeyId),
+    ("AIPA", Prefixed::AwsKeyId),
+    ("ANPA", Prefixed::AwsKeyId),
+    ("ANVA", Prefixed::AwsKeyId),
+    ("APKA", Prefixed::AwsKeyId),
+    ("AIza", Prefixed::Google),
+    ("eyJ", Prefixed::Jwt),
+];
+
+/// How far after "aws" or an access key id an AWS secret key is looked for.
+pub(crate) const AWS_WINDOW: usize = 128;
+/// A PEM block without an END line ends with its last body line, or here.
+const MAX_PEM: usize = 64 * 1024;
+
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Whether a prefix can start at the word starting at `start`: two bytes
+/// decide, so most words cost one comparison.
+#[inline]
+pub(crate) fn may_start_word(scan: &Scan, start: usize) -> bool {
+    match (scan.at(start), scan.at(start + 1)) {
+        (b's' | b'r', b'k') | (b'g', b'h' | b'i') | (b'x', b'o' | b'a') | (b'e', b'y') => true,
+        (b'a' | b'A', b'w' | b'W') => true,
+        (b'A', second) => second.is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// Handles the start of a word at `start` that `may_start_word`.
+pub(crate) fn at_word(scan: &mut Scan, start: usize) {
+    if is_token(scan.before(start)) {
+        return;
+    }
+    let rest = scan.text.get(start..).unwrap_or_default();
+    if rest
+        .get(..3)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"aws"))
+    {
+        aws_secret(scan, start + 3);
+        return;
+    }
+    let Some((literal, kind)) = PREFIXES
+        .iter()
+        .find(|(literal, _)| rest.starts_with(literal.as_bytes()))
+    else {
+        return;
+    };
+    let end = start + literal.len();
+    match kind {
+        Prefixed::Jwt => jwt(scan, start),
+        _ => token(scan, *kind, start, end),
+    }
+}
+
+/// A prefixed token: the prefix, then a body of token characters.
+fn token(scan: &mut Scan, kind: Prefixed, start: usize, body_start: usize) {
+    let mut end = body_start;
+    while is_token(scan.at(end)) {
+        end += 1;
+    }
+    if end >= scan.len() {
+        scan.open(start);
+    }
+    let body = scan.text.get(body_start..end).unwrap_or_default();
+    let whole = scan.text.get(start..end).unwrap_or_default();
+    let alnum = |b: &[u8]| b.iter().all(u8::is_ascii_alphanumeric);
+    let upper_alnum = |b: &[u8]| {
+        b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
+    let valid = match kind {
+        Prefixed::OpenAi => body.len() >= 20 && mixed(body),
+        Prefixed::Stripe => body.len() >= 16 && alnum(body),
+        Prefixed::GitHub => body.len() >= 30 && alnum(body),
+        Prefixed::GitHubPat => {
+            body.len() >= 30 && body.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        }
+        Prefixed::Slack => body.len() >= 10 && body.iter().any(u8::is_ascii_digit),
+        Prefixed::AwsKeyId => body.len() == 16 && upper_alnum(body),
+        Prefixed::Google => body.len() == 35,
+        Prefixed::Jwt => false,
+    };
+    if valid && !placeholder(whole) {
+        scan.add(Entity::Secret, start, end, 0.95);
+        if kind == Prefixed::AwsKeyId {
+            aws_secret(scan, end);
+        }
+    }
+}
+
+/// Has a letter and a digit: real keys do, word-like strings rarely.
+fn mixed(body: &[u8]) -> bool {
+    body.iter().any(u8::is_ascii_digit) && body.iter().any(u8::is_ascii_alphabetic)
+}
+
+/// header.payload.signature, base64url, the header starting `eyJ` (`{"`).
+fn jwt(scan: &mut Scan, start: usize) {
+    let mut p = start;
+    let mut lengths = [0usize; 3];
+    for (i, len) in lengths.iter_mut().enumerate() {
+        let from = p;
+        while is_token(scan.at(p)) {
+            p += 1;
+        }
+        *len = p - from;
+        if p >= scan.len() {
+            scan.open(start);
+        }
+        if i < 2 {
+            if scan.at(p) != b'.' {
+                return;
+            }
+            p += 1;
+        }
+    }
+    // A dot may end the sentence, not start a fourth segment.
+    let fourth_segment = scan.at(p) == b'.' && is_token(scan.at(p + 1));
+    if lengths[0] >= 10 && lengths[1] >= 10 && lengths[2] >= 16 && !fourth_segment {
+        scan.add(Entity::Secret, start, p, 0.95);
+    }
+}
+
+/// `-----BEGIN ... PRIVATE KEY-----` through its END line; without an END
+/// line (a truncated paste), through the last base64 line.
+pub(crate) fn at_pem(scan: &mut Scan, start: usize) {
+    let label_start = start + "-----BEGIN ".len();
+    let mut p = label_start;
+    while p - label_start < 40 && (scan.at(p).is_ascii_uppercase() || scan.at(p) == b' ') {
+        p += 1;
+    }
+    let label = scan.text.get(label_start..p).unwrap_or_default();
+    if p >= scan.len() {
+        scan.open(start);
+        return;
+    }
+    if p + 5 > scan.len() {
+        scan.open(start);
+    }
+    if !label.ends_with(b"PRIVATE KEY") || scan.text.get(p..p + 5) != Some(b"-----".as_slice()) {
+        return;
+    }
+    let body_start = p + 5;
+    let limit = (start + MAX_PEM).min(scan.len());
+    // Walk the body line by line: base64 and `Key: value` header lines, up
+    // to the END line. Any other line ends the block there (a truncated
+    // paste), which also keeps the walk linear.
+    let mut q = body_start;
+    let mut end = body_start;
+    while q < limit {
+        // Line breaks, also escaped ones (`\\n` in a JSON key file).
+        loop {
+            if q < limit && scan.at(q).is_ascii_whitespace() {
+                q += 1;
+            } else if q + 1 < limit && scan.at(q) == b'\\' && matches!(scan.at(q + 1), b'n' | b'r')
+            {
+                q += 2;
+            } else {
+                break;
+            }
+        }
+        if q + 9 >= scan.len() {
+            // Too close to the end to tell an END line from a cut one.
+            scan.open(start);
+        }
+        if scan.text.get(q..q + 9) == Some(b"-----END ".as_slice()) {
+            let mut e = q + 9;
+            while scan.at(e).is_ascii_uppercase() || scan.at(e) == b' ' {
+                e += 1;
+            }
+            while scan.at(e) == b'-' && e - q < 80 {
+                e += 1;
+            }
+            if e >= scan.len() {
+                scan.open(start);
+            }
+            scan.add(Entity::Secret, start, e, 0.99);
+            return;
+        }
+        if scan.text.get(q..q + 5) == Some(b"-----".as_slice()) {
+            break;
+        }
+        let line_start = q;
+        while q < limit && is_pem_line(scan.at(q)) {
+            q += 1;
+        }
+        let line_break = matches!(scan.at(q), b'\n' | b'\r')
+            || (scan.at(q) == b'\\' && matches!(scan.at(q + 1), b'n' | b'r'));
+        if q == line_start || !line_break && q < limit {
+            break;
+        }
+        end = q;
+        while end > line_start && scan.at(end - 1) == b' ' {
+            end -= 1;
+        }
+    }
+    if q >= scan.len() {
+        scan.open(start);
+    }
+    if end > body_start {
+        scan.add(Entity::Secret, start, end, 0.9);
+    }
+}
+
+/// Characters of PEM body lines: base64 and `Proc-Type: 4,ENCRYPTED` headers.
+fn is_pem_line(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b':' | b',' | b'-' | b' ')
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
+}
+
+/// An AWS secret access key (40 base64 characters with upper, lower and
+/// digits) within `AWS_WINDOW` bytes after `from`. Git SHAs (lowercase hex)
+/// and other 40-character ids lack the mix of cases.
+fn aws_secret(scan: &mut Scan, from: usize) {
+    let limit = (from + AWS_WINDOW).min(scan.len());
+    let mut p = from;
+    while p < limit {
+        if !is_base64(scan.at(p)) {
+            p += 1;
+            continue;
+        }
+        let start = p;
+        while is_base64(scan.at(p)) {
+            p += 1;
+        }
+        let token = scan.text.get(start..p).unwrap_or_default();
+        let isolated = !is_base64(scan.before(start)) && scan.at(p) != b'=';
+        let mixed_case = token.iter().any(u8::is_ascii_uppercase)
+            && token.iter().any(u8::is_ascii_lowercase)
+            && token.iter().any(u8::is_ascii_digit);
+        if token.len() == 40 && isolated && mixed_case && !placeholder(token) {
+            scan.add(Entity::Secret, start, p, 0.85);
+        }
+    }
+}
+
+/// Values people write instead of a real secret: `sk-...`, `YOUR_API_KEY`,
+/// `<token>`, `xxxx`, `${TOKEN}`, `changeme`.
+pub(crate) fn placeholder(value: &[u8]) -> bool {
+    const MARKERS: [&[u8]; 14] = [
+        b"...",
+        "\u{2026}".as_bytes(),
+        b"xxxx",
+        b"****",
+        b"your",
+        b"example",
+        b"placeholder",
+        b"redacted",
+        b"changeme",
+        b"change_me",
+        b"insert",
+        b"replace",
+        b"dummy",
+        b"here",
+    ];
+    let contains = |needle: &[u8]| {
+        value
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    let env_name = value
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        && value.contains(&b'_')
+        && value.iter().filter(|b| b.is_ascii_uppercase()).count() >= 2;
+    let one_char = value.first().is_some_and(|f| value.iter().all(|b| b == f));
+    matches!(value.first(), Some(b'<' | b'{' | b'[' | b'$' | b'%'))
+        || matches!(value.last(), Some(b'>' | b'}'))
+        || env_name
+        || one_char
+        || MARKERS.iter().any(|m| contains(m))
+}

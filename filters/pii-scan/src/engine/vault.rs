@@ -1,0 +1,170 @@
+//! Reversible masking: the per-request vault of placeholder -> value, and
+//! restoring values into response text, whole or streamed.
+
+use super::entity::EntityKind;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The placeholders handed out in one request and the values they stand
+/// for. The same value of the same type always gets the same placeholder
+/// (`<EMAIL_1>`), so the model can still tell values apart. Its `Debug`
+/// output shows the number of entries only.
+#[derive(Default, Clone)]
+pub struct Vault {
+    values: BTreeMap<String, String>,
+    placeholders: BTreeMap<(EntityKind, String), String>,
+    counters: BTreeMap<EntityKind, usize>,
+    longest: usize,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vault({} placeholders)", self.values.len())
+    }
+}
+
+impl Vault {
+    pub fn new() -> Self {
+        Vault::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The placeholder for `value`, issuing `<NAME_n>` the first time. A
+    /// number whose placeholder already appears in `text` (the user typed
+    /// it) is skipped, so that restoring cannot replace the user's own text.
+    pub fn tokenize(&mut self, entity: &EntityKind, value: &str, text: &str) -> String {
+        let key = (entity.clone(), value.to_owned());
+        if let Some(placeholder) = self.placeholders.get(&key) {
+            return placeholder.clone();
+        }
+        let counter = self.counters.entry(entity.clone()).or_insert(0);
+        let placeholder = loop {
+            *counter += 1;
+            let candidate = format!("<{}_{}>", entity.name(), counter);
+            if !text.contains(&candidate) {
+                break candidate;
+            }
+        };
+        self.longest = self.longest.max(placeholder.len());
+        self.values.insert(placeholder.clone(), key.1.clone());
+        self.placeholders.insert(key, placeholder.clone());
+        placeholder
+    }
+
+    /// The value a placeholder stands for.
+    pub fn value(&self, placeholder: &str) -> Option<&str> {
+        self.values.get(placeholder).map(String::as_str)
+    }
+
+    /// Puts the values back in place of their placeholders.
+    pub fn restore<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.restore_bytes(text.as_bytes()) {
+            None => Cow::Borrowed(text),
+            Some(bytes) => Cow::Owned(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+        }
+    }
+
+    /// `restore` over bytes (a response chunk need not be valid UTF-8);
+    /// `None` if no placeholder occurs.
+    pub fn restore_bytes(&self, text: &[u8]) -> Option<Vec<u8>> {
+        if self.values.is_empty() {
+            return None;
+        }
+        let mut out: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        while let Some(lt) = text
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+        {
+            let start = i + lt;
+            let window = text
+                .get(start..(start + self.longest).min(text.len()))
+                .unwrap_or_default();
+            let found = window
+                .iter()
+                .position(|&b| b == b'>')
+                .and_then(|gt| std::str::from_utf8(window.get(..=gt)?).ok())
+                .and_then(|p| Some((p.len(), self.values.get(p)?)));
+            match found {
+                Some((len, value)) => {
+                    let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+                    buf.extend_from_slice(text.get(copied..start).unwrap_or_default());
+                    buf.extend_from_slice(value.as_bytes());
+                    copied = start + len;
+                    i = copied;
+                }
+                None => i = start + 1,
+            }
+        }
+        let mut buf = out?;
+        buf.extend_from_slice(text.get(copied..).unwrap_or_default());
+        Some(buf)
+    }
+
+    /// Whether `tail` (starting with `<`, no `>` yet) could still become one
+    /// of the placeholders handed out.
+    fn could_become_placeholder(&self, tail: &[u8]) -> bool {
+        let Ok(tail) = std::str::from_utf8(tail) else {
+            return false;
+        };
+        self.values
+            .range::<str, _>((std::ops::Bound::Included(tail), std::ops::Bound::Unbounded))
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(tail))
+    }
+}
+
+/// Restores placeholders in a response that arrives in chunks of any size.
+/// It holds back only a tail that is a proper prefix of a placeholder the
+/// vault handed out (at most the longest placeholder minus one byte), so
+/// text flows on as soon as it cannot be part of one.
+#[derive(Debug, Default, Clone)]
+pub struct StreamRestorer {
+    pending: Vec<u8>,
+}
+
+impl StreamRestorer {
+    pub fn new() -> Self {
+        StreamRestorer::default()
+    }
+
+    /// Takes the next chunk; returns the restored text that is now final.
+    pub fn push(&mut self, vault: &Vault, chunk: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(chunk);
+        let cut = match self.pending.iter().rposition(|&b| b == b'<') {
+            Some(lt) => {
+                let tail = self.pending.get(lt..).unwrap_or_default();
+                if !tail.contains(&b'>') && vault.could_become_placeholder(tail) {
+                    lt
+                } else {
+                    self.pending.len()
+                }
+            }
+            None => self.pending.len(),
+        };
+        let ready: Vec<u8> = self.pending.drain(..cut).collect();
+        vault.restore_bytes(&ready).unwrap_or(ready)
+    }
+
+    /// Ends the stream: returns what was held back, restored.
+    pub fn finish(&mut self, vault: &Vault) -> Vec<u8> {
+        let rest = std::mem::take(&mut self.pending);
+        vault.restore_bytes(&rest).unwrap_or(rest)
+    }
+
+    /// Bytes currently held back.
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+}

@@ -1,0 +1,201 @@
+//! Property tests: no input panics, and streaming over any chunking gives
+//! the same result as the whole text.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use pii_scan::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
+use pii_scan::{Action, Entity};
+use proptest::prelude::*;
+
+fn engine() -> &'static Engine {
+    use std::sync::OnceLock;
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::builtin().unwrap())
+}
+
+fn policy() -> Policy {
+    Policy::new(Action::Redact)
+        .with_action(Entity::IpAddress.into(), Action::Detect)
+        .with_action(Entity::Email.into(), Action::Tokenize)
+        .with_action(Entity::UsSsn.into(), Action::Block)
+}
+
+/// Fragments that assemble into text dense with candidates, near misses and
+/// boundaries, so that chunk cuts land inside values.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("jane.doe@example.com".to_owned()),
+        Just("+1 415 555 0132".to_owned()),
+        Just("(415) 555-0132".to_owned()),
+        Just("+44 20 7946 0958".to_owned()),
+        Just("078-05-1120".to_owned()),
+        Just("4111 1111 1111 1111".to_owned()),
+        Just("DE89 3704 0044 0532 0130 00".to_owned()),
+        Just("10.0.0.1".to_owned()),
+        Just("fe80::1ff:fe23:4567:890a".to_owned()),
+        Just("sk-proj-Ab3dEf9hIj2kLm4nOp6qRs8tUv0wXy1z".to_owned()),
+        Just("AKIAZ7Q3XK5LMN2PQR4T wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8vR2mT4k".to_owned()),
+        Just("\"password\": \"Tr0ub4dor&3\"".to_owned()),
+        Just("token=abc123def".to_owned()),
+        Just("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----".to_owned()),
+        Just(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dBjftJeZ4CVPmB92K27uhbUJU1p1"
+                .to_owned()
+        ),
+        Just("phone: 4155550132".to_owned()),
+        Just("order 415-555-0132".to_owned()),
+        Just("<EMAIL_1>".to_owned()),
+        Just("é€😀".to_owned()),
+        "[ \n\t.,:;@+()<>\"=-]{1,3}".prop_map(|s| s),
+        "[a-zA-Z0-9]{1,12}".prop_map(|s| s),
+    ]
+}
+
+fn dense_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(fragment(), 0..24).prop_map(|parts| parts.concat())
+}
+
+/// Cut points for `len` bytes (possibly inside UTF-8 characters).
+fn chunked(len: usize, cuts: &[usize]) -> Vec<(usize, usize)> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+    points.push(0);
+    points.push(len);
+    points.sort_unstable();
+    points.dedup();
+    points.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+fn stream_scan(text: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
+    let (engine, policy) = (engine(), policy());
+    let mut scanner = StreamScanner::new();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    for (a, b) in chunked(text.len(), cuts) {
+        let s = scanner.push(engine, &policy, &text[a..b]);
+        out.extend(s.text);
+        findings.extend(s.findings);
+    }
+    let s = scanner.finish(engine, &policy);
+    out.extend(s.text);
+    findings.extend(s.findings);
+    (out, findings)
+}
+
+fn whole_scan(text: &[u8]) -> (Vec<u8>, Vec<Finding>) {
+    let findings = engine().scan(text);
+    let out = policy()
+        .redact_response(text, &findings)
+        .unwrap_or_else(|| text.to_vec());
+    (out, findings)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let findings = engine().scan(&bytes);
+        for f in &findings {
+            prop_assert!(f.start < f.end && f.end <= bytes.len());
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut vault = Vault::new();
+        let _ = policy().apply(&text, &engine().scan(text.as_bytes()), &mut vault);
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic(text in "\\PC{0,512}") {
+        let findings = engine().scan(text.as_bytes());
+        let mut vault = Vault::new();
+        let applied = policy().apply(&text, &findings, &mut vault);
+        let _ = vault.restore(&applied.text);
+    }
+
+    #[test]
+    fn findings_are_sorted_disjoint_and_on_char_boundaries(text in dense_text()) {
+        let findings = engine().scan(text.as_bytes());
+        for pair in findings.windows(2) {
+            prop_assert!(pair[0].end <= pair[1].start, "{:?}", findings);
+        }
+        for f in &findings {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
+    }
+
+    #[test]
+    fn streaming_scan_equals_whole_scan(text in dense_text(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        let (whole_out, whole_findings) = whole_scan(text.as_bytes());
+        let (stream_out, stream_findings) = stream_scan(text.as_bytes(), &cuts);
+        prop_assert_eq!(String::from_utf8_lossy(&stream_out), String::from_utf8_lossy(&whole_out));
+        prop_assert_eq!(stream_findings, whole_findings);
+    }
+
+    #[test]
+    fn streaming_scan_of_arbitrary_bytes_equals_whole_scan(
+        bytes in prop::collection::vec(any::<u8>(), 0..600),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let (whole_out, whole_findings) = whole_scan(&bytes);
+        let (stream_out, stream_findings) = stream_scan(&bytes, &cuts);
+        prop_assert_eq!(stream_out, whole_out);
+        prop_assert_eq!(stream_findings, whole_findings);
+    }
+
+    #[test]
+    fn tokenize_then_restore_round_trips(text in dense_text(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
+        let tokenize_all = Policy::new(Action::Tokenize);
+        let findings = engine().scan(text.as_bytes());
+        let mut vault = Vault::new();
+        let masked = tokenize_all.apply(&text, &findings, &mut vault).text.into_owned();
+        prop_assert_eq!(vault.restore(&masked), text.as_str());
+        // The same restore, streamed over any chunking.
+        let mut restorer = StreamRestorer::new();
+        let mut out = Vec::new();
+        for (a, b) in chunked(masked.len(), &cuts) {
+            out.extend(restorer.push(&vault, &masked.as_bytes()[a..b]));
+        }
+        out.extend(restorer.finish(&vault));
+        prop_assert_eq!(String::from_utf8_lossy(&out), text.as_str());
+    }
+
+    #[test]
+    fn same_value_same_placeholder(local in "[a-z]{1,8}") {
+        let text = format!("{local}@example.com and {local}@example.com and x{local}@example.org");
+        let findings = engine().scan(text.as_bytes());
+        let mut vault = Vault::new();
+        let masked = policy().apply(&text, &findings, &mut vault).text.into_owned();
+        prop_assert_eq!(masked, "<EMAIL_1> and <EMAIL_1> and <EMAIL_2>");
+        prop_assert_eq!(vault.len(), 2);
+    }
+}
+
+#[test]
+fn huge_inputs_do_not_panic() {
+    let engine = engine();
+    for text in [
+        "1".repeat(1 << 20),
+        "1 ".repeat(1 << 19),
+        "a@".repeat(1 << 19),
+        ":".repeat(1 << 20),
+        "-----BEGIN RSA PRIVATE KEY-----\n".repeat(1 << 15),
+        "password=".repeat(1 << 17),
+        "\"token\": \"".repeat(1 << 16),
+        "eyJ.".repeat(1 << 18),
+        "DE89 ".repeat(1 << 18),
+        "+1 (".repeat(1 << 18),
+    ] {
+        let findings = engine.scan(text.as_bytes());
+        assert!(findings.iter().all(|f| f.end <= text.len()));
+    }
+    let mut restorer = StreamRestorer::new();
+    let mut vault = Vault::new();
+    vault.tokenize(&EntityKind::Builtin(Entity::Email), "a@b.io", "");
+    for _ in 0..1000 {
+        restorer.push(&vault, "<EMAIL_".as_bytes());
+    }
+    assert_eq!(restorer.held(), 7);
+}
