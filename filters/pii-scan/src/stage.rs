@@ -1,18 +1,34 @@
-//! The pii-scan stage of the pipeline.
+//! The pii-scan stage: scans every user-visible text field of the request
+//! (through llm-api's text visitor, in any API format) with the engine,
+//! applies the configured action per entity type, reports the types found in
+//! `x-pii-detected`, and restores tokenized values in the response.
 
-use crate::config::PiiConfig;
+use crate::config::{Action, PiiConfig};
+use crate::engine::{Engine, EntityKind, Policy, Vault};
+use llm_api::text::rewrite_response_text;
+use llm_api::ApiError;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use wasm_glue::{Stage, StageStream};
+use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
 pub struct PiiScan {
-    /// Validated at load; read by the detector engine (pii-scan issue).
-    #[allow(dead_code)]
-    config: Rc<PiiConfig>,
+    shared: Rc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    policy: Policy,
+    /// Whether any action changes text (redact or tokenize), decided from the
+    /// configuration so that `content-length` is dropped before the body.
+    rewrites: bool,
 }
 
 impl PiiScan {
-    pub fn new(config: PiiConfig) -> Self {
-        PiiScan { config: Rc::new(config) }
+    pub fn new(config: PiiConfig, engine: Engine) -> Self {
+        let rewrites = std::iter::once(config.default_action)
+            .chain(config.entities.values().copied())
+            .any(|a| matches!(a, Action::Redact | Action::Tokenize));
+        PiiScan { shared: Rc::new(Shared { policy: Policy::from(&config), engine, rewrites }) }
     }
 }
 
@@ -22,11 +38,100 @@ impl Stage for PiiScan {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(PiiStream)
+        Box::new(PiiStream { shared: self.shared.clone(), vault: Vault::new(), found: BTreeMap::new() })
     }
 }
 
-/// Passes traffic until the detector engine lands (pii-scan issue).
-struct PiiStream;
+struct PiiStream {
+    shared: Rc<Shared>,
+    /// Tokenized values of this request, restored in its response.
+    vault: Vault,
+    /// Findings per (entity type, action): counts only, never values.
+    found: BTreeMap<(String, &'static str), u64>,
+}
 
-impl StageStream for PiiStream {}
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Detect => "detect",
+        Action::Redact => "redact",
+        Action::Block => "block",
+        Action::Tokenize => "tokenize",
+    }
+}
+
+impl StageStream for PiiStream {
+    fn rewrites_request(&self, ex: &Exchange) -> bool {
+        self.shared.rewrites && ex.api.has_json_body()
+    }
+
+    fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        let api = ex.api.clone();
+        let shared = self.shared.clone();
+        let mut blocked = BTreeSet::new();
+        let (vault, found) = (&mut self.vault, &mut self.found);
+        ex.edit_request(|request| {
+            request.rewrite_text(&api, |field| {
+                let findings = shared.engine.scan(field.text.as_bytes());
+                if findings.is_empty() {
+                    return None;
+                }
+                for finding in &findings {
+                    let action = shared.policy.action(&finding.entity);
+                    *found.entry((finding.entity.name().to_owned(), action_name(action))).or_default() += 1;
+                }
+                let applied = shared.policy.apply(field.text, &findings, vault);
+                blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
+                match applied.text {
+                    std::borrow::Cow::Owned(text) => Some(text),
+                    std::borrow::Cow::Borrowed(_) => None,
+                }
+            })
+        });
+        if !self.found.is_empty() {
+            let summary: Vec<String> = self.found.iter().map(|((e, a), n)| format!("{e}:{a}:{n}")).collect();
+            host.set_fact("llm.pii.findings", &summary.join(","));
+            for ((entity, action), n) in &self.found {
+                host.count(&format!("llm_gateway.pii_scan.findings.{entity}.{action}"), *n);
+            }
+        }
+        if blocked.is_empty() {
+            return Flow::Continue;
+        }
+        let types: Vec<&str> = blocked.iter().map(String::as_str).collect();
+        let err = ApiError::invalid(format!(
+            "The request contains {} that this gateway does not let through; remove it and retry.",
+            types.join(", ")
+        ))
+        .with_code("pii_blocked");
+        Flow::Respond(Reply::error(&err, &ex.api))
+    }
+
+    /// `x-pii-detected`: the entity types found in the request, never values.
+    fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        if !self.found.is_empty() {
+            let types: BTreeSet<&str> = self.found.keys().map(|(e, _)| e.as_str()).collect();
+            host.set_response_header("x-pii-detected", Some(&types.into_iter().collect::<Vec<_>>().join(",")));
+        }
+        Flow::Continue
+    }
+
+    fn reads_response(&self, _ex: &Exchange) -> bool {
+        !self.vault.is_empty()
+    }
+
+    fn rewrites_response(&self, ex: &Exchange) -> bool {
+        !self.vault.is_empty() && !ex.response_is_stream()
+    }
+
+    /// Puts tokenized values back into a whole response.
+    fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+        let api = ex.api.clone();
+        let vault = &self.vault;
+        if let Some(body) = ex.response_mut() {
+            rewrite_response_text(&api, body, |field| match vault.restore(field.text) {
+                std::borrow::Cow::Owned(text) => Some(text),
+                std::borrow::Cow::Borrowed(_) => None,
+            });
+        }
+    }
+}

@@ -68,6 +68,14 @@ impl Exchange {
         self.request_changed
     }
 
+    /// Lets `edit` change the parsed request; the body is written back only
+    /// if it says it changed something. Returns what `edit` returned.
+    pub fn edit_request(&mut self, edit: impl FnOnce(&mut LlmRequest) -> bool) -> bool {
+        let changed = self.request.as_mut().is_some_and(edit);
+        self.request_changed |= changed;
+        changed
+    }
+
     /// Replaces the request body with `bytes` in another wire format (a
     /// translation): sent instead of the parsed request.
     pub fn replace_request_body(&mut self, bytes: Vec<u8>) {

@@ -1,0 +1,87 @@
+//! PII scanning through a real Envoy: the demo redacts every entity type;
+//! other policies come from a filters file of the test's own.
+
+use gateway_harness::curl::post_json;
+use gateway_harness::{paths, RunDir, Stack, StackOptions};
+use serde_json::{json, Value};
+
+fn upstream_text(stack: &Stack) -> String {
+    stack.fake.requests().unwrap().pop().expect("a request reached a provider")["body"].as_str().unwrap().to_owned()
+}
+
+/// The demo's filters with `pii_scan` replaced, written into `dir`.
+fn with_pii_policy(dir: &RunDir, policy: Value) -> std::path::PathBuf {
+    let demo = paths::envoy_dir().join("filters/demo.json");
+    let mut filters: Value = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
+    filters["pii_scan"] = policy;
+    let path = dir.path.join("filters.json");
+    std::fs::write(&path, filters.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn the_demo_redacts_every_type_in_every_api_format() {
+    let stack = Stack::start(StackOptions::demo("pii-redact")).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Mail jane.doe@example.com, SSN 123-45-6789, card 4111 1111 1111 1111"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("x-pii-detected"), Some("CREDIT_CARD,EMAIL,US_SSN"));
+    let sent = upstream_text(&stack);
+    for value in ["jane.doe@example.com", "123-45-6789", "4111 1111 1111 1111"] {
+        assert!(!sent.contains(value), "{value} reached the provider: {sent}");
+    }
+    assert!(sent.contains("[EMAIL_REDACTED]") && sent.contains("[US_SSN_REDACTED]"), "{sent}");
+
+    // Anthropic format: system prompt and messages alike.
+    let body = r#"{"model":"claude-sonnet-4-5","max_tokens":16,"system":"Key: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD","messages":[{"role":"user","content":"Call +1 415-555-0100"}]}"#;
+    let response = post_json(&stack.url("/v1/messages"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("x-pii-detected"), Some("PHONE,SECRET"));
+    let sent = upstream_text(&stack);
+    assert!(!sent.contains("415-555-0100") && !sent.contains("sk-proj-abcdefghij"), "{sent}");
+
+    // Clean requests pass untouched and carry no header.
+    let clean = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2 + 2?"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), clean, &[]).unwrap();
+    assert!(response.header("x-pii-detected").is_none());
+    assert_eq!(upstream_text(&stack), clean, "an unchanged body is not rewritten");
+    assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.pii_scan.findings.EMAIL.redact").unwrap(), Some(1));
+}
+
+#[test]
+fn a_blocked_type_is_rejected_naming_the_type_never_the_value() {
+    let dir = RunDir::new("pii-block-filters").unwrap();
+    let mut options = StackOptions::demo("pii-block");
+    options.filters = with_pii_policy(&dir, json!({"default_action": "redact", "entities": {"US_SSN": "block"}}));
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"My SSN is 123-45-6789"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    assert_eq!(response.status, 400);
+    let error = &response.json()["error"];
+    assert_eq!(error["code"], "pii_blocked");
+    assert!(error["message"].as_str().unwrap().contains("US_SSN"));
+    assert!(!response.text().contains("123-45-6789"), "the value must never be echoed");
+    let anthropic = post_json(
+        &stack.url("/v1/messages"),
+        r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"SSN 123-45-6789"}]}"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(anthropic.status, 400);
+    assert_eq!(anthropic.json()["type"], "error");
+    assert!(stack.fake.requests().unwrap().is_empty(), "blocked requests never reach a provider");
+}
+
+#[test]
+fn tokenized_values_never_reach_the_provider_and_the_same_value_keeps_its_placeholder() {
+    let dir = RunDir::new("pii-tokenize-filters").unwrap();
+    let mut options = StackOptions::demo("pii-tokenize");
+    options.filters = with_pii_policy(&dir, json!({"default_action": "tokenize"}));
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write to jane@example.com"},{"role":"assistant","content":"OK"},{"role":"user","content":"Also bob@example.org and again jane@example.com"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let sent: Value = serde_json::from_str(&upstream_text(&stack)).unwrap();
+    assert_eq!(sent["messages"][0]["content"], "Write to <EMAIL_1>");
+    assert_eq!(sent["messages"][2]["content"], "Also <EMAIL_2> and again <EMAIL_1>");
+}
