@@ -17,10 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
+    yield from start_gateway(tmp_path_factory)
+
+
+def start_gateway(tmp_path_factory, filters=None):
+    """Runs `gateway-stack up` (optionally with another filters file) until
+    the generator is closed."""
     info_file = tmp_path_factory.mktemp("gateway") / "info.json"
     binary = os.environ.get("GATEWAY_STACK", str(ROOT / "target/debug/gateway-stack"))
+    extra = ["--filters", str(filters)] if filters else []
     proc = subprocess.Popen(
-        [binary, "up", "--info-file", str(info_file)],
+        [binary, "up", "--info-file", str(info_file), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

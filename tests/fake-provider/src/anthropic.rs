@@ -31,7 +31,7 @@ pub fn messages(req: &ProviderRequest) -> Reply {
         model: req.model(),
         input_tokens: prompt.prompt_tokens(),
         tool: chosen_tool(&req.body, messages),
-        answer: Answer::new("anthropic", req.reply_words, Some(max_tokens)),
+        answer: req.answer("anthropic", Some(max_tokens)),
     };
     if req.wants_stream() {
         Reply::sse(reply.stream())
@@ -188,7 +188,7 @@ mod tests {
 
     fn request(body: Value) -> ProviderRequest {
         let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None)
+        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::embedding;
 use crate::errors::ErrorFormat;
-use crate::reply::{Answer, ProviderRequest, Reply};
+use crate::reply::{ProviderRequest, Reply};
 use crate::sse;
 use crate::usage::{PromptText, TOOL_CALL_TOKENS};
 use bytes::Bytes;
@@ -37,7 +37,7 @@ pub fn generate(req: &ProviderRequest, model: &str, framing: Framing) -> Reply {
         .body
         .pointer("/generationConfig/maxOutputTokens")
         .and_then(Value::as_u64);
-    let answer = Answer::new("gemini", req.reply_words, limit);
+    let answer = req.answer("gemini", limit);
     let prompt_tokens = prompt.prompt_tokens();
     let response_id = req.id("");
     let (chunks, completion_tokens): (Vec<Value>, u64) = match chosen_function(&req.body, contents)
@@ -192,7 +192,7 @@ mod tests {
 
     fn request(body: Value) -> ProviderRequest {
         let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None)
+        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
     }
 
     #[test]

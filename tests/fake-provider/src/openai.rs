@@ -24,7 +24,7 @@ pub fn chat_completions(req: &ProviderRequest, model: &str, provider: &str) -> R
     let limit = req
         .u64_field("max_completion_tokens")
         .or_else(|| req.u64_field("max_tokens"));
-    let answer = Answer::new(provider, req.reply_words, limit);
+    let answer = req.answer(provider, limit);
     let chat = Chat {
         id: req.id("chatcmpl-"),
         call_id: req.id("call_"),
@@ -275,11 +275,7 @@ pub fn responses(req: &ProviderRequest) -> Reply {
         }
         _ => return ErrorFormat::OpenAi.bad_request("Missing required parameter: 'input'."),
     }
-    let answer = Answer::new(
-        "openai",
-        req.reply_words,
-        req.u64_field("max_output_tokens"),
-    );
+    let answer = req.answer("openai", req.u64_field("max_output_tokens"));
     let input_tokens = prompt.prompt_tokens();
     let output_tokens = answer.completion_tokens();
     let message_id = req.id("msg_");
@@ -383,7 +379,7 @@ mod tests {
 
     fn request(body: Value) -> ProviderRequest {
         let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None)
+        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
     }
 
     fn json_of(reply: Reply) -> Value {

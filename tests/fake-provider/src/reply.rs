@@ -46,16 +46,30 @@ pub struct ProviderRequest {
     /// `x-fake-reply-words`: exact number of reply words wanted (benchmarks
     /// use it for long answers).
     pub reply_words: Option<usize>,
+    /// `x-fake-echo: last-user`: answer with the last user message's text,
+    /// for tests of what the gateway does to text on the way back (e.g. PII
+    /// tokens restored). Off by default: replies never echo prompts otherwise.
+    pub echo: bool,
 }
 
 impl ProviderRequest {
     /// `sha256` is the digest of the raw body (computed once per request:
     /// bodies can be tens of MiB).
-    pub fn new(body: Value, sha256: [u8; 32], reply_words: Option<usize>) -> Self {
+    pub fn new(body: Value, sha256: [u8; 32], reply_words: Option<usize>, echo: bool) -> Self {
         Self {
             body,
             sha256,
             reply_words,
+            echo,
+        }
+    }
+
+    /// The answer to this request: the fixed sentence (see [`Answer::new`]),
+    /// or with `echo` the last user message's text.
+    pub fn answer(&self, provider: &str, limit: Option<u64>) -> Answer {
+        match self.echo.then(|| last_user_text(&self.body)).flatten() {
+            Some(text) => Answer { text, hit_limit: false },
+            None => Answer::new(provider, self.reply_words, limit),
         }
     }
 
@@ -110,6 +124,20 @@ impl Reply {
             events,
         }
     }
+}
+
+/// The text of the last user turn in OpenAI/Anthropic `messages` (string or
+/// text parts) or Gemini `contents` (`parts[].text`).
+fn last_user_text(body: &Value) -> Option<String> {
+    let turns = body.get("messages").or_else(|| body.get("contents"))?.as_array()?;
+    let turn = turns.iter().rev().find(|t| t.get("role").and_then(Value::as_str).is_none_or(|r| r == "user"))?;
+    let parts = match turn.get("content") {
+        Some(Value::String(text)) => return Some(text.clone()),
+        Some(Value::Array(parts)) => parts,
+        _ => turn.get("parts")?.as_array()?,
+    };
+    let text: Vec<&str> = parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect();
+    (!text.is_empty()).then(|| text.join(""))
 }
 
 /// The text of an answer and whether the token limit cut it short.
@@ -191,13 +219,32 @@ mod tests {
 
     #[test]
     fn ids_are_deterministic() {
-        let a = ProviderRequest::new(Value::Null, sha256(b"x"), None);
-        let b = ProviderRequest::new(Value::Null, sha256(b"x"), None);
+        let a = ProviderRequest::new(Value::Null, sha256(b"x"), None, false);
+        let b = ProviderRequest::new(Value::Null, sha256(b"x"), None, false);
         assert_eq!(a.id("msg_"), b.id("msg_"));
         assert_ne!(
             a.id("msg_"),
-            ProviderRequest::new(Value::Null, sha256(b"y"), None).id("msg_")
+            ProviderRequest::new(Value::Null, sha256(b"y"), None, false).id("msg_")
         );
         assert_eq!(a.id("msg_").len(), 4 + 24);
+    }
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn echo_answers_with_the_last_user_turn_in_every_format() {
+        let ask = |body: Value| ProviderRequest::new(body, sha256(b"x"), None, true).answer("openai", None).text;
+        let chat = json!({"messages": [{"role": "user", "content": "first"}, {"role": "assistant", "content": "x"}, {"role": "user", "content": "second"}]});
+        assert_eq!(ask(chat), "second");
+        let parts = json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]});
+        assert_eq!(ask(parts), "ab");
+        let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "gem"}]}]});
+        assert_eq!(ask(gemini), "gem");
+        let without = ProviderRequest::new(json!({}), sha256(b"x"), None, true).answer("openai", None).text;
+        assert_eq!(without, "Hello from the fake openai provider.", "nothing to echo falls back to the sentence");
     }
 }

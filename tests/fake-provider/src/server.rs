@@ -357,7 +357,8 @@ fn parse_request(
             .unwrap_or(MAX_REPLY_WORDS)
             .min(MAX_REPLY_WORDS)
     });
-    Ok(ProviderRequest::new(json, digest, reply_words))
+    let echo = parts.headers.get("x-fake-echo").is_some_and(|v| v.as_bytes() == b"last-user");
+    Ok(ProviderRequest::new(json, digest, reply_words, echo))
 }
 
 fn with(

@@ -5,7 +5,7 @@
 //!     The demo on 127.0.0.1:10000 (admin 9901), logs on the terminal; Ctrl-C stops it.
 //!     OPENAI_UPSTREAM, ANTHROPIC_UPSTREAM, GEMINI_UPSTREAM, AZURE_UPSTREAM
 //!     (e.g. https://api.openai.com) point a provider at a real API instead.
-//! gateway-stack up --info-file FILE [--layout L] [--port N] [--admin-port N]
+//! gateway-stack up --info-file FILE [--layout L] [--port N] [--admin-port N] [--filters FILE]
 //!     The demo on free ports (or the given ones), logs in files; writes FILE
 //!     (JSON: addresses, log paths) once ready and runs until killed. For pytest.
 //! gateway-stack render --template T --filters F --out O [--layout L] [--wasm-dir D] [--set NAME=VALUE]...
@@ -139,6 +139,9 @@ fn up(flags: &Flags) -> Result<(), String> {
     options.layout = flags.layout()?;
     options.listener_port = flags.port("port", 0)?;
     options.admin_port = flags.port("admin-port", 0)?;
+    if let Some(filters) = flags.get("filters") {
+        options.filters = PathBuf::from(filters);
+    }
     let stack = Stack::start(options)?;
     let info = serde_json::json!({
         "gateway": stack.gateway(),
