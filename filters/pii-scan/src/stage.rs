@@ -4,10 +4,11 @@
 //! `x-pii-detected`, and restores tokenized values in the response.
 
 use crate::config::{Action, PiiConfig};
-use crate::engine::{Engine, EntityKind, Policy, Vault};
+use crate::engine::{Engine, EntityKind, Policy, StreamRestorer, Vault};
 use llm_api::text::rewrite_response_text;
-use llm_api::ApiError;
-use std::collections::{BTreeMap, BTreeSet};
+use llm_api::{ApiError, SseEvent, TextKind};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
@@ -38,7 +39,13 @@ impl Stage for PiiScan {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(PiiStream { shared: self.shared.clone(), vault: Vault::new(), found: BTreeMap::new() })
+        Box::new(PiiStream {
+            shared: self.shared.clone(),
+            vault: Vault::new(),
+            found: BTreeMap::new(),
+            restorers: HashMap::new(),
+            last_text_event: None,
+        })
     }
 }
 
@@ -48,6 +55,12 @@ struct PiiStream {
     vault: Vault,
     /// Findings per (entity type, action): counts only, never values.
     found: BTreeMap<(String, &'static str), u64>,
+    /// Streamed responses: one restorer per kind of text (message text and
+    /// tool arguments are separate streams of deltas).
+    restorers: HashMap<TextKind, StreamRestorer>,
+    /// The last event that carried text: the template for the event that
+    /// flushes what the restorers still hold at the end of the stream.
+    last_text_event: Option<SseEvent>,
 }
 
 fn action_name(action: Action) -> &'static str {
@@ -119,8 +132,8 @@ impl StageStream for PiiStream {
         !self.vault.is_empty()
     }
 
-    fn rewrites_response(&self, ex: &Exchange) -> bool {
-        !self.vault.is_empty() && !ex.response_is_stream()
+    fn rewrites_response(&self, _ex: &Exchange) -> bool {
+        !self.vault.is_empty()
     }
 
     /// Puts tokenized values back into a whole response.
@@ -133,5 +146,64 @@ impl StageStream for PiiStream {
                 std::borrow::Cow::Borrowed(_) => None,
             });
         }
+    }
+
+    /// Puts tokenized values back into a stream, event by event. A
+    /// placeholder split across events is held back only until it is
+    /// complete (or cannot be one), then emitted with the next event's text;
+    /// what is still held at the end goes out in one more text event, made
+    /// from the last one, placed before the stream's closing events.
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, _host: &mut dyn Host) {
+        if self.vault.is_empty() {
+            return;
+        }
+        let api = ex.api.clone();
+        let mut last_text_index = None;
+        for (index, event) in events.iter_mut().enumerate() {
+            let Some(mut value) = event.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+                continue;
+            };
+            let (vault, restorers) = (&self.vault, &mut self.restorers);
+            let mut had_text = false;
+            let changed = rewrite_response_text(&api, &mut value, |field| {
+                had_text = true;
+                let restored = restorers.entry(field.kind).or_default().push(vault, field.text.as_bytes());
+                let restored = String::from_utf8_lossy(&restored).into_owned();
+                (restored != field.text).then_some(restored)
+            });
+            if changed {
+                event.data = Some(value.to_string());
+            }
+            if had_text {
+                self.last_text_event = Some(event.clone());
+                last_text_index = Some(index);
+            }
+        }
+        if end {
+            self.flush(&api, events, last_text_index.map_or(0, |i| i + 1));
+        }
+    }
+}
+
+impl PiiStream {
+    /// Emits what the restorers still hold, as a copy of the last text event
+    /// with its text replaced, inserted at `at`.
+    fn flush(&mut self, api: &llm_api::ApiKind, events: &mut Vec<SseEvent>, at: usize) {
+        let mut rest: HashMap<TextKind, String> = HashMap::new();
+        for (kind, restorer) in &mut self.restorers {
+            let bytes = restorer.finish(&self.vault);
+            if !bytes.is_empty() {
+                rest.insert(*kind, String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        let Some(template) = self.last_text_event.take() else { return };
+        if rest.is_empty() {
+            return;
+        }
+        let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            return;
+        };
+        rewrite_response_text(api, &mut value, |field| Some(rest.remove(&field.kind).unwrap_or_default()));
+        events.insert(at.min(events.len()), SseEvent { data: Some(value.to_string()), ..template });
     }
 }
