@@ -351,6 +351,34 @@ fn unsupported(param: impl Into<String>, what: &str, provider: ProviderKind) -> 
     .with_code("unsupported_parameter")
 }
 
+/// One OpenAI function tool, as every provider's translator reads it.
+struct FunctionTool<'v> {
+    name: Value,
+    description: Option<&'v Value>,
+    /// The JSON Schema of the arguments, when it is an object.
+    parameters: Option<&'v Value>,
+}
+
+/// Reads OpenAI `tools`: an array of `{"type": "function", "function": ...}`;
+/// any other tool type is a 400 naming the field and `provider`.
+fn function_tools(tools: &Value, provider: ProviderKind) -> Result<Vec<FunctionTool<'_>>, ApiError> {
+    let Value::Array(tools) = tools else {
+        return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
+    };
+    tools
+        .iter()
+        .enumerate()
+        .map(|(i, tool)| match (str_field(tool, "type"), tool.get("function")) {
+            (Some("function"), Some(function)) => Ok(FunctionTool {
+                name: function.get("name").cloned().unwrap_or_default(),
+                description: function.get("description").filter(|d| d.is_string()),
+                parameters: function.get("parameters").filter(|p| p.is_object()),
+            }),
+            _ => Err(unsupported(format!("tools[{i}].type"), "tools other than functions", provider)),
+        })
+        .collect()
+}
+
 fn to_upstream(path: String, headers: HeaderEdits, body: &Map<String, Value>) -> UpstreamRequest {
     UpstreamRequest {
         path,

@@ -19,7 +19,7 @@
 //! `finish_reason`; the usage chunk is sent only when the client asked for
 //! it (`stream_options.include_usage`).
 
-use super::{
+use super::{function_tools, 
     arguments_object, copy_field, include_usage, joined_text, stop_sequences, str_field,
     to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
@@ -420,40 +420,20 @@ fn user_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiEr
 
 /// OpenAI function tools as Anthropic tools.
 fn tools_of(tools: &Value) -> Result<Value, ApiError> {
-    let Value::Array(tools) = tools else {
-        return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
-    };
-    let mut out = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.iter().enumerate() {
-        let function = match (str_field(tool, "type"), tool.get("function")) {
-            (Some("function"), Some(function)) => function,
-            _ => {
-                return Err(unsupported(
-                    format!("tools[{i}].type"),
-                    "tools other than functions",
-                    PROVIDER,
-                ))
+    let tools = function_tools(tools, PROVIDER)?
+        .into_iter()
+        .map(|tool| {
+            let mut converted = Map::new();
+            converted.insert("name".into(), tool.name);
+            if let Some(description) = tool.description {
+                converted.insert("description".into(), description.clone());
             }
-        };
-        let mut converted = Map::new();
-        converted.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or_default(),
-        );
-        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
-            converted.insert("description".into(), description.clone());
-        }
-        let schema = function
-            .get("parameters")
-            .filter(|p| p.is_object())
-            .cloned();
-        converted.insert(
-            "input_schema".into(),
-            schema.unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        );
-        out.push(Value::Object(converted));
-    }
-    Ok(Value::Array(out))
+            let schema = tool.parameters.cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            converted.insert("input_schema".into(), schema);
+            Value::Object(converted)
+        })
+        .collect();
+    Ok(Value::Array(tools))
 }
 
 /// `tool_choice` (and `parallel_tool_calls: false`) in Anthropic's form.

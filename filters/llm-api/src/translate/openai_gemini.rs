@@ -19,7 +19,7 @@
 //! event, so the usage chunk and `[DONE]` are written at the end of the
 //! stream.
 
-use super::{
+use super::{function_tools, 
     arguments_object, include_usage, joined_text, stop_sequences, str_field, to_upstream,
     unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
@@ -90,17 +90,7 @@ impl Pair for ChatToGemini {
 
     fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
         let mut choices = Vec::new();
-        for (position, candidate) in body
-            .get("candidates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let index = candidate
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
+        for (index, candidate) in candidates(&body) {
             let (text, calls) = candidate_parts(candidate, None);
             let mut message = Map::new();
             message.insert("role".into(), json!("assistant"));
@@ -163,17 +153,7 @@ impl Pair for ChatToGemini {
             self.writer
                 .set_identity(str_field(data, "responseId").unwrap_or_default(), model);
         }
-        for (position, candidate) in data
-            .get("candidates")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let index = candidate
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
+        for (index, candidate) in candidates(data) {
             let seen_calls = self
                 .tool_calls
                 .iter()
@@ -215,6 +195,14 @@ impl Pair for ChatToGemini {
 /// numbered from `stream_index` with an `index` in streams, from 0 without
 /// one in whole responses. Thought parts (`"thought": true`) are the model's
 /// reasoning, not its answer.
+/// A response's (or stream chunk's) candidates with their index: the one
+/// Gemini gives, else their position.
+fn candidates(body: &Value) -> impl Iterator<Item = (u64, &Value)> {
+    body.get("candidates").and_then(Value::as_array).into_iter().flatten().enumerate().map(|(position, candidate)| {
+        (candidate.get("index").and_then(Value::as_u64).unwrap_or(position as u64), candidate)
+    })
+}
+
 fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec<Value>) {
     let mut text = String::new();
     let mut calls = Vec::new();
@@ -418,35 +406,23 @@ fn mime_from_url(url: &str) -> &'static str {
     }
 }
 
+/// OpenAI function tools as Gemini function declarations (the schema as
+/// `parametersJsonSchema`, which takes full JSON Schema).
 fn tools_of(tools: &Value) -> Result<Value, ApiError> {
-    let Value::Array(tools) = tools else {
-        return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
-    };
-    let mut declarations = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.iter().enumerate() {
-        let function = match (str_field(tool, "type"), tool.get("function")) {
-            (Some("function"), Some(function)) => function,
-            _ => {
-                return Err(unsupported(
-                    format!("tools[{i}].type"),
-                    "tools other than functions",
-                    PROVIDER,
-                ))
+    let declarations: Vec<Value> = function_tools(tools, PROVIDER)?
+        .into_iter()
+        .map(|tool| {
+            let mut declaration = Map::new();
+            declaration.insert("name".into(), tool.name);
+            if let Some(description) = tool.description {
+                declaration.insert("description".into(), description.clone());
             }
-        };
-        let mut declaration = Map::new();
-        declaration.insert(
-            "name".into(),
-            function.get("name").cloned().unwrap_or_default(),
-        );
-        if let Some(description) = function.get("description").filter(|d| d.is_string()) {
-            declaration.insert("description".into(), description.clone());
-        }
-        if let Some(parameters) = function.get("parameters").filter(|p| p.is_object()) {
-            declaration.insert("parametersJsonSchema".into(), parameters.clone());
-        }
-        declarations.push(Value::Object(declaration));
-    }
+            if let Some(parameters) = tool.parameters {
+                declaration.insert("parametersJsonSchema".into(), parameters.clone());
+            }
+            Value::Object(declaration)
+        })
+        .collect();
     Ok(json!([{"functionDeclarations": declarations}]))
 }
 
