@@ -4,7 +4,7 @@
 
 use crate::sse::SseEvent;
 use crate::usage::Usage;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// `POST /v1/chat/completions`
 pub const CHAT_COMPLETIONS_PATH: &str = "/v1/chat/completions";
@@ -131,6 +131,19 @@ impl ChunkWriter {
     pub fn done(&self) -> SseEvent {
         SseEvent::data(DONE)
     }
+}
+
+/// An assistant message of a chat completion: `content` is null when the
+/// answer is only tool calls, as OpenAI sends it.
+pub(crate) fn assistant_message(text: String, tool_calls: Vec<Value>) -> Map<String, Value> {
+    let mut message = Map::new();
+    message.insert("role".into(), Value::String("assistant".into()));
+    let content = if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) };
+    message.insert("content".into(), content);
+    if !tool_calls.is_empty() {
+        message.insert("tool_calls".into(), Value::Array(tool_calls));
+    }
+    message
 }
 
 #[cfg(test)]

@@ -132,19 +132,7 @@ impl Pair for ChatToAnthropic {
                 _ => {}
             }
         }
-        let mut message = Map::new();
-        message.insert("role".into(), json!("assistant"));
-        message.insert(
-            "content".into(),
-            if text.is_empty() && !tool_calls.is_empty() {
-                Value::Null
-            } else {
-                json!(text)
-            },
-        );
-        if !tool_calls.is_empty() {
-            message.insert("tool_calls".into(), Value::Array(tool_calls));
-        }
+        let message = openai::assistant_message(text, tool_calls);
         let finish = str_field(&body, "stop_reason").map_or("stop", stop_reason_to_finish);
         Ok(json!({
             "id": str_field(&body, "id").unwrap_or_default(),

@@ -92,20 +92,8 @@ impl Pair for ChatToGemini {
         let mut choices = Vec::new();
         for (index, candidate) in candidates(&body) {
             let (text, calls) = candidate_parts(candidate, None);
-            let mut message = Map::new();
-            message.insert("role".into(), json!("assistant"));
-            message.insert(
-                "content".into(),
-                if text.is_empty() && !calls.is_empty() {
-                    Value::Null
-                } else {
-                    json!(text)
-                },
-            );
             let finish = finish_reason(candidate, !calls.is_empty()).unwrap_or("stop");
-            if !calls.is_empty() {
-                message.insert("tool_calls".into(), Value::Array(calls));
-            }
+            let message = openai::assistant_message(text, calls);
             choices.push(json!({"index": index, "message": message, "logprobs": null, "finish_reason": finish}));
         }
         if choices.is_empty() {
