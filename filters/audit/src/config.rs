@@ -10,6 +10,62 @@ pub struct AuditConfig {
     /// Request headers that identify the calling client (agent, app, team).
     #[serde(default = "default_client_headers")]
     pub client_headers: Vec<String>,
+    /// Where records are sent; without it they are only published as the
+    /// fact `llm.audit.record` (for Envoy's access log).
+    #[serde(default)]
+    pub collector: Option<Collector>,
+}
+
+/// An HTTP collector that takes batches of records as JSON lines.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Collector {
+    /// The Envoy cluster that reaches it.
+    pub cluster: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The `:authority` of the requests.
+    #[serde(default = "default_authority")]
+    pub authority: String,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// Records per POST.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Records a VM keeps while the collector is unreachable; beyond, the
+    /// oldest are dropped (and counted).
+    #[serde(default = "default_max_queue")]
+    pub max_queue: usize,
+    /// How often queued records are sent.
+    #[serde(default = "default_flush_interval_ms")]
+    pub flush_interval_ms: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_path() -> String {
+    "/collector/records".to_owned()
+}
+
+fn default_authority() -> String {
+    "audit-collector".to_owned()
+}
+
+fn default_max_batch() -> usize {
+    200
+}
+
+fn default_max_queue() -> usize {
+    10_000
+}
+
+fn default_flush_interval_ms() -> u64 {
+    1_000
+}
+
+fn default_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_client_headers() -> Vec<String> {
@@ -21,6 +77,21 @@ impl AuditConfig {
         let config: AuditConfig = parse_section(crate::NAME, value)?;
         for (i, name) in config.client_headers.iter().enumerate() {
             check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
+        }
+        if let Some(collector) = &config.collector {
+            let err = |field: &str, message: &str| Err(ConfigError::new(crate::NAME, format!("collector.{field}"), message));
+            if collector.cluster.is_empty() {
+                return err("cluster", "must name an Envoy cluster");
+            }
+            if !collector.path.starts_with('/') {
+                return err("path", "must start with `/`");
+            }
+            if collector.max_batch == 0 || collector.max_queue < collector.max_batch {
+                return err("max_queue", "must be at least `max_batch`, which must be at least 1");
+            }
+            if collector.flush_interval_ms < 100 {
+                return err("flush_interval_ms", "must be at least 100");
+            }
         }
         Ok(config)
     }
@@ -43,5 +114,11 @@ mod tests {
         assert_eq!(err.field, "client_headers[1]");
         let err = AuditConfig::from_json(json!({"client_header": []})).unwrap_err();
         assert!(err.to_string().contains("unknown field `client_header`"), "{err}");
+        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "path": "x"}})).unwrap_err();
+        assert_eq!(err.field, "collector.path");
+        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}})).unwrap_err();
+        assert_eq!(err.field, "collector.max_queue");
+        let config = AuditConfig::from_json(json!({"collector": {"cluster": "c"}})).unwrap();
+        assert_eq!(config.collector.unwrap().path, "/collector/records");
     }
 }

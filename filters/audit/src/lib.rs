@@ -1,11 +1,13 @@
 //! audit: one structured record per LLM call, with metrics and cost.
 //!
-//! Foundation state: the configuration is loaded and validated, and the stage
-//! publishes what the request is (API, requested model, stream flag, client)
-//! as facts for access logs. Records, delivery and metrics come with the
-//! audit issue.
+//! `record` builds one JSON record per call (never content, keys or PII
+//! values), `delivery` batches them to a collector with retries and a bounded
+//! queue, `stage` gathers the facts of each call. Prices and cost, GenAI
+//! metrics and the access-log path come next.
 
 mod config;
+pub mod delivery;
+pub mod record;
 mod stage;
 
 pub use config::AuditConfig;

@@ -1,17 +1,45 @@
-//! The audit stage of the pipeline.
+//! The audit stage: gathers what happened to each call, builds its record
+//! when the stream is done (every outcome: success, stream, rejection,
+//! upstream error, client abort), and hands it to the VM's outbox, which a
+//! timer sends to the collector.
 
 use crate::config::AuditConfig;
+use crate::delivery::{Counts, Outbox};
+use crate::record::{self, Call, Facts};
+use llm_api::{SseEvent, Usage, UsageAccumulator};
+use serde_json::Value;
+use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_glue::{Exchange, Flow, Host, Stage, StageStream};
+use std::time::{Duration, UNIX_EPOCH};
+use wasm_glue::{Exchange, Flow, Host, LogLevel, Stage, StageStream};
 
 pub struct Audit {
-    config: Rc<AuditConfig>,
+    shared: Rc<Shared>,
+}
+
+struct Shared {
+    config: AuditConfig,
+    /// The records of this VM waiting to be sent (a VM is one thread).
+    outbox: RefCell<Outbox>,
 }
 
 impl Audit {
     pub fn new(config: AuditConfig) -> Self {
-        Audit { config: Rc::new(config) }
+        let (max_queue, max_batch) = config.collector.as_ref().map_or((1, 1), |c| (c.max_queue, c.max_batch));
+        Audit { shared: Rc::new(Shared { config, outbox: RefCell::new(Outbox::new(max_queue, max_batch)) }) }
     }
+}
+
+fn count(host: &mut dyn Host, counts: Counts) {
+    for (name, n) in [("sent", counts.sent), ("retried", counts.retried), ("dropped", counts.dropped)] {
+        if n > 0 {
+            host.count(&format!("llm_gateway.audit.records_{name}"), n);
+        }
+    }
+}
+
+fn now_ms(host: &dyn Host) -> u64 {
+    host.now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Stage for Audit {
@@ -20,27 +48,150 @@ impl Stage for Audit {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(AuditStream { config: self.config.clone() })
+        Box::new(AuditStream { shared: self.shared.clone(), call: Call::default(), stream_usage: None })
+    }
+
+    fn tick_period(&self) -> Option<Duration> {
+        self.shared.config.collector.as_ref().map(|c| Duration::from_millis(c.flush_interval_ms))
+    }
+
+    /// Sends the next batch, if one is due.
+    fn on_tick(&self, host: &mut dyn Host) {
+        let Some(collector) = &self.shared.config.collector else { return };
+        let now = now_ms(host);
+        let mut outbox = self.shared.outbox.borrow_mut();
+        let Some(body) = outbox.next_batch(now) else { return };
+        let authorization = collector.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            (":method", "POST"),
+            (":path", collector.path.as_str()),
+            (":authority", collector.authority.as_str()),
+            ("content-type", "application/x-ndjson"),
+        ];
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization));
+        }
+        match host.dispatch_http(&collector.cluster, &headers, &body, Duration::from_millis(collector.timeout_ms)) {
+            Some(token) => outbox.dispatched(token),
+            None => {
+                host.log(LogLevel::Warn, &format!("audit: cannot send to cluster {}", collector.cluster));
+                count(host, outbox.failed(now));
+            }
+        }
+    }
+
+    fn on_http_call_response(&self, token: u32, status: Option<u16>, host: &mut dyn Host) {
+        let mut outbox = self.shared.outbox.borrow_mut();
+        if !outbox.owns(token) {
+            return;
+        }
+        let counts = match status {
+            Some(200..=299) => outbox.sent(),
+            _ => {
+                host.log(LogLevel::Warn, &format!("audit: the collector answered {status:?}; retrying"));
+                outbox.failed(now_ms(host))
+            }
+        };
+        count(host, counts);
     }
 }
 
 struct AuditStream {
-    config: Rc<AuditConfig>,
+    shared: Rc<Shared>,
+    call: Call,
+    stream_usage: Option<UsageAccumulator>,
 }
 
 impl StageStream for AuditStream {
+    fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        self.call.started = Some(host.now());
+        self.call.request_id = ex.request_header("x-request-id").map(str::to_owned);
+        self.call.api = ex.api.name();
+        if let Some(id) = ex.request_header("x-client-id") {
+            self.call.client.insert("id".into(), id.into());
+        }
+        for header in &self.shared.config.client_headers {
+            if let Some(value) = ex.request_header(header) {
+                self.call.client.insert(header.clone(), value.into());
+            }
+        }
+        Flow::Continue
+    }
+
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         host.set_fact("llm.api", ex.api.name());
         if let Some(request) = &ex.request {
             if let Some(model) = &request.model {
                 host.set_fact("llm.model.requested", model);
             }
-        }
-        for header in &self.config.client_headers {
-            if let Some(value) = ex.request_header(header) {
-                host.set_fact(&format!("llm.client.{header}"), value);
-            }
+            self.call.model_requested = request.model.clone();
+            self.call.stream = request.stream;
+            self.call.messages = request.message_count(&ex.api);
         }
         Flow::Continue
+    }
+
+    fn on_response_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        self.call.first_byte = Some(host.now());
+        self.call.status = ex.response_status;
+        Flow::Continue
+    }
+
+    fn reads_response(&self, ex: &Exchange) -> bool {
+        ex.api.has_json_body()
+    }
+
+    fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+        let Some(body) = &ex.response else { return };
+        self.call.usage = Usage::from_json(ex.api.dialect(), body);
+        self.call.served_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
+    }
+
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, _end: bool, host: &mut dyn Host) {
+        if self.call.first_token.is_none() && !events.is_empty() {
+            self.call.first_token = Some(host.now());
+        }
+        let accumulator = self.stream_usage.get_or_insert_with(|| UsageAccumulator::new(ex.api.dialect()));
+        for event in events.iter() {
+            accumulator.feed(event);
+        }
+    }
+
+    /// Builds the record. The status and error also come from the exchange,
+    /// which holds the gateway's own replies (a 400, a 429) too.
+    fn on_done(&mut self, ex: &Exchange, host: &mut dyn Host) {
+        if self.call.started.is_none() {
+            return;
+        }
+        self.call.status = self.call.status.or(ex.response_status);
+        if self.call.status.is_some_and(|s| s >= 400) {
+            self.call.error_type = ex
+                .response
+                .as_ref()
+                .and_then(|body| body.get("error"))
+                .and_then(|e| e.get("type").or_else(|| e.get("status")))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        if self.call.usage.is_none() {
+            self.call.usage = self.stream_usage.as_ref().and_then(UsageAccumulator::usage);
+        }
+        let facts = Facts {
+            provider: host.fact("llm.provider"),
+            cluster: host.fact("llm.cluster"),
+            upstream_model: host.fact("llm.model.upstream"),
+            ratelimit_key: host.fact("llm.ratelimit.key"),
+            ratelimit_remaining: host.fact("llm.ratelimit.remaining"),
+            input_estimated: host.fact("llm.tokens.input_estimated"),
+            pii: host.fact("llm.pii.findings"),
+        };
+        let record = record::build(&self.call, &facts, host.now()).to_string();
+        host.count("llm_gateway.audit.records", 1);
+        if self.shared.config.collector.is_some() {
+            let counts = self.shared.outbox.borrow_mut().push(record);
+            count(host, counts);
+        } else {
+            host.set_fact("llm.audit.record", &record);
+        }
     }
 }

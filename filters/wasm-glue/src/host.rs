@@ -1,7 +1,7 @@
 //! What a stage may ask of Envoy. The wasm adapter implements it over
 //! proxy-wasm; tests implement it in memory.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -44,5 +44,9 @@ pub trait Host {
     /// value is still at that version, so read-modify-write loops lose no
     /// update across workers (Envoy's shared data is exact with CAS).
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict>;
+    /// Sends an HTTP request to an Envoy cluster without blocking; the answer
+    /// comes to [`crate::Stage::on_http_call_response`] with the returned
+    /// token. `None` if Envoy refused it (e.g. an unknown cluster).
+    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32>;
     fn log(&self, level: LogLevel, message: &str);
 }

@@ -21,6 +21,19 @@ pub trait Stage {
     /// Runs once per VM when the configuration is loaded, before traffic
     /// (e.g. to create shared-data entries).
     fn start(&self, _host: &mut dyn Host) {}
+
+    /// How often this stage wants [`Stage::on_tick`] (the VM's timer runs at
+    /// the shortest period any stage asks for).
+    fn tick_period(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The VM's timer fired (in every VM, the main thread's included).
+    fn on_tick(&self, _host: &mut dyn Host) {}
+
+    /// An HTTP call made with [`Host::dispatch_http`] from a timer finished:
+    /// `status` is `None` when it failed without a response.
+    fn on_http_call_response(&self, _token: u32, _status: Option<u16>, _host: &mut dyn Host) {}
 }
 
 /// One stage's view of one HTTP stream. Every callback has a default that does
@@ -249,17 +262,22 @@ impl Pipeline {
             Order::Request => Box::new(self.streams.iter_mut()),
             Order::Response => Box::new(self.streams.iter_mut().rev()),
         };
+        let mut answer = None;
         for stream in streams {
             if let Flow::Respond(reply) = call(stream.as_mut(), &mut self.exchange, host) {
-                self.replied = true;
-                return Some(Step::Respond(reply));
+                answer = Some(reply);
+                break;
             }
         }
-        None
+        answer.map(|reply| self.reply(reply))
     }
 
+    /// Answers the client; the reply is recorded on the exchange as its
+    /// response (Envoy does not pass a filter's own reply back through it).
     fn reply(&mut self, reply: Reply) -> Step {
         self.replied = true;
+        self.exchange.response_status = Some(reply.status);
+        self.exchange.response = serde_json::from_slice(&reply.body).ok();
         Step::Respond(reply)
     }
 }
@@ -310,6 +328,9 @@ pub(crate) mod tests {
         }
         fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
             self.shared.get(key).cloned()
+        }
+        fn dispatch_http(&mut self, _cluster: &str, _headers: &[(&str, &str)], _body: &[u8], _timeout: std::time::Duration) -> Option<u32> {
+            None
         }
         fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
             let version = self.shared.get(key).map_or(0, |(_, v)| *v);

@@ -11,7 +11,7 @@ use proxy_wasm::types::{Action, ContextType, LogLevel as EnvoyLevel, MapType, Me
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Builds a module's stages from its raw plugin configuration.
 pub type Loader = fn(&[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError>;
@@ -35,7 +35,17 @@ struct Root {
     stages: Rc<[Box<dyn Stage>]>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, num_headers: usize, _body_size: usize, _num_trailers: usize) {
+        let status = (num_headers > 0)
+            .then(|| self.get_http_call_response_header_bytes(":status"))
+            .flatten()
+            .and_then(|s| std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()));
+        for stage in self.stages.iter() {
+            stage.on_http_call_response(token, status, &mut EnvoyHost(Phase::Tick));
+        }
+    }
+}
 
 impl RootContext for Root {
     /// Validates the configuration once per VM; returning false makes Envoy
@@ -49,6 +59,9 @@ impl RootContext for Root {
                 for stage in &stages {
                     stage.start(&mut EnvoyHost(Phase::Configure));
                 }
+                if let Some(period) = stages.iter().filter_map(|s| s.tick_period()).min() {
+                    let _ = hostcalls::set_tick_period(period);
+                }
                 self.stages = Rc::from(stages);
                 true
             }
@@ -56,6 +69,12 @@ impl RootContext for Root {
                 EnvoyHost(Phase::Configure).log(LogLevel::Error, &err.to_string());
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        for stage in self.stages.iter() {
+            stage.on_tick(&mut EnvoyHost(Phase::Tick));
         }
     }
 
@@ -170,6 +189,7 @@ impl HttpContext for Stream {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Configure,
+    Tick,
     RequestHeaders,
     Body,
     ResponseHeaders,
@@ -247,6 +267,10 @@ impl Host for EnvoyHost {
 
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
         hostcalls::set_shared_data(key, Some(value), cas).map_err(|_| SharedConflict)
+    }
+
+    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), Vec::new(), timeout).ok()
     }
 
     fn log(&self, level: LogLevel, message: &str) {
