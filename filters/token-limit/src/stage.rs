@@ -11,8 +11,9 @@ use crate::limit::limiter::{Actual, Decision, Demand, LimitState, Limiter, Outco
 use crate::limit::policy::{KeyPart, Limit, LimitPolicy, Measure};
 use crate::limit::store::{CasMismatch, Store};
 use llm_api::{ApiError, ErrorKind, LlmRequest, Usage, UsageAccumulator};
+use std::cell::Cell;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
 pub struct TokenLimit {
@@ -24,13 +25,23 @@ struct Shared {
     policy: LimitPolicy,
     limiter: Limiter,
     encodings: EncodingMap,
+    /// Where this VM's next sweep of idle keys starts.
+    next_sweep_slot: Cell<u32>,
 }
+
+/// How often idle keys are swept (at least; the VM's timer runs at the
+/// shortest period any stage asks for) and how many slots one sweep visits:
+/// with the default 65,536 slots and three VMs (two workers, the main
+/// thread), every slot is visited within about 20 s, at a few microseconds a
+/// slot.
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+const SWEEP_SLOTS: u32 = 1024;
 
 impl TokenLimit {
     pub fn new(policy: LimitPolicy) -> Self {
         let limiter = Limiter::new(&policy.store);
         let encodings = EncodingMap::new(policy.counting.encodings.clone());
-        TokenLimit { shared: Rc::new(Shared { policy, limiter, encodings }) }
+        TokenLimit { shared: Rc::new(Shared { policy, limiter, encodings, next_sweep_slot: Cell::new(0) }) }
     }
 }
 
@@ -45,6 +56,23 @@ impl Stage for TokenLimit {
 
     fn start(&self, host: &mut dyn Host) {
         self.shared.limiter.init_slots(&mut HostStore(host));
+    }
+
+    fn tick_period(&self) -> Option<Duration> {
+        Some(SWEEP_PERIOD)
+    }
+
+    /// Removes keys idle longer than their longest window, a bounded number
+    /// of slots at a time, so the shared store stays bounded by the keys
+    /// active within their windows (a million one-off keys do not pile up).
+    fn on_tick(&self, host: &mut dyn Host) {
+        let now = now_ms(host);
+        let from = self.shared.next_sweep_slot.get();
+        let sweep = self.shared.limiter.sweep(&mut HostStore(host), from, SWEEP_SLOTS, now);
+        self.shared.next_sweep_slot.set(sweep.next_slot);
+        if sweep.removed > 0 {
+            host.count("llm_gateway.token_limit.keys_expired", sweep.removed as u64);
+        }
     }
 }
 

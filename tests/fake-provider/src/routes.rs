@@ -48,6 +48,9 @@ pub enum Endpoint {
     AzureEmbeddings {
         deployment: String,
     },
+    /// Azure OpenAI's Responses API: `/openai/responses?api-version=...`,
+    /// the deployment named by the body's `model`.
+    AzureResponses,
     NotFound,
 }
 
@@ -84,6 +87,7 @@ fn endpoint(method: &Method, path: &str) -> Endpoint {
         "/v1/responses" if post => return Endpoint::OpenAiResponses,
         "/v1/messages" if post => return Endpoint::AnthropicMessages,
         "/v1/models" if method == Method::GET => return Endpoint::OpenAiModels,
+        "/openai/responses" if post => return Endpoint::AzureResponses,
         _ => {}
     }
     if !post {

@@ -324,7 +324,9 @@ fn answer(endpoint: Endpoint, parts: &Parts, body: &[u8], digest: [u8; 32]) -> R
         }),
         Endpoint::GeminiEmbed { .. } => with(parse(), gemini::embed),
         Endpoint::GeminiBatchEmbed { .. } => with(parse(), gemini::batch_embed),
-        Endpoint::AzureChat { .. } | Endpoint::AzureEmbeddings { .. } if azure_version_missing => {
+        Endpoint::AzureChat { .. } | Endpoint::AzureEmbeddings { .. } | Endpoint::AzureResponses
+            if azure_version_missing =>
+        {
             format.bad_request("Missing required query parameter: api-version")
         }
         Endpoint::AzureChat { deployment } => with(parse(), |r| {
@@ -333,6 +335,7 @@ fn answer(endpoint: Endpoint, parts: &Parts, body: &[u8], digest: [u8; 32]) -> R
         Endpoint::AzureEmbeddings { deployment } => {
             with(parse(), |r| openai::embeddings(r, &deployment))
         }
+        Endpoint::AzureResponses => with(parse(), openai::responses),
     }
 }
 
