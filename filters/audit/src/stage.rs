@@ -10,7 +10,7 @@ use llm_api::{SseEvent, Usage, UsageAccumulator};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Stage, StageStream};
 
 pub struct Audit {
@@ -38,10 +38,6 @@ fn count(host: &mut dyn Host, counts: Counts) {
     }
 }
 
-fn now_ms(host: &dyn Host) -> u64 {
-    host.now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Stage for Audit {
     fn name(&self) -> &'static str {
         crate::NAME
@@ -58,7 +54,7 @@ impl Stage for Audit {
     /// Sends the next batch, if one is due.
     fn on_tick(&self, host: &mut dyn Host) {
         let Some(collector) = &self.shared.config.collector else { return };
-        let now = now_ms(host);
+        let now = host.now_ms();
         let mut outbox = self.shared.outbox.borrow_mut();
         let Some(body) = outbox.next_batch(now) else { return };
         let authorization = collector.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
@@ -89,7 +85,7 @@ impl Stage for Audit {
             Some(200..=299) => outbox.sent(),
             _ => {
                 host.log(LogLevel::Warn, &format!("audit: the collector answered {status:?}; retrying"));
-                outbox.failed(now_ms(host))
+                outbox.failed(host.now_ms())
             }
         };
         count(host, counts);

@@ -12,7 +12,6 @@ use crate::config::TranslateConfig;
 use llm_api::translate::HeaderEdits;
 use llm_api::{translator, ApiKind, LlmRequest, TranslateOptions, Translator};
 use serde_json::{json, Map, Value};
-use std::time::UNIX_EPOCH;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
 pub struct Translate {
@@ -86,7 +85,7 @@ impl StageStream for TranslateStream {
         let stream = host.fact("llm.stream").as_deref() == Some("true");
         let mut options = TranslateOptions {
             azure_deployment: host.fact("llm.azure.deployment"),
-            created: host.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            created: host.now_ms() / 1000,
             ..TranslateOptions::default()
         };
         if let Some(version) = host.fact("llm.azure.api_version") {

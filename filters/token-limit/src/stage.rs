@@ -13,7 +13,7 @@ use crate::limit::store::{CasMismatch, Store};
 use llm_api::{ApiError, ErrorKind, LlmRequest, Usage, UsageAccumulator};
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
 pub struct TokenLimit {
@@ -66,7 +66,7 @@ impl Stage for TokenLimit {
     /// of slots at a time, so the shared store stays bounded by the keys
     /// active within their windows (a million one-off keys do not pile up).
     fn on_tick(&self, host: &mut dyn Host) {
-        let now = now_ms(host);
+        let now = host.now_ms();
         let from = self.shared.next_sweep_slot.get();
         let sweep = self.shared.limiter.sweep(&mut HostStore(host), from, SWEEP_SLOTS, now);
         self.shared.next_sweep_slot.set(sweep.next_slot);
@@ -103,10 +103,6 @@ struct TokenLimitStream {
     usage: Option<Usage>,
     /// Usage gathered from a stream's events.
     stream_usage: Option<UsageAccumulator>,
-}
-
-fn now_ms(host: &dyn Host) -> u64 {
-    host.now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The estimator for a model: OpenAI's encodings where known, else the
@@ -191,7 +187,7 @@ impl StageStream for TokenLimitStream {
         if limits.is_empty() {
             return Flow::Continue;
         }
-        let now = now_ms(host);
+        let now = host.now_ms();
         let mut store = HostStore(host);
         let token_limits = |states: &[LimitState]| {
             states
@@ -256,7 +252,7 @@ impl StageStream for TokenLimitStream {
         let usage = self.usage.or_else(|| self.stream_usage.as_ref().and_then(UsageAccumulator::usage));
         let Some(usage) = usage else { return };
         let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd: 0 };
-        let now = now_ms(host);
+        let now = host.now_ms();
         if self.shared.limiter.reconcile(&mut HostStore(host), &admitted.reservation, &admitted.limits, actual, now).is_err() {
             host.count("llm_gateway.token_limit.reconcile_lost", 1);
         }

@@ -21,6 +21,11 @@ pub struct SharedConflict;
 /// callback returns, so reading or changing them later fails.
 pub trait Host {
     fn now(&self) -> SystemTime;
+    /// Milliseconds since the Unix epoch, as the limiter and the audit
+    /// outbox keep time.
+    fn now_ms(&self) -> u64 {
+        self.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
     /// Sets (or with `None` removes) a request header. Only effective in
     /// `on_request_headers`; decisions made later travel as facts.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
