@@ -21,5 +21,5 @@ pub mod wasm;
 pub use config::{parse_section, ConfigError};
 pub use exchange::Exchange;
 pub use host::{Host, LogLevel, SharedConflict};
-pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Step};
+pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Stages, Step};
 pub use response::{BodyNeed, BodyStep};

@@ -10,6 +10,7 @@ use crate::host::Host;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
 use llm_api::{ApiError, ApiKind, LlmRequest};
+use std::rc::Rc;
 
 /// A filter of the suite: its validated configuration, shared by every
 /// stream on a worker.
@@ -154,9 +155,28 @@ pub(crate) enum Order {
     Response,
 }
 
+/// The configured stages of a module, in chain order, with what every stream
+/// needs of them computed once per configuration rather than per request.
+pub struct Stages {
+    stages: Vec<Box<dyn Stage>>,
+    /// `llm_gateway.<stage>.requests`, counted for every request a stage sees.
+    request_counters: Vec<String>,
+}
+
+impl Stages {
+    pub fn new(stages: Vec<Box<dyn Stage>>) -> Stages {
+        let request_counters = stages.iter().map(|s| format!("llm_gateway.{}.requests", s.name())).collect();
+        Stages { stages, request_counters }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Stage> {
+        self.stages.iter().map(Box::as_ref)
+    }
+}
+
 /// The stages of one stream and the exchange they share.
 pub struct Pipeline {
-    names: Vec<&'static str>,
+    stages: Rc<Stages>,
     pub(crate) streams: Vec<Box<dyn StageStream>>,
     pub(crate) exchange: Exchange,
     pub(crate) replied: bool,
@@ -165,10 +185,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline for a request with these headers (pseudo-headers included).
-    pub fn new(stages: &[Box<dyn Stage>], request_headers: Vec<(String, String)>) -> Pipeline {
+    pub fn new(stages: &Rc<Stages>, request_headers: Vec<(String, String)>) -> Pipeline {
         Pipeline {
-            names: stages.iter().map(|s| s.name()).collect(),
             streams: stages.iter().map(|s| s.stream()).collect(),
+            stages: stages.clone(),
             exchange: Exchange::new(request_headers),
             replied: false,
             response_mode: ResponseMode::Pass,
@@ -213,8 +233,8 @@ impl Pipeline {
                 Err(err) => return self.reply(Reply::error(&err, &self.exchange.api)),
             }
         }
-        for name in &self.names {
-            host.count(&format!("llm_gateway.{name}.requests"), 1);
+        for counter in &self.stages.request_counters {
+            host.count(counter, 1);
         }
         if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request(ex, h)) {
             return step;
@@ -393,14 +413,15 @@ pub(crate) mod tests {
         }
     }
 
-    fn stages(log: &Rc<RefCell<Vec<String>>>, rewrite: &[bool], reject: &[bool]) -> Vec<Box<dyn Stage>> {
-        ["a", "b"]
+    fn stages(log: &Rc<RefCell<Vec<String>>>, rewrite: &[bool], reject: &[bool]) -> Rc<Stages> {
+        let stages = ["a", "b"]
             .iter()
             .zip(rewrite.iter().zip(reject))
             .map(|(name, (rewrite, reject))| {
                 Box::new(Probe { name, log: log.clone(), rewrite: *rewrite, reject: *reject }) as Box<dyn Stage>
             })
-            .collect()
+            .collect();
+        Rc::new(Stages::new(stages))
     }
 
     const CHAT: &[u8] = br#"{"model":"gpt-4o-mini","messages":[]}"#;
@@ -509,7 +530,7 @@ pub(crate) mod tests {
 
     #[test]
     fn stages_that_do_not_read_the_body_let_it_stream_unparsed() {
-        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Blind)];
+        let stages = Rc::new(Stages::new(vec![Box::new(Blind)]));
         let mut host = FakeHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);

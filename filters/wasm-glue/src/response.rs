@@ -141,7 +141,7 @@ mod tests {
         events
     }
     use crate::pipeline::tests::FakeHost;
-    use crate::{Exchange, Stage, StageStream};
+    use crate::{Exchange, Stage, StageStream, Stages};
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -193,7 +193,7 @@ mod tests {
 
     fn pipeline(rewrite: bool) -> (Pipeline, Rc<RefCell<Vec<String>>>) {
         let seen = Rc::new(RefCell::new(Vec::new()));
-        let stages: Vec<Box<dyn Stage>> = vec![Box::new(Shout { rewrite, seen: seen.clone() })];
+        let stages = Rc::new(Stages::new(vec![Box::new(Shout { rewrite, seen: seen.clone() })]));
         let headers = vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())];
         (Pipeline::new(&stages, headers), seen)
     }

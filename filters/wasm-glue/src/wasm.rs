@@ -3,7 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::host::{Host, LogLevel, SharedConflict};
-use crate::pipeline::{Pipeline, Reply, Stage, Step};
+use crate::pipeline::{Pipeline, Reply, Stage, Stages, Step};
 use crate::response::{BodyNeed, BodyStep};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -26,13 +26,13 @@ thread_local! {
 pub fn start(load: Loader) {
     LOADER.with(|loader| loader.set(Some(load)));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::from(Vec::new()) })
+        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::new(Stages::new(Vec::new())) })
     });
 }
 
 struct Root {
     load: Option<Loader>,
-    stages: Rc<[Box<dyn Stage>]>,
+    stages: Rc<Stages>,
 }
 
 impl Context for Root {
@@ -62,7 +62,7 @@ impl RootContext for Root {
                 if let Some(period) = stages.iter().filter_map(|s| s.tick_period()).min() {
                     let _ = hostcalls::set_tick_period(period);
                 }
-                self.stages = Rc::from(stages);
+                self.stages = Rc::new(Stages::new(stages));
                 true
             }
             Err(err) => {
@@ -88,7 +88,7 @@ impl RootContext for Root {
 }
 
 struct Stream {
-    stages: Rc<[Box<dyn Stage>]>,
+    stages: Rc<Stages>,
     pipeline: Option<Pipeline>,
 }
 
