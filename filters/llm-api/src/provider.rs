@@ -1,11 +1,11 @@
 //! The API families an upstream provider can speak, which decide how a
 //! request is translated before it leaves the gateway.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The API family a provider speaks. Config files name it in snake case
 /// (`openai`, `anthropic`, `gemini`, `azure`).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// OpenAI's own API (`/v1/chat/completions`, `/v1/embeddings`, `/v1/responses`).

@@ -22,8 +22,11 @@ pub struct Provider {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TranslateConfig {
-    /// The API the cluster this filter sits on speaks.
-    pub provider: ProviderKind,
+    /// The API the cluster this filter sits on speaks. Omitted on a fallback
+    /// chain's cluster, whose endpoints each name their provider in their
+    /// metadata (`llm.provider`).
+    #[serde(default)]
+    pub provider: Option<ProviderKind>,
 }
 
 /// The configuration, chosen by its `role` field.
@@ -64,7 +67,7 @@ mod tests {
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"});
         assert!(matches!(ProviderRewriteConfig::from_json(route).unwrap(), ProviderRewriteConfig::Route(_)));
         let translate = ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "gemini"})).unwrap();
-        assert!(matches!(translate, ProviderRewriteConfig::Translate(TranslateConfig { provider: ProviderKind::Gemini })));
+        assert!(matches!(translate, ProviderRewriteConfig::Translate(TranslateConfig { provider: Some(ProviderKind::Gemini) })));
     }
 
     #[test]

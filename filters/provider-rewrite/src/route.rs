@@ -58,14 +58,26 @@ impl StageStream for RouteStream {
             Ok(decision) => decision,
             Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
         };
-        host.set_fact("llm.provider", &decision.provider);
+        let target = &decision.target;
+        // The client's path, for the translate stage: a retry reaches it with
+        // `:path` as the previous attempt rewrote it. Without the query,
+        // which may hold a Gemini client's key.
+        let path = ex.request_header(":path").unwrap_or_default();
+        host.set_fact("llm.request.path", path.split(['?', '#']).next().unwrap_or_default());
+        host.set_fact("llm.provider", &target.provider);
         host.set_fact("llm.stream", if ex.request.as_ref().is_some_and(|r| r.stream) { "true" } else { "false" });
-        host.set_fact("llm.model.upstream", &decision.upstream_model);
-        if let Some(deployment) = &decision.deployment {
+        host.set_fact("llm.model.upstream", &target.upstream_model);
+        if let Some(deployment) = &target.deployment {
             host.set_fact("llm.azure.deployment", deployment);
         }
-        if let Some(api_version) = &decision.api_version {
+        if let Some(api_version) = &target.api_version {
             host.set_fact("llm.azure.api_version", api_version);
+        }
+        if !decision.fallback.is_empty() {
+            // The chain in order, for the translate stage on the chain's
+            // cluster: each attempt looks up the provider it reached.
+            let chain: Vec<_> = std::iter::once(target).chain(&decision.fallback).collect();
+            host.set_fact("llm.fallback", &serde_json::to_string(&chain).unwrap_or_default());
         }
         host.set_fact("llm.cluster", &decision.cluster);
         host.clear_route_cache();

@@ -7,10 +7,15 @@
 //! stage's decision, read as facts at the headers (upstream model, stream
 //! flag, Azure deployment and `api-version`), by translating a minimal request
 //! that carries just those; the body is translated when it has arrived.
+//!
+//! On a fallback chain's cluster the provider differs from one attempt to
+//! the next: the endpoint Envoy picked names it in its metadata, and the
+//! route stage's `llm.fallback` fact gives that provider's model names.
 
 use crate::config::TranslateConfig;
+use crate::routing::Target;
 use llm_api::translate::HeaderEdits;
-use llm_api::{translator, ApiKind, LlmRequest, TranslateOptions, Translator};
+use llm_api::{translator, ApiError, ApiKind, ErrorKind, LlmRequest, TranslateOptions, Translator};
 use serde_json::{json, Map, Value};
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
@@ -70,6 +75,16 @@ pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
     LlmRequest { body, model: Some(model.to_owned()), stream }
 }
 
+/// The headers that carry a provider key. Cleared at the start of every
+/// attempt: Envoy gives a retry the request headers as the previous
+/// attempt's upstream filters left them, so an attempt on another provider
+/// would otherwise carry the first provider's key along with its own.
+const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
+
+/// The endpoint metadata (`filter_metadata.llm.provider`) that names the
+/// provider of a fallback chain's endpoint.
+const ENDPOINT_METADATA: (&str, &str) = ("llm", "provider");
+
 fn apply(edits: &HeaderEdits, set: &mut dyn FnMut(&str, Option<&str>)) {
     for name in &edits.remove {
         set(name, None);
@@ -79,19 +94,69 @@ fn apply(edits: &HeaderEdits, set: &mut dyn FnMut(&str, Option<&str>)) {
     }
 }
 
+impl TranslateStream {
+    /// The provider this attempt reaches and its names for the model; `None`
+    /// for a request the route stage did not route.
+    fn attempt_target(&self, host: &dyn Host) -> Result<Option<Target>, ApiError> {
+        if let Some(provider) = host.upstream_host_metadata(ENDPOINT_METADATA.0, ENDPOINT_METADATA.1) {
+            let chain: Vec<Target> = host.fact("llm.fallback").and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+            return match chain.into_iter().find(|t| t.provider == provider) {
+                Some(target) => Ok(Some(target)),
+                None => Err(ApiError::new(
+                    ErrorKind::Internal,
+                    format!("The gateway reached the provider `{provider}`, which is not in this request's fallback chain."),
+                )),
+            };
+        }
+        let Some(upstream_model) = host.fact("llm.model.upstream") else { return Ok(None) };
+        let Some(kind) = self.config.provider else {
+            return Err(ApiError::new(
+                ErrorKind::Internal,
+                "The gateway's cluster names no provider: neither the translate filter nor the endpoint's metadata.",
+            ));
+        };
+        Ok(Some(Target {
+            provider: host.fact("llm.provider").unwrap_or_default(),
+            kind,
+            upstream_model,
+            deployment: host.fact("llm.azure.deployment"),
+            api_version: host.fact("llm.azure.api_version"),
+        }))
+    }
+}
+
 impl StageStream for TranslateStream {
     fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
-        let Some(model) = host.fact("llm.model.upstream") else { return Flow::Continue };
+        for name in CREDENTIAL_HEADERS {
+            host.set_request_header(name, None);
+        }
+        // The client's API from the path it sent: on a retry `:path` is the
+        // one the previous attempt rewrote for its provider.
+        if let Some(path) = host.fact("llm.request.path") {
+            ex.api = ApiKind::classify("POST", &path);
+        }
+        let target = match self.attempt_target(host) {
+            Ok(Some(target)) => target,
+            Ok(None) => return Flow::Continue,
+            Err(err) => {
+                host.log(LogLevel::Error, &err.message);
+                return Flow::Respond(Reply::error(&err, &ex.api));
+            }
+        };
+        // Which provider this attempt goes to: the key injection of a
+        // fallback chain's cluster matches on it, and the audit reports it.
+        host.set_fact("llm.attempt.provider", &target.provider);
         let stream = host.fact("llm.stream").as_deref() == Some("true");
         let mut options = TranslateOptions {
-            azure_deployment: host.fact("llm.azure.deployment"),
+            azure_deployment: target.deployment,
             created: host.now_ms() / 1000,
             ..TranslateOptions::default()
         };
-        if let Some(version) = host.fact("llm.azure.api_version") {
+        if let Some(version) = target.api_version {
             options.azure_api_version = version;
         }
-        let mut translator = match translator(&ex.api, self.config.provider, &model, &options) {
+        let model = target.upstream_model;
+        let mut translator = match translator(&ex.api, target.kind, &model, &options) {
             Ok(translator) => translator,
             Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
         };

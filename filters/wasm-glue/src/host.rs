@@ -41,6 +41,12 @@ pub trait Host {
     /// Reads a fact published by a stage of this request, also one that ran
     /// downstream when this stage runs as an upstream filter.
     fn fact(&self, name: &str) -> Option<String>;
+    /// A string in the metadata of the upstream endpoint this attempt goes
+    /// to (`filter_metadata.<namespace>.<key>`): how an upstream stage on a
+    /// cluster whose endpoints are different providers (a fallback chain)
+    /// learns which one Envoy picked. `None` downstream, where no endpoint is
+    /// chosen yet.
+    fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String>;
     /// Adds `by` to the counter `name` (defined on first use).
     fn count(&mut self, name: &str, by: u64);
     /// Reads data shared by every worker's VM: the value and its version.

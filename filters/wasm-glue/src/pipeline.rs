@@ -343,6 +343,9 @@ pub(crate) mod tests {
         fn fact(&self, name: &str) -> Option<String> {
             self.facts.get(name).cloned()
         }
+        fn upstream_host_metadata(&self, _namespace: &str, _key: &str) -> Option<String> {
+            None
+        }
         fn count(&mut self, name: &str, by: u64) {
             *self.counters.entry(name.to_owned()).or_default() += by;
         }

@@ -243,6 +243,12 @@ impl Host for EnvoyHost {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String> {
+        let path = vec!["xds", "upstream_host_metadata", "filter_metadata", namespace, key];
+        let bytes = hostcalls::get_property(path).ok().flatten()?;
+        String::from_utf8(bytes).ok()
+    }
+
     fn count(&mut self, name: &str, by: u64) {
         let id = METRICS.with(|metrics| {
             let mut metrics = metrics.borrow_mut();

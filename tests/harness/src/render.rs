@@ -14,7 +14,18 @@
 //!   the directory is watched, so a key rotates by replacing its file), and
 //!   `upstream_codec`;
 //! - a line holding only `${UPSTREAM_TLS:<name>}`: a TLS `transport_socket`
-//!   when the variable `<NAME>_TLS_SNI` is set, else nothing.
+//!   (anchored as `&<name>_tls`) when the variable `<NAME>_TLS_SNI` is set,
+//!   else nothing;
+//! - lines holding only `${FALLBACK_ROUTES}` (in the route list) and
+//!   `${FALLBACK_CLUSTERS}` (in the cluster list, after the provider
+//!   clusters): a route and a cluster for each fallback chain of the route
+//!   configuration (`models[].fallback`). The chain's cluster has one
+//!   priority level per provider, in chain order, and its route retries on
+//!   the next level each time (`previous_priorities`). Its endpoints reuse
+//!   the provider clusters' own, which the template anchors as
+//!   `&<provider>_endpoint` (and their TLS as `&<provider>_tls`, their
+//!   outlier detection as `&outliers`, the internal headers to remove as
+//!   `&internal`), so that an address is written once.
 //!
 //! Generated filters are written as one-line JSON, which is valid YAML at any
 //! indentation.
@@ -114,6 +125,10 @@ impl Template {
                 Some(self.upstream_filters(kind)?)
             } else if let Some(name) = directive.strip_prefix("UPSTREAM_TLS:") {
                 Some(self.upstream_tls(name)?)
+            } else if directive == "FALLBACK_ROUTES" {
+                Some(self.fallback_routes(&out)?)
+            } else if directive == "FALLBACK_CLUSTERS" {
+                Some(self.fallback_clusters(&out)?)
             } else {
                 None
             };
@@ -177,9 +192,9 @@ impl Template {
         self.filters.get(name)
     }
 
-    fn wasm_filter(&self, name: &str, vm_id: &str, module: &str, configuration: &Value) -> Result<String, String> {
+    fn wasm_filter(&self, name: &str, vm_id: &str, module: &str, configuration: &Value) -> Value {
         let filename = self.wasm_dir.join(module);
-        let filter = json!({
+        json!({
             "name": name,
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
@@ -200,20 +215,19 @@ impl Template {
                     "failure_policy": "FAIL_CLOSED"
                 }
             }
-        });
-        Ok(format!("- {filter}"))
+        })
     }
 
     fn downstream_filters(&self) -> Result<Vec<String>, String> {
         match self.layout {
-            Layout::Bundle => Ok(vec![self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters)?]),
-            Layout::Separate => MODULES
+            Layout::Bundle => Ok(vec![format!("- {}", self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters))]),
+            Layout::Separate => Ok(MODULES
                 .iter()
                 .filter_map(|(section, module)| {
                     let config = self.section(section)?;
-                    Some(self.wasm_filter(section, section, module, config))
+                    Some(format!("- {}", self.wasm_filter(section, section, module, config)))
                 })
-                .collect(),
+                .collect()),
         }
     }
 
@@ -227,19 +241,196 @@ impl Template {
 
     fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
         let kind = self.provider_kind(provider)?;
-        let translate = json!({"role": "translate", "provider": kind});
-        let filter = match self.layout {
+        let filters = [
+            self.translate_filter(json!({"role": "translate", "provider": kind})),
+            self.credential_injector(provider, &kind)?,
+            Self::codec(),
+        ];
+        Ok(filters.iter().map(|f| format!("- {f}")).collect())
+    }
+
+    /// The translate filter with its configuration.
+    fn translate_filter(&self, translate: Value) -> Value {
+        match self.layout {
             Layout::Bundle => {
                 let config = Value::Object(Map::from_iter([("provider_rewrite".to_owned(), translate)]));
-                self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &config)?
+                self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &config)
             }
-            Layout::Separate => self.wasm_filter("provider_rewrite", "provider_rewrite", "provider_rewrite.wasm", &translate)?,
-        };
-        let codec = json!({
+            Layout::Separate => self.wasm_filter("provider_rewrite", "provider_rewrite", "provider_rewrite.wasm", &translate),
+        }
+    }
+
+    fn codec() -> Value {
+        json!({
             "name": "envoy.filters.http.upstream_codec",
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec"}
-        });
-        Ok(vec![filter, format!("- {}", self.credential_injector(provider, &kind)?), format!("- {codec}")])
+        })
+    }
+
+    /// The fallback chains of the route configuration: each chain's cluster
+    /// and its providers in order. Routes may share a chain's cluster only
+    /// with the same providers in the same order.
+    fn fallback_chains(&self) -> Result<Vec<(String, Vec<String>)>, String> {
+        let mut chains: Vec<(String, Vec<String>)> = Vec::new();
+        let models = self.filters["provider_rewrite"]["models"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for (i, route) in models.iter().enumerate() {
+            let Some(fallback) = route.get("fallback") else { continue };
+            let name = |target: &Value| target["provider"].as_str().map(str::to_owned);
+            let cluster = fallback["cluster"].as_str().ok_or(format!("models[{i}].fallback.cluster is missing"))?;
+            let providers: Option<Vec<String>> = route["to"]
+                .as_array()
+                .and_then(|to| to.first())
+                .into_iter()
+                .chain(fallback["to"].as_array().into_iter().flatten())
+                .map(name)
+                .collect();
+            let providers = providers.ok_or(format!("models[{i}]: a fallback target names no provider"))?;
+            match chains.iter().find(|(c, _)| c == cluster) {
+                Some((_, known)) if *known != providers => {
+                    return Err(format!("models[{i}].fallback: the cluster `{cluster}` already serves another chain"))
+                }
+                Some(_) => {}
+                None => chains.push((cluster.to_owned(), providers)),
+            }
+        }
+        Ok(chains)
+    }
+
+    /// A route per fallback chain: one attempt per provider, each retry on
+    /// the next priority level of the chain's cluster. Provider rate limits
+    /// (429) fall back too.
+    fn fallback_routes(&self, rendered: &str) -> Result<Vec<String>, String> {
+        let mut aliases = Aliases::default();
+        self.fallback_chains()?
+            .into_iter()
+            .map(|(cluster, providers)| {
+                let mut route = json!({
+                    "match": {"prefix": "/", "filter_state": [{"key": "wasm.llm.cluster", "string_match": {"exact": cluster}}]},
+                    "route": {
+                        "cluster": cluster,
+                        // Each attempt's Host is its provider's (their DNS names).
+                        "auto_host_rewrite": true,
+                        "timeout": "600s",
+                        "retry_policy": {
+                            "retry_on": "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
+                            "retriable_status_codes": [429],
+                            "num_retries": providers.len() - 1,
+                            "per_try_timeout": "300s",
+                            "retry_back_off": {"base_interval": "0.1s", "max_interval": "1s"},
+                            "retry_priority": {
+                                "name": "envoy.retry_priorities.previous_priorities",
+                                "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig",
+                                    "update_frequency": 1
+                                }
+                            }
+                        }
+                    }
+                });
+                if rendered.contains("&internal ") {
+                    route["request_headers_to_remove"] = aliases.alias("internal");
+                }
+                Ok(format!("- {}", aliases.resolve(&route)))
+            })
+            .collect()
+    }
+
+    /// A cluster per fallback chain: priority level `i` is the chain's
+    /// `i`-th provider, its endpoint named in metadata for the translate
+    /// stage (`llm.provider`) and for TLS (`envoy.transport_socket_match`);
+    /// each provider's key is injected only on attempts that reach it.
+    fn fallback_clusters(&self, rendered: &str) -> Result<Vec<String>, String> {
+        let mut aliases = Aliases::default();
+        let mut lines = Vec::new();
+        for (cluster, providers) in self.fallback_chains()? {
+            let mut endpoints = Vec::new();
+            let mut tls = Vec::new();
+            let mut filters = vec![self.translate_filter(json!({"role": "translate"}))];
+            for (priority, provider) in providers.iter().enumerate() {
+                if !rendered.contains(&format!("&{provider}_endpoint ")) {
+                    return Err(format!(
+                        "the fallback chain `{cluster}` needs the endpoint of the provider `{provider}`: anchor it as `&{provider}_endpoint` in its cluster"
+                    ));
+                }
+                endpoints.push(json!({
+                    "priority": priority,
+                    "lb_endpoints": [{
+                        "endpoint": aliases.alias(&format!("{provider}_endpoint")),
+                        "metadata": {"filter_metadata": {
+                            "llm": {"provider": provider},
+                            "envoy.transport_socket_match": {"provider": provider}
+                        }}
+                    }]
+                }));
+                if rendered.contains(&format!("&{provider}_tls ")) || rendered.contains(&format!("&{provider}_tls\n")) {
+                    tls.push(json!({"name": provider, "match": {"provider": provider}, "transport_socket": aliases.alias(&format!("{provider}_tls"))}));
+                }
+                let kind = self.provider_kind(provider)?;
+                filters.push(Self::only_for_attempts_on(provider, self.credential_injector(provider, &kind)?));
+            }
+            filters.push(Self::codec());
+            // HTTP/2 by ALPN when every provider of the chain speaks TLS (ALPN
+            // needs it on every endpoint), else HTTP/1.1.
+            let protocol = if tls.len() < providers.len() {
+                json!({"explicit_http_config": {"http_protocol_options": {}}})
+            } else {
+                json!({"auto_config": {"http2_protocol_options": {}, "http_protocol_options": {}}})
+            };
+            let mut options = json!({
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "common_http_protocol_options": {"idle_timeout": "300s"},
+                "http_filters": filters
+            });
+            if let (Some(options), Value::Object(protocol)) = (options.as_object_mut(), protocol) {
+                options.extend(protocol);
+            }
+            let mut value = json!({
+                "name": cluster,
+                "type": "STRICT_DNS",
+                "dns_lookup_family": "V4_PREFERRED",
+                "connect_timeout": "10s",
+                "per_connection_buffer_limit_bytes": 33_554_432,
+                "load_assignment": {"cluster_name": cluster, "endpoints": endpoints},
+                "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options}
+            });
+            if !tls.is_empty() {
+                value["transport_socket_matches"] = Value::Array(tls);
+            }
+            if rendered.contains("&outliers ") {
+                value["outlier_detection"] = aliases.alias("outliers");
+            }
+            lines.push(format!("- {}", aliases.resolve(&value)));
+        }
+        Ok(lines)
+    }
+
+    /// Wraps an upstream filter so that it runs only on attempts that reach
+    /// `provider` (the translate stage publishes it as the filter state
+    /// `wasm.llm.attempt.provider`) and is skipped on every other attempt.
+    fn only_for_attempts_on(provider: &str, filter: Value) -> Value {
+        json!({
+            "name": format!("{provider}_only"),
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+                "xds_matcher": {"matcher_list": {"matchers": [{
+                    "predicate": {"not_matcher": {"single_predicate": {
+                        "input": {
+                            "name": "attempt_provider",
+                            "typed_config": {
+                                "@type": "type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.FilterStateInput",
+                                "key": "wasm.llm.attempt.provider"
+                            }
+                        },
+                        "value_match": {"exact": provider}
+                    }}},
+                    "on_match": {"action": {
+                        "name": "skip",
+                        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.common.matcher.action.v3.SkipFilter"}
+                    }}
+                }]}},
+                "extension_config": filter
+            }
+        })
     }
 
     /// Injects the provider's key in the header its API expects. The key is
@@ -300,7 +491,31 @@ impl Template {
                 }
             }
         });
-        Ok(vec![format!("transport_socket: {socket}")])
+        Ok(vec![format!("transport_socket: &{name}_tls {socket}")])
+    }
+}
+
+/// YAML aliases (`*name`) inside generated JSON, which has no syntax for
+/// them: a placeholder string per alias, replaced after serialising.
+#[derive(Default)]
+struct Aliases(Vec<String>);
+
+impl Aliases {
+    const MARK: &'static str = "\u{1}alias:";
+
+    fn alias(&mut self, anchor: &str) -> Value {
+        self.0.push(anchor.to_owned());
+        Value::String(format!("{}{anchor}", Self::MARK))
+    }
+
+    /// `value` as one line of flow YAML, with its aliases.
+    fn resolve(&self, value: &Value) -> String {
+        let mut text = value.to_string();
+        for anchor in &self.0 {
+            let placeholder = serde_json::to_string(&format!("{}{anchor}", Self::MARK)).unwrap_or_default();
+            text = text.replace(&placeholder, &format!("*{anchor} "));
+        }
+        text
     }
 }
 
@@ -375,6 +590,33 @@ mod tests {
         assert_eq!(t.render_text("  ${UPSTREAM_TLS:openai}\n").unwrap(), "");
         t.set("OPENAI_TLS_SNI", "api.openai.com");
         let out = t.render_text("  ${UPSTREAM_TLS:openai}\n").unwrap();
-        assert!(out.starts_with("  transport_socket: {") && out.contains("\"sni\":\"api.openai.com\""), "{out}");
+        assert!(out.starts_with("  transport_socket: &openai_tls {") && out.contains("\"sni\":\"api.openai.com\""), "{out}");
+    }
+
+    #[test]
+    fn a_fallback_chain_gets_a_cluster_with_a_priority_per_provider_and_a_route() {
+        let mut t = template(Layout::Bundle);
+        t.filters["provider_rewrite"]["providers"]["openai"] = json!({"kind": "openai", "cluster": "openai"});
+        t.filters["provider_rewrite"]["models"] = json!([
+            {"match": "m", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude", "model": "c"}]}},
+            {"match": "n", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude"}]}}
+        ]);
+        let anchors = "e1: &openai_endpoint {a: 1}\ne2: &claude_endpoint {a: 2}\nt: &claude_tls\n";
+        let out = t.render_text(&format!("{anchors}c:\n${{FALLBACK_CLUSTERS}}\nr:\n${{FALLBACK_ROUTES}}\n")).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 7, "one cluster and one route for the shared chain: {out}");
+        let cluster = lines[4];
+        assert!(cluster.starts_with("- {\"name\":\"chain\""), "{cluster}");
+        assert!(cluster.contains("\"endpoint\":*openai_endpoint ,") && cluster.contains("\"priority\":1"), "{cluster}");
+        assert!(cluster.contains("\"transport_socket\":*claude_tls }"), "{cluster}");
+        assert!(!cluster.contains("auto_config"), "ALPN only when every provider has TLS: {cluster}");
+        assert!(cluster.contains("\"name\":\"claude_only\"") && cluster.contains("\"exact\":\"claude\""), "{cluster}");
+        assert!(!cluster.contains("outlier_detection"), "no `&outliers` anchor, no outlier detection: {cluster}");
+        assert!(lines[6].contains("\"num_retries\":1") && lines[6].contains("previous_priorities"), "{}", lines[6]);
+        assert!(!lines[6].contains("request_headers_to_remove"), "no `&internal` anchor");
+        let err = t.render_text("${FALLBACK_CLUSTERS}\n").unwrap_err();
+        assert!(err.contains("anchor it as `&openai_endpoint`"), "{err}");
+        t.filters["provider_rewrite"]["models"][1]["fallback"]["to"][0]["provider"] = json!("openai");
+        assert!(t.render_text("${FALLBACK_ROUTES}\n").unwrap_err().contains("already serves another chain"));
     }
 }

@@ -154,6 +154,16 @@ impl FakeProvider {
         Ok(value["requests"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Queues `fault` (the `x-fake-fault` syntax) for the next `count`
+    /// requests whose path starts with `path_prefix`.
+    pub fn queue_fault(&self, fault: &str, count: u32, path_prefix: &str) -> Result<(), String> {
+        http()
+            .post(&self.url("/__control/faults"))
+            .send_json(serde_json::json!({"fault": fault, "count": count, "path_prefix": path_prefix}))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     pub fn clear_requests(&self) -> Result<(), String> {
         http().delete(&self.url("/__requests")).call().map_err(|e| e.to_string())?;
         Ok(())

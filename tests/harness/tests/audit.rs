@@ -3,7 +3,6 @@
 //! and never holding prompt text, keys or PII values.
 
 use gateway_harness::curl::{curl, post_json, Response};
-use gateway_harness::stack::http;
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -89,10 +88,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
 fn records_survive_a_collector_outage() {
     let stack = Stack::start(StackOptions::demo("audit-outage")).unwrap_or_else(|e| panic!("{e}"));
     // The collector fails its next 3 deliveries.
-    http()
-        .post(&stack.fake.url("/__control/faults"))
-        .send_json(serde_json::json!({"fault": "status=503", "count": 3, "path_prefix": "/collector"}))
-        .unwrap();
+    stack.fake.queue_fault("status=503", 3, "/collector").unwrap();
     let ids: Vec<String> = (0..5)
         .map(|_| id(&post_json(&stack.url("/v1/chat/completions"), &chat("gpt-4o-mini"), &[]).unwrap()))
         .collect();

@@ -1,30 +1,45 @@
 //! The compiled routing table and the decision it makes per request.
 
 use super::pattern::Pattern;
-use super::{ClientPolicy, RouteConfig, RouteTarget};
+use super::{ClientPolicy, Fallback, RouteConfig, RouteTarget};
 use crate::config::Provider;
 use llm_api::{ApiError, ErrorKind, ProviderKind};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_glue::config::check_header_name;
 use wasm_glue::ConfigError;
 
-/// Where one request goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+/// One provider serving a request, with the names it knows the model by:
+/// what the translate stage needs for an attempt that reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
     pub provider: String,
     pub kind: ProviderKind,
-    pub cluster: String,
     /// The model name the provider is asked for.
     pub upstream_model: String,
     /// Azure OpenAI only: the deployment and `api-version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+}
+
+/// Where one request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The Envoy cluster: the target's, or the fallback chain's.
+    pub cluster: String,
+    pub target: Target,
+    /// The providers tried after the target, in order (empty without a
+    /// fallback chain).
+    pub fallback: Vec<Target>,
 }
 
 #[derive(Debug)]
 struct Route {
     pattern: Pattern,
     targets: Vec<RouteTarget>,
+    fallback: Option<Fallback>,
 }
 
 #[derive(Debug)]
@@ -60,8 +75,10 @@ impl Router {
             if provider.cluster.is_empty() {
                 return Err(err(format!("providers.{name}.cluster"), "must not be empty".into()));
             }
-            if name.contains('/') {
-                return Err(err(format!("providers.{name}"), "a provider name cannot contain `/`".into()));
+            // Names appear in `provider/model` prefixes, endpoint metadata
+            // and the renderer's YAML anchors.
+            if !is_cluster_name(name) {
+                return Err(err(format!("providers.{name}"), "a provider name is letters, digits, `_` and `-`".into()));
             }
         }
         let known = |name: &str| config.providers.contains_key(name);
@@ -89,10 +106,56 @@ impl Router {
                     return Err(err(format!("models[{i}].to[{j}].weight"), "must be positive".into()));
                 }
             }
-            routes.push(Route { pattern, targets: route.to.clone() });
+            if let Some(fallback) = &route.fallback {
+                Self::check_fallback(&config, i, route, fallback)?;
+            }
+            routes.push(Route { pattern, targets: route.to.clone(), fallback: route.fallback.clone() });
         }
         let clients = config.clients.as_ref().map(Self::compile_clients).transpose()?;
         Ok(Router { config, routes, clients })
+    }
+
+    /// A chain has one first target, names each provider once (the
+    /// provider identifies the attempt's endpoint), and a cluster of its own.
+    fn check_fallback(config: &RouteConfig, i: usize, route: &super::ModelRoute, fallback: &Fallback) -> Result<(), ConfigError> {
+        let err = |field: String, message: String| ConfigError::new(crate::NAME, field, message);
+        if route.to.len() != 1 {
+            return Err(err(
+                format!("models[{i}].fallback"),
+                "a route with a fallback chain has exactly one target in `to` (the chain's first provider)".into(),
+            ));
+        }
+        if fallback.to.is_empty() {
+            return Err(err(format!("models[{i}].fallback.to"), "at least one provider to fall back to is required".into()));
+        }
+        if !is_cluster_name(&fallback.cluster) {
+            return Err(err(
+                format!("models[{i}].fallback.cluster"),
+                "must be a cluster name of letters, digits, `_` and `-`".into(),
+            ));
+        }
+        if let Some((name, _)) = config.providers.iter().find(|(_, p)| p.cluster == fallback.cluster) {
+            return Err(err(
+                format!("models[{i}].fallback.cluster"),
+                format!("`{}` is the cluster of the provider `{name}`; a chain needs a cluster of its own", fallback.cluster),
+            ));
+        }
+        let choices = config.providers.keys().cloned().collect::<Vec<_>>().join(", ");
+        let mut seen: Vec<&str> = route.to.iter().map(|t| t.provider.as_str()).collect();
+        for (j, target) in fallback.to.iter().enumerate() {
+            let field = format!("models[{i}].fallback.to[{j}]");
+            if !config.providers.contains_key(&target.provider) {
+                return Err(err(format!("{field}.provider"), format!("`{}` is not one of the providers: {choices}", target.provider)));
+            }
+            if seen.contains(&target.provider.as_str()) {
+                return Err(err(format!("{field}.provider"), format!("`{}` is already in this chain", target.provider)));
+            }
+            if target.weight != 1 {
+                return Err(err(format!("{field}.weight"), "weights have no meaning in a fallback chain".into()));
+            }
+            seen.push(&target.provider);
+        }
+        Ok(())
     }
 
     fn compile_clients(policy: &ClientPolicy) -> Result<Clients, ConfigError> {
@@ -155,10 +218,10 @@ impl Router {
                 return Ok(self.target_on(name, provider, rest, seed));
             }
         }
-        if let Some(target) = self.route_for(model).and_then(|r| pick_weighted(r.targets.iter(), seed)) {
-            return self
-                .decision(model, target)
-                .ok_or_else(|| ApiError::new(ErrorKind::Internal, "The routing table names an unknown provider."));
+        if let Some(route) = self.route_for(model) {
+            if let Some(decision) = self.table_decision(model, route, seed) {
+                return Ok(decision);
+            }
         }
         match self.config.default_provider.as_deref().and_then(|n| self.config.providers.get_key_value(n)) {
             Some((name, provider)) => Ok(Self::direct(name, provider, model)),
@@ -212,41 +275,62 @@ impl Router {
             .or_else(|| self.routes.iter().find(|r| r.pattern.exact().is_none() && r.pattern.matches(model)))
     }
 
-    /// `model` on the named provider: the table's mapping for that provider
-    /// if a route for the model has one, else the model as named.
+    /// `model` on the named provider, on its own cluster (never a chain): the
+    /// table's mapping for that provider if a route for the model has one,
+    /// among its targets or its fallbacks, else the model as named.
     fn target_on(&self, name: &str, provider: &Provider, model: &str, seed: u64) -> Decision {
         self.route_for(model)
-            .and_then(|route| pick_weighted(route.targets.iter().filter(|t| t.provider == name), seed))
-            .and_then(|target| self.decision(model, target))
+            .and_then(|route| {
+                let fallbacks = route.fallback.iter().flat_map(|f| &f.to);
+                pick_weighted(route.targets.iter().chain(fallbacks).filter(|t| t.provider == name), seed)
+            })
+            .and_then(|target| self.target(model, target))
+            .map(|target| Decision { cluster: provider.cluster.clone(), target, fallback: Vec::new() })
             .unwrap_or_else(|| Self::direct(name, provider, model))
     }
 
-    /// `model` served by a table target; `None` only if the target names an
+    /// `model` served by a route of the table: a weighted pick among its
+    /// targets, or its fallback chain. `None` only if a target names an
     /// unknown provider, which validation at load rules out.
-    fn decision(&self, model: &str, target: &RouteTarget) -> Option<Decision> {
+    fn table_decision(&self, model: &str, route: &Route, seed: u64) -> Option<Decision> {
+        let target = self.target(model, pick_weighted(route.targets.iter(), seed)?)?;
+        match &route.fallback {
+            None => {
+                let cluster = self.config.providers.get(&target.provider)?.cluster.clone();
+                Some(Decision { cluster, target, fallback: Vec::new() })
+            }
+            Some(chain) => {
+                let fallback = chain.to.iter().map(|t| self.target(model, t)).collect::<Option<Vec<_>>>()?;
+                Some(Decision { cluster: chain.cluster.clone(), target, fallback })
+            }
+        }
+    }
+
+    /// `model` on a table target, under the names that target gives it.
+    fn target(&self, model: &str, target: &RouteTarget) -> Option<Target> {
         let provider = self.config.providers.get(&target.provider)?;
         let upstream_model = target.model.clone().unwrap_or_else(|| model.to_owned());
         let azure = provider.kind == ProviderKind::Azure;
-        Some(Decision {
+        Some(Target {
             provider: target.provider.clone(),
             kind: provider.kind,
-            cluster: provider.cluster.clone(),
             deployment: azure.then(|| target.deployment.clone().unwrap_or_else(|| upstream_model.clone())),
             api_version: if azure { target.api_version.clone().or_else(|| provider.api_version.clone()) } else { None },
             upstream_model,
         })
     }
 
+    /// `model` sent to a provider as named, on the provider's own cluster.
     fn direct(name: &str, provider: &Provider, model: &str) -> Decision {
         let azure = provider.kind == ProviderKind::Azure;
-        Decision {
+        let target = Target {
             provider: name.to_owned(),
             kind: provider.kind,
-            cluster: provider.cluster.clone(),
             upstream_model: model.to_owned(),
             deployment: azure.then(|| model.to_owned()),
             api_version: if azure { provider.api_version.clone() } else { None },
-        }
+        };
+        Decision { cluster: provider.cluster.clone(), target, fallback: Vec::new() }
     }
 
     fn no_model() -> ApiError {
@@ -260,6 +344,12 @@ impl Router {
     fn model_names(&self) -> Vec<String> {
         self.routes.iter().filter_map(|r| r.pattern.exact()).map(str::to_owned).collect()
     }
+}
+
+/// Envoy cluster names the renderer can also use as YAML anchors and stat
+/// names without quoting.
+fn is_cluster_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Picks a target by weight: `seed` modulo the total weight falls into one
@@ -311,23 +401,23 @@ mod tests {
     #[test]
     fn exact_names_win_over_globs_and_map_the_upstream_model() {
         let r = router(json!({}));
-        assert_eq!(decide(&r, "claude-haiku").unwrap().upstream_model, "claude-haiku-4-5");
+        assert_eq!(decide(&r, "claude-haiku").unwrap().target.upstream_model, "claude-haiku-4-5");
         let d = decide(&r, "claude-sonnet-4-5").unwrap();
-        assert_eq!((d.provider.as_str(), d.cluster.as_str(), d.upstream_model.as_str()), ("anthropic", "anthropic", "claude-sonnet-4-5"));
-        assert_eq!(decide(&r, "llama-3").unwrap().upstream_model, "meta-llama/Llama-3.1-8B");
+        assert_eq!((d.target.provider.as_str(), d.cluster.as_str(), d.target.upstream_model.as_str()), ("anthropic", "anthropic", "claude-sonnet-4-5"));
+        assert_eq!(decide(&r, "llama-3").unwrap().target.upstream_model, "meta-llama/Llama-3.1-8B");
     }
 
     #[test]
     fn the_header_wins_then_the_prefix_then_the_table() {
         let r = router(json!({}));
         let d = r.decide(Some("gpt-4o-mini"), Some("anthropic"), None, 0).unwrap();
-        assert_eq!((d.provider.as_str(), d.upstream_model.as_str()), ("anthropic", "gpt-4o-mini"));
+        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("anthropic", "gpt-4o-mini"));
         let d = r.decide(Some("anthropic/claude-haiku"), Some("anthropic"), None, 0).unwrap();
-        assert_eq!(d.upstream_model, "claude-haiku-4-5", "header plus its own prefix");
+        assert_eq!(d.target.upstream_model, "claude-haiku-4-5", "header plus its own prefix");
         let d = decide(&r, "azure/gpt-4o").unwrap();
-        assert_eq!((d.provider.as_str(), d.deployment.as_deref(), d.api_version.as_deref()), ("azure", Some("gpt4o-eu"), Some("2024-10-21")));
+        assert_eq!((d.target.provider.as_str(), d.target.deployment.as_deref(), d.target.api_version.as_deref()), ("azure", Some("gpt4o-eu"), Some("2024-10-21")));
         let d = decide(&r, "openai/o3").unwrap();
-        assert_eq!((d.provider.as_str(), d.upstream_model.as_str()), ("openai", "o3"));
+        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("openai", "o3"));
         // A slash that is not a provider prefix is part of the model name.
         assert!(decide(&r, "meta/llama").is_err());
     }
@@ -335,7 +425,7 @@ mod tests {
     #[test]
     fn weighted_splits_follow_the_weights() {
         let r = router(json!({}));
-        let azure = (0..4000u64).filter(|seed| r.decide(Some("gpt-4o"), None, None, *seed).unwrap().provider == "azure").count();
+        let azure = (0..4000u64).filter(|seed| r.decide(Some("gpt-4o"), None, None, *seed).unwrap().target.provider == "azure").count();
         assert_eq!(azure, 1000, "weights 3:1");
         assert_eq!(r.decide(Some("gpt-4o"), None, None, 7).unwrap(), r.decide(Some("gpt-4o"), None, None, 7).unwrap());
     }
@@ -355,10 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn a_fallback_chain_routes_to_its_cluster_with_each_providers_names() {
+        let r = router(json!({"models": [{"match": "gpt-4o-mini", "to": [{"provider": "openai"}],
+            "fallback": {"cluster": "mini_chain", "to": [{"provider": "azure", "deployment": "mini-eu"}, {"provider": "anthropic", "model": "claude-haiku-4-5"}]}}]}));
+        let d = decide(&r, "gpt-4o-mini").unwrap();
+        assert_eq!((d.cluster.as_str(), d.target.provider.as_str()), ("mini_chain", "openai"));
+        let names: Vec<_> = d.fallback.iter().map(|t| (t.provider.as_str(), t.upstream_model.as_str(), t.deployment.as_deref())).collect();
+        assert_eq!(names, [("azure", "gpt-4o-mini", Some("mini-eu")), ("anthropic", "claude-haiku-4-5", None)]);
+        assert_eq!(d.fallback[0].api_version.as_deref(), Some("2024-10-21"));
+        // Naming a provider outright bypasses the chain.
+        let d = decide(&r, "azure/gpt-4o-mini").unwrap();
+        assert_eq!((d.cluster.as_str(), d.target.deployment.as_deref(), d.fallback.len()), ("azure", Some("mini-eu"), 0));
+        let d = r.decide(Some("gpt-4o-mini"), Some("openai"), None, 0).unwrap();
+        assert_eq!((d.cluster.as_str(), d.fallback.len()), ("openai", 0));
+        // Targets travel to the translate stage as JSON.
+        let json = serde_json::to_string(&d.target).unwrap();
+        assert_eq!(json, r#"{"provider":"openai","kind":"openai","upstream_model":"gpt-4o-mini"}"#);
+        assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), d.target);
+    }
+
+    #[test]
     fn a_default_provider_takes_unknown_models() {
         let r = router(json!({"default_provider": "local"}));
         let d = decide(&r, "mistral-large").unwrap();
-        assert_eq!((d.provider.as_str(), d.upstream_model.as_str()), ("local", "mistral-large"));
+        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("local", "mistral-large"));
     }
 
     #[test]
@@ -393,6 +503,23 @@ mod tests {
         assert_eq!(err.field, "providers");
         let err = bad(json!({"providers": {"a/b": {"kind": "openai", "cluster": "c"}}}));
         assert_eq!(err.field, "providers.a/b");
+        let fallback = |to: Value, fallback: Value| {
+            bad(json!({"providers": {"openai": {"kind": "openai", "cluster": "openai"}, "azure": {"kind": "azure", "cluster": "azure"}},
+                "models": [{"match": "m", "to": to, "fallback": fallback}]}))
+        };
+        let one = json!([{"provider": "openai"}]);
+        let err = fallback(json!([{"provider": "openai"}, {"provider": "azure"}]), json!({"cluster": "chain", "to": [{"provider": "azure"}]}));
+        assert_eq!(err.field, "models[0].fallback");
+        assert_eq!(fallback(one.clone(), json!({"cluster": "chain", "to": []})).field, "models[0].fallback.to");
+        let err = fallback(one.clone(), json!({"cluster": "azure", "to": [{"provider": "azure"}]}));
+        assert!(err.field == "models[0].fallback.cluster" && err.message.contains("cluster of the provider `azure`"), "{err}");
+        assert_eq!(fallback(one.clone(), json!({"cluster": "a b", "to": [{"provider": "azure"}]})).field, "models[0].fallback.cluster");
+        let err = fallback(one.clone(), json!({"cluster": "chain", "to": [{"provider": "openai"}]}));
+        assert!(err.field == "models[0].fallback.to[0].provider" && err.message.contains("already in this chain"), "{err}");
+        let err = fallback(one.clone(), json!({"cluster": "chain", "to": [{"provider": "gemini"}]}));
+        assert_eq!(err.field, "models[0].fallback.to[0].provider");
+        let err = fallback(one, json!({"cluster": "chain", "to": [{"provider": "azure", "weight": 2}]}));
+        assert_eq!(err.field, "models[0].fallback.to[0].weight");
         let err = bad(json!({"providers": providers, "provider_header": "Bad Header"}));
         assert_eq!(err.field, "provider_header");
     }

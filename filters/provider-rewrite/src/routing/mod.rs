@@ -8,7 +8,7 @@
 mod decision;
 mod pattern;
 
-pub use decision::{Decision, Router};
+pub use decision::{Decision, Router, Target};
 
 use crate::config::Provider;
 use serde::Deserialize;
@@ -44,6 +44,28 @@ pub struct ModelRoute {
     #[serde(rename = "match")]
     pub pattern: String,
     /// Where the model is served; several targets split traffic by weight.
+    pub to: Vec<RouteTarget>,
+    /// Providers to fall back to, in order, when the target fails.
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+}
+
+/// A fallback chain: the route's target first, then these, each tried once
+/// when the one before fails (a 5xx, a reset, a refused connection) or is
+/// ejected as an outlier.
+///
+/// Envoy does the trying: `cluster` is one cluster whose priority levels are
+/// the chain's providers in order, and the route's retry policy moves each
+/// retry to the next level (`previous_priorities`). The translate stage on
+/// that cluster reads which provider the attempt reached from the endpoint's
+/// metadata and translates for it; the config renderer generates the cluster,
+/// its route and its per-provider key injection from this section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fallback {
+    pub cluster: String,
+    /// The providers after the route's target, in order; weights have no
+    /// meaning here.
     pub to: Vec<RouteTarget>,
 }
 
