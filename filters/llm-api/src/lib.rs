@@ -4,7 +4,8 @@
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
 //! filter chain, [`text`] visits or rewrites every user-visible text field,
-//! [`usage`] reads what the provider says was used, [`sse`] parses and writes
+//! [`usage`] reads what the provider says was used, [`pricing`] turns it into
+//! dollars, [`sse`] parses and writes
 //! event streams incrementally, [`translate`] turns one API into another, and
 //! [`error`] renders rejections in the caller's format. What is specific to one
 //! provider's wire format lives in its own module ([`openai`], [`anthropic`],
@@ -18,6 +19,7 @@ pub mod azure;
 pub mod error;
 pub mod gemini;
 pub mod openai;
+pub mod pricing;
 pub mod provider;
 pub mod request;
 pub mod sse;

@@ -153,3 +153,21 @@ fn when_every_provider_fails_the_client_gets_the_last_error_in_its_format() {
     assert_eq!(upstream(&stack).len(), 1);
 }
 
+
+#[test]
+fn a_stream_cut_after_it_started_is_not_retried() {
+    let stack = start("fallback-stream-cut");
+    stack.fake.queue_fault("truncate=3", 1, OPENAI).unwrap();
+    let request = CHAT.replace("\"model\"", "\"stream\":true,\"model\"");
+    // The client sees the events that were sent and then the cut, never a
+    // second answer spliced onto the first.
+    match chat_result(&stack, &request) {
+        Err(cut) => assert!(cut.contains("curl"), "{cut}"),
+        Ok(response) => assert!(!response.text().contains("[DONE]"), "{}", response.text()),
+    }
+    assert_eq!(upstream(&stack).len(), 1, "no retry once the response has started");
+}
+
+fn chat_result(stack: &Stack, body: &str) -> Result<Response, String> {
+    post_json(&stack.url("/v1/chat/completions"), body, &["-N"])
+}

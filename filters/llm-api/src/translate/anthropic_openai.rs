@@ -1,5 +1,6 @@
 //! Anthropic Messages client → OpenAI chat completions provider (OpenAI or
-//! Azure OpenAI, which differ only in the path).
+//! Azure OpenAI, which differ only in the path), and the first half of
+//! Anthropic → Gemini, which continues with `openai_gemini`.
 //!
 //! Request: `system` becomes the first, system message; user turns become
 //! user messages, except `tool_result` blocks, which become `tool` messages
@@ -30,9 +31,10 @@ use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
-const PROVIDER: ProviderKind = ProviderKind::Openai;
-
 pub(super) struct MessagesToChat {
+    /// The provider the request finally reaches, named in errors about what
+    /// it cannot take (not always OpenAI: see the module comment).
+    provider: ProviderKind,
     path: String,
     model: String,
     stream: EventStream,
@@ -43,6 +45,8 @@ pub(super) struct MessagesToChat {
 struct EventStream {
     started: bool,
     finished: bool,
+    /// An error event was sent, which ends the stream for the client.
+    failed: bool,
     /// The content block being written, if any.
     open: Option<Block>,
     next_block: u64,
@@ -66,8 +70,14 @@ impl Block {
 }
 
 impl MessagesToChat {
-    pub(super) fn new(path: String, model: String, _options: &TranslateOptions) -> MessagesToChat {
+    pub(super) fn new(
+        provider: ProviderKind,
+        path: String,
+        model: String,
+        _options: &TranslateOptions,
+    ) -> MessagesToChat {
         MessagesToChat {
+            provider,
             path,
             model,
             stream: EventStream::default(),
@@ -103,7 +113,9 @@ impl Pair for MessagesToChat {
         };
         for (i, turn) in turns.iter().enumerate() {
             match str_field(turn, "role") {
-                Some("user") => user_messages(turn.get("content"), i, &mut messages)?,
+                Some("user") => {
+                    user_messages(turn.get("content"), i, self.provider, &mut messages)?
+                }
                 Some("assistant") => messages.push(assistant_message(turn.get("content"))),
                 _ => {
                     return Err(
@@ -191,6 +203,12 @@ impl Pair for MessagesToChat {
         usage: Option<Usage>,
         out: &mut Vec<SseEvent>,
     ) {
+        // An Anthropic stream ends with its error event: nothing may follow
+        // it (a provider, or a translator before this one, may still send
+        // usage and `[DONE]` after its error).
+        if self.stream.failed {
+            return;
+        }
         if event.data_str().trim() == openai::DONE {
             self.finish(usage, out);
             return;
@@ -201,6 +219,7 @@ impl Pair for MessagesToChat {
             let body = ApiError::new(ErrorKind::Internal, message).body(Dialect::Anthropic);
             let value: Value = serde_json::from_slice(&body).unwrap_or_default();
             out.push(anthropic::event(&value));
+            self.stream.failed = true;
             return;
         }
         let stream = &mut self.stream;
@@ -271,7 +290,7 @@ impl Pair for MessagesToChat {
 
     fn end(&mut self, usage: Option<Usage>, out: &mut Vec<SseEvent>) {
         // A stream without `[DONE]` that reached a finish reason is complete.
-        if self.stream.stop_reason.is_some() {
+        if self.stream.stop_reason.is_some() && !self.stream.failed {
             self.finish(usage, out);
         }
     }
@@ -342,6 +361,7 @@ impl EventStream {
 fn user_messages(
     content: Option<&Value>,
     turn: usize,
+    provider: ProviderKind,
     messages: &mut Vec<Value>,
 ) -> Result<(), ApiError> {
     let blocks = match content {
@@ -392,7 +412,7 @@ fn user_messages(
                 return Err(unsupported(
                     format!("messages.{turn}.content.{j}.type"),
                     "this content block type",
-                    PROVIDER,
+                    provider,
                 ))
             }
         }

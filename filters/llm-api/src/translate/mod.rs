@@ -20,9 +20,12 @@
 //!
 //! Translators for same-format pairs (OpenAI → OpenAI, Anthropic →
 //! Anthropic, Gemini → Gemini, OpenAI → Azure) only set the path and the
-//! upstream model and leave responses untouched.
+//! upstream model and leave responses untouched. Pairs without a translator
+//! of their own go through OpenAI chat completions, chaining two translators
+//! (Anthropic → Gemini), so each mapping exists once.
 
 mod anthropic_openai;
+mod chained;
 mod embeddings_gemini;
 mod identity;
 mod openai_anthropic;
@@ -160,6 +163,7 @@ pub fn translator(
         }
         (ApiKind::AnthropicMessages, P::Openai) => {
             Translation::boxed(anthropic_openai::MessagesToChat::new(
+                P::Openai,
                 openai::CHAT_COMPLETIONS_PATH.to_owned(),
                 model,
                 options,
@@ -167,11 +171,24 @@ pub fn translator(
         }
         (ApiKind::AnthropicMessages, P::Azure) => {
             Translation::boxed(anthropic_openai::MessagesToChat::new(
+                P::Azure,
                 azure::chat_path(deployment, version),
                 model,
                 options,
             ))
         }
+        // Through OpenAI chat completions; the path written by the first
+        // translator is replaced by the second's.
+        (ApiKind::AnthropicMessages, P::Gemini) => chained::Chained::boxed(
+            Translation::new(anthropic_openai::MessagesToChat::new(
+                P::Gemini,
+                openai::CHAT_COMPLETIONS_PATH.to_owned(),
+                model.clone(),
+                options,
+            )),
+            ApiKind::ChatCompletions,
+            Translation::new(openai_gemini::ChatToGemini::new(model, options)),
+        ),
         (ApiKind::GeminiGenerate { stream, .. }, P::Gemini) => {
             identity::Identity::boxed(gemini::generate_path(upstream_model, *stream), None)
         }
@@ -222,13 +239,17 @@ struct Translation<P> {
 }
 
 impl<P: Pair + 'static> Translation<P> {
-    fn boxed(pair: P) -> Box<dyn Translator> {
-        Box::new(Translation {
+    fn new(pair: P) -> Translation<P> {
+        Translation {
             pair,
             status: 200,
             parser: SseParser::new(),
             usage: UsageAccumulator::new(P::PROVIDER),
-        })
+        }
+    }
+
+    fn boxed(pair: P) -> Box<dyn Translator> {
+        Box::new(Translation::new(pair))
     }
 
     fn event(&mut self, event: &SseEvent, out: &mut Vec<SseEvent>) {
@@ -469,6 +490,7 @@ mod tests {
             (ApiKind::AnthropicMessages, ProviderKind::Anthropic),
             (ApiKind::AnthropicMessages, ProviderKind::Openai),
             (ApiKind::AnthropicMessages, ProviderKind::Azure),
+            (ApiKind::AnthropicMessages, ProviderKind::Gemini),
             (gemini, ProviderKind::Gemini),
             (
                 ApiKind::GeminiEmbed { model: "e".into() },
