@@ -1,19 +1,29 @@
 //! The audit filter's configuration.
 
+use llm_api::pricing::{PriceEntry, PriceMap};
 use serde::Deserialize;
 use wasm_glue::config::{check_header_name, parse_section};
 use wasm_glue::ConfigError;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// Request headers that identify the calling client (agent, app, team).
     #[serde(default = "default_client_headers")]
     pub client_headers: Vec<String>,
-    /// Where records are sent; without it they are only published as the
-    /// fact `llm.audit.record` (for Envoy's access log).
+    /// Where records are sent, batched, from a timer.
     #[serde(default)]
     pub collector: Option<Collector>,
+    /// Also publish each record as the fact `llm.audit.record`, for Envoy's
+    /// access log (`%FILTER_STATE(wasm.llm.audit.record:PLAIN)%`).
+    #[serde(default = "default_true")]
+    pub access_log: bool,
+    /// Prices that replace or add to the built-in list prices.
+    #[serde(default)]
+    pub prices: Vec<PriceEntry>,
+    /// The price map in force (built from `prices` at load).
+    #[serde(skip)]
+    pub price_map: PriceMap,
 }
 
 /// An HTTP collector that takes batches of records as JSON lines.
@@ -68,13 +78,19 @@ fn default_timeout_ms() -> u64 {
     5_000
 }
 
+fn default_true() -> bool {
+    true
+}
+
 fn default_client_headers() -> Vec<String> {
     vec!["x-agent-id".to_owned(), "x-agent-purpose".to_owned()]
 }
 
 impl AuditConfig {
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
-        let config: AuditConfig = parse_section(crate::NAME, value)?;
+        let mut config: AuditConfig = parse_section(crate::NAME, value)?;
+        config.price_map = PriceMap::with(&config.prices)
+            .map_err(|(i, message)| ConfigError::new(crate::NAME, format!("prices[{i}]"), message))?;
         for (i, name) in config.client_headers.iter().enumerate() {
             check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
         }
@@ -120,5 +136,9 @@ mod tests {
         assert_eq!(err.field, "collector.max_queue");
         let config = AuditConfig::from_json(json!({"collector": {"cluster": "c"}})).unwrap();
         assert_eq!(config.collector.unwrap().path, "/collector/records");
+        let err = AuditConfig::from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]})).unwrap_err();
+        assert_eq!(err.field, "prices[0]");
+        let config = AuditConfig::from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]})).unwrap();
+        assert_eq!(config.price_map.price(None, "m").map(|p| p.output), Some(2.0));
     }
 }

@@ -1,12 +1,15 @@
 //! audit: one structured record per LLM call, with metrics and cost.
 //!
 //! `record` builds one JSON record per call (never content, keys or PII
-//! values), `delivery` batches them to a collector with retries and a bounded
-//! queue, `stage` gathers the facts of each call. Prices and cost, GenAI
-//! metrics and the access-log path come next.
+//! values) with its cost from the shared price map (`llm_api::pricing`),
+//! `delivery` batches them to a collector with retries and a bounded queue,
+//! `metrics` counts calls, tokens and cost by provider and model for
+//! Prometheus, and `stage` gathers the facts of each call and also hands the
+//! record to Envoy's access log.
 
 mod config;
 pub mod delivery;
+mod metrics;
 pub mod record;
 mod stage;
 

@@ -3,6 +3,7 @@
 //! gateway's policies did and how it ended, and never message content, keys
 //! or PII values.
 
+use llm_api::pricing::PriceMap;
 use llm_api::Usage;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, SystemTime};
@@ -32,9 +33,16 @@ pub struct Call {
 /// Facts the other stages published (read at the end of the stream).
 #[derive(Debug, Default)]
 pub struct Facts {
+    /// The provider the route chose (the first of a fallback chain).
     pub provider: Option<String>,
     pub cluster: Option<String>,
     pub upstream_model: Option<String>,
+    /// The provider and model of the last upstream attempt: the ones that
+    /// served the call, after any fallback.
+    pub attempt_provider: Option<String>,
+    pub attempt_model: Option<String>,
+    /// Upstream attempts, retries and fallbacks included.
+    pub attempts: Option<u64>,
     pub ratelimit_key: Option<String>,
     pub ratelimit_remaining: Option<String>,
     pub input_estimated: Option<String>,
@@ -42,7 +50,35 @@ pub struct Facts {
     pub pii: Option<String>,
 }
 
-fn millis_between(from: Option<SystemTime>, to: Option<SystemTime>) -> Option<u64> {
+impl Facts {
+    /// The provider that served the call.
+    pub fn served_provider(&self) -> Option<&str> {
+        self.attempt_provider.as_deref().or(self.provider.as_deref())
+    }
+
+    /// The model name the serving provider was asked for.
+    pub fn served_upstream_model(&self) -> Option<&str> {
+        self.attempt_model.as_deref().or(self.upstream_model.as_deref())
+    }
+}
+
+/// What the call cost: its usage at the price of the model that served it
+/// (the response's model, e.g. a dated snapshot, else the name the provider
+/// was asked for). `None` without usage or without a price for the model.
+pub fn cost(call: &Call, facts: &Facts, prices: &PriceMap) -> Option<f64> {
+    let usage = call.usage.as_ref()?;
+    let provider = facts.served_provider();
+    let priced = |model: &str| prices.cost(provider, model, usage);
+    call.served_model.as_deref().and_then(priced).or_else(|| facts.served_upstream_model().and_then(priced))
+}
+
+/// Dollars to the nearest billionth, so sums of floating-point prices do not
+/// print as `0.30000000000000004`.
+fn dollars(cost: Option<f64>) -> Value {
+    cost.map_or(Value::Null, |c| json!((c * 1e9).round() / 1e9))
+}
+
+pub(crate) fn millis_between(from: Option<SystemTime>, to: Option<SystemTime>) -> Option<u64> {
     let elapsed = to?.duration_since(from?).unwrap_or(Duration::ZERO);
     Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
 }
@@ -67,7 +103,7 @@ fn pii_findings(fact: Option<&String>) -> Value {
 }
 
 /// The record for `call` ending at `ended`.
-pub fn build(call: &Call, facts: &Facts, ended: SystemTime) -> Value {
+pub fn build(call: &Call, facts: &Facts, cost: Option<f64>, ended: SystemTime) -> Value {
     let timestamp = call.started.map(|t| humantime::format_rfc3339_millis(t).to_string());
     let usage = call.usage.map_or(Value::Null, |u| {
         json!({"input": u.input, "output": u.output, "total": u.total, "cached_input": u.cached_input})
@@ -83,17 +119,20 @@ pub fn build(call: &Call, facts: &Facts, ended: SystemTime) -> Value {
         "api": call.api,
         "stream": call.stream,
         "messages": call.messages,
-        "provider": facts.provider,
+        "provider": facts.served_provider(),
+        "fallback_from": facts.provider.as_deref().filter(|p| Some(*p) != facts.served_provider()),
+        "attempts": facts.attempts,
         "upstream_cluster": facts.cluster,
         "model": {
             "requested": call.model_requested,
-            "upstream": facts.upstream_model,
+            "upstream": facts.served_upstream_model(),
             "served": call.served_model,
         },
         "tokens": {
             "input_estimated": number(facts.input_estimated.as_ref()),
             "usage": usage,
         },
+        "cost_usd": dollars(cost),
         "ratelimit": {"key": facts.ratelimit_key, "remaining_tokens": number(facts.ratelimit_remaining.as_ref())},
         "pii": pii_findings(facts.pii.as_ref()),
         "status": call.status,
@@ -130,7 +169,8 @@ mod tests {
             input_estimated: Some("15".into()),
             ..Facts::default()
         };
-        let record = build(&call, &facts, start + Duration::from_millis(250));
+        let cost = cost(&call, &facts, &PriceMap::default());
+        let record = build(&call, &facts, cost, start + Duration::from_millis(250));
         assert_eq!(record["timestamp"], "2025-11-23T12:13:20.123Z");
         assert_eq!(record["duration_ms"], 250);
         assert_eq!(record["time_to_first_token_ms"], 55);
@@ -138,5 +178,33 @@ mod tests {
         assert_eq!(record["tokens"]["input_estimated"], 15);
         assert_eq!(record["pii"][1], json!({"entity": "US_SSN", "action": "block", "count": 1}));
         assert_eq!(record["schema_version"], 1);
+        // gpt-4o-mini (the dated snapshot's model): 9 input at $0.15/M,
+        // 3 cached at $0.075/M, 7 output at $0.60/M.
+        assert_eq!(record["cost_usd"], json!(0.000005775));
+        assert_eq!((record["provider"].as_str(), record["fallback_from"].as_str()), (Some("openai"), None));
+    }
+
+    #[test]
+    fn a_fallback_is_reported_and_priced_as_what_served() {
+        let call = Call { usage: Some(Usage { input: 1000, output: 1000, total: 2000, ..Usage::default() }), ..Call::default() };
+        let facts = Facts {
+            provider: Some("openai".into()),
+            upstream_model: Some("gpt-4o-mini".into()),
+            attempt_provider: Some("anthropic".into()),
+            attempt_model: Some("claude-haiku-4-5".into()),
+            attempts: Some(3),
+            ..Facts::default()
+        };
+        let cost = cost(&call, &facts, &PriceMap::default());
+        let record = build(&call, &facts, cost, UNIX_EPOCH);
+        assert_eq!((record["provider"].as_str(), record["fallback_from"].as_str()), (Some("anthropic"), Some("openai")));
+        assert_eq!((record["attempts"].as_u64(), record["model"]["upstream"].as_str()), (Some(3), Some("claude-haiku-4-5")));
+        assert_eq!(record["cost_usd"], json!(0.006), "claude-haiku-4-5: $1/M in, $5/M out");
+        let unpriced = Facts { attempt_model: Some("my-model".into()), ..facts };
+        assert_eq!(build(&call, &unpriced, cost_of(&call, &unpriced), UNIX_EPOCH)["cost_usd"], Value::Null);
+    }
+
+    fn cost_of(call: &Call, facts: &Facts) -> Option<f64> {
+        cost(call, facts, &PriceMap::default())
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::config::AuditConfig;
 use crate::delivery::{Counts, Outbox};
+use crate::metrics::Metrics;
 use crate::record::{self, Call, Facts};
 use llm_api::{SseEvent, Usage, UsageAccumulator};
 use serde_json::Value;
@@ -21,12 +22,14 @@ struct Shared {
     config: AuditConfig,
     /// The records of this VM waiting to be sent (a VM is one thread).
     outbox: RefCell<Outbox>,
+    metrics: RefCell<Metrics>,
 }
 
 impl Audit {
     pub fn new(config: AuditConfig) -> Self {
         let (max_queue, max_batch) = config.collector.as_ref().map_or((1, 1), |c| (c.max_queue, c.max_batch));
-        Audit { shared: Rc::new(Shared { config, outbox: RefCell::new(Outbox::new(max_queue, max_batch)) }) }
+        let outbox = RefCell::new(Outbox::new(max_queue, max_batch));
+        Audit { shared: Rc::new(Shared { config, outbox, metrics: RefCell::default() }) }
     }
 }
 
@@ -160,7 +163,12 @@ impl StageStream for AuditStream {
             return;
         }
         self.call.status = self.call.status.or(ex.response_status);
-        if self.call.status.is_some_and(|s| s >= 400) {
+        if self.call.status.is_none() {
+            // Envoy answers every request it can (a local reply when the
+            // upstream fails), so a call without a response status ended
+            // because the client went away.
+            self.call.error_type = Some("client_aborted".to_owned());
+        } else if self.call.status.is_some_and(|s| s >= 400) {
             self.call.error_type = ex
                 .response
                 .as_ref()
@@ -176,18 +184,33 @@ impl StageStream for AuditStream {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),
             upstream_model: host.fact("llm.model.upstream"),
+            attempt_provider: host.fact("llm.attempt.provider"),
+            attempt_model: host.fact("llm.attempt.model"),
+            attempts: host.upstream_attempts().filter(|n| *n > 0),
             ratelimit_key: host.fact("llm.ratelimit.key"),
             ratelimit_remaining: host.fact("llm.ratelimit.remaining"),
             input_estimated: host.fact("llm.tokens.input_estimated"),
             pii: host.fact("llm.pii.findings"),
         };
-        let record = record::build(&self.call, &facts, host.now()).to_string();
+        let config = &self.shared.config;
+        let cost = record::cost(&self.call, &facts, &config.price_map);
+        let ended = host.now();
+        self.shared.metrics.borrow_mut().record(&self.call, &facts, cost, ended, host);
+        if let Some(usage) = &self.call.usage {
+            host.set_fact("llm.usage.prompt", &usage.input.to_string());
+            host.set_fact("llm.usage.completion", &usage.output.to_string());
+        }
+        if let Some(cost) = cost {
+            host.set_fact("llm.cost_usd", &format!("{cost:.9}"));
+        }
+        let record = record::build(&self.call, &facts, cost, ended).to_string();
         host.count("llm_gateway.audit.records", 1);
-        if self.shared.config.collector.is_some() {
+        if config.access_log {
+            host.set_fact("llm.audit.record", &record);
+        }
+        if config.collector.is_some() {
             let counts = self.shared.outbox.borrow_mut().push(record);
             count(host, counts);
-        } else {
-            host.set_fact("llm.audit.record", &record);
         }
     }
 }

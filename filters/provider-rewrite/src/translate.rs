@@ -143,9 +143,11 @@ impl StageStream for TranslateStream {
                 return Flow::Respond(Reply::error(&err, &ex.api));
             }
         };
-        // Which provider this attempt goes to: the key injection of a
-        // fallback chain's cluster matches on it, and the audit reports it.
+        // Which provider and model this attempt goes to: the key injection
+        // of a fallback chain's cluster matches on the provider, and the
+        // audit reports (and prices) what served the call.
         host.set_fact("llm.attempt.provider", &target.provider);
+        host.set_fact("llm.attempt.model", &target.upstream_model);
         let stream = host.fact("llm.stream").as_deref() == Some("true");
         let mut options = TranslateOptions {
             azure_deployment: target.deployment,

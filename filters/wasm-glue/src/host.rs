@@ -47,8 +47,14 @@ pub trait Host {
     /// learns which one Envoy picked. `None` downstream, where no endpoint is
     /// chosen yet.
     fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String>;
+    /// How many upstream attempts the router made (retries and fallbacks
+    /// included), once the stream is done; `None` when no request went
+    /// upstream.
+    fn upstream_attempts(&self) -> Option<u64>;
     /// Adds `by` to the counter `name` (defined on first use).
     fn count(&mut self, name: &str, by: u64);
+    /// Records `value` in the histogram `name` (defined on first use).
+    fn record(&mut self, name: &str, value: u64);
     /// Reads data shared by every worker's VM: the value and its version.
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
     /// Writes shared data. With `Some(cas)` the write succeeds only if the

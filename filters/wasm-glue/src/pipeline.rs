@@ -346,9 +346,13 @@ pub(crate) mod tests {
         fn upstream_host_metadata(&self, _namespace: &str, _key: &str) -> Option<String> {
             None
         }
+        fn upstream_attempts(&self) -> Option<u64> {
+            None
+        }
         fn count(&mut self, name: &str, by: u64) {
             *self.counters.entry(name.to_owned()).or_default() += by;
         }
+        fn record(&mut self, _name: &str, _value: u64) {}
         fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
             self.shared.get(key).cloned()
         }

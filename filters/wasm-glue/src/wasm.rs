@@ -205,6 +205,19 @@ thread_local! {
     static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
 }
 
+/// The id of the metric `name`, defined on first use.
+fn metric(kind: MetricType, name: &str) -> Option<u32> {
+    METRICS.with(|metrics| {
+        let mut metrics = metrics.borrow_mut();
+        if let Some(id) = metrics.get(name) {
+            return Some(*id);
+        }
+        let id = hostcalls::define_metric(kind, name).ok()?;
+        metrics.insert(name.to_owned(), id);
+        Some(id)
+    })
+}
+
 impl Host for EnvoyHost {
     fn now(&self) -> SystemTime {
         hostcalls::get_current_time().unwrap_or(SystemTime::UNIX_EPOCH)
@@ -249,18 +262,20 @@ impl Host for EnvoyHost {
         String::from_utf8(bytes).ok()
     }
 
+    fn upstream_attempts(&self) -> Option<u64> {
+        let bytes = hostcalls::get_property(vec!["upstream", "request_attempt_count"]).ok().flatten()?;
+        Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+    }
+
     fn count(&mut self, name: &str, by: u64) {
-        let id = METRICS.with(|metrics| {
-            let mut metrics = metrics.borrow_mut();
-            if let Some(id) = metrics.get(name) {
-                return Some(*id);
-            }
-            let id = hostcalls::define_metric(MetricType::Counter, name).ok()?;
-            metrics.insert(name.to_owned(), id);
-            Some(id)
-        });
-        if let Some(id) = id {
+        if let Some(id) = metric(MetricType::Counter, name) {
             let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
+        }
+    }
+
+    fn record(&mut self, name: &str, value: u64) {
+        if let Some(id) = metric(MetricType::Histogram, name) {
+            let _ = hostcalls::record_metric(id, value);
         }
     }
 

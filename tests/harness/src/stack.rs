@@ -240,6 +240,11 @@ impl Envoy {
     }
 
     /// Envoy's log so far (tests only: the demo logs to the terminal).
+    /// Envoy's `/stats/prometheus` page.
+    pub fn prometheus(&self) -> Result<String, String> {
+        Ok(get(&format!("http://{}/stats/prometheus", self.admin))?.1)
+    }
+
     pub fn log(&self) -> String {
         self.process.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
     }
@@ -247,6 +252,10 @@ impl Envoy {
 
 /// The providers of the demo, as their template variables are prefixed.
 pub const PROVIDERS: [&str; 4] = ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"];
+
+/// The file in the run directory where Envoy's access log writes each
+/// call's audit record (the template's `AUDIT_LOG`).
+pub const AUDIT_LOG: &str = "audit-log.jsonl";
 
 /// The template variables that point `provider` (e.g. `OPENAI`) at `url`
 /// (`http(s)://host[:port]`), with TLS origination for https.
@@ -307,6 +316,20 @@ impl StackOptions {
     }
 }
 
+impl StackOptions {
+    /// The demo with its filter configuration changed by `edit`: the new
+    /// configuration is written into `dir`, which must outlive the start.
+    pub fn demo_with_filters(name: &str, dir: &RunDir, edit: impl FnOnce(&mut serde_json::Value)) -> Result<StackOptions, String> {
+        let mut options = StackOptions::demo(name);
+        let text = std::fs::read_to_string(&options.filters).map_err(|e| format!("{}: {e}", options.filters.display()))?;
+        let mut filters: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        edit(&mut filters);
+        options.filters = dir.path.join("filters.json");
+        std::fs::write(&options.filters, filters.to_string()).map_err(|e| format!("{}: {e}", options.filters.display()))?;
+        Ok(options)
+    }
+}
+
 /// The key the demo injects for `provider` when no real one is given: the
 /// fake providers accept anything, and tests look for it upstream.
 pub fn demo_provider_key(provider: &str) -> String {
@@ -348,6 +371,7 @@ impl Stack {
         template.set("SECRETS_DIR", secrets.display());
         template.set("LISTENER_PORT", options.listener_port).set("ADMIN_PORT", options.admin_port);
         template.set("COLLECTOR_PORT", fake_port);
+        template.set("AUDIT_LOG", dir.path.join(AUDIT_LOG).display());
         for provider in PROVIDERS {
             template.set(&format!("{provider}_HOST"), fake_host).set(&format!("{provider}_PORT"), fake_port);
         }
@@ -376,6 +400,15 @@ impl Stack {
     }
 
     /// Where the running gateway reads its secrets from.
+    /// The audit records Envoy's access log wrote, in order.
+    pub fn access_log_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path.join(AUDIT_LOG))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
     pub fn secrets_dir(&self) -> PathBuf {
         self.dir.path.join("secrets")
     }

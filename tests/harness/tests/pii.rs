@@ -2,21 +2,16 @@
 //! other policies come from a filters file of the test's own.
 
 use gateway_harness::curl::post_json;
-use gateway_harness::{paths, RunDir, Stack, StackOptions};
+use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
 
 fn upstream_text(stack: &Stack) -> String {
     stack.fake.requests().unwrap().pop().expect("a request reached a provider")["body"].as_str().unwrap().to_owned()
 }
 
-/// The demo's filters with `pii_scan` replaced, written into `dir`.
-fn with_pii_policy(dir: &RunDir, policy: Value) -> std::path::PathBuf {
-    let demo = paths::envoy_dir().join("filters/demo.json");
-    let mut filters: Value = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
-    filters["pii_scan"] = policy;
-    let path = dir.path.join("filters.json");
-    std::fs::write(&path, filters.to_string()).unwrap();
-    path
+/// The demo with `pii_scan` replaced by `policy`, its filters written into `dir`.
+fn with_pii_policy(name: &str, dir: &RunDir, policy: Value) -> StackOptions {
+    StackOptions::demo_with_filters(name, dir, |filters| filters["pii_scan"] = policy).unwrap()
 }
 
 #[test]
@@ -51,8 +46,7 @@ fn the_demo_redacts_every_type_in_every_api_format() {
 #[test]
 fn a_blocked_type_is_rejected_naming_the_type_never_the_value() {
     let dir = RunDir::new("pii-block-filters").unwrap();
-    let mut options = StackOptions::demo("pii-block");
-    options.filters = with_pii_policy(&dir, json!({"default_action": "redact", "entities": {"US_SSN": "block"}}));
+    let options = with_pii_policy("pii-block", &dir, json!({"default_action": "redact", "entities": {"US_SSN": "block"}}));
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"My SSN is 123-45-6789"}]}"#;
     let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
@@ -75,8 +69,7 @@ fn a_blocked_type_is_rejected_naming_the_type_never_the_value() {
 #[test]
 fn tokenized_values_never_reach_the_provider_and_the_same_value_keeps_its_placeholder() {
     let dir = RunDir::new("pii-tokenize-filters").unwrap();
-    let mut options = StackOptions::demo("pii-tokenize");
-    options.filters = with_pii_policy(&dir, json!({"default_action": "tokenize"}));
+    let options = with_pii_policy("pii-tokenize", &dir, json!({"default_action": "tokenize"}));
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write to jane@example.com"},{"role":"assistant","content":"OK"},{"role":"user","content":"Also bob@example.org and again jane@example.com"}]}"#;
     let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();

@@ -181,15 +181,12 @@ fn the_responses_api_reaches_openai_and_azure() {
 #[test]
 fn a_weighted_split_sends_a_model_to_both_providers() {
     let dir = gateway_harness::RunDir::new("translate-split-filters").unwrap();
-    let demo = gateway_harness::paths::envoy_dir().join("filters/demo.json");
-    let mut filters: Value = serde_json::from_str(&std::fs::read_to_string(demo).unwrap()).unwrap();
-    filters["provider_rewrite"]["models"][0] = serde_json::json!(
-        {"match": "gpt-4o-mini", "to": [{"provider": "openai", "weight": 1}, {"provider": "azure", "weight": 1}]}
-    );
-    let path = dir.path.join("filters.json");
-    std::fs::write(&path, filters.to_string()).unwrap();
-    let mut options = StackOptions::demo("translate-split");
-    options.filters = path;
+    let options = StackOptions::demo_with_filters("translate-split", &dir, |filters| {
+        filters["provider_rewrite"]["models"][0] = serde_json::json!(
+            {"match": "gpt-4o-mini", "to": [{"provider": "openai", "weight": 1}, {"provider": "azure", "weight": 1}]}
+        );
+    })
+    .unwrap();
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let (mut openai, mut azure) = (0, 0);
     for _ in 0..40 {
