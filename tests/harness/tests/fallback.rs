@@ -171,4 +171,3 @@ fn a_stream_cut_after_it_started_is_not_retried() {
 fn chat_result(stack: &Stack, body: &str) -> Result<Response, String> {
     post_json(&stack.url("/v1/chat/completions"), body, &["-N"])
 }
-
