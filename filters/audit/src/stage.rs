@@ -178,7 +178,11 @@ impl StageStream for AuditStream {
                 .map(str::to_owned);
         }
         if self.call.usage.is_none() {
-            self.call.usage = self.stream_usage.as_ref().and_then(UsageAccumulator::usage);
+            // A stream's usage chunk the token-limit stage asked for and
+            // removed (the client did not ask for it) comes as a fact.
+            self.call.usage = self.stream_usage.as_ref().and_then(UsageAccumulator::usage).or_else(|| {
+                host.fact("llm.usage.stream").and_then(|json| serde_json::from_str(&json).ok())
+            });
         }
         let facts = Facts {
             provider: host.fact("llm.provider"),

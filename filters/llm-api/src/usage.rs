@@ -9,10 +9,12 @@
 
 use crate::api::Dialect;
 use crate::sse::SseEvent;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Tokens used by one exchange.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Tokens used by one exchange. Serialisable, so that a stage can hand it to
+/// another as a fact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// All prompt tokens, including those read from or written to a cache
     /// (Anthropic reports these apart; they are added in here).

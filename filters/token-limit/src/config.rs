@@ -1,12 +1,21 @@
-//! The token-limit filter's configuration: the limit policy of `limit::policy`,
-//! validated when Envoy loads it.
+//! The token-limit filter's configuration: the limit policy of `limit::policy`
+//! and the price map of its cost budgets, validated when Envoy loads it.
 
 use crate::limit::policy::{KeyPart, LimitPolicy};
+use llm_api::pricing::PriceMap;
 use wasm_glue::config::{check_header_name, parse_section};
 use wasm_glue::ConfigError;
 
+/// The validated configuration.
+#[derive(Debug)]
+pub struct TokenLimitConfig {
+    pub policy: LimitPolicy,
+    /// The built-in prices overlaid with `policy.prices`.
+    pub prices: PriceMap,
+}
+
 /// Parses and validates the policy; errors name the field.
-pub fn from_json(value: serde_json::Value) -> Result<LimitPolicy, ConfigError> {
+pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigError> {
     let policy: LimitPolicy = parse_section(crate::NAME, value)?;
     policy.validate().map_err(|e| ConfigError::new(crate::NAME, e.field, e.message))?;
     for (i, part) in policy.key.iter().enumerate() {
@@ -14,7 +23,9 @@ pub fn from_json(value: serde_json::Value) -> Result<LimitPolicy, ConfigError> {
             check_header_name(crate::NAME, &format!("key[{i}].header"), name)?;
         }
     }
-    Ok(policy)
+    let prices = PriceMap::with(&policy.prices)
+        .map_err(|(i, message)| ConfigError::new(crate::NAME, format!("prices[{i}]"), message))?;
+    Ok(TokenLimitConfig { policy, prices })
 }
 
 #[cfg(test)]
@@ -24,8 +35,8 @@ mod tests {
 
     #[test]
     fn defaults_key_on_the_agent_header() {
-        let policy = from_json(json!({})).unwrap();
-        assert_eq!(policy.key, [KeyPart::Header("x-agent-id".into())]);
+        let config = from_json(json!({})).unwrap();
+        assert_eq!(config.policy.key, [KeyPart::Header("x-agent-id".into())]);
     }
 
     #[test]
@@ -38,5 +49,9 @@ mod tests {
         assert_eq!(err.field, "overrides[0].tier");
         let err = from_json(json!({"limits": {"tokens_per_minute": 5}})).unwrap_err();
         assert!(err.message.contains("unknown field `tokens_per_minute`"), "{err}");
+        let err = from_json(json!({"prices": [{"model": "m", "input": "free", "output": 0}]})).unwrap_err();
+        assert!(err.field.starts_with("prices"), "{err}");
+        let err = from_json(json!({"prices": [{"model": "", "input": 1, "output": 1}]})).unwrap_err();
+        assert_eq!(err.field, "prices[0]");
     }
 }

@@ -4,12 +4,14 @@
 //! `count` holds token counting (exact with tiktoken-rs, calibrated
 //! estimates, and the `auto` choice between them), `limit` the policy and the
 //! sliding-window limiter over a compare-and-swap store, `stage` the filter
-//! that runs them on each request with Envoy's shared data as the store.
+//! that runs them on each request with Envoy's shared data as the store,
+//! `stream_usage` what a streamed response used.
 
 pub mod count;
 pub mod limit;
 mod config;
 mod stage;
+mod stream_usage;
 
 pub use stage::TokenLimit;
 

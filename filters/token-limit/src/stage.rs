@@ -4,13 +4,16 @@
 //! used up, adds OpenAI's `x-ratelimit-*` headers to every response, and
 //! reconciles the reservation with the usage the provider reports.
 
+use crate::config::TokenLimitConfig;
 use crate::count::{admission_count, estimate, exact, request_tokens, Encoding, EncodingMap, Family, Format};
 use crate::limit::headers::openai_headers;
 use crate::limit::key::{build_key, RequestKey};
 use crate::limit::limiter::{Actual, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
-use crate::limit::policy::{KeyPart, Limit, LimitPolicy, Measure};
+use crate::limit::policy::{KeyPart, Limit, LimitPolicy, Measure, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::limit::store::{CasMismatch, Store};
-use llm_api::{ApiError, ErrorKind, LlmRequest, Usage, UsageAccumulator};
+use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
+use llm_api::pricing::PriceMap;
+use llm_api::{ApiError, ErrorKind, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -23,6 +26,8 @@ pub struct TokenLimit {
 /// What every stream of a VM shares: the policy and what it was compiled to.
 struct Shared {
     policy: LimitPolicy,
+    /// Prices for cost budgets (the map the audit filter prices records by).
+    prices: PriceMap,
     limiter: Limiter,
     encodings: EncodingMap,
     /// Where this VM's next sweep of idle keys starts.
@@ -38,10 +43,11 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 const SWEEP_SLOTS: u32 = 1024;
 
 impl TokenLimit {
-    pub fn new(policy: LimitPolicy) -> Self {
+    pub fn new(config: TokenLimitConfig) -> Self {
+        let TokenLimitConfig { policy, prices } = config;
         let limiter = Limiter::new(&policy.store);
         let encodings = EncodingMap::new(policy.counting.encodings.clone());
-        TokenLimit { shared: Rc::new(Shared { policy, limiter, encodings, next_sweep_slot: Cell::new(0) }) }
+        TokenLimit { shared: Rc::new(Shared { policy, prices, limiter, encodings, next_sweep_slot: Cell::new(0) }) }
     }
 }
 
@@ -51,7 +57,7 @@ impl Stage for TokenLimit {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TokenLimitStream { shared: self.shared.clone(), admitted: None, usage: None, stream_usage: None })
+        Box::new(TokenLimitStream { shared: self.shared.clone(), admitted: None, usage: None, stream_usage: None, hide_usage_chunk: false })
     }
 
     fn start(&self, host: &mut dyn Host) {
@@ -94,6 +100,40 @@ struct Admitted {
     reservation: Reservation,
     limits: Vec<Limit>,
     states: Vec<LimitState>,
+    /// The model the request named, for pricing its usage when no upstream
+    /// attempt reported what served it.
+    model: Option<String>,
+}
+
+/// A limit as a client reads it: "2000 input tokens per minute", "a cost
+/// budget of $5.00 per 30 days".
+fn describe(limit: &Limit) -> String {
+    let window = match limit.window_ms {
+        MINUTE_MS => "minute",
+        HOUR_MS => "hour",
+        DAY_MS => "day",
+        _ => "30 days",
+    };
+    let what = match limit.measure {
+        Measure::Requests => "requests",
+        Measure::InputTokens => "input tokens",
+        Measure::OutputTokens => "output tokens",
+        Measure::TotalTokens => "tokens",
+        Measure::CostNanoUsd => return format!("a cost budget of ${:.2} per {window}", limit.max as f64 / 1e9),
+    };
+    format!("{} {what} per {window}", limit.max)
+}
+
+/// Dollars as the limiter counts them: billionths, rounded up so that no
+/// call is free.
+fn nano_usd(usd: f64) -> u64 {
+    let nano = (usd * 1e9).ceil();
+    if nano.is_finite() && nano > 0.0 { nano as u64 } else { 0 }
+}
+
+/// The model name without a `provider/` prefix, as price lists name it.
+fn bare_model(model: &str) -> &str {
+    model.split_once('/').map_or(model, |(_, rest)| rest)
 }
 
 struct TokenLimitStream {
@@ -102,7 +142,9 @@ struct TokenLimitStream {
     /// Usage read from a whole (JSON) response.
     usage: Option<Usage>,
     /// Usage gathered from a stream's events.
-    stream_usage: Option<UsageAccumulator>,
+    stream_usage: Option<StreamUsage>,
+    /// The gateway asked for the stream's usage chunk; the client did not.
+    hide_usage_chunk: bool,
 }
 
 /// The estimator for a model: OpenAI's encodings where known, else the
@@ -142,15 +184,15 @@ impl TokenLimitStream {
     }
 
     fn reject(ex: &Exchange, decision: &Decision, rejection: &Rejection, demand: u64) -> Flow {
-        let limit = rejection.limit.map_or(0, |l| l.max);
+        let limit = rejection.limit.as_ref().map_or_else(|| "its limit".to_owned(), describe);
         let error = match rejection.reason {
             Reason::CanNeverSucceed => ApiError::invalid(format!(
-                "This request needs about {demand} input tokens, more than its limit of {limit} per window allows: it can never succeed. Send a smaller request."
+                "This request needs about {demand} input tokens, more than {limit} allows: it can never succeed. Send a smaller request."
             ))
             .with_code("request_too_large_for_limit"),
             Reason::OverLimit => ApiError::new(
                 ErrorKind::RateLimited,
-                format!("Rate limit reached (limit {limit} per window). Retry after the time in the retry-after header."),
+                format!("Rate limit reached: {limit}. Retry after the time in the retry-after header."),
             )
             .with_code("rate_limit_exceeded"),
             Reason::StoreContention => {
@@ -203,7 +245,16 @@ impl StageStream for TokenLimitStream {
             }
             _ => (0, 0),
         };
-        let demand = Demand { input_tokens: input.0, cost_nano_usd: 0 };
+        // A cost budget reserves the input's cost; the output's is charged
+        // when the usage is known.
+        let cost_nano_usd = if limits.iter().any(|l| l.measure == Measure::CostNanoUsd) {
+            let input_only = Usage { input: input.0, ..Usage::default() };
+            let model = model.as_deref().map(bare_model).unwrap_or_default();
+            self.shared.prices.cost(None, model, &input_only).map_or(0, nano_usd)
+        } else {
+            0
+        };
+        let demand = Demand { input_tokens: input.0, cost_nano_usd };
         let decision = self.shared.limiter.admit(&mut store, &key, &limits, demand, now);
         host.set_fact("llm.tokens.input_estimated", &input.1.to_string());
         if let Some(remaining) = token_limits(&decision.limits) {
@@ -211,7 +262,13 @@ impl StageStream for TokenLimitStream {
         }
         match &decision.outcome {
             Outcome::Admitted(reservation) => {
-                self.admitted = Some(Admitted { reservation: *reservation, limits, states: decision.limits });
+                self.admitted = Some(Admitted { reservation: *reservation, limits, states: decision.limits, model });
+                self.hide_usage_chunk = ex.request.as_ref().is_some_and(|r| must_ask_for_usage(&ex.api, r));
+                if self.hide_usage_chunk {
+                    if let Some(request) = ex.request_mut() {
+                        ask_for_usage(request);
+                    }
+                }
                 Flow::Continue
             }
             Outcome::Rejected(rejection) => {
@@ -219,6 +276,16 @@ impl StageStream for TokenLimitStream {
                 Self::reject(ex, &decision, rejection, input.0)
             }
         }
+    }
+
+    /// Streamed chat requests get `stream_options.include_usage` added.
+    fn rewrites_request(&self, ex: &Exchange) -> bool {
+        is_chat(&ex.api)
+    }
+
+    /// The usage chunk the client did not ask for is removed.
+    fn rewrites_response(&self, _ex: &Exchange) -> bool {
+        self.hide_usage_chunk
     }
 
     fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
@@ -238,10 +305,13 @@ impl StageStream for TokenLimitStream {
         self.usage = ex.response.as_ref().and_then(|body| Usage::from_json(ex.api.dialect(), body));
     }
 
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, _end: bool, _host: &mut dyn Host) {
-        let accumulator = self.stream_usage.get_or_insert_with(|| UsageAccumulator::new(ex.api.dialect()));
-        for event in events.iter() {
-            accumulator.feed(event);
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, _end: bool, host: &mut dyn Host) {
+        let stream = self.stream_usage.get_or_insert_with(|| {
+            let model = self.admitted.as_ref().and_then(|a| a.model.as_deref()).unwrap_or_default();
+            StreamUsage::new(&ex.api, family(&self.shared.encodings, bare_model(model)), self.hide_usage_chunk)
+        });
+        if let Some(hidden) = stream.on_events(events) {
+            host.set_fact("llm.usage.stream", &serde_json::to_string(&hidden).unwrap_or_default());
         }
     }
 
@@ -249,9 +319,23 @@ impl StageStream for TokenLimitStream {
     /// without a report (an error, an abort) the reservation stands.
     fn on_done(&mut self, _ex: &Exchange, host: &mut dyn Host) {
         let Some(admitted) = self.admitted.take() else { return };
-        let usage = self.usage.or_else(|| self.stream_usage.as_ref().and_then(UsageAccumulator::usage));
-        let Some(usage) = usage else { return };
-        let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd: 0 };
+        let usage = self.usage.or_else(|| self.stream_usage.as_ref().and_then(StreamUsage::usage));
+        let Some(mut usage) = usage else { return };
+        if self.stream_usage.as_ref().is_some_and(StreamUsage::is_counted) {
+            // Counted output only: the input stays as reserved.
+            usage.input = admitted.reservation.reserved.input_tokens;
+            usage.total = usage.input + usage.output;
+            host.count("llm_gateway.token_limit.streams_counted", 1);
+        }
+        let cost_nano_usd = if admitted.limits.iter().any(|l| l.measure == Measure::CostNanoUsd) {
+            // Priced as what served the call (after any fallback).
+            let provider = host.fact("llm.attempt.provider");
+            let model = host.fact("llm.attempt.model").or(admitted.model.as_deref().map(|m| bare_model(m).to_owned()));
+            model.and_then(|m| self.shared.prices.cost(provider.as_deref(), &m, &usage)).map_or(0, nano_usd)
+        } else {
+            0
+        };
+        let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd };
         let now = host.now_ms();
         if self.shared.limiter.reconcile(&mut HostStore(host), &admitted.reservation, &admitted.limits, actual, now).is_err() {
             host.count("llm_gateway.token_limit.reconcile_lost", 1);

@@ -361,6 +361,14 @@ fn parse_request(
             .min(MAX_REPLY_WORDS)
     });
     let echo = parts.headers.get("x-fake-echo").is_some_and(|v| v.as_bytes() == b"last-user");
+    // `x-fake-ignore-stream-options`: behave like the OpenAI-compatible
+    // servers that send no usage in streams whatever the request asks.
+    let mut json = json;
+    if parts.headers.contains_key("x-fake-ignore-stream-options") {
+        if let Some(body) = json.as_object_mut() {
+            body.remove("stream_options");
+        }
+    }
     Ok(ProviderRequest::new(json, digest, reply_words, echo))
 }
 

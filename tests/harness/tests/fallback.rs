@@ -171,3 +171,20 @@ fn a_stream_cut_after_it_started_is_not_retried() {
 fn chat_result(stack: &Stack, body: &str) -> Result<Response, String> {
     post_json(&stack.url("/v1/chat/completions"), body, &["-N"])
 }
+
+#[test]
+fn a_provider_that_keeps_failing_is_ejected_and_the_chain_starts_at_the_next() {
+    let stack = start("fallback-outlier");
+    // Five 5xx in a row from OpenAI (each call still served by Azure) eject
+    // it from the chain (`consecutive_5xx: 5` in the demo).
+    stack.fake.queue_fault("status=503", 5, OPENAI).unwrap();
+    for _ in 0..5 {
+        assert_eq!(chat(&stack, CHAT).status, 200);
+    }
+    stack.fake.clear_requests().unwrap();
+    let response = chat(&stack, CHAT);
+    assert_eq!(response.status, 200);
+    let paths: Vec<_> = upstream(&stack).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, [AZURE], "OpenAI is skipped while ejected");
+    assert!(stack.envoy.stat("cluster.gpt-4o-mini-chain.outlier_detection.ejections_enforced_total").unwrap().unwrap_or(0) >= 1);
+}

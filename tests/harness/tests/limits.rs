@@ -62,3 +62,136 @@ fn a_request_larger_than_the_whole_limit_can_never_succeed() {
     assert!(response.json()["error"]["message"].as_str().unwrap().contains("can never succeed"));
     assert!(response.header("retry-after").is_none(), "retrying cannot help");
 }
+
+/// The demo with extra per-key limits: `out-*` agents may receive 20 output
+/// tokens a minute, `budget-*` agents may spend $0.0001 a month, and
+/// `burst-*` agents may send 10,000 input tokens a minute.
+fn start_with_limits(name: &str) -> (gateway_harness::RunDir, Stack) {
+    let dir = gateway_harness::RunDir::new(&format!("{name}-filters")).unwrap();
+    let options = StackOptions::demo_with_filters(name, &dir, |filters| {
+        let overrides = filters["token_limit"]["overrides"].as_array_mut().unwrap();
+        overrides.push(serde_json::json!({"key": "out-*", "limits": {"output_tokens_per_minute": 20}}));
+        overrides.push(serde_json::json!({"key": "budget-*", "limits": {"cost_usd_per_month": 0.0001}}));
+        overrides.push(serde_json::json!({"key": "burst-*", "limits": {"input_tokens_per_minute": 10000}}));
+    })
+    .unwrap();
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    (dir, stack)
+}
+
+/// Output tokens are charged from each provider's reported usage, streams
+/// included: two streamed answers of 10 words use up 20 output tokens, so
+/// the third request of the agent is refused.
+#[test]
+fn streamed_usage_is_charged_for_every_provider_format() {
+    let (_dir, stack) = start_with_limits("limits-streams");
+    let openai_no_usage = r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let cases = [
+        ("/v1/chat/completions", openai_no_usage.to_owned()),
+        ("/v1/chat/completions", openai_no_usage.replace("gpt-4o-mini", "claude-sonnet-4-5")),
+        ("/v1/chat/completions", openai_no_usage.replace("gpt-4o-mini", "gemini-2.5-flash")),
+        ("/v1/chat/completions", openai_no_usage.replace("gpt-4o-mini", "gpt-4o-mini-azure")),
+        ("/v1/messages", r#"{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Hi"}]}"#.to_owned()),
+    ];
+    for (i, (path, body)) in cases.iter().enumerate() {
+        let agent = format!("x-agent-id: out-{i}");
+        let args = ["-N", "-H", &agent, "-H", "x-fake-reply-words: 10"];
+        for attempt in 0..2 {
+            let response = post_json(&stack.url(path), body, &args).unwrap();
+            assert_eq!(response.status, 200, "{path} {body} #{attempt}: {}", response.text());
+            if path == &"/v1/chat/completions" {
+                // The gateway asked the provider for the usage chunk; the
+                // client, which did not, never sees it.
+                assert!(!response.text().contains("\"prompt_tokens\""), "{}", response.text());
+            }
+        }
+        let third = post_json(&stack.url(path), body, &args).unwrap();
+        assert_eq!(third.status, 429, "{path} {body}: 20 output tokens used");
+    }
+    let openai = stack.fake.requests().unwrap().into_iter().find(|r| r["path"] == "/v1/chat/completions").unwrap();
+    assert!(openai["body"].as_str().unwrap().contains(r#""include_usage":true"#), "{openai}");
+}
+
+/// A provider that sends no usage in its streams is charged from the text
+/// it streamed.
+#[test]
+fn a_stream_without_usage_is_charged_from_its_text() {
+    let (_dir, stack) = start_with_limits("limits-counted");
+    let body = r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let args = ["-N", "-H", "x-agent-id: out-counted", "-H", "x-fake-reply-words: 12", "-H", "x-fake-ignore-stream-options: 1"];
+    let first = post_json(&stack.url("/v1/chat/completions"), body, &args).unwrap();
+    assert_eq!(first.status, 200);
+    let second = post_json(&stack.url("/v1/chat/completions"), body, &args).unwrap();
+    assert_eq!(second.status, 200);
+    // Two answers of 12 words are about 26 tokens: over the 20 a minute.
+    assert_eq!(post_json(&stack.url("/v1/chat/completions"), body, &args).unwrap().status, 429);
+    assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.token_limit.streams_counted").unwrap(), Some(2));
+}
+
+/// A monthly cost budget is charged what each call cost at the model's
+/// price, and a client over it gets a 429 that says so.
+#[test]
+fn a_cost_budget_stops_a_client_that_spent_it() {
+    let (_dir, stack) = start_with_limits("limits-cost");
+    // claude-sonnet-4-5 at $3/M input and $15/M output: a 1 KB prompt (about
+    // 230 tokens) with a 10-word answer costs about $0.0009, over the whole
+    // $0.0001 budget once spent.
+    let body = kilobyte_chat("claude-sonnet-4-5");
+    let args = ["-H", "x-agent-id: budget-1", "-H", "x-fake-reply-words: 10"];
+    let first = post_json(&stack.url("/v1/chat/completions"), &body, &args).unwrap();
+    assert_eq!(first.status, 400, "the input alone is over the whole budget: {}", first.text());
+    assert!(first.json()["error"]["message"].as_str().unwrap().contains("a cost budget of $0.00 per 30 days"), "{}", first.text());
+    // A short prompt on a cheap model fits; its cost is charged; the budget
+    // runs out after a few.
+    let cheap = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
+    let mut admitted = 0;
+    let rejection = loop {
+        let response = post_json(&stack.url("/v1/chat/completions"), cheap, &["-H", "x-agent-id: budget-2", "-H", "x-fake-reply-words: 50"]).unwrap();
+        match response.status {
+            200 => admitted += 1,
+            429 => break response,
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+        assert!(admitted < 50, "the budget never ran out");
+    };
+    // Each call: ~9 input at $0.15/M + 50 output at $0.60/M ≈ $0.0000314.
+    assert!((2..=4).contains(&admitted), "$0.0001 buys about 3 calls, got {admitted}");
+    assert!(rejection.json()["error"]["message"].as_str().unwrap().contains("cost budget"), "{}", rejection.text());
+}
+
+/// 64 clients at once on one key, on 2 workers: never more admitted than
+/// the limit allows (the shared store's compare-and-swap loses no update).
+#[test]
+fn concurrent_clients_never_get_more_than_the_limit() {
+    let (_dir, stack) = start_with_limits("limits-concurrent");
+    let url = stack.url("/v1/chat/completions");
+    // Each request reserves its estimate (~300 tokens with the margin) of
+    // the agent's 10,000 a minute.
+    let body = kilobyte_chat("gpt-4o-mini");
+    let responses: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| scope.spawn(|| post_json(&url, &body, &["-H", "x-agent-id: burst-1"]).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let admitted: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+    let rejected = responses.iter().filter(|r| r.status == 429).count();
+    assert_eq!(admitted.len() + rejected, 64, "{:?}", responses.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(rejected > 0, "64 requests are over the limit");
+    // Each admitted request was charged its reported input in the end (its
+    // reserved estimate while in flight): what was admitted fits.
+    let charged: u64 = admitted.iter().map(|r| r.json()["usage"]["prompt_tokens"].as_u64().unwrap()).sum();
+    assert!(charged <= 10_000, "{} admitted, {charged} input tokens charged of 10,000", admitted.len());
+    // And no fewer than the estimates leave room for: reservations were
+    // never lost or doubled.
+    let estimate = estimate_of(&stack, &body);
+    assert!(admitted.len() as u64 >= 10_000 / estimate, "{} admitted at {estimate} tokens each", admitted.len());
+}
+
+/// The admission count of `body` for a fresh key (from the audit fact the
+/// token-limit stage publishes, via the response's rate-limit headers).
+fn estimate_of(stack: &Stack, body: &str) -> u64 {
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &["-H", "x-agent-id: burst-probe"]).unwrap();
+    let remaining: u64 = response.header("x-ratelimit-remaining-tokens").unwrap().parse().unwrap();
+    10_000 - remaining
+}

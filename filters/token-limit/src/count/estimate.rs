@@ -140,6 +140,22 @@ impl Features {
         ]
     }
 
+    /// Adds the counts of another piece of the same text, so a text that
+    /// arrives in pieces (a stream's deltas) is estimated once, as a whole,
+    /// rather than rounded up piece by piece. (A word cut between two pieces
+    /// counts twice in `ascii_words`: a slight overestimate.)
+    pub fn add(&mut self, other: &Features) {
+        self.ascii_letters += other.ascii_letters;
+        self.ascii_words += other.ascii_words;
+        self.digits += other.digits;
+        self.spaces += other.spaces;
+        self.punct += other.punct;
+        self.cjk += other.cjk;
+        self.other_letter_bytes += other.other_letter_bytes;
+        self.other_words += other.other_words;
+        self.symbols += other.symbols;
+    }
+
     /// The estimated token count for `family`, rounded up; at least 1 for
     /// non-empty text.
     pub fn estimate(&self, family: Family) -> u64 {

@@ -12,6 +12,6 @@ mod window;
 pub use headers::openai_headers;
 pub use key::{build_key, RequestKey, SHARED_BUCKET};
 pub use limiter::{Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation, Sweep};
-pub use policy::{Limit, LimitPolicy, Limits, Measure, Price};
+pub use policy::{Limit, LimitPolicy, Limits, Measure};
 pub use store::{CasMismatch, MemoryStore, Store};
 pub use window::BUCKETS;

@@ -4,6 +4,7 @@
 
 use crate::count::encoding::glob_match;
 use crate::count::EncodingRule;
+use llm_api::pricing::PriceEntry;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -154,6 +155,11 @@ pub struct LimitPolicy {
     pub counting: CountingConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    /// Prices (US dollars per million tokens) that replace or add to the
+    /// built-in list prices for `cost_usd_per_month`; the same shape and
+    /// built-in map as the audit filter's, so both agree on costs.
+    #[serde(default)]
+    pub prices: Vec<PriceEntry>,
 }
 
 fn default_key() -> Vec<KeyPart> {
@@ -281,28 +287,6 @@ impl Limits {
     }
 }
 
-/// A model's price in USD per million tokens (the audit filter's price map
-/// hands these over).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    #[serde(default)]
-    pub cached_input: Option<f64>,
-}
-
-impl Price {
-    /// The cost in nano-USD, rounded up. USD per million tokens is
-    /// milli-nano-USD per token: `tokens × price × 1000`.
-    pub fn cost_nano_usd(&self, input: u64, cached_input: u64, output: u64) -> u64 {
-        let uncached = input.saturating_sub(cached_input) as f64;
-        let cached_price = self.cached_input.unwrap_or(self.input);
-        let nano = (uncached * self.input + cached_input.min(input) as f64 * cached_price + output as f64 * self.output) * 1000.0;
-        if nano.is_finite() && nano > 0.0 { nano.ceil() as u64 } else { 0 }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,13 +327,5 @@ mod tests {
         assert_eq!(bad_tier.validate().unwrap_err().field, "overrides[0].tier");
         let bad_cost = policy(json!({"tiers": {"x": {"cost_usd_per_month": -1.0}}}));
         assert_eq!(bad_cost.validate().unwrap_err().field, "tiers.x.cost_usd_per_month");
-    }
-
-    #[test]
-    fn prices() {
-        let p = Price { input: 2.5, output: 10.0, cached_input: Some(1.25) };
-        // 1000 input (200 cached) + 100 output: 800*2.5 + 200*1.25 + 100*10 = 3250 milli-nano → 3.25 µUSD
-        assert_eq!(p.cost_nano_usd(1000, 200, 100), 3_250_000);
-        assert_eq!(Price { input: 0.15, output: 0.6, cached_input: None }.cost_nano_usd(1, 0, 0), 150);
     }
 }
