@@ -46,8 +46,10 @@ pub struct Facts {
     pub ratelimit_key: Option<String>,
     pub ratelimit_remaining: Option<String>,
     pub input_estimated: Option<String>,
-    /// `ENTITY:action:count,...` from pii_scan.
+    /// `ENTITY:action:count,...` from pii_scan: in the request, and in the
+    /// model's output when responses are scanned.
     pub pii: Option<String>,
+    pub pii_response: Option<String>,
 }
 
 impl Facts {
@@ -135,6 +137,7 @@ pub fn build(call: &Call, facts: &Facts, cost: Option<f64>, ended: SystemTime) -
         "cost_usd": dollars(cost),
         "ratelimit": {"key": facts.ratelimit_key, "remaining_tokens": number(facts.ratelimit_remaining.as_ref())},
         "pii": pii_findings(facts.pii.as_ref()),
+        "pii_response": pii_findings(facts.pii_response.as_ref()),
         "status": call.status,
         "error_type": call.error_type,
     })

@@ -195,6 +195,7 @@ impl StageStream for AuditStream {
             ratelimit_remaining: host.fact("llm.ratelimit.remaining"),
             input_estimated: host.fact("llm.tokens.input_estimated"),
             pii: host.fact("llm.pii.findings"),
+            pii_response: host.fact("llm.pii.response_findings"),
         };
         let config = &self.shared.config;
         let cost = record::cost(&self.call, &facts, &config.price_map);

@@ -1,5 +1,8 @@
-//! The pii-scan filter's configuration: what to do with each entity type.
+//! The pii-scan filter's configuration: what to do with each entity type in
+//! requests and in responses, the organisation's own detectors, and where
+//! requests that must not leave go instead.
 
+use crate::engine::{EngineConfig, EntityKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use wasm_glue::config::parse_section;
@@ -30,14 +33,54 @@ pub enum Action {
     Block,
     /// Replace with a placeholder and restore the value in the response.
     Tokenize,
+    /// Leave the value, and send the request to `route_to` instead of the
+    /// provider it would have gone to (e.g. a self-hosted model).
+    Route,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Detect => "detect",
+            Action::Redact => "redact",
+            Action::Block => "block",
+            Action::Tokenize => "tokenize",
+            Action::Route => "route",
+        }
+    }
+}
+
+/// Where the `route` action sends a request: a provider of the route
+/// configuration, and optionally the model to ask it for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTo {
+    pub provider: String,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// Actions on the model's output: `detect` (count, publish) or `redact`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponsePolicy {
+    pub default_action: Action,
+    pub entities: BTreeMap<EntityKind, Action>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PiiConfig {
     /// The action for entity types not listed in `entities`.
     pub default_action: Action,
-    /// Per entity type actions.
-    pub entities: BTreeMap<Entity, Action>,
+    /// Per entity type actions, built-in and custom types.
+    pub entities: BTreeMap<EntityKind, Action>,
+    /// Redaction labels replacing `[<TYPE>_REDACTED]`.
+    pub labels: BTreeMap<EntityKind, String>,
+    /// Custom detectors, context rules and the confidence threshold.
+    pub engine: EngineConfig,
+    pub route_to: Option<RouteTo>,
+    /// Response scanning; `None` leaves responses unscanned (tokenized values
+    /// are restored either way).
+    pub response: Option<ResponsePolicy>,
 }
 
 /// The JSON shape. Entity names are read as strings first so that an error
@@ -49,27 +92,96 @@ struct RawPiiConfig {
     default_action: Action,
     #[serde(default)]
     entities: BTreeMap<String, Action>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    custom: Vec<crate::engine::CustomDetector>,
+    #[serde(default)]
+    context: Vec<crate::engine::ContextRule>,
+    #[serde(default)]
+    min_confidence: Option<f32>,
+    #[serde(default)]
+    route_to: Option<RouteTo>,
+    #[serde(default)]
+    response: Option<RawResponsePolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResponsePolicy {
+    #[serde(default = "detect")]
+    default_action: Action,
+    #[serde(default)]
+    entities: BTreeMap<String, Action>,
 }
 
 fn default_action() -> Action {
     Action::Redact
 }
 
+fn detect() -> Action {
+    Action::Detect
+}
+
 impl PiiConfig {
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
         let raw: RawPiiConfig = parse_section(crate::NAME, value)?;
-        let mut entities = BTreeMap::new();
-        for (name, action) in raw.entities {
-            let entity = parse_section(crate::NAME, serde_json::Value::String(name.clone()))
-                .map_err(|e| ConfigError::new(crate::NAME, format!("entities.{name}"), e.message))?;
-            entities.insert(entity, action);
+        let mut engine = EngineConfig { custom: raw.custom, context: raw.context, ..EngineConfig::default() };
+        if let Some(min) = raw.min_confidence {
+            engine.min_confidence = min;
         }
-        Ok(PiiConfig { default_action: raw.default_action, entities })
+        let known = |field: String, name: &str| -> Result<EntityKind, ConfigError> {
+            let kind = EntityKind::from_name(name);
+            match &kind {
+                EntityKind::Custom(_) if !engine.custom.iter().any(|c| c.name == name) => Err(ConfigError::new(
+                    crate::NAME,
+                    field,
+                    format!("`{name}` is neither a built-in entity type (EMAIL, PHONE, US_SSN, CREDIT_CARD, IBAN, IP_ADDRESS, SECRET) nor a detector in `custom`"),
+                )),
+                _ => Ok(kind),
+            }
+        };
+        let entities = raw
+            .entities
+            .iter()
+            .map(|(name, action)| Ok((known(format!("entities.{name}"), name)?, *action)))
+            .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
+        let labels = raw
+            .labels
+            .iter()
+            .map(|(name, label)| Ok((known(format!("labels.{name}"), name)?, label.clone())))
+            .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
+        let routes = std::iter::once(&raw.default_action).chain(entities.values()).any(|a| *a == Action::Route);
+        if routes && raw.route_to.is_none() {
+            return Err(ConfigError::new(crate::NAME, "route_to", "the `route` action needs `route_to`: {\"provider\": \"<name>\"}"));
+        }
+        let response = match raw.response {
+            None => None,
+            Some(raw_response) => {
+                let mut response_entities = BTreeMap::new();
+                for (name, action) in &raw_response.entities {
+                    response_entities.insert(known(format!("response.entities.{name}"), name)?, *action);
+                }
+                let actions = std::iter::once(("response.default_action".to_owned(), raw_response.default_action))
+                    .chain(raw_response.entities.iter().map(|(n, a)| (format!("response.entities.{n}"), *a)));
+                for (field, action) in actions {
+                    if !matches!(action, Action::Detect | Action::Redact) {
+                        return Err(ConfigError::new(
+                            crate::NAME,
+                            field,
+                            "responses can only be scanned with `detect` or `redact` (a response cannot be rejected once it streams)",
+                        ));
+                    }
+                }
+                Some(ResponsePolicy { default_action: raw_response.default_action, entities: response_entities })
+            }
+        };
+        Ok(PiiConfig { default_action: raw.default_action, entities, labels, engine, route_to: raw.route_to, response })
     }
 
     /// The action configured for `entity`.
-    pub fn action(&self, entity: Entity) -> Action {
-        self.entities.get(&entity).copied().unwrap_or(self.default_action)
+    pub fn action(&self, entity: &EntityKind) -> Action {
+        self.entities.get(entity).copied().unwrap_or(self.default_action)
     }
 }
 
@@ -81,17 +193,45 @@ mod tests {
     #[test]
     fn per_entity_actions_override_the_default() {
         let config = PiiConfig::from_json(json!({"default_action": "detect", "entities": {"US_SSN": "block"}})).unwrap();
-        assert_eq!(config.action(Entity::UsSsn), Action::Block);
-        assert_eq!(config.action(Entity::Email), Action::Detect);
-        assert_eq!(PiiConfig::from_json(json!({})).unwrap().action(Entity::Iban), Action::Redact);
+        assert_eq!(config.action(&Entity::UsSsn.into()), Action::Block);
+        assert_eq!(config.action(&Entity::Email.into()), Action::Detect);
+        assert_eq!(PiiConfig::from_json(json!({})).unwrap().action(&Entity::Iban.into()), Action::Redact);
     }
 
     #[test]
     fn unknown_entities_and_actions_name_the_field() {
         let err = PiiConfig::from_json(json!({"entities": {"EMAIL": "shred"}})).unwrap_err();
-        assert_eq!(err.field, "entities.EMAIL");
+        assert!(err.field.starts_with("entities"), "{err}");
         assert!(err.message.contains("unknown variant `shred`"), "{err}");
         let err = PiiConfig::from_json(json!({"entities": {"PASSPORT": "redact"}})).unwrap_err();
-        assert!(err.message.contains("unknown variant `PASSPORT`"), "{err}");
+        assert_eq!(err.field, "entities.PASSPORT");
+        assert!(err.message.contains("nor a detector in `custom`"), "{err}");
+    }
+
+    #[test]
+    fn custom_detectors_have_actions_and_labels() {
+        let config = PiiConfig::from_json(json!({
+            "custom": [{"name": "EMPLOYEE_ID", "regex": "\\bE-\\d{6}\\b"}],
+            "entities": {"EMPLOYEE_ID": "tokenize"},
+            "labels": {"EMAIL": "<email>"}
+        }))
+        .unwrap();
+        assert_eq!(config.action(&EntityKind::from_name("EMPLOYEE_ID")), Action::Tokenize);
+        assert_eq!(config.labels[&Entity::Email.into()], "<email>");
+        let err = PiiConfig::from_json(json!({"labels": {"BADGE": "x"}})).unwrap_err();
+        assert_eq!(err.field, "labels.BADGE");
+    }
+
+    #[test]
+    fn route_needs_a_destination_and_responses_only_detect_or_redact() {
+        let err = PiiConfig::from_json(json!({"entities": {"US_SSN": "route"}})).unwrap_err();
+        assert_eq!(err.field, "route_to");
+        let config = PiiConfig::from_json(json!({"entities": {"US_SSN": "route"}, "route_to": {"provider": "local"}})).unwrap();
+        assert_eq!(config.route_to.unwrap().provider, "local");
+        let err = PiiConfig::from_json(json!({"response": {"entities": {"EMAIL": "tokenize"}}})).unwrap_err();
+        assert_eq!(err.field, "response.entities.EMAIL");
+        let config = PiiConfig::from_json(json!({"response": {"entities": {"SECRET": "redact"}}})).unwrap();
+        let response = config.response.unwrap();
+        assert_eq!((response.default_action, response.entities[&Entity::Secret.into()]), (Action::Detect, Action::Redact));
     }
 }

@@ -1,16 +1,18 @@
 //! pii-scan: PII and secret detection with detect, redact, block, tokenize and
 //! route actions, on requests and streamed responses.
 //!
-//! `engine` holds detection (one pass, then validation), the actions and the
-//! tokenize vault; `stage` runs it over every text field of a request and
-//! restores tokenized values in whole responses. Streamed restore, response
-//! scanning and custom detectors in the filter configuration are next.
+//! `engine` holds detection (one pass, then validation, built-in and custom
+//! detectors), the actions and the tokenize vault; `stage` runs it over every
+//! text field of a request, and over the model's output (whole or streamed,
+//! values split across events still found) when response scanning is on, and
+//! restores tokenized values in the response; `config` is what the filter
+//! configuration says.
 
 pub mod engine;
 mod config;
 mod stage;
 
-pub use config::{Action, Entity, PiiConfig};
+pub use config::{Action, Entity, PiiConfig, ResponsePolicy, RouteTo};
 pub use stage::PiiScan;
 
 /// The name of this filter in configuration, metrics and logs.
@@ -18,7 +20,9 @@ pub const NAME: &str = "pii_scan";
 
 /// Builds the stage from its JSON configuration.
 pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
-    Ok(Box::new(PiiScan::new(PiiConfig::from_json(config)?, engine::Engine::builtin()?)))
+    let config = PiiConfig::from_json(config)?;
+    let engine = engine::Engine::new(&config.engine)?;
+    Ok(Box::new(PiiScan::new(config, engine)))
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

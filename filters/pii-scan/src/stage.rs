@@ -1,12 +1,14 @@
 //! The pii-scan stage: scans every user-visible text field of the request
 //! (through llm-api's text visitor, in any API format) with the engine,
 //! applies the configured action per entity type, reports the types found in
-//! `x-pii-detected`, and restores tokenized values in the response.
+//! `x-pii-detected`, hands a `route` decision to the route stage, and on the
+//! way back scans the model's output (when configured) and restores
+//! tokenized values, in whole responses and in streams.
 
-use crate::config::{Action, PiiConfig};
-use crate::engine::{Engine, EntityKind, Policy, StreamRestorer, Vault};
+use crate::config::{Action, PiiConfig, RouteTo};
+use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
 use llm_api::text::rewrite_response_text;
-use llm_api::{ApiError, SseEvent, TextKind};
+use llm_api::{ApiError, ApiKind, SseEvent, TextKind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -19,6 +21,9 @@ pub struct PiiScan {
 struct Shared {
     engine: Engine,
     policy: Policy,
+    /// The policy for the model's output, when responses are scanned.
+    response_policy: Option<Policy>,
+    route_to: Option<RouteTo>,
     /// Whether any action changes text (redact or tokenize), decided from the
     /// configuration so that `content-length` is dropped before the body.
     rewrites: bool,
@@ -29,7 +34,9 @@ impl PiiScan {
         let rewrites = std::iter::once(config.default_action)
             .chain(config.entities.values().copied())
             .any(|a| matches!(a, Action::Redact | Action::Tokenize));
-        PiiScan { shared: Rc::new(Shared { policy: Policy::from(&config), engine, rewrites }) }
+        let response_policy = config.response.as_ref().map(|r| Policy::for_responses(&config, r));
+        let shared = Shared { policy: Policy::from(&config), response_policy, route_to: config.route_to, engine, rewrites };
+        PiiScan { shared: Rc::new(shared) }
     }
 }
 
@@ -43,32 +50,52 @@ impl Stage for PiiScan {
             shared: self.shared.clone(),
             vault: Vault::new(),
             found: BTreeMap::new(),
-            restorers: HashMap::new(),
+            found_in_response: BTreeMap::new(),
+            texts: HashMap::new(),
             last_text_event: None,
         })
     }
 }
 
+/// Findings per (entity type, action): counts only, never values.
+type Found = BTreeMap<(String, &'static str), u64>;
+
 struct PiiStream {
     shared: Rc<Shared>,
     /// Tokenized values of this request, restored in its response.
     vault: Vault,
-    /// Findings per (entity type, action): counts only, never values.
-    found: BTreeMap<(String, &'static str), u64>,
-    /// Streamed responses: one restorer per kind of text (message text and
+    found: Found,
+    found_in_response: Found,
+    /// Streamed responses: one state per kind of text (message text and
     /// tool arguments are separate streams of deltas).
-    restorers: HashMap<TextKind, StreamRestorer>,
+    texts: HashMap<TextKind, StreamedText>,
     /// The last event that carried text: the template for the event that
-    /// flushes what the restorers still hold at the end of the stream.
+    /// flushes what is still held at the end of the stream.
     last_text_event: Option<SseEvent>,
 }
 
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Detect => "detect",
-        Action::Redact => "redact",
-        Action::Block => "block",
-        Action::Tokenize => "tokenize",
+/// One streamed text on its way back: scanned first (the model's output as
+/// the provider wrote it, placeholders included), then restored.
+#[derive(Default)]
+struct StreamedText {
+    scanner: StreamScanner,
+    restorer: StreamRestorer,
+}
+
+fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
+    for finding in findings {
+        *found.entry((finding.entity.name().to_owned(), policy.action(&finding.entity).name())).or_default() += 1;
+    }
+}
+
+fn publish(found: &Found, fact: &str, counter: &str, host: &mut dyn Host) {
+    if found.is_empty() {
+        return;
+    }
+    let summary: Vec<String> = found.iter().map(|((e, a), n)| format!("{e}:{a}:{n}")).collect();
+    host.set_fact(fact, &summary.join(","));
+    for ((entity, action), n) in found {
+        host.count(&format!("llm_gateway.pii_scan.{counter}.{entity}.{action}"), *n);
     }
 }
 
@@ -81,6 +108,7 @@ impl StageStream for PiiStream {
         let api = ex.api.clone();
         let shared = self.shared.clone();
         let mut blocked = BTreeSet::new();
+        let mut route = false;
         let (vault, found) = (&mut self.vault, &mut self.found);
         ex.edit_request(|request| {
             request.rewrite_text(&api, |field| {
@@ -88,10 +116,8 @@ impl StageStream for PiiStream {
                 if findings.is_empty() {
                     return None;
                 }
-                for finding in &findings {
-                    let action = shared.policy.action(&finding.entity);
-                    *found.entry((finding.entity.name().to_owned(), action_name(action))).or_default() += 1;
-                }
+                count(found, &shared.policy, &findings);
+                route |= findings.iter().any(|f| shared.policy.action(&f.entity) == Action::Route);
                 let applied = shared.policy.apply(field.text, &findings, vault);
                 blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
                 match applied.text {
@@ -100,23 +126,22 @@ impl StageStream for PiiStream {
                 }
             })
         });
-        if !self.found.is_empty() {
-            let summary: Vec<String> = self.found.iter().map(|((e, a), n)| format!("{e}:{a}:{n}")).collect();
-            host.set_fact("llm.pii.findings", &summary.join(","));
-            for ((entity, action), n) in &self.found {
-                host.count(&format!("llm_gateway.pii_scan.findings.{entity}.{action}"), *n);
-            }
+        publish(&self.found, "llm.pii.findings", "findings", host);
+        if !blocked.is_empty() {
+            let types: Vec<&str> = blocked.iter().map(String::as_str).collect();
+            let err = ApiError::invalid(format!(
+                "The request contains {} that this gateway does not let through; remove it and retry.",
+                types.join(", ")
+            ))
+            .with_code("pii_blocked");
+            return Flow::Respond(Reply::error(&err, &ex.api));
         }
-        if blocked.is_empty() {
-            return Flow::Continue;
+        if let (true, Some(to)) = (route, &self.shared.route_to) {
+            // The route stage, after this one, sends the request there.
+            let decision = serde_json::json!({"provider": to.provider, "model": to.model});
+            host.set_fact("llm.pii.route", &decision.to_string());
         }
-        let types: Vec<&str> = blocked.iter().map(String::as_str).collect();
-        let err = ApiError::invalid(format!(
-            "The request contains {} that this gateway does not let through; remove it and retry.",
-            types.join(", ")
-        ))
-        .with_code("pii_blocked");
-        Flow::Respond(Reply::error(&err, &ex.api))
+        Flow::Continue
     }
 
     /// `x-pii-detected`: the entity types found in the request, never values.
@@ -128,33 +153,42 @@ impl StageStream for PiiStream {
         Flow::Continue
     }
 
-    fn reads_response(&self, _ex: &Exchange) -> bool {
-        !self.vault.is_empty()
+    fn reads_response(&self, ex: &Exchange) -> bool {
+        !self.vault.is_empty() || (self.shared.response_policy.is_some() && ex.api.has_json_body())
     }
 
-    fn rewrites_response(&self, _ex: &Exchange) -> bool {
-        !self.vault.is_empty()
+    fn rewrites_response(&self, ex: &Exchange) -> bool {
+        self.reads_response(ex)
     }
 
-    /// Puts tokenized values back into a whole response.
-    fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+    /// Scans and restores a whole response.
+    fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
         let api = ex.api.clone();
-        let vault = &self.vault;
+        let (shared, vault, found) = (&self.shared, &self.vault, &mut self.found_in_response);
         if let Some(body) = ex.response_mut() {
-            rewrite_response_text(&api, body, |field| match vault.restore(field.text) {
-                std::borrow::Cow::Owned(text) => Some(text),
-                std::borrow::Cow::Borrowed(_) => None,
+            rewrite_response_text(&api, body, |field| {
+                let mut text = std::borrow::Cow::Borrowed(field.text);
+                if let Some(policy) = &shared.response_policy {
+                    let findings = shared.engine.scan(text.as_bytes());
+                    count(found, policy, &findings);
+                    if let Some(redacted) = policy.redact_response(text.as_bytes(), &findings) {
+                        text = std::borrow::Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
+                    }
+                }
+                let restored = vault.restore(&text).into_owned();
+                (restored != field.text).then_some(restored)
             });
         }
+        publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
     }
 
-    /// Puts tokenized values back into a stream, event by event. A
-    /// placeholder split across events is held back only until it is
-    /// complete (or cannot be one), then emitted with the next event's text;
-    /// what is still held at the end goes out in one more text event, made
-    /// from the last one, placed before the stream's closing events.
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, _host: &mut dyn Host) {
-        if self.vault.is_empty() {
+    /// Scans and restores a stream, event by event. A value or placeholder
+    /// split across events is held back only until it is complete (or
+    /// cannot be one), then emitted with the next event's text; what is
+    /// still held at the end goes out in one more text event, made from the
+    /// last one, placed before the stream's closing events.
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, host: &mut dyn Host) {
+        if !self.reads_response(ex) {
             return;
         }
         let api = ex.api.clone();
@@ -163,13 +197,12 @@ impl StageStream for PiiStream {
             let Some(mut value) = event.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
                 continue;
             };
-            let (vault, restorers) = (&self.vault, &mut self.restorers);
             let mut had_text = false;
             let changed = rewrite_response_text(&api, &mut value, |field| {
                 had_text = true;
-                let restored = restorers.entry(field.kind).or_default().push(vault, field.text.as_bytes());
-                let restored = String::from_utf8_lossy(&restored).into_owned();
-                (restored != field.text).then_some(restored)
+                let out = self.push_text(field.kind, field.text.as_bytes());
+                let out = String::from_utf8_lossy(&out).into_owned();
+                (out != field.text).then_some(out)
             });
             if changed {
                 event.data = Some(value.to_string());
@@ -181,17 +214,40 @@ impl StageStream for PiiStream {
         }
         if end {
             self.flush(&api, events, last_text_index.map_or(0, |i| i + 1));
+            publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
         }
     }
 }
 
 impl PiiStream {
-    /// Emits what the restorers still hold, as a copy of the last text event
-    /// with its text replaced, inserted at `at`.
-    fn flush(&mut self, api: &llm_api::ApiKind, events: &mut Vec<SseEvent>, at: usize) {
+    /// One piece of streamed text of `kind`: what of it can go out now.
+    fn push_text(&mut self, kind: TextKind, text: &[u8]) -> Vec<u8> {
+        let shared = &self.shared;
+        let state = self.texts.entry(kind).or_default();
+        let scanned = match &shared.response_policy {
+            Some(policy) => {
+                let scanned = state.scanner.push(&shared.engine, policy, text);
+                count(&mut self.found_in_response, policy, &scanned.findings);
+                scanned.text
+            }
+            None => text.to_vec(),
+        };
+        state.restorer.push(&self.vault, &scanned)
+    }
+
+    /// Emits what the scanners and restorers still hold, as a copy of the
+    /// last text event with its text replaced, inserted at `at`.
+    fn flush(&mut self, api: &ApiKind, events: &mut Vec<SseEvent>, at: usize) {
         let mut rest: HashMap<TextKind, String> = HashMap::new();
-        for (kind, restorer) in &mut self.restorers {
-            let bytes = restorer.finish(&self.vault);
+        let shared = &self.shared;
+        for (kind, state) in &mut self.texts {
+            let mut bytes = Vec::new();
+            if let Some(policy) = &shared.response_policy {
+                let scanned = state.scanner.finish(&shared.engine, policy);
+                count(&mut self.found_in_response, policy, &scanned.findings);
+                bytes = state.restorer.push(&self.vault, &scanned.text);
+            }
+            bytes.extend(state.restorer.finish(&self.vault));
             if !bytes.is_empty() {
                 rest.insert(*kind, String::from_utf8_lossy(&bytes).into_owned());
             }

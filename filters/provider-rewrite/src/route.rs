@@ -2,9 +2,18 @@
 //! answers `GET /v1/models`, and enforces per-client model allow-lists.
 
 use crate::routing::Router;
-use llm_api::ApiKind;
+use llm_api::{ApiError, ApiKind, ErrorKind};
+use serde::Deserialize;
 use std::rc::Rc;
-use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
+use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
+
+/// The pii-scan stage's `route` decision (the fact `llm.pii.route`).
+#[derive(Deserialize)]
+struct PiiRoute {
+    provider: String,
+    #[serde(default)]
+    model: Option<String>,
+}
 
 pub struct Route {
     router: Rc<Router>,
@@ -52,9 +61,26 @@ impl StageStream for RouteStream {
         if ex.api == ApiKind::Other {
             return Flow::Continue;
         }
-        let model = ex.request.as_ref().and_then(|r| r.model.as_deref());
-        let provider = ex.request_header(self.router.provider_header());
-        let decision = match self.router.decide(model, provider, client, seed(ex.request_header("x-request-id"))) {
+        let mut model = ex.request.as_ref().and_then(|r| r.model.clone());
+        let mut provider = ex.request_header(self.router.provider_header()).map(str::to_owned);
+        // The pii-scan stage's `route` action: requests holding the
+        // configured entity types go to its provider (and model), whatever
+        // the client or the table chose.
+        if let Some(to) = host.fact("llm.pii.route").and_then(|json| serde_json::from_str::<PiiRoute>(&json).ok()) {
+            if !self.router.has_provider(&to.provider) {
+                let err = ApiError::new(
+                    ErrorKind::Internal,
+                    format!("The PII policy routes this request to the provider `{}`, which is not configured.", to.provider),
+                );
+                host.log(LogLevel::Error, &err.message);
+                return Flow::Respond(Reply::error(&err, &ex.api));
+            }
+            if let Some(routed_model) = to.model {
+                model = Some(routed_model);
+            }
+            provider = Some(to.provider);
+        }
+        let decision = match self.router.decide(model.as_deref(), provider.as_deref(), client, seed(ex.request_header("x-request-id"))) {
             Ok(decision) => decision,
             Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
         };

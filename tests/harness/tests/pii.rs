@@ -78,3 +78,71 @@ fn tokenized_values_never_reach_the_provider_and_the_same_value_keeps_its_placeh
     assert_eq!(sent["messages"][0]["content"], "Write to <EMAIL_1>");
     assert_eq!(sent["messages"][2]["content"], "Also <EMAIL_2> and again <EMAIL_1>");
 }
+
+/// The text of a streamed OpenAI chat response: its deltas joined.
+fn streamed_text(response: &gateway_harness::curl::Response) -> String {
+    response
+        .text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn responses_are_scanned_whole_and_streamed_with_values_split_across_events() {
+    let dir = RunDir::new("pii-response-filters").unwrap();
+    // Requests only detected (so the values reach the model); the model's
+    // output redacted. The fake model echoes the prompt, word by word when
+    // streaming, so the card number spans four events.
+    let policy = json!({"default_action": "detect", "response": {"default_action": "redact", "entities": {"PHONE": "detect"}}});
+    let options = with_pii_policy("pii-response", &dir, policy);
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let prompt = "Card 4111 1111 1111 1111 mail jane.doe@example.com call +1 415 555 0100 ok";
+    let body = |stream: bool| format!(r#"{{"model":"gpt-4o-mini","stream":{stream},"messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
+    let echo = ["-H", "x-fake-echo: last-user", "-N"];
+    let whole = post_json(&stack.url("/v1/chat/completions"), &body(false), &echo).unwrap();
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    let text = whole.json()["choices"][0]["message"]["content"].as_str().unwrap().to_owned();
+    let expected = "Card [CREDIT_CARD_REDACTED] mail [EMAIL_REDACTED] call +1 415 555 0100 ok";
+    assert_eq!(text, expected, "redacted in the answer; PHONE only detected");
+    let streamed = post_json(&stack.url("/v1/chat/completions"), &body(true), &echo).unwrap();
+    assert_eq!(streamed.status, 200);
+    assert_eq!(streamed_text(&streamed), expected, "the same whatever the chunking: {}", streamed.text());
+    assert!(!streamed.text().contains("1111"), "no piece of the card number leaks");
+    for (entity, action, n) in [("CREDIT_CARD", "redact", 2), ("EMAIL", "redact", 2), ("PHONE", "detect", 2)] {
+        let stat = format!("wasmcustom.llm_gateway.pii_scan.response_findings.{entity}.{action}");
+        assert_eq!(stack.envoy.stat(&stat).unwrap(), Some(n), "{stat}");
+    }
+}
+
+#[test]
+fn custom_detectors_and_the_route_action_come_from_the_filter_config() {
+    let dir = RunDir::new("pii-custom-filters").unwrap();
+    let policy = json!({
+        "default_action": "redact",
+        "custom": [{"name": "EMPLOYEE_ID", "regex": "\\bE-\\d{6}\\b"}, {"name": "PROJECT", "keywords": ["Bluebird"]}],
+        "entities": {"PROJECT": "route", "EMPLOYEE_ID": "redact"},
+        "labels": {"EMPLOYEE_ID": "<employee>"},
+        "route_to": {"provider": "anthropic", "model": "claude-haiku-4-5"}
+    });
+    let options = with_pii_policy("pii-custom", &dir, policy);
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Badge E-123456 asks"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("x-pii-detected"), Some("EMPLOYEE_ID"));
+    assert!(upstream_text(&stack).contains("Badge <employee> asks"), "{}", upstream_text(&stack));
+    // A prompt naming the confidential project goes to the configured
+    // provider and model instead, untouched, in its API.
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Status of Bluebird?"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["object"], "chat.completion");
+    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    assert_eq!(sent["path"], "/v1/messages");
+    let upstream: Value = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
+    assert_eq!(upstream["model"], "claude-haiku-4-5");
+    assert_eq!(upstream["messages"][0]["content"], "Status of Bluebird?");
+}

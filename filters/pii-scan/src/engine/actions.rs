@@ -2,7 +2,7 @@
 
 use super::entity::{EntityKind, Finding};
 use super::vault::Vault;
-use crate::config::{Action, PiiConfig};
+use crate::config::{Action, PiiConfig, ResponsePolicy};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -67,7 +67,7 @@ impl Policy {
         let mut blocked: Vec<EntityKind> = Vec::new();
         let rewritten = rewrite(text.as_bytes(), findings, |f, value| {
             match self.action(&f.entity) {
-                Action::Detect => None,
+                Action::Detect | Action::Route => None,
                 Action::Redact => Some(self.label(&f.entity).into_owned()),
                 Action::Block => {
                     if !blocked.contains(&f.entity) {
@@ -99,17 +99,34 @@ impl Policy {
     pub fn redact_response(&self, text: &[u8], findings: &[Finding]) -> Option<Vec<u8>> {
         rewrite(text, findings, |f, _| match self.action(&f.entity) {
             Action::Redact | Action::Block => Some(self.label(&f.entity).into_owned()),
-            Action::Detect | Action::Tokenize => None,
+            Action::Detect | Action::Tokenize | Action::Route => None,
         })
     }
 }
 
 impl From<&PiiConfig> for Policy {
     fn from(config: &PiiConfig) -> Self {
-        let policy = Policy::new(config.default_action);
-        config.entities.iter().fold(policy, |p, (entity, action)| {
-            p.with_action((*entity).into(), *action)
-        })
+        Policy::with_entities(config.default_action, &config.entities, &config.labels)
+    }
+}
+
+impl Policy {
+    fn with_entities(
+        default_action: Action,
+        entities: &BTreeMap<EntityKind, Action>,
+        labels: &BTreeMap<EntityKind, String>,
+    ) -> Self {
+        let policy = entities
+            .iter()
+            .fold(Policy::new(default_action), |p, (entity, action)| p.with_action(entity.clone(), *action));
+        labels
+            .iter()
+            .fold(policy, |p, (entity, label)| p.with_label(entity.clone(), label.clone()))
+    }
+
+    /// The policy for scanning responses, with the request policy's labels.
+    pub fn for_responses(config: &PiiConfig, response: &ResponsePolicy) -> Self {
+        Policy::with_entities(response.default_action, &response.entities, &config.labels)
     }
 }
 

@@ -175,6 +175,11 @@ impl Router {
         Ok(Clients { header: policy.header.clone(), allowed })
     }
 
+    /// Whether `name` is a configured provider.
+    pub fn has_provider(&self, name: &str) -> bool {
+        self.config.providers.contains_key(name)
+    }
+
     /// The header that names a provider outright.
     pub fn provider_header(&self) -> &str {
         &self.config.provider_header
