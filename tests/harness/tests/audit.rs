@@ -124,7 +124,9 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
         std::fs::read_to_string(stack.fake.process.log_path().unwrap()).unwrap(),
     ]
     .concat();
-    for secret in [CANARY, EMAIL, "123-45-6789", "demo-key", "sk-demo-openai", "sk-demo-anthropic", "sk-demo-azure"] {
+    // Prompt text, completion text (the fake providers' answers), keys and
+    // PII values.
+    for secret in [CANARY, EMAIL, "123-45-6789", "Hello from the fake", "demo-key", "sk-demo-openai", "sk-demo-anthropic", "sk-demo-azure"] {
         assert!(!everything.contains(secret), "{secret} appears in a record or a log");
     }
     assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.audit.records_sent").unwrap(), Some(10));
