@@ -53,5 +53,11 @@ mod tests {
         assert!(err.field.starts_with("prices"), "{err}");
         let err = from_json(json!({"prices": [{"model": "", "input": 1, "output": 1}]})).unwrap_err();
         assert_eq!(err.field, "prices[0]");
+        let err = from_json(json!({"key": [{"header": "x-agent-id"}, "model"], "global": {}})).unwrap_err();
+        assert_eq!(err.field, "key[1]");
+        let err = from_json(json!({"global": {}, "limits": {"requests_per_minute": 5}})).unwrap_err();
+        assert_eq!(err.field, "global");
+        let config = from_json(json!({"key": ["client"], "global": {"on_failure": "closed"}})).unwrap();
+        assert_eq!(config.policy.global.unwrap().domain, "llm-gateway");
     }
 }

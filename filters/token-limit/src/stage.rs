@@ -57,7 +57,14 @@ impl Stage for TokenLimit {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TokenLimitStream { shared: self.shared.clone(), admitted: None, usage: None, stream_usage: None, hide_usage_chunk: false })
+        Box::new(TokenLimitStream {
+            shared: self.shared.clone(),
+            admitted: None,
+            global_admission: None,
+            usage: None,
+            stream_usage: None,
+            hide_usage_chunk: false,
+        })
     }
 
     fn start(&self, host: &mut dyn Host) {
@@ -139,6 +146,8 @@ fn bare_model(model: &str) -> &str {
 struct TokenLimitStream {
     shared: Rc<Shared>,
     admitted: Option<Admitted>,
+    /// Global mode: the admission count the rate-limit service was charged.
+    global_admission: Option<u64>,
     /// Usage read from a whole (JSON) response.
     usage: Option<Usage>,
     /// Usage gathered from a stream's events.
@@ -183,6 +192,46 @@ impl TokenLimitStream {
         (counted.tokens, counted.estimate)
     }
 
+    /// Makes a streamed chat request report its usage (see `stream_usage`).
+    fn ask_for_stream_usage(&mut self, ex: &mut Exchange) {
+        self.hide_usage_chunk = ex.request.as_ref().is_some_and(|r| must_ask_for_usage(&ex.api, r));
+        if self.hide_usage_chunk {
+            if let Some(request) = ex.request_mut() {
+                ask_for_usage(request);
+            }
+        }
+    }
+
+    /// Global mode: Envoy's `ratelimit` filter after the suite charges the
+    /// rate-limit service `llm.tokens.admission` now and
+    /// `llm.tokens.output` when the stream is done. Both are always numbers
+    /// once set: Envoy drops a descriptor whose charge is not one, and the
+    /// request would pass unlimited.
+    fn publish_for_global(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        let (admission, estimate) = match (ex.request.as_ref(), Format::of(&ex.api)) {
+            (Some(request), Some(format)) => self.count(request, format, None),
+            _ => (0, 0),
+        };
+        // A charge of 0 would be sent as the default of 1; a request always
+        // costs at least one unit.
+        let admission = admission.max(1);
+        host.set_fact("llm.tokens.admission", &admission.to_string());
+        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
+        self.global_admission = Some(admission);
+        self.ask_for_stream_usage(ex);
+        Flow::Continue
+    }
+
+    /// Global mode: what is charged when the stream is done, once the usage
+    /// is known: the output, and the input the admission count fell short
+    /// of (the service cannot credit an overestimate back).
+    fn publish_output_for_global(&self, usage: &Usage, host: &mut dyn Host) {
+        if let Some(admission) = self.global_admission {
+            let charge = usage.output + usage.input.saturating_sub(admission);
+            host.set_fact("llm.tokens.output", &charge.max(1).to_string());
+        }
+    }
+
     fn reject(ex: &Exchange, decision: &Decision, rejection: &Rejection, demand: u64) -> Flow {
         let limit = rejection.limit.as_ref().map_or_else(|| "its limit".to_owned(), describe);
         let error = match rejection.reason {
@@ -225,6 +274,9 @@ impl StageStream for TokenLimitStream {
             }
         };
         host.set_fact("llm.ratelimit.key", &key);
+        if policy.global.is_some() {
+            return self.publish_for_global(ex, host);
+        }
         let limits = policy.limits_for(&key).to_set();
         if limits.is_empty() {
             return Flow::Continue;
@@ -263,12 +315,7 @@ impl StageStream for TokenLimitStream {
         match &decision.outcome {
             Outcome::Admitted(reservation) => {
                 self.admitted = Some(Admitted { reservation: *reservation, limits, states: decision.limits, model });
-                self.hide_usage_chunk = ex.request.as_ref().is_some_and(|r| must_ask_for_usage(&ex.api, r));
-                if self.hide_usage_chunk {
-                    if let Some(request) = ex.request_mut() {
-                        ask_for_usage(request);
-                    }
-                }
+                self.ask_for_stream_usage(ex);
                 Flow::Continue
             }
             Outcome::Rejected(rejection) => {
@@ -298,20 +345,28 @@ impl StageStream for TokenLimitStream {
     }
 
     fn reads_response(&self, _ex: &Exchange) -> bool {
-        self.admitted.is_some()
+        self.admitted.is_some() || self.global_admission.is_some()
     }
 
-    fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+    fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
         self.usage = ex.response.as_ref().and_then(|body| Usage::from_json(ex.api.dialect(), body));
+        if let Some(usage) = self.usage {
+            self.publish_output_for_global(&usage, host);
+        }
     }
 
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, _end: bool, host: &mut dyn Host) {
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, end: bool, host: &mut dyn Host) {
         let stream = self.stream_usage.get_or_insert_with(|| {
             let model = self.admitted.as_ref().and_then(|a| a.model.as_deref()).unwrap_or_default();
             StreamUsage::new(&ex.api, family(&self.shared.encodings, bare_model(model)), self.hide_usage_chunk)
         });
         if let Some(hidden) = stream.on_events(events) {
             host.set_fact("llm.usage.stream", &serde_json::to_string(&hidden).unwrap_or_default());
+        }
+        if end {
+            if let Some(usage) = stream.usage() {
+                self.publish_output_for_global(&usage, host);
+            }
         }
     }
 

@@ -16,6 +16,11 @@
 //! - a line holding only `${UPSTREAM_TLS:<name>}`: a TLS `transport_socket`
 //!   (anchored as `&<name>_tls`) when the variable `<NAME>_TLS_SNI` is set,
 //!   else nothing;
+//! - lines holding only `${RATE_LIMIT_FILTER}` (after the suite's filters)
+//!   and `${RATE_LIMIT_CLUSTER}` (in the cluster list): when `token_limit`
+//!   has a `global` section, Envoy's `ratelimit` filter charging the
+//!   rate-limit service the token counts the suite publishes, and the
+//!   service's cluster (`${RATELIMIT_HOST}:${RATELIMIT_PORT}`); else nothing;
 //! - lines holding only `${FALLBACK_ROUTES}` (in the route list) and
 //!   `${FALLBACK_CLUSTERS}` (in the cluster list, after the provider
 //!   clusters): a route and a cluster for each fallback chain of the route
@@ -125,6 +130,10 @@ impl Template {
                 Some(self.upstream_filters(kind)?)
             } else if let Some(name) = directive.strip_prefix("UPSTREAM_TLS:") {
                 Some(self.upstream_tls(name)?)
+            } else if directive == "RATE_LIMIT_FILTER" {
+                Some(self.rate_limit_filter()?)
+            } else if directive == "RATE_LIMIT_CLUSTER" {
+                Some(self.rate_limit_cluster()?)
             } else if directive == "FALLBACK_ROUTES" {
                 Some(self.fallback_routes(&out)?)
             } else if directive == "FALLBACK_CLUSTERS" {
@@ -404,6 +413,82 @@ impl Template {
         Ok(lines)
     }
 
+    /// The `token_limit.global` section, if global mode is on.
+    fn global_limits(&self) -> Option<&Value> {
+        self.filters.get("token_limit")?.get("global")
+    }
+
+    /// Envoy's `ratelimit` filter for global mode: one descriptor built from
+    /// the limit key's parts (request headers; `client` is the
+    /// authenticated `x-client-id`), charged the admission count when the
+    /// request is admitted and the output when the stream is done (that
+    /// descriptor marked `charge=done`: spent tokens, never refused). A
+    /// `generic_key` entry keeps the descriptor alive when a key header is
+    /// absent (those requests share one bucket instead of passing
+    /// unlimited).
+    fn rate_limit_filter(&self) -> Result<Vec<String>, String> {
+        let Some(global) = self.global_limits() else { return Ok(Vec::new()) };
+        let mut actions = vec![json!({"generic_key": {"descriptor_key": "limit", "descriptor_value": "tokens"}})];
+        let parts = self.filters["token_limit"].get("key").cloned().unwrap_or_else(|| json!([{"header": "x-agent-id"}]));
+        for part in parts.as_array().map(Vec::as_slice).unwrap_or_default() {
+            let (header, key) = match (part.get("header").and_then(Value::as_str), part.as_str()) {
+                (Some(header), _) => (header, header),
+                (None, Some("client")) => ("x-client-id", "client"),
+                _ => return Err(format!("token_limit.key part {part} cannot be a rate-limit descriptor (headers and `client` only)")),
+            };
+            actions.push(json!({"request_headers": {"header_name": header, "descriptor_key": key, "skip_if_absent": true}}));
+        }
+        // The stream-done charge is for tokens already spent: marked
+        // `charge=done`, which a service must add without refusing (ours
+        // does; see docs/ratelimit-service.md).
+        let mut spent = actions.clone();
+        spent.push(json!({"generic_key": {"descriptor_key": "charge", "descriptor_value": "done"}}));
+        let filter = json!({
+            "name": "envoy.filters.http.ratelimit",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit",
+                "domain": global.get("domain").and_then(Value::as_str).unwrap_or("llm-gateway"),
+                "failure_mode_deny": global.get("on_failure").and_then(Value::as_str) == Some("closed"),
+                "timeout": "0.5s",
+                "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
+                "rate_limit_service": {
+                    "grpc_service": {"envoy_grpc": {"cluster_name": self.rate_limit_cluster_name()}},
+                    "transport_api_version": "V3"
+                },
+                "rate_limits": [
+                    {"actions": actions, "hits_addend": {"format": "%FILTER_STATE(wasm.llm.tokens.admission:PLAIN)%"}},
+                    {"actions": spent, "apply_on_stream_done": true, "hits_addend": {"format": "%FILTER_STATE(wasm.llm.tokens.output:PLAIN)%"}}
+                ]
+            }
+        });
+        Ok(vec![format!("- {filter}")])
+    }
+
+    fn rate_limit_cluster_name(&self) -> &str {
+        self.global_limits().and_then(|g| g.get("cluster")).and_then(Value::as_str).unwrap_or("ratelimit")
+    }
+
+    /// The rate-limit service's cluster (gRPC, so HTTP/2).
+    fn rate_limit_cluster(&self) -> Result<Vec<String>, String> {
+        if self.global_limits().is_none() {
+            return Ok(Vec::new());
+        }
+        let host = self.substitute("${RATELIMIT_HOST:-127.0.0.1}")?;
+        let port: u16 = self.substitute("${RATELIMIT_PORT:-8081}")?.parse().map_err(|_| "RATELIMIT_PORT is not a port".to_owned())?;
+        let name = self.rate_limit_cluster_name();
+        let cluster = json!({
+            "name": name,
+            "type": "STRICT_DNS",
+            "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}]},
+            "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}}
+            }}
+        });
+        Ok(vec![format!("- {cluster}")])
+    }
+
     /// Wraps an upstream filter so that it runs only on attempts that reach
     /// `provider` (the translate stage publishes it as the filter state
     /// `wasm.llm.attempt.provider`) and is skipped on every other attempt.
@@ -591,6 +676,26 @@ mod tests {
         t.set("OPENAI_TLS_SNI", "api.openai.com");
         let out = t.render_text("  ${UPSTREAM_TLS:openai}\n").unwrap();
         assert!(out.starts_with("  transport_socket: &openai_tls {") && out.contains("\"sni\":\"api.openai.com\""), "{out}");
+    }
+
+    #[test]
+    fn global_limits_add_the_ratelimit_filter_and_its_cluster() {
+        let mut t = template(Layout::Bundle);
+        assert_eq!(t.render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n").unwrap(), "", "local mode: nothing");
+        t.filters["token_limit"] = json!({"key": [{"header": "x-agent-id"}, "client"], "global": {"on_failure": "closed"}});
+        t.set("RATELIMIT_PORT", 9999);
+        let out = t.render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n").unwrap();
+        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(&l[2..]).unwrap()).collect();
+        let config = &lines[0]["typed_config"];
+        assert_eq!(config["failure_mode_deny"], true);
+        let limits = config["rate_limits"].as_array().unwrap();
+        let keys = |i: usize| -> Vec<String> { limits[i]["actions"].as_array().unwrap().iter().map(|a| a.to_string()).collect() };
+        assert_eq!(keys(0).len(), 3, "limit=tokens, the header, the client");
+        assert!(keys(0)[2].contains("x-client-id"));
+        assert!(limits[1]["apply_on_stream_done"].as_bool().unwrap() && keys(1).last().unwrap().contains("\"done\""));
+        assert_eq!(lines[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"], 9999);
+        t.filters["token_limit"]["key"] = json!(["model"]);
+        assert!(t.render_text("${RATE_LIMIT_FILTER}\n").unwrap_err().contains("headers and `client` only"));
     }
 
     #[test]

@@ -122,6 +122,15 @@ impl Limiter {
         })
     }
 
+    /// Adds `amount` to every matching counter, whatever their limits: a
+    /// charge for what was already used.
+    pub async fn add(&self, namespace: &Namespace, context: &Context<'_>, amount: u64) -> Result<(), LimitadorError> {
+        match self {
+            Limiter::Memory(limiter) => limiter.update_counters(namespace, context, amount),
+            Limiter::Redis(limiter) => limiter.update_counters(namespace, context, amount).await,
+        }
+    }
+
     /// Adds `amount` to the counters and drops the hold: `amount` is the
     /// reserved amount to charge it, 0 to cancel.
     pub async fn commit(

@@ -12,6 +12,12 @@
 //! reservations, see [`crate::limiter`]), then committed if all were
 //! admitted, or released if any was not.
 //!
+//! A descriptor with the entry `charge=done` is a charge for what a call
+//! already used (Envoy's `apply_on_stream_done` rate limits: the output
+//! tokens of an answer): it is added to the counters of the descriptor
+//! without that entry, unconditionally, and never refused. Refusing it
+//! would lose tokens that were spent.
+//!
 //! Descriptor values may be API keys or agent ids: they are never logged.
 //! Decisions and counts are logged at debug level only.
 
@@ -51,11 +57,16 @@ impl Service {
             .map(|d| Charge::new(d, default_hits))
             .collect();
 
+        for charge in charges.iter().filter(|c| c.spent) {
+            if let Some(context) = &charge.context {
+                self.limiter.add(&namespace, context, charge.hits).await.map_err(|e| unavailable(&e))?;
+            }
+        }
         let mut held = Vec::with_capacity(charges.len());
         for charge in &charges {
             let reservation = match &charge.context {
-                Some(context) => Some(self.limiter.reserve(&namespace, context, charge.hits).await),
-                None => None,
+                Some(context) if !charge.spent => Some(self.limiter.reserve(&namespace, context, charge.hits).await),
+                _ => None,
             };
             let error = match reservation.transpose() {
                 Ok(reservation) => {
@@ -158,7 +169,13 @@ struct Charge {
     /// `default`): Envoy sets a descriptor's own `hits_addend` from a rate
     /// limit action's `hits_addend`, the request's from filter state.
     hits_from: &'static str,
+    /// A charge for what was already used (`charge=done`): added, never
+    /// refused.
+    spent: bool,
 }
+
+/// The entry that marks a descriptor as a charge for what was used.
+const SPENT: (&str, &str) = ("charge", "done");
 
 impl Charge {
     fn new(descriptor: &RateLimitDescriptor, default_hits: (u64, &'static str)) -> Charge {
@@ -174,9 +191,17 @@ impl Charge {
                 context: None,
                 hits,
                 hits_from,
+                spent: false,
             };
         }
-        let context = descriptor_context(descriptor);
+        let spent = descriptor.entries.iter().any(|e| (e.key.as_str(), e.value.as_str()) == SPENT);
+        let context = if spent {
+            let mut unmarked = descriptor.clone();
+            unmarked.entries.retain(|e| (e.key.as_str(), e.value.as_str()) != SPENT);
+            descriptor_context(&unmarked)
+        } else {
+            descriptor_context(descriptor)
+        };
         if context.is_none() {
             tracing::warn!(
                 entries = descriptor.entries.len(),
@@ -187,6 +212,7 @@ impl Charge {
             context,
             hits,
             hits_from,
+            spent,
         }
     }
 }
@@ -421,6 +447,16 @@ mod tests {
             ),
             (7, 0)
         );
+    }
+
+    #[tokio::test]
+    async fn a_charge_for_what_was_used_is_added_even_past_the_limit() {
+        let service = service(r#"{"domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 10, "seconds": 60}"#);
+        assert_eq!(code(&charge(&service, "a", 8).await), Code::Ok);
+        let spent = request(vec![descriptor(&[("agent", "a"), ("charge", "done")], Some(5))], 0);
+        assert_eq!(code(&service.decide(&spent).await.unwrap()), Code::Ok, "never refused");
+        // 13 of 10 used: the next unit is over the limit.
+        assert_eq!(code(&charge(&service, "a", 1).await), Code::OverLimit);
     }
 
     #[tokio::test]

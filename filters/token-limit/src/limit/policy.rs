@@ -155,11 +155,41 @@ pub struct LimitPolicy {
     pub counting: CountingConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    /// Limits kept by a rate-limit service shared by every Envoy replica
+    /// (Envoy's `ratelimit` filter after the suite) instead of this Envoy's
+    /// shared data; the limits then live in the service's configuration.
+    #[serde(default)]
+    pub global: Option<GlobalMode>,
     /// Prices (US dollars per million tokens) that replace or add to the
     /// built-in list prices for `cost_usd_per_month`; the same shape and
     /// built-in map as the audit filter's, so both agree on costs.
     #[serde(default)]
     pub prices: Vec<PriceEntry>,
+}
+
+/// Global mode: what the Envoy `ratelimit` filter the config renderer adds
+/// is told. The stage itself only counts and publishes the counts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalMode {
+    /// The rate-limit service's domain for these limits.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+    /// When the service cannot be reached: `open` lets requests through,
+    /// `closed` refuses them.
+    #[serde(default)]
+    pub on_failure: FailMode,
+    /// The Envoy cluster of the rate-limit service.
+    #[serde(default = "default_ratelimit_cluster")]
+    pub cluster: String,
+}
+
+fn default_domain() -> String {
+    "llm-gateway".to_owned()
+}
+
+fn default_ratelimit_cluster() -> String {
+    "ratelimit".to_owned()
 }
 
 fn default_key() -> Vec<KeyPart> {
@@ -203,6 +233,15 @@ impl LimitPolicy {
         let m = self.counting.safety_margin;
         if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
             return err("counting.safety_margin".into(), "must be between 0 and 10");
+        }
+        if self.global.is_some() {
+            // The descriptor is built by Envoy from request headers.
+            if let Some(i) = self.key.iter().position(|p| matches!(p, KeyPart::Model | KeyPart::Route)) {
+                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `route` are not request headers)");
+            }
+            if self.limits != Limits::default() || !self.tiers.is_empty() || !self.overrides.is_empty() {
+                return err("global".into(), "in global mode the limits live in the rate-limit service's configuration; remove `limits`, `tiers` and `overrides`");
+            }
         }
         if self.store.slots == 0 || self.store.cas_retries == 0 {
             return err("store".into(), "`slots` and `cas_retries` must be at least 1");
