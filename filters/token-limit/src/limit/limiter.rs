@@ -163,11 +163,11 @@ impl Limiter {
         limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect()
     }
 
-    /// Checks `demand` against every limit and, if all allow it, reserves it
-    /// in one compare-and-swap write, so concurrent admissions on any worker
-    /// cannot jointly exceed a limit.
-    pub fn admit(&self, store: &mut dyn Store, key: &str, limits: &[Limit], demand: Demand, now_ms: u64) -> Decision {
-        let hash = key_hash(key);
+    /// Reads the state of the key `hash`, lets `change` modify it and writes
+    /// it back with compare-and-swap, starting again from the read when
+    /// another worker wrote the slot first. `change` returns `Err` to stop
+    /// without writing. `None` when every retry lost the race.
+    fn update<T>(&self, store: &mut dyn Store, hash: u64, mut change: impl FnMut(&mut KeyState) -> Result<T, T>) -> Option<T> {
         let slot_key = self.slot_key(self.slot_of(hash));
         for _ in 0..self.retries {
             let (bytes, cas) = match store.get(&slot_key) {
@@ -176,18 +176,37 @@ impl Limiter {
             };
             let slot = Slot::new(&bytes);
             let mut state = slot.find(hash).and_then(KeyState::decode).unwrap_or_default();
-            if let Some(rejection) = check(&mut state, limits, demand, now_ms) {
-                let limits = limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect();
-                return Decision { outcome: Outcome::Rejected(rejection), limits };
+            match change(&mut state) {
+                Err(stopped) => return Some(stopped),
+                Ok(done) => {
+                    if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
+                        return Some(done);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Checks `demand` against every limit and, if all allow it, reserves it
+    /// in one compare-and-swap write, so concurrent admissions on any worker
+    /// cannot jointly exceed a limit.
+    pub fn admit(&self, store: &mut dyn Store, key: &str, limits: &[Limit], demand: Demand, now_ms: u64) -> Decision {
+        let hash = key_hash(key);
+        let decided = self.update(store, hash, |state| {
+            if let Some(rejection) = check(state, limits, demand, now_ms) {
+                let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
+                return Err(Decision { outcome: Outcome::Rejected(rejection), limits });
             }
             for limit in limits {
                 state.ring(limit).charge(demand.of(limit.measure));
             }
-            if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
-                let limits = limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect();
-                let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand };
-                return Decision { outcome: Outcome::Admitted(reservation), limits };
-            }
+            let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
+            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand };
+            Ok(Decision { outcome: Outcome::Admitted(reservation), limits })
+        });
+        if let Some(decision) = decided {
+            return decision;
         }
         let limits_now = self.peek(store, key, limits, now_ms);
         let outcome = match self.on_contention {
@@ -201,17 +220,9 @@ impl Limiter {
     /// tokens and cost are corrected where they were reserved (credited or
     /// debited), output tokens charged now.
     pub fn reconcile(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], actual: Actual, now_ms: u64) -> Result<(), Contended> {
-        let hash = reservation.key_hash;
-        let slot_key = self.slot_key(self.slot_of(hash));
         let input_delta = signed_delta(actual.input_tokens, reservation.reserved.input_tokens);
         let cost_delta = signed_delta(actual.cost_nano_usd, reservation.reserved.cost_nano_usd);
-        for _ in 0..self.retries {
-            let (bytes, cas) = match store.get(&slot_key) {
-                Some((bytes, cas)) => (bytes, Some(cas)),
-                None => (Vec::new(), None),
-            };
-            let slot = Slot::new(&bytes);
-            let mut state = slot.find(hash).and_then(KeyState::decode).unwrap_or_default();
+        let corrected = self.update(store, reservation.key_hash, |state| {
             for limit in limits {
                 let ring = state.ring(limit);
                 ring.advance(limit.window_ms, now_ms);
@@ -227,11 +238,9 @@ impl Limiter {
                     Measure::CostNanoUsd => ring.correct(limit.window_ms, at, cost_delta),
                 }
             }
-            if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
-                return Ok(());
-            }
-        }
-        Err(Contended)
+            Ok(())
+        });
+        corrected.ok_or(Contended)
     }
 
     /// Removes the entries of keys idle longer than their longest window
