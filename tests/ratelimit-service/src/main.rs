@@ -1,7 +1,6 @@
-//! `ratelimit-service`: the command line (parsed by hand, as in
-//! tests/fake-provider: two subcommands do not justify a parser dependency)
-//! and the log setup.
+//! `ratelimit-service`: the command line and the log setup.
 
+use clap::Parser;
 use ratelimit_service::config::LimitsFile;
 use ratelimit_service::{limits, server};
 use std::net::SocketAddr;
@@ -11,93 +10,44 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-const USAGE: &str = "\
-usage:
-  ratelimit-service serve --limits FILE [--listen ADDR] [--redis URL]
-                          [--ready-file FILE] [--log-level LEVEL]
-  ratelimit-service check --limits FILE
-
-ADDR is IP:PORT; PORT 0 picks a free port. --listen defaults to 127.0.0.1:0.
-URL is redis://HOST:PORT[/DB]: counters in Redis, shared by every instance
-using it; without --redis, counters are in memory.
-After binding, serve prints `ratelimit-service listening grpc=ADDR storage=redis|memory`
-and writes {\"grpc\": ADDR, ...} to the ready file.
-LEVEL is error, warn, info (default), debug or trace; descriptor values are
-never logged, decisions and counts only at debug.
-check validates the limits file and exits.";
-
-enum Command {
-    Serve(server::Config, LevelFilter),
-    Check(PathBuf),
-    Help,
+/// Envoy's rate-limit service protocol on limitador, for the gateway's
+/// global token limits (tests and demo).
+#[derive(Parser)]
+#[command(name = "ratelimit-service")]
+enum Cli {
+    /// Answers ShouldRateLimit. After binding it prints `ratelimit-service
+    /// listening grpc=ADDR storage=redis|memory` and writes {"grpc": ADDR,
+    /// ...} to the ready file.
+    Serve {
+        /// The limits file (JSON; see docs/ratelimit-service.md).
+        #[arg(long)]
+        limits: PathBuf,
+        /// IP:PORT; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// redis://HOST:PORT[/DB]: counters in Redis, shared by every
+        /// instance using it; without it, counters are in memory.
+        #[arg(long, value_parser = redis_url)]
+        redis: Option<String>,
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+        /// error, warn, info, debug or trace. Descriptor values are never
+        /// logged; decisions and counts only at debug.
+        #[arg(long, default_value = "info")]
+        log_level: LevelFilter,
+    },
+    /// Validates the limits file and exits.
+    Check {
+        #[arg(long)]
+        limits: PathBuf,
+    },
 }
 
-/// `--name value` and `--name=value` pairs, in order.
-fn flags(args: &[String]) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let Some(name) = arg.strip_prefix("--") else {
-            return Err(format!("unexpected argument `{arg}`"));
-        };
-        let (name, value) = match name.split_once('=') {
-            Some((n, v)) => (n.to_owned(), v.to_owned()),
-            None => {
-                let value = iter.next().ok_or(format!("--{name} needs a value"))?;
-                (name.to_owned(), value.clone())
-            }
-        };
-        out.push((name, value));
-    }
-    Ok(out)
-}
-
-fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err("missing command".to_owned());
-    };
-    if rest.iter().any(|a| a == "--help" || a == "-h") || command == "--help" || command == "-h" {
-        return Ok(Command::Help);
-    }
-    let mut listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (mut limits_file, mut redis, mut ready_file) = (None, None, None);
-    let mut level = LevelFilter::INFO;
-    for (name, value) in flags(rest)? {
-        match (command.as_str(), name.as_str()) {
-            (_, "limits") => limits_file = Some(PathBuf::from(value)),
-            ("serve", "listen") => {
-                listen = value
-                    .parse()
-                    .map_err(|_| format!("--listen `{value}` is not IP:PORT"))?
-            }
-            ("serve", "redis") => {
-                if !value.starts_with("redis://") {
-                    return Err(format!("--redis `{value}` is not redis://HOST:PORT"));
-                }
-                redis = Some(value);
-            }
-            ("serve", "ready-file") => ready_file = Some(PathBuf::from(value)),
-            ("serve", "log-level") => {
-                level = value
-                    .parse()
-                    .map_err(|_| format!("--log-level `{value}` is not error, warn, info, debug or trace"))?;
-            }
-            _ => return Err(format!("unknown option --{name} for {command}")),
-        }
-    }
-    let limits_file = limits_file.ok_or(format!("{command} needs --limits FILE"))?;
-    match command.as_str() {
-        "serve" => Ok(Command::Serve(
-            server::Config {
-                listen,
-                limits_file,
-                redis,
-                ready_file,
-            },
-            level,
-        )),
-        "check" => Ok(Command::Check(limits_file)),
-        other => Err(format!("unknown command `{other}`")),
+fn redis_url(value: &str) -> Result<String, String> {
+    if value.starts_with("redis://") {
+        Ok(value.to_owned())
+    } else {
+        Err(format!("`{value}` is not redis://HOST:PORT"))
     }
 }
 
@@ -127,21 +77,12 @@ fn check(path: &std::path::Path) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match parse(&args) {
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+    let result = match Cli::parse() {
+        Cli::Serve { limits, listen, redis, ready_file, log_level } => {
+            init_logging(log_level);
+            server::serve(server::Config { listen, limits_file: limits, redis, ready_file }).await
         }
-        Ok(Command::Serve(config, level)) => {
-            init_logging(level);
-            server::serve(config).await
-        }
-        Ok(Command::Check(path)) => check(&path),
-        Err(message) => {
-            eprintln!("ratelimit-service: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Cli::Check { limits } => check(&limits),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -156,24 +97,24 @@ async fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ratelimit-service").chain(line.split_whitespace()))
     }
 
     #[test]
-    fn parses_serve() {
-        let Ok(Command::Serve(config, level)) = parse(&args(
-            "serve --limits l.json --listen 127.0.0.1:9 --redis redis://127.0.0.1:6379 --log-level=debug",
-        )) else {
+    fn parses_serve_and_check() {
+        let Ok(Cli::Serve { listen, redis, log_level, .. }) =
+            parse("serve --limits l.json --listen 127.0.0.1:9 --redis redis://127.0.0.1:6379 --log-level=debug")
+        else {
             unreachable!("serve parses")
         };
-        assert_eq!(config.listen.port(), 9);
-        assert_eq!(config.redis.as_deref(), Some("redis://127.0.0.1:6379"));
-        assert_eq!(level, LevelFilter::DEBUG);
-        assert!(parse(&args("serve")).is_err(), "--limits is required");
-        assert!(parse(&args("serve --limits l --redis 127.0.0.1:6379")).is_err());
-        assert!(parse(&args("serve --limits l --log-level loud")).is_err());
-        assert!(parse(&args("check --limits l --listen 127.0.0.1:0")).is_err());
-        assert!(matches!(parse(&args("check --limits l")), Ok(Command::Check(_))));
+        assert_eq!(listen.port(), 9);
+        assert_eq!(redis.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(log_level, LevelFilter::DEBUG);
+        assert!(parse("serve").is_err(), "--limits is required");
+        assert!(parse("serve --limits l --redis 127.0.0.1:6379").is_err());
+        assert!(parse("serve --limits l --log-level loud").is_err());
+        assert!(parse("check --limits l --listen 127.0.0.1:0").is_err());
+        assert!(matches!(parse("check --limits l"), Ok(Cli::Check { .. })));
     }
 }
