@@ -50,6 +50,16 @@ impl Stage for Audit {
         Box::new(AuditStream { shared: self.shared.clone(), call: Call::default(), stream_usage: None })
     }
 
+    /// Defines the delivery counters at zero, so that dashboards and alerts
+    /// see `records_retried` and `records_dropped` before their first one.
+    fn start(&self, host: &mut dyn Host) {
+        if self.shared.config.collector.is_some() {
+            for name in ["records", "records_sent", "records_retried", "records_dropped"] {
+                host.count(&format!("llm_gateway.audit.{name}"), 0);
+            }
+        }
+    }
+
     fn tick_period(&self) -> Option<Duration> {
         self.shared.config.collector.as_ref().map(|c| Duration::from_millis(c.flush_interval_ms))
     }
