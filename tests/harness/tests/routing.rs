@@ -154,3 +154,18 @@ fn allow_lists_restrict_clients_and_their_model_list() {
     assert_eq!(ids(DEMO_AUTH), ["gpt-4o-mini", "text-embedding-3-small", "claude-sonnet-4-5", "gemini-2.5-flash", "gpt-4o-mini-azure"]);
     assert_eq!(stack.fake.requests().unwrap().len(), 1, "the gateway answers /v1/models itself");
 }
+
+/// The client id the allow-lists (and the audit, and limits keyed on the
+/// client) trust is the one Envoy's authentication established: a client
+/// sending `x-client-id` itself cannot take another client's identity.
+#[test]
+fn a_client_cannot_claim_another_clients_id() {
+    let stack = start("routing-spoof");
+    let claude = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#;
+    let intern_as_demo = post_as(&stack, "/v1/chat/completions", claude, "authorization: Bearer demo-intern-key", &["-H", "x-client-id: demo"]);
+    assert_eq!(intern_as_demo.status, 403, "still the intern: {}", intern_as_demo.text());
+    let demo_as_intern = post_as(&stack, "/v1/chat/completions", claude, DEMO_AUTH, &["-H", "x-client-id: intern"]);
+    assert_eq!(demo_as_intern.status, 200, "still demo: {}", demo_as_intern.text());
+    let sent = last_upstream(&stack);
+    assert!(sent["headers"].get("x-client-id").is_none(), "the client id never goes upstream");
+}
