@@ -191,11 +191,11 @@ impl UsageAccumulator {
     }
 
     /// Takes note of one event; data that is not JSON (`[DONE]`) is skipped,
-    /// and so is data that cannot hold usage (no `usage` / `usageMetadata`
-    /// key), which spares parsing every text delta.
+    /// and so is data that cannot hold usage, which spares parsing every
+    /// text delta.
     pub fn feed(&mut self, event: &SseEvent) {
         let data = event.data_str();
-        if data.contains("usage") {
+        if may_report_usage(data) {
             if let Ok(value) = serde_json::from_str::<Value>(data) {
                 self.feed_json(&value);
             }
@@ -208,11 +208,35 @@ impl UsageAccumulator {
     }
 }
 
+/// Whether event data may report usage: some `usage` (or `usageMetadata`)
+/// followed by a value that is not `null`. A stream that asked for OpenAI's
+/// usage chunk carries `"usage":null` in every other chunk; those, like
+/// plain text deltas, need no parse. Text that merely contains the word
+/// only costs a parse that finds nothing.
+fn may_report_usage(data: &str) -> bool {
+    data.match_indices("usage").any(|(at, _)| {
+        data.get(at..)
+            .and_then(|rest| rest.split_once(':'))
+            .is_some_and(|(_, value)| !value.trim_start().starts_with("null"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sse::SseParser;
     use serde_json::json;
+
+    #[test]
+    fn only_data_that_may_hold_usage_is_parsed() {
+        assert!(!may_report_usage(r#"{"choices":[{"delta":{"content":"Hi"}}],"usage":null}"#));
+        assert!(!may_report_usage(r#"{"choices":[{"delta":{"content":"Hi"}}], "usage" : null}"#));
+        assert!(!may_report_usage(r#"{"type":"content_block_delta","delta":{"text":"Hi"}}"#));
+        assert!(may_report_usage(r#"{"choices":[],"usage":{"prompt_tokens":9}}"#));
+        assert!(may_report_usage(r#"{"candidates":[],"usageMetadata": {"promptTokenCount":3}}"#));
+        // The word in text before a real report: the report still counts.
+        assert!(may_report_usage(r#"{"delta":{"text":"usage"},"refusal":null,"usage":{"output_tokens":2}}"#));
+    }
 
     #[test]
     fn openai_chat_and_embeddings() {
