@@ -175,8 +175,10 @@ impl StageStream for PiiStream {
                         text = std::borrow::Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
                     }
                 }
-                let restored = vault.restore(&text).into_owned();
-                (restored != field.text).then_some(restored)
+                if !vault.is_empty() {
+                    text = std::borrow::Cow::Owned(vault.restore(&text).into_owned());
+                }
+                (text != field.text).then(|| text.into_owned())
             });
         }
         publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
@@ -232,6 +234,9 @@ impl PiiStream {
             }
             None => text.to_vec(),
         };
+        if self.vault.is_empty() {
+            return scanned;
+        }
         state.restorer.push(&self.vault, &scanned)
     }
 
