@@ -67,8 +67,14 @@ fn a_request_larger_than_the_whole_limit_can_never_succeed() {
 /// tokens a minute, `budget-*` agents may spend $0.0001 a month, and
 /// `burst-*` agents may send 10,000 input tokens a minute.
 fn start_with_limits(name: &str) -> (gateway_harness::RunDir, Stack) {
+    start_with_limits_counting(name, "auto")
+}
+
+/// `start_with_limits` with the token counting `mode` of the filter.
+fn start_with_limits_counting(name: &str, mode: &str) -> (gateway_harness::RunDir, Stack) {
     let dir = gateway_harness::RunDir::new(&format!("{name}-filters")).unwrap();
     let options = StackOptions::demo_with_filters(name, &dir, |filters| {
+        filters["token_limit"]["counting"] = serde_json::json!({"mode": mode});
         let overrides = filters["token_limit"]["overrides"].as_array_mut().unwrap();
         overrides.push(serde_json::json!({"key": "out-*", "limits": {"output_tokens_per_minute": 20}}));
         overrides.push(serde_json::json!({"key": "budget-*", "limits": {"cost_usd_per_month": 0.0001}}));
@@ -163,10 +169,14 @@ fn a_cost_budget_stops_a_client_that_spent_it() {
 /// the limit allows (the shared store's compare-and-swap loses no update).
 #[test]
 fn concurrent_clients_never_get_more_than_the_limit() {
-    let (_dir, stack) = start_with_limits("limits-concurrent");
+    // Every request reserves the same estimate (~300 tokens with the
+    // margin) of the agent's 10,000 a minute, above the fake provider's
+    // reported count. (In `auto` mode, requests near the limit reserve
+    // their exact tiktoken count, which the fake's word-based usage
+    // exceeds; then what the provider reports can pass the limit by that
+    // difference, without any update lost.)
+    let (_dir, stack) = start_with_limits_counting("limits-concurrent", "estimate");
     let url = stack.url("/v1/chat/completions");
-    // Each request reserves its estimate (~300 tokens with the margin) of
-    // the agent's 10,000 a minute.
     let body = kilobyte_chat("gpt-4o-mini");
     let responses: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..64)
@@ -185,6 +195,8 @@ fn concurrent_clients_never_get_more_than_the_limit() {
     // And no fewer than the estimates leave room for: reservations were
     // never lost or doubled.
     let estimate = estimate_of(&stack, &body);
+    let reported = admitted[0].json()["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(estimate >= reported, "the premise: each reservation ({estimate}) covers what is reported ({reported})");
     assert!(admitted.len() as u64 >= 10_000 / estimate, "{} admitted at {estimate} tokens each", admitted.len());
 }
 
