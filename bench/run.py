@@ -1,0 +1,503 @@
+"""`make bench`: the gateway against bare Envoy and the peer gateways, every
+target driven by the same load generator (bench/loadgen, `llm-load`) against
+the same fast upstream (the fake provider, release build, no chunk delay) in
+one run on loopback.
+
+    make bench                              # everything, about 10 minutes
+    .venv/bin/python bench/run.py --targets bare,bundle --seconds 5
+    .venv/bin/python bench/run.py --quick --check   # the regression mode of `make test`
+
+Targets: the upstream itself (`direct`), bare Envoy (same version, no wasm),
+Envoy with each filter's own module alone, Envoy with the bundle (all four
+stages, default configuration: the DESIGN.md budgets), the bundle with exact
+token counting on every request, the whole demo gateway (client keys,
+access logs, key injection, fallback chain), LiteLLM proxy and the Portkey
+gateway (bench/peers.py). Every Envoy runs 2 workers.
+
+Workloads: 2 KB and 64 KB OpenAI chat completions, whole and streamed.
+Figures: requests/s at fixed concurrency with the target's CPU per request;
+latency p50/p99/p99.9 at a fixed rate below saturation (corrected for
+coordinated omission); time to first streamed token at a fixed rate; RSS
+after the run; start to ready. Each also as a ratio to bare Envoy.
+
+Writes build/bench/results.json, build/bench/report.md and, with
+--plot FILE, a PNG. Prints a progress line per measurement."""
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+ENVOY = ROOT / ".venv/bin/envoy"
+LOAD = ROOT / "target/release/llm-load"
+FAKE = ROOT / "target/release/fake-provider"
+RENDER = ROOT / "target/debug/gateway-stack"
+WORKERS = 2
+MODEL = "gpt-4o-mini"
+AUTH = {"authorization": "Bearer demo-key"}
+
+
+# --- request bodies -------------------------------------------------------
+
+def chat(size, stream=False, model=MODEL):
+    """An OpenAI chat request of about `size` bytes: a system prompt and
+    alternating turns of ordinary prose (a few PII-like candidates, no
+    findings), as an agent's conversation looks."""
+    turn = ("Could you summarise the attached quarterly report and list the three main risks it names? "
+            "Revenue grew 12% to 4.1M while costs grew faster; margins narrowed in Q3. ")
+    messages = [{"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."}]
+    i = 0
+    while len(json.dumps(messages)) < size - 200:
+        role = "user" if i % 2 == 0 else "assistant"
+        messages.append({"role": role, "content": f"{turn}(part {i})"})
+        i += 1
+    body = {"model": model, "messages": messages, "max_tokens": 256, "temperature": 0.3}
+    if stream:
+        body["stream"] = True
+    return body
+
+
+WORKLOADS = {
+    # name: (size, stream)
+    "2k": (2 * 1024, False),
+    "64k": (64 * 1024, False),
+    "2k-stream": (2 * 1024, True),
+}
+
+
+# --- processes --------------------------------------------------------------
+
+def cpu_seconds(pids):
+    """User + system CPU of the processes and their children so far."""
+    total = 0
+    for pid in pids:
+        for p in [pid, *children(pid)]:
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pids):
+    total = 0
+    for pid in pids:
+        for p in [pid, *children(pid)]:
+            with contextlib.suppress(FileNotFoundError):
+                for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+    return total / 1024
+
+
+def children(pid):
+    """Every descendant of `pid` (LiteLLM workers, Node's helpers)."""
+    out = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                for child in (task / "children").read_text().split():
+                    out += [int(child), *children(int(child))]
+    return out
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=60, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}) before {url} answered")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def spawn(cmd, log, **kw):
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def fake_provider(workdir):
+    with spawn([str(FAKE), "serve", "--listen", "127.0.0.1:0", "--chunk-delay-ms", "0",
+                "--collector-file", str(workdir / "collector.jsonl")], workdir / "fake.log") as proc:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = re.search(r"http=(\S+)", (workdir / "fake.log").read_text())
+            if found:
+                yield found.group(1)
+                return
+            time.sleep(0.02)
+        raise RuntimeError("the fake provider did not start")
+
+
+# --- targets ----------------------------------------------------------------
+
+def demo_filters():
+    """The demo's filter configuration, with limits too high for a benchmark
+    to reach (the limiter still does all its work on every request)."""
+    filters = json.loads((ROOT / "envoy/filters/demo.json").read_text())
+    filters["token_limit"]["limits"] = {"requests_per_minute": 1_000_000_000, "input_tokens_per_minute": 1_000_000_000_000}
+    return filters
+
+
+def render(template, filters, layout, out, sets):
+    filters_file = out.with_suffix(".filters.json")
+    filters_file.write_text(json.dumps(filters))
+    args = [str(RENDER), "render", "--template", str(template), "--filters", str(filters_file),
+            "--out", str(out), "--layout", layout]
+    for name, value in sets.items():
+        args += ["--set", f"{name}={value}"]
+    subprocess.run(args, check=True, cwd=ROOT, capture_output=True)
+
+
+@contextlib.contextmanager
+def envoy_target(target, upstream, workdir):
+    """Renders the target's Envoy config and runs Envoy until the block ends.
+    Yields (url, headers, pids, start_to_ready_ms)."""
+    admin, listener = free_port(), free_port()
+    upstream_port = upstream.rsplit(":", 1)[1]
+    config = workdir / "envoy.yaml"
+    if target["kind"] == "demo":
+        secrets = workdir / "secrets"
+        shutil.copytree(ROOT / "envoy/secrets", secrets)
+        sets = {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "SECRETS_DIR": secrets, "AUDIT_LOG": "/dev/null",
+                "COLLECTOR_PORT": upstream_port,
+                **{f"{p}_PORT": upstream_port for p in ("OPENAI", "ANTHROPIC", "GEMINI", "AZURE")}}
+        render(ROOT / "envoy/demo.yaml", target["filters"], "bundle", config, sets)
+        headers = dict(AUTH)
+    else:
+        template = ROOT / "bench/envoy-bench.yaml"
+        if target["filters"] is None:  # bare Envoy: the same file without the suite's line
+            template = workdir / "bare.yaml"
+            template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
+                                        if l.strip() != "${LLM_FILTERS}"))
+        render(template, target["filters"] or {}, target.get("layout", "bundle"), config,
+               {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port})
+        headers = {}
+    started = time.monotonic()
+    with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
+                "--disable-hot-restart"], workdir / "envoy.log") as proc:
+        wait_http(f"http://127.0.0.1:{admin}/ready", proc=proc)
+        ready_ms = (time.monotonic() - started) * 1000
+        yield f"http://127.0.0.1:{listener}/v1/chat/completions", headers, [proc.pid], ready_ms
+
+
+@contextlib.contextmanager
+def peer_target(target, upstream, workdir):
+    import peers
+    start = getattr(peers, target["kind"])
+    with start(f"http://{upstream}", workdir) as peer:
+        pids = peer.get("pids") or [peer["pid"]]
+        yield peer["url"], dict(peer.get("headers") or {}), pids, peer["start_to_ready_ms"], peer["model"]
+
+
+@contextlib.contextmanager
+def direct_target(target, upstream, workdir):
+    yield f"http://{upstream}/v1/chat/completions", {}, [], None
+
+
+def targets():
+    """Every target of a full run, in order; `bare` is the reference."""
+    demo = demo_filters()
+    exact = json.loads(json.dumps(demo))
+    exact["token_limit"]["counting"] = {"mode": "exact"}
+    single = [("audit", "audit"), ("pii_scan", "pii_scan"), ("token_limit", "token_limit"),
+              ("provider_rewrite", "provider_rewrite")]
+    return [
+        {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
+        {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
+        *[{"name": f"only-{s}", "label": f"Envoy + {s} alone (its own module)", "kind": "envoy",
+           "layout": "separate", "filters": {s: demo[s]}} for s, _ in single],
+        {"name": "bundle", "label": "Envoy + bundle, all four stages, default config", "kind": "envoy",
+         "filters": demo},
+        {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",
+         "filters": exact},
+        {"name": "demo", "label": "the demo gateway (keys, access logs, key injection)", "kind": "demo",
+         "filters": demo},
+        {"name": "litellm", "label": "LiteLLM proxy", "kind": "litellm", "peer": True},
+        {"name": "portkey", "label": "Portkey gateway", "kind": "portkey", "peer": True},
+    ]
+
+
+# --- measuring --------------------------------------------------------------
+
+def load(url, headers, body_file, mode, seconds, stream, connections, rate=None, warmup=1.0):
+    args = [str(LOAD), mode, "--url", url, "--body", str(body_file), "--duration", str(seconds),
+            "--warmup", str(warmup), "--connections", str(connections), "--json"]
+    if rate:
+        args += ["--rate", str(rate)]
+    if stream:
+        args.append("--stream")
+    for name, value in headers.items():
+        args += ["--header", f"{name}: {value}"]
+    out = subprocess.run(args, capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout)
+    except json.JSONDecodeError:
+        return {"trustworthy": False, "first_error": out.stderr.strip()[-300:]}
+
+
+def measure(target, upstream, workdir, opts, progress):
+    """All figures of one target."""
+    kind = target["kind"]
+    opener = {"envoy": envoy_target, "demo": envoy_target, "direct": direct_target}.get(kind, peer_target)
+    result = {"name": target["name"], "label": target["label"]}
+    with opener(target, upstream, workdir) as started:
+        url, headers, pids, ready_ms = started[:4]
+        model = started[4] if len(started) > 4 else MODEL
+        result["start_to_ready_ms"] = ready_ms
+        for workload in opts.workloads:
+            size, stream = WORKLOADS[workload]
+            body_file = workdir / f"{workload}.json"
+            body_file.write_text(json.dumps(chat(size, stream, model)))
+            figures = result.setdefault(workload, {})
+            if not stream:
+                progress(f"{target['name']}: {workload} requests/s at {opts.connections} connections")
+                before = cpu_seconds(pids)
+                closed = load(url, headers, body_file, "closed", opts.seconds, False, opts.connections)
+                used = cpu_seconds(pids) - before
+                figures["closed"] = closed
+                ok = closed.get("ok") or 0
+                if pids and ok:
+                    # CPU over the warm-up and the window, per request served in both
+                    total = ok * (opts.seconds + 1.0) / opts.seconds
+                    figures["cpu_us_per_request"] = used / total * 1e6
+            rate = opts.rate[workload]
+            progress(f"{target['name']}: {workload} latency at {rate} requests/s")
+            figures["rate"] = load(url, headers, body_file, "rate", opts.seconds, stream, 8, rate=rate)
+        result["rss_mb"] = rss_mb(pids) if pids else None
+    return result
+
+
+# --- reporting --------------------------------------------------------------
+
+def fig(value, fmt="{:.2f}"):
+    return "—" if value is None else fmt.format(value)
+
+
+def pct(res, workload, key, pctl):
+    data = res.get(workload, {}).get("rate", {})
+    if not data.get("trustworthy", False):
+        return None
+    block = data.get(key) or {}
+    return block.get(pctl)
+
+
+def report(results, opts):
+    bare = next((r for r in results if r["name"] == "bare"), None)
+    lines = []
+
+    def rps(r, w):
+        c = r.get(w, {}).get("closed", {})
+        return c.get("rps") if c.get("trustworthy") else None
+
+    def ratio(r, w):
+        a, b = rps(r, w), rps(bare, w) if bare else None
+        return a / b if a and b else None
+
+    def added(r, w, key, p):
+        a, b = pct(r, w, key, p), pct(bare, w, key, p) if bare else None
+        return a - b if a is not None and b is not None else None
+
+    for w in opts.workloads:
+        size, stream = WORKLOADS[w]
+        rate = opts.rate[w]
+        lines.append(f"\n### {w}: {'streamed ' if stream else ''}chat completion of {size // 1024} KB\n")
+        if stream:
+            lines.append(f"Fixed rate {rate} requests/s; latency to the first token (TTFT) and to the end.\n")
+            lines.append("| target | TTFT p50 ms | p99 | p99.9 | TTFT p50 added | end p50 ms | end p99 |")
+            lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+            for r in results:
+                lines.append(f"| {r['label']} | {fig(pct(r, w, 'ttft_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'ttft_ms', 'p99'))} "
+                             f"| {fig(pct(r, w, 'ttft_ms', 'p999'))} | {fig(added(r, w, 'ttft_ms', 'p50'), '{:+.3f}')} "
+                             f"| {fig(pct(r, w, 'latency_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'latency_ms', 'p99'))} |")
+            continue
+        lines.append(f"Throughput at {opts.connections} connections; latency at a fixed {rate} requests/s.\n")
+        lines.append("| target | req/s | ÷ bare | CPU µs/req | p50 ms | p99 ms | p99.9 ms | p50 added | p99 added |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in results:
+            lines.append(f"| {r['label']} | {fig(rps(r, w), '{:.0f}')} | {fig(ratio(r, w))} "
+                         f"| {fig(r.get(w, {}).get('cpu_us_per_request'), '{:.0f}')} "
+                         f"| {fig(pct(r, w, 'latency_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'latency_ms', 'p99'))} "
+                         f"| {fig(pct(r, w, 'latency_ms', 'p999'))} | {fig(added(r, w, 'latency_ms', 'p50'), '{:+.3f}')} "
+                         f"| {fig(added(r, w, 'latency_ms', 'p99'), '{:+.3f}')} |")
+    lines.append("\n### Memory and start\n")
+    lines.append("| target | RSS after the run (MB) | start to ready (ms) |")
+    lines.append("| --- | --- | --- |")
+    for r in results:
+        if r["name"] != "direct":
+            lines.append(f"| {r['label']} | {fig(r.get('rss_mb'), '{:.0f}')} | {fig(r.get('start_to_ready_ms'), '{:.0f}')} |")
+    notes = [f"- {r['label']}, {w}: {m}" for r in results for w in opts.workloads
+             for m in problems(r.get(w, {}))]
+    if notes:
+        lines.append("\nMeasurements to distrust (failed requests or a saturated fixed rate):\n")
+        lines += notes
+    return "\n".join(lines) + "\n"
+
+
+def problems(figures):
+    out = []
+    for mode in ("closed", "rate"):
+        data = figures.get(mode)
+        if data is None:
+            continue
+        if not data.get("trustworthy", False):
+            out.append(f"{mode}: {data.get('first_error') or 'failed requests'}")
+        elif mode == "rate" and (data.get("rate") or {}).get("saturated"):
+            out.append(f"rate: saturated (achieved {data['rate'].get('achieved_rps', 0):.0f} requests/s)")
+    return out
+
+
+def plot(results, opts, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    shown = [r for r in results if r["name"] not in ("direct",)]
+    labels = [r["name"] for r in shown]
+    bare = next(r for r in results if r["name"] == "bare")
+    w = "2k"
+    fig_, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    rps = [(r.get(w, {}).get("closed", {}).get("rps") or 0) / (bare[w]["closed"].get("rps") or 1) for r in shown]
+    axes[0].barh(labels, rps, color=["#888" if r["name"] == "bare" else "#c55" if r.get("peer") else "#47a" for r in shown])
+    axes[0].axvline(0.60, color="k", ls="--", lw=1)
+    axes[0].set_title(f"throughput ÷ bare Envoy (2 KB, {opts.connections} conns)")
+    for key, ax, title in (("p50", axes[1], "p50"), ("p99", axes[2], "p99")):
+        base = pct(bare, w, "latency_ms", key) or 0
+        vals = [max((pct(r, w, "latency_ms", key) or 0) - base, 0.001) for r in shown]
+        ax.barh(labels, vals, color="#47a")
+        ax.set_xscale("log")
+        ax.axvline({"p50": 0.15, "p99": 0.5}[key], color="k", ls="--", lw=1)
+        ax.set_title(f"{title} latency added over bare Envoy, ms (2 KB at {opts.rate[w]}/s)")
+        ax.set_yticklabels([])
+    for ax in axes:
+        ax.invert_yaxis()
+    fig_.tight_layout()
+    fig_.savefig(path, dpi=90)
+
+
+# --- the run ----------------------------------------------------------------
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), "?")
+    envoy = subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True).stdout.strip().split("/")[1:3]
+    return {"cpus": os.cpu_count(), "cpu": cpu, "envoy": "/".join(envoy), "load_before": os.getloadavg()[0]}
+
+
+def check(results, floor_ratio, ceiling_p50_ms):
+    """The regression mode: only gross regressions fail, judged against bare
+    Envoy in the same run."""
+    by = {r["name"]: r for r in results}
+    bare, bundle = by["bare"]["2k"], by["bundle"]["2k"]
+    failures = []
+    for name, data in (("bare", bare), ("bundle", bundle)):
+        for mode in ("closed", "rate"):
+            if not data.get(mode, {}).get("trustworthy", False):
+                failures.append(f"{name} {mode}: {data.get(mode, {}).get('first_error')}")
+    if failures:
+        return failures
+    ratio = bundle["closed"]["rps"] / bare["closed"]["rps"]
+    added = bundle["rate"]["latency_ms"]["p50"] - bare["rate"]["latency_ms"]["p50"]
+    print(f"bench check: bundle at {ratio:.2f} of bare Envoy's throughput (floor {floor_ratio}), "
+          f"+{added:.3f} ms at p50 (ceiling {ceiling_p50_ms} ms)")
+    if ratio < floor_ratio:
+        failures.append(f"throughput fell to {ratio:.2f} of bare Envoy (floor {floor_ratio})")
+    if added > ceiling_p50_ms:
+        failures.append(f"p50 latency added {added:.3f} ms (ceiling {ceiling_p50_ms} ms)")
+    return failures
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", help="comma-separated target names (default: all)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rate-2k", type=int, default=200, help="fixed rate of the 2 KB latency runs")
+    parser.add_argument("--rate-64k", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="bare Envoy and the bundle, 2 KB, 3 s each")
+    parser.add_argument("--check", action="store_true", help="exit 1 on a gross regression (with --quick)")
+    parser.add_argument("--plot", type=Path, help="write the PNG plot here")
+    parser.add_argument("--out", type=Path, default=ROOT / "build/bench")
+    opts = parser.parse_args()
+    if opts.quick:
+        opts.targets, opts.workloads, opts.seconds = "bare,bundle", "2k", 3
+    opts.workloads = opts.workloads.split(",")
+    opts.rate = {"2k": opts.rate_2k, "2k-stream": opts.rate_2k, "64k": opts.rate_64k}
+    chosen = [t for t in targets() if not opts.targets or t["name"] in opts.targets.split(",")]
+    for tool in (ENVOY, LOAD, FAKE, RENDER):
+        if not tool.exists():
+            sys.exit(f"{tool} is missing: run `make bench-tools` (or `make bench`)")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    steps = {"n": 0}
+
+    def progress(what):
+        steps["n"] += 1
+        print(f"[{time.monotonic() - started:6.0f} s] {what}", file=sys.stderr, flush=True)
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="llm-bench-") as tmp:
+        info = machine()
+        with fake_provider(Path(tmp)) as upstream:
+            for target in chosen:
+                workdir = Path(tmp) / target["name"]
+                workdir.mkdir()
+                try:
+                    results.append(measure(target, upstream, workdir, opts, progress))
+                except Exception as err:  # a peer that fails to start must not lose the other figures
+                    progress(f"{target['name']}: FAILED: {err}")
+                    results.append({"name": target["name"], "label": target["label"], "error": str(err)})
+    info["seconds"] = time.monotonic() - started
+    (opts.out / "results.json").write_text(json.dumps({"machine": info, "options": vars(opts) | {"out": str(opts.out), "plot": str(opts.plot)}, "results": results}, indent=1, default=str))
+    text = report(results, opts)
+    header = (f"Machine: {info['cpus']} cores ({info['cpu']}), Envoy {info['envoy']} with {WORKERS} workers, "
+              f"load average {info['load_before']:.1f} at the start; run took {info['seconds']:.0f} s.\n")
+    (opts.out / "report.md").write_text(header + text)
+    print(header + text)
+    if opts.plot:
+        plot(results, opts, opts.plot)
+    if opts.check:
+        failures = check(results, floor_ratio=0.30, ceiling_p50_ms=1.5)
+        if failures:
+            print("bench check FAILED:\n  " + "\n  ".join(failures))
+            sys.exit(1)
+        print("bench check passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+//! The whole chain natively, one 2 KB chat call end to end through the
+//! bundle's pipeline (the demo's filter configuration, limits too high to
+//! reach), over an in-memory host that counts host calls: what the stages
+//! themselves cost per request, without Envoy or V8. Run it under callgrind
+//! to see where a request's time goes:
+//!
+//! cargo bench -p llm-gateway-suite --bench chain -- --warm-up-time 1 --measurement-time 3
+//!
+//! It also prints how many host calls one request makes, since each costs a
+//! crossing into Envoy that the native figure does not show.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use serde_json::{json, Value};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+use wasm_glue::{BodyNeed, Host, LogLevel, Pipeline, SharedConflict, Stages};
+
+/// Envoy's side of the calls, in memory, counting each.
+#[derive(Default)]
+struct CountingHost {
+    shared: HashMap<String, (Vec<u8>, u32)>,
+    facts: HashMap<String, String>,
+    calls: Cell<u64>,
+    /// Calls by kind and name, printed once (`CHAIN_TRACE=1`).
+    trace: std::cell::RefCell<Vec<String>>,
+}
+
+impl CountingHost {
+    fn call(&self) {
+        self.calls.set(self.calls.get() + 1);
+    }
+    fn note(&self, what: String) {
+        self.trace.borrow_mut().push(what);
+    }
+}
+
+impl Host for CountingHost {
+    fn now(&self) -> SystemTime {
+        self.call();
+        self.note("now".into());
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+    fn set_request_header(&mut self, name: &str, _: Option<&str>) {
+        self.call();
+        self.note(format!("set_request_header {name}"));
+    }
+    fn set_response_header(&mut self, name: &str, _: Option<&str>) {
+        self.call();
+        self.note(format!("set_response_header {name}"));
+    }
+    fn clear_route_cache(&mut self) {
+        self.call();
+    }
+    fn set_fact(&mut self, name: &str, value: &str) {
+        self.call();
+        self.note(format!("set_fact {name}"));
+        self.facts.insert(name.to_owned(), value.to_owned());
+    }
+    fn fact(&self, name: &str) -> Option<String> {
+        self.call();
+        self.note(format!("fact {name}"));
+        self.facts.get(name).cloned()
+    }
+    fn upstream_host_metadata(&self, _: &str, _: &str) -> Option<String> {
+        self.call();
+        None
+    }
+    fn upstream_attempts(&self) -> Option<u64> {
+        self.call();
+        Some(1)
+    }
+    fn count(&mut self, name: &str, _: u64) {
+        self.call();
+        self.note(format!("count {name}"));
+    }
+    fn record(&mut self, name: &str, _: u64) {
+        self.call();
+        self.note(format!("record {name}"));
+    }
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.call();
+        self.note(format!("shared_get {key}"));
+        self.shared.get(key).cloned()
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+        self.call();
+        self.note(format!("shared_set {key}"));
+        let version = self.shared.get(key).map_or(0, |(_, v)| *v);
+        if cas.is_some_and(|c| c != version && version != 0) {
+            return Err(SharedConflict);
+        }
+        self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
+        Ok(())
+    }
+    fn dispatch_http(&mut self, _: &str, _: &[(&str, &str)], _: &[u8], _: Duration) -> Option<u32> {
+        self.call();
+        Some(1)
+    }
+    fn log(&self, _: LogLevel, _: &str) {
+        self.call();
+    }
+}
+
+fn demo_config() -> Vec<u8> {
+    let mut filters: Value = serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
+    filters["token_limit"]["limits"] = json!({"requests_per_minute": 1_000_000_000u64, "input_tokens_per_minute": 1_000_000_000_000u64});
+    serde_json::to_vec(&filters).unwrap()
+}
+
+/// The 2 KB request of `make bench` (bench/run.py `chat`).
+fn request_2kb() -> Vec<u8> {
+    let turn = "Could you summarise the attached quarterly report and list the three main risks it names? \
+                Revenue grew 12% to 4.1M while costs grew faster; margins narrowed in Q3. ";
+    let mut messages = vec![json!({"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."})];
+    let mut i = 0;
+    while serde_json::to_vec(&messages).unwrap().len() < 2048 - 200 {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": format!("{turn}(part {i})")}));
+        i += 1;
+    }
+    serde_json::to_vec(&json!({"model": "gpt-4o-mini", "messages": messages, "max_tokens": 256, "temperature": 0.3})).unwrap()
+}
+
+fn response() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_800_000_000u64, "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Revenue grew; costs grew faster; margins narrowed."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 420, "completion_tokens": 12, "total_tokens": 432}
+    }))
+    .unwrap()
+}
+
+fn headers(body: &[u8]) -> Vec<(String, String)> {
+    [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        (":authority", "127.0.0.1:10000"),
+        ("content-type", "application/json"),
+        ("authorization", "Bearer demo-key"),
+        ("x-agent-id", "bench"),
+        ("x-request-id", "6a1f0d52-2c4e-4d43-9d1e-1b1f3a3e4c55"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([("content-length".to_owned(), body.len().to_string())])
+    .collect()
+}
+
+/// One call: request headers and body, response headers and body, done.
+fn call(stages: &Rc<Stages>, host: &mut CountingHost, request: &[u8], response: &[u8]) {
+    let mut pipeline = Pipeline::new(stages, headers(request));
+    pipeline.on_request_headers(host, false);
+    black_box(pipeline.on_request_body(host, request));
+    pipeline.on_response_headers(host, Some(200), Some("application/json"));
+    if pipeline.response_body_need(true) != BodyNeed::Nothing {
+        black_box(pipeline.on_response_body(host, response, true));
+    }
+    pipeline.on_done(host);
+}
+
+fn chain(c: &mut Criterion) {
+    let stages = Rc::new(Stages::new(llm_gateway_suite::load(&demo_config()).unwrap()));
+    let mut host = CountingHost::default();
+    for stage in stages.iter() {
+        stage.start(&mut host);
+    }
+    let (request, response) = (request_2kb(), response());
+    host.calls.set(0);
+    host.trace.borrow_mut().clear();
+    call(&stages, &mut host, &request, &response);
+    println!("host calls per request: {}", host.calls.get());
+    if std::env::var_os("CHAIN_TRACE").is_some() {
+        for line in host.trace.borrow().iter() {
+            println!("  {line}");
+        }
+    }
+    host.trace.borrow_mut().clear();
+    c.bench_function("chain/2KB chat call, whole chain", |b| b.iter(|| call(&stages, &mut host, &request, &response)));
+}
+
+criterion_group!(benches, chain);
+criterion_main!(benches);
