@@ -7,6 +7,7 @@
 #   make configs render the Envoy config templates into build/envoy/
 #   make examples regenerate the deployment examples' Envoy configs (examples/generate.py)
 #   make oci     build the .wasm images of the Istio and Kubernetes examples (needs Docker)
+#   make soak    the long reliability runs (docs/reliability.md)
 #   make bench   the benchmark against bare Envoy and the peer gateways (bench/run.py,
 #                about 10 minutes; installs LiteLLM and Portkey into bench/.peers)
 #
@@ -23,7 +24,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit provider-rewrite
 MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
 
-.PHONY: all demo test test-rust test-python wasm wasm-target tools bench-tools bench venv configs examples oci oci-push lint clean
+.PHONY: all demo test soak test-rust test-python wasm wasm-target crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -47,6 +48,14 @@ wasm: wasm-target
 	@ls -l $(WASM_OUT)
 
 comma := ,
+
+# The bundle with wasm-glue's fault-injection feature, which the VM failure
+# tests (tests/harness/tests/vm_failure.rs) crash on request. Its own cargo
+# invocation, so the feature never reaches the shipped modules.
+crash-bundle: wasm-target
+	cargo build --release --target $(WASM_TARGET) --lib -p crash-bundle
+	@mkdir -p build/wasm-crash
+	@cp $(WASM_BUILD)/crash_bundle.wasm build/wasm-crash/llm_gateway_suite.wasm
 
 tools:
 	cargo build -p fake-provider -p gateway-harness
@@ -101,7 +110,7 @@ oci-push: oci
 demo: wasm tools venv
 	target/debug/gateway-stack demo
 
-test: wasm tools bench-tools venv
+test: wasm crash-bundle tools bench-tools venv
 	$(MAKE) --no-print-directory test-rust test-python
 
 test-rust:
@@ -116,3 +125,8 @@ lint:
 
 clean:
 	rm -rf build target/test-runs
+
+# The long variants of the reliability tests (docs/reliability.md): the
+# 200-client concurrency test for 10 minutes.
+soak: wasm tools
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} cargo test -p gateway-harness --test concurrency -- --nocapture

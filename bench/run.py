@@ -46,7 +46,6 @@ FAKE = ROOT / "target/release/fake-provider"
 RENDER = ROOT / "target/debug/gateway-stack"
 WORKERS = 2
 MODEL = "gpt-4o-mini"
-AUTH = {"authorization": "Bearer demo-key"}
 
 
 # --- request bodies -------------------------------------------------------
@@ -198,7 +197,9 @@ def envoy_target(target, upstream, workdir):
                 "COLLECTOR_PORT": upstream_port,
                 **{f"{p}_PORT": upstream_port for p in ("OPENAI", "ANTHROPIC", "GEMINI", "AZURE")}}
         render(ROOT / "envoy/demo.yaml", target["filters"], "bundle", config, sets)
-        headers = dict(AUTH)
+        # The client key of the shipped example secrets, as a user's would be.
+        key = re.search(r'key: "([^"]+)"', (secrets / "client-keys.yaml").read_text()).group(1)
+        headers = {"authorization": f"Bearer {key}"}
     else:
         template = ROOT / "bench/envoy-bench.yaml"
         if target["filters"] is None:  # bare Envoy: the same file without the suite's line
@@ -414,8 +415,8 @@ def plot(results, opts, path):
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), "?")
-    envoy = subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True).stdout.strip().split("/")[1:3]
-    return {"cpus": os.cpu_count(), "cpu": cpu, "envoy": "/".join(envoy), "load_before": os.getloadavg()[0]}
+    version = re.search(r"version: \S+?/([\d.]+)", subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True).stdout)
+    return {"cpus": os.cpu_count(), "cpu": cpu, "envoy": version.group(1) if version else "?", "load_before": os.getloadavg()[0]}
 
 
 def check(results, floor_ratio, ceiling_p50_ms):
@@ -447,8 +448,8 @@ def main():
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--rate-2k", type=int, default=200, help="fixed rate of the 2 KB latency runs")
-    parser.add_argument("--rate-64k", type=int, default=50)
+    parser.add_argument("--rate-2k", type=int, default=50, help="fixed rate of the 2 KB latency runs")
+    parser.add_argument("--rate-64k", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="bare Envoy and the bundle, 2 KB, 3 s each")
     parser.add_argument("--check", action="store_true", help="exit 1 on a gross regression (with --quick)")
     parser.add_argument("--plot", type=Path, help="write the PNG plot here")

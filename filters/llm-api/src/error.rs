@@ -12,6 +12,9 @@ pub enum ErrorKind {
     PermissionDenied,
     NotFound,
     PayloadTooLarge,
+    /// A body the gateway cannot read, e.g. in a content-encoding it does not
+    /// decode: it could neither scan nor count it, so it does not pass.
+    UnsupportedMediaType,
     RateLimited,
     Internal,
     /// The upstream answered with something that could not be understood.
@@ -27,6 +30,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
             ErrorKind::BadGateway => 502,
@@ -42,6 +46,7 @@ impl ErrorKind {
             403 => ErrorKind::PermissionDenied,
             404 => ErrorKind::NotFound,
             413 => ErrorKind::PayloadTooLarge,
+            415 => ErrorKind::UnsupportedMediaType,
             429 => ErrorKind::RateLimited,
             502 | 504 => ErrorKind::BadGateway,
             503 | 529 => ErrorKind::Unavailable,
@@ -53,9 +58,10 @@ impl ErrorKind {
     /// OpenAI's `error.type` vocabulary.
     fn openai_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::NotFound => {
-                "invalid_request_error"
-            }
+            ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::NotFound => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "rate_limit_exceeded",
@@ -66,7 +72,7 @@ impl ErrorKind {
     /// Anthropic's `error.type` vocabulary.
     fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest => "invalid_request_error",
+            ErrorKind::InvalidRequest | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::NotFound => "not_found_error",
@@ -80,7 +86,7 @@ impl ErrorKind {
     /// Google's canonical status names used by Gemini.
     fn gemini_status(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge => "INVALID_ARGUMENT",
+            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
             ErrorKind::Authentication => "UNAUTHENTICATED",
             ErrorKind::PermissionDenied => "PERMISSION_DENIED",
             ErrorKind::NotFound => "NOT_FOUND",

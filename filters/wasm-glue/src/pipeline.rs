@@ -209,6 +209,15 @@ impl Pipeline {
         if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request_headers(ex, h)) {
             return step;
         }
+        if self.needs_request_body() {
+            if let Some(err) = unreadable_encoding(&self.exchange) {
+                return self.reply(Reply::error(&err, &self.exchange.api));
+            }
+            // The stages read the response too (usage, PII, translation), so
+            // the provider must answer uncompressed; without the header any
+            // coding would be acceptable to it (RFC 9110 §12.5.3).
+            host.set_request_header("accept-encoding", Some("identity"));
+        }
         if self.streams.iter().any(|s| s.rewrites_request(&self.exchange)) {
             host.set_request_header("content-length", None);
         }
@@ -300,6 +309,20 @@ impl Pipeline {
         self.exchange.response = serde_json::from_slice(&reply.body).ok();
         Step::Respond(reply)
     }
+}
+
+/// A request body in a content-encoding the stages cannot read: refused, since
+/// it could be neither scanned nor counted (Envoy's decompressor, in front of
+/// the suite in the shipped configurations, has already decoded gzip and br
+/// and removed the header).
+fn unreadable_encoding(ex: &Exchange) -> Option<ApiError> {
+    let coding = ex.request_header("content-encoding")?.trim();
+    if coding.is_empty() || coding.eq_ignore_ascii_case("identity") {
+        return None;
+    }
+    let shown: String = coding.chars().take(40).collect();
+    let message = format!("The gateway cannot read request bodies with content-encoding `{shown}`; send the body uncompressed, or gzip or br encoded.");
+    Some(ApiError::new(llm_api::ErrorKind::UnsupportedMediaType, message).with_code("unsupported_content_encoding"))
 }
 
 #[cfg(test)]
@@ -435,6 +458,30 @@ pub(crate) mod tests {
 
     fn headers(method: &str, path: &str) -> Vec<(String, String)> {
         vec![(":method".into(), method.into()), (":path".into(), path.into()), ("content-length".into(), "38".into())]
+    }
+
+    #[test]
+    fn providers_are_asked_for_identity_and_encoded_bodies_are_refused() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false, false], &[false, false]);
+        let mut host = FakeHost::default();
+        let mut plain = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
+        assert_eq!(plain.on_request_headers(&mut host, false), Step::Continue);
+        assert_eq!(host.request_headers.get("accept-encoding").map(String::as_str), Some("identity"));
+        for (coding, refused) in [("identity", false), ("gzip", true), ("zstd", true)] {
+            let mut with = headers("POST", "/v1/messages");
+            with.push(("content-encoding".into(), coding.into()));
+            let step = Pipeline::new(&stages, with).on_request_headers(&mut host, false);
+            match step {
+                Step::Respond(reply) if refused => {
+                    assert_eq!(reply.status, 415, "{coding}");
+                    let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+                    assert_eq!(body["error"]["type"], "invalid_request_error", "Anthropic's shape: {body}");
+                }
+                Step::Continue if !refused => {}
+                other => panic!("{coding}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -79,7 +79,13 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Stream { stages: self.stages.clone(), pipeline: None }))
+        Some(Box::new(Stream {
+            stages: self.stages.clone(),
+            pipeline: None,
+            request_buffered: 0,
+            request_done: false,
+            response_buffered: None,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -90,11 +96,43 @@ impl RootContext for Root {
 struct Stream {
     stages: Rc<Stages>,
     pipeline: Option<Pipeline>,
+    /// What Envoy holds of a body we paused on. A body may end with trailers
+    /// rather than a body callback with `end_of_stream` (HTTP/2 peers, and
+    /// Envoy's decompressor, which appends its byte counts as trailers): the
+    /// trailers callback then completes it.
+    request_buffered: usize,
+    request_done: bool,
+    response_buffered: Option<usize>,
 }
 
 impl Context for Stream {}
 
 impl Stream {
+    /// Runs the stages over the whole request body Envoy buffered.
+    fn complete_request(&mut self) -> Action {
+        self.request_done = true;
+        let size = self.request_buffered;
+        let body = self.get_http_request_body(0, size).unwrap_or_default();
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
+        self.act(step, size, true)
+    }
+
+    /// Hands the stages the response body Envoy holds (a stream's chunk, or
+    /// a whole buffered body at its end).
+    fn respond_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        match pipeline.on_response_body(&mut EnvoyHost(Phase::Body), &chunk, end_of_stream) {
+            BodyStep::Continue => Action::Continue,
+            BodyStep::Pause => Action::Pause,
+            BodyStep::Replace(bytes) => {
+                self.set_http_response_body(0, body_size, &bytes);
+                Action::Continue
+            }
+        }
+    }
+
     /// Carries out a pipeline step. Request headers are never paused: Envoy
     /// would then stop delivering the body.
     fn act(&self, step: Step, buffered: usize, request: bool) -> Action {
@@ -118,6 +156,10 @@ impl Stream {
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        #[cfg(feature = "fault-injection")]
+        if self.get_http_request_header_bytes("x-llm-gateway-test-crash").is_some() {
+            core::arch::wasm32::unreachable();
+        }
         // The `_bytes` variant: the SDK's string variant panics on a header
         // value that is not UTF-8, which a client controls.
         let headers = self
@@ -134,16 +176,21 @@ impl HttpContext for Stream {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
+        if self.request_done || !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
             return Action::Continue;
         }
+        self.request_buffered = body_size;
         if !end_of_stream {
             return Action::Pause;
         }
-        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
-        let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
-        self.act(step, body_size, true)
+        self.complete_request()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if self.request_done || !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
+            return Action::Continue;
+        }
+        self.complete_request()
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
@@ -160,18 +207,21 @@ impl HttpContext for Stream {
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         match self.pipeline.as_ref().map(|p| p.response_body_need(end_of_stream)) {
             None | Some(BodyNeed::Nothing) => return Action::Continue,
-            Some(BodyNeed::WaitForEnd) => return Action::Pause,
+            Some(BodyNeed::WaitForEnd) => {
+                self.response_buffered = Some(body_size);
+                return Action::Pause;
+            }
             Some(BodyNeed::Chunk) => {}
         }
-        let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
-        match pipeline.on_response_body(&mut EnvoyHost(Phase::Body), &chunk, end_of_stream) {
-            BodyStep::Continue => Action::Continue,
-            BodyStep::Pause => Action::Pause,
-            BodyStep::Replace(bytes) => {
-                self.set_http_response_body(0, body_size, &bytes);
-                Action::Continue
-            }
+        self.respond_body(body_size, end_of_stream)
+    }
+
+    /// A response that ends with trailers: a buffered body is complete now,
+    /// and a stream's stages get their end (usage, the audit record).
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        match self.pipeline.as_ref().map(|p| p.response_body_need(true)) {
+            None | Some(BodyNeed::Nothing) => Action::Continue,
+            _ => self.respond_body(self.response_buffered.unwrap_or(0), true),
         }
     }
 

@@ -23,6 +23,12 @@ pub fn wasm_dir() -> PathBuf {
     from_env("WASM_DIR", root().join("build/wasm"))
 }
 
+/// The bundle able to crash on request (tests/crash-bundle, `make
+/// crash-bundle`): `CRASH_WASM_DIR`, else `build/wasm-crash`.
+pub fn crash_wasm_dir() -> PathBuf {
+    from_env("CRASH_WASM_DIR", root().join("build/wasm-crash"))
+}
+
 /// The fake provider server: `FAKE_PROVIDER_BIN`, else cargo's debug build,
 /// which `cargo test` and `make tools` keep current (benchmarks point the
 /// variable at a release build).

@@ -219,9 +219,11 @@ impl Template {
                         "@type": "type.googleapis.com/google.protobuf.StringValue",
                         "value": configuration.to_string()
                     },
-                    // A broken VM must not let traffic bypass PII scanning or
-                    // limits; Envoy answers 503 instead.
-                    "failure_policy": "FAIL_CLOSED"
+                    // A failed VM must not let traffic bypass PII scanning,
+                    // limits or the audit: the request that met it fails (503),
+                    // and Envoy starts a fresh VM for the next one rather than
+                    // failing every later request on that worker (FAIL_CLOSED).
+                    "failure_policy": "FAIL_RELOAD"
                 }
             }
         })
@@ -310,6 +312,7 @@ impl Template {
     /// (429) fall back too.
     fn fallback_routes(&self, rendered: &str) -> Result<Vec<String>, String> {
         let mut aliases = Aliases::default();
+        let per_try_timeout = self.substitute("${PROVIDER_TRY_TIMEOUT:-300s}")?;
         self.fallback_chains()?
             .into_iter()
             .map(|(cluster, providers)| {
@@ -324,7 +327,7 @@ impl Template {
                             "retry_on": "5xx,reset,connect-failure,refused-stream,retriable-status-codes",
                             "retriable_status_codes": [429],
                             "num_retries": providers.len() - 1,
-                            "per_try_timeout": "300s",
+                            "per_try_timeout": &per_try_timeout,
                             "retry_back_off": {"base_interval": "0.1s", "max_interval": "1s"},
                             "retry_priority": {
                                 "name": "envoy.retry_priorities.previous_priorities",

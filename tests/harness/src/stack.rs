@@ -295,6 +295,9 @@ pub struct StackOptions {
     pub keep_dir: Option<PathBuf>,
     /// Provider name → the key injected upstream (default `sk-demo-<name>`).
     pub provider_keys: BTreeMap<String, String>,
+    /// Where the `.wasm` files come from (`build/wasm`, or the crash
+    /// bundle's directory in the VM failure tests).
+    pub wasm_dir: PathBuf,
 }
 
 impl StackOptions {
@@ -312,6 +315,7 @@ impl StackOptions {
             inherit_output: false,
             keep_dir: None,
             provider_keys: BTreeMap::new(),
+            wasm_dir: paths::wasm_dir(),
         }
     }
 }
@@ -360,7 +364,7 @@ impl Stack {
             if options.inherit_output { Output::Inherit } else { Output::File(&fake_log) },
         )?;
         let (fake_host, fake_port) = fake.http.rsplit_once(':').ok_or("bad fake-provider address")?;
-        let mut template = Template::load(&options.template, &options.filters, options.layout, &paths::wasm_dir())?;
+        let mut template = Template::load(&options.template, &options.filters, options.layout, &options.wasm_dir)?;
         let secrets = dir.path.join("secrets");
         std::fs::create_dir_all(&secrets).map_err(|e| format!("{}: {e}", secrets.display()))?;
         secrets::write_client_keys(&secrets, &secrets::DEMO_CLIENTS)?;

@@ -188,3 +188,31 @@ fn a_provider_that_keeps_failing_is_ejected_and_the_chain_starts_at_the_next() {
     assert_eq!(paths, [AZURE], "OpenAI is skipped while ejected");
     assert!(stack.envoy.stat("cluster.gpt-4o-mini-chain.outlier_detection.ejections_enforced_total").unwrap().unwrap_or(0) >= 1);
 }
+
+#[test]
+fn a_provider_that_times_out_is_retried_then_the_client_gets_a_504_in_its_format() {
+    let mut options = StackOptions::demo("fallback-timeout");
+    options.vars.insert("PROVIDER_TRY_TIMEOUT".into(), "1s".into());
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    // A chain: OpenAI answers too late, so the attempt moves on to Azure.
+    stack.fake.queue_fault("delay=3s", 1, OPENAI).unwrap();
+    let started = std::time::Instant::now();
+    let response = chat(&stack, CHAT);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "the slow attempt was abandoned");
+    let paths: Vec<String> = upstream(&stack).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, [OPENAI, AZURE]);
+    // A single provider that stays too slow: one retry, then a 504 in the
+    // caller's format (Anthropic's here).
+    stack.fake.queue_fault("delay=3s", 2, ANTHROPIC).unwrap();
+    let response = post_json(
+        &stack.url("/v1/messages"),
+        r#"{"model":"claude-sonnet-4-5","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(response.status, 504, "{}", response.text());
+    let error = response.json();
+    assert_eq!(error["type"], "error", "Anthropic's error shape: {}", response.text());
+    assert!(error["error"]["type"].is_string(), "{}", response.text());
+}
