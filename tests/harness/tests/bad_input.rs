@@ -78,3 +78,23 @@ fn unusual_but_valid_requests_pass() {
     assert_eq!(untyped.status, 200, "{}", untyped.text());
     still_serving(&stack);
 }
+
+/// A client that uploads slowly (16 KB at 4 KB/s): Envoy buffers the body
+/// until it is complete and the filters see it once, whole.
+#[test]
+fn a_slow_upload_is_read_whole() {
+    let stack = start("bad-slow-upload");
+    let email = "jane.doe@example.com";
+    let text = format!("Mail {email} this: {}", "slowly uploaded words ".repeat(700));
+    let body = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}).to_string();
+    let path = stack.dir.path.join("slow.json");
+    std::fs::write(&path, &body).unwrap();
+    let started = std::time::Instant::now();
+    let response = post_json(&stack.url("/v1/chat/completions"), &format!("@{}", path.display()), &["--limit-rate", "4k"]).unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2), "the upload was slow");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    let sent_body = sent["body"].as_str().unwrap();
+    assert!(!sent_body.contains(email) && sent_body.contains("slowly uploaded words"), "scanned whole");
+    still_serving(&stack);
+}
