@@ -47,7 +47,8 @@ pub struct Collector {
     /// oldest are dropped (and counted).
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
-    /// How often queued records are sent.
+    /// How often delivery starts; after a delivered batch the next one
+    /// follows at once, so delivery keeps up with the call rate.
     #[serde(default = "default_flush_interval_ms")]
     pub flush_interval_ms: u64,
     #[serde(default = "default_timeout_ms")]
