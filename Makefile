@@ -24,7 +24,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit provider-rewrite
 MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
 
-.PHONY: all demo test soak test-rust test-python wasm wasm-target crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
+.PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -111,10 +111,16 @@ demo: wasm tools venv
 	target/debug/gateway-stack demo
 
 test: wasm crash-bundle tools bench-tools venv
-	$(MAKE) --no-print-directory test-rust test-python
+	$(MAKE) --no-print-directory test-rust test-fuzz test-python
 
 test-rust:
 	cargo test --workspace
+
+# Bounded coverage-guided fuzzing of the cores (fuzz/README.md): each target
+# for FUZZ_SECONDS from the committed corpus and the saved regressions.
+FUZZ_SECONDS ?= 20
+test-fuzz:
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 test-python:
 	GATEWAY_STACK=target/debug/gateway-stack $(VENV)/bin/pytest -q tests/python

@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -191,30 +190,41 @@ def envoy_target(target, upstream, workdir):
     upstream_port = upstream.rsplit(":", 1)[1]
     config = workdir / "envoy.yaml"
     if target["kind"] == "demo":
-        secrets = workdir / "secrets"
-        shutil.copytree(ROOT / "envoy/secrets", secrets)
-        sets = {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "SECRETS_DIR": secrets, "AUDIT_LOG": "/dev/null",
-                "COLLECTOR_PORT": upstream_port,
-                **{f"{p}_PORT": upstream_port for p in ("OPENAI", "ANTHROPIC", "GEMINI", "AZURE")}}
-        render(ROOT / "envoy/demo.yaml", target["filters"], "bundle", config, sets)
-        # The client key of the shipped example secrets, as a user's would be.
-        key = re.search(r'key: "([^"]+)"', (secrets / "client-keys.yaml").read_text()).group(1)
-        headers = {"authorization": f"Bearer {key}"}
-    else:
-        template = ROOT / "bench/envoy-bench.yaml"
-        if target["filters"] is None:  # bare Envoy: the same file without the suite's line
-            template = workdir / "bare.yaml"
-            template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
-                                        if l.strip() != "${LLM_FILTERS}"))
-        render(template, target["filters"] or {}, target.get("layout", "bundle"), config,
-               {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port})
-        headers = {}
+        yield from demo_target(target, workdir)
+        return
+    template = ROOT / "bench/envoy-bench.yaml"
+    if target["filters"] is None:  # bare Envoy: the same file without the suite's line
+        template = workdir / "bare.yaml"
+        template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
+                                    if l.strip() != "${LLM_FILTERS}"))
+    render(template, target["filters"] or {}, target.get("layout", "bundle"), config,
+           {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port})
+    headers = {}
     started = time.monotonic()
     with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
                 "--disable-hot-restart"], workdir / "envoy.log") as proc:
         wait_http(f"http://127.0.0.1:{admin}/ready", proc=proc)
         ready_ms = (time.monotonic() - started) * 1000
         yield f"http://127.0.0.1:{listener}/v1/chat/completions", headers, [proc.pid], ready_ms
+
+
+def demo_target(target, workdir):
+    """The whole demo gateway as `gateway-stack up` runs it (its own
+    secrets, its own fake provider from the same release build)."""
+    filters = workdir / "filters.json"
+    filters.write_text(json.dumps(target["filters"]))
+    info_file = workdir / "info.json"
+    env = dict(os.environ, FAKE_PROVIDER_BIN=str(FAKE))
+    with spawn([str(RENDER), "up", "--info-file", str(info_file), "--filters", str(filters)], workdir / "stack.log",
+               cwd=ROOT, env=env) as proc:
+        deadline = time.monotonic() + 60
+        while not info_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gateway-stack up did not come up")
+            time.sleep(0.05)
+        info = json.loads(info_file.read_text())
+        yield (f"http://{info['gateway']}/v1/chat/completions", {"authorization": "Bearer demo-key"},
+               [info["envoy_pid"]], info["start_to_ready_ms"])
 
 
 @contextlib.contextmanager

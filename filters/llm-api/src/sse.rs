@@ -133,6 +133,9 @@ fn split_lines(data: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The UTF-8 byte order mark, dropped where a stream starts.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// An incremental SSE parser: feed it chunks, get complete events.
 #[derive(Debug, Default)]
 pub struct SseParser {
@@ -165,9 +168,23 @@ impl SseParser {
             return;
         }
         let mut chunk = chunk;
+        let head;
         if !self.started {
+            // The BOM may itself be cut (`\xEF`, `\xBB\xBF...`): the first
+            // bytes wait in `tail` until they are known to start with one or
+            // not.
+            if !self.tail.is_empty() {
+                let mut held = std::mem::take(&mut self.tail);
+                held.extend_from_slice(chunk);
+                head = held;
+                chunk = &head;
+            }
+            if chunk.len() < BOM.len() && BOM.starts_with(chunk) {
+                self.tail = chunk.to_vec();
+                return;
+            }
             self.started = true;
-            chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+            chunk = chunk.strip_prefix(BOM).unwrap_or(chunk);
         }
         let mut start = 0;
         // A `\r` ending the previous chunk was taken as a line end; a `\n`
@@ -371,5 +388,38 @@ mod tests {
             parse_all(&[b"\xEF\xBB\xBFdata: a\n\n"]),
             vec![SseEvent::data("a")]
         );
+        assert_eq!(
+            parse_all(&[b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\n"]),
+            parse_all(&[b"\xEF\xBB\xBF", b"\xEF\xBB\xBFdata: a\n\n"]),
+        );
+    }
+
+    /// fuzz/regressions/sse/bom_split_across_chunks: a BOM cut across the
+    /// first chunks (empty ones included) is dropped as a whole one is.
+    #[test]
+    fn bom_split_across_chunks_is_dropped() {
+        let stream = b"\xEF\xBB\xBFdata: a\n\n";
+        let whole = parse_all(&[stream]);
+        assert_eq!(whole, vec![SseEvent::data("a")]);
+        for cut in 0..=stream.len() {
+            assert_eq!(
+                parse_all(&[&stream[..cut], &stream[cut..]]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(parse_all(&bytes), whole);
+        assert_eq!(
+            parse_all(&[b"", b"\xEF", b"", b"\xBB", b"\xBFdata: a\n\n"]),
+            whole
+        );
+        // Bytes that only start like a BOM are data, however they are cut.
+        let not_bom = b"\xEF\xBBdata: a\n\n";
+        assert_eq!(
+            parse_all(&[&not_bom[..1], &not_bom[1..]]),
+            parse_all(&[not_bom])
+        );
+        assert_eq!(parse_all(&[b"\xEF\xBB"]), parse_all(&[b"\xEF", b"\xBB"]));
     }
 }

@@ -213,12 +213,24 @@ impl UsageAccumulator {
 /// usage chunk carries `"usage":null` in every other chunk; those, like
 /// plain text deltas, need no parse. Text that merely contains the word
 /// only costs a parse that finds nothing.
+///
+/// A key may also be written with escapes (`"\u0075sage"`), which no
+/// literal `usage` finds: data holding an escape that spells one of its
+/// letters is parsed too. Escaped non-ASCII text (`caf\u00e9`), common in
+/// deltas, spells none and keeps the fast path.
 fn may_report_usage(data: &str) -> bool {
-    data.match_indices("usage").any(|(at, _)| {
-        data.get(at..)
-            .and_then(|rest| rest.split_once(':'))
-            .is_some_and(|(_, value)| !value.trim_start().starts_with("null"))
-    })
+    let escaped_letter = data.match_indices("\\u00").any(|(at, _)| {
+        matches!(
+            data.get(at + 4..at + 6),
+            Some("75" | "73" | "61" | "67" | "65")
+        )
+    });
+    escaped_letter
+        || data.match_indices("usage").any(|(at, _)| {
+            data.get(at..)
+                .and_then(|rest| rest.split_once(':'))
+                .is_some_and(|(_, value)| !value.trim_start().starts_with("null"))
+        })
 }
 
 #[cfg(test)]
@@ -229,13 +241,60 @@ mod tests {
 
     #[test]
     fn only_data_that_may_hold_usage_is_parsed() {
-        assert!(!may_report_usage(r#"{"choices":[{"delta":{"content":"Hi"}}],"usage":null}"#));
-        assert!(!may_report_usage(r#"{"choices":[{"delta":{"content":"Hi"}}], "usage" : null}"#));
-        assert!(!may_report_usage(r#"{"type":"content_block_delta","delta":{"text":"Hi"}}"#));
-        assert!(may_report_usage(r#"{"choices":[],"usage":{"prompt_tokens":9}}"#));
-        assert!(may_report_usage(r#"{"candidates":[],"usageMetadata": {"promptTokenCount":3}}"#));
+        assert!(!may_report_usage(
+            r#"{"choices":[{"delta":{"content":"Hi"}}],"usage":null}"#
+        ));
+        assert!(!may_report_usage(
+            r#"{"choices":[{"delta":{"content":"Hi"}}], "usage" : null}"#
+        ));
+        assert!(!may_report_usage(
+            r#"{"type":"content_block_delta","delta":{"text":"Hi"}}"#
+        ));
+        assert!(may_report_usage(
+            r#"{"choices":[],"usage":{"prompt_tokens":9}}"#
+        ));
+        assert!(may_report_usage(
+            r#"{"candidates":[],"usageMetadata": {"promptTokenCount":3}}"#
+        ));
         // The word in text before a real report: the report still counts.
-        assert!(may_report_usage(r#"{"delta":{"text":"usage"},"refusal":null,"usage":{"output_tokens":2}}"#));
+        assert!(may_report_usage(
+            r#"{"delta":{"text":"usage"},"refusal":null,"usage":{"output_tokens":2}}"#
+        ));
+        // Escaped text that spells no letter of `usage` keeps the fast path.
+        assert!(!may_report_usage(
+            r#"{"delta":{"content":"caf\u00e9 \u4f60"},"usage":null}"#
+        ));
+    }
+
+    /// fuzz/regressions/sse/usage_key_escaped: a key spelled with an escape
+    /// holds no literal `usage`, and `feed` skipped what `feed_json` reads.
+    #[test]
+    fn usage_keys_spelled_with_escapes_are_read() {
+        let stream = br#"data: {"\u0075sage":{"prompt_tokens":5,"completion_tokens":2}}
+
+data: {"usage":null,"us\u0061ge":{"prompt_tokens":6}}
+
+data: {"candidates":[],"\u0075sag\u0065Metadata":{"promptTokenCount":3}}
+
+"#;
+        let events = SseParser::new().feed(stream);
+        for dialect in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
+            let (mut fed, mut parsed) = (
+                UsageAccumulator::new(dialect),
+                UsageAccumulator::new(dialect),
+            );
+            for event in &events {
+                fed.feed(event);
+                parsed.feed_json(&serde_json::from_str(event.data_str()).unwrap());
+            }
+            assert_eq!(fed.usage(), parsed.usage(), "{dialect:?}");
+            let expected = match dialect {
+                Dialect::OpenAi => Some((6, 2, 8)),
+                Dialect::Anthropic => None,
+                Dialect::Gemini => Some((3, 0, 3)),
+            };
+            assert_eq!(fed.usage().map(|u| (u.input, u.output, u.total)), expected);
+        }
     }
 
     #[test]

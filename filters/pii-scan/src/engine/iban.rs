@@ -9,13 +9,11 @@ use crate::config::Entity;
 const MAX_IBAN: usize = 34;
 
 /// Looks for an IBAN at the start of the word at `i` (an uppercase letter).
+/// Runs under [`Scan::candidate`]: a grouped IBAN spans spaces, and one cut
+/// by the end of a streamed buffer is held back.
 pub(crate) fn at(scan: &mut Scan, i: usize) {
     let head = [scan.at(i), scan.at(i + 1)];
     if !head[1].is_ascii_uppercase() {
-        return;
-    }
-    if i + 4 > scan.len() {
-        scan.open(i);
         return;
     }
     if !(scan.at(i + 2).is_ascii_digit() && scan.at(i + 3).is_ascii_digit()) {
@@ -44,9 +42,6 @@ pub(crate) fn at(scan: &mut Scan, i: usize) {
         }
         count += 1;
         p += 1;
-    }
-    if p >= scan.len() {
-        scan.open(i);
     }
     if count == len
         && !is_word(scan.at(p))

@@ -137,7 +137,9 @@ pub(crate) fn at(scan: &mut Scan, i: usize) -> usize {
 }
 
 /// Cuts the run starting at `i` into groups. Returns the end of the run and
-/// whether a word character follows it directly.
+/// whether a word character follows it directly. A run that reaches the end
+/// of a streamed buffer (`+1 555 `, `+49 (`) is held back by the caller's
+/// [`Scan::candidate`], which sees the read past the end.
 fn cut_groups(scan: &mut Scan, i: usize, plus: bool, groups: &mut Vec<Group>) -> (usize, bool) {
     let mut p = i + usize::from(plus);
     let mut sep = Sep::None;
@@ -149,9 +151,6 @@ fn cut_groups(scan: &mut Scan, i: usize, plus: bool, groups: &mut Vec<Group>) ->
             q += 1;
         }
         let closed = !paren || scan.at(q) == b')';
-        if q >= scan.len() || (paren && closed && q + 1 >= scan.len()) {
-            scan.open(i);
-        }
         if q == digits_start || !closed || q - digits_start > MAX_GROUP_DIGITS {
             // Not a group: the run ends before it. A long digit string is
             // skipped whole (it is no entity and must not be re-entered).
@@ -178,9 +177,6 @@ fn cut_groups(scan: &mut Scan, i: usize, plus: bool, groups: &mut Vec<Group>) ->
         let mut s = end;
         while s - end < 3 && matches!(scan.at(s), b' ' | b'-' | b'.') {
             s += 1;
-        }
-        if s >= scan.len() {
-            scan.open(i);
         }
         let next_is_group =
             scan.at(s).is_ascii_digit() || (scan.at(s) == b'(' && scan.at(s + 1).is_ascii_digit());

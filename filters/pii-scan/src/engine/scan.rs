@@ -9,10 +9,18 @@
 //! detector that runs into the end of the buffer while a candidate could
 //! still grow records the candidate's start in `hold_from`, and the
 //! streaming scanner holds back the text from there.
+//!
+//! "Runs into the end" is not left to each detector's bounds checks: a
+//! lookahead of two bytes (`(` then a digit, `\` then `n`) or a literal
+//! cut short (`-----EN`) is easy to miss that way, and a missed one lets a
+//! stream emit a value whole-text scanning finds. Instead every read past
+//! the end ([`Scan::at`], [`Scan::has`], [`Scan::ends`]) is recorded, and
+//! [`Scan::candidate`] opens the candidate whose decision made such a read.
 
 use super::entity::{EntityKind, Finding};
 use super::{email, iban, ipv6, keyvalue, numbers, secret};
 use crate::config::Entity;
+use std::cell::Cell;
 
 /// The state of one scan: the text, what was found, and where an unfinished
 /// candidate begins.
@@ -25,6 +33,9 @@ pub(crate) struct Scan<'t> {
     pub hold_from: usize,
     /// Scratch space for digit groups, reused across runs.
     pub groups: Vec<numbers::Group>,
+    /// A read looked past the end of the text since the current
+    /// [`Scan::candidate`] began: its outcome depends on bytes not seen yet.
+    past_end: Cell<bool>,
 }
 
 impl<'t> Scan<'t> {
@@ -35,13 +46,56 @@ impl<'t> Scan<'t> {
             found: Vec::new(),
             hold_from: text.len(),
             groups: Vec::new(),
+            past_end: Cell::new(false),
         }
     }
 
     /// The byte at `i`, or 0 past either end (0 is a non-word byte, which is
-    /// what every boundary check wants there).
+    /// what every boundary check wants there). A read past the end is
+    /// recorded for [`Scan::candidate`].
     pub fn at(&self, i: usize) -> u8 {
-        self.text.get(i).copied().unwrap_or(0)
+        match self.text.get(i) {
+            Some(&b) => b,
+            None => {
+                self.past_end.set(true);
+                0
+            }
+        }
+    }
+
+    /// Whether `literal` occurs at `i`. A text that ends inside a prefix of
+    /// it (`-----EN` for `-----END `) counts as a read past the end: more
+    /// text may complete it.
+    pub fn has(&self, i: usize, literal: &[u8]) -> bool {
+        let rest = self.text.get(i..).unwrap_or_default();
+        if rest.len() < literal.len() && literal.starts_with(rest) {
+            self.past_end.set(true);
+        }
+        rest.starts_with(literal)
+    }
+
+    /// Whether the text ends at or before `i`. For a stream that answer is
+    /// provisional, so a yes counts as a read past the end.
+    pub fn ends(&self, i: usize) -> bool {
+        let ends = i >= self.text.len();
+        if ends {
+            self.past_end.set(true);
+        }
+        ends
+    }
+
+    /// Runs `detect` on the candidate that starts at `start`. If it read
+    /// past the end of the text, more text could change its outcome, so the
+    /// candidate is open (see [`Scan::open`]). Detectors whose candidates
+    /// may contain whitespace run under this: the streaming scanner's
+    /// last-word hold does not cover them.
+    pub fn candidate<R>(&mut self, start: usize, detect: impl FnOnce(&mut Self) -> R) -> R {
+        self.past_end.set(false);
+        let outcome = detect(self);
+        if self.past_end.get() {
+            self.open(start);
+        }
+        outcome
     }
 
     /// The byte before `i`, or 0 at the start.
@@ -157,7 +211,7 @@ pub(crate) fn structural(scan: &mut Scan) {
             WORD | UPPER => {
                 if !is_word(scan.before(i)) {
                     if class == UPPER {
-                        iban::at(scan, i);
+                        scan.candidate(i, |scan| iban::at(scan, i));
                     }
                     if secret::may_start_word(scan, i) {
                         secret::at_word(scan, i);
@@ -165,7 +219,7 @@ pub(crate) fn structural(scan: &mut Scan) {
                 }
                 scan.word_end(i)
             }
-            NUMBER => numbers::at(scan, i),
+            NUMBER => scan.candidate(i, |scan| numbers::at(scan, i)),
             AT => email::at(scan, i),
             COLON => {
                 keyvalue::at(scan, i);
@@ -173,8 +227,10 @@ pub(crate) fn structural(scan: &mut Scan) {
             }
             EQUALS => keyvalue::at(scan, i),
             _ => {
-                if scan.text.get(i..i + 11) == Some(b"-----BEGIN ".as_slice()) {
-                    secret::at_pem(scan, i);
+                // Most dashes start no PEM block; the next byte tells (at
+                // the end of a stream's buffer, `at_pem` decides).
+                if matches!(text.get(i + 1), Some(b'-') | None) {
+                    scan.candidate(i, |scan| secret::at_pem(scan, i));
                 }
                 i + 1
             }

@@ -173,48 +173,41 @@ fn jwt(scan: &mut Scan, start: usize) {
 }
 
 /// `-----BEGIN ... PRIVATE KEY-----` through its END line; without an END
-/// line (a truncated paste), through the last base64 line.
+/// line (a truncated paste), through the last base64 line. Runs under
+/// [`Scan::candidate`]: in a stream the block is held until a read no longer
+/// reaches the end of the buffer (the END line, or a line that ends it).
 pub(crate) fn at_pem(scan: &mut Scan, start: usize) {
+    if !scan.has(start, b"-----BEGIN ") {
+        return;
+    }
     let label_start = start + "-----BEGIN ".len();
     let mut p = label_start;
     while p - label_start < 40 && (scan.at(p).is_ascii_uppercase() || scan.at(p) == b' ') {
         p += 1;
     }
     let label = scan.text.get(label_start..p).unwrap_or_default();
-    if p >= scan.len() {
-        scan.open(start);
-        return;
-    }
-    if p + 5 > scan.len() {
-        scan.open(start);
-    }
-    if !label.ends_with(b"PRIVATE KEY") || scan.text.get(p..p + 5) != Some(b"-----".as_slice()) {
+    if !label.ends_with(b"PRIVATE KEY") || !scan.has(p, b"-----") {
         return;
     }
     let body_start = p + 5;
-    let limit = (start + MAX_PEM).min(scan.len());
+    let cap = start + MAX_PEM;
     // Walk the body line by line: base64 and `Key: value` header lines, up
     // to the END line. Any other line ends the block there (a truncated
     // paste), which also keeps the walk linear.
     let mut q = body_start;
     let mut end = body_start;
-    while q < limit {
+    while q < cap && !scan.ends(q) {
         // Line breaks, also escaped ones (`\\n` in a JSON key file).
         loop {
-            if q < limit && scan.at(q).is_ascii_whitespace() {
+            if q < cap && scan.at(q).is_ascii_whitespace() {
                 q += 1;
-            } else if q + 1 < limit && scan.at(q) == b'\\' && matches!(scan.at(q + 1), b'n' | b'r')
-            {
+            } else if q + 2 <= cap && escaped_break(scan, q) {
                 q += 2;
             } else {
                 break;
             }
         }
-        if q + 9 >= scan.len() {
-            // Too close to the end to tell an END line from a cut one.
-            scan.open(start);
-        }
-        if scan.text.get(q..q + 9) == Some(b"-----END ".as_slice()) {
+        if scan.has(q, b"-----END ") {
             let mut e = q + 9;
             while scan.at(e).is_ascii_uppercase() || scan.at(e) == b' ' {
                 e += 1;
@@ -222,22 +215,18 @@ pub(crate) fn at_pem(scan: &mut Scan, start: usize) {
             while scan.at(e) == b'-' && e - q < 80 {
                 e += 1;
             }
-            if e >= scan.len() {
-                scan.open(start);
-            }
             scan.add(Entity::Secret, start, e, 0.99);
             return;
         }
-        if scan.text.get(q..q + 5) == Some(b"-----".as_slice()) {
+        if scan.has(q, b"-----") {
             break;
         }
         let line_start = q;
-        while q < limit && is_pem_line(scan.at(q)) {
+        while q < cap && is_pem_line(scan.at(q)) {
             q += 1;
         }
-        let line_break = matches!(scan.at(q), b'\n' | b'\r')
-            || (scan.at(q) == b'\\' && matches!(scan.at(q + 1), b'n' | b'r'));
-        if q == line_start || !line_break && q < limit {
+        let line_break = matches!(scan.at(q), b'\n' | b'\r') || escaped_break(scan, q);
+        if q == line_start || !line_break && q < cap && !scan.ends(q) {
             break;
         }
         end = q;
@@ -245,12 +234,15 @@ pub(crate) fn at_pem(scan: &mut Scan, start: usize) {
             end -= 1;
         }
     }
-    if q >= scan.len() {
-        scan.open(start);
-    }
     if end > body_start {
         scan.add(Entity::Secret, start, end, 0.9);
     }
+}
+
+/// A line break escaped in a string (`\\n`, `\\r`) at `q`. Reads both bytes,
+/// so a stream cut after the backslash keeps the block open.
+fn escaped_break(scan: &Scan, q: usize) -> bool {
+    scan.at(q) == b'\\' && matches!(scan.at(q + 1), b'n' | b'r')
 }
 
 /// Characters of PEM body lines: base64 and `Proc-Type: 4,ENCRYPTED` headers.

@@ -3,17 +3,24 @@
 //! that more text could still change is held back.
 //!
 //! Hold-back bound: the scanner emits everything up to the start of the
-//! earliest candidate that ran into the end of the buffer, which is
+//! earliest candidate that ran into the end of the buffer (its detector read
+//! a byte past it, see `Scan::candidate`, or found it open), which is
 //! * the last word (the text after the last whitespace), at most 4 KiB: it
 //!   may still grow into an email, key, address or IBAN;
-//! * a run of digit groups still open (`+1 555 ` may go on), at most 24
-//!   groups;
+//! * a run of digit groups still open (`+1 555 `, `+49 (` may go on), at
+//!   most 24 groups of at most 19 digits: under 600 bytes;
+//! * a grouped IBAN (`DE89 3704 00`), at most 42 bytes;
 //! * the value of a `key: "value` pair that is not closed yet, at most 512
 //!   bytes (the key itself is in the kept context);
-//! * a PEM private key block until its END line (at most 64 KiB);
+//! * a PEM private key block until its END line or a line that ends it (a
+//!   cut between the two bytes of an escaped `\n` keeps it open), at most
+//!   64 KiB;
 //! * with custom detectors: `max_len` bytes per regex and the longest
 //!   keyword.
 //!
+//! So the worst case is a PEM block without an END line, 64 KiB (and the few
+//! bytes that tell an END line); otherwise 4 KiB or the longest custom
+//! `max_len`.
 //! On text without such a tail (ending in whitespace after prose) nothing is
 //! held. The last `CONTEXT_KEEP` emitted bytes are kept, unemitted, as left
 //! context for boundaries and context words, so that the result over any

@@ -456,3 +456,146 @@ fn stream_scanner_holds_back_little_on_prose() {
     scanner.push(&engine, &policy, b"seen");
     assert_eq!(scanner.held(), 4);
 }
+
+/// Streams `pieces` through a `StreamScanner`: the released text and the
+/// findings (stream offsets).
+fn stream_scan(pieces: &[&[u8]]) -> (Vec<u8>, Vec<Finding>) {
+    let engine = engine();
+    let policy = Policy::new(Action::Redact);
+    let mut scanner = StreamScanner::new();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    for piece in pieces {
+        let s = scanner.push(&engine, &policy, piece);
+        out.extend(s.text);
+        findings.extend(s.findings);
+    }
+    let s = scanner.finish(&engine, &policy);
+    out.extend(s.text);
+    findings.extend(s.findings);
+    assert_eq!(scanner.held(), 0);
+    (out, findings)
+}
+
+/// Chunks of `text` whose lengths cycle through `lengths` (0 is an empty
+/// chunk), as the `pii_engine` fuzz target cuts its input.
+fn cycled<'t>(text: &'t [u8], lengths: &[usize]) -> Vec<&'t [u8]> {
+    assert!(lengths.iter().any(|&l| l > 0));
+    let (mut pieces, mut rest) = (Vec::new(), text);
+    for &len in lengths.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at(len.min(rest.len()));
+        pieces.push(piece);
+        rest = tail;
+    }
+    pieces
+}
+
+/// The stream over `pieces` releases what the whole-text scan gives.
+#[track_caller]
+fn assert_stream_matches_whole(pieces: &[&[u8]]) {
+    let text = pieces.concat();
+    let whole = engine().scan(&text);
+    let whole_out = Policy::new(Action::Redact)
+        .redact_response(&text, &whole)
+        .unwrap_or_else(|| text.clone());
+    let (out, findings) = stream_scan(pieces);
+    let lengths: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    assert_eq!(findings, whole, "chunk lengths {lengths:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&whole_out),
+        "chunk lengths {lengths:?}"
+    );
+}
+
+/// The same over every cut into two pieces and byte by byte.
+#[track_caller]
+fn assert_stream_matches_whole_over_any_cut(text: &[u8]) {
+    for k in 0..=text.len() {
+        assert_stream_matches_whole(&[&text[..k], &text[k..]]);
+    }
+    assert_stream_matches_whole(&cycled(text, &[1]));
+}
+
+fn spans(findings: &[Finding]) -> Vec<(&str, usize, usize)> {
+    findings
+        .iter()
+        .map(|f| (f.entity.name(), f.start, f.end))
+        .collect()
+}
+
+/// fuzz/regressions/pii_engine/phone_split_after_open_paren: a chunk
+/// ending in `(` hid that the number goes on (`(` + digit is a group), so
+/// the stream emitted `+4949 ` and never found the phone.
+#[test]
+fn stream_finds_a_phone_cut_after_its_parenthesis() {
+    let text = b"+4949 (4)633";
+    assert_eq!(spans(&engine().scan(text)), vec![("PHONE", 0, 12)]);
+    let pieces = cycled(text, &[7, 31, 255, 34]);
+    assert_eq!(pieces, [b"+4949 (".as_slice(), b"4)633"]);
+    assert_stream_matches_whole(&pieces);
+    assert_stream_matches_whole_over_any_cut(text);
+    assert_stream_matches_whole_over_any_cut(b"call +49 (0) 30 1234 5678 or (415) 555-0132 now");
+}
+
+/// fuzz/regressions/pii_engine/pem_block_split_across_chunks: the body
+/// line ended in the backslash of an escaped `\n` at a chunk end, the
+/// block was taken as ended there (an empty one: no finding) and its start
+/// was emitted, so the next chunk could not find it any more.
+#[test]
+fn stream_finds_a_pem_block_split_across_chunks() {
+    let text = b"y\xff\xff-----BEGIN  PRIVATE KEY-----\ngWQSNvWRW\\n";
+    assert_eq!(spans(&engine().scan(text)), vec![("SECRET", 3, 41)]);
+    assert_stream_matches_whole(&cycled(text, &[3, 0, 11, 0]));
+    assert_stream_matches_whole_over_any_cut(text);
+}
+
+/// fuzz/regressions/pii_engine/pem_block_truncated_in_stream (reduced): a
+/// PEM block without END line whose next line starts after an escaped
+/// `\n` cut after its backslash was emitted one line short (70 bytes of key
+/// material in the clear).
+#[test]
+fn stream_keeps_a_pem_block_open_across_an_escaped_line_break() {
+    let text = b"Why does ssh reject this key?\n-----BEGIN RSA PRIVATE KEY-----\n\
+        gWQmSNvWPL1ILDLwxHVPQc8FLEfNWXbFEUnwoHU8zAoN7vEtyOpEQ5oL8nIVNzTR\n\
+        OnwuMGAczOmeeiAhcfgxRiW\\nzZyDBBSoo61aYjFMa3KqA56sDLf8PV3dz5q5mm49fHHja7-59-7211\"}, \"id\": 1}";
+    let whole = engine().scan(text);
+    assert_eq!(spans(&whole), vec![("SECRET", 30, 150)]);
+    let cut = text.windows(2).position(|w| w == b"\\n").unwrap() + 1;
+    assert_stream_matches_whole(&[&text[..cut], &text[cut..]]);
+    assert_stream_matches_whole_over_any_cut(text);
+    let escaped = b"{\"key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n\
+        BKcwggSjAgEAAoIBAQC7\\n-----END PRIVATE KEY-----\\n\"}";
+    assert_stream_matches_whole_over_any_cut(escaped);
+}
+
+/// A grouped IBAN spans spaces, so the last-word hold alone does not
+/// cover it.
+#[test]
+fn stream_finds_a_grouped_iban_over_any_cut() {
+    assert_stream_matches_whole_over_any_cut(b"pay to DE89 3704 0044 0532 0130 00 today");
+}
+
+/// An unfinished candidate is held from its start, and only it.
+#[test]
+fn stream_holds_an_unfinished_candidate_from_its_start() {
+    let engine = engine();
+    let policy = Policy::new(Action::Redact);
+    let mut scanner = StreamScanner::new();
+    let s = scanner.push(&engine, &policy, b"Call +4949 (");
+    assert_eq!(s.text, b"Call ");
+    assert_eq!(scanner.held(), 7);
+    let s = scanner.push(&engine, &policy, b"4)633 now. ");
+    assert_eq!(s.text, b"[PHONE_REDACTED] now. ");
+    let s = scanner.push(
+        &engine,
+        &policy,
+        b"Key:\n-----BEGIN PRIVATE KEY-----\nMIIB\\",
+    );
+    assert_eq!(s.text, b"Key:\n");
+    let s = scanner.push(&engine, &policy, b"nAAAA\n-----END PRIVATE KEY----- ok ");
+    assert_eq!(s.text, b"[SECRET_REDACTED] ok ");
+    assert_eq!(scanner.held(), 0);
+}
