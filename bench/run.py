@@ -402,17 +402,19 @@ def plot(results, opts, path):
     bare = next(r for r in results if r["name"] == "bare")
     w = "2k"
     fig_, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    fig_.suptitle("2 KB chat completions; dashed lines: the DESIGN.md budgets")
     rps = [(r.get(w, {}).get("closed", {}).get("rps") or 0) / (bare[w]["closed"].get("rps") or 1) for r in shown]
-    axes[0].barh(labels, rps, color=["#888" if r["name"] == "bare" else "#c55" if r.get("peer") else "#47a" for r in shown])
+    colors = ["#888" if r["name"] == "bare" else "#c55" if r["name"] in ("litellm", "portkey") else "#47a" for r in shown]
+    axes[0].barh(labels, rps, color=colors)
     axes[0].axvline(0.60, color="k", ls="--", lw=1)
-    axes[0].set_title(f"throughput ÷ bare Envoy (2 KB, {opts.connections} conns)")
+    axes[0].set_title(f"req/s ÷ bare Envoy ({opts.connections} connections)")
     for key, ax, title in (("p50", axes[1], "p50"), ("p99", axes[2], "p99")):
         base = pct(bare, w, "latency_ms", key) or 0
         vals = [max((pct(r, w, "latency_ms", key) or 0) - base, 0.001) for r in shown]
-        ax.barh(labels, vals, color="#47a")
+        ax.barh(labels, vals, color=colors)
         ax.set_xscale("log")
         ax.axvline({"p50": 0.15, "p99": 0.5}[key], color="k", ls="--", lw=1)
-        ax.set_title(f"{title} latency added over bare Envoy, ms (2 KB at {opts.rate[w]}/s)")
+        ax.set_title(f"{title} added over bare Envoy, ms ({opts.rate[w]} req/s)")
         ax.set_yticklabels([])
     for ax in axes:
         ax.invert_yaxis()
