@@ -150,6 +150,11 @@ fn two_hundred_clients_lose_and_double_nothing() {
     assert_eq!(record_ids.len() as u64, calls, "one record per call in the collector");
     assert_eq!(record_ids.iter().collect::<HashSet<_>>().len() as u64, calls, "no record twice");
     assert!(record_ids.iter().all(|id| ids.contains(*id)), "every record is of a call the clients made");
+    // Envoy flushes its access-log file from a buffer, about every second.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (stack.access_log_records().len() as u64) < calls && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(stack.access_log_records().len() as u64, calls, "one access-log line per call");
 
     // Tokens: what clients saw = what the records say = what Prometheus says.
