@@ -246,21 +246,19 @@ def targets():
     demo = demo_filters()
     exact = json.loads(json.dumps(demo))
     exact["token_limit"]["counting"] = {"mode": "exact"}
-    single = [("audit", "audit"), ("pii_scan", "pii_scan"), ("token_limit", "token_limit"),
-              ("provider_rewrite", "provider_rewrite")]
     return [
         {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
         *[{"name": f"only-{s}", "label": f"Envoy + {s} alone (its own module)", "kind": "envoy",
-           "layout": "separate", "filters": {s: demo[s]}} for s, _ in single],
+           "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "provider_rewrite")],
         {"name": "bundle", "label": "Envoy + bundle, all four stages, default config", "kind": "envoy",
          "filters": demo},
         {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",
          "filters": exact},
         {"name": "demo", "label": "the demo gateway (keys, access logs, key injection)", "kind": "demo",
          "filters": demo},
-        {"name": "litellm", "label": "LiteLLM proxy", "kind": "litellm", "peer": True},
-        {"name": "portkey", "label": "Portkey gateway", "kind": "portkey", "peer": True},
+        {"name": "litellm", "label": "LiteLLM proxy", "kind": "litellm"},
+        {"name": "portkey", "label": "Portkey gateway", "kind": "portkey"},
     ]
 
 
@@ -477,10 +475,7 @@ def main():
             sys.exit(f"{tool} is missing: run `make bench-tools` (or `make bench`)")
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    steps = {"n": 0}
-
     def progress(what):
-        steps["n"] += 1
         print(f"[{time.monotonic() - started:6.0f} s] {what}", file=sys.stderr, flush=True)
 
     results = []

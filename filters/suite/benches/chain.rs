@@ -26,70 +26,63 @@ struct CountingHost {
     shared: HashMap<String, (Vec<u8>, u32)>,
     facts: HashMap<String, String>,
     calls: Cell<u64>,
-    /// Calls by kind and name, printed once (`CHAIN_TRACE=1`).
+    /// While set, each call is also listed by kind and name (`CHAIN_TRACE=1`
+    /// prints one request's list); off while criterion measures.
+    tracing: Cell<bool>,
     trace: std::cell::RefCell<Vec<String>>,
 }
 
 impl CountingHost {
-    fn call(&self) {
+    fn call(&self, what: impl FnOnce() -> String) {
         self.calls.set(self.calls.get() + 1);
-    }
-    fn note(&self, what: String) {
-        self.trace.borrow_mut().push(what);
+        if self.tracing.get() {
+            self.trace.borrow_mut().push(what());
+        }
     }
 }
 
 impl Host for CountingHost {
     fn now(&self) -> SystemTime {
-        self.call();
-        self.note("now".into());
+        self.call(|| "now".to_owned());
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
     }
     fn set_request_header(&mut self, name: &str, _: Option<&str>) {
-        self.call();
-        self.note(format!("set_request_header {name}"));
+        self.call(|| format!("set_request_header {name}"));
     }
     fn set_response_header(&mut self, name: &str, _: Option<&str>) {
-        self.call();
-        self.note(format!("set_response_header {name}"));
+        self.call(|| format!("set_response_header {name}"));
     }
     fn clear_route_cache(&mut self) {
-        self.call();
+        self.call(|| "clear_route_cache".to_owned());
     }
     fn set_fact(&mut self, name: &str, value: &str) {
-        self.call();
-        self.note(format!("set_fact {name}"));
+        self.call(|| format!("set_fact {name}"));
         self.facts.insert(name.to_owned(), value.to_owned());
     }
     fn fact(&self, name: &str) -> Option<String> {
-        self.call();
-        self.note(format!("fact {name}"));
+        self.call(|| format!("fact {name}"));
         self.facts.get(name).cloned()
     }
     fn upstream_host_metadata(&self, _: &str, _: &str) -> Option<String> {
-        self.call();
+        self.call(|| "upstream_host_metadata".to_owned());
         None
     }
     fn upstream_attempts(&self) -> Option<u64> {
-        self.call();
+        self.call(|| "upstream_attempts".to_owned());
         Some(1)
     }
     fn count(&mut self, name: &str, _: u64) {
-        self.call();
-        self.note(format!("count {name}"));
+        self.call(|| format!("count {name}"));
     }
     fn record(&mut self, name: &str, _: u64) {
-        self.call();
-        self.note(format!("record {name}"));
+        self.call(|| format!("record {name}"));
     }
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.call();
-        self.note(format!("shared_get {key}"));
+        self.call(|| format!("shared_get {key}"));
         self.shared.get(key).cloned()
     }
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
-        self.call();
-        self.note(format!("shared_set {key}"));
+        self.call(|| format!("shared_set {key}"));
         let version = self.shared.get(key).map_or(0, |(_, v)| *v);
         if cas.is_some_and(|c| c != version && version != 0) {
             return Err(SharedConflict);
@@ -98,11 +91,11 @@ impl Host for CountingHost {
         Ok(())
     }
     fn dispatch_http(&mut self, _: &str, _: &[(&str, &str)], _: &[u8], _: Duration) -> Option<u32> {
-        self.call();
+        self.call(|| "dispatch_http".to_owned());
         Some(1)
     }
     fn log(&self, _: LogLevel, _: &str) {
-        self.call();
+        self.call(|| "log".to_owned());
     }
 }
 
@@ -171,15 +164,15 @@ fn chain(c: &mut Criterion) {
     }
     let (request, response) = (request_2kb(), response());
     host.calls.set(0);
-    host.trace.borrow_mut().clear();
+    host.tracing.set(true);
     call(&stages, &mut host, &request, &response);
+    host.tracing.set(false);
     println!("host calls per request: {}", host.calls.get());
     if std::env::var_os("CHAIN_TRACE").is_some() {
         for line in host.trace.borrow().iter() {
             println!("  {line}");
         }
     }
-    host.trace.borrow_mut().clear();
     c.bench_function("chain/2KB chat call, whole chain", |b| b.iter(|| call(&stages, &mut host, &request, &response)));
 }
 
