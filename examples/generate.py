@@ -307,7 +307,7 @@ def wasmplugin(name, plugin_name, image, config, values):
             "pluginName": plugin_name,
             "phase": phase,
             "priority": priority,
-            "failStrategy": "FAIL_CLOSE",
+            "failStrategy": "FAIL_RELOAD",
             "type": "HTTP",
             # Outbound calls of the selected workloads: the app calls the
             # provider in plain HTTP and the sidecar originates TLS

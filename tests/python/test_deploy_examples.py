@@ -445,7 +445,7 @@ def test_wasmplugins_carry_the_filter_configs():
         assert differing <= allowed, (section, differing)
         image = spec["url"].removeprefix("oci://")
         assert spec["url"].startswith("oci://") and images.get(image) == modules[section].removesuffix(".wasm"), image
-        assert spec["failStrategy"] == "FAIL_CLOSE"
+        assert spec["failStrategy"] == "FAIL_RELOAD"
         # CEL rules of the CRD a JSON schema cannot express:
         assert sum(k in spec for k in ("selector", "targetRef", "targetRefs")) <= 1
         assert not any("*" in k or "*" in v for k, v in spec["selector"]["matchLabels"].items())
