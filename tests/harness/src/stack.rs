@@ -164,6 +164,12 @@ impl FakeProvider {
         Ok(())
     }
 
+    /// The audit records the collector stored, once it holds at least `n`
+    /// or `timeout` has passed (the audit filter sends batches from a timer).
+    pub fn collected_records(&self, n: usize, timeout: Duration) -> Result<Vec<Value>, String> {
+        wait_for_json_lines(&self.collector_file, n, timeout)
+    }
+
     pub fn clear_requests(&self) -> Result<(), String> {
         http().delete(&self.url("/__requests")).call().map_err(|e| e.to_string())?;
         Ok(())
@@ -247,6 +253,27 @@ impl Envoy {
 
     pub fn log(&self) -> String {
         self.process.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+    }
+}
+
+/// The JSON lines of `path` (a file another process appends to), once it
+/// holds at least `n` or `timeout` has passed. A last line still being
+/// written is left for the next look; any other line that is not JSON is an
+/// error.
+fn wait_for_json_lines(path: &Path, n: usize, timeout: Duration) -> Result<Vec<Value>, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+        let lines = whole
+            .lines()
+            .enumerate()
+            .map(|(i, line)| serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1)))
+            .collect::<Result<Vec<Value>, String>>()?;
+        if lines.len() >= n || Instant::now() >= deadline {
+            return Ok(lines);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -403,16 +430,14 @@ impl Stack {
         format!("http://{}{path}", self.gateway())
     }
 
-    /// Where the running gateway reads its secrets from.
-    /// The audit records Envoy's access log wrote, in order.
-    pub fn access_log_records(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.dir.path.join(AUDIT_LOG))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect()
+    /// The audit records Envoy's access log wrote, in order, once there are
+    /// at least `n` or `timeout` has passed (Envoy flushes its log files
+    /// from a buffer, about every second).
+    pub fn access_log_records(&self, n: usize, timeout: Duration) -> Result<Vec<Value>, String> {
+        wait_for_json_lines(&self.dir.path.join(AUDIT_LOG), n, timeout)
     }
 
+    /// Where the running gateway reads its secrets from.
     pub fn secrets_dir(&self) -> PathBuf {
         self.dir.path.join("secrets")
     }

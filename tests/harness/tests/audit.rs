@@ -18,16 +18,9 @@ fn chat(model: &str) -> String {
 
 /// Waits until the collector holds `n` records and returns them by request id.
 fn records(stack: &Stack, n: usize) -> BTreeMap<String, Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        if lines.len() >= n || Instant::now() > deadline {
-            assert_eq!(lines.len(), n, "records: {text}");
-            return lines.into_iter().map(|r| (r["request_id"].as_str().unwrap().to_owned(), r)).collect();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let lines = stack.fake.collected_records(n, Duration::from_secs(20)).unwrap();
+    assert_eq!(lines.len(), n, "records: {lines:?}");
+    lines.into_iter().map(|r| (r["request_id"].as_str().unwrap().to_owned(), r)).collect()
 }
 
 fn id(response: &Response) -> String {
@@ -108,12 +101,13 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert_eq!((aborted["status"].as_u64(), aborted["error_type"].as_str()), (None, Some("client_aborted")));
 
     // Envoy's access log carries the same records, for operators who ship
-    // logs (Envoy flushes its log files every second).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stack.access_log_records().len() < 10 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let logged: Vec<String> = stack.access_log_records().iter().map(|r| r["request_id"].as_str().unwrap().to_owned()).collect();
+    // logs.
+    let logged: Vec<String> = stack
+        .access_log_records(10, Duration::from_secs(10))
+        .unwrap()
+        .iter()
+        .map(|r| r["request_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(logged.len(), 10, "one line per call");
     assert!(logged.iter().all(|id| records.contains_key(id)));
 
@@ -221,11 +215,8 @@ fn records_survive_a_collector_outage() {
     assert!(retried >= 5, "each failed batch counted: {retried}");
     curl(&["-X", "DELETE", &stack.fake.url("/__control/faults")]).unwrap();
     // Back-off is at most 30 s; the records arrive at the next attempt.
-    let deadline = Instant::now() + Duration::from_secs(35);
-    while std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default().lines().count() < 5 {
-        assert!(Instant::now() < deadline, "records not delivered after the outage");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let delivered = stack.fake.collected_records(5, Duration::from_secs(35)).unwrap();
+    assert!(delivered.len() >= 5, "records not delivered after the outage");
     let records = records(&stack, 5);
     for id in &ids {
         assert!(records.contains_key(id), "record {id} lost");

@@ -145,17 +145,16 @@ fn two_hundred_clients_lose_and_double_nothing() {
     // Exactly one audit record per call, in the collector and in the access log.
     let ids: HashSet<String> = totals.ids.lock().unwrap().iter().cloned().collect();
     assert_eq!(ids.len() as u64, calls, "request ids are unique");
-    let collected = wait_for_records(&stack, calls);
+    stack.fake.collected_records(calls as usize, Duration::from_secs(30)).unwrap();
+    // A moment more, so that a duplicate arriving late is seen.
+    std::thread::sleep(Duration::from_millis(1500));
+    let collected = stack.fake.collected_records(0, Duration::ZERO).unwrap();
     let record_ids: Vec<&str> = collected.iter().filter_map(|r| r["request_id"].as_str()).collect();
     assert_eq!(record_ids.len() as u64, calls, "one record per call in the collector");
     assert_eq!(record_ids.iter().collect::<HashSet<_>>().len() as u64, calls, "no record twice");
     assert!(record_ids.iter().all(|id| ids.contains(*id)), "every record is of a call the clients made");
-    // Envoy flushes its access-log file from a buffer, about every second.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while (stack.access_log_records().len() as u64) < calls && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(stack.access_log_records().len() as u64, calls, "one access-log line per call");
+    let logged = stack.access_log_records(calls as usize, Duration::from_secs(15)).unwrap();
+    assert_eq!(logged.len() as u64, calls, "one access-log line per call");
 
     // Tokens: what clients saw = what the records say = what Prometheus says.
     let by_agent = totals.tokens_by_agent.lock().unwrap().clone();
@@ -189,21 +188,4 @@ fn two_hundred_clients_lose_and_double_nothing() {
     assert!(rss[1] <= rss[0] + 40, "Envoy's RSS kept growing under steady load: {rss:?} MB");
     let log = stack.envoy.log();
     assert!(!log.contains("Wasm VM failed") && !log.contains("panicked"), "a VM failed");
-}
-
-/// The collector's records once all `n` have arrived (the audit filter
-/// flushes every 500 ms).
-fn wait_for_records(stack: &Stack, n: u64) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default();
-        let records: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        if records.len() as u64 >= n || Instant::now() > deadline {
-            // A moment more, so that a duplicate arriving late is seen.
-            std::thread::sleep(Duration::from_millis(1500));
-            let text = std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default();
-            return text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
