@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
+from wrkstack import demo_filters, gateway  # noqa: E402  (shared with the older bench scripts)
+
 ENVOY = ROOT / ".venv/bin/envoy"
 LOAD = ROOT / "target/release/llm-load"
 FAKE = ROOT / "target/release/fake-provider"
@@ -164,14 +166,6 @@ def fake_provider(workdir):
 
 # --- targets ----------------------------------------------------------------
 
-def demo_filters():
-    """The demo's filter configuration, with limits too high for a benchmark
-    to reach (the limiter still does all its work on every request)."""
-    filters = json.loads((ROOT / "envoy/filters/demo.json").read_text())
-    filters["token_limit"]["limits"] = {"requests_per_minute": 1_000_000_000, "input_tokens_per_minute": 1_000_000_000_000}
-    return filters
-
-
 def render(template, filters, layout, out, sets):
     filters_file = out.with_suffix(".filters.json")
     filters_file.write_text(json.dumps(filters))
@@ -211,18 +205,7 @@ def envoy_target(target, upstream, workdir):
 def demo_target(target, workdir):
     """The whole demo gateway as `gateway-stack up` runs it (its own
     secrets, its own fake provider from the same release build)."""
-    filters = workdir / "filters.json"
-    filters.write_text(json.dumps(target["filters"]))
-    info_file = workdir / "info.json"
-    env = dict(os.environ, FAKE_PROVIDER_BIN=str(FAKE))
-    with spawn([str(RENDER), "up", "--info-file", str(info_file), "--filters", str(filters)], workdir / "stack.log",
-               cwd=ROOT, env=env) as proc:
-        deadline = time.monotonic() + 60
-        while not info_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gateway-stack up did not come up")
-            time.sleep(0.05)
-        info = json.loads(info_file.read_text())
+    with gateway(workdir, target["filters"], env={"FAKE_PROVIDER_BIN": str(FAKE)}) as info:
         yield (f"http://{info['gateway']}/v1/chat/completions", {"authorization": "Bearer demo-key"},
                [info["envoy_pid"]], info["start_to_ready_ms"])
 

@@ -24,17 +24,18 @@ wrk.headers["authorization"] = "Bearer demo-key"
 
 
 def demo_filters():
-    """The demo's filter configuration, with request limits too high for a
-    benchmark to reach."""
+    """The demo's filter configuration, with limits too high for a benchmark
+    to reach (the limiter still does all its work on every request)."""
     filters = json.loads((ROOT / "envoy/filters/demo.json").read_text())
-    filters["token_limit"]["limits"]["requests_per_minute"] = 100_000_000
+    filters["token_limit"]["limits"] = {"requests_per_minute": 1_000_000_000, "input_tokens_per_minute": 1_000_000_000_000}
     return filters
 
 
 @contextlib.contextmanager
-def gateway(workdir, filters):
+def gateway(workdir, filters, env=None):
     """`gateway-stack up` with `filters` (the bundle, 2 workers) until the
-    block ends; yields the stack's info (addresses, pids)."""
+    block ends, with `env` added to its environment (e.g.
+    `FAKE_PROVIDER_BIN`); yields the stack's info (addresses, pids)."""
     workdir.mkdir(parents=True, exist_ok=True)
     filters_file = workdir / "filters.json"
     filters_file.write_text(json.dumps(filters))
@@ -43,13 +44,13 @@ def gateway(workdir, filters):
     binary = os.environ.get("GATEWAY_STACK", str(ROOT / "target/debug/gateway-stack"))
     proc = subprocess.Popen(
         [binary, "up", "--info-file", str(info_file), "--filters", str(filters_file)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     try:
         deadline = time.monotonic() + 60
         while not info_file.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("gateway-stack did not come up")
+                raise RuntimeError("gateway-stack did not come up")
             time.sleep(0.05)
         yield json.loads(info_file.read_text())
     finally:
