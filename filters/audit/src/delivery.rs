@@ -64,6 +64,13 @@ impl Outbox {
         self.queue.len()
     }
 
+    /// Whether a whole batch is waiting: then it goes at once rather than at
+    /// the next flush. Sending part-filled batches back to back instead
+    /// would, under load, make a collector request of every few calls.
+    pub fn has_full_batch(&self) -> bool {
+        self.queue.len() >= self.max_batch
+    }
+
     /// The body of the next batch (JSON lines) if one is due: nothing in
     /// flight, the back-off has passed and records are waiting. The batch
     /// stays owned by the outbox until [`Outbox::sent`] or [`Outbox::failed`].
@@ -140,6 +147,14 @@ mod tests {
         assert_eq!(o.next_batch(0), None, "one batch in flight");
         assert_eq!(o.sent(), Counts { sent: 2, ..Counts::default() });
         assert_eq!(o.next_batch(0).unwrap(), b"{\"n\":2}\n");
+    }
+
+    #[test]
+    fn a_full_batch_is_told_apart_from_a_partial_one() {
+        let mut o = outbox();
+        assert!(o.has_full_batch(), "3 queued, batches of 2");
+        o.next_batch(0);
+        assert!(!o.has_full_batch(), "1 left");
     }
 
     #[test]

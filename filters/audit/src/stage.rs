@@ -46,6 +46,10 @@ impl Stage for Audit {
         crate::NAME
     }
 
+    fn publishes(&self) -> &'static [&'static str] {
+        &["llm.api", "llm.model.requested", "llm.usage.prompt", "llm.usage.completion", "llm.cost_usd", "llm.audit.record"]
+    }
+
     fn stream(&self) -> Box<dyn StageStream> {
         Box::new(AuditStream { shared: self.shared.clone(), call: Call::default(), stream_usage: None })
     }
@@ -82,12 +86,14 @@ impl Stage for Audit {
             outbox.failed(host.now_ms())
         };
         count(host, counts);
+        // Keep draining full batches while the collector keeps up: one batch
+        // per tick alone caps delivery at `max_batch` records per flush
+        // interval per worker, below what a busy gateway produces (the soak
+        // test found records dropped from a full queue at ~800 calls/s). A
+        // part-filled batch waits for the tick, so batches stay large.
+        let more = delivered && outbox.has_full_batch();
         drop(outbox);
-        // Keep draining while the collector keeps up: one batch per tick
-        // alone caps delivery at `max_batch` records per flush interval per
-        // worker, below what a busy gateway produces (the soak test found
-        // records dropped from a full queue at ~800 calls/s).
-        if delivered {
+        if more {
             self.send_next_batch(host);
         }
     }
@@ -234,7 +240,7 @@ impl StageStream for AuditStream {
         if let Some(cost) = cost {
             host.set_fact("llm.cost_usd", &format!("{cost:.9}"));
         }
-        let record = record::build(&self.call, &facts, cost, ended).to_string();
+        let record = record::build(&self.call, &facts, cost, ended).to_json();
         host.count("llm_gateway.audit.records", 1);
         if config.access_log {
             host.set_fact("llm.audit.record", &record);

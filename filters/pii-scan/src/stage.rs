@@ -45,6 +45,10 @@ impl Stage for PiiScan {
         crate::NAME
     }
 
+    fn publishes(&self) -> &'static [&'static str] {
+        &["llm.pii.findings", "llm.pii.response_findings", "llm.pii.route"]
+    }
+
     fn stream(&self) -> Box<dyn StageStream> {
         Box::new(PiiStream {
             shared: self.shared.clone(),

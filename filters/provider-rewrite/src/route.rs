@@ -30,6 +30,19 @@ impl Stage for Route {
         "provider_route"
     }
 
+    fn publishes(&self) -> &'static [&'static str] {
+        &[
+            "llm.request.path",
+            "llm.provider",
+            "llm.stream",
+            "llm.model.upstream",
+            "llm.azure.deployment",
+            "llm.azure.api_version",
+            "llm.fallback",
+            "llm.cluster",
+        ]
+    }
+
     fn stream(&self) -> Box<dyn StageStream> {
         Box::new(RouteStream { router: self.router.clone() })
     }

@@ -34,6 +34,10 @@ impl Stage for Translate {
         "provider_translate"
     }
 
+    fn publishes(&self) -> &'static [&'static str] {
+        &["llm.attempt.provider", "llm.attempt.model"]
+    }
+
     fn stream(&self) -> Box<dyn StageStream> {
         Box::new(TranslateStream { config: self.config.clone(), translator: None })
     }

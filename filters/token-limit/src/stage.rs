@@ -56,6 +56,17 @@ impl Stage for TokenLimit {
         crate::NAME
     }
 
+    fn publishes(&self) -> &'static [&'static str] {
+        &[
+            "llm.tokens.admission",
+            "llm.tokens.input_estimated",
+            "llm.tokens.output",
+            "llm.ratelimit.key",
+            "llm.ratelimit.remaining",
+            "llm.usage.stream",
+        ]
+    }
+
     fn stream(&self) -> Box<dyn StageStream> {
         Box::new(TokenLimitStream {
             shared: self.shared.clone(),

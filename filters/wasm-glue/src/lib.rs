@@ -12,6 +12,7 @@
 
 pub mod config;
 mod exchange;
+mod facts;
 mod host;
 mod pipeline;
 mod response;

@@ -6,6 +6,7 @@
 //! headers callback when a stage will rewrite the body.
 
 use crate::exchange::Exchange;
+use crate::facts::{Facts, FactsHost};
 use crate::host::Host;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
@@ -19,6 +20,13 @@ pub trait Stage {
     fn name(&self) -> &'static str;
     /// The per-stream state of this stage.
     fn stream(&self) -> Box<dyn StageStream>;
+    /// The facts this stage may publish with [`Host::set_fact`]. A stage of
+    /// the same module reading one that was not published takes it as
+    /// absent without asking Envoy, so a fact listed here must be set by no
+    /// other filter.
+    fn publishes(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Runs once per VM when the configuration is loaded, before traffic
     /// (e.g. to create shared-data entries).
     fn start(&self, _host: &mut dyn Host) {}
@@ -161,12 +169,15 @@ pub struct Stages {
     stages: Vec<Box<dyn Stage>>,
     /// `llm_gateway.<stage>.requests`, counted for every request a stage sees.
     request_counters: Vec<String>,
+    /// Every fact some stage of the module publishes.
+    published: Vec<&'static str>,
 }
 
 impl Stages {
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Stages {
         let request_counters = stages.iter().map(|s| format!("llm_gateway.{}.requests", s.name())).collect();
-        Stages { stages, request_counters }
+        let published = stages.iter().flat_map(|s| s.publishes().iter().copied()).collect();
+        Stages { stages, request_counters, published }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &dyn Stage> {
@@ -181,6 +192,7 @@ pub struct Pipeline {
     pub(crate) exchange: Exchange,
     pub(crate) replied: bool,
     pub(crate) response_mode: ResponseMode,
+    facts: Facts,
 }
 
 impl Pipeline {
@@ -192,7 +204,18 @@ impl Pipeline {
             exchange: Exchange::new(request_headers),
             replied: false,
             response_mode: ResponseMode::Pass,
+            facts: Facts::default(),
         }
+    }
+
+    /// Runs `step` with the host the stages see: Envoy's, with the facts
+    /// this stream's stages published read back from the pipeline.
+    pub(crate) fn with_facts<R>(&mut self, host: &mut dyn Host, step: impl FnOnce(&mut Self, &mut dyn Host) -> R) -> R {
+        let mut facts = std::mem::take(&mut self.facts);
+        let stages = Rc::clone(&self.stages);
+        let result = step(self, &mut FactsHost { host, facts: &mut facts, owned: &stages.published });
+        self.facts = facts;
+        result
     }
 
     pub fn exchange(&self) -> &Exchange {
@@ -206,6 +229,10 @@ impl Pipeline {
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
+        self.with_facts(host, |pipeline, host| pipeline.request_headers(host, end_of_stream))
+    }
+
+    fn request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
         if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request_headers(ex, h)) {
             return step;
         }
@@ -232,7 +259,7 @@ impl Pipeline {
         if !self.needs_request_body() {
             return Step::Continue;
         }
-        self.on_request_complete(host, Some(body))
+        self.with_facts(host, |pipeline, host| pipeline.on_request_complete(host, Some(body)))
     }
 
     fn on_request_complete(&mut self, host: &mut dyn Host, body: Option<&[u8]>) -> Step {
@@ -259,6 +286,10 @@ impl Pipeline {
 
     /// Response headers: `content_type` decides how the body is handled.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
+        self.with_facts(host, |pipeline, host| pipeline.response_headers(host, status, content_type))
+    }
+
+    fn response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
         self.exchange.response_status = status;
         self.exchange.response_media_type = content_type
             .and_then(|c| c.split(';').next())
@@ -274,9 +305,11 @@ impl Pipeline {
     }
 
     pub fn on_done(&mut self, host: &mut dyn Host) {
-        for stream in self.streams.iter_mut().rev() {
-            stream.on_done(&self.exchange, host);
-        }
+        self.with_facts(host, |pipeline, host| {
+            for stream in pipeline.streams.iter_mut().rev() {
+                stream.on_done(&pipeline.exchange, host);
+            }
+        });
     }
 
     /// Calls every stage in order (request path) or in reverse (response

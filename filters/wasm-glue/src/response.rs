@@ -79,6 +79,10 @@ impl Pipeline {
     /// A response body chunk, when [`Pipeline::response_body_need`] asked
     /// for it; `chunk` is the whole body when the response is buffered.
     pub fn on_response_body(&mut self, host: &mut dyn Host, chunk: &[u8], end_of_stream: bool) -> BodyStep {
+        self.with_facts(host, |pipeline, host| pipeline.response_body(host, chunk, end_of_stream))
+    }
+
+    fn response_body(&mut self, host: &mut dyn Host, chunk: &[u8], end_of_stream: bool) -> BodyStep {
         if self.replied {
             return BodyStep::Continue;
         }

@@ -1,0 +1,119 @@
+//! Facts a module's own stages published on one stream, kept beside its
+//! pipeline, so that a stage reading what another stage of the same module
+//! set costs no host call.
+//!
+//! In the bundle every stage runs in one pipeline and reads most of what the
+//! others publish (the audit record gathers eleven facts): each read used to
+//! cross into Envoy and back into the module to copy the value, a large part
+//! of the bundle's cost per call (docs/benchmarks.md). Facts are still
+//! published to Envoy as they are set, for routes, access logs, the upstream
+//! filter and modules loaded separately.
+
+use crate::host::{Host, LogLevel, SharedConflict};
+use std::time::{Duration, SystemTime};
+
+/// What this stream's stages published, in the order they did.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    known: Vec<(String, String)>,
+}
+
+impl Facts {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.known.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        match self.known.iter_mut().find(|(n, _)| n == name) {
+            Some((_, v)) => value.clone_into(v),
+            None => self.known.push((name.to_owned(), value.to_owned())),
+        }
+    }
+}
+
+/// The host as a pipeline's stages see it: facts they published are read
+/// back from [`Facts`]; a fact one of them `owns` (may publish, per
+/// [`crate::Stage::publishes`]) and did not publish is absent without asking
+/// Envoy, since no other filter sets it. Every other call goes to Envoy.
+pub(crate) struct FactsHost<'a> {
+    pub(crate) host: &'a mut dyn Host,
+    pub(crate) facts: &'a mut Facts,
+    pub(crate) owned: &'a [&'static str],
+}
+
+impl Host for FactsHost<'_> {
+    fn set_fact(&mut self, name: &str, value: &str) {
+        self.facts.set(name, value);
+        self.host.set_fact(name, value);
+    }
+
+    fn fact(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.facts.get(name) {
+            return Some(value.to_owned());
+        }
+        if self.owned.contains(&name) {
+            return None;
+        }
+        self.host.fact(name)
+    }
+
+    fn now(&self) -> SystemTime {
+        self.host.now()
+    }
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        self.host.set_request_header(name, value);
+    }
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        self.host.set_response_header(name, value);
+    }
+    fn clear_route_cache(&mut self) {
+        self.host.clear_route_cache();
+    }
+    fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String> {
+        self.host.upstream_host_metadata(namespace, key)
+    }
+    fn upstream_attempts(&self) -> Option<u64> {
+        self.host.upstream_attempts()
+    }
+    fn count(&mut self, name: &str, by: u64) {
+        self.host.count(name, by);
+    }
+    fn record(&mut self, name: &str, value: u64) {
+        self.host.record(name, value);
+    }
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.host.shared_get(key)
+    }
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+        self.host.shared_set(key, value, cas)
+    }
+    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {
+        self.host.dispatch_http(cluster, headers, body, timeout)
+    }
+    fn log(&self, level: LogLevel, message: &str) {
+        self.host.log(level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::FakeHost;
+
+    #[test]
+    fn published_facts_are_read_back_without_the_host_and_still_published() {
+        let mut envoy = FakeHost::default();
+        envoy.facts.insert("llm.attempt.model".into(), "from-upstream".into());
+        let mut facts = Facts::default();
+        let owned = ["llm.provider", "llm.cluster"];
+        let mut host = FactsHost { host: &mut envoy, facts: &mut facts, owned: &owned };
+        host.set_fact("llm.provider", "openai");
+        host.set_fact("llm.provider", "azure");
+        assert_eq!(envoy.facts.get("llm.provider").map(String::as_str), Some("azure"), "published to Envoy");
+        envoy.facts.insert("llm.provider".into(), "changed in Envoy only".into());
+        let host = FactsHost { host: &mut envoy, facts: &mut facts, owned: &owned };
+        assert_eq!(host.fact("llm.provider").as_deref(), Some("azure"), "read back from the pipeline");
+        assert_eq!(host.fact("llm.cluster"), None, "owned and unset: absent");
+        assert_eq!(host.fact("llm.attempt.model").as_deref(), Some("from-upstream"), "not owned: Envoy's");
+    }
+}
