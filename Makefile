@@ -69,6 +69,7 @@ bench-tools:
 # The full benchmark: every figure of docs/benchmarks.md "make bench", its plot
 # and build/bench/{results.json,report.md}.
 bench: wasm tools bench-tools venv
+	cargo build --release -p ratelimit-service
 	bash bench/install-peers.sh
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(VENV)/bin/python bench/run.py --plot docs/benchmarks.png

@@ -10,7 +10,8 @@ one run on loopback.
 Targets: the upstream itself (`direct`), bare Envoy (same version, no wasm),
 Envoy with each filter's own module alone, Envoy with the bundle (all four
 stages, default configuration: the DESIGN.md budgets), the bundle with exact
-token counting on every request, the whole demo gateway (client keys,
+token counting on every request, the bundle with global token limits (Envoy's
+ratelimit filter, our rate-limit service, Redis), the whole demo gateway (client keys,
 access logs, key injection, fallback chain), LiteLLM proxy and the Portkey
 gateway (bench/peers.py). Every Envoy runs 2 workers.
 
@@ -44,6 +45,7 @@ from wrkstack import demo_filters, gateway  # noqa: E402  (shared with the older
 ENVOY = ROOT / ".venv/bin/envoy"
 LOAD = ROOT / "target/release/llm-load"
 FAKE = ROOT / "target/release/fake-provider"
+RATELIMIT = ROOT / "target/release/ratelimit-service"
 RENDER = ROOT / "target/debug/gateway-stack"
 WORKERS = 2
 MODEL = "gpt-4o-mini"
@@ -164,6 +166,39 @@ def fake_provider(workdir):
         raise RuntimeError("the fake provider did not start")
 
 
+@contextlib.contextmanager
+def ratelimit_service(workdir):
+    """A throwaway Redis and the rate-limit service on it, with ceilings no
+    benchmark reaches (the descriptors tests/ratelimit-service/tests/suite.rs
+    uses); yields the service's gRPC port."""
+    redis_port = free_port()
+    with spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(workdir)], workdir / "redis.log"):
+        deadline = time.monotonic() + 10
+        while "Ready to accept connections" not in (workdir / "redis.log").read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        limits = workdir / "limits.json"
+        ceiling = 10 ** 15
+        limits.write_text(json.dumps({"limits": [
+            {"name": "tokens-per-agent", "domain": "llm-gateway", "max_value": ceiling, "seconds": 60,
+             "descriptor": [{"key": "limit", "value": "tokens"}, {"key": "x-agent-id"}]},
+            {"name": "shared-bucket", "domain": "llm-gateway", "max_value": ceiling, "seconds": 60,
+             "descriptor": [{"key": "limit", "value": "tokens"}]},
+        ]}))
+        ready = workdir / "ratelimit.ready.json"
+        ready.unlink(missing_ok=True)
+        with spawn([str(RATELIMIT), "serve", "--listen", "127.0.0.1:0", "--limits", str(limits), "--ready-file", str(ready),
+                    "--redis", f"redis://127.0.0.1:{redis_port}"], workdir / "ratelimit.log") as proc:
+            deadline = time.monotonic() + 30
+            while not ready.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the rate-limit service did not start")
+                time.sleep(0.02)
+            yield json.loads(ready.read_text())["grpc"].rsplit(":", 1)[1]
+
+
 # --- targets ----------------------------------------------------------------
 
 def render(template, filters, layout, out, sets):
@@ -191,15 +226,18 @@ def envoy_target(target, upstream, workdir):
         template = workdir / "bare.yaml"
         template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
                                     if l.strip() != "${LLM_FILTERS}"))
-    render(template, target["filters"] or {}, target.get("layout", "bundle"), config,
-           {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port})
-    headers = {}
-    started = time.monotonic()
-    with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
-                "--disable-hot-restart"], workdir / "envoy.log") as proc:
-        wait_http(f"http://127.0.0.1:{admin}/ready", proc=proc)
-        ready_ms = (time.monotonic() - started) * 1000
-        yield f"http://127.0.0.1:{listener}/v1/chat/completions", headers, [proc.pid], ready_ms
+    sets = {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port}
+    with contextlib.ExitStack() as services:
+        if target.get("global"):
+            sets["RATELIMIT_PORT"] = services.enter_context(ratelimit_service(workdir))
+        render(template, target["filters"] or {}, target.get("layout", "bundle"), config, sets)
+        headers = {"x-agent-id": "bench"} if target.get("global") else {}
+        started = time.monotonic()
+        with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
+                    "--disable-hot-restart"], workdir / "envoy.log") as proc:
+            wait_http(f"http://127.0.0.1:{admin}/ready", proc=proc)
+            ready_ms = (time.monotonic() - started) * 1000
+            yield f"http://127.0.0.1:{listener}/v1/chat/completions", headers, [proc.pid], ready_ms
 
 
 def demo_target(target, workdir):
@@ -229,6 +267,8 @@ def targets():
     demo = demo_filters()
     exact = json.loads(json.dumps(demo))
     exact["token_limit"]["counting"] = {"mode": "exact"}
+    global_limits = json.loads(json.dumps(demo))
+    global_limits["token_limit"] = {"key": [{"header": "x-agent-id"}], "global": {"on_failure": "open"}}
     return [
         {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
@@ -238,6 +278,8 @@ def targets():
          "filters": demo},
         {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",
          "filters": exact},
+        {"name": "bundle-global", "label": "Envoy + bundle, global token limits (rate-limit service, Redis)",
+         "kind": "envoy", "filters": global_limits, "global": True},
         {"name": "demo", "label": "the demo gateway (keys, access logs, key injection)", "kind": "demo",
          "filters": demo},
         {"name": "litellm", "label": "LiteLLM proxy", "kind": "litellm"},

@@ -169,24 +169,12 @@ impl Tally {
 }
 
 impl Features {
-    /// One pass over the text: ASCII bytes through a table, everything else
+    /// One pass over the text: ASCII through a table, everything else
     /// classified by Unicode block.
     pub fn of(text: &str) -> Features {
         let mut tally = Tally::default();
-        let bytes = text.as_bytes();
-        let mut at = 0;
-        while let Some(&byte) = bytes.get(at) {
-            let (class, len) = match ASCII_CLASS.get(usize::from(byte)) {
-                Some(class) => (*class, 1),
-                // `at` is on a character boundary: ASCII bytes and whole
-                // characters are all it ever steps over.
-                None => match text.get(at..).and_then(|rest| rest.chars().next()) {
-                    Some(c) => (Class::of(c), c.len_utf8()),
-                    None => break,
-                },
-            };
-            at += len;
-            tally.push(class, len);
+        for c in text.chars() {
+            tally.push(Class::of(c), c.len_utf8());
         }
         tally.features()
     }
@@ -266,7 +254,6 @@ fn is_combining(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     #[test]
     fn the_ascii_table_classifies_as_the_char_rules_do() {
@@ -285,19 +272,20 @@ mod tests {
         }
     }
 
-    /// The byte-stepping pass counts what classifying each char would.
-    fn by_chars(text: &str) -> Features {
-        let mut tally = Tally::default();
-        for c in text.chars() {
-            tally.push(Class::of(c), c.len_utf8());
-        }
-        tally.features()
-    }
-
-    proptest! {
-        #[test]
-        fn stepping_by_bytes_counts_as_stepping_by_chars(text in "\\PC{0,64}|[a-zé 1,\u{4e00}-\u{4e10}\u{900}-\u{910}\u{1f600}]{0,64}") {
-            prop_assert_eq!(Features::of(&text), by_chars(&text));
-        }
+    #[test]
+    fn each_class_and_word_is_counted() {
+        let f = Features::of("Hello, wörld 42 你好 привет 😀");
+        let expected = Features {
+            ascii_letters: 10,
+            ascii_words: 2,
+            digits: 2,
+            spaces: 5,
+            punct: 1,
+            cjk: 2,
+            other_letter_bytes: 12,
+            other_words: 1,
+            symbols: 1,
+        };
+        assert_eq!(f, expected);
     }
 }
