@@ -18,7 +18,8 @@ gateway (bench/peers.py). Every Envoy runs 2 workers.
 Workloads: 2 KB and 64 KB OpenAI chat completions, whole and streamed.
 Figures: requests/s at fixed concurrency with the target's CPU per request;
 latency p50/p99/p99.9 at a fixed rate below saturation (corrected for
-coordinated omission); time to first streamed token at a fixed rate; RSS
+coordinated omission), with every process on one core (see `one_core`);
+time to first streamed token at a fixed rate, also on one core; RSS
 after the run; start to ready. Each also as a ratio to bare Envoy.
 
 Writes build/bench/results.json, build/bench/report.md and, with
@@ -289,8 +290,30 @@ def targets():
 
 # --- measuring --------------------------------------------------------------
 
-def load(url, headers, body_file, mode, seconds, stream, connections, rate=None, warmup=1.0):
-    args = [str(LOAD), mode, "--url", url, "--body", str(body_file), "--duration", str(seconds),
+@contextlib.contextmanager
+def one_core():
+    """Every process of the run (this script's descendants: the upstream,
+    Envoy or a peer, the rate-limit service and Redis) on CPU 0 until the
+    block ends; the load generators started in it go there too. On 2 cores
+    shared by all of them, whether each hop of a request wakes the other
+    core depends on where the scheduler put each process, which holds for
+    a whole process lifetime: bare Envoy's p50 at a fixed rate moved
+    between 0.5 and 0.9 ms from run to run and a target's added p50
+    between +0.15 and +0.65 ms. On one core it is steady to a few
+    hundredths of a millisecond (docs/benchmarks.md)."""
+    pids = children(os.getpid())
+    cpus = f"0-{(os.cpu_count() or 1) - 1}"
+    for pid in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", "0", str(pid)], capture_output=True)
+    try:
+        yield ["taskset", "-c", "0"]
+    finally:
+        for pid in pids:
+            subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True)
+
+
+def load(url, headers, body_file, mode, seconds, stream, connections, rate=None, warmup=1.0, prefix=()):
+    args = [*prefix, str(LOAD), mode, "--url", url, "--body", str(body_file), "--duration", str(seconds),
             "--warmup", str(warmup), "--connections", str(connections), "--json"]
     if rate:
         args += ["--rate", str(rate)]
@@ -331,8 +354,9 @@ def measure(target, upstream, workdir, opts, progress):
                     total = ok * (opts.seconds + 1.0) / opts.seconds
                     figures["cpu_us_per_request"] = used / total * 1e6
             rate = opts.rate[workload]
-            progress(f"{target['name']}: {workload} latency at {rate} requests/s")
-            figures["rate"] = load(url, headers, body_file, "rate", opts.seconds, stream, 8, rate=rate)
+            progress(f"{target['name']}: {workload} latency at {rate} requests/s, on one core")
+            with one_core() as prefix:
+                figures["rate"] = load(url, headers, body_file, "rate", opts.seconds, stream, 8, rate=rate, prefix=prefix)
         result["rss_mb"] = rss_mb(pids) if pids else None
     return result
 
@@ -372,7 +396,7 @@ def report(results, opts):
         rate = opts.rate[w]
         lines.append(f"\n### {w}: {'streamed ' if stream else ''}chat completion of {size // 1024} KB\n")
         if stream:
-            lines.append(f"Fixed rate {rate} requests/s; latency to the first token (TTFT) and to the end.\n")
+            lines.append(f"Fixed rate {rate} requests/s, every process on one core; latency to the first token (TTFT) and to the end.\n")
             lines.append("| target | TTFT p50 ms | p99 | p99.9 | TTFT p50 added | end p50 ms | end p99 |")
             lines.append("| --- | --- | --- | --- | --- | --- | --- |")
             for r in results:
@@ -380,7 +404,7 @@ def report(results, opts):
                              f"| {fig(pct(r, w, 'ttft_ms', 'p999'))} | {fig(added(r, w, 'ttft_ms', 'p50'), '{:+.3f}')} "
                              f"| {fig(pct(r, w, 'latency_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'latency_ms', 'p99'))} |")
             continue
-        lines.append(f"Throughput at {opts.connections} connections; latency at a fixed {rate} requests/s.\n")
+        lines.append(f"Throughput at {opts.connections} connections; latency at a fixed {rate} requests/s, every process on one core.\n")
         lines.append("| target | req/s | ÷ bare | CPU µs/req | p50 ms | p99 ms | p99.9 ms | p50 added | p99 added |")
         lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in results:
