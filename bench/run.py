@@ -269,7 +269,9 @@ def targets():
     exact = json.loads(json.dumps(demo))
     exact["token_limit"]["counting"] = {"mode": "exact"}
     global_limits = json.loads(json.dumps(demo))
-    global_limits["token_limit"] = {"key": [{"header": "x-agent-id"}], "global": {"on_failure": "open"}}
+    # Failing closed, so that a service that does not answer shows as failed
+    # requests rather than as a fast path that never charged it.
+    global_limits["token_limit"] = {"key": [{"header": "x-agent-id"}], "global": {"on_failure": "closed"}}
     return [
         {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
@@ -297,10 +299,10 @@ def one_core():
     block ends; the load generators started in it go there too. On 2 cores
     shared by all of them, whether each hop of a request wakes the other
     core depends on where the scheduler put each process, which holds for
-    a whole process lifetime: bare Envoy's p50 at a fixed rate moved
-    between 0.5 and 0.9 ms from run to run and a target's added p50
-    between +0.15 and +0.65 ms. On one core it is steady to a few
-    hundredths of a millisecond (docs/benchmarks.md)."""
+    a whole process lifetime: a target's added p50 at a fixed rate moved
+    between -0.04 and +0.65 ms from run to run. On one core the spread is
+    about half that and never below zero, though not gone
+    (docs/benchmarks.md)."""
     pids = children(os.getpid())
     cpus = f"0-{(os.cpu_count() or 1) - 1}"
     for pid in pids:
@@ -519,9 +521,10 @@ def main():
     opts.workloads = opts.workloads.split(",")
     opts.rate = {"2k": opts.rate_2k, "2k-stream": opts.rate_2k, "64k": opts.rate_64k}
     chosen = [t for t in targets() if not opts.targets or t["name"] in opts.targets.split(",")]
-    for tool in (ENVOY, LOAD, FAKE, RENDER):
+    needed = [ENVOY, LOAD, FAKE, RENDER] + ([RATELIMIT] if any(t.get("global") for t in chosen) else [])
+    for tool in needed:
         if not tool.exists():
-            sys.exit(f"{tool} is missing: run `make bench-tools` (or `make bench`)")
+            sys.exit(f"{tool} is missing: run `make bench` (it builds every tool)")
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     def progress(what):

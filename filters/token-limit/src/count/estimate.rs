@@ -88,8 +88,8 @@ enum Class {
     Symbol,
 }
 
-/// The class of each ASCII byte: most prompts are mostly ASCII, and a table
-/// lookup per byte is several times faster than classifying a decoded char.
+/// The class of each ASCII character: most prompts are mostly ASCII, and
+/// one table lookup is cheaper than the chain of range checks below it.
 // Evaluated at compile time: an index out of range fails the build.
 #[allow(clippy::indexing_slicing)]
 const ASCII_CLASS: [Class; 128] = {
