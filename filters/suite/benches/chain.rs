@@ -13,91 +13,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
-use std::cell::Cell;
-use std::collections::HashMap;
-use std::hint::black_box;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
-use wasm_glue::{BodyNeed, Host, LogLevel, Pipeline, SharedConflict, Stages};
+use wasm_glue::Stages;
 
-/// Envoy's side of the calls, in memory, counting each.
-#[derive(Default)]
-struct CountingHost {
-    shared: HashMap<String, (Vec<u8>, u32)>,
-    facts: HashMap<String, String>,
-    calls: Cell<u64>,
-    /// While set, each call is also listed by kind and name (`CHAIN_TRACE=1`
-    /// prints one request's list); off while criterion measures.
-    tracing: Cell<bool>,
-    trace: std::cell::RefCell<Vec<String>>,
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-impl CountingHost {
-    fn call(&self, what: impl FnOnce() -> String) {
-        self.calls.set(self.calls.get() + 1);
-        if self.tracing.get() {
-            self.trace.borrow_mut().push(what());
-        }
-    }
-}
-
-impl Host for CountingHost {
-    fn now(&self) -> SystemTime {
-        self.call(|| "now".to_owned());
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-    }
-    fn set_request_header(&mut self, name: &str, _: Option<&str>) {
-        self.call(|| format!("set_request_header {name}"));
-    }
-    fn set_response_header(&mut self, name: &str, _: Option<&str>) {
-        self.call(|| format!("set_response_header {name}"));
-    }
-    fn clear_route_cache(&mut self) {
-        self.call(|| "clear_route_cache".to_owned());
-    }
-    fn set_fact(&mut self, name: &str, value: &str) {
-        self.call(|| format!("set_fact {name}"));
-        self.facts.insert(name.to_owned(), value.to_owned());
-    }
-    fn fact(&self, name: &str) -> Option<String> {
-        self.call(|| format!("fact {name}"));
-        self.facts.get(name).cloned()
-    }
-    fn upstream_host_metadata(&self, _: &str, _: &str) -> Option<String> {
-        self.call(|| "upstream_host_metadata".to_owned());
-        None
-    }
-    fn upstream_attempts(&self) -> Option<u64> {
-        self.call(|| "upstream_attempts".to_owned());
-        Some(1)
-    }
-    fn count(&mut self, name: &str, _: u64) {
-        self.call(|| format!("count {name}"));
-    }
-    fn record(&mut self, name: &str, _: u64) {
-        self.call(|| format!("record {name}"));
-    }
-    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        self.call(|| format!("shared_get {key}"));
-        self.shared.get(key).cloned()
-    }
-    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
-        self.call(|| format!("shared_set {key}"));
-        let version = self.shared.get(key).map_or(0, |(_, v)| *v);
-        if cas.is_some_and(|c| c != version && version != 0) {
-            return Err(SharedConflict);
-        }
-        self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
-        Ok(())
-    }
-    fn dispatch_http(&mut self, _: &str, _: &[(&str, &str)], _: &[u8], _: Duration) -> Option<u32> {
-        self.call(|| "dispatch_http".to_owned());
-        Some(1)
-    }
-    fn log(&self, _: LogLevel, _: &str) {
-        self.call(|| "log".to_owned());
-    }
-}
+use support::MemoryHost;
 
 fn demo_config() -> Vec<u8> {
     let mut filters: Value = serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
@@ -144,21 +66,14 @@ fn headers(body: &[u8]) -> Vec<(String, String)> {
     .collect()
 }
 
-/// One call: request headers and body, response headers and body, done.
-fn call(stages: &Rc<Stages>, host: &mut CountingHost, request: &[u8], response: &[u8]) {
-    let mut pipeline = Pipeline::new(stages, headers(request));
-    pipeline.on_request_headers(host, false);
-    black_box(pipeline.on_request_body(host, request));
-    pipeline.on_response_headers(host, Some(200), Some("application/json"));
-    if pipeline.response_body_need(true) != BodyNeed::Nothing {
-        black_box(pipeline.on_response_body(host, response, true));
-    }
-    pipeline.on_done(host);
+/// One 2 KB chat call end to end.
+fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &[u8], response: &[u8]) {
+    support::call(stages, host, headers(request), request, "application/json", response);
 }
 
 fn chain(c: &mut Criterion) {
     let stages = Rc::new(Stages::new(llm_gateway_suite::load(&demo_config()).unwrap()));
-    let mut host = CountingHost::default();
+    let mut host = MemoryHost::default();
     for stage in stages.iter() {
         stage.start(&mut host);
     }
