@@ -1,7 +1,7 @@
 //! token-limit: token counting and per-key token and request limits with
 //! OpenAI-style 429s.
 //!
-//! `count` holds token counting (exact with tiktoken-rs, calibrated
+//! `count` holds token counting (exact with OpenAI's vocabularies, calibrated
 //! estimates, and the `auto` choice between them), `limit` the policy and the
 //! sliding-window limiter over a compare-and-swap store, `stage` the filter
 //! that runs them on each request with Envoy's shared data as the store,

@@ -9,7 +9,7 @@ use crate::count::{admission_count, estimate, exact, request_tokens, Encoding, E
 use crate::limit::headers::openai_headers;
 use crate::limit::key::{build_key, RequestKey};
 use crate::limit::limiter::{Actual, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
-use crate::limit::policy::{KeyPart, Limit, LimitPolicy, Measure, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::limit::policy::{CountingMode, KeyPart, Limit, LimitPolicy, Measure, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::limit::store::{CasMismatch, Store};
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::PriceMap;
@@ -17,7 +17,7 @@ use llm_api::{ApiError, ErrorKind, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
-use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
+use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
 pub struct TokenLimit {
     shared: Rc<Shared>,
@@ -80,6 +80,20 @@ impl Stage for TokenLimit {
 
     fn start(&self, host: &mut dyn Host) {
         self.shared.limiter.init_slots(&mut HostStore(host));
+    }
+
+    /// Builds both vocabularies unless counting is estimate-only: any model
+    /// may come, and a request near a limit must not wait for one. The log
+    /// line tells operators (and the integration test) that it happened.
+    fn warm(&self, host: &mut dyn Host) {
+        if self.shared.policy.counting.mode == CountingMode::Estimate {
+            return;
+        }
+        let started = host.now_ms();
+        exact::warm(Encoding::O200kBase);
+        exact::warm(Encoding::Cl100kBase);
+        let took = host.now_ms().saturating_sub(started);
+        host.log(LogLevel::Info, &format!("token_limit: o200k_base and cl100k_base vocabularies built in {took} ms"));
     }
 
     fn tick_period(&self) -> Option<Duration> {

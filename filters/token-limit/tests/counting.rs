@@ -1,4 +1,5 @@
-//! Counting against tiktoken: published strings, OpenAI's message-overhead
+//! Counting against tiktoken: published strings, tiktoken-rs's counts of
+//! the corpus and of texts that stress the merges, OpenAI's message-overhead
 //! rules (tiktoken-rs's cookbook port as the oracle), and no input panics.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -14,6 +15,51 @@ fn published_strings() {
     assert_eq!(exact::count(Encoding::Cl100kBase, "hello world"), 2);
     assert_eq!(exact::count(Encoding::O200kBase, "hello world"), 2);
     assert_eq!(exact::count(Encoding::Cl100kBase, "antidisestablishmentarianism"), 6);
+}
+
+fn tiktoken(encoding: Encoding, text: &str) -> usize {
+    let bpe = match encoding {
+        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+    };
+    bpe.encode_ordinary(text).len()
+}
+
+/// The corpus files whole and cut into windows of 7 to 1,000 characters at
+/// many offsets (cuts inside words, numbers, whitespace runs and scripts),
+/// and texts whose pieces are long (the heap merge) or pathological.
+#[test]
+fn counts_equal_tiktoken_rs() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/corpus");
+    let mut texts: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let chars: Vec<char> = text.chars().collect();
+        for window in [7usize, 31, 200, 1000] {
+            for start in (0..chars.len()).step_by(window / 2 + 7) {
+                texts.push(chars[start..(start + window).min(chars.len())].iter().collect());
+            }
+        }
+        texts.push(text);
+    }
+    texts.extend([
+        "=".repeat(5000),
+        "=-".repeat(2000) + "!?",
+        "ab".repeat(3000),
+        "\u{1F600}\u{1F9D1}\u{200D}\u{1F4BB}".repeat(300),
+        "  \n\n  x  \t\r\n ".repeat(300),
+        " ".repeat(10_000) + "x",
+        "0123456789".repeat(500),
+        (0..3000).filter_map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000)).collect(),
+        (0..5000).map(|i| char::from(33 + (i * 37 % 90) as u8)).collect(),
+        "<|endoftext|> and <|fim_prefix|> as text".into(),
+    ]);
+    for text in &texts {
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            assert_eq!(exact::count(encoding, text), tiktoken(encoding, text), "{encoding:?} on {:?}", &text[..text.floor_char_boundary(80)]);
+        }
+    }
+    assert!(texts.len() > 1000, "{} texts", texts.len());
 }
 
 fn cookbook_messages() -> Value {
@@ -126,6 +172,7 @@ proptest! {
             prop_assert!(text.is_empty() || e >= 1);
         }
         let full = exact::count(Encoding::O200kBase, &text);
+        prop_assert_eq!(full, tiktoken(Encoding::O200kBase, &text));
         prop_assert_eq!(exact::count_up_to(Encoding::O200kBase, &text, usize::MAX), Ok(full));
     }
 

@@ -31,6 +31,12 @@ pub trait Stage {
     /// (e.g. to create shared-data entries).
     fn start(&self, _host: &mut dyn Host) {}
 
+    /// Slow preparation that no request should wait for (building a
+    /// tokenizer). Runs once per VM from a timer that fires right after the
+    /// configuration is loaded, so it delays neither the configuration nor
+    /// Envoy's start.
+    fn warm(&self, _host: &mut dyn Host) {}
+
     /// How often this stage wants [`Stage::on_tick`] (the VM's timer runs at
     /// the shortest period any stage asks for).
     fn tick_period(&self) -> Option<std::time::Duration> {

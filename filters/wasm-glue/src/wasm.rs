@@ -26,13 +26,27 @@ thread_local! {
 pub fn start(load: Loader) {
     LOADER.with(|loader| loader.set(Some(load)));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::new(Stages::new(Vec::new())) })
+        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::new(Stages::new(Vec::new())), warmed: false })
     });
 }
+
+/// How soon after the configuration the timer first fires, to run
+/// [`Stage::warm`]: at once, but after `on_configure` has returned.
+const WARM_DELAY: Duration = Duration::from_millis(1);
 
 struct Root {
     load: Option<Loader>,
     stages: Rc<Stages>,
+    /// Whether the first tick, which runs [`Stage::warm`], has fired.
+    warmed: bool,
+}
+
+impl Root {
+    /// The stages' own timer: the shortest period any asks for, or none.
+    fn set_stage_tick_period(&self) {
+        let period = self.stages.iter().filter_map(|s| s.tick_period()).min();
+        let _ = hostcalls::set_tick_period(period.unwrap_or(Duration::ZERO));
+    }
 }
 
 impl Context for Root {
@@ -59,10 +73,9 @@ impl RootContext for Root {
                 for stage in &stages {
                     stage.start(&mut EnvoyHost(Phase::Configure));
                 }
-                if let Some(period) = stages.iter().filter_map(|s| s.tick_period()).min() {
-                    let _ = hostcalls::set_tick_period(period);
-                }
                 self.stages = Rc::new(Stages::new(stages));
+                self.warmed = false;
+                let _ = hostcalls::set_tick_period(WARM_DELAY);
                 true
             }
             Err(err) => {
@@ -73,6 +86,14 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        if !self.warmed {
+            self.warmed = true;
+            for stage in self.stages.iter() {
+                stage.warm(&mut EnvoyHost(Phase::Tick));
+            }
+            self.set_stage_tick_period();
+            return;
+        }
         for stage in self.stages.iter() {
             stage.on_tick(&mut EnvoyHost(Phase::Tick));
         }

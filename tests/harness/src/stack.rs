@@ -245,12 +245,12 @@ impl Envoy {
             .and_then(|v| v.trim().parse().ok()))
     }
 
-    /// Envoy's log so far (tests only: the demo logs to the terminal).
     /// Envoy's `/stats/prometheus` page.
     pub fn prometheus(&self) -> Result<String, String> {
         Ok(get(&format!("http://{}/stats/prometheus", self.admin))?.1)
     }
 
+    /// Envoy's log so far (tests only: the demo logs to the terminal).
     pub fn log(&self) -> String {
         self.process.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
     }

@@ -3,6 +3,7 @@
 
 use gateway_harness::curl::post_json;
 use gateway_harness::{Stack, StackOptions};
+use std::time::{Duration, Instant};
 
 /// A chat request of about 1 KB (roughly 230 tokens).
 fn kilobyte_chat(model: &str) -> String {
@@ -206,4 +207,19 @@ fn estimate_of(stack: &Stack, body: &str) -> u64 {
     let response = post_json(&stack.url("/v1/chat/completions"), body, &["-H", "x-agent-id: burst-probe"]).unwrap();
     let remaining: u64 = response.header("x-ratelimit-remaining-tokens").unwrap().parse().unwrap();
     10_000 - remaining
+}
+
+/// The vocabularies are built from a timer right after the configuration is
+/// loaded, in every VM (both workers' included), before any traffic: no
+/// request waits for them.
+#[test]
+fn vocabularies_are_built_at_start_before_any_request() {
+    let stack = Stack::start(StackOptions::demo("limits-warm")).unwrap_or_else(|e| panic!("{e}"));
+    let builds = || stack.envoy.log().matches("o200k_base and cl100k_base vocabularies built in").count();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while builds() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(builds() >= 2, "one build per worker VM at least: {}", stack.envoy.log());
+    assert!(stack.fake.requests().unwrap().is_empty(), "no request was sent");
 }

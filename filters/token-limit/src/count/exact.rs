@@ -1,43 +1,51 @@
-//! Exact OpenAI token counts with tiktoken-rs.
+//! Exact OpenAI token counts: tiktoken's `encode_ordinary(text).len()`,
+//! over the compact vocabularies of [`super::vocabulary`].
 //!
-//! Why tiktoken-rs and not GitHub's faster `bpe-openai`: both give identical
-//! tokens (checked on 56,336 strings of the testdata corpus and its
-//! substrings, both vocabularies), and bpe-openai counts ~1.5x faster and
-//! loads o200k in 61 ms instead of 173 ms natively; but it embeds its
-//! vocabularies as prebuilt serialized automata of 32 MB (o200k) + 15 MB
-//! (cl100k), which a wasm module carries as data segments copied into every
-//! VM's linear memory (Envoy runs one VM per worker plus two on the main
-//! thread), and its loaded o200k takes 66 MiB RSS against tiktoken-rs's
-//! 46 MiB. tiktoken-rs embeds the 3.6 MB + 1.7 MB text vocabularies instead.
+//! Why not GitHub's faster `bpe-openai` either: its prebuilt automata are
+//! 32 MB (o200k) + 15 MB (cl100k) of data segments, copied into every VM's
+//! linear memory, and its loaded o200k takes 66 MiB.
 //!
-//! The vocabularies are tiktoken-rs's lazily built statics: nothing is built
-//! until a count or [`warm`] asks for that encoding, and then once per VM.
+//! A vocabulary is built once per VM, when a count or [`warm`] first asks
+//! for it: about 20 ms for o200k natively.
 
+use std::sync::OnceLock;
+
+use super::vocabulary::Vocabulary;
 use super::Encoding;
-use tiktoken_rs::CoreBPE;
 
 /// Counts are split at boundaries where the pre-tokenizer always splits, in
 /// chunks of about this many bytes, so that [`count_up_to`] can stop early.
 const CHUNK_BYTES: usize = 8 * 1024;
 
-fn bpe(encoding: Encoding) -> &'static CoreBPE {
-    match encoding {
-        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
-        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
-    }
+static O200K: OnceLock<Option<Vocabulary>> = OnceLock::new();
+static CL100K: OnceLock<Option<Vocabulary>> = OnceLock::new();
+
+/// `None` only if the vocabulary's pattern failed to compile, which a unit
+/// test rules out; counts then fall back to one token per byte, an
+/// over-count.
+fn vocabulary(encoding: Encoding) -> Option<&'static Vocabulary> {
+    let cell = match encoding {
+        Encoding::O200kBase => &O200K,
+        Encoding::Cl100kBase => &CL100K,
+    };
+    cell.get_or_init(|| Vocabulary::build(encoding).ok()).as_ref()
 }
 
-/// Builds the vocabulary now (e.g. from a timer right after start) so that
-/// no request waits for it.
+fn count_one(vocabulary: Option<&Vocabulary>, text: &str) -> usize {
+    vocabulary.map_or(text.len(), |v| v.count(text))
+}
+
+/// Builds the vocabulary now (from a timer right after start) so that no
+/// request waits for it.
 pub fn warm(encoding: Encoding) {
-    bpe(encoding);
+    vocabulary(encoding);
 }
 
 /// The exact token count of `text`, special-token strings such as
 /// `<|endoftext|>` counted as ordinary text (the API does the same for
 /// message content).
 pub fn count(encoding: Encoding, text: &str) -> usize {
-    bpe(encoding).encode_ordinary(text).len()
+    count_one(vocabulary(encoding), text)
 }
 
 /// A count that stopped early because it passed the limit.
@@ -51,10 +59,10 @@ pub struct Exceeded {
 /// The exact count of `text` if it is at most `limit`, else
 /// `Err(Exceeded)` as soon as the chunks counted so far pass the limit.
 pub fn count_up_to(encoding: Encoding, text: &str, limit: usize) -> Result<usize, Exceeded> {
-    let bpe = bpe(encoding);
+    let vocabulary = vocabulary(encoding);
     let mut total = 0usize;
     for chunk in (Chunks { rest: text }) {
-        total += bpe.encode_ordinary(chunk).len();
+        total += count_one(vocabulary, chunk);
         if total > limit {
             return Err(Exceeded { at_least: total });
         }

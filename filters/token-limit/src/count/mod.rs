@@ -8,6 +8,7 @@ pub mod estimate;
 pub mod exact;
 pub mod image;
 pub mod request;
+mod vocabulary;
 
 pub use auto::{admission_count, AdmissionCount, Method};
 pub use encoding::{Encoding, EncodingMap, EncodingRule};
