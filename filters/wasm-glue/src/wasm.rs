@@ -41,14 +41,6 @@ struct Root {
     warmed: bool,
 }
 
-impl Root {
-    /// The stages' own timer: the shortest period any asks for, or none.
-    fn set_stage_tick_period(&self) {
-        let period = self.stages.iter().filter_map(|s| s.tick_period()).min();
-        let _ = hostcalls::set_tick_period(period.unwrap_or(Duration::ZERO));
-    }
-}
-
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, num_headers: usize, _body_size: usize, _num_trailers: usize) {
         let status = (num_headers > 0)
@@ -91,7 +83,10 @@ impl RootContext for Root {
             for stage in self.stages.iter() {
                 stage.warm(&mut EnvoyHost(Phase::Tick));
             }
-            self.set_stage_tick_period();
+            // From now on the stages' own timer: the shortest period any
+            // asks for, or none.
+            let period = self.stages.iter().filter_map(|s| s.tick_period()).min();
+            let _ = hostcalls::set_tick_period(period.unwrap_or(Duration::ZERO));
             return;
         }
         for stage in self.stages.iter() {
