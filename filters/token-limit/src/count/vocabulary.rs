@@ -4,12 +4,12 @@
 //! Why not tiktoken-rs's `CoreBPE`, which gives the same counts: it holds a
 //! vocabulary as hash maps keyed and valued by one heap-allocated `Vec<u8>`
 //! per token, plus a sorted copy of them, built at first use from the base64
-//! text files it embeds: 44 MiB and 0.23 s for o200k natively, in every
+//! text files it embeds: 44 MiB and 0.15–0.23 s for o200k natively, in every
 //! Envoy VM (one per worker and two on the main thread). Here the tokens'
 //! bytes sit in one static blob in rank order, written by build.rs from
 //! tiktoken-rs's own vocabulary at build time, and the only thing built at
 //! run time is an index of ranks hashed by their bytes: about 6 MiB and
-//! 20 ms for o200k natively (docs/benchmarks.md). No crate counts over such
+//! 8 ms for o200k natively (docs/benchmarks.md). No crate counts over such
 //! a layout: tiktoken-rs, riptoken and kitoken all key maps by owned byte
 //! vectors, and bpe-openai ships prebuilt automata of 32 MB for o200k.
 //!
