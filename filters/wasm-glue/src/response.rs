@@ -123,10 +123,17 @@ impl Pipeline {
                 for stream in self.streams.iter_mut().rev() {
                     stream.on_response_events(exchange, &mut events, end_of_stream, host);
                 }
-                if rewrite {
-                    BodyStep::Replace(write_events(&events))
-                } else {
+                if !rewrite {
+                    return BodyStep::Continue;
+                }
+                // Events that came whole in this chunk and that no stage
+                // changed write back as the same bytes: the chunk stands,
+                // and the host copies nothing back.
+                let out = write_events(&events);
+                if out == chunk {
                     BodyStep::Continue
+                } else {
+                    BodyStep::Replace(out)
                 }
             }
         }
@@ -223,6 +230,20 @@ mod tests {
             let data: Vec<String> = events_of(&out).iter().map(|e| e.data_str().to_owned()).collect();
             assert_eq!(data, ["ONE", "TWO", "THREE"], "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn a_rewritable_stream_left_unchanged_is_not_written_back() {
+        const LOUD: &[u8] = b"data: ONE\n\ndata: TWO\n\n";
+        let (mut p, seen) = pipeline(true);
+        let mut host = FakeHost::default();
+        p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
+        assert_eq!(p.on_response_body(&mut host, &LOUD[..11], false), BodyStep::Continue);
+        // An event cut by the chunk is held back, so that chunk is replaced
+        // by what is complete (nothing), and the next one by the whole event.
+        assert_eq!(p.on_response_body(&mut host, &LOUD[11..15], false), BodyStep::Replace(Vec::new()));
+        assert_eq!(p.on_response_body(&mut host, &LOUD[15..], true), BodyStep::Replace(LOUD[11..].to_vec()));
+        assert_eq!(*seen.borrow(), ["ONE", "TWO", "<end>"]);
     }
 
     #[test]
