@@ -339,7 +339,7 @@ def load(url, headers, body_file, mode, seconds, stream, connections, rate=None,
 
 def measure(target, upstream, workdir, opts, progress, reference=None):
     """All figures of one target. `reference` (url, headers) is the bare
-    Envoy whose latency run goes just before each of the target's."""
+    Envoy that the target's latency rounds alternate with."""
     kind = target["kind"]
     opener = {"envoy": envoy_target, "demo": envoy_target, "direct": direct_target}.get(kind, peer_target)
     result = {"name": target["name"], "label": target["label"]}
