@@ -20,7 +20,7 @@ pub(crate) struct Facts {
 
 impl Facts {
     fn get(&self, name: &str) -> Option<&str> {
-        self.known.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.known.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     fn set(&mut self, name: &str, value: &str) {
