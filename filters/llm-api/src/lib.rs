@@ -7,7 +7,8 @@
 //! [`usage`] reads what the provider says was used, [`pricing`] turns it into
 //! dollars, [`sse`] parses and writes
 //! event streams incrementally, [`translate`] turns one API into another, and
-//! [`error`] renders rejections in the caller's format. What is specific to one
+//! [`error`] renders rejections in the caller's format; [`member`] looks up
+//! the members of the small JSON objects those walks visit. What is specific to one
 //! provider's wire format lives in its own module ([`openai`], [`anthropic`],
 //! [`gemini`], [`azure`]).
 //!
@@ -18,6 +19,7 @@ pub mod api;
 pub mod azure;
 pub mod error;
 pub mod gemini;
+pub mod member;
 pub mod openai;
 pub mod pricing;
 pub mod provider;

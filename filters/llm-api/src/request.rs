@@ -6,6 +6,7 @@
 
 use crate::api::ApiKind;
 use crate::error::ApiError;
+use crate::member::member;
 use serde_json::{Map, Value};
 
 /// An LLM request body, parsed, with the facts every filter asks for.
@@ -43,7 +44,7 @@ impl LlmRequest {
             return Err(ApiError::invalid("The request body must be a JSON object.")
                 .with_code("invalid_json"));
         };
-        let model = match body.get("model") {
+        let model = match member(&body, "model") {
             Some(Value::String(model)) => Some(model.clone()),
             Some(Value::Null) | None => kind.path_model().map(str::to_owned),
             Some(_) => {
@@ -54,7 +55,7 @@ impl LlmRequest {
         };
         let stream = match kind {
             ApiKind::GeminiGenerate { stream, .. } => *stream,
-            _ => matches!(body.get("stream"), Some(Value::Bool(true))),
+            _ => matches!(member(&body, "stream"), Some(Value::Bool(true))),
         };
         Ok(LlmRequest {
             body,
@@ -74,7 +75,7 @@ impl LlmRequest {
             ApiKind::Responses => "input",
             _ => return None,
         };
-        match self.body.get(field) {
+        match member(&self.body, field) {
             Some(Value::Array(items)) => Some(items.len()),
             Some(Value::String(_)) => Some(1),
             _ => Some(0),

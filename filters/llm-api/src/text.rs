@@ -15,6 +15,7 @@
 
 use crate::api::ApiKind;
 use crate::request::LlmRequest;
+use crate::member;
 use serde_json::{Map, Value};
 
 /// Who wrote a piece of text.
@@ -228,7 +229,7 @@ impl<'a> Node<'a> for &'a Value {
         self
     }
     fn field(self, key: &str) -> Option<Self> {
-        self.get(key)
+        member::field(self, key)
     }
     fn elements(self) -> impl Iterator<Item = Self> + 'a {
         self.as_array().into_iter().flatten()
@@ -246,7 +247,7 @@ impl<'a> Node<'a> for &'a mut Value {
         self
     }
     fn field(self, key: &str) -> Option<Self> {
-        self.get_mut(key)
+        member::field_mut(self, key)
     }
     fn elements(self) -> impl Iterator<Item = Self> + 'a {
         self.as_array_mut().into_iter().flatten()
@@ -262,7 +263,7 @@ impl<'a> Node<'a> for &'a mut Value {
 type Sink<'s, N> = dyn FnMut(Place, N) + 's;
 
 fn str_of<'v>(node: &'v Value, key: &str) -> Option<&'v str> {
-    node.get(key).and_then(Value::as_str)
+    member::str_field(node, key)
 }
 
 fn role_of(node: &Value, default: Role) -> Role {

@@ -8,6 +8,7 @@
 //! OpenAI's the shape (chat, embeddings, Responses) is recognised by its fields.
 
 use crate::api::Dialect;
+use crate::member::field;
 use crate::sse::SseEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,7 +79,7 @@ impl Reported {
 }
 
 fn count(value: &Value, key: &str) -> Option<u64> {
-    value.get(key).and_then(Value::as_u64)
+    field(value, key).and_then(Value::as_u64)
 }
 
 fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -91,7 +92,7 @@ fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// OpenAI's `usage` object: chat/embeddings (`prompt_tokens`) or Responses
 /// (`input_tokens`).
 fn openai_usage(usage: &Value) -> Reported {
-    let details = |key: &str| usage.get(key).and_then(|d| count(d, "cached_tokens"));
+    let details = |key: &str| field(usage, key).and_then(|d| count(d, "cached_tokens"));
     Reported {
         input: count(usage, "prompt_tokens").or_else(|| count(usage, "input_tokens")),
         output: count(usage, "completion_tokens").or_else(|| count(usage, "output_tokens")),
@@ -131,18 +132,15 @@ fn gemini_usage(meta: &Value) -> Reported {
 /// Whatever usage one JSON body or stream event of `dialect` reports.
 fn reported(dialect: Dialect, body: &Value) -> Reported {
     let found = match dialect {
-        Dialect::OpenAi => body
-            .get("usage")
-            .or_else(|| body.get("response").and_then(|r| r.get("usage")))
+        Dialect::OpenAi => field(body, "usage")
+            .or_else(|| field(body, "response").and_then(|r| field(r, "usage")))
             .filter(|u| u.is_object())
             .map(openai_usage),
-        Dialect::Anthropic => body
-            .get("usage")
-            .or_else(|| body.get("message").and_then(|m| m.get("usage")))
+        Dialect::Anthropic => field(body, "usage")
+            .or_else(|| field(body, "message").and_then(|m| field(m, "usage")))
             .filter(|u| u.is_object())
             .map(anthropic_usage),
-        Dialect::Gemini => body
-            .get("usageMetadata")
+        Dialect::Gemini => field(body, "usageMetadata")
             .filter(|u| u.is_object())
             .map(gemini_usage),
     };

@@ -293,7 +293,27 @@ async fn respond(
     };
     let delay = header_number(&parts, "x-fake-chunk-delay-ms")
         .map_or(state.chunk_delay, Duration::from_millis);
-    Ok(frame(reply, fault.truncate, delay, sse::seed(&digest)))
+    let mut response = frame(reply, fault.truncate, delay, sse::seed(&digest));
+    if parts.headers.contains_key("x-fake-ratelimit-headers") {
+        add_provider_ratelimit_headers(response.headers_mut());
+    }
+    Ok(response)
+}
+
+/// `x-fake-ratelimit-headers`: the `x-ratelimit-*` headers OpenAI sends with
+/// every response (the organisation's own limits), which a gateway that
+/// sets its own must replace rather than repeat.
+fn add_provider_ratelimit_headers(headers: &mut hyper::HeaderMap) {
+    for (name, value) in [
+        ("x-ratelimit-limit-requests", "5000"),
+        ("x-ratelimit-remaining-requests", "4999"),
+        ("x-ratelimit-reset-requests", "12ms"),
+        ("x-ratelimit-limit-tokens", "4000000"),
+        ("x-ratelimit-remaining-tokens", "3999500"),
+        ("x-ratelimit-reset-tokens", "7ms"),
+    ] {
+        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+    }
 }
 
 fn header_number(parts: &Parts, name: &str) -> Option<u64> {

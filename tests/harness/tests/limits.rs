@@ -52,6 +52,31 @@ fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
     assert_eq!(other.header("x-ratelimit-limit-tokens"), Some("100000000"));
 }
 
+/// OpenAI sends its own `x-ratelimit-*` headers (the organisation's limits);
+/// the client sees the gateway's instead, each once. (The gateway adds a
+/// header the response does not have and replaces one it has: both paths.)
+#[test]
+fn the_gateway_rate_limit_headers_replace_the_providers() {
+    let stack = Stack::start(StackOptions::demo("limits-headers")).unwrap_or_else(|e| panic!("{e}"));
+    let url = stack.url("/v1/chat/completions");
+    let names = ["limit-requests", "remaining-requests", "reset-requests", "limit-tokens", "remaining-tokens", "reset-tokens"];
+    for provider_sends_them in [false, true] {
+        let mut extra = vec!["-H", "x-agent-id: demo-limited"];
+        if provider_sends_them {
+            extra.extend(["-H", "x-fake-ratelimit-headers: 1"]);
+        }
+        let response = post_json(&url, &kilobyte_chat("gpt-4o-mini"), &extra).unwrap();
+        assert_eq!(response.status, 200, "{}", response.text());
+        for name in names {
+            let name = format!("x-ratelimit-{name}");
+            let values: Vec<&str> = response.headers.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.as_str()).collect();
+            assert_eq!(values.len(), 1, "{name} once (provider sends it: {provider_sends_them}): {:?}", response.headers);
+        }
+        assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"), "the gateway's limit, not the provider's 4000000");
+        assert_eq!(response.header("x-ratelimit-limit-requests"), Some("60"));
+    }
+}
+
 #[test]
 fn a_request_larger_than_the_whole_limit_can_never_succeed() {
     let stack = Stack::start(StackOptions::demo("limits-never")).unwrap_or_else(|e| panic!("{e}"));

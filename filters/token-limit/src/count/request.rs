@@ -17,6 +17,7 @@
 //! published).
 
 use super::image::{image_tokens, Detail};
+use llm_api::member::{field, member};
 use serde_json::{Map, Value};
 
 /// The request formats counted.
@@ -52,19 +53,19 @@ const REPLY_PRIMING: u64 = 3;
 pub fn request_tokens(format: Format, body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     match format {
         Format::OpenAiChat => chat(body, model, count),
-        Format::OpenAiEmbeddings => embeddings(body.get("input"), count),
+        Format::OpenAiEmbeddings => embeddings(member(body, "input"), count),
         Format::OpenAiResponses => responses(body, model, count),
         Format::AnthropicMessages => anthropic(body, count),
         Format::GeminiGenerate => gemini(body, count),
     }
 }
 
-fn str_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
-    v.get(field).and_then(Value::as_str)
+fn str_of<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    llm_api::member::str_field(v, name)
 }
 
 fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let messages = member(body, "messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let tools = tool_functions(body);
     let mut total = REPLY_PRIMING;
     let mut padded_system = false;
@@ -75,7 +76,7 @@ fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u
         if let Some(name) = str_of(m, "name") {
             total += count(name) + PER_NAME;
         }
-        match m.get("content") {
+        match field(m, "content") {
             // The approximation renders a newline after the system message
             // when tools are present.
             Some(Value::String(s)) if role == "system" && !tools.is_empty() && !padded_system => {
@@ -85,12 +86,12 @@ fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u
             Some(content) => total += content_tokens(content, model, count),
             None => {}
         }
-        for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(f) = call.get("function") {
+        for call in field(m, "tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(f) = field(call, "function") {
                 total += count(str_of(f, "name").unwrap_or_default()) + count(str_of(f, "arguments").unwrap_or_default()) + 3;
             }
         }
-        if let Some(f) = m.get("function_call") {
+        if let Some(f) = field(m, "function_call") {
             total += count(str_of(f, "name").unwrap_or_default()) + count(str_of(f, "arguments").unwrap_or_default()) + 3;
         }
     }
@@ -112,7 +113,7 @@ fn content_tokens(content: &Value, model: &str, count: &mut dyn FnMut(&str) -> u
             .map(|p| match str_of(p, "type") {
                 Some("text") | Some("input_text") | Some("output_text") => count(str_of(p, "text").unwrap_or_default()),
                 Some("image_url") | Some("input_image") => {
-                    let detail = p.get("image_url").and_then(|i| str_of(i, "detail")).or_else(|| str_of(p, "detail"));
+                    let detail = field(p, "image_url").and_then(|i| str_of(i, "detail")).or_else(|| str_of(p, "detail"));
                     image_tokens(model, Detail::parse(detail), None)
                 }
                 // Audio and files: not counted before the response; usage corrects it.
@@ -125,8 +126,8 @@ fn content_tokens(content: &Value, model: &str, count: &mut dyn FnMut(&str) -> u
 
 /// `tools[].function` (and the older `functions`).
 fn tool_functions(body: &Map<String, Value>) -> Vec<&Value> {
-    let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten().filter_map(|t| t.get("function"));
-    let functions = body.get("functions").and_then(Value::as_array).into_iter().flatten();
+    let tools = member(body, "tools").and_then(Value::as_array).into_iter().flatten().filter_map(|t| field(t, "function"));
+    let functions = member(body, "functions").and_then(Value::as_array).into_iter().flatten();
     tools.chain(functions).collect()
 }
 
@@ -137,8 +138,8 @@ fn render_functions(functions: &[&Value]) -> String {
             lines.push(format!("// {d}"));
         }
         let name = str_of(f, "name").unwrap_or_default();
-        let params = f.get("parameters");
-        let has_props = params.and_then(|p| p.get("properties")).and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        let params = field(f, "parameters");
+        let has_props = params.and_then(|p| field(p, "properties")).and_then(Value::as_object).is_some_and(|p| !p.is_empty());
         match params {
             Some(p) if has_props => {
                 lines.push(format!("type {name} = (_: {{"));
@@ -156,9 +157,9 @@ fn render_functions(functions: &[&Value]) -> String {
 /// Nesting is capped so that a hostile schema cannot recurse deeply (serde
 /// already caps JSON depth at 128).
 fn render_properties(schema: &Value, indent: usize, depth: usize) -> String {
-    let required: Vec<&str> = schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let required: Vec<&str> = field(schema, "required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let mut lines = Vec::new();
-    for (name, p) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+    for (name, p) in field(schema, "properties").and_then(Value::as_object).into_iter().flatten() {
         if let (Some(d), true) = (str_of(p, "description"), indent < 2) {
             lines.push(format!("// {d}"));
         }
@@ -174,7 +175,7 @@ fn render_type(p: &Value, indent: usize, depth: usize) -> String {
         return "any".to_owned();
     }
     let enum_of = |quote: bool| {
-        p.get("enum").and_then(Value::as_array).map(|e| {
+        field(p, "enum").and_then(Value::as_array).map(|e| {
             e.iter().map(|v| match v {
                 Value::String(s) if quote => format!("\"{s}\""),
                 v => v.to_string(),
@@ -187,7 +188,7 @@ fn render_type(p: &Value, indent: usize, depth: usize) -> String {
         Some("boolean") => "boolean".to_owned(),
         Some("null") => "null".to_owned(),
         Some("object") => format!("{{\n{}\n}}", render_properties(p, indent + 2, depth + 1)),
-        Some("array") => match p.get("items") {
+        Some("array") => match field(p, "items") {
             Some(items) => format!("{}[]", render_type(items, indent, depth + 1)),
             None => "any[]".to_owned(),
         },
@@ -217,15 +218,15 @@ fn embeddings(input: Option<&Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 
 /// items), framed like chat messages.
 fn responses(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
-    if let Some(i) = body.get("instructions").and_then(Value::as_str) {
+    if let Some(i) = member(body, "instructions").and_then(Value::as_str) {
         total += PER_MESSAGE + count(i);
     }
-    match body.get("input") {
+    match member(body, "input") {
         Some(Value::String(s)) => total += PER_MESSAGE + count(s),
         Some(Value::Array(items)) => {
             for item in items {
                 total += PER_MESSAGE + count(str_of(item, "role").unwrap_or_default());
-                total += item.get("content").map_or(0, |c| content_tokens(c, model, count));
+                total += field(item, "content").map_or(0, |c| content_tokens(c, model, count));
                 total += str_of(item, "output").map_or(0, &mut *count) + str_of(item, "arguments").map_or(0, &mut *count);
             }
         }
@@ -236,15 +237,15 @@ fn responses(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str)
 
 fn anthropic(body: &Map<String, Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
-    match body.get("system") {
+    match member(body, "system") {
         Some(Value::String(s)) => total += PER_MESSAGE + count(s),
         Some(Value::Array(blocks)) => total += PER_MESSAGE + blocks.iter().map(|b| str_of(b, "text").map_or(0, &mut *count)).sum::<u64>(),
         _ => {}
     }
-    for m in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
-        total += PER_MESSAGE + anthropic_content(m.get("content"), count, 0);
+    for m in member(body, "messages").and_then(Value::as_array).into_iter().flatten() {
+        total += PER_MESSAGE + anthropic_content(field(m, "content"), count, 0);
     }
-    for tool in body.get("tools").and_then(Value::as_array).into_iter().flatten() {
+    for tool in member(body, "tools").and_then(Value::as_array).into_iter().flatten() {
         total += count(&tool.to_string());
     }
     total
@@ -257,8 +258,8 @@ fn anthropic_content(content: Option<&Value>, count: &mut dyn FnMut(&str) -> u64
             .iter()
             .map(|b| match str_of(b, "type") {
                 Some("text") => count(str_of(b, "text").unwrap_or_default()),
-                Some("tool_result") => anthropic_content(b.get("content"), count, depth + 1),
-                Some("tool_use") => count(str_of(b, "name").unwrap_or_default()) + b.get("input").map_or(0, |i| count(&i.to_string())),
+                Some("tool_result") => anthropic_content(field(b, "content"), count, depth + 1),
+                Some("tool_use") => count(str_of(b, "name").unwrap_or_default()) + field(b, "input").map_or(0, |i| count(&i.to_string())),
                 // Anthropic's image rule: (width × height) / 750, at most ~1600
                 // tokens; without the size, that maximum.
                 Some("image") => 1600,
@@ -272,16 +273,16 @@ fn anthropic_content(content: Option<&Value>, count: &mut dyn FnMut(&str) -> u64
 fn gemini(body: &Map<String, Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
     let parts = |c: &Value, count: &mut dyn FnMut(&str) -> u64| -> u64 {
-        c.get("parts").and_then(Value::as_array).into_iter().flatten().map(|p| str_of(p, "text").map_or(0, &mut *count)).sum()
+        field(c, "parts").and_then(Value::as_array).into_iter().flatten().map(|p| str_of(p, "text").map_or(0, &mut *count)).sum()
     };
-    if let Some(s) = body.get("systemInstruction").or_else(|| body.get("system_instruction")) {
+    if let Some(s) = member(body, "systemInstruction").or_else(|| member(body, "system_instruction")) {
         total += PER_MESSAGE + parts(s, count);
     }
-    for c in body.get("contents").and_then(Value::as_array).into_iter().flatten() {
+    for c in member(body, "contents").and_then(Value::as_array).into_iter().flatten() {
         total += PER_MESSAGE + parts(c, count);
     }
     // embedContent
-    if let Some(c) = body.get("content") {
+    if let Some(c) = member(body, "content") {
         total += parts(c, count);
     }
     total
