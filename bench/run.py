@@ -239,6 +239,7 @@ def envoy_target(target, upstream, workdir):
         if target.get("global"):
             sets["RATELIMIT_PORT"] = services.enter_context(ratelimit_service(workdir))
         render(template, target["filters"] or {}, target.get("layout", "bundle"), config, sets)
+        customise(config, target, workdir)
         headers = {"x-agent-id": "bench"} if target.get("global") else {}
         started = time.monotonic()
         with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
@@ -246,6 +247,23 @@ def envoy_target(target, upstream, workdir):
             wait_http(f"http://127.0.0.1:{admin}/ready", proc=proc)
             ready_ms = (time.monotonic() - started) * 1000
             yield f"http://127.0.0.1:{listener}/v1/chat/completions", headers, [proc.pid], ready_ms
+
+
+def customise(config, target, workdir):
+    """What bench/compare.py adds to a target: `module`, another build of
+    the bundle's .wasm to load instead of build/wasm's; `access_log`, an
+    access log format written to workdir/access.log."""
+    text = config.read_text()
+    if target.get("module"):
+        text = text.replace(str(ROOT / "build/wasm/llm_gateway_suite.wasm"), str(target["module"]))
+    if target.get("access_log"):
+        logger = {"name": "envoy.access_loggers.file", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": str(workdir / "access.log"),
+            "log_format": {"text_format_source": {"inline_string": target["access_log"] + "\n"}}}}
+        text = text.replace("          stat_prefix: gateway\n",
+                            f"          stat_prefix: gateway\n          access_log: [{json.dumps(logger)}]\n", 1)
+    config.write_text(text)
 
 
 def demo_target(target, workdir):
