@@ -15,7 +15,7 @@
 
 use crate::api::ApiKind;
 use crate::request::LlmRequest;
-use crate::member;
+use crate::member::{self, str_field as str_of};
 use serde_json::{Map, Value};
 
 /// Who wrote a piece of text.
@@ -261,10 +261,6 @@ impl<'a> Node<'a> for &'a mut Value {
 }
 
 type Sink<'s, N> = dyn FnMut(Place, N) + 's;
-
-fn str_of<'v>(node: &'v Value, key: &str) -> Option<&'v str> {
-    member::str_field(node, key)
-}
 
 fn role_of(node: &Value, default: Role) -> Role {
     match str_of(node, "role") {

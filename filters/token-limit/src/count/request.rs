@@ -17,7 +17,7 @@
 //! published).
 
 use super::image::{image_tokens, Detail};
-use llm_api::member::{field, member};
+use llm_api::member::{field, member, str_field as str_of};
 use serde_json::{Map, Value};
 
 /// The request formats counted.
@@ -58,10 +58,6 @@ pub fn request_tokens(format: Format, body: &Map<String, Value>, model: &str, co
         Format::AnthropicMessages => anthropic(body, count),
         Format::GeminiGenerate => gemini(body, count),
     }
-}
-
-fn str_of<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    llm_api::member::str_field(v, name)
 }
 
 fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
