@@ -71,12 +71,9 @@ def cpu(opts, upstream, workdir, body):
             wd = workdir / f"cpu-{round_}-{i}"
             wd.mkdir()
             with run.envoy_target(target(module), upstream, wd) as (url, headers, pids, _):
-                before = run.cpu_seconds(pids)
-                out = run.load(url, headers, body, "closed", opts.seconds, False, 8, warmup=0.5)
-                seconds = run.cpu_seconds(pids) - before
-            ok = out.get("ok") or 0
-            if ok:
-                used[module].append(seconds / (ok * (opts.seconds + 0.5) / opts.seconds) * 1e6)
+                _, per_request = run.closed_with_cpu(url, headers, body, opts.seconds, 8, pids, warmup=0.5)
+            if per_request is not None:
+                used[module].append(per_request)
     for module, figures in used.items():
         median = statistics.median(figures) if figures else float("nan")
         print(f"{label(module)}: Envoy CPU {median:.0f} us a call (rounds: {', '.join(f'{x:.0f}' for x in figures)})")

@@ -355,6 +355,18 @@ def load(url, headers, body_file, mode, seconds, stream, connections, rate=None,
         return {"trustworthy": False, "first_error": out.stderr.strip()[-300:]}
 
 
+def closed_with_cpu(url, headers, body_file, seconds, connections, pids, warmup=1.0):
+    """Requests/s at fixed concurrency, and the target's CPU per request
+    (None without pids or without a request served): its CPU over the
+    warm-up and the window, per request served in both."""
+    before = cpu_seconds(pids)
+    closed = load(url, headers, body_file, "closed", seconds, False, connections, warmup=warmup)
+    used = cpu_seconds(pids) - before
+    ok = closed.get("ok") or 0
+    per_request = used / (ok * (seconds + warmup) / seconds) * 1e6 if pids and ok else None
+    return closed, per_request
+
+
 def measure(target, upstream, workdir, opts, progress, reference=None):
     """All figures of one target. `reference` (url, headers) is the bare
     Envoy that the target's latency rounds alternate with."""
@@ -372,15 +384,9 @@ def measure(target, upstream, workdir, opts, progress, reference=None):
             figures = result.setdefault(workload, {})
             if not stream:
                 progress(f"{target['name']}: {workload} requests/s at {opts.connections} connections")
-                before = cpu_seconds(pids)
-                closed = load(url, headers, body_file, "closed", opts.seconds, False, opts.connections)
-                used = cpu_seconds(pids) - before
-                figures["closed"] = closed
-                ok = closed.get("ok") or 0
-                if pids and ok:
-                    # CPU over the warm-up and the window, per request served in both
-                    total = ok * (opts.seconds + 1.0) / opts.seconds
-                    figures["cpu_us_per_request"] = used / total * 1e6
+                figures["closed"], per_request = closed_with_cpu(url, headers, body_file, opts.seconds, opts.connections, pids)
+                if per_request is not None:
+                    figures["cpu_us_per_request"] = per_request
             rate = opts.rate[workload]
             progress(f"{target['name']}: {workload} latency at {rate} requests/s, on one core")
             with one_core() as prefix:
