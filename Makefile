@@ -24,7 +24,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit provider-rewrite
 MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
 
-.PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
+.PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target wasm-profile crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -56,6 +56,15 @@ crash-bundle: wasm-target
 	cargo build --release --target $(WASM_TARGET) --lib -p crash-bundle
 	@mkdir -p build/wasm-crash
 	@cp $(WASM_BUILD)/crash_bundle.wasm build/wasm-crash/llm_gateway_suite.wasm
+
+# The bundle with wasm-glue's span-profile feature, for `bench/compare.py
+# spans`: it logs where its time goes inside Envoy. Its own target directory,
+# so the feature never reaches the shipped modules or their build cache.
+wasm-profile: wasm-target
+	CARGO_TARGET_DIR=target/span-profile cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-suite \
+		--features wasm-glue/span-profile
+	@mkdir -p build/wasm-profile
+	@cp target/span-profile/$(WASM_TARGET)/release/llm_gateway_suite.wasm build/wasm-profile/
 
 tools:
 	cargo build -p fake-provider -p gateway-harness
@@ -129,6 +138,7 @@ test-python:
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-suite -- -D warnings
+	cargo clippy --target $(WASM_TARGET) -p wasm-glue --features span-profile -- -D warnings
 
 clean:
 	rm -rf build target/test-runs

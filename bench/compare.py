@@ -5,6 +5,9 @@
     .venv/bin/python bench/compare.py cpu /tmp/before.wasm build/wasm/llm_gateway_suite.wasm
     # where bare Envoy's and the bundle's time goes inside Envoy, per phase:
     .venv/bin/python bench/compare.py phases build/wasm/llm_gateway_suite.wasm [--stream]
+    # where the bundle's own time goes, per stage callback and kind of host
+    # call, under load (a build with wasm-glue's span-profile feature):
+    make wasm-profile && .venv/bin/python bench/compare.py spans build/wasm-profile/llm_gateway_suite.wasm
 
 `cpu`: throughput at 8 connections against the fake provider, with a fresh
 Envoy for every round, rounds alternating between the builds (and bare
@@ -22,6 +25,12 @@ headers sent, response done). The bundle's callbacks run inside these
 phases, so the difference to bare Envoy shows which callback adds the
 latency, and how much more it costs at a low rate (cold caches) than under
 load.
+
+`spans`: closed-loop load (8 connections) through a bundle built with the
+span-profile feature, which logs the wall time of each stage callback,
+parse and kind of host call (wasm-glue/src/profile.rs); prints the mean
+per request over every report of both workers. A stage's callback includes
+the host calls it makes, which are also listed under `host`.
 """
 
 import argparse
@@ -104,12 +113,38 @@ def phases(opts, upstream, workdir, body):
         print(f"{PHASES[event]:<46}" + "".join(cells))
 
 
+def spans(opts, upstream, workdir, body):
+    module = opts.modules[1]
+    wd = workdir / "spans"
+    wd.mkdir()
+    with run.envoy_target(target(module), upstream, wd) as (url, headers, pids, _):
+        outcome, per_request = run.closed_with_cpu(url, headers, body, opts.seconds, 8, pids, warmup=0.5)
+    requests, totals = 0, {}
+    for line in (wd / "envoy.log").read_text(errors="replace").splitlines():
+        _, found, report = line.partition("span-profile ")
+        if not found:
+            continue
+        report = json.loads(report)
+        requests += report["requests"]
+        for span in report["spans"]:
+            key = (span["what"], span["part"])
+            ns, calls = totals.get(key, (0, 0))
+            totals[key] = (ns + span["ns"], calls + span["calls"])
+    if not requests:
+        sys.exit(f"{module} logged no span-profile report: build it with `make wasm-profile`")
+    print(f"{outcome['rps']:.0f} req/s, Envoy CPU {per_request:.0f} us a call; "
+          f"wall time inside the module per request, mean of {requests} requests:")
+    print(f"{'what':<16}{'part':<24}{'us':>8}{'calls':>8}")
+    for (what, part), (ns, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0]):
+        print(f"{what:<16}{part:<24}{ns / requests / 1000:>8.1f}{calls / requests:>8.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["cpu", "phases"])
+    parser.add_argument("what", choices=["cpu", "phases", "spans"])
     parser.add_argument("modules", nargs="+", type=Path, help="builds of the bundle's .wasm (bare Envoy is added)")
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--seconds", type=float, default=3, help="per round; spans: the one run (give it 10)")
     parser.add_argument("--rate", type=int, default=50, help="phases: requests/s")
     parser.add_argument("--stream", action="store_true", help="phases: streamed calls")
     opts = parser.parse_args()
@@ -120,7 +155,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="llm-compare-") as tmp, run.fake_provider(Path(tmp)) as upstream:
         body = Path(tmp) / "chat.json"
         body.write_text(json.dumps(run.chat(2 * 1024, opts.stream)))
-        {"cpu": cpu, "phases": phases}[opts.what](opts, upstream, Path(tmp), body)
+        {"cpu": cpu, "phases": phases, "spans": spans}[opts.what](opts, upstream, Path(tmp), body)
 
 
 if __name__ == "__main__":

@@ -216,12 +216,16 @@ impl StageStream for AuditStream {
                 host.fact("llm.usage.stream").and_then(|json| serde_json::from_str(&json).ok())
             });
         }
+        // The upstream translate filter publishes both facts of an attempt
+        // together: without its provider there is no model to ask Envoy for.
+        let attempt_provider = host.fact("llm.attempt.provider");
+        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model"));
         let facts = Facts {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),
             upstream_model: host.fact("llm.model.upstream"),
-            attempt_provider: host.fact("llm.attempt.provider"),
-            attempt_model: host.fact("llm.attempt.model"),
+            attempt_provider,
+            attempt_model,
             attempts: host.upstream_attempts().filter(|n| *n > 0),
             ratelimit_key: host.fact("llm.ratelimit.key"),
             ratelimit_remaining: host.fact("llm.ratelimit.remaining"),

@@ -4,7 +4,8 @@
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
 //! filter chain, [`text`] visits or rewrites every user-visible text field,
-//! [`usage`] reads what the provider says was used, [`pricing`] turns it into
+//! [`response`] parses a response for its metadata alone when no filter
+//! reads its output, [`usage`] reads what the provider says was used, [`pricing`] turns it into
 //! dollars, [`sse`] parses and writes
 //! event streams incrementally, [`translate`] turns one API into another, and
 //! [`error`] renders rejections in the caller's format; [`member`] looks up
@@ -24,6 +25,7 @@ pub mod openai;
 pub mod pricing;
 pub mod provider;
 pub mod request;
+pub mod response;
 pub mod sse;
 pub mod text;
 pub mod translate;

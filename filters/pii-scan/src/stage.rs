@@ -161,6 +161,10 @@ impl StageStream for PiiStream {
         !self.vault.is_empty() || (self.shared.response_policy.is_some() && ex.api.has_json_body())
     }
 
+    fn reads_response_output(&self, ex: &Exchange) -> bool {
+        self.reads_response(ex)
+    }
+
     fn rewrites_response(&self, ex: &Exchange) -> bool {
         self.reads_response(ex)
     }

@@ -1,5 +1,7 @@
 //! Counting throughput (exact and estimate) for 1 KB, 16 KB and 256 KB
-//! prompts made of the testdata corpus, and the limiter's admission cost.
+//! prompts made of the testdata corpus, the estimate also for English
+//! prose alone (all ASCII, as most prompts), and the limiter's admission
+//! cost.
 //!
 //! Run: `cargo bench -p token-limit --bench counting -- --warm-up-time 1 --measurement-time 3`
 
@@ -33,11 +35,14 @@ fn counting(c: &mut Criterion) {
     let corpus = corpus();
     exact::warm(Encoding::O200kBase);
     let mut group = c.benchmark_group("count");
+    let english = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/corpus/en_prose.txt")).unwrap_or_default();
     for size in [1024usize, 16 * 1024, 256 * 1024] {
         let text = prompt(&corpus, size);
+        let english = prompt(&english, size);
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("exact_o200k", size), &text, |b, t| b.iter(|| exact::count(Encoding::O200kBase, black_box(t))));
         group.bench_with_input(BenchmarkId::new("estimate", size), &text, |b, t| b.iter(|| estimate(Family::OpenAiO200k, black_box(t))));
+        group.bench_with_input(BenchmarkId::new("estimate_english", size), &english, |b, t| b.iter(|| estimate(Family::OpenAiO200k, black_box(t))));
         group.bench_with_input(BenchmarkId::new("exact_up_to_1000", size), &text, |b, t| {
             b.iter(|| exact::count_up_to(Encoding::O200kBase, black_box(t), 1000))
         });

@@ -317,25 +317,28 @@ impl StageStream for TokenLimitStream {
                 .map(LimitState::remaining)
                 .min()
         };
-        let input = match (ex.request.as_ref(), Format::of(&ex.api)) {
-            (Some(request), Some(format)) => {
-                let remaining = token_limits(&self.shared.limiter.peek(&store, &key, &limits, now));
-                self.count(request, format, remaining)
-            }
-            _ => (0, 0),
-        };
-        // A cost budget reserves the input's cost; the output's is charged
-        // when the usage is known.
-        let cost_nano_usd = if limits.iter().any(|l| l.measure == Measure::CostNanoUsd) {
-            let input_only = Usage { input: input.0, ..Usage::default() };
-            let model = model.as_deref().map(bare_model).unwrap_or_default();
-            self.shared.prices.cost(None, model, &input_only).map_or(0, nano_usd)
-        } else {
-            0
-        };
-        let demand = Demand { input_tokens: input.0, cost_nano_usd };
-        let decision = self.shared.limiter.admit(&mut store, &key, &limits, demand, now);
-        host.set_fact("llm.tokens.input_estimated", &input.1.to_string());
+        let prices_cost = limits.iter().any(|l| l.measure == Measure::CostNanoUsd);
+        let mut estimate = 0;
+        // The count reads the headroom that the admission then writes back:
+        // one store read serves both.
+        let (decision, demand) = self.shared.limiter.admit_measured(&mut store, &key, &limits, now, |before| {
+            let (input_tokens, estimated) = match (ex.request.as_ref(), Format::of(&ex.api)) {
+                (Some(request), Some(format)) => self.count(request, format, token_limits(before)),
+                _ => (0, 0),
+            };
+            estimate = estimated;
+            // A cost budget reserves the input's cost; the output's is
+            // charged when the usage is known.
+            let cost_nano_usd = if prices_cost {
+                let input_only = Usage { input: input_tokens, ..Usage::default() };
+                let model = model.as_deref().map(bare_model).unwrap_or_default();
+                self.shared.prices.cost(None, model, &input_only).map_or(0, nano_usd)
+            } else {
+                0
+            };
+            Demand { input_tokens, cost_nano_usd }
+        });
+        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
         if let Some(remaining) = token_limits(&decision.limits) {
             host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
         }
@@ -347,7 +350,7 @@ impl StageStream for TokenLimitStream {
             }
             Outcome::Rejected(rejection) => {
                 host.count("llm_gateway.token_limit.rejected", 1);
-                Self::reject(ex, &decision, rejection, input.0)
+                Self::reject(ex, &decision, rejection, demand.input_tokens)
             }
         }
     }

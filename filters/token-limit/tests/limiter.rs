@@ -91,6 +91,49 @@ fn reconciliation_credits_and_debits() {
     assert_eq!(match d.outcome { Outcome::Rejected(r) => r.limit.map(|l| l.measure), _ => None }, Some(Measure::OutputTokens));
 }
 
+/// A store that counts its reads, and whose next write can lose a race to
+/// another worker admitting `rival` tokens for the same key in between.
+struct LosesFirstRace {
+    inner: MemoryStore,
+    rival: Option<Demand>,
+    reads: std::cell::Cell<usize>,
+}
+
+impl Store for LosesFirstRace {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.reads.set(self.reads.get() + 1);
+        self.inner.get(key)
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+        if let Some(rival) = self.rival.take() {
+            let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+            limiter().admit(&mut self.inner, "k", &limits, rival, 0);
+        }
+        self.inner.set(key, value, cas)
+    }
+}
+
+#[test]
+fn a_measured_admission_reads_once_and_measures_once() {
+    let l = limiter();
+    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    let mut s = LosesFirstRace { inner: MemoryStore::default(), rival: None, reads: Default::default() };
+    let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |before| tokens(600 + before[0].used));
+    assert_eq!((s.reads.get(), d.limits[0].used), (1, 600), "one read serves the measure and the admission");
+    s.rival = Some(tokens(100));
+    let mut seen = Vec::new();
+    let (d, demand) = l.admit_measured(&mut s, "k", &limits, 0, |before| {
+        seen.push(before[0].used);
+        tokens(250)
+    });
+    assert_eq!(seen, [600], "measured once, on the state before the admission");
+    assert_eq!(demand, tokens(250));
+    assert!(admitted(&d.outcome), "retried after the lost race with the same demand");
+    assert_eq!(d.limits[0].used, 950, "600 + the rival's 100 + 250");
+    let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |_| tokens(51));
+    assert!(!admitted(&d.outcome), "950 + 51 > 1000");
+}
+
 #[test]
 fn cost_budget() {
     let (l, mut s) = (limiter(), MemoryStore::default());

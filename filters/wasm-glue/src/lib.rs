@@ -15,6 +15,7 @@ mod exchange;
 mod facts;
 mod host;
 mod pipeline;
+pub mod profile;
 mod response;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -8,6 +8,7 @@
 use crate::exchange::Exchange;
 use crate::facts::{Facts, FactsHost};
 use crate::host::Host;
+use crate::profile::span;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
 use llm_api::{ApiError, ApiKind, LlmRequest};
@@ -88,6 +89,15 @@ pub trait StageStream {
         false
     }
 
+    /// Whether this stage reads the model's output in a buffered response
+    /// (choices, content, candidates, embeddings). When no stage does (and
+    /// none rewrites the response), `ex.response` holds every other member
+    /// only (usage, model, error), which costs a fraction of the whole parse
+    /// (`llm_api::response`).
+    fn reads_response_output(&self, _ex: &Exchange) -> bool {
+        false
+    }
+
     /// Whether this stage may change the response body, decided at the
     /// response headers (content-length is dropped; a stream is then written
     /// back event by event).
@@ -96,7 +106,9 @@ pub trait StageStream {
     }
 
     /// A buffered response has arrived whole; `ex.response` holds it parsed
-    /// when it is JSON. Runs in reverse stage order.
+    /// when it is JSON: an object without its output members, unless some
+    /// stage [`reads_response_output`](Self::reads_response_output) or
+    /// rewrites the response. Runs in reverse stage order.
     fn on_response(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) {}
 
     /// Whether this stage rewrites the raw response body itself (a wire
@@ -186,14 +198,14 @@ impl Stages {
         Stages { stages, request_counters, published }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &dyn Stage> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &dyn Stage> + ExactSizeIterator {
         self.stages.iter().map(Box::as_ref)
     }
 }
 
 /// The stages of one stream and the exchange they share.
 pub struct Pipeline {
-    stages: Rc<Stages>,
+    pub(crate) stages: Rc<Stages>,
     pub(crate) streams: Vec<Box<dyn StageStream>>,
     pub(crate) exchange: Exchange,
     pub(crate) replied: bool,
@@ -239,7 +251,7 @@ impl Pipeline {
     }
 
     fn request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request_headers(ex, h)) {
+        if let Some(step) = self.run(host, Order::Request, "on_request_headers", |s, ex, h| s.on_request_headers(ex, h)) {
             return step;
         }
         if self.needs_request_body() {
@@ -270,7 +282,7 @@ impl Pipeline {
 
     fn on_request_complete(&mut self, host: &mut dyn Host, body: Option<&[u8]>) -> Step {
         if self.needs_request_body() {
-            match LlmRequest::parse(&self.exchange.api, body.unwrap_or_default()) {
+            match span(|| "request", "parse", || LlmRequest::parse(&self.exchange.api, body.unwrap_or_default())) {
                 Ok(request) => self.exchange.request = Some(request),
                 Err(err) => return self.reply(Reply::error(&err, &self.exchange.api)),
             }
@@ -278,14 +290,14 @@ impl Pipeline {
         for counter in &self.stages.request_counters {
             host.count(counter, 1);
         }
-        if let Some(step) = self.run(host, Order::Request, |s, ex, h| s.on_request(ex, h)) {
+        if let Some(step) = self.run(host, Order::Request, "on_request", |s, ex, h| s.on_request(ex, h)) {
             return step;
         }
         if let Some(bytes) = self.exchange.take_request_replacement() {
             return Step::ContinueWithBody(bytes);
         }
         match &self.exchange.request {
-            Some(request) if self.exchange.request_changed() => Step::ContinueWithBody(request.to_bytes()),
+            Some(request) if self.exchange.request_changed() => Step::ContinueWithBody(span(|| "request", "write", || request.to_bytes())),
             _ => Step::Continue,
         }
     }
@@ -303,7 +315,7 @@ impl Pipeline {
         if self.replied {
             return Step::Continue;
         }
-        if let Some(step) = self.run(host, Order::Response, |s, ex, h| s.on_response_headers(ex, h)) {
+        if let Some(step) = self.run(host, Order::Response, "on_response_headers", |s, ex, h| s.on_response_headers(ex, h)) {
             return step;
         }
         self.choose_response_mode(host);
@@ -312,27 +324,31 @@ impl Pipeline {
 
     pub fn on_done(&mut self, host: &mut dyn Host) {
         self.with_facts(host, |pipeline, host| {
-            for stream in pipeline.streams.iter_mut().rev() {
-                stream.on_done(&pipeline.exchange, host);
+            for (stream, stage) in pipeline.streams.iter_mut().zip(pipeline.stages.iter()).rev() {
+                span(|| stage.name(), "on_done", || stream.on_done(&pipeline.exchange, host));
             }
         });
     }
 
     /// Calls every stage in order (request path) or in reverse (response
-    /// path, as Envoy runs encoder filters) until one answers the client.
+    /// path, as Envoy runs encoder filters) until one answers the client;
+    /// `callback` names the call for the span profile.
     pub(crate) fn run(
         &mut self,
         host: &mut dyn Host,
         order: Order,
+        callback: &'static str,
         mut call: impl FnMut(&mut dyn StageStream, &mut Exchange, &mut dyn Host) -> Flow,
     ) -> Option<Step> {
-        let streams: Box<dyn Iterator<Item = &mut Box<dyn StageStream>>> = match order {
-            Order::Request => Box::new(self.streams.iter_mut()),
-            Order::Response => Box::new(self.streams.iter_mut().rev()),
+        let pairs = self.streams.iter_mut().zip(self.stages.iter());
+        let streams: Box<dyn Iterator<Item = (&mut Box<dyn StageStream>, &dyn Stage)>> = match order {
+            Order::Request => Box::new(pairs),
+            Order::Response => Box::new(pairs.rev()),
         };
         let mut answer = None;
-        for stream in streams {
-            if let Flow::Respond(reply) = call(stream.as_mut(), &mut self.exchange, host) {
+        for (stream, stage) in streams {
+            let exchange = &mut self.exchange;
+            if let Flow::Respond(reply) = span(|| stage.name(), callback, || call(stream.as_mut(), exchange, host)) {
                 answer = Some(reply);
                 break;
             }

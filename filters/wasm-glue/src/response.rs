@@ -5,6 +5,7 @@
 
 use crate::host::Host;
 use crate::pipeline::{Order, Pipeline};
+use crate::profile::span;
 use llm_api::sse::{write_events, SseParser};
 
 /// How the response body is handled, decided at the response headers.
@@ -12,8 +13,9 @@ use llm_api::sse::{write_events, SseParser};
 pub(crate) enum ResponseMode {
     /// No stage reads the body: it streams through untouched.
     Pass,
-    /// A JSON response, buffered whole and parsed once.
-    Buffer { rewrite: bool },
+    /// A JSON response, buffered whole and parsed once: with its output only
+    /// when some stage reads or rewrites it (`llm_api::response`).
+    Buffer { rewrite: bool, output: bool },
     /// A stage rewrites the raw body: whole (errors, JSON), or chunk by chunk.
     Transform { whole: bool },
     /// An SSE stream. Without a rewriting stage the original bytes pass and
@@ -68,7 +70,9 @@ impl Pipeline {
         let rewrite = self.streams.iter().any(|s| s.rewrites_response(ex));
         self.response_mode = match ex.response_media_type.as_deref().unwrap_or_default() {
             "text/event-stream" => ResponseMode::Stream { parser: SseParser::new(), rewrite },
-            "application/json" => ResponseMode::Buffer { rewrite },
+            "application/json" => {
+                ResponseMode::Buffer { rewrite, output: rewrite || self.streams.iter().any(|s| s.reads_response_output(ex)) }
+            }
             _ => return,
         };
         if rewrite {
@@ -91,24 +95,29 @@ impl Pipeline {
             ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true } if !end_of_stream => BodyStep::Pause,
             ResponseMode::Transform { .. } => {
                 let mut out: Option<Vec<u8>> = None;
-                for stream in self.streams.iter_mut().rev() {
+                for (stream, stage) in self.streams.iter_mut().zip(self.stages.iter()).rev() {
                     let input = out.as_deref().unwrap_or(chunk);
-                    if let Some(bytes) = stream.transform_response(&mut self.exchange, input, end_of_stream, host) {
+                    let exchange = &mut self.exchange;
+                    if let Some(bytes) = span(|| stage.name(), "transform_response", || stream.transform_response(exchange, input, end_of_stream, host)) {
                         out = Some(bytes);
                     }
                 }
                 out.map_or(BodyStep::Continue, BodyStep::Replace)
             }
-            ResponseMode::Buffer { rewrite } => {
+            ResponseMode::Buffer { rewrite, output } => {
                 let rewrite = *rewrite;
-                self.exchange.response = serde_json::from_slice(chunk).ok();
-                self.run(host, Order::Response, |s, ex, h| {
+                self.exchange.response = if *output {
+                    span(|| "response", "parse", || serde_json::from_slice(chunk).ok())
+                } else {
+                    span(|| "response", "parse_without_output", || llm_api::response::without_output(chunk))
+                };
+                self.run(host, Order::Response, "on_response", |s, ex, h| {
                     s.on_response(ex, h);
                     crate::Flow::Continue
                 });
                 match &self.exchange.response {
                     Some(body) if rewrite && self.exchange.response_changed() => {
-                        BodyStep::Replace(serde_json::to_vec(body).unwrap_or_else(|_| chunk.to_vec()))
+                        BodyStep::Replace(span(|| "response", "write", || serde_json::to_vec(body).unwrap_or_else(|_| chunk.to_vec())))
                     }
                     _ => BodyStep::Continue,
                 }
@@ -120,8 +129,8 @@ impl Pipeline {
                     events.extend(parser.finish());
                 }
                 let exchange = &mut self.exchange;
-                for stream in self.streams.iter_mut().rev() {
-                    stream.on_response_events(exchange, &mut events, end_of_stream, host);
+                for (stream, stage) in self.streams.iter_mut().zip(self.stages.iter()).rev() {
+                    span(|| stage.name(), "on_response_events", || stream.on_response_events(exchange, &mut events, end_of_stream, host));
                 }
                 if !rewrite {
                     return BodyStep::Continue;
@@ -268,6 +277,50 @@ mod tests {
         assert_eq!(p.response_body_need(true), BodyNeed::Chunk);
         assert_eq!(p.on_response_body(&mut host, br#"{"text":"hi","n":1}"#, true), BodyStep::Replace(br#"{"text":"HI","n":1}"#.to_vec()));
         assert_eq!(*seen.borrow(), ["hi"]);
+    }
+
+    /// Reads a buffered response, its output or not; records what it got.
+    struct Peek {
+        output: bool,
+        seen: Rc<RefCell<Vec<String>>>,
+    }
+
+    impl Stage for Peek {
+        fn name(&self) -> &'static str {
+            "peek"
+        }
+        fn stream(&self) -> Box<dyn StageStream> {
+            Box::new(Peek { output: self.output, seen: self.seen.clone() })
+        }
+    }
+
+    impl StageStream for Peek {
+        fn reads_response(&self, _ex: &Exchange) -> bool {
+            true
+        }
+        fn reads_response_output(&self, _ex: &Exchange) -> bool {
+            self.output
+        }
+        fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
+            self.seen.borrow_mut().push(ex.response.as_ref().map_or("<none>".into(), ToString::to_string));
+        }
+    }
+
+    #[test]
+    fn a_response_is_parsed_with_its_output_only_when_a_stage_reads_it() {
+        const BODY: &[u8] = br#"{"id":"c1","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3}}"#;
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        for outputs in [[false, false], [false, true]] {
+            let peeks = outputs.map(|output| Box::new(Peek { output, seen: seen.clone() }) as Box<dyn Stage>);
+            let stages = Rc::new(Stages::new(peeks.into()));
+            let mut p = Pipeline::new(&stages, vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())]);
+            let mut host = FakeHost::default();
+            p.on_response_headers(&mut host, Some(200), Some("application/json"));
+            assert_eq!(p.on_response_body(&mut host, BODY, true), BodyStep::Continue);
+        }
+        let without = r#"{"id":"c1","usage":{"prompt_tokens":3}}"#;
+        let whole = std::str::from_utf8(BODY).unwrap();
+        assert_eq!(*seen.borrow(), [without, without, whole, whole], "every stage sees the one parse");
     }
 
     #[test]

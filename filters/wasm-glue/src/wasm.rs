@@ -4,6 +4,7 @@
 use crate::config::ConfigError;
 use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::{Pipeline, Reply, Stage, Stages, Step};
+use crate::profile::span;
 use crate::response::{BodyNeed, BodyStep};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -128,7 +129,7 @@ impl Stream {
     fn complete_request(&mut self) -> Action {
         self.request_done = true;
         let size = self.request_buffered;
-        let body = self.get_http_request_body(0, size).unwrap_or_default();
+        let body = span(|| "host", "get_body", || self.get_http_request_body(0, size).unwrap_or_default());
         let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
         let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
         self.act(step, size, true)
@@ -137,13 +138,13 @@ impl Stream {
     /// Hands the stages the response body Envoy holds (a stream's chunk, or
     /// a whole buffered body at its end).
     fn respond_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let chunk = self.get_http_response_body(0, body_size).unwrap_or_default();
+        let chunk = span(|| "host", "get_body", || self.get_http_response_body(0, body_size).unwrap_or_default());
         let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
         match pipeline.on_response_body(&mut EnvoyHost(Phase::Body), &chunk, end_of_stream) {
             BodyStep::Continue => Action::Continue,
             BodyStep::Pause => Action::Pause,
             BodyStep::Replace(bytes) => {
-                self.set_http_response_body(0, body_size, &bytes);
+                span(|| "host", "set_body", || self.set_http_response_body(0, body_size, &bytes));
                 Action::Continue
             }
         }
@@ -157,7 +158,7 @@ impl Stream {
             Step::Pause => Action::Pause,
             Step::ContinueWithBody(body) => {
                 if request {
-                    self.set_http_request_body(0, buffered, &body);
+                    span(|| "host", "set_body", || self.set_http_request_body(0, buffered, &body));
                 }
                 Action::Continue
             }
@@ -177,12 +178,17 @@ impl HttpContext for Stream {
             core::arch::wasm32::unreachable();
         }
         // The `_bytes` variant: the SDK's string variant panics on a header
-        // value that is not UTF-8, which a client controls.
-        let headers = self
-            .get_http_request_headers_bytes()
-            .into_iter()
-            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
-            .collect();
+        // value that is not UTF-8, which a client controls. A valid value
+        // keeps its buffer; only an invalid one is copied, lossily.
+        let headers = span(|| "host", "get_request_headers", || {
+            self.get_http_request_headers_bytes()
+                .into_iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8(value).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    (name, value)
+                })
+                .collect()
+        });
         let pipeline = self.pipeline.insert(Pipeline::new(&self.stages, headers));
         let step = pipeline.on_request_headers(&mut EnvoyHost(Phase::RequestHeaders), end_of_stream);
         match step {
@@ -210,7 +216,10 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let header = |name| self.get_http_response_header_bytes(name).map(|v| String::from_utf8_lossy(&v).into_owned());
+        let header = |name| {
+            span(|| "host", "get_response_header", || self.get_http_response_header_bytes(name))
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
         let status = header(":status").and_then(|s| s.parse().ok());
         let content_type = header("content-type");
         let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
@@ -242,9 +251,11 @@ impl HttpContext for Stream {
     }
 
     fn on_log(&mut self) {
-        if let Some(pipeline) = self.pipeline.as_mut() {
+        if let Some(mut pipeline) = self.pipeline.take() {
             pipeline.on_done(&mut EnvoyHost(Phase::Log));
+            span(|| "request", "drop", || drop(pipeline));
         }
+        crate::profile::request_done();
     }
 }
 
@@ -291,7 +302,7 @@ impl Host for EnvoyHost {
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         if self.0 == Phase::RequestHeaders {
-            let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+            let _ = span(|| "host", "set_header", || hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value));
         } else {
             self.log(LogLevel::Error, &format!("request header `{name}` set after the headers callback; ignored"));
         }
@@ -299,7 +310,7 @@ impl Host for EnvoyHost {
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         if self.0 == Phase::ResponseHeaders {
-            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
+            let _ = span(|| "host", "set_header", || hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value));
         } else {
             self.log(LogLevel::Error, &format!("response header `{name}` set after the headers callback; ignored"));
         }
@@ -308,52 +319,52 @@ impl Host for EnvoyHost {
     fn clear_route_cache(&mut self) {
         // Envoy's foreign function; Envoy also clears the cache itself when a
         // request header changes, so a failure here is only logged.
-        if let Err(status) = hostcalls::call_foreign_function("clear_route_cache", None) {
+        if let Err(status) = span(|| "host", "clear_route_cache", || hostcalls::call_foreign_function("clear_route_cache", None)) {
             self.log(LogLevel::Debug, &format!("clear_route_cache failed: {status:?}"));
         }
     }
 
     fn set_fact(&mut self, name: &str, value: &str) {
-        let _ = hostcalls::set_property(vec![name], Some(value.as_bytes()));
+        let _ = span(|| "host", "set_fact", || hostcalls::set_property(vec![name], Some(value.as_bytes())));
     }
 
     fn fact(&self, name: &str) -> Option<String> {
-        let bytes = hostcalls::get_property(vec![name]).ok().flatten()?;
+        let bytes = span(|| "host", "get_fact", || hostcalls::get_property(vec![name])).ok().flatten()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String> {
         let path = vec!["xds", "upstream_host_metadata", "filter_metadata", namespace, key];
-        let bytes = hostcalls::get_property(path).ok().flatten()?;
+        let bytes = span(|| "host", "get_property", || hostcalls::get_property(path)).ok().flatten()?;
         String::from_utf8(bytes).ok()
     }
 
     fn upstream_attempts(&self) -> Option<u64> {
-        let bytes = hostcalls::get_property(vec!["upstream", "request_attempt_count"]).ok().flatten()?;
+        let bytes = span(|| "host", "get_property", || hostcalls::get_property(vec!["upstream", "request_attempt_count"])).ok().flatten()?;
         Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
     }
 
     fn count(&mut self, name: &str, by: u64) {
         if let Some(id) = metric(MetricType::Counter, name) {
-            let _ = hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX));
+            let _ = span(|| "host", "metric", || hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX)));
         }
     }
 
     fn record(&mut self, name: &str, value: u64) {
         if let Some(id) = metric(MetricType::Histogram, name) {
-            let _ = hostcalls::record_metric(id, value);
+            let _ = span(|| "host", "metric", || hostcalls::record_metric(id, value));
         }
     }
 
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-        match hostcalls::get_shared_data(key) {
+        match span(|| "host", "shared_get", || hostcalls::get_shared_data(key)) {
             Ok((Some(value), Some(cas))) => Some((value, cas)),
             _ => None,
         }
     }
 
     fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
-        hostcalls::set_shared_data(key, Some(value), cas).map_err(|_| SharedConflict)
+        span(|| "host", "shared_set", || hostcalls::set_shared_data(key, Some(value), cas)).map_err(|_| SharedConflict)
     }
 
     fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {

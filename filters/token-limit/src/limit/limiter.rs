@@ -192,8 +192,32 @@ impl Limiter {
     /// in one compare-and-swap write, so concurrent admissions on any worker
     /// cannot jointly exceed a limit.
     pub fn admit(&self, store: &mut dyn Store, key: &str, limits: &[Limit], demand: Demand, now_ms: u64) -> Decision {
+        self.admit_measured(store, key, limits, now_ms, |_| demand).0
+    }
+
+    /// [`Limiter::admit`] for a demand that depends on the key's state
+    /// before it (the token count decides how exactly to count from the
+    /// headroom left): `measure` sees what [`Limiter::peek`] would return,
+    /// from the same read that the admission then writes back, so a call
+    /// costs one store read, not two. `measure` runs once; a write that
+    /// loses a race retries with the same demand. Returns the decision and
+    /// the demand.
+    pub fn admit_measured(
+        &self,
+        store: &mut dyn Store,
+        key: &str,
+        limits: &[Limit],
+        now_ms: u64,
+        measure: impl FnOnce(&[LimitState]) -> Demand,
+    ) -> (Decision, Demand) {
         let hash = key_hash(key);
+        let mut measure = Some(measure);
+        let mut measured = None;
         let decided = self.update(store, hash, |state| {
+            let demand = *measured.get_or_insert_with(|| {
+                let before: Vec<LimitState> = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
+                measure.take().map_or_else(Demand::default, |measure| measure(&before))
+            });
             if let Some(rejection) = check(state, limits, demand, now_ms) {
                 let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
                 return Err(Decision { outcome: Outcome::Rejected(rejection), limits });
@@ -205,15 +229,16 @@ impl Limiter {
             let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand };
             Ok(Decision { outcome: Outcome::Admitted(reservation), limits })
         });
+        let demand = measured.unwrap_or_default();
         if let Some(decision) = decided {
-            return decision;
+            return (decision, demand);
         }
         let limits_now = self.peek(store, key, limits, now_ms);
         let outcome = match self.on_contention {
             FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: Demand::default() }),
             FailMode::Closed => Outcome::Rejected(Rejection { reason: Reason::StoreContention, limit: None, retry_after_ms: Some(1_000) }),
         };
-        Decision { outcome, limits: limits_now }
+        (Decision { outcome, limits: limits_now }, demand)
     }
 
     /// Replaces the reservation with what the request really used: input
