@@ -230,10 +230,10 @@ def envoy_target(target, upstream, workdir):
         yield from demo_target(target, workdir)
         return
     template = ROOT / "bench/envoy-bench.yaml"
-    if target["filters"] is None:  # bare Envoy: the same file without the suite's line
+    if target["filters"] is None:  # bare Envoy: the same file without the suite's lines
         template = workdir / "bare.yaml"
         template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
-                                    if l.strip() != "${LLM_FILTERS}"))
+                                    if l.strip() != "${LLM_FILTERS}" and not l.rstrip().endswith("# suite only")))
     sets = {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port}
     with contextlib.ExitStack() as services:
         if target.get("global"):

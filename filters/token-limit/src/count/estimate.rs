@@ -107,6 +107,24 @@ const ASCII_CLASS: [Class; 128] = {
     table
 };
 
+/// Per ASCII byte, one count in the 16-bit lane of its class: letters,
+/// digits, spaces, punctuation (the lanes of [`AsciiRun`]).
+#[allow(clippy::indexing_slicing)]
+const ASCII_LANES: [u64; 128] = {
+    let mut table = [0; 128];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = match ASCII_CLASS[b] {
+            Class::LatinLetter => 1,
+            Class::Digit => 1 << 16,
+            Class::Space => 1 << 32,
+            _ => 1 << 48,
+        };
+        b += 1;
+    }
+    table
+};
+
 impl Class {
     fn of(c: char) -> Class {
         match c {
@@ -151,6 +169,35 @@ impl Tally {
         self.previous = class;
     }
 
+    /// Counts a run of ASCII bytes, the bulk of most prompts, without
+    /// decoding characters and without a branch or a counter in memory per
+    /// byte: each byte adds its class's lane of one word, and a letter after
+    /// a non-letter starts a word. (Runs of the other ASCII classes are never
+    /// read, so they are not counted.)
+    // Indices are masked to the tables' 128 entries.
+    #[allow(clippy::indexing_slicing)]
+    fn push_ascii(&mut self, bytes: &[u8]) {
+        let Some(&last) = bytes.last() else { return };
+        let mut letter_before = u64::from(self.previous == Class::LatinLetter);
+        // A lane holds up to 65 535 counts.
+        for chunk in bytes.chunks(usize::from(u16::MAX)) {
+            let (mut lanes, mut words) = (0u64, 0u64);
+            for &b in chunk {
+                let b = usize::from(b & 0x7f);
+                let lane = ASCII_LANES[b];
+                let letter = lane & 1;
+                lanes += lane;
+                words += letter & !letter_before;
+                letter_before = letter;
+            }
+            for (class, shift) in [(Class::LatinLetter, 0), (Class::Digit, 16), (Class::Space, 32), (Class::Punct, 48)] {
+                self.chars[class as usize] += (lanes >> shift) & 0xffff;
+            }
+            self.runs[Class::LatinLetter as usize] += words;
+        }
+        self.previous = ASCII_CLASS[usize::from(last & 0x7f)];
+    }
+
     fn features(&self) -> Features {
         let chars = |class: Class| self.chars.get(class as usize).copied().unwrap_or(0);
         let runs = |class: Class| self.runs.get(class as usize).copied().unwrap_or(0);
@@ -173,8 +220,15 @@ impl Features {
     /// classified by Unicode block.
     pub fn of(text: &str) -> Features {
         let mut tally = Tally::default();
-        for c in text.chars() {
+        let mut rest = text;
+        loop {
+            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(ascii);
+            tally.push_ascii(run.as_bytes());
+            let mut chars = tail.chars();
+            let Some(c) = chars.next() else { break };
             tally.push(Class::of(c), c.len_utf8());
+            rest = chars.as_str();
         }
         tally.features()
     }
@@ -269,6 +323,32 @@ mod tests {
                 Class::Punct
             };
             assert_eq!(ASCII_CLASS[usize::from(b)], expected, "byte {b}");
+        }
+    }
+
+    /// Character by character, as the estimate was first written: what the
+    /// ASCII fast path must match exactly.
+    fn per_char(text: &str) -> Features {
+        let mut tally = Tally::default();
+        for c in text.chars() {
+            tally.push(Class::of(c), c.len_utf8());
+        }
+        tally.features()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ascii_fast_path_counts_as_char_by_char(text in "[a-zA-Z0-9 \\t\\n.,;:!?(){}\"'éßŁ你好ыこ😀\u{301}-]{0,64}") {
+            proptest::prop_assert_eq!(Features::of(&text), per_char(&text));
+        }
+    }
+
+    #[test]
+    fn long_ascii_runs_and_words_across_scripts_are_counted_whole() {
+        let long = "word ".repeat(40_000) + "42!" + &"x".repeat(70_000);
+        assert_eq!(Features::of(&long), per_char(&long));
+        for text in ["wörld", "éa", "aé", "a\u{301}b", "привет world", "中a中", "", " ", "a"] {
+            assert_eq!(Features::of(text), per_char(text), "{text}");
         }
     }
 
