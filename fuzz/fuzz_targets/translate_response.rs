@@ -14,7 +14,9 @@
 //! * an error status never reaches the stream path, and an error body
 //!   becomes a JSON object in the client's format;
 //! * a translated whole body is JSON, and a failure to translate one is
-//!   the provider's fault (5xx), never the client's.
+//!   the provider's fault (5xx), never the client's;
+//! * a body parsed without its output (`llm_api::response`) is the whole
+//!   parse less the output members, whenever the whole parse is an object.
 
 #![no_main]
 
@@ -101,6 +103,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = LlmRequest::parse(&kind, &serde_json::to_vec(&body).unwrap()) else {
         panic!("the canned request does not parse");
     };
+
+    // The body as the accounting stages see it.
+    if let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(payload) {
+        members.retain(|name, _| !llm_api::response::OUTPUT_MEMBERS.contains(&name.as_str()));
+        assert_eq!(llm_api::response::without_output(payload), Some(Value::Object(members)), "parsed without its output");
+    }
 
     // A whole body.
     let mut t = started(&kind, provider, &request, status);
