@@ -44,7 +44,7 @@ mod profiling {
     use proxy_wasm::hostcalls;
     use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::time::{SystemTime, UNIX_EPOCH};
+    use std::time::UNIX_EPOCH;
 
     #[derive(Default)]
     struct Totals {
@@ -59,7 +59,7 @@ mod profiling {
 
     fn now_ns() -> u64 {
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        now.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 
     pub(super) fn span<R>(what: &'static str, part: &'static str, f: impl FnOnce() -> R) -> R {

@@ -108,7 +108,7 @@ const ASCII_CLASS: [Class; 128] = {
 };
 
 /// Per ASCII byte, one count in the 16-bit lane of its class: letters,
-/// digits, spaces, punctuation (the lanes of [`AsciiRun`]).
+/// digits, spaces, punctuation (the lanes `Tally::push_ascii` adds up).
 #[allow(clippy::indexing_slicing)]
 const ASCII_LANES: [u64; 128] = {
     let mut table = [0; 128];
