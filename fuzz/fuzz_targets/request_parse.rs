@@ -11,7 +11,11 @@
 //! * a body parses iff it is a JSON object (serde_json the oracle) whose
 //!   `model` is a string, null or absent; every rejection is a 400 whose
 //!   body is valid JSON in all three dialects;
-//! * a parsed request serialises and parses back to itself;
+//! * the borrowed tree a request is parsed into, made owned, is serde_json's
+//!   parse (the last of duplicate names wins); a parsed request serialises
+//!   and parses back to itself;
+//! * the borrowed tree visits every text the owned one does (and more only
+//!   for duplicate names), and counts at least as many tokens;
 //! * rewriting no text, or every text as itself, changes nothing;
 //!   rewriting every text field visits exactly the fields the visitor sees,
 //!   and afterwards the visitor sees only the replacement;
@@ -22,7 +26,7 @@
 use libfuzzer_sys::fuzz_target;
 use llm_gateway_fuzz::json_eq;
 use llm_api::text::{for_each_request_text, rewrite_request_text};
-use llm_api::{ApiKind, Dialect, LlmRequest};
+use llm_api::{for_both, ApiKind, Dialect, LlmRequest};
 use serde_json::Value;
 use token_limit::count::{request_tokens, Format};
 
@@ -84,32 +88,48 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
     let Some(Value::Object(map)) = oracle else {
         panic!("accepted a body that is not a JSON object");
     };
-    assert_eq!(request.body, map);
+    assert_eq!(*request.object(), map, "the borrowed tree made owned is not serde_json's parse");
     if let Some(model) = &request.model {
         assert!(
-            request.body.get("model").and_then(Value::as_str) == Some(model.as_str())
+            map.get("model").and_then(Value::as_str) == Some(model.as_str())
                 || kind.path_model() == Some(model.as_str())
         );
     }
+    let owned = Value::Object(map);
     let again = LlmRequest::parse(kind, &request.to_bytes()).expect("serialised request does not parse");
     assert_eq!((&again.model, again.stream), (&request.model, request.stream));
     assert!(
-        json_eq(&Value::Object(again.body.clone()), &Value::Object(request.body.clone())),
+        json_eq(&Value::Object(again.object().into_owned()), &owned),
         "the body does not survive a serialise and parse"
     );
     let _ = request.message_count(kind);
 
-    // The text walker: reading and rewriting agree.
-    let mut seen = 0usize;
-    for_each_request_text(kind, &request.body, |_| seen += 1);
-    let mut copy = request.body.clone();
+    // The text walker: the borrowed tree as sent sees every text the owned
+    // one does; once a stage takes the body to change it, exactly those.
+    let mut texts = Vec::new();
+    for_each_request_text(kind, &owned, |f| texts.push(f.text.to_owned()));
+    let mut sent = Vec::new();
+    request.for_each_text(kind, |f| sent.push(f.text.to_owned()));
+    let mut missing = texts.clone();
+    for text in &sent {
+        if let Some(at) = missing.iter().position(|t| t == text) {
+            missing.swap_remove(at);
+        }
+    }
+    assert!(missing.is_empty(), "the borrowed tree missed a text the owned one holds");
+    let mut edited = request.clone();
+    let _ = edited.body_mut();
+    let mut after_edit = Vec::new();
+    edited.for_each_text(kind, |f| after_edit.push(f.text.to_owned()));
+    assert_eq!(after_edit, texts, "the owned body reads unlike serde_json's");
+
+    // Reading and rewriting agree.
+    let seen = texts.len();
+    let mut copy = owned.clone();
     assert!(!rewrite_request_text(kind, &mut copy, |_| None));
-    assert_eq!(copy, request.body, "a rewrite of nothing changed the body");
+    assert_eq!(copy, owned, "a rewrite of nothing changed the body");
     rewrite_request_text(kind, &mut copy, |f| Some(f.text.to_owned()));
-    assert!(
-        json_eq(&Value::Object(copy.clone()), &Value::Object(request.body.clone())),
-        "rewriting text as itself changed the body"
-    );
+    assert!(json_eq(&copy, &owned), "rewriting text as itself changed the body");
     let mut offered = 0usize;
     rewrite_request_text(kind, &mut copy, |_| {
         offered += 1;
@@ -128,9 +148,11 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
     // Token counting of the request: monotone in the per-text count.
     if let Some(format) = Format::of(kind) {
         let model = request.model.as_deref().unwrap_or("gpt-4o");
-        let zero = request_tokens(format, &request.body, model, &mut |_| 0);
-        let bytes = request_tokens(format, &request.body, model, &mut |t| t.len() as u64);
+        let zero = request_tokens(format, &owned, model, &mut |_| 0);
+        let bytes = request_tokens(format, &owned, model, &mut |t| t.len() as u64);
         assert!(zero <= bytes, "request count not monotone");
+        let sent = for_both!(request, |body| request_tokens(format, body, model, &mut |t| t.len() as u64));
+        assert!(sent >= bytes, "the borrowed tree counts fewer tokens");
     }
 }
 

@@ -18,7 +18,6 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use llm_api::sse::SseParser;
-use llm_api::text::for_each_request_text;
 use llm_api::{translator, ApiKind, LlmRequest, ProviderKind, TranslateOptions, Translator};
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -257,7 +256,7 @@ fn bench(c: &mut Criterion) {
             let request =
                 LlmRequest::parse(&api, black_box(&bytes)).unwrap_or_else(|e| panic!("{e}"));
             let mut chars = 0;
-            for_each_request_text(&api, &request.body, |f| chars += f.text.len());
+            request.for_each_text(&api, |f| chars += f.text.len());
             black_box(chars)
         })
     });

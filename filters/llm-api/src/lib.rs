@@ -3,7 +3,7 @@
 //! Every filter sees requests through this crate instead of hand-rolling JSON
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
-//! filter chain, [`text`] visits or rewrites every user-visible text field,
+//! filter chain into a borrowed tree that the walkers read through [`json`], [`text`] visits or rewrites every user-visible text field,
 //! [`response`] parses a response for its metadata alone when no filter
 //! reads its output, [`usage`] reads what the provider says was used, [`pricing`] turns it into
 //! dollars, [`sse`] parses and writes
@@ -20,6 +20,7 @@ pub mod api;
 pub mod azure;
 pub mod error;
 pub mod gemini;
+pub mod json;
 pub mod member;
 pub mod openai;
 pub mod pricing;
@@ -34,7 +35,8 @@ pub mod usage;
 pub use api::{ApiKind, Dialect};
 pub use error::{ApiError, ErrorKind};
 pub use provider::ProviderKind;
-pub use request::LlmRequest;
+pub use json::Json;
+pub use request::{BodyRef, LlmRequest};
 pub use sse::{SseEvent, SseParser};
 pub use text::{Role, TextField, TextKind};
 pub use translate::{translator, TranslateOptions, Translator, UpstreamRequest};

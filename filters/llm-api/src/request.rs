@@ -1,25 +1,59 @@
 //! A request body parsed once for the whole filter chain.
 //!
-//! The parsed value keeps every field (known or not) in the client's order, so
-//! that a filter which rewrites one text field writes back a body that differs
-//! only there.
+//! The body is parsed into a borrowed tree (see [`crate::json`]): most
+//! requests are only read (scanned, counted, routed), and building and
+//! dropping an owned `serde_json::Value` was the largest single cost of the
+//! chain after its host calls (docs/benchmarks.md). The first stage that
+//! changes the request turns it into an owned object, which keeps every
+//! field (known or not) in the client's order, so that a filter which
+//! rewrites one text field writes back a body that differs only there.
 
 use crate::api::ApiKind;
 use crate::error::ApiError;
-use crate::member::member;
+use crate::json::Json;
 use serde_json::{Map, Value};
+use serde_json_borrow::OwnedValue;
+use std::borrow::Cow;
 
 /// An LLM request body, parsed, with the facts every filter asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmRequest {
-    /// The whole body; filters that change it must say so (see the glue's
-    /// exchange), so that it is serialised again at most once.
-    pub body: Map<String, Value>,
+    body: Body,
     /// The model the client asked for: the body's `model`, else the model or
     /// deployment named in the path (Gemini, Azure).
     pub model: Option<String>,
     /// Whether the client asked for a streamed (SSE) response.
     pub stream: bool,
+}
+
+/// The body, as sent or as changed; always a JSON object.
+#[derive(Debug, Clone, PartialEq)]
+struct Body {
+    /// As the client sent it (a borrowed tree over the body's own bytes),
+    /// until a stage changes it.
+    sent: Option<OwnedValue>,
+    /// The body once changed; `Null` while `sent` holds it.
+    edited: Value,
+}
+
+/// The body of a request for reading: see [`for_both!`](crate::for_both).
+#[derive(Debug, Clone, Copy)]
+pub enum BodyRef<'a> {
+    Sent(&'a serde_json_borrow::Value<'a>),
+    Edited(&'a Value),
+}
+
+/// Evaluates `$body` with `$name` bound to the request body as a [`Json`]
+/// value, whichever tree holds it: the walkers are generic over [`Json`],
+/// and this is the one place that picks the tree.
+#[macro_export]
+macro_rules! for_both {
+    ($request:expr, |$name:ident| $body:expr) => {
+        match $request.body() {
+            $crate::BodyRef::Sent($name) => $body,
+            $crate::BodyRef::Edited($name) => $body,
+        }
+    };
 }
 
 impl LlmRequest {
@@ -30,23 +64,19 @@ impl LlmRequest {
     /// 128, so no input can exhaust the stack) and JSON that is not an object.
     pub fn parse(kind: &ApiKind, bytes: &[u8]) -> Result<LlmRequest, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(
-                ApiError::invalid("The request body is empty; expected a JSON object.")
-                    .with_code("invalid_json"),
-            );
+            return Err(invalid_json("The request body is empty; expected a JSON object."));
         }
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            // serde_json's message names the line and column, never the input.
-            ApiError::invalid(format!("The request body is not valid JSON: {e}."))
-                .with_code("invalid_json")
-        })?;
-        let Value::Object(body) = value else {
-            return Err(ApiError::invalid("The request body must be a JSON object.")
-                .with_code("invalid_json"));
-        };
-        let model = match member(&body, "model") {
-            Some(Value::String(model)) => Some(model.clone()),
-            Some(Value::Null) | None => kind.path_model().map(str::to_owned),
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| invalid_json("The request body is not valid UTF-8."))?;
+        // serde_json's message names the line and column, never the input.
+        let body = OwnedValue::from_string(text)
+            .map_err(|e| invalid_json(format!("The request body is not valid JSON: {e}.")))?;
+        if !body.is_object() {
+            return Err(invalid_json("The request body must be a JSON object."));
+        }
+        let model = match body.field("model") {
+            Some(serde_json_borrow::Value::Str(model)) => Some(model.to_string()),
+            Some(serde_json_borrow::Value::Null) | None => kind.path_model().map(str::to_owned),
             Some(_) => {
                 return Err(
                     ApiError::invalid("The 'model' field must be a string.").with_param("model")
@@ -55,13 +85,63 @@ impl LlmRequest {
         };
         let stream = match kind {
             ApiKind::GeminiGenerate { stream, .. } => *stream,
-            _ => matches!(member(&body, "stream"), Some(Value::Bool(true))),
+            _ => body.field("stream").and_then(Json::as_bool) == Some(true),
         };
         Ok(LlmRequest {
-            body,
+            body: Body {
+                sent: Some(body),
+                edited: Value::Null,
+            },
             model,
             stream,
         })
+    }
+
+    /// A request built by the gateway itself (a translation's skeleton).
+    pub fn from_object(body: Map<String, Value>, model: Option<String>, stream: bool) -> Self {
+        LlmRequest {
+            body: Body {
+                sent: None,
+                edited: Value::Object(body),
+            },
+            model,
+            stream,
+        }
+    }
+
+    /// The body, for reading with a walker generic over [`Json`]; usually
+    /// through [`for_both!`](crate::for_both).
+    pub fn body(&self) -> BodyRef<'_> {
+        match &self.body.sent {
+            Some(sent) => BodyRef::Sent(sent),
+            None => BodyRef::Edited(&self.body.edited),
+        }
+    }
+
+    /// The body as an owned object, for code that reads it through
+    /// serde_json's API (the translators, which build a new body anyway).
+    pub fn object(&self) -> Cow<'_, Map<String, Value>> {
+        match (&self.body.sent, &self.body.edited) {
+            (Some(sent), _) => Cow::Owned(owned_object(sent)),
+            (None, Value::Object(object)) => Cow::Borrowed(object),
+            (None, _) => Cow::Owned(Map::new()),
+        }
+    }
+
+    /// The body for a change, owned from now on (always a JSON object). A
+    /// stage reaches it only through the glue's `Exchange::request_mut` or
+    /// `edit_request`, so that the body is written back once, after the last
+    /// stage.
+    pub fn body_mut(&mut self) -> &mut Value {
+        if let Some(sent) = self.body.sent.take() {
+            self.body.edited = Value::Object(owned_object(&sent));
+        }
+        &mut self.body.edited
+    }
+
+    /// The member `name` of the body.
+    pub fn str_field(&self, name: &str) -> Option<&str> {
+        for_both!(self, |body| body.str_field(name))
     }
 
     /// How many conversation turns the request carries, for records and
@@ -75,18 +155,35 @@ impl LlmRequest {
             ApiKind::Responses => "input",
             _ => return None,
         };
-        match member(&self.body, field) {
-            Some(Value::Array(items)) => Some(items.len()),
-            Some(Value::String(_)) => Some(1),
-            _ => Some(0),
-        }
+        for_both!(self, |body| Some(turns(body.field(field))))
     }
 
     /// Serialises the body again, for filters that changed it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // A map of `Value`s always serialises.
-        serde_json::to_vec(&self.body).unwrap_or_default()
+        // A parsed tree always serialises: its numbers are finite.
+        match &self.body.sent {
+            Some(sent) => serde_json::to_vec(sent).unwrap_or_default(),
+            None => serde_json::to_vec(&self.body.edited).unwrap_or_default(),
+        }
     }
+}
+
+fn turns<J: Json>(value: Option<&J>) -> usize {
+    match value.map(Json::kind) {
+        Some(crate::json::Kind::Array(items)) => items.len(),
+        Some(crate::json::Kind::String(_)) => 1,
+        _ => 0,
+    }
+}
+
+fn invalid_json(message: impl Into<String>) -> ApiError {
+    ApiError::invalid(message).with_code("invalid_json")
+}
+
+/// An owned copy of a borrowed object; the last of duplicate names wins, as
+/// in serde_json's own parse.
+fn owned_object(value: &serde_json_borrow::Value<'_>) -> Map<String, Value> {
+    value.as_object().map(Map::from).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -148,6 +245,27 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    #[test]
+    fn a_name_sent_twice_reads_as_its_last_value_as_in_serde_json() {
+        let input = br#"{"model":"a","stream":true,"messages":[],"model":"b","stream":false}"#;
+        let req = LlmRequest::parse(&chat(), input).unwrap();
+        assert_eq!((req.model.as_deref(), req.stream), (Some("b"), false));
+        let oracle: Value = serde_json::from_slice(input).unwrap();
+        assert_eq!(Value::Object(req.object().into_owned()), oracle);
+        assert_eq!(req.str_field("model"), Some("b"));
+    }
+
+    #[test]
+    fn an_edit_makes_the_body_owned_and_keeps_the_order() {
+        let input = br#"{"zeta":1,"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        let mut req = LlmRequest::parse(&chat(), input).unwrap();
+        assert!(matches!(req.body(), BodyRef::Sent(_)));
+        req.body_mut()["zeta"] = Value::from(2);
+        assert!(matches!(req.body(), BodyRef::Edited(_)));
+        assert_eq!(req.to_bytes(), br#"{"zeta":2,"model":"m","messages":[{"role":"user","content":"hi"}]}"#.to_vec());
+        assert_eq!(req.message_count(&chat()), Some(1));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Token estimation reads these fields and PII scanning rewrites them, so
 //! both go through one walker per format instead of each filter knowing JSON
 //! paths. The walker is written once, generically over [`Node`], and runs on
-//! `&Value` for reading (no copies) and on `&mut Value` for rewriting in
-//! place (every other field, and the order of all fields, stays as it was).
+//! any [`Json`] tree for reading (the borrowed one a request is parsed into,
+//! or serde_json's; no copies) and on `&mut Value` for rewriting in place
+//! (every other field, and the order of all fields, stays as it was).
 //!
 //! Tool arguments that are JSON objects rather than strings (Anthropic
 //! `tool_use.input`, Gemini `functionCall.args` and `functionResponse.response`)
@@ -15,8 +16,10 @@
 
 use crate::api::ApiKind;
 use crate::request::LlmRequest;
-use crate::member::{self, str_field as str_of};
-use serde_json::{Map, Value};
+use crate::for_both;
+use crate::json::Json;
+use crate::member;
+use serde_json::Value;
 
 /// Who wrote a piece of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,21 +82,21 @@ impl Shape {
 }
 
 /// Calls `visit` for every text field of a request body of `api`.
-pub fn for_each_request_text(
+pub fn for_each_request_text<J: Json>(
     api: &ApiKind,
-    body: &Map<String, Value>,
+    body: &J,
     mut visit: impl FnMut(TextField<'_>),
 ) {
     let shape = Shape::of(api);
-    let mut sink = |place: Place, node: &Value| read(place, node, &mut visit);
-    request_root(shape, body.iter().map(|(k, v)| (k.as_str(), v)), &mut sink);
+    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
+    request_root(shape, body.members(), &mut sink);
 }
 
 /// Offers every text field of a request body of `api` to `rewrite`, which
 /// returns the new text or `None` to keep it. Returns whether anything changed.
 pub fn rewrite_request_text(
     api: &ApiKind,
-    body: &mut Map<String, Value>,
+    body: &mut Value,
     mut rewrite: impl FnMut(TextField<'_>) -> Option<String>,
 ) -> bool {
     let shape = Shape::of(api);
@@ -101,7 +104,10 @@ pub fn rewrite_request_text(
     let mut sink = |place: Place, node: &mut Value| changed |= write(place, node, &mut rewrite);
     request_root(
         shape,
-        body.iter_mut().map(|(k, v)| (k.as_str(), v)),
+        body.as_object_mut()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v)),
         &mut sink,
     );
     changed
@@ -110,8 +116,12 @@ pub fn rewrite_request_text(
 /// Calls `visit` for every text field of a response body of `api` — a whole
 /// JSON response or the data of one stream event (OpenAI chunk deltas,
 /// Anthropic content block events, Gemini chunks, Responses API deltas).
-pub fn for_each_response_text(api: &ApiKind, body: &Value, mut visit: impl FnMut(TextField<'_>)) {
-    let mut sink = |place: Place, node: &Value| read(place, node, &mut visit);
+pub fn for_each_response_text<J: Json>(
+    api: &ApiKind,
+    body: &J,
+    mut visit: impl FnMut(TextField<'_>),
+) {
+    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
     response_root(Shape::of(api), body, &mut sink);
 }
 
@@ -131,16 +141,18 @@ pub fn rewrite_response_text(
 impl LlmRequest {
     /// See [`for_each_request_text`].
     pub fn for_each_text(&self, api: &ApiKind, visit: impl FnMut(TextField<'_>)) {
-        for_each_request_text(api, &self.body, visit);
+        for_both!(self, |body| for_each_request_text(api, body, visit));
     }
 
-    /// See [`rewrite_request_text`].
+    /// See [`rewrite_request_text`]. The body is owned from then on (see
+    /// [`LlmRequest::body_mut`]): a stage that only may rewrite reads with
+    /// [`LlmRequest::for_each_text`] first.
     pub fn rewrite_text(
         &mut self,
         api: &ApiKind,
         rewrite: impl FnMut(TextField<'_>) -> Option<String>,
     ) -> bool {
-        rewrite_request_text(api, &mut self.body, rewrite)
+        rewrite_request_text(api, self.body_mut(), rewrite)
     }
 }
 
@@ -171,14 +183,14 @@ impl Place {
     }
 }
 
-fn read(place: Place, node: &Value, visit: &mut impl FnMut(TextField<'_>)) {
+fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(TextField<'_>)) {
     let field = |text| TextField {
         role: place.role,
         kind: place.kind,
         text,
     };
     if place.json {
-        visit(field(&node.to_string()));
+        visit(field(&node.to_text()));
     } else if let Some(text) = node.as_str() {
         visit(field(text));
     }
@@ -218,31 +230,31 @@ fn write(
 /// A JSON node, shared or exclusive: what lets one walker serve both reading
 /// and rewriting.
 trait Node<'a>: Sized + 'a {
-    fn value(&self) -> &Value;
+    type Json: Json;
+    fn value(&self) -> &Self::Json;
     fn field(self, key: &str) -> Option<Self>;
     fn elements(self) -> impl Iterator<Item = Self> + 'a;
     fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a;
 }
 
-impl<'a> Node<'a> for &'a Value {
-    fn value(&self) -> &Value {
+impl<'a, J: Json + 'a> Node<'a> for &'a J {
+    type Json = J;
+    fn value(&self) -> &J {
         self
     }
     fn field(self, key: &str) -> Option<Self> {
-        member::field(self, key)
+        Json::field(self, key)
     }
     fn elements(self) -> impl Iterator<Item = Self> + 'a {
-        self.as_array().into_iter().flatten()
+        Json::elements(self)
     }
     fn entries(self) -> impl Iterator<Item = (&'a str, Self)> + 'a {
-        self.as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), v))
+        self.members()
     }
 }
 
 impl<'a> Node<'a> for &'a mut Value {
+    type Json = Value;
     fn value(&self) -> &Value {
         self
     }
@@ -262,8 +274,8 @@ impl<'a> Node<'a> for &'a mut Value {
 
 type Sink<'s, N> = dyn FnMut(Place, N) + 's;
 
-fn role_of(node: &Value, default: Role) -> Role {
-    match str_of(node, "role") {
+fn role_of(node: &impl Json, default: Role) -> Role {
+    match node.str_field("role") {
         Some("system" | "developer") => Role::System,
         Some("user") => Role::User,
         Some("assistant" | "model") => Role::Assistant,
@@ -284,8 +296,8 @@ fn request_root<'a, N: Node<'a>>(
                     message_fields(message, Role::User, sink);
                 }
             }
-            (Shape::OpenAiEmbeddings, "input") => match node.value() {
-                Value::Array(_) => {
+            (Shape::OpenAiEmbeddings, "input") => match node.value().as_array() {
+                Some(_) => {
                     for item in node.elements() {
                         sink(Place::text(Role::User, TextKind::EmbeddingInput), item);
                     }
@@ -295,8 +307,8 @@ fn request_root<'a, N: Node<'a>>(
             (Shape::OpenAiResponses, "instructions") => {
                 sink(Place::text(Role::System, TextKind::Message), node)
             }
-            (Shape::OpenAiResponses, "input") => match node.value() {
-                Value::Array(_) => {
+            (Shape::OpenAiResponses, "input") => match node.value().as_array() {
+                Some(_) => {
                     for item in node.elements() {
                         responses_item(item, Role::User, sink);
                     }
@@ -396,14 +408,14 @@ fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_
 /// A content field: a string, or an array of typed parts / blocks (OpenAI
 /// parts, Responses parts, Anthropic blocks).
 fn content<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
-    if node.value().is_string() {
+    if node.value().as_str().is_some() {
         sink(place, node);
         return;
     }
     for part in node.elements() {
-        match str_of(part.value(), "type") {
+        match part.value().str_field("type") {
             Some("text" | "input_text" | "output_text" | "refusal") => {
-                let key = if str_of(part.value(), "type") == Some("refusal") {
+                let key = if part.value().str_field("type") == Some("refusal") {
                     "refusal"
                 } else {
                     "text"
@@ -429,7 +441,7 @@ fn content<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
 
 /// One item of a Responses API `input` or `output`.
 fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N>) {
-    match str_of(item.value(), "type") {
+    match item.value().str_field("type") {
         Some("function_call") => {
             if let Some(arguments) = item.field("arguments") {
                 sink(
@@ -455,7 +467,7 @@ fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N
 
 /// A Responses API response, or one of its stream events.
 fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
-    let kind = match str_of(body.value(), "type") {
+    let kind = match body.value().str_field("type") {
         Some("response.output_text.delta" | "response.refusal.delta") => Some(TextKind::Message),
         Some("response.function_call_arguments.delta") => Some(TextKind::ToolArguments),
         _ => None,
@@ -488,7 +500,7 @@ fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
             "content" => content(node, assistant, sink),
             "message" => anthropic_response(node, sink),
             "content_block" => {
-                if str_of(node.value(), "type") == Some("tool_use") {
+                if node.value().str_field("type") == Some("tool_use") {
                     if let Some(input) = node.field("input") {
                         sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
                     }
@@ -496,7 +508,7 @@ fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
                     sink(assistant, text);
                 }
             }
-            "delta" => match str_of(node.value(), "type") {
+            "delta" => match node.value().str_field("type") {
                 Some("text_delta") => {
                     if let Some(text) = node.field("text") {
                         sink(assistant, text);
@@ -550,12 +562,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The fields visited in `body`, the same read through serde_json's
+    /// tree and through the borrowed one a request is parsed into.
     fn collect(api: &ApiKind, body: Value) -> Vec<(Role, TextKind, String)> {
-        let body = body.as_object().unwrap().clone();
-        let mut out = Vec::new();
-        for_each_request_text(api, &body, |f| {
-            out.push((f.role, f.kind, f.text.to_owned()))
-        });
+        fn walk<J: Json>(api: &ApiKind, body: &J) -> Vec<(Role, TextKind, String)> {
+            let mut out = Vec::new();
+            for_each_request_text(api, body, |f| out.push((f.role, f.kind, f.text.to_owned())));
+            out
+        }
+        let borrowed = serde_json_borrow::OwnedValue::from_string(body.to_string()).unwrap();
+        let out = walk(api, &body);
+        assert_eq!(walk(api, &*borrowed), out, "the borrowed tree reads alike");
         out
     }
 

@@ -591,16 +591,21 @@ proptest! {
 
     #[test]
     fn text_visitor_never_panics_and_rewrites_consistently(body in prop_oneof![json_object(), conversation()]) {
+        let body = Value::Object(body);
+        let borrowed = serde_json_borrow::OwnedValue::from_string(body.to_string()).unwrap();
         for api in apis() {
-            let mut count = 0;
-            for_each_request_text(&api, &body, |_| count += 1);
+            let mut texts = Vec::new();
+            for_each_request_text(&api, &body, |f| texts.push((f.role, f.kind, f.text.to_owned())));
+            let mut borrowed_texts = Vec::new();
+            for_each_request_text(&api, &*borrowed, |f| borrowed_texts.push((f.role, f.kind, f.text.to_owned())));
+            prop_assert_eq!(&borrowed_texts, &texts, "the borrowed tree reads alike");
             let mut copy = body.clone();
             prop_assert!(!rewrite_request_text(&api, &mut copy, |f| Some(f.text.to_owned())));
             prop_assert_eq!(&copy, &body);
             let mut seen = 0;
             rewrite_request_text(&api, &mut copy, |_| { seen += 1; Some("[X]".to_owned()) });
-            prop_assert_eq!(seen, count);
-            let value = Value::Object(body.clone());
+            prop_assert_eq!(seen, texts.len());
+            let value = body.clone();
             for_each_response_text(&api, &value, |_| {});
             let mut value = value;
             rewrite_response_text(&api, &mut value, |_| Some(String::new()));

@@ -111,15 +111,27 @@ impl StageStream for PiiStream {
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         let api = ex.api.clone();
         let shared = self.shared.clone();
+        // Most requests hold no PII: scan the body as sent (read in place),
+        // and only when something is found take the owned copy a rewrite
+        // needs, scanning again as it rewrites.
+        let mut suspected = 0;
+        if let Some(request) = &ex.request {
+            request.for_each_text(&api, |field| suspected += shared.engine.scan(field.text.as_bytes()).len());
+        }
+        if suspected == 0 {
+            return Flow::Continue;
+        }
         let mut blocked = BTreeSet::new();
         let mut route = false;
+        let mut handled = 0;
         let (vault, found) = (&mut self.vault, &mut self.found);
         ex.edit_request(|request| {
-            request.rewrite_text(&api, |field| {
+            let changed = request.rewrite_text(&api, |field| {
                 let findings = shared.engine.scan(field.text.as_bytes());
                 if findings.is_empty() {
                     return None;
                 }
+                handled += findings.len();
                 count(found, &shared.policy, &findings);
                 route |= findings.iter().any(|f| shared.policy.action(&f.entity) == Action::Route);
                 let applied = shared.policy.apply(field.text, &findings, vault);
@@ -128,7 +140,11 @@ impl StageStream for PiiStream {
                     std::borrow::Cow::Owned(text) => Some(text),
                     std::borrow::Cow::Borrowed(_) => None,
                 }
-            })
+            });
+            // The body as sent repeats a member name, and an earlier value,
+            // which the rewrite does not see (the last one counts, as for
+            // the provider), held what was found: send the body without it.
+            changed || handled < suspected
         });
         publish(&self.found, "llm.pii.findings", "findings", host);
         if !blocked.is_empty() {

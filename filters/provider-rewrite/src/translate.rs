@@ -76,7 +76,7 @@ pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
     if stream {
         body.insert("stream".into(), Value::Bool(true));
     }
-    LlmRequest { body, model: Some(model.to_owned()), stream }
+    LlmRequest::from_object(body, Some(model.to_owned()), stream)
 }
 
 /// The headers that carry a provider key. Cleared at the start of every
@@ -262,7 +262,7 @@ mod tests {
                         full["stream"] = json!(true);
                     }
                     let Value::Object(map) = full else { unreachable!() };
-                    let full = LlmRequest { body: map, model: Some("m".into()), stream };
+                    let full = LlmRequest::from_object(map, Some("m".into()), stream);
                     let from_skeleton = t.request(&skeleton(&api, "up-model", stream)).unwrap();
                     let from_full = t.request(&full).unwrap();
                     assert_eq!(from_skeleton.path, from_full.path, "{api:?} -> {provider:?} stream={stream}");

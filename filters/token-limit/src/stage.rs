@@ -13,7 +13,7 @@ use crate::limit::policy::{CountingMode, KeyPart, Limit, LimitPolicy, Measure, D
 use crate::limit::store::{CasMismatch, Store};
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::PriceMap;
-use llm_api::{ApiError, ErrorKind, LlmRequest, Usage};
+use llm_api::{for_both, ApiError, ErrorKind, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -201,11 +201,11 @@ impl TokenLimitStream {
         let shared = &self.shared;
         let model = request.model.as_deref().unwrap_or_default();
         let family = family(&shared.encodings, model);
-        let estimated = request_tokens(format, &request.body, model, &mut |text| estimate(family, text));
+        let estimated = for_both!(request, |body| request_tokens(format, body, model, &mut |text| estimate(family, text)));
         let encoding = shared.encodings.lookup(model);
         let mut exact_count = |limit: u64| {
             let total = encoding.map_or(0, |enc| {
-                request_tokens(format, &request.body, model, &mut |text| exact::count(enc, text) as u64)
+                for_both!(request, |body| request_tokens(format, body, model, &mut |text| exact::count(enc, text) as u64))
             });
             if total > limit {
                 Err(exact::Exceeded { at_least: usize::try_from(total).unwrap_or(usize::MAX) })

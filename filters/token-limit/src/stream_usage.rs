@@ -16,7 +16,7 @@
 
 use crate::count::{Family, Features};
 use llm_api::text::for_each_response_text;
-use llm_api::{ApiKind, Dialect, LlmRequest, SseEvent, Usage, UsageAccumulator};
+use llm_api::{for_both, ApiKind, Dialect, Json, LlmRequest, SseEvent, Usage, UsageAccumulator};
 use serde_json::{Map, Value};
 
 /// Whether the gateway must ask for the usage chunk of this request's
@@ -32,7 +32,10 @@ pub fn is_chat(api: &ApiKind) -> bool {
 
 /// Sets `stream_options.include_usage`.
 pub fn ask_for_usage(request: &mut LlmRequest) {
-    let options = request.body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+    let Some(body) = request.body_mut().as_object_mut() else {
+        return;
+    };
+    let options = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
     if !options.is_object() {
         *options = Value::Object(Map::new());
     }
@@ -43,7 +46,7 @@ pub fn ask_for_usage(request: &mut LlmRequest) {
 
 /// Whether an OpenAI chat request asks for the usage chunk of its stream.
 fn asks_for_usage(request: &LlmRequest) -> bool {
-    request.body.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true)
+    for_both!(request, |body| body.field("stream_options").and_then(|o| o.field("include_usage")).and_then(Json::as_bool)) == Some(true)
 }
 
 pub struct StreamUsage {
@@ -148,11 +151,11 @@ mod tests {
         assert!(must_ask_for_usage(&chat, &r));
         ask_for_usage(&mut r);
         assert!(!must_ask_for_usage(&chat, &r), "asks now");
-        assert_eq!(r.body["stream_options"], serde_json::json!({"include_usage": true}));
+        assert_eq!(r.object()["stream_options"], serde_json::json!({"include_usage": true}));
         let mut r = request(serde_json::json!({"model": "m", "stream": true, "stream_options": {"include_usage": false, "x": 1}, "messages": []}));
         assert!(must_ask_for_usage(&chat, &r));
         ask_for_usage(&mut r);
-        assert_eq!(r.body["stream_options"], serde_json::json!({"include_usage": true, "x": 1}), "other options kept");
+        assert_eq!(r.object()["stream_options"], serde_json::json!({"include_usage": true, "x": 1}), "other options kept");
         let r = request(serde_json::json!({"model": "m", "messages": []}));
         assert!(!must_ask_for_usage(&chat, &r), "not a stream");
         let r = request(serde_json::json!({"model": "m", "stream": true, "messages": []}));

@@ -484,7 +484,7 @@ pub(crate) mod tests {
             }
             if self.rewrite {
                 if let Some(req) = ex.request_mut() {
-                    req.body.insert("model".into(), "rewritten".into());
+                    req.body_mut()["model"] = "rewritten".into();
                 }
             }
             Flow::Continue

@@ -35,6 +35,14 @@ fn the_demo_redacts_every_type_in_every_api_format() {
     let sent = upstream_text(&stack);
     assert!(!sent.contains("415-555-0100") && !sent.contains("sk-proj-abcdefghij"), "{sent}");
 
+    // A member name sent twice: the provider reads the last value, and the
+    // earlier one, which held an address, does not reach it either.
+    let twice = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Mail jane.doe@example.com","content":"hello"}]}"#;
+    let response = post_json(&stack.url("/v1/chat/completions"), twice, &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let sent = upstream_text(&stack);
+    assert!(!sent.contains("jane.doe@example.com") && sent.contains("hello"), "{sent}");
+
     // Clean requests pass untouched and carry no header.
     let clean = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2 + 2?"}]}"#;
     let response = post_json(&stack.url("/v1/chat/completions"), clean, &[]).unwrap();

@@ -90,7 +90,7 @@ impl Pair for MessagesToChat {
     const PROVIDER: Dialect = Dialect::OpenAi;
 
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.body;
+        let body = &request.object();
         let mut out = Map::new();
         out.insert("model".into(), json!(self.model));
         let mut messages = Vec::new();

@@ -37,7 +37,7 @@ impl Pair for EmbeddingsToGemini {
     const PROVIDER: Dialect = Dialect::Gemini;
 
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.body;
+        let body = &request.object();
         self.base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
         let texts: Vec<&str> = match body.get("input") {
             Some(Value::String(text)) => vec![text.as_str()],

@@ -42,17 +42,18 @@ impl Translator for Identity {
                 let body = model
                     .as_ref()
                     .filter(|m| {
-                        request.body.get("model").and_then(Value::as_str) != Some(m.as_str())
+                        request.str_field("model") != Some(m.as_str())
                     })
                     .map(|model| {
-                        let mut body = request.body.clone();
+                        let mut body = request.object().into_owned();
                         body.insert("model".to_owned(), Value::String(model.clone()));
                         serde_json::to_vec(&body).unwrap_or_default()
                     });
                 (path.clone(), body)
             }
             Target::GeminiEmbed { model } => {
-                let batch = request.body.get("requests").is_some();
+                let original = request.object();
+                let batch = original.get("requests").is_some();
                 let method = if batch {
                     "batchEmbedContents"
                 } else {
@@ -64,13 +65,12 @@ impl Translator for Identity {
                         .and_then(Value::as_str)
                         .is_some_and(|m| m != name)
                 };
-                let body = request
-                    .body
+                let body = original
                     .get("requests")
                     .and_then(Value::as_array)
                     .filter(|rs| rs.iter().any(stale))
                     .map(|_| {
-                        let mut body = request.body.clone();
+                        let mut body = original.clone().into_owned();
                         if let Some(Value::Array(requests)) = body.get_mut("requests") {
                             for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
                                 entry.insert("model".to_owned(), Value::String(name.clone()));

@@ -71,7 +71,7 @@ impl Pair for ChatToAnthropic {
     const PROVIDER: Dialect = Dialect::Anthropic;
 
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.body;
+        let body = &request.object();
         self.include_usage = include_usage(body);
         if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
             return Err(unsupported("n", "more than one choice", PROVIDER));

@@ -66,7 +66,7 @@ impl Pair for ChatToGemini {
     const PROVIDER: Dialect = Dialect::Gemini;
 
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.body;
+        let body = &request.object();
         self.include_usage = include_usage(body);
         let mut out = Map::new();
         let (system, contents) = contents(body.get("messages"))?;

@@ -17,8 +17,7 @@
 //! published).
 
 use super::image::{image_tokens, Detail};
-use llm_api::member::{field, member, str_field as str_of};
-use serde_json::{Map, Value};
+use llm_api::json::{Json, Kind};
 
 /// The request formats counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,51 +48,53 @@ const PER_NAME: u64 = 1;
 const REPLY_PRIMING: u64 = 3;
 
 /// Tokens of `body` in `format`; `count` counts one text. `model` picks the
-/// image rule.
-pub fn request_tokens(format: Format, body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+/// image rule. The body is either tree a request may be held in
+/// (`llm_api::for_both!`).
+pub fn request_tokens<J: Json>(format: Format, body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     match format {
         Format::OpenAiChat => chat(body, model, count),
-        Format::OpenAiEmbeddings => embeddings(member(body, "input"), count),
+        Format::OpenAiEmbeddings => embeddings(body.field("input"), count),
         Format::OpenAiResponses => responses(body, model, count),
         Format::AnthropicMessages => anthropic(body, count),
         Format::GeminiGenerate => gemini(body, count),
     }
 }
 
-fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    let messages = member(body, "messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+fn chat<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+    let messages = body.field("messages").and_then(Json::as_array).unwrap_or_default();
     let tools = tool_functions(body);
     let mut total = REPLY_PRIMING;
     let mut padded_system = false;
     for m in messages {
         total += PER_MESSAGE;
-        let role = str_of(m, "role").unwrap_or_default();
+        let role = m.str_field("role").unwrap_or_default();
         total += count(role);
-        if let Some(name) = str_of(m, "name") {
+        if let Some(name) = m.str_field("name") {
             total += count(name) + PER_NAME;
         }
-        match field(m, "content") {
-            // The approximation renders a newline after the system message
-            // when tools are present.
-            Some(Value::String(s)) if role == "system" && !tools.is_empty() && !padded_system => {
-                padded_system = true;
-                total += count(&format!("{s}\n"));
-            }
-            Some(content) => total += content_tokens(content, model, count),
-            None => {}
-        }
-        for call in field(m, "tool_calls").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(f) = field(call, "function") {
-                total += count(str_of(f, "name").unwrap_or_default()) + count(str_of(f, "arguments").unwrap_or_default()) + 3;
+        if let Some(content) = m.field("content") {
+            match content.kind() {
+                // The approximation renders a newline after the system
+                // message when tools are present.
+                Kind::String(s) if role == "system" && !tools.is_empty() && !padded_system => {
+                    padded_system = true;
+                    total += count(&format!("{s}\n"));
+                }
+                _ => total += content_tokens(content, model, count),
             }
         }
-        if let Some(f) = field(m, "function_call") {
-            total += count(str_of(f, "name").unwrap_or_default()) + count(str_of(f, "arguments").unwrap_or_default()) + 3;
+        for call in m.field("tool_calls").into_iter().flat_map(Json::elements) {
+            if let Some(f) = call.field("function") {
+                total += count(f.str_field("name").unwrap_or_default()) + count(f.str_field("arguments").unwrap_or_default()) + 3;
+            }
+        }
+        if let Some(f) = m.field("function_call") {
+            total += count(f.str_field("name").unwrap_or_default()) + count(f.str_field("arguments").unwrap_or_default()) + 3;
         }
     }
     if !tools.is_empty() {
         total += count(&render_functions(&tools)) + 9;
-        if messages.iter().any(|m| str_of(m, "role") == Some("system")) {
+        if messages.iter().any(|m| m.str_field("role") == Some("system")) {
             total = total.saturating_sub(4);
         }
     }
@@ -101,15 +102,15 @@ fn chat(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u
 }
 
 /// Text and image parts of a chat `content` (string or array of parts).
-fn content_tokens(content: &Value, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    match content {
-        Value::String(s) => count(s),
-        Value::Array(parts) => parts
+fn content_tokens<J: Json>(content: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+    match content.kind() {
+        Kind::String(s) => count(s),
+        Kind::Array(parts) => parts
             .iter()
-            .map(|p| match str_of(p, "type") {
-                Some("text") | Some("input_text") | Some("output_text") => count(str_of(p, "text").unwrap_or_default()),
+            .map(|p| match p.str_field("type") {
+                Some("text") | Some("input_text") | Some("output_text") => count(p.str_field("text").unwrap_or_default()),
                 Some("image_url") | Some("input_image") => {
-                    let detail = field(p, "image_url").and_then(|i| str_of(i, "detail")).or_else(|| str_of(p, "detail"));
+                    let detail = p.field("image_url").and_then(|i| i.str_field("detail")).or_else(|| p.str_field("detail"));
                     image_tokens(model, Detail::parse(detail), None)
                 }
                 // Audio and files: not counted before the response; usage corrects it.
@@ -121,21 +122,21 @@ fn content_tokens(content: &Value, model: &str, count: &mut dyn FnMut(&str) -> u
 }
 
 /// `tools[].function` (and the older `functions`).
-fn tool_functions(body: &Map<String, Value>) -> Vec<&Value> {
-    let tools = member(body, "tools").and_then(Value::as_array).into_iter().flatten().filter_map(|t| field(t, "function"));
-    let functions = member(body, "functions").and_then(Value::as_array).into_iter().flatten();
+fn tool_functions<J: Json>(body: &J) -> Vec<&J> {
+    let tools = body.field("tools").into_iter().flat_map(Json::elements).filter_map(|t| t.field("function"));
+    let functions = body.field("functions").into_iter().flat_map(Json::elements);
     tools.chain(functions).collect()
 }
 
-fn render_functions(functions: &[&Value]) -> String {
+fn render_functions<J: Json>(functions: &[&J]) -> String {
     let mut lines = vec!["namespace functions {".to_owned(), String::new()];
     for f in functions {
-        if let Some(d) = str_of(f, "description") {
+        if let Some(d) = f.str_field("description") {
             lines.push(format!("// {d}"));
         }
-        let name = str_of(f, "name").unwrap_or_default();
-        let params = field(f, "parameters");
-        let has_props = params.and_then(|p| field(p, "properties")).and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        let name = f.str_field("name").unwrap_or_default();
+        let params = f.field("parameters");
+        let has_props = params.and_then(|p| p.field("properties")).is_some_and(|p| p.members().next().is_some());
         match params {
             Some(p) if has_props => {
                 lines.push(format!("type {name} = (_: {{"));
@@ -152,39 +153,39 @@ fn render_functions(functions: &[&Value]) -> String {
 
 /// Nesting is capped so that a hostile schema cannot recurse deeply (serde
 /// already caps JSON depth at 128).
-fn render_properties(schema: &Value, indent: usize, depth: usize) -> String {
-    let required: Vec<&str> = field(schema, "required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+fn render_properties<J: Json>(schema: &J, indent: usize, depth: usize) -> String {
+    let required: Vec<&str> = schema.field("required").into_iter().flat_map(Json::elements).filter_map(Json::as_str).collect();
     let mut lines = Vec::new();
-    for (name, p) in field(schema, "properties").and_then(Value::as_object).into_iter().flatten() {
-        if let (Some(d), true) = (str_of(p, "description"), indent < 2) {
+    for (name, p) in schema.field("properties").into_iter().flat_map(Json::members) {
+        if let (Some(d), true) = (p.str_field("description"), indent < 2) {
             lines.push(format!("// {d}"));
         }
-        let opt = if required.contains(&name.as_str()) { "" } else { "?" };
+        let opt = if required.contains(&name) { "" } else { "?" };
         lines.push(format!("{name}{opt}: {},", render_type(p, indent, depth)));
     }
     let pad = " ".repeat(indent);
     lines.iter().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
 }
 
-fn render_type(p: &Value, indent: usize, depth: usize) -> String {
+fn render_type<J: Json>(p: &J, indent: usize, depth: usize) -> String {
     if depth > 16 {
         return "any".to_owned();
     }
     let enum_of = |quote: bool| {
-        field(p, "enum").and_then(Value::as_array).map(|e| {
-            e.iter().map(|v| match v {
-                Value::String(s) if quote => format!("\"{s}\""),
-                v => v.to_string(),
+        p.field("enum").and_then(Json::as_array).map(|e| {
+            e.iter().map(|v| match v.kind() {
+                Kind::String(s) if quote => format!("\"{s}\""),
+                _ => v.to_text(),
             }).collect::<Vec<_>>().join(" | ")
         })
     };
-    match str_of(p, "type") {
+    match p.str_field("type") {
         Some("string") => enum_of(true).unwrap_or_else(|| "string".to_owned()),
         Some("number") | Some("integer") => enum_of(false).unwrap_or_else(|| "number".to_owned()),
         Some("boolean") => "boolean".to_owned(),
         Some("null") => "null".to_owned(),
         Some("object") => format!("{{\n{}\n}}", render_properties(p, indent + 2, depth + 1)),
-        Some("array") => match field(p, "items") {
+        Some("array") => match p.field("items") {
             Some(items) => format!("{}[]", render_type(items, indent, depth + 1)),
             None => "any[]".to_owned(),
         },
@@ -194,15 +195,15 @@ fn render_type(p: &Value, indent: usize, depth: usize) -> String {
 
 /// A string, an array of strings, or pre-tokenized arrays (counted as their
 /// length).
-fn embeddings(input: Option<&Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    match input {
-        Some(Value::String(s)) => count(s),
-        Some(Value::Array(items)) => items
+fn embeddings<J: Json>(input: Option<&J>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+    match input.map(Json::kind) {
+        Some(Kind::String(s)) => count(s),
+        Some(Kind::Array(items)) => items
             .iter()
-            .map(|i| match i {
-                Value::String(s) => count(s),
-                Value::Number(_) => 1,
-                Value::Array(tokens) => tokens.len() as u64,
+            .map(|i| match i.kind() {
+                Kind::String(s) => count(s),
+                Kind::Number => 1,
+                Kind::Array(tokens) => tokens.len() as u64,
                 _ => 0,
             })
             .sum(),
@@ -212,18 +213,18 @@ fn embeddings(input: Option<&Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 
 
 /// Responses API: `instructions` plus `input` (a string or chat-like
 /// items), framed like chat messages.
-fn responses(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+fn responses<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
-    if let Some(i) = member(body, "instructions").and_then(Value::as_str) {
+    if let Some(i) = body.str_field("instructions") {
         total += PER_MESSAGE + count(i);
     }
-    match member(body, "input") {
-        Some(Value::String(s)) => total += PER_MESSAGE + count(s),
-        Some(Value::Array(items)) => {
+    match body.field("input").map(Json::kind) {
+        Some(Kind::String(s)) => total += PER_MESSAGE + count(s),
+        Some(Kind::Array(items)) => {
             for item in items {
-                total += PER_MESSAGE + count(str_of(item, "role").unwrap_or_default());
-                total += field(item, "content").map_or(0, |c| content_tokens(c, model, count));
-                total += str_of(item, "output").map_or(0, &mut *count) + str_of(item, "arguments").map_or(0, &mut *count);
+                total += PER_MESSAGE + count(item.str_field("role").unwrap_or_default());
+                total += item.field("content").map_or(0, |c| content_tokens(c, model, count));
+                total += item.str_field("output").map_or(0, &mut *count) + item.str_field("arguments").map_or(0, &mut *count);
             }
         }
         _ => {}
@@ -231,31 +232,31 @@ fn responses(body: &Map<String, Value>, model: &str, count: &mut dyn FnMut(&str)
     total
 }
 
-fn anthropic(body: &Map<String, Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+fn anthropic<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
-    match member(body, "system") {
-        Some(Value::String(s)) => total += PER_MESSAGE + count(s),
-        Some(Value::Array(blocks)) => total += PER_MESSAGE + blocks.iter().map(|b| str_of(b, "text").map_or(0, &mut *count)).sum::<u64>(),
+    match body.field("system").map(Json::kind) {
+        Some(Kind::String(s)) => total += PER_MESSAGE + count(s),
+        Some(Kind::Array(blocks)) => total += PER_MESSAGE + blocks.iter().map(|b| b.str_field("text").map_or(0, &mut *count)).sum::<u64>(),
         _ => {}
     }
-    for m in member(body, "messages").and_then(Value::as_array).into_iter().flatten() {
-        total += PER_MESSAGE + anthropic_content(field(m, "content"), count, 0);
+    for m in body.field("messages").into_iter().flat_map(Json::elements) {
+        total += PER_MESSAGE + anthropic_content(m.field("content"), count, 0);
     }
-    for tool in member(body, "tools").and_then(Value::as_array).into_iter().flatten() {
-        total += count(&tool.to_string());
+    for tool in body.field("tools").into_iter().flat_map(Json::elements) {
+        total += count(&tool.to_text());
     }
     total
 }
 
-fn anthropic_content(content: Option<&Value>, count: &mut dyn FnMut(&str) -> u64, depth: usize) -> u64 {
-    match content {
-        Some(Value::String(s)) => count(s),
-        Some(Value::Array(blocks)) if depth < 4 => blocks
+fn anthropic_content<J: Json>(content: Option<&J>, count: &mut dyn FnMut(&str) -> u64, depth: usize) -> u64 {
+    match content.map(Json::kind) {
+        Some(Kind::String(s)) => count(s),
+        Some(Kind::Array(blocks)) if depth < 4 => blocks
             .iter()
-            .map(|b| match str_of(b, "type") {
-                Some("text") => count(str_of(b, "text").unwrap_or_default()),
-                Some("tool_result") => anthropic_content(field(b, "content"), count, depth + 1),
-                Some("tool_use") => count(str_of(b, "name").unwrap_or_default()) + field(b, "input").map_or(0, |i| count(&i.to_string())),
+            .map(|b| match b.str_field("type") {
+                Some("text") => count(b.str_field("text").unwrap_or_default()),
+                Some("tool_result") => anthropic_content(b.field("content"), count, depth + 1),
+                Some("tool_use") => count(b.str_field("name").unwrap_or_default()) + b.field("input").map_or(0, |i| count(&i.to_text())),
                 // Anthropic's image rule: (width × height) / 750, at most ~1600
                 // tokens; without the size, that maximum.
                 Some("image") => 1600,
@@ -266,19 +267,19 @@ fn anthropic_content(content: Option<&Value>, count: &mut dyn FnMut(&str) -> u64
     }
 }
 
-fn gemini(body: &Map<String, Value>, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+fn gemini<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
-    let parts = |c: &Value, count: &mut dyn FnMut(&str) -> u64| -> u64 {
-        field(c, "parts").and_then(Value::as_array).into_iter().flatten().map(|p| str_of(p, "text").map_or(0, &mut *count)).sum()
+    let parts = |c: &J, count: &mut dyn FnMut(&str) -> u64| -> u64 {
+        c.field("parts").into_iter().flat_map(Json::elements).map(|p| p.str_field("text").map_or(0, &mut *count)).sum()
     };
-    if let Some(s) = member(body, "systemInstruction").or_else(|| member(body, "system_instruction")) {
+    if let Some(s) = body.field("systemInstruction").or_else(|| body.field("system_instruction")) {
         total += PER_MESSAGE + parts(s, count);
     }
-    for c in member(body, "contents").and_then(Value::as_array).into_iter().flatten() {
+    for c in body.field("contents").into_iter().flat_map(Json::elements) {
         total += PER_MESSAGE + parts(c, count);
     }
     // embedContent
-    if let Some(c) = member(body, "content") {
+    if let Some(c) = body.field("content") {
         total += parts(c, count);
     }
     total
