@@ -10,7 +10,7 @@
 
 use crate::api::ApiKind;
 use crate::error::ApiError;
-use crate::json::Json;
+use crate::json::{Json, Kind};
 use serde_json::{Map, Value};
 use serde_json_borrow::OwnedValue;
 use std::borrow::Cow;
@@ -74,9 +74,9 @@ impl LlmRequest {
         if !body.is_object() {
             return Err(invalid_json("The request body must be a JSON object."));
         }
-        let model = match body.field("model") {
-            Some(serde_json_borrow::Value::Str(model)) => Some(model.to_string()),
-            Some(serde_json_borrow::Value::Null) | None => kind.path_model().map(str::to_owned),
+        let model = match body.field("model").map(Json::kind) {
+            Some(Kind::String(model)) => Some(model.to_owned()),
+            Some(Kind::Null) | None => kind.path_model().map(str::to_owned),
             Some(_) => {
                 return Err(
                     ApiError::invalid("The 'model' field must be a string.").with_param("model")
@@ -170,8 +170,8 @@ impl LlmRequest {
 
 fn turns<J: Json>(value: Option<&J>) -> usize {
     match value.map(Json::kind) {
-        Some(crate::json::Kind::Array(items)) => items.len(),
-        Some(crate::json::Kind::String(_)) => 1,
+        Some(Kind::Array(items)) => items.len(),
+        Some(Kind::String(_)) => 1,
         _ => 0,
     }
 }
