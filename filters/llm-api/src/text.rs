@@ -145,8 +145,8 @@ impl LlmRequest {
     }
 
     /// See [`rewrite_request_text`]. The body is owned from then on (see
-    /// [`LlmRequest::body_mut`]): a stage that only may rewrite reads with
-    /// [`LlmRequest::for_each_text`] first.
+    /// [`LlmRequest::body_mut`]), so a stage that rewrites only some
+    /// requests reads with [`LlmRequest::for_each_text`] first.
     pub fn rewrite_text(
         &mut self,
         api: &ApiKind,
