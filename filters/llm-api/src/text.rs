@@ -3,7 +3,7 @@
 //!
 //! Token estimation reads these fields and PII scanning rewrites them, so
 //! both go through one walker per format instead of each filter knowing JSON
-//! paths. The walker is written once, generically over [`Node`], and runs on
+//! paths. The walker is written once, generically over `Node`, and runs on
 //! any [`Json`] tree for reading (the borrowed one a request is parsed into,
 //! or serde_json's; no copies) and on `&mut Value` for rewriting in place
 //! (every other field, and the order of all fields, stays as it was).
