@@ -34,37 +34,29 @@ pub fn member_mut<'v>(object: &'v mut Map<String, Value>, name: &str) -> Option<
     }
 }
 
-/// The member `name` of `value`, if it is an object.
-pub fn field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
-    value.as_object().and_then(|object| member(object, name))
-}
-
-/// [`field`], mutably.
+/// The member `name` of `value`, if it is an object, mutably (reading goes
+/// through [`crate::Json::field`]).
 pub fn field_mut<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
     value.as_object_mut().and_then(|object| member_mut(object, name))
-}
-
-/// The member `name` of `value` as a string.
-pub fn str_field<'v>(value: &'v Value, name: &str) -> Option<&'v str> {
-    field(value, name).and_then(Value::as_str)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Json;
     use serde_json::json;
 
     #[test]
     fn finds_members_of_small_and_large_objects_alike() {
         let small = json!({"role": "user", "content": "hi"});
         let large: Value = (0..20).map(|i| (format!("k{i}"), json!(i))).collect::<Map<_, _>>().into();
-        assert_eq!(str_field(&small, "content"), Some("hi"));
-        assert_eq!(field(&small, "name"), None);
-        assert_eq!(field(&large, "k0"), Some(&json!(0)));
-        assert_eq!(field(&large, "k19"), Some(&json!(19)));
-        assert_eq!(field(&large, "k20"), None);
-        assert_eq!(field(&json!(["role"]), "role"), None);
-        assert_eq!(str_field(&json!({"role": 1}), "role"), None);
+        assert_eq!(small.str_field("content"), Some("hi"));
+        assert_eq!(small.field("name"), None);
+        assert_eq!(large.field("k0"), Some(&json!(0)));
+        assert_eq!(large.field("k19"), Some(&json!(19)));
+        assert_eq!(large.field("k20"), None);
+        assert_eq!(json!(["role"]).field("role"), None);
+        assert_eq!(json!({"role": 1}).str_field("role"), None);
     }
 
     #[test]

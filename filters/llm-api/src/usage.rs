@@ -8,7 +8,7 @@
 //! OpenAI's the shape (chat, embeddings, Responses) is recognised by its fields.
 
 use crate::api::Dialect;
-use crate::member::field;
+use crate::json::Json;
 use crate::sse::SseEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -79,7 +79,7 @@ impl Reported {
 }
 
 fn count(value: &Value, key: &str) -> Option<u64> {
-    field(value, key).and_then(Value::as_u64)
+    value.field(key).and_then(Value::as_u64)
 }
 
 fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -92,7 +92,7 @@ fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// OpenAI's `usage` object: chat/embeddings (`prompt_tokens`) or Responses
 /// (`input_tokens`).
 fn openai_usage(usage: &Value) -> Reported {
-    let details = |key: &str| field(usage, key).and_then(|d| count(d, "cached_tokens"));
+    let details = |key: &str| usage.field(key).and_then(|d| count(d, "cached_tokens"));
     Reported {
         input: count(usage, "prompt_tokens").or_else(|| count(usage, "input_tokens")),
         output: count(usage, "completion_tokens").or_else(|| count(usage, "output_tokens")),
@@ -132,15 +132,15 @@ fn gemini_usage(meta: &Value) -> Reported {
 /// Whatever usage one JSON body or stream event of `dialect` reports.
 fn reported(dialect: Dialect, body: &Value) -> Reported {
     let found = match dialect {
-        Dialect::OpenAi => field(body, "usage")
-            .or_else(|| field(body, "response").and_then(|r| field(r, "usage")))
+        Dialect::OpenAi => body.field("usage")
+            .or_else(|| body.field("response").and_then(|r| r.field("usage")))
             .filter(|u| u.is_object())
             .map(openai_usage),
-        Dialect::Anthropic => field(body, "usage")
-            .or_else(|| field(body, "message").and_then(|m| field(m, "usage")))
+        Dialect::Anthropic => body.field("usage")
+            .or_else(|| body.field("message").and_then(|m| m.field("usage")))
             .filter(|u| u.is_object())
             .map(anthropic_usage),
-        Dialect::Gemini => field(body, "usageMetadata")
+        Dialect::Gemini => body.field("usageMetadata")
             .filter(|u| u.is_object())
             .map(gemini_usage),
     };
