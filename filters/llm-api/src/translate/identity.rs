@@ -65,19 +65,19 @@ impl Translator for Identity {
                         .and_then(Value::as_str)
                         .is_some_and(|m| m != name)
                 };
-                let body = original
+                let any_stale = original
                     .get("requests")
                     .and_then(Value::as_array)
-                    .filter(|rs| rs.iter().any(stale))
-                    .map(|_| {
-                        let mut body = original.clone().into_owned();
-                        if let Some(Value::Array(requests)) = body.get_mut("requests") {
-                            for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
-                                entry.insert("model".to_owned(), Value::String(name.clone()));
-                            }
+                    .is_some_and(|rs| rs.iter().any(stale));
+                let body = any_stale.then(|| {
+                    let mut body = original.into_owned();
+                    if let Some(Value::Array(requests)) = body.get_mut("requests") {
+                        for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
+                            entry.insert("model".to_owned(), Value::String(name.clone()));
                         }
-                        serde_json::to_vec(&body).unwrap_or_default()
-                    });
+                    }
+                    serde_json::to_vec(&body).unwrap_or_default()
+                });
                 (gemini::method_path(model, method, false), body)
             }
         };
