@@ -39,6 +39,14 @@ pub trait Json: Sized {
     fn members(&self) -> impl Iterator<Item = (&str, &Self)>;
     /// The value as JSON text.
     fn to_text(&self) -> String;
+    /// An owned copy, for a body being built from this one (a translation).
+    fn to_value(&self) -> serde_json::Value;
+    /// The value as an unsigned integer, when it is one.
+    fn as_u64(&self) -> Option<u64>;
+
+    fn is_null(&self) -> bool {
+        matches!(self.kind(), Kind::Null)
+    }
 
     fn as_str(&self) -> Option<&str> {
         match self.kind() {
@@ -96,6 +104,14 @@ impl Json for serde_json::Value {
     fn to_text(&self) -> String {
         self.to_string()
     }
+
+    fn to_value(&self) -> serde_json::Value {
+        self.clone()
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        serde_json::Value::as_u64(self)
+    }
 }
 
 impl<'ctx> Json for Borrowed<'ctx> {
@@ -122,6 +138,14 @@ impl<'ctx> Json for Borrowed<'ctx> {
     fn to_text(&self) -> String {
         // Serialising a parsed tree cannot fail: its numbers are finite.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn to_value(&self) -> serde_json::Value {
+        self.into()
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        Borrowed::as_u64(self)
     }
 }
 

@@ -118,8 +118,10 @@ impl LlmRequest {
         }
     }
 
-    /// The body as an owned object, for code that reads it through
-    /// serde_json's API (the translators, which build a new body anyway).
+    /// The body as an owned object, for code that writes a changed copy of
+    /// a request it may not change in place (the same-format translation
+    /// that renames the model). Readers use [`body`](Self::body), which
+    /// copies nothing.
     pub fn object(&self) -> Cow<'_, Map<String, Value>> {
         match (&self.body.sent, &self.body.edited) {
             (Some(sent), _) => Cow::Owned(owned_object(sent)),

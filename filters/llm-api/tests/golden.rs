@@ -122,6 +122,11 @@ fn translate_request(
     let bytes = serde_json::to_vec(request).unwrap();
     let parsed = LlmRequest::parse(&spec.api, &bytes)
         .map_err(|e| json!({"status": e.status(), "param": e.param}))?;
+    // The body as sent and as a stage changed it are two trees
+    // (llm_api::json): both translate alike.
+    let mut edited = parsed.clone();
+    edited.body_mut();
+    assert_eq!(translator.request(&parsed), translator.request(&edited), "the two trees translate differently");
     let upstream = translator
         .request(&parsed)
         .map_err(|e| json!({"status": e.status(), "param": e.param}))?;

@@ -18,15 +18,13 @@
 //! (`message_start`, `content_block_start` / `_delta` / `_stop` per block,
 //! `message_delta` with the stop reason and usage, `message_stop`).
 
-use super::{
-    str_field, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, UpstreamRequest,
-};
+use super::{copy_field, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, UpstreamRequest};
 use crate::anthropic::{self, finish_to_stop_reason};
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
+use crate::json::{Json, Kind};
 use crate::openai;
 use crate::provider::ProviderKind;
-use crate::request::LlmRequest;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
@@ -89,34 +87,33 @@ impl Pair for MessagesToChat {
     const CLIENT: Dialect = Dialect::Anthropic;
     const PROVIDER: Dialect = Dialect::OpenAi;
 
-    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.object();
+    fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let mut out = Map::new();
         out.insert("model".into(), json!(self.model));
         let mut messages = Vec::new();
-        match body.get("system") {
-            Some(Value::String(system)) => {
+        match body.field("system").map(Json::kind) {
+            Some(Kind::String(system)) => {
                 messages.push(json!({"role": "system", "content": system}))
             }
-            Some(Value::Array(blocks)) => {
+            Some(Kind::Array(blocks)) => {
                 let parts: Vec<Value> = blocks
                     .iter()
-                    .filter_map(|b| str_field(b, "text"))
+                    .filter_map(|b| b.str_field("text"))
                     .map(|text| json!({"type": "text", "text": text}))
                     .collect();
                 messages.push(json!({"role": "system", "content": parts}));
             }
             _ => {}
         }
-        let Some(Value::Array(turns)) = body.get("messages") else {
+        let Some(turns) = body.field("messages").and_then(Json::as_array) else {
             return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
         };
         for (i, turn) in turns.iter().enumerate() {
-            match str_field(turn, "role") {
+            match turn.str_field("role") {
                 Some("user") => {
-                    user_messages(turn.get("content"), i, self.provider, &mut messages)?
+                    user_messages(turn.field("content"), i, self.provider, &mut messages)?
                 }
-                Some("assistant") => messages.push(assistant_message(turn.get("content"))),
+                Some("assistant") => messages.push(assistant_message(turn.field("content"))),
                 _ => {
                     return Err(
                         ApiError::invalid("Message roles must be user or assistant.")
@@ -126,27 +123,21 @@ impl Pair for MessagesToChat {
             }
         }
         out.insert("messages".into(), Value::Array(messages));
-        if let Some(max) = body.get("max_tokens").filter(|v| !v.is_null()) {
-            out.insert("max_completion_tokens".into(), max.clone());
-        }
-        if let Some(stop) = body.get("stop_sequences").filter(|v| !v.is_null()) {
-            out.insert("stop".into(), stop.clone());
-        }
+        copy_field(body, "max_tokens", &mut out, "max_completion_tokens");
+        copy_field(body, "stop_sequences", &mut out, "stop");
         for key in ["temperature", "top_p"] {
-            if let Some(value) = body.get(key).filter(|v| !v.is_null()) {
-                out.insert(key.into(), value.clone());
-            }
+            copy_field(body, key, &mut out, key);
         }
-        if request.stream {
+        if stream {
             out.insert("stream".into(), json!(true));
             out.insert("stream_options".into(), json!({"include_usage": true}));
         }
-        if let Some(Value::Array(tools)) = body.get("tools") {
+        if let Some(tools) = body.field("tools").and_then(Json::as_array) {
             let tools: Vec<Value> = tools.iter().map(function_tool).collect();
             out.insert("tools".into(), Value::Array(tools));
         }
-        tool_choice(body.get("tool_choice"), &mut out)?;
-        if let Some(user) = body.get("metadata").and_then(|m| str_field(m, "user_id")) {
+        tool_choice(body.field("tool_choice"), &mut out)?;
+        if let Some(user) = body.field("metadata").and_then(|m| m.str_field("user_id")) {
             out.insert("user".into(), json!(user));
         }
         let headers = HeaderEdits {
@@ -163,8 +154,8 @@ impl Pair for MessagesToChat {
             .unwrap_or(&Value::Null);
         let message = choice.get("message").unwrap_or(&Value::Null);
         let mut content = Vec::new();
-        if let Some(text) = str_field(message, "content")
-            .or_else(|| str_field(message, "refusal"))
+        if let Some(text) = message.str_field("content")
+            .or_else(|| message.str_field("refusal"))
             .filter(|t| !t.is_empty())
         {
             content.push(json!({"type": "text", "text": text}));
@@ -176,19 +167,19 @@ impl Pair for MessagesToChat {
             .flatten()
         {
             let function = call.get("function").unwrap_or(&Value::Null);
-            let input = str_field(function, "arguments")
+            let input = function.str_field("arguments")
                 .and_then(|a| serde_json::from_str::<Value>(a).ok())
                 .filter(Value::is_object)
                 .unwrap_or_else(|| json!({}));
-            content.push(json!({"type": "tool_use", "id": str_field(call, "id"), "name": str_field(function, "name"), "input": input}));
+            content.push(json!({"type": "tool_use", "id": call.str_field("id"), "name": function.str_field("name"), "input": input}));
         }
         let stop_reason =
-            str_field(choice, "finish_reason").map_or("end_turn", finish_to_stop_reason);
+            choice.str_field("finish_reason").map_or("end_turn", finish_to_stop_reason);
         Ok(json!({
-            "id": str_field(&body, "id").unwrap_or_default(),
+            "id": body.str_field("id").unwrap_or_default(),
             "type": "message",
             "role": "assistant",
-            "model": str_field(&body, "model").unwrap_or(&self.model),
+            "model": body.str_field("model").unwrap_or(&self.model),
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": null,
@@ -215,7 +206,7 @@ impl Pair for MessagesToChat {
         }
         let Some(chunk) = data else { return };
         if let Some(error) = chunk.get("error") {
-            let message = str_field(error, "message").unwrap_or("The provider reported an error.");
+            let message = error.str_field("message").unwrap_or("The provider reported an error.");
             let body = ApiError::new(ErrorKind::Internal, message).body(Dialect::Anthropic);
             let value: Value = serde_json::from_slice(&body).unwrap_or_default();
             out.push(anthropic::event(&value));
@@ -225,8 +216,8 @@ impl Pair for MessagesToChat {
         let stream = &mut self.stream;
         if !stream.started {
             stream.started = true;
-            let message = json!({"id": str_field(chunk, "id").unwrap_or_default(), "type": "message", "role": "assistant",
-                "model": str_field(chunk, "model").unwrap_or(&self.model), "content": [], "stop_reason": null,
+            let message = json!({"id": chunk.str_field("id").unwrap_or_default(), "type": "message", "role": "assistant",
+                "model": chunk.str_field("model").unwrap_or(&self.model), "content": [], "stop_reason": null,
                 "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}});
             out.push(anthropic::event(
                 &json!({"type": "message_start", "message": message}),
@@ -244,8 +235,8 @@ impl Pair for MessagesToChat {
             return;
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(text) = str_field(delta, "content")
-            .or_else(|| str_field(delta, "refusal"))
+        if let Some(text) = delta.str_field("content")
+            .or_else(|| delta.str_field("refusal"))
             .filter(|t| !t.is_empty())
         {
             let index = stream.open_text(out);
@@ -271,19 +262,19 @@ impl Pair for MessagesToChat {
                 Some(block) => block,
                 None => stream.open_tool(
                     tool_index,
-                    str_field(call, "id"),
-                    str_field(function, "name"),
+                    call.str_field("id"),
+                    function.str_field("name"),
                     out,
                 ),
             };
-            if let Some(arguments) = str_field(function, "arguments").filter(|a| !a.is_empty()) {
+            if let Some(arguments) = function.str_field("arguments").filter(|a| !a.is_empty()) {
                 out.push(anthropic::event(
                     &json!({"type": "content_block_delta", "index": block,
                     "delta": {"type": "input_json_delta", "partial_json": arguments}}),
                 ));
             }
         }
-        if let Some(reason) = str_field(choice, "finish_reason") {
+        if let Some(reason) = choice.str_field("finish_reason") {
             stream.stop_reason = Some(finish_to_stop_reason(reason));
         }
     }
@@ -358,18 +349,18 @@ impl EventStream {
 
 /// One Anthropic user turn as OpenAI messages: tool results first (as `tool`
 /// messages), then the rest as one user message.
-fn user_messages(
-    content: Option<&Value>,
+fn user_messages<J: Json>(
+    content: Option<&J>,
     turn: usize,
     provider: ProviderKind,
     messages: &mut Vec<Value>,
 ) -> Result<(), ApiError> {
-    let blocks = match content {
-        Some(Value::String(text)) => {
+    let blocks = match content.map(Json::kind) {
+        Some(Kind::String(text)) => {
             messages.push(json!({"role": "user", "content": text}));
             return Ok(());
         }
-        Some(Value::Array(blocks)) => blocks,
+        Some(Kind::Array(blocks)) => blocks,
         _ => {
             return Err(ApiError::invalid(
                 "Message content must be a string or an array of blocks.",
@@ -379,34 +370,34 @@ fn user_messages(
     };
     let mut parts = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
-        match str_field(block, "type") {
+        match block.str_field("type") {
             Some("text") => parts.push(
-                json!({"type": "text", "text": str_field(block, "text").unwrap_or_default()}),
+                json!({"type": "text", "text": block.str_field("text").unwrap_or_default()}),
             ),
             Some("image") => {
-                let source = block.get("source").unwrap_or(&Value::Null);
-                let url = match str_field(source, "type") {
+                let source = |name: &str| block.field("source").and_then(|s| s.str_field(name));
+                let url = match source("type") {
                     Some("base64") => openai::data_url(
-                        str_field(source, "media_type").unwrap_or("image/png"),
-                        str_field(source, "data").unwrap_or_default(),
+                        source("media_type").unwrap_or("image/png"),
+                        source("data").unwrap_or_default(),
                     ),
-                    _ => str_field(source, "url").unwrap_or_default().to_owned(),
+                    _ => source("url").unwrap_or_default().to_owned(),
                 };
                 parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
             }
             Some("tool_result") => {
-                let content = match block.get("content") {
-                    Some(Value::Array(items)) => Value::Array(
+                let content = match block.field("content").map(Json::kind) {
+                    Some(Kind::Array(items)) => Value::Array(
                         items
                             .iter()
-                            .filter(|b| str_field(b, "type") == Some("text"))
-                            .map(|b| json!({"type": "text", "text": str_field(b, "text")}))
+                            .filter(|b| b.str_field("type") == Some("text"))
+                            .map(|b| json!({"type": "text", "text": b.str_field("text")}))
                             .collect(),
                     ),
-                    Some(Value::String(text)) => json!(text),
+                    Some(Kind::String(text)) => json!(text),
                     _ => json!(""),
                 };
-                messages.push(json!({"role": "tool", "tool_call_id": str_field(block, "tool_use_id"), "content": content}));
+                messages.push(json!({"role": "tool", "tool_call_id": block.str_field("tool_use_id"), "content": content}));
             }
             _ => {
                 return Err(unsupported(
@@ -419,7 +410,7 @@ fn user_messages(
     }
     if !parts.is_empty() {
         let only_text = parts.len() == 1
-            && str_field(parts.first().unwrap_or(&Value::Null), "type") == Some("text");
+            && parts.first().and_then(|p| p.str_field("type")) == Some("text");
         let content = if only_text {
             parts
                 .first()
@@ -435,19 +426,21 @@ fn user_messages(
 }
 
 /// One Anthropic assistant turn as an OpenAI assistant message.
-fn assistant_message(content: Option<&Value>) -> Value {
+fn assistant_message<J: Json>(content: Option<&J>) -> Value {
     let mut text = String::new();
     let mut calls = Vec::new();
-    match content {
-        Some(Value::String(s)) => text.push_str(s),
-        Some(Value::Array(blocks)) => {
+    match content.map(Json::kind) {
+        Some(Kind::String(s)) => text.push_str(s),
+        Some(Kind::Array(blocks)) => {
             for block in blocks {
-                match str_field(block, "type") {
-                    Some("text") => text.push_str(str_field(block, "text").unwrap_or_default()),
+                match block.str_field("type") {
+                    Some("text") => text.push_str(block.str_field("text").unwrap_or_default()),
                     Some("tool_use") => {
-                        let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
-                        calls.push(json!({"id": str_field(block, "id"), "type": "function",
-                            "function": {"name": str_field(block, "name"), "arguments": input.to_string()}}));
+                        // Through an owned copy, so that a repeated name is
+                        // written once whichever tree holds the request.
+                        let input = block.field("input").map_or_else(|| "{}".to_owned(), |i| i.to_value().to_string());
+                        calls.push(json!({"id": block.str_field("id"), "type": "function",
+                            "function": {"name": block.str_field("name"), "arguments": input}}));
                     }
                     _ => {}
                 }
@@ -471,31 +464,31 @@ fn assistant_message(content: Option<&Value>) -> Value {
     Value::Object(message)
 }
 
-fn function_tool(tool: &Value) -> Value {
+fn function_tool<J: Json>(tool: &J) -> Value {
     let mut function = Map::new();
-    function.insert("name".into(), tool.get("name").cloned().unwrap_or_default());
-    if let Some(description) = tool.get("description").filter(|d| d.is_string()) {
-        function.insert("description".into(), description.clone());
+    function.insert("name".into(), tool.field("name").map(Json::to_value).unwrap_or_default());
+    if let Some(description) = tool.str_field("description") {
+        function.insert("description".into(), description.into());
     }
     function.insert(
         "parameters".into(),
-        tool.get("input_schema")
-            .cloned()
+        tool.field("input_schema")
+            .map(Json::to_value)
             .unwrap_or_else(|| json!({"type": "object"})),
     );
     json!({"type": "function", "function": function})
 }
 
-fn tool_choice(choice: Option<&Value>, out: &mut Map<String, Value>) -> Result<(), ApiError> {
+fn tool_choice<J: Json>(choice: Option<&J>, out: &mut Map<String, Value>) -> Result<(), ApiError> {
     let Some(choice) = choice.filter(|c| !c.is_null()) else {
         return Ok(());
     };
-    let converted = match str_field(choice, "type") {
+    let converted = match choice.str_field("type") {
         Some("auto") => json!("auto"),
         Some("any") => json!("required"),
         Some("none") => json!("none"),
         Some("tool") => {
-            json!({"type": "function", "function": {"name": str_field(choice, "name")}})
+            json!({"type": "function", "function": {"name": choice.str_field("name")}})
         }
         _ => {
             return Err(
@@ -505,7 +498,7 @@ fn tool_choice(choice: Option<&Value>, out: &mut Map<String, Value>) -> Result<(
         }
     };
     out.insert("tool_choice".into(), converted);
-    if choice.get("disable_parallel_tool_use") == Some(&Value::Bool(true)) {
+    if choice.field("disable_parallel_tool_use").and_then(Json::as_bool) == Some(true) {
         out.insert("parallel_tool_calls".into(), Value::Bool(false));
     }
     Ok(())

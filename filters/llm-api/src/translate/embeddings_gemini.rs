@@ -11,9 +11,9 @@ use super::{to_upstream, unsupported, HeaderEdits, Pair, UpstreamRequest};
 use crate::api::Dialect;
 use crate::error::ApiError;
 use crate::gemini;
+use crate::json::{Json, Kind};
 use crate::openai;
 use crate::provider::ProviderKind;
-use crate::request::LlmRequest;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
@@ -36,14 +36,13 @@ impl Pair for EmbeddingsToGemini {
     const CLIENT: Dialect = Dialect::OpenAi;
     const PROVIDER: Dialect = Dialect::Gemini;
 
-    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.object();
-        self.base64 = body.get("encoding_format").and_then(Value::as_str) == Some("base64");
-        let texts: Vec<&str> = match body.get("input") {
-            Some(Value::String(text)) => vec![text.as_str()],
-            Some(Value::Array(items)) => items
+    fn request<J: Json>(&mut self, body: &J, _stream: bool) -> Result<UpstreamRequest, ApiError> {
+        self.base64 = body.str_field("encoding_format") == Some("base64");
+        let texts: Vec<&str> = match body.field("input").map(Json::kind) {
+            Some(Kind::String(text)) => vec![text],
+            Some(Kind::Array(items)) => items
                 .iter()
-                .map(Value::as_str)
+                .map(Json::as_str)
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| {
                     unsupported("input", "token arrays as input", ProviderKind::Gemini)
@@ -56,7 +55,7 @@ impl Pair for EmbeddingsToGemini {
             }
         };
         let name = format!("models/{}", self.model);
-        let dimensions = body.get("dimensions").and_then(Value::as_u64);
+        let dimensions = body.field("dimensions").and_then(Json::as_u64);
         let requests: Vec<Value> = texts
             .into_iter()
             .map(|text| {

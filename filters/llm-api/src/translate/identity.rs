@@ -5,6 +5,7 @@
 use super::{HeaderEdits, Translator, UpstreamRequest};
 use crate::error::ApiError;
 use crate::gemini;
+use crate::json::Json;
 use crate::request::LlmRequest;
 use crate::usage::Usage;
 use serde_json::Value;
@@ -52,25 +53,19 @@ impl Translator for Identity {
                 (path.clone(), body)
             }
             Target::GeminiEmbed { model } => {
-                let original = request.object();
-                let batch = original.get("requests").is_some();
+                let name = format!("models/{model}");
+                let (batch, any_stale) = crate::for_both!(request, |body| {
+                    let requests = body.field("requests");
+                    let mut entries = requests.map(Json::elements).into_iter().flatten();
+                    (requests.is_some(), entries.any(|r| r.str_field("model").is_some_and(|m| m != name)))
+                });
                 let method = if batch {
                     "batchEmbedContents"
                 } else {
                     "embedContent"
                 };
-                let name = format!("models/{model}");
-                let stale = |r: &Value| {
-                    r.get("model")
-                        .and_then(Value::as_str)
-                        .is_some_and(|m| m != name)
-                };
-                let any_stale = original
-                    .get("requests")
-                    .and_then(Value::as_array)
-                    .is_some_and(|rs| rs.iter().any(stale));
                 let body = any_stale.then(|| {
-                    let mut body = original.into_owned();
+                    let mut body = request.object().into_owned();
                     if let Some(Value::Array(requests)) = body.get_mut("requests") {
                         for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
                             entry.insert("model".to_owned(), Value::String(name.clone()));

@@ -33,6 +33,7 @@ mod openai_gemini;
 
 use crate::api::{ApiKind, Dialect};
 use crate::error::{ApiError, ErrorKind};
+use crate::json::{Json, Kind};
 use crate::provider::ProviderKind;
 use crate::request::LlmRequest;
 use crate::sse::{write_events, SseEvent, SseParser};
@@ -212,7 +213,10 @@ trait Pair {
     /// The provider's format, for reading its usage and errors.
     const PROVIDER: Dialect;
 
-    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError>;
+    /// The provider's request from the client's `body`, read in place
+    /// whichever tree holds it (see [`crate::json`]): the upstream side
+    /// would otherwise copy every request it translates.
+    fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError>;
 
     /// A whole success body, and the usage read from it.
     fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError>;
@@ -264,7 +268,7 @@ impl<P: Pair + 'static> Translation<P> {
 
 impl<P: Pair + 'static> Translator for Translation<P> {
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        self.pair.request(request)
+        crate::for_both!(request, |body| self.pair.request(body, request.stream))
     }
 
     fn response_headers(&mut self, status: u16) -> HeaderEdits {
@@ -332,32 +336,28 @@ impl Turns {
     }
 }
 
-/// Small accessors shared by the translators.
-fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
-    value.get(key).and_then(Value::as_str)
-}
-
 /// Copies `from[key]` to `to[new_key]` when present and not null.
-fn copy_field(from: &Map<String, Value>, key: &str, to: &mut Map<String, Value>, new_key: &str) {
-    if let Some(value) = from.get(key).filter(|v| !v.is_null()) {
-        to.insert(new_key.to_owned(), value.clone());
+fn copy_field<J: Json>(from: &J, key: &str, to: &mut Map<String, Value>, new_key: &str) {
+    if let Some(value) = from.field(key).filter(|v| !v.is_null()) {
+        to.insert(new_key.to_owned(), value.to_value());
     }
 }
 
 /// `stop` (a string or an array of strings) as an array.
-fn stop_sequences(body: &Map<String, Value>) -> Option<Value> {
-    match body.get("stop")? {
-        Value::String(stop) => Some(Value::Array(vec![Value::String(stop.clone())])),
-        Value::Array(stops) => Some(Value::Array(stops.clone())),
+fn stop_sequences<J: Json>(body: &J) -> Option<Value> {
+    let stop = body.field("stop")?;
+    match stop.kind() {
+        Kind::String(stop) => Some(Value::Array(vec![Value::String(stop.to_owned())])),
+        Kind::Array(_) => Some(stop.to_value()),
         _ => None,
     }
 }
 
 /// Whether the client set `stream_options.include_usage`.
-fn include_usage(body: &Map<String, Value>) -> bool {
-    body.get("stream_options")
-        .and_then(|o| o.get("include_usage"))
-        .and_then(Value::as_bool)
+fn include_usage<J: Json>(body: &J) -> bool {
+    body.field("stream_options")
+        .and_then(|o| o.field("include_usage"))
+        .and_then(Json::as_bool)
         == Some(true)
 }
 
@@ -373,27 +373,28 @@ fn unsupported(param: impl Into<String>, what: &str, provider: ProviderKind) -> 
 }
 
 /// One OpenAI function tool, as every provider's translator reads it.
-struct FunctionTool<'v> {
+struct FunctionTool<'v, J> {
     name: Value,
-    description: Option<&'v Value>,
+    /// The description, when it is a string.
+    description: Option<&'v str>,
     /// The JSON Schema of the arguments, when it is an object.
-    parameters: Option<&'v Value>,
+    parameters: Option<&'v J>,
 }
 
 /// Reads OpenAI `tools`: an array of `{"type": "function", "function": ...}`;
 /// any other tool type is a 400 naming the field and `provider`.
-fn function_tools(tools: &Value, provider: ProviderKind) -> Result<Vec<FunctionTool<'_>>, ApiError> {
-    let Value::Array(tools) = tools else {
+fn function_tools<J: Json>(tools: &J, provider: ProviderKind) -> Result<Vec<FunctionTool<'_, J>>, ApiError> {
+    let Some(tools) = tools.as_array() else {
         return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
     };
     tools
         .iter()
         .enumerate()
-        .map(|(i, tool)| match (str_field(tool, "type"), tool.get("function")) {
+        .map(|(i, tool)| match (tool.str_field("type"), tool.field("function")) {
             (Some("function"), Some(function)) => Ok(FunctionTool {
-                name: function.get("name").cloned().unwrap_or_default(),
-                description: function.get("description").filter(|d| d.is_string()),
-                parameters: function.get("parameters").filter(|p| p.is_object()),
+                name: function.field("name").map(Json::to_value).unwrap_or_default(),
+                description: function.str_field("description"),
+                parameters: function.field("parameters").filter(|p| matches!(p.kind(), Kind::Object)),
             }),
             _ => Err(unsupported(format!("tools[{i}].type"), "tools other than functions", provider)),
         })
@@ -410,11 +411,11 @@ fn to_upstream(path: String, headers: HeaderEdits, body: &Map<String, Value>) ->
 
 /// A tool call's `arguments` string as the JSON object Anthropic and Gemini
 /// want; an empty string (a call without arguments) is `{}`.
-fn arguments_object(
-    arguments: Option<&Value>,
+fn arguments_object<J: Json>(
+    arguments: Option<&J>,
     param: impl FnOnce() -> String,
 ) -> Result<Value, ApiError> {
-    let text = arguments.and_then(Value::as_str).unwrap_or_default();
+    let text = arguments.and_then(Json::as_str).unwrap_or_default();
     if text.trim().is_empty() {
         return Ok(Value::Object(Map::new()));
     }
@@ -428,12 +429,12 @@ fn arguments_object(
 
 /// The text of an OpenAI content value: a string, or the `text` of its text
 /// parts joined with newlines (tool results and system prompts).
-fn joined_text(content: Option<&Value>) -> String {
-    match content {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(parts)) => parts
+fn joined_text<J: Json>(content: Option<&J>) -> String {
+    match content.map(Json::kind) {
+        Some(Kind::String(text)) => text.to_owned(),
+        Some(Kind::Array(parts)) => parts
             .iter()
-            .filter_map(|p| str_field(p, "text"))
+            .filter_map(|p| p.str_field("text"))
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),

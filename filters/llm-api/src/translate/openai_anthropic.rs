@@ -19,16 +19,16 @@
 //! `finish_reason`; the usage chunk is sent only when the client asked for
 //! it (`stream_options.include_usage`).
 
-use super::{function_tools, 
-    arguments_object, copy_field, include_usage, joined_text, stop_sequences, str_field,
+use super::{
+    arguments_object, copy_field, function_tools, include_usage, joined_text, stop_sequences,
     to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
 use crate::anthropic::{self, stop_reason_to_finish};
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
+use crate::json::{Json, Kind};
 use crate::openai::{self, ChunkWriter};
 use crate::provider::ProviderKind;
-use crate::request::LlmRequest;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
@@ -70,22 +70,21 @@ impl Pair for ChatToAnthropic {
     const CLIENT: Dialect = Dialect::OpenAi;
     const PROVIDER: Dialect = Dialect::Anthropic;
 
-    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.object();
+    fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         self.include_usage = include_usage(body);
-        if body.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        if body.field("n").and_then(Json::as_u64).is_some_and(|n| n > 1) {
             return Err(unsupported("n", "more than one choice", PROVIDER));
         }
         let mut out = Map::new();
         out.insert("model".into(), json!(self.model));
-        let (system, messages) = messages(body.get("messages"))?;
+        let (system, messages) = messages(body.field("messages"))?;
         if let Some(system) = system {
             out.insert("system".into(), system);
         }
         out.insert("messages".into(), messages);
         let max_tokens = ["max_completion_tokens", "max_tokens"]
             .iter()
-            .find_map(|key| body.get(*key).and_then(Value::as_u64))
+            .find_map(|key| body.field(key).and_then(Json::as_u64))
             .unwrap_or(self.default_max_tokens);
         out.insert("max_tokens".into(), json!(max_tokens));
         if let Some(stop) = stop_sequences(body) {
@@ -94,16 +93,16 @@ impl Pair for ChatToAnthropic {
         for key in ["temperature", "top_p", "top_k"] {
             copy_field(body, key, &mut out, key);
         }
-        if request.stream {
+        if stream {
             out.insert("stream".into(), json!(true));
         }
-        if let Some(tools) = body.get("tools").filter(|t| !t.is_null()) {
+        if let Some(tools) = body.field("tools").filter(|t| !t.is_null()) {
             out.insert("tools".into(), tools_of(tools)?);
         }
         if let Some(choice) = tool_choice(body)? {
             out.insert("tool_choice".into(), choice);
         }
-        if let Some(user) = body.get("user").and_then(Value::as_str) {
+        if let Some(user) = body.str_field("user") {
             out.insert("metadata".into(), json!({"user_id": user}));
         }
         let headers = HeaderEdits {
@@ -126,19 +125,19 @@ impl Pair for ChatToAnthropic {
             .into_iter()
             .flatten()
         {
-            match str_field(block, "type") {
-                Some("text") => text.push_str(str_field(block, "text").unwrap_or_default()),
+            match block.str_field("type") {
+                Some("text") => text.push_str(block.str_field("text").unwrap_or_default()),
                 Some("tool_use") => tool_calls.push(tool_call(block)),
                 _ => {}
             }
         }
         let message = openai::assistant_message(text, tool_calls);
-        let finish = str_field(&body, "stop_reason").map_or("stop", stop_reason_to_finish);
+        let finish = body.str_field("stop_reason").map_or("stop", stop_reason_to_finish);
         Ok(json!({
-            "id": str_field(&body, "id").unwrap_or_default(),
+            "id": body.str_field("id").unwrap_or_default(),
             "object": "chat.completion",
             "created": self.stream.writer.created(),
-            "model": str_field(&body, "model").unwrap_or(&self.model),
+            "model": body.str_field("model").unwrap_or(&self.model),
             "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
             "usage": openai::usage_json(&usage.unwrap_or_default()),
         }))
@@ -153,13 +152,13 @@ impl Pair for ChatToAnthropic {
     ) {
         let Some(data) = data else { return };
         let stream = &mut self.stream;
-        match str_field(data, "type") {
+        match data.str_field("type") {
             Some("message_start") => {
                 let message = data.get("message").unwrap_or(&Value::Null);
-                let model = str_field(message, "model").unwrap_or(&self.model);
+                let model = message.str_field("model").unwrap_or(&self.model);
                 stream
                     .writer
-                    .set_identity(str_field(message, "id").unwrap_or_default(), model);
+                    .set_identity(message.str_field("id").unwrap_or_default(), model);
                 out.push(stream.writer.choice(
                     0,
                     json!({"role": "assistant", "content": ""}),
@@ -169,16 +168,16 @@ impl Pair for ChatToAnthropic {
             Some("content_block_start") => {
                 let block = data.get("content_block").unwrap_or(&Value::Null);
                 let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
-                match str_field(block, "type") {
+                match block.str_field("type") {
                     Some("tool_use") => {
                         let tool_index = stream.tool_blocks.len() as u64;
                         stream.tool_blocks.push((index, tool_index));
-                        let call = json!({"index": tool_index, "id": str_field(block, "id"), "type": "function",
-                            "function": {"name": str_field(block, "name"), "arguments": ""}});
+                        let call = json!({"index": tool_index, "id": block.str_field("id"), "type": "function",
+                            "function": {"name": block.str_field("name"), "arguments": ""}});
                         out.push(stream.writer.choice(0, json!({"tool_calls": [call]}), None));
                     }
                     Some("text") => {
-                        if let Some(text) = str_field(block, "text").filter(|t| !t.is_empty()) {
+                        if let Some(text) = block.str_field("text").filter(|t| !t.is_empty()) {
                             out.push(stream.writer.choice(0, json!({"content": text}), None));
                         }
                     }
@@ -188,16 +187,16 @@ impl Pair for ChatToAnthropic {
             Some("content_block_delta") => {
                 let delta = data.get("delta").unwrap_or(&Value::Null);
                 let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
-                match str_field(delta, "type") {
+                match delta.str_field("type") {
                     Some("text_delta") => {
                         out.push(stream.writer.choice(
                             0,
-                            json!({"content": str_field(delta, "text")}),
+                            json!({"content": delta.str_field("text")}),
                             None,
                         ));
                     }
                     Some("input_json_delta") => {
-                        let partial = str_field(delta, "partial_json").unwrap_or_default();
+                        let partial = delta.str_field("partial_json").unwrap_or_default();
                         let tool = stream.tool_blocks.iter().find(|(block, _)| *block == index);
                         if let (Some((_, tool_index)), false) = (tool, partial.is_empty()) {
                             let call =
@@ -211,7 +210,7 @@ impl Pair for ChatToAnthropic {
             Some("message_delta") => {
                 let reason = data
                     .get("delta")
-                    .and_then(|d| str_field(d, "stop_reason"))
+                    .and_then(|d| d.str_field("stop_reason"))
                     .map_or("stop", stop_reason_to_finish);
                 out.push(stream.writer.choice(0, json!({}), Some(reason)));
             }
@@ -223,11 +222,11 @@ impl Pair for ChatToAnthropic {
                 stream.done = true;
             }
             Some("error") => {
-                let kind = str_field(data.get("error").unwrap_or(&Value::Null), "type")
+                let kind = data.get("error").and_then(|e| e.str_field("type"))
                     .map_or(ErrorKind::Internal, anthropic::error_kind);
                 let message = data
                     .get("error")
-                    .and_then(|e| str_field(e, "message"))
+                    .and_then(|e| e.str_field("message"))
                     .unwrap_or("The provider reported an error.");
                 let body = ApiError::new(kind, message).body(Dialect::OpenAi);
                 out.push(SseEvent::data(String::from_utf8_lossy(&body).into_owned()));
@@ -246,8 +245,8 @@ impl Pair for ChatToAnthropic {
 /// An Anthropic `tool_use` block as an OpenAI tool call.
 fn tool_call(block: &Value) -> Value {
     let input = block.get("input").cloned().unwrap_or_else(|| json!({}));
-    json!({"id": str_field(block, "id"), "type": "function",
-        "function": {"name": str_field(block, "name"), "arguments": input.to_string()}})
+    json!({"id": block.str_field("id"), "type": "function",
+        "function": {"name": block.str_field("name"), "arguments": input.to_string()}})
 }
 
 /// Anthropic messages; a turn of a single plain text block is written as a
@@ -257,7 +256,7 @@ fn into_messages(turns: Turns) -> Value {
         let content = match blocks.as_slice() {
             [block]
                 if block.as_object().is_some_and(|b| b.len() == 2)
-                    && str_field(block, "type") == Some("text") =>
+                    && block.str_field("type") == Some("text") =>
             {
                 block.get("text").cloned().unwrap_or_default()
             }
@@ -269,53 +268,46 @@ fn into_messages(turns: Turns) -> Value {
 }
 
 /// `(system, messages)` for Anthropic from OpenAI's `messages`.
-fn messages(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError> {
-    let Some(Value::Array(messages)) = messages else {
+fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), ApiError> {
+    let Some(messages) = messages.and_then(Json::as_array) else {
         return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
     };
     let mut system = Vec::new();
     let mut turns = Turns(Vec::new());
     for (i, message) in messages.iter().enumerate() {
         let param = |field: &str| format!("messages[{i}].{field}");
-        match str_field(message, "role") {
+        match message.str_field("role") {
             Some("system" | "developer") => {
-                system.extend(text_blocks(message.get("content"), &param("content"))?)
+                system.extend(text_blocks(message.field("content"), &param("content"))?)
             }
             Some("user") => turns.push(
                 "user",
-                user_blocks(message.get("content"), &param("content"))?,
+                user_blocks(message.field("content"), &param("content"))?,
             ),
             Some("assistant") => {
-                let mut blocks = text_blocks(message.get("content"), &param("content"))?;
-                for (j, call) in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let input = arguments_object(function.get("arguments"), || {
+                let mut blocks = text_blocks(message.field("content"), &param("content"))?;
+                for (j, call) in message.field("tool_calls").map(Json::elements).into_iter().flatten().enumerate() {
+                    let function = call.field("function");
+                    let input = arguments_object(function.and_then(|f| f.field("arguments")), || {
                         param(&format!("tool_calls[{j}].function.arguments"))
                     })?;
-                    blocks.push(json!({"type": "tool_use", "id": str_field(call, "id"),
-                        "name": str_field(function, "name"), "input": input}));
+                    blocks.push(json!({"type": "tool_use", "id": call.str_field("id"),
+                        "name": function.and_then(|f| f.str_field("name")), "input": input}));
                 }
                 turns.push("assistant", blocks);
             }
             Some("tool") => {
-                let content = message.get("content").cloned().unwrap_or_else(|| json!(""));
-                let content = match content {
-                    Value::Array(_) => {
-                        Value::Array(text_blocks(Some(&content), &param("content"))?)
-                    }
-                    Value::String(_) => content,
-                    _ => json!(joined_text(Some(&content))),
+                let content = message.field("content");
+                let content = match content.map(Json::kind) {
+                    Some(Kind::Array(_)) => Value::Array(text_blocks(content, &param("content"))?),
+                    Some(Kind::String(text)) => json!(text),
+                    None => json!(""),
+                    Some(_) => json!(joined_text(content)),
                 };
                 turns.push(
                     "user",
                     vec![json!({"type": "tool_result",
-                    "tool_use_id": str_field(message, "tool_call_id"), "content": content})],
+                    "tool_use_id": message.str_field("tool_call_id"), "content": content})],
                 );
             }
             _ => return Err(unsupported(param("role"), "this message role", PROVIDER)),
@@ -331,25 +323,25 @@ fn messages(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError
 
 /// Text content (a string or text parts) as text blocks; empty text is
 /// dropped because Anthropic rejects empty text blocks.
-fn text_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
+fn text_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
     let text = |t: &str| json!({"type": "text", "text": t});
-    match content {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(if s.is_empty() {
+    match content.map(Json::kind) {
+        None | Some(Kind::Null) => Ok(Vec::new()),
+        Some(Kind::String(s)) => Ok(if s.is_empty() {
             Vec::new()
         } else {
             vec![text(s)]
         }),
-        Some(Value::Array(parts)) => parts
+        Some(Kind::Array(parts)) => parts
             .iter()
             .enumerate()
             .filter(|(_, part)| {
-                str_field(part, "text").or_else(|| str_field(part, "refusal")) != Some("")
+                part.str_field("text").or_else(|| part.str_field("refusal")) != Some("")
             })
             .map(|(j, part)| {
                 match (
-                    str_field(part, "type"),
-                    str_field(part, "text").or_else(|| str_field(part, "refusal")),
+                    part.str_field("type"),
+                    part.str_field("text").or_else(|| part.str_field("refusal")),
                 ) {
                     (Some("text" | "refusal"), Some(t)) => Ok(text(t)),
                     _ => Err(unsupported(
@@ -368,23 +360,22 @@ fn text_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiEr
 }
 
 /// User content: text and image parts.
-fn user_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
-    let Some(Value::Array(parts)) = content else {
+fn user_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
+    let Some(parts) = content.and_then(Json::as_array) else {
         return text_blocks(content, param);
     };
     let mut blocks = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
-        match str_field(part, "type") {
+        match part.str_field("type") {
             Some("text") => {
-                if let Some(text) = str_field(part, "text").filter(|t| !t.is_empty()) {
+                if let Some(text) = part.str_field("text").filter(|t| !t.is_empty()) {
                     blocks.push(json!({"type": "text", "text": text}));
                 }
             }
             Some("image_url") => {
-                let image = part.get("image_url").unwrap_or(&Value::Null);
+                let image = part.field("image_url");
                 let url = image
-                    .as_str()
-                    .or_else(|| str_field(image, "url"))
+                    .and_then(|i| i.as_str().or_else(|| i.str_field("url")))
                     .unwrap_or_default();
                 let source = match openai::parse_data_url(url) {
                     Some((media_type, data)) => {
@@ -407,16 +398,16 @@ fn user_blocks(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiEr
 }
 
 /// OpenAI function tools as Anthropic tools.
-fn tools_of(tools: &Value) -> Result<Value, ApiError> {
+fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
     let tools = function_tools(tools, PROVIDER)?
         .into_iter()
         .map(|tool| {
             let mut converted = Map::new();
             converted.insert("name".into(), tool.name);
             if let Some(description) = tool.description {
-                converted.insert("description".into(), description.clone());
+                converted.insert("description".into(), description.into());
             }
-            let schema = tool.parameters.cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            let schema = tool.parameters.map(Json::to_value).unwrap_or_else(|| json!({"type": "object", "properties": {}}));
             converted.insert("input_schema".into(), schema);
             Value::Object(converted)
         })
@@ -425,10 +416,11 @@ fn tools_of(tools: &Value) -> Result<Value, ApiError> {
 }
 
 /// `tool_choice` (and `parallel_tool_calls: false`) in Anthropic's form.
-fn tool_choice(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
-    let mut choice = match body.get("tool_choice") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(mode)) => match mode.as_str() {
+fn tool_choice<J: Json>(body: &J) -> Result<Option<Value>, ApiError> {
+    let named = body.field("tool_choice");
+    let mut choice = match named.map(Json::kind) {
+        None | Some(Kind::Null) => None,
+        Some(Kind::String(mode)) => match mode {
             "auto" => Some(json!({"type": "auto"})),
             "none" => Some(json!({"type": "none"})),
             "required" => Some(json!({"type": "any"})),
@@ -439,7 +431,7 @@ fn tool_choice(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
                 .with_param("tool_choice"))
             }
         },
-        Some(named) => match named.get("function").and_then(|f| str_field(f, "name")) {
+        Some(_) => match named.and_then(|n| n.field("function")).and_then(|f| f.str_field("name")) {
             Some(name) => Some(json!({"type": "tool", "name": name})),
             None => {
                 return Err(
@@ -448,7 +440,7 @@ fn tool_choice(body: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
             }
         },
     };
-    if body.get("parallel_tool_calls") == Some(&Value::Bool(false)) {
+    if body.field("parallel_tool_calls").and_then(Json::as_bool) == Some(false) {
         let choice = choice.get_or_insert_with(|| json!({"type": "auto"}));
         if let Some(choice) = choice
             .as_object_mut()

@@ -19,16 +19,16 @@
 //! event, so the usage chunk and `[DONE]` are written at the end of the
 //! stream.
 
-use super::{function_tools, 
-    arguments_object, include_usage, joined_text, stop_sequences, str_field, to_upstream,
-    unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
+use super::{
+    arguments_object, copy_field, function_tools, include_usage, joined_text, stop_sequences,
+    to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
 use crate::gemini::{self, finish_reason_to_openai};
+use crate::json::{Json, Kind};
 use crate::openai::{self, ChunkWriter};
 use crate::provider::ProviderKind;
-use crate::request::LlmRequest;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
@@ -65,26 +65,25 @@ impl Pair for ChatToGemini {
     const CLIENT: Dialect = Dialect::OpenAi;
     const PROVIDER: Dialect = Dialect::Gemini;
 
-    fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let body = &request.object();
+    fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         self.include_usage = include_usage(body);
         let mut out = Map::new();
-        let (system, contents) = contents(body.get("messages"))?;
+        let (system, contents) = contents(body.field("messages"))?;
         out.insert("contents".into(), contents);
         if let Some(system) = system {
             out.insert("systemInstruction".into(), system);
         }
-        if let Some(tools) = body.get("tools").filter(|t| !t.is_null()) {
+        if let Some(tools) = body.field("tools").filter(|t| !t.is_null()) {
             out.insert("tools".into(), tools_of(tools)?);
         }
-        if let Some(config) = tool_config(body.get("tool_choice"))? {
+        if let Some(config) = tool_config(body.field("tool_choice"))? {
             out.insert("toolConfig".into(), config);
         }
         let config = generation_config(body);
         if !config.is_empty() {
             out.insert("generationConfig".into(), Value::Object(config));
         }
-        let path = gemini::generate_path(&self.model, request.stream);
+        let path = gemini::generate_path(&self.model, stream);
         Ok(to_upstream(path, HeaderEdits::default(), &out))
     }
 
@@ -104,10 +103,10 @@ impl Pair for ChatToGemini {
             );
         }
         Ok(json!({
-            "id": str_field(&body, "responseId").unwrap_or_default(),
+            "id": body.str_field("responseId").unwrap_or_default(),
             "object": "chat.completion",
             "created": self.writer.created(),
-            "model": str_field(&body, "modelVersion").unwrap_or(&self.model),
+            "model": body.str_field("modelVersion").unwrap_or(&self.model),
             "choices": choices,
             "usage": usage_json(&body, &usage.unwrap_or_default()),
         }))
@@ -122,7 +121,7 @@ impl Pair for ChatToGemini {
     ) {
         let Some(data) = data else { return };
         if let Some(error) = data.get("error") {
-            let message = str_field(error, "message").unwrap_or("The provider reported an error.");
+            let message = error.str_field("message").unwrap_or("The provider reported an error.");
             let code = error
                 .get("code")
                 .and_then(Value::as_u64)
@@ -137,9 +136,9 @@ impl Pair for ChatToGemini {
         }
         if !self.identified {
             self.identified = true;
-            let model = str_field(data, "modelVersion").unwrap_or(&self.model);
+            let model = data.str_field("modelVersion").unwrap_or(&self.model);
             self.writer
-                .set_identity(str_field(data, "responseId").unwrap_or_default(), model);
+                .set_identity(data.str_field("responseId").unwrap_or_default(), model);
         }
         for (index, candidate) in candidates(data) {
             let seen_calls = self
@@ -202,12 +201,12 @@ fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec
         if part.get("thought") == Some(&Value::Bool(true)) {
             continue;
         }
-        if let Some(t) = str_field(part, "text") {
+        if let Some(t) = part.str_field("text") {
             text.push_str(t);
         }
         if let Some(call) = part.get("functionCall") {
             let n = stream_index.unwrap_or(0) + calls.len() as u64;
-            let id = str_field(call, "id").map_or_else(|| format!("call_{n}"), str::to_owned);
+            let id = call.str_field("id").map_or_else(|| format!("call_{n}"), str::to_owned);
             let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
             let mut tool_call = Map::new();
             if stream_index.is_some() {
@@ -217,7 +216,7 @@ fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec
             tool_call.insert("type".into(), json!("function"));
             tool_call.insert(
                 "function".into(),
-                json!({"name": str_field(call, "name"), "arguments": args.to_string()}),
+                json!({"name": call.str_field("name"), "arguments": args.to_string()}),
             );
             calls.push(Value::Object(tool_call));
         }
@@ -227,7 +226,7 @@ fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec
 
 /// OpenAI's finish reason for a candidate, `tool_calls` when it called tools.
 fn finish_reason(candidate: &Value, called_tools: bool) -> Option<&'static str> {
-    let reason = finish_reason_to_openai(str_field(candidate, "finishReason")?);
+    let reason = finish_reason_to_openai(candidate.str_field("finishReason")?);
     Some(if called_tools && reason == "stop" {
         "tool_calls"
     } else {
@@ -252,8 +251,8 @@ fn usage_json(body: &Value, usage: &Usage) -> Value {
 }
 
 /// `(systemInstruction, contents)` from OpenAI's `messages`.
-fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError> {
-    let Some(Value::Array(messages)) = messages else {
+fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), ApiError> {
+    let Some(messages) = messages.and_then(Json::as_array) else {
         return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
     };
     let mut system = Vec::new();
@@ -262,36 +261,30 @@ fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError
     let mut call_names: Vec<(&str, &str)> = Vec::new();
     for (i, message) in messages.iter().enumerate() {
         let param = |field: &str| format!("messages[{i}].{field}");
-        match str_field(message, "role") {
+        match message.str_field("role") {
             Some("system" | "developer") => {
-                let text = joined_text(message.get("content"));
+                let text = joined_text(message.field("content"));
                 if !text.is_empty() {
                     system.push(json!({"text": text}));
                 }
             }
             Some("user") => turns.push(
                 "user",
-                user_parts(message.get("content"), &param("content"))?,
+                user_parts(message.field("content"), &param("content"))?,
             ),
             Some("assistant") => {
                 let mut parts = Vec::new();
-                let text = joined_text(message.get("content"));
+                let text = joined_text(message.field("content"));
                 if !text.is_empty() {
                     parts.push(json!({"text": text}));
                 }
-                for (j, call) in message
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    let function = call.get("function").unwrap_or(&Value::Null);
-                    let name = str_field(function, "name").unwrap_or_default();
-                    if let Some(id) = str_field(call, "id") {
+                for (j, call) in message.field("tool_calls").map(Json::elements).into_iter().flatten().enumerate() {
+                    let function = call.field("function");
+                    let name = function.and_then(|f| f.str_field("name")).unwrap_or_default();
+                    if let Some(id) = call.str_field("id") {
                         call_names.push((id, name));
                     }
-                    let args = arguments_object(function.get("arguments"), || {
+                    let args = arguments_object(function.and_then(|f| f.field("arguments")), || {
                         param(&format!("tool_calls[{j}].function.arguments"))
                     })?;
                     parts.push(json!({"functionCall": {"name": name, "args": args}}));
@@ -299,7 +292,7 @@ fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError
                 turns.push("model", parts);
             }
             Some("tool") => {
-                let id = str_field(message, "tool_call_id").unwrap_or_default();
+                let id = message.str_field("tool_call_id").unwrap_or_default();
                 let name = call_names
                     .iter()
                     .rev()
@@ -311,7 +304,7 @@ fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError
                             .with_param(param("tool_call_id")),
                     );
                 };
-                let text = joined_text(message.get("content"));
+                let text = joined_text(message.field("content"));
                 let response = match serde_json::from_str::<Value>(&text) {
                     Ok(object @ Value::Object(_)) => object,
                     Ok(other) => json!({"content": other}),
@@ -334,11 +327,11 @@ fn contents(messages: Option<&Value>) -> Result<(Option<Value>, Value), ApiError
 }
 
 /// User content: text and image parts.
-fn user_parts(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiError> {
-    let parts = match content {
-        Some(Value::String(text)) if !text.is_empty() => return Ok(vec![json!({"text": text})]),
-        Some(Value::Array(parts)) => parts,
-        Some(Value::String(_)) | None | Some(Value::Null) => return Ok(Vec::new()),
+fn user_parts<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
+    let parts = match content.map(Json::kind) {
+        Some(Kind::String(text)) if !text.is_empty() => return Ok(vec![json!({"text": text})]),
+        Some(Kind::Array(parts)) => parts,
+        Some(Kind::String(_) | Kind::Null) | None => return Ok(Vec::new()),
         Some(_) => {
             return Err(
                 ApiError::invalid("Message content must be a string or an array of parts.")
@@ -348,17 +341,16 @@ fn user_parts(content: Option<&Value>, param: &str) -> Result<Vec<Value>, ApiErr
     };
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
-        match str_field(part, "type") {
+        match part.str_field("type") {
             Some("text") => {
-                if let Some(text) = str_field(part, "text").filter(|t| !t.is_empty()) {
+                if let Some(text) = part.str_field("text").filter(|t| !t.is_empty()) {
                     out.push(json!({"text": text}));
                 }
             }
             Some("image_url") => {
-                let image = part.get("image_url").unwrap_or(&Value::Null);
+                let image = part.field("image_url");
                 let url = image
-                    .as_str()
-                    .or_else(|| str_field(image, "url"))
+                    .and_then(|i| i.as_str().or_else(|| i.str_field("url")))
                     .unwrap_or_default();
                 out.push(match openai::parse_data_url(url) {
                     Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
@@ -396,17 +388,17 @@ fn mime_from_url(url: &str) -> &'static str {
 
 /// OpenAI function tools as Gemini function declarations (the schema as
 /// `parametersJsonSchema`, which takes full JSON Schema).
-fn tools_of(tools: &Value) -> Result<Value, ApiError> {
+fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
     let declarations: Vec<Value> = function_tools(tools, PROVIDER)?
         .into_iter()
         .map(|tool| {
             let mut declaration = Map::new();
             declaration.insert("name".into(), tool.name);
             if let Some(description) = tool.description {
-                declaration.insert("description".into(), description.clone());
+                declaration.insert("description".into(), description.into());
             }
             if let Some(parameters) = tool.parameters {
-                declaration.insert("parametersJsonSchema".into(), parameters.clone());
+                declaration.insert("parametersJsonSchema".into(), parameters.to_value());
             }
             Value::Object(declaration)
         })
@@ -414,10 +406,10 @@ fn tools_of(tools: &Value) -> Result<Value, ApiError> {
     Ok(json!([{"functionDeclarations": declarations}]))
 }
 
-fn tool_config(choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
-    let config = match choice {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(mode)) => match mode.as_str() {
+fn tool_config<J: Json>(choice: Option<&J>) -> Result<Option<Value>, ApiError> {
+    let config = match choice.map(Json::kind) {
+        None | Some(Kind::Null) => return Ok(None),
+        Some(Kind::String(mode)) => match mode {
             "auto" => json!({"mode": "AUTO"}),
             "none" => json!({"mode": "NONE"}),
             "required" => json!({"mode": "ANY"}),
@@ -428,7 +420,7 @@ fn tool_config(choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
                 .with_param("tool_choice"))
             }
         },
-        Some(named) => match named.get("function").and_then(|f| str_field(f, "name")) {
+        Some(_) => match choice.and_then(|c| c.field("function")).and_then(|f| f.str_field("name")) {
             Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
             None => {
                 return Err(
@@ -440,34 +432,33 @@ fn tool_config(choice: Option<&Value>) -> Result<Option<Value>, ApiError> {
     Ok(Some(json!({"functionCallingConfig": config})))
 }
 
-fn generation_config(body: &Map<String, Value>) -> Map<String, Value> {
+fn generation_config<J: Json>(body: &J) -> Map<String, Value> {
     let mut config = Map::new();
-    let mut copy = |from: &str, to: &str| {
-        if let Some(value) = body.get(from).filter(|v| !v.is_null()) {
-            config.insert(to.to_owned(), value.clone());
-        }
-    };
-    copy("temperature", "temperature");
-    copy("top_p", "topP");
-    copy("top_k", "topK");
-    copy("n", "candidateCount");
-    copy("presence_penalty", "presencePenalty");
-    copy("frequency_penalty", "frequencyPenalty");
-    copy("seed", "seed");
-    copy("max_tokens", "maxOutputTokens");
-    copy("max_completion_tokens", "maxOutputTokens");
+    for (from, to) in [
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("top_k", "topK"),
+        ("n", "candidateCount"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+        ("seed", "seed"),
+        ("max_tokens", "maxOutputTokens"),
+        ("max_completion_tokens", "maxOutputTokens"),
+    ] {
+        copy_field(body, from, &mut config, to);
+    }
     if let Some(stop) = stop_sequences(body) {
         config.insert("stopSequences".into(), stop);
     }
-    if let Some(format) = body.get("response_format") {
-        match str_field(format, "type") {
+    if let Some(format) = body.field("response_format") {
+        match format.str_field("type") {
             Some("json_object") => {
                 config.insert("responseMimeType".into(), json!("application/json"));
             }
             Some("json_schema") => {
                 config.insert("responseMimeType".into(), json!("application/json"));
-                if let Some(schema) = format.get("json_schema").and_then(|s| s.get("schema")) {
-                    config.insert("responseJsonSchema".into(), schema.clone());
+                if let Some(schema) = format.field("json_schema").and_then(|s| s.field("schema")) {
+                    config.insert("responseJsonSchema".into(), schema.to_value());
                 }
             }
             _ => {}
