@@ -20,13 +20,15 @@ Figures: requests/s at fixed concurrency with the target's CPU per request;
 latency p50/p99/p99.9 at a fixed rate below saturation (corrected for
 coordinated omission), with every process on one core (see `one_core`);
 time to first streamed token at a fixed rate, also on one core; RSS
-after the run; start to ready. Each also as a ratio to bare Envoy. The
-latency added by a target is against a reference bare Envoy, kept running
-for the whole run, in rounds that alternate between the two (`--rounds`,
-`--round-seconds`): the median of the rounds' differences. The bare
-Envoy's p50 at a fixed rate moves between 0.5 and 0.9 ms from one
-10-second run to the next on this VM, more than the gateway adds, so a
-bare Envoy measured once is no reference for a target measured later.
+after the run; start to ready. Each also as a ratio to bare Envoy. A
+target's throughput and added latency are measured against a reference
+bare Envoy, kept running for the whole run, in rounds that alternate
+between the two (`--rounds`, `--round-seconds`): the median of the rounds'
+ratios and differences. The bare Envoy's p50 at a fixed rate moves between
+0.5 and 0.9 ms from one 10-second run to the next on this VM, more than
+the gateway adds, and its CPU per call between 125 and 156 µs from one
+hour to the next, so a bare Envoy measured once is no reference for a
+target measured later.
 
 Writes build/bench/results.json, build/bench/report.md and, with
 --plot FILE, a PNG. Prints a progress line per measurement."""
@@ -367,9 +369,22 @@ def closed_with_cpu(url, headers, body_file, seconds, connections, pids, warmup=
     return closed, per_request
 
 
+def closed_rounds(url, headers, pids, reference, body_file, opts):
+    """Throughput and CPU per request in rounds alternating between the
+    reference bare Envoy (`reference`: url, headers, pids) and the target,
+    so that both see the same state of the machine."""
+    rounds = []
+    for _ in range(opts.rounds):
+        bare, bare_cpu = closed_with_cpu(*reference[:2], body_file, opts.round_seconds, opts.connections, reference[2], warmup=0.5)
+        target, cpu = closed_with_cpu(url, headers, body_file, opts.round_seconds, opts.connections, pids, warmup=0.5)
+        rounds.append({"bare": bare, "target": target, "bare_cpu_us": bare_cpu, "cpu_us": cpu})
+    return rounds
+
+
 def measure(target, upstream, workdir, opts, progress, reference=None):
-    """All figures of one target. `reference` (url, headers) is the bare
-    Envoy that the target's latency rounds alternate with."""
+    """All figures of one target. `reference` (url, headers, pids) is the
+    bare Envoy that the target's throughput and latency rounds alternate
+    with."""
     kind = target["kind"]
     opener = {"envoy": envoy_target, "demo": envoy_target, "direct": direct_target}.get(kind, peer_target)
     result = {"name": target["name"], "label": target["label"]}
@@ -382,7 +397,19 @@ def measure(target, upstream, workdir, opts, progress, reference=None):
             body_file = workdir / f"{workload}.json"
             body_file.write_text(json.dumps(chat(size, stream, model)))
             figures = result.setdefault(workload, {})
-            if not stream:
+            if not stream and reference and target["name"] != "bare":
+                progress(f"{target['name']}: {workload} requests/s at {opts.connections} connections, "
+                         f"{opts.rounds} rounds alternating with the reference")
+                rounds = closed_rounds(url, headers, pids, reference, body_file, opts)
+                figures["closed_rounds"] = rounds
+                figures["closed"] = {"trustworthy": all(r["target"].get("trustworthy", False) for r in rounds),
+                                     "first_error": next((r["target"]["first_error"] for r in rounds if r["target"].get("first_error")), None),
+                                     "rps": statistics.median(r["target"].get("rps") or 0 for r in rounds)}
+                for key in ("cpu_us", "bare_cpu_us"):
+                    values = [r[key] for r in rounds if r[key] is not None]
+                    if values:
+                        figures[key if key == "bare_cpu_us" else "cpu_us_per_request"] = statistics.median(values)
+            elif not stream:
                 progress(f"{target['name']}: {workload} requests/s at {opts.connections} connections")
                 figures["closed"], per_request = closed_with_cpu(url, headers, body_file, opts.seconds, opts.connections, pids)
                 if per_request is not None:
@@ -392,7 +419,7 @@ def measure(target, upstream, workdir, opts, progress, reference=None):
             with one_core() as prefix:
                 if reference and target["name"] != "bare":
                     one_round = (body_file, "rate", opts.round_seconds, stream, 8)
-                    rounds = [{"bare": load(*reference, *one_round, rate=rate, warmup=0.5, prefix=prefix),
+                    rounds = [{"bare": load(*reference[:2], *one_round, rate=rate, warmup=0.5, prefix=prefix),
                                "target": load(url, headers, *one_round, rate=rate, warmup=0.5, prefix=prefix)}
                               for _ in range(opts.rounds)]
                     figures["rate_rounds"] = rounds
@@ -456,17 +483,35 @@ def added(res, bare, workload, key, pctl):
     return a - b if a is not None and b is not None else None
 
 
+def rps(res, workload):
+    closed = res.get(workload, {}).get("closed", {})
+    return closed.get("rps") if closed.get("trustworthy") else None
+
+
+def throughput_ratio(res, bare, workload):
+    """`res`'s requests/s over bare Envoy's: the median of its rounds' ratios
+    to the reference bare Envoy when it ran in rounds, else the ratio to the
+    bare target's own run."""
+    rounds = res.get(workload, {}).get("closed_rounds")
+    if rounds:
+        if not all(r[side].get("trustworthy", False) and r[side].get("rps") for r in rounds for side in ("bare", "target")):
+            return None
+        return statistics.median(r["target"]["rps"] / r["bare"]["rps"] for r in rounds)
+    a, b = rps(res, workload), rps(bare, workload) if bare else None
+    return a / b if a and b else None
+
+
+def cpu_cell(res, workload):
+    """CPU per request, and the reference bare Envoy's in the same rounds."""
+    figures = res.get(workload, {})
+    cell = fig(figures.get("cpu_us_per_request"), "{:.0f}")
+    bare = figures.get("bare_cpu_us")
+    return cell + (f" (over {bare:.0f})" if bare is not None and figures.get("cpu_us_per_request") is not None else "")
+
+
 def report(results, opts):
     bare = next((r for r in results if r["name"] == "bare"), None)
     lines = []
-
-    def rps(r, w):
-        c = r.get(w, {}).get("closed", {})
-        return c.get("rps") if c.get("trustworthy") else None
-
-    def ratio(r, w):
-        a, b = rps(r, w), rps(bare, w) if bare else None
-        return a / b if a and b else None
 
     for w in opts.workloads:
         size, stream = WORKLOADS[w]
@@ -483,12 +528,13 @@ def report(results, opts):
                              f"| {fig(pct(r, w, 'latency_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'latency_ms', 'p99'))} |")
             continue
         lines.append(f"Throughput at {opts.connections} connections; latency at a fixed {rate} requests/s, every process on one core; "
-                     f"added: the median over {opts.rounds} rounds of {opts.round_seconds:g} s alternating with a reference bare Envoy (its figure in brackets).\n")
+                     f"÷ bare, CPU and added: the median over {opts.rounds} rounds of {opts.round_seconds:g} s alternating with a reference bare Envoy "
+                     f"(its CPU and latency in brackets; bare Envoy's own row is one run of {opts.seconds:g} s).\n")
         lines.append("| target | req/s | ÷ bare | CPU µs/req | p50 ms | p99 ms | p99.9 ms | p50 added | p99 added |")
         lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in results:
-            lines.append(f"| {r['label']} | {fig(rps(r, w), '{:.0f}')} | {fig(ratio(r, w))} "
-                         f"| {fig(r.get(w, {}).get('cpu_us_per_request'), '{:.0f}')} "
+            lines.append(f"| {r['label']} | {fig(rps(r, w), '{:.0f}')} | {fig(throughput_ratio(r, bare, w))} "
+                         f"| {cpu_cell(r, w)} "
                          f"| {fig(pct(r, w, 'latency_ms', 'p50'), '{:.3f}')} | {fig(pct(r, w, 'latency_ms', 'p99'))} "
                          f"| {fig(pct(r, w, 'latency_ms', 'p999'))} | {added_cell(r, bare, w, 'latency_ms', 'p50')} "
                          f"| {added_cell(r, bare, w, 'latency_ms', 'p99')} |")
@@ -529,9 +575,9 @@ def plot(results, opts, path):
     w = "2k"
     fig_, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     fig_.suptitle("2 KB chat completions; dashed lines: the DESIGN.md budgets")
-    rps = [(r.get(w, {}).get("closed", {}).get("rps") or 0) / (bare[w]["closed"].get("rps") or 1) for r in shown]
+    ratios = [throughput_ratio(r, bare, w) or 0 for r in shown]
     colors = ["#888" if r["name"] == "bare" else "#c55" if r["name"] in ("litellm", "portkey") else "#47a" for r in shown]
-    axes[0].barh(labels, rps, color=colors)
+    axes[0].barh(labels, ratios, color=colors)
     axes[0].axvline(0.60, color="k", ls="--", lw=1)
     axes[0].set_title(f"req/s ÷ bare Envoy ({opts.connections} connections)")
     for key, ax, title in (("p50", axes[1], "p50"), ("p99", axes[2], "p99")):
@@ -568,7 +614,9 @@ def check(results, floor_ratio, ceiling_p50_ms):
                 failures.append(f"{name} {mode}: {data.get(mode, {}).get('first_error')}")
     if failures:
         return failures
-    ratio = bundle["closed"]["rps"] / bare["closed"]["rps"]
+    ratio = throughput_ratio(by["bundle"], by["bare"], "2k")
+    if ratio is None:
+        return ["bundle: no trustworthy throughput against bare Envoy"]
     added_p50 = added(by["bundle"], by["bare"], "2k", "latency_ms", "p50")
     if added_p50 is None:
         return ["bundle: no trustworthy latency against bare Envoy"]
@@ -621,7 +669,7 @@ def main():
                 workdir = Path(tmp) / "reference"
                 workdir.mkdir()
                 progress("starting the reference bare Envoy")
-                reference = running.enter_context(envoy_target(bare, upstream, workdir))[:2]
+                reference = running.enter_context(envoy_target(bare, upstream, workdir))[:3]
             for target in chosen:
                 workdir = Path(tmp) / target["name"]
                 workdir.mkdir()
