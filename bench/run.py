@@ -377,7 +377,7 @@ def closed_rounds(url, headers, pids, reference, body_file, opts):
     for _ in range(opts.rounds):
         bare, bare_cpu = closed_with_cpu(*reference[:2], body_file, opts.round_seconds, opts.connections, reference[2], warmup=0.5)
         target, cpu = closed_with_cpu(url, headers, body_file, opts.round_seconds, opts.connections, pids, warmup=0.5)
-        rounds.append({"bare": bare, "target": target, "bare_cpu_us": bare_cpu, "cpu_us": cpu})
+        rounds.append({"bare": bare, "target": target, "bare_cpu_us": bare_cpu, "cpu_us_per_request": cpu})
     return rounds
 
 
@@ -405,10 +405,10 @@ def measure(target, upstream, workdir, opts, progress, reference=None):
                 figures["closed"] = {"trustworthy": all(r["target"].get("trustworthy", False) for r in rounds),
                                      "first_error": next((r["target"]["first_error"] for r in rounds if r["target"].get("first_error")), None),
                                      "rps": statistics.median(r["target"].get("rps") or 0 for r in rounds)}
-                for key in ("cpu_us", "bare_cpu_us"):
+                for key in ("cpu_us_per_request", "bare_cpu_us"):
                     values = [r[key] for r in rounds if r[key] is not None]
                     if values:
-                        figures[key if key == "bare_cpu_us" else "cpu_us_per_request"] = statistics.median(values)
+                        figures[key] = statistics.median(values)
             elif not stream:
                 progress(f"{target['name']}: {workload} requests/s at {opts.connections} connections")
                 figures["closed"], per_request = closed_with_cpu(url, headers, body_file, opts.seconds, opts.connections, pids)
