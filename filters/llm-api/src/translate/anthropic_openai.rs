@@ -375,7 +375,8 @@ fn user_messages<J: Json>(
                 json!({"type": "text", "text": block.str_field("text").unwrap_or_default()}),
             ),
             Some("image") => {
-                let source = |name: &str| block.field("source").and_then(|s| s.str_field(name));
+                let source = block.field("source");
+                let source = |name: &str| source.and_then(|s| s.str_field(name));
                 let url = match source("type") {
                     Some("base64") => openai::data_url(
                         source("media_type").unwrap_or("image/png"),

@@ -427,6 +427,14 @@ fn arguments_object<J: Json>(
     }
 }
 
+/// The URL of an OpenAI `image_url` content part: the part's `image_url`
+/// as a string, or its `url` member; empty when neither is there.
+fn image_url<J: Json>(part: &J) -> &str {
+    part.field("image_url")
+        .and_then(|image| image.as_str().or_else(|| image.str_field("url")))
+        .unwrap_or_default()
+}
+
 /// The text of an OpenAI content value: a string, or the `text` of its text
 /// parts joined with newlines (tool results and system prompts).
 fn joined_text<J: Json>(content: Option<&J>) -> String {

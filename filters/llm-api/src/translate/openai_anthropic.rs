@@ -20,7 +20,7 @@
 //! it (`stream_options.include_usage`).
 
 use super::{
-    arguments_object, copy_field, function_tools, include_usage, joined_text, stop_sequences,
+    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text, stop_sequences,
     to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
 use crate::anthropic::{self, stop_reason_to_finish};
@@ -373,10 +373,7 @@ fn user_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, 
                 }
             }
             Some("image_url") => {
-                let image = part.field("image_url");
-                let url = image
-                    .and_then(|i| i.as_str().or_else(|| i.str_field("url")))
-                    .unwrap_or_default();
+                let url = image_url(part);
                 let source = match openai::parse_data_url(url) {
                     Some((media_type, data)) => {
                         json!({"type": "base64", "media_type": media_type, "data": data})

@@ -20,7 +20,7 @@
 //! stream.
 
 use super::{
-    arguments_object, copy_field, function_tools, include_usage, joined_text, stop_sequences,
+    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text, stop_sequences,
     to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
 };
 use crate::api::Dialect;
@@ -348,10 +348,7 @@ fn user_parts<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, A
                 }
             }
             Some("image_url") => {
-                let image = part.field("image_url");
-                let url = image
-                    .and_then(|i| i.as_str().or_else(|| i.str_field("url")))
-                    .unwrap_or_default();
+                let url = image_url(part);
                 out.push(match openai::parse_data_url(url) {
                     Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
                     None => json!({"fileData": {"mimeType": mime_from_url(url), "fileUri": url}}),
