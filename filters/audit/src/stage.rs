@@ -7,8 +7,7 @@ use crate::config::AuditConfig;
 use crate::delivery::{Counts, Outbox};
 use crate::metrics::Metrics;
 use crate::record::{self, Call, Facts};
-use llm_api::{SseEvent, Usage, UsageAccumulator};
-use serde_json::Value;
+use llm_api::{for_both, Json, SseEvent, Usage, UsageAccumulator};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -174,8 +173,11 @@ impl StageStream for AuditStream {
 
     fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
         let Some(body) = &ex.response else { return };
-        self.call.usage = Usage::from_json(ex.api.dialect(), body);
-        self.call.served_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
+        let dialect = ex.api.dialect();
+        for_both!(body, |body| {
+            self.call.usage = Usage::from_json(dialect, body);
+            self.call.served_model = body.str_field("model").map(str::to_owned);
+        });
     }
 
     fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, _end: bool, host: &mut dyn Host) {
@@ -201,13 +203,12 @@ impl StageStream for AuditStream {
             // because the client went away.
             self.call.error_type = Some("client_aborted".to_owned());
         } else if self.call.status.is_some_and(|s| s >= 400) {
-            self.call.error_type = ex
-                .response
-                .as_ref()
-                .and_then(|body| body.get("error"))
-                .and_then(|e| e.get("type").or_else(|| e.get("status")))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            self.call.error_type = ex.response.as_ref().and_then(|body| {
+                for_both!(body, |body| {
+                    let error = body.field("error")?;
+                    error.str_field("type").or_else(|| error.str_field("status")).map(str::to_owned)
+                })
+            });
         }
         if self.call.usage.is_none() {
             // A stream's usage chunk the token-limit stage asked for and
@@ -217,9 +218,14 @@ impl StageStream for AuditStream {
             });
         }
         // The upstream translate filter publishes both facts of an attempt
-        // together: without its provider there is no model to ask Envoy for.
-        let attempt_provider = host.fact("llm.attempt.provider");
-        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model"));
+        // together, and they name another provider or model than the
+        // route's own only when the route left a fallback chain: without
+        // one, two reads from Envoy (in the bundle the chain is read back
+        // from the pipeline) would only repeat the route's facts.
+        let (attempt_provider, attempt_model) = match host.fact("llm.fallback") {
+            Some(_) => (host.fact("llm.attempt.provider"), host.fact("llm.attempt.model")),
+            None => (None, None),
+        };
         let facts = Facts {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),

@@ -1,12 +1,12 @@
 //! Reading JSON in place, whichever way it was parsed.
 //!
-//! A request is parsed into a borrowed tree (`serde_json_borrow`: strings
+//! Bodies are parsed into a borrowed tree (`serde_json_borrow`: strings
 //! point into the body, objects are vectors of members), about half the cost
 //! of an owned `serde_json::Value` to build and to drop; a stage that changes
-//! the request turns it into an owned `serde_json::Value` (see
-//! [`crate::LlmRequest`]), and responses are owned. The walkers that read
-//! bodies (the text walker, token counting, the message count) are written
-//! once against [`Json`] and run on either.
+//! a body turns it into an owned `serde_json::Value` (see [`crate::body`]).
+//! The walkers that read bodies (the text walker, token counting, the
+//! message count, usage) are written once against [`Json`] and run on
+//! either.
 //!
 //! Duplicate member names: serde_json keeps the last value of a name, and so
 //! does every common JSON parser a provider runs, so [`Json::field`] returns
@@ -46,6 +46,10 @@ pub trait Json: Sized {
 
     fn is_null(&self) -> bool {
         matches!(self.kind(), Kind::Null)
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self.kind(), Kind::Object)
     }
 
     fn as_str(&self) -> Option<&str> {

@@ -3,8 +3,9 @@
 //! Every filter sees requests through this crate instead of hand-rolling JSON
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
-//! filter chain into a borrowed tree that the walkers read through [`json`], [`text`] visits or rewrites every user-visible text field,
-//! [`response`] parses a response for its metadata alone when no filter
+//! filter chain into a [`body`] that the walkers read in place through
+//! [`json`], [`text`] visits or rewrites every user-visible text field,
+//! [`response`] parses a response, for its metadata alone when no filter
 //! reads its output, [`usage`] reads what the provider says was used, [`pricing`] turns it into
 //! dollars, [`sse`] parses and writes
 //! event streams incrementally, [`translate`] turns one API into another, and
@@ -18,6 +19,7 @@
 pub mod anthropic;
 pub mod api;
 pub mod azure;
+pub mod body;
 pub mod error;
 pub mod gemini;
 pub mod json;
@@ -36,7 +38,8 @@ pub use api::{ApiKind, Dialect};
 pub use error::{ApiError, ErrorKind};
 pub use provider::ProviderKind;
 pub use json::Json;
-pub use request::{BodyRef, LlmRequest};
+pub use body::{Body, BodyRef};
+pub use request::LlmRequest;
 pub use sse::{SseEvent, SseParser};
 pub use text::{Role, TextField, TextKind};
 pub use translate::{translator, TranslateOptions, Translator, UpstreamRequest};

@@ -1,15 +1,10 @@
-//! A request body parsed once for the whole filter chain.
-//!
-//! The body is parsed into a borrowed tree (see [`crate::json`]): most
-//! requests are only read (scanned, counted, routed), and building and
-//! dropping an owned `serde_json::Value` was the largest single cost of the
-//! chain after its host calls (docs/benchmarks.md). The first stage that
-//! changes the request turns it into an owned object, which keeps every
-//! field (known or not) in the client's order, so that a filter which
-//! rewrites one text field writes back a body that differs only there.
+//! A request body parsed once for the whole filter chain, held as a
+//! [`Body`]: read in place, owned once a stage changes it.
 
 use crate::api::ApiKind;
+use crate::body::{Body, BodyRef};
 use crate::error::ApiError;
+use crate::for_both;
 use crate::json::{Json, Kind};
 use serde_json::{Map, Value};
 use serde_json_borrow::OwnedValue;
@@ -18,42 +13,13 @@ use std::borrow::Cow;
 /// An LLM request body, parsed, with the facts every filter asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmRequest {
+    /// Always a JSON object.
     body: Body,
     /// The model the client asked for: the body's `model`, else the model or
     /// deployment named in the path (Gemini, Azure).
     pub model: Option<String>,
     /// Whether the client asked for a streamed (SSE) response.
     pub stream: bool,
-}
-
-/// The body, as sent or as changed; always a JSON object.
-#[derive(Debug, Clone, PartialEq)]
-struct Body {
-    /// As the client sent it (a borrowed tree over the body's own bytes),
-    /// until a stage changes it.
-    sent: Option<OwnedValue>,
-    /// The body once changed; `Null` while `sent` holds it.
-    edited: Value,
-}
-
-/// The body of a request for reading: see [`for_both!`](crate::for_both).
-#[derive(Debug, Clone, Copy)]
-pub enum BodyRef<'a> {
-    Sent(&'a serde_json_borrow::Value<'a>),
-    Edited(&'a Value),
-}
-
-/// Evaluates `$body` with `$name` bound to the request body as a [`Json`]
-/// value, whichever tree holds it: the walkers are generic over [`Json`],
-/// and this is the one place that picks the tree.
-#[macro_export]
-macro_rules! for_both {
-    ($request:expr, |$name:ident| $body:expr) => {
-        match $request.body() {
-            $crate::BodyRef::Sent($name) => $body,
-            $crate::BodyRef::Edited($name) => $body,
-        }
-    };
 }
 
 impl LlmRequest {
@@ -88,10 +54,7 @@ impl LlmRequest {
             _ => body.field("stream").and_then(Json::as_bool) == Some(true),
         };
         Ok(LlmRequest {
-            body: Body {
-                sent: Some(body),
-                edited: Value::Null,
-            },
+            body: Body::sent(body),
             model,
             stream,
         })
@@ -100,10 +63,7 @@ impl LlmRequest {
     /// A request built by the gateway itself (a translation's skeleton).
     pub fn from_object(body: Map<String, Value>, model: Option<String>, stream: bool) -> Self {
         LlmRequest {
-            body: Body {
-                sent: None,
-                edited: Value::Object(body),
-            },
+            body: Body::owned(Value::Object(body)),
             model,
             stream,
         }
@@ -112,22 +72,14 @@ impl LlmRequest {
     /// The body, for reading with a walker generic over [`Json`]; usually
     /// through [`for_both!`](crate::for_both).
     pub fn body(&self) -> BodyRef<'_> {
-        match &self.body.sent {
-            Some(sent) => BodyRef::Sent(sent),
-            None => BodyRef::Edited(&self.body.edited),
-        }
+        self.body.body()
     }
 
     /// The body as an owned object, for code that writes a changed copy of
     /// a request it may not change in place (the same-format translation
-    /// that renames the model). Readers use [`body`](Self::body), which
-    /// copies nothing.
+    /// that renames the model).
     pub fn object(&self) -> Cow<'_, Map<String, Value>> {
-        match (&self.body.sent, &self.body.edited) {
-            (Some(sent), _) => Cow::Owned(owned_object(sent)),
-            (None, Value::Object(object)) => Cow::Borrowed(object),
-            (None, _) => Cow::Owned(Map::new()),
-        }
+        self.body.object()
     }
 
     /// The body for a change, owned from now on (always a JSON object). A
@@ -135,10 +87,7 @@ impl LlmRequest {
     /// `edit_request`, so that the body is written back once, after the last
     /// stage.
     pub fn body_mut(&mut self) -> &mut Value {
-        if let Some(sent) = self.body.sent.take() {
-            self.body.edited = Value::Object(owned_object(&sent));
-        }
-        &mut self.body.edited
+        self.body.to_mut()
     }
 
     /// The member `name` of the body.
@@ -162,11 +111,7 @@ impl LlmRequest {
 
     /// Serialises the body again, for filters that changed it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        // A parsed tree always serialises: its numbers are finite.
-        match &self.body.sent {
-            Some(sent) => serde_json::to_vec(sent).unwrap_or_default(),
-            None => serde_json::to_vec(&self.body.edited).unwrap_or_default(),
-        }
+        self.body.to_bytes()
     }
 }
 
@@ -180,12 +125,6 @@ fn turns<J: Json>(value: Option<&J>) -> usize {
 
 fn invalid_json(message: impl Into<String>) -> ApiError {
     ApiError::invalid(message).with_code("invalid_json")
-}
-
-/// An owned copy of a borrowed object; the last of duplicate names wins, as
-/// in serde_json's own parse.
-fn owned_object(value: &serde_json_borrow::Value<'_>) -> Map<String, Value> {
-    value.as_object().map(Map::from).unwrap_or_default()
 }
 
 #[cfg(test)]

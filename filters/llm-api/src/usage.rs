@@ -78,8 +78,8 @@ impl Reported {
     }
 }
 
-fn count(value: &Value, key: &str) -> Option<u64> {
-    value.field(key).and_then(Value::as_u64)
+fn count<J: Json>(value: &J, key: &str) -> Option<u64> {
+    value.field(key).and_then(J::as_u64)
 }
 
 fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -91,7 +91,7 @@ fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 /// OpenAI's `usage` object: chat/embeddings (`prompt_tokens`) or Responses
 /// (`input_tokens`).
-fn openai_usage(usage: &Value) -> Reported {
+fn openai_usage<J: Json>(usage: &J) -> Reported {
     let details = |key: &str| usage.field(key).and_then(|d| count(d, "cached_tokens"));
     Reported {
         input: count(usage, "prompt_tokens").or_else(|| count(usage, "input_tokens")),
@@ -102,7 +102,7 @@ fn openai_usage(usage: &Value) -> Reported {
     }
 }
 
-fn anthropic_usage(usage: &Value) -> Reported {
+fn anthropic_usage<J: Json>(usage: &J) -> Reported {
     Reported {
         input: count(usage, "input_tokens"),
         output: count(usage, "output_tokens"),
@@ -113,7 +113,7 @@ fn anthropic_usage(usage: &Value) -> Reported {
     }
 }
 
-fn gemini_usage(meta: &Value) -> Reported {
+fn gemini_usage<J: Json>(meta: &J) -> Reported {
     Reported {
         input: sum(
             count(meta, "promptTokenCount"),
@@ -130,7 +130,7 @@ fn gemini_usage(meta: &Value) -> Reported {
 }
 
 /// Whatever usage one JSON body or stream event of `dialect` reports.
-fn reported(dialect: Dialect, body: &Value) -> Reported {
+fn reported<J: Json>(dialect: Dialect, body: &J) -> Reported {
     let found = match dialect {
         Dialect::OpenAi => body.field("usage")
             .or_else(|| body.field("response").and_then(|r| r.field("usage")))
@@ -149,7 +149,7 @@ fn reported(dialect: Dialect, body: &Value) -> Reported {
 
 impl Usage {
     /// The usage in a whole (non-streamed) response body, if it has one.
-    pub fn from_json(dialect: Dialect, body: &Value) -> Option<Usage> {
+    pub fn from_json<J: Json>(dialect: Dialect, body: &J) -> Option<Usage> {
         let reported = reported(dialect, body);
         (!reported.is_empty()).then(|| reported.usage())
     }

@@ -379,7 +379,8 @@ impl StageStream for TokenLimitStream {
     }
 
     fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
-        self.usage = ex.response.as_ref().and_then(|body| Usage::from_json(ex.api.dialect(), body));
+        let dialect = ex.api.dialect();
+        self.usage = ex.response.as_ref().and_then(|body| for_both!(body, |body| Usage::from_json(dialect, body)));
         if let Some(usage) = self.usage {
             self.publish_output_for_global(&usage, host);
         }

@@ -1,6 +1,6 @@
 //! What the stages of one HTTP stream share.
 
-use llm_api::{ApiKind, LlmRequest};
+use llm_api::{ApiKind, Body, LlmRequest};
 
 /// The state of one request/response exchange, shared by every stage of the
 /// pipeline, so that the body is parsed once however many stages read it.
@@ -19,8 +19,10 @@ pub struct Exchange {
     /// response headers have arrived.
     pub response_media_type: Option<String>,
     /// The parsed JSON response, once a buffered (non-streamed) response has
-    /// arrived whole and some stage reads it; `None` if it is not JSON.
-    pub response: Option<serde_json::Value>,
+    /// arrived whole and some stage reads it (without its output unless one
+    /// reads that: `llm_api::response`); `None` if it is not JSON. Read it
+    /// with `llm_api::for_both!`.
+    pub response: Option<Body>,
     request_changed: bool,
     /// A whole new request body from a stage that rewrites the wire format.
     request_replacement: Option<Vec<u8>>,
@@ -90,7 +92,7 @@ impl Exchange {
     /// writes it back once, after the last stage.
     pub fn response_mut(&mut self) -> Option<&mut serde_json::Value> {
         self.response_changed = self.response.is_some();
-        self.response.as_mut()
+        self.response.as_mut().map(Body::to_mut)
     }
 
     pub(crate) fn response_changed(&self) -> bool {

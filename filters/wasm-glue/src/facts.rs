@@ -15,18 +15,18 @@ use std::time::{Duration, SystemTime};
 /// What this stream's stages published, in the order they did.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
-    known: Vec<(String, String)>,
+    known: Vec<(&'static str, String)>,
 }
 
 impl Facts {
     fn get(&self, name: &str) -> Option<&str> {
-        self.known.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.known.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
-    fn set(&mut self, name: &str, value: &str) {
-        match self.known.iter_mut().find(|(n, _)| n == name) {
+    fn set(&mut self, name: &'static str, value: &str) {
+        match self.known.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => value.clone_into(v),
-            None => self.known.push((name.to_owned(), value.to_owned())),
+            None => self.known.push((name, value.to_owned())),
         }
     }
 }
@@ -42,7 +42,7 @@ pub(crate) struct FactsHost<'a> {
 }
 
 impl Host for FactsHost<'_> {
-    fn set_fact(&mut self, name: &str, value: &str) {
+    fn set_fact(&mut self, name: &'static str, value: &str) {
         self.facts.set(name, value);
         self.host.set_fact(name, value);
     }

@@ -37,7 +37,8 @@ pub trait Host {
     fn clear_route_cache(&mut self);
     /// Publishes a fact for the other filters and for access logs, as Envoy
     /// filter state (`wasm.<name>`). Facts never hold prompt text, keys or PII.
-    fn set_fact(&mut self, name: &str, value: &str);
+    /// Their names are part of the documented interface, hence `'static`.
+    fn set_fact(&mut self, name: &'static str, value: &str);
     /// Reads a fact published by a stage of this request, also one that ran
     /// downstream when this stage runs as an upstream filter.
     fn fact(&self, name: &str) -> Option<String>;

@@ -361,7 +361,7 @@ impl Pipeline {
     fn reply(&mut self, reply: Reply) -> Step {
         self.replied = true;
         self.exchange.response_status = Some(reply.status);
-        self.exchange.response = serde_json::from_slice(&reply.body).ok();
+        self.exchange.response = llm_api::Body::parse(&reply.body);
         Step::Respond(reply)
     }
 }

@@ -7,6 +7,7 @@ use crate::host::Host;
 use crate::pipeline::{Order, Pipeline};
 use crate::profile::span;
 use llm_api::sse::{write_events, SseParser};
+use llm_api::Body;
 
 /// How the response body is handled, decided at the response headers.
 #[derive(Debug)]
@@ -106,8 +107,13 @@ impl Pipeline {
             }
             ResponseMode::Buffer { rewrite, output } => {
                 let rewrite = *rewrite;
-                self.exchange.response = if *output {
-                    span(|| "response", "parse", || serde_json::from_slice(chunk).ok())
+                // A stage that may change the response gets it owned from
+                // the start; readers get it borrowed, without the output
+                // when none of them reads it.
+                self.exchange.response = if rewrite {
+                    span(|| "response", "parse", || serde_json::from_slice(chunk).ok().map(Body::owned))
+                } else if *output {
+                    span(|| "response", "parse", || Body::parse(chunk))
                 } else {
                     span(|| "response", "parse_without_output", || llm_api::response::without_output(chunk))
                 };
@@ -117,7 +123,7 @@ impl Pipeline {
                 });
                 match &self.exchange.response {
                     Some(body) if rewrite && self.exchange.response_changed() => {
-                        BodyStep::Replace(span(|| "response", "write", || serde_json::to_vec(body).unwrap_or_else(|_| chunk.to_vec())))
+                        BodyStep::Replace(span(|| "response", "write", || body.to_bytes()))
                     }
                     _ => BodyStep::Continue,
                 }
@@ -153,6 +159,7 @@ impl Pipeline {
 mod tests {
     use super::*;
     use llm_api::sse::SseEvent;
+    use llm_api::Json;
 
     fn events_of(bytes: &[u8]) -> Vec<SseEvent> {
         let mut parser = SseParser::new();
@@ -194,7 +201,8 @@ mod tests {
             self.rewrite
         }
         fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
-            let text = ex.response.as_ref().and_then(|r| r["text"].as_str()).unwrap_or("<none>").to_owned();
+            let text = ex.response.as_ref().and_then(|r| llm_api::for_both!(r, |b| b.str_field("text").map(str::to_owned)));
+            let text = text.unwrap_or_else(|| "<none>".to_owned());
             self.seen.borrow_mut().push(text.clone());
             if let Some(body) = ex.response_mut() {
                 body["text"] = text.to_uppercase().into();
@@ -302,7 +310,8 @@ mod tests {
             self.output
         }
         fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
-            self.seen.borrow_mut().push(ex.response.as_ref().map_or("<none>".into(), ToString::to_string));
+            let body = ex.response.as_ref().map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned());
+            self.seen.borrow_mut().push(body.unwrap_or_else(|| "<none>".into()));
         }
     }
 

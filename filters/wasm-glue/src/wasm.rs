@@ -324,7 +324,7 @@ impl Host for EnvoyHost {
         }
     }
 
-    fn set_fact(&mut self, name: &str, value: &str) {
+    fn set_fact(&mut self, name: &'static str, value: &str) {
         let _ = span(|| "host", "set_fact", || hostcalls::set_property(vec![name], Some(value.as_bytes())));
     }
 
