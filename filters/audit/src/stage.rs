@@ -218,14 +218,13 @@ impl StageStream for AuditStream {
             });
         }
         // The upstream translate filter publishes both facts of an attempt
-        // together, and they name another provider or model than the
-        // route's own only when the route left a fallback chain: without
-        // one, two reads from Envoy (in the bundle the chain is read back
-        // from the pipeline) would only repeat the route's facts.
-        let (attempt_provider, attempt_model) = match host.fact("llm.fallback") {
-            Some(_) => (host.fact("llm.attempt.provider"), host.fact("llm.attempt.model")),
-            None => (None, None),
-        };
+        // together (without its provider there is no model to ask Envoy
+        // for), and they name another provider or model than the route's
+        // own only when the route left a fallback chain: without one, reads
+        // from Envoy (in the bundle the chain is read back from the
+        // pipeline) would only repeat the route's facts.
+        let attempt_provider = host.fact("llm.fallback").and_then(|_| host.fact("llm.attempt.provider"));
+        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model"));
         let facts = Facts {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),

@@ -107,23 +107,22 @@ const ASCII_CLASS: [Class; 128] = {
     table
 };
 
-/// Per ASCII byte, one count in the 16-bit lane of its class: letters,
-/// digits, spaces, punctuation (the lanes `Tally::push_ascii` adds up).
-#[allow(clippy::indexing_slicing)]
-const ASCII_LANES: [u64; 128] = {
-    let mut table = [0; 128];
-    let mut b = 0;
-    while b < 128 {
-        table[b] = match ASCII_CLASS[b] {
-            Class::LatinLetter => 1,
-            Class::Digit => 1 << 16,
-            Class::Space => 1 << 32,
-            _ => 1 << 48,
-        };
-        b += 1;
-    }
-    table
-};
+/// The high bit of each byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `byte` in every byte of a word.
+const fn bytes_of(byte: u8) -> u64 {
+    u64::from_le_bytes([byte; 8])
+}
+
+/// The high bit of each byte of `word` (all ASCII) in `lo..=hi`: adding
+/// `0x80 - lo` sets it exactly for bytes from `lo` up, adding `0x7f - hi`
+/// exactly for bytes above `hi`, and no sum carries into the next byte.
+const fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+    let from_lo = word.wrapping_add(bytes_of(0x80 - lo));
+    let above_hi = word.wrapping_add(bytes_of(0x7f - hi));
+    from_lo & !above_hi & HIGH_BITS
+}
 
 impl Class {
     fn of(c: char) -> Class {
@@ -169,33 +168,53 @@ impl Tally {
         self.previous = class;
     }
 
-    /// Counts a run of ASCII bytes, the bulk of most prompts, without
-    /// decoding characters and without a branch or a counter in memory per
-    /// byte: each byte adds its class's lane of one word, and a letter after
-    /// a non-letter starts a word. (Runs of the other ASCII classes are never
-    /// read, so they are not counted.)
-    // Indices are masked to the tables' 128 entries.
+    /// Counts the ASCII bytes `bytes` starts with, the bulk of most
+    /// prompts, and returns how many there were. Eight bytes at a time, as
+    /// one word: each class is a mask of the bytes in it (a byte's high
+    /// bit), counted with `popcnt`; a letter whose byte before is not one
+    /// starts a word. Neither a branch nor a table load per byte, and one
+    /// pass instead of a search for the run's end and a count over it:
+    /// English prose 15 % faster natively (docs/benchmarks.md), and wasm has
+    /// `popcnt` where x86-64's baseline does not. (Runs of the other ASCII
+    /// classes are never read, so they are not counted.)
+    // Class indices are below the counters' 7, ASCII bytes below the
+    // table's 128.
     #[allow(clippy::indexing_slicing)]
-    fn push_ascii(&mut self, bytes: &[u8]) {
-        let Some(&last) = bytes.last() else { return };
+    fn push_ascii(&mut self, bytes: &[u8]) -> usize {
         let mut letter_before = u64::from(self.previous == Class::LatinLetter);
-        // A lane holds up to 65 535 counts.
-        for chunk in bytes.chunks(usize::from(u16::MAX)) {
-            let (mut lanes, mut words) = (0u64, 0u64);
-            for &b in chunk {
-                let b = usize::from(b & 0x7f);
-                let lane = ASCII_LANES[b];
-                let letter = lane & 1;
-                lanes += lane;
-                words += letter & !letter_before;
-                letter_before = letter;
+        let mut ascii = 0;
+        for chunk in bytes.chunks_exact(8) {
+            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+            let word = u64::from_le_bytes(chunk);
+            if word & HIGH_BITS != 0 {
+                break;
             }
-            for (class, shift) in [(Class::LatinLetter, 0), (Class::Digit, 16), (Class::Space, 32), (Class::Punct, 48)] {
-                self.chars[class as usize] += (lanes >> shift) & 0xffff;
-            }
-            self.runs[Class::LatinLetter as usize] += words;
+            let letters = in_range(word | bytes_of(0x20), b'a', b'z');
+            let digits = in_range(word, b'0', b'9');
+            let spaces = in_range(word, b' ', b' ') | in_range(word, b'\t', b'\n') | in_range(word, b'\x0c', b'\r');
+            let starts = letters & !((letters << 8) | (letter_before << 7));
+            letter_before = letters >> 63;
+            let (letters, digits, spaces) = (letters.count_ones(), digits.count_ones(), spaces.count_ones());
+            self.chars[Class::LatinLetter as usize] += u64::from(letters);
+            self.chars[Class::Digit as usize] += u64::from(digits);
+            self.chars[Class::Space as usize] += u64::from(spaces);
+            self.chars[Class::Punct as usize] += u64::from(8 - letters - digits - spaces);
+            self.runs[Class::LatinLetter as usize] += u64::from(starts.count_ones());
+            ascii += 8;
         }
-        self.previous = ASCII_CLASS[usize::from(last & 0x7f)];
+        if ascii > 0 {
+            self.previous = if letter_before == 1 { Class::LatinLetter } else { Class::Punct };
+        }
+        // The rest of the run, byte by byte (`previous` only tells letters
+        // apart, so the stand-in `Punct` above is as good as the real class).
+        for &b in bytes.get(ascii..).unwrap_or_default() {
+            if !b.is_ascii() {
+                break;
+            }
+            self.push(ASCII_CLASS[usize::from(b)], 1);
+            ascii += 1;
+        }
+        ascii
     }
 
     fn features(&self) -> Features {
@@ -222,10 +241,9 @@ impl Features {
         let mut tally = Tally::default();
         let mut rest = text;
         loop {
-            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
-            let (run, tail) = rest.split_at(ascii);
-            tally.push_ascii(run.as_bytes());
-            let mut chars = tail.chars();
+            let ascii = tally.push_ascii(rest.as_bytes());
+            // ASCII bytes end on a character boundary.
+            let mut chars = rest.get(ascii..).unwrap_or_default().chars();
             let Some(c) = chars.next() else { break };
             tally.push(Class::of(c), c.len_utf8());
             rest = chars.as_str();
@@ -339,6 +357,13 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn the_ascii_fast_path_counts_as_char_by_char(text in "[a-zA-Z0-9 \\t\\n.,;:!?(){}\"'éßŁ你好ыこ😀\u{301}-]{0,64}") {
+            proptest::prop_assert_eq!(Features::of(&text), per_char(&text));
+        }
+
+        /// Every ASCII byte, control characters and DEL included, eight at a
+        /// time and around characters that are not ASCII.
+        #[test]
+        fn every_ascii_byte_counts_as_char_by_char(text in "[\\x00-\\x7f]{0,40}(é|ы|你|😀)?[\\x00-\\x7f]{0,40}(a|é)?[\\x00-\\x7f]{0,17}") {
             proptest::prop_assert_eq!(Features::of(&text), per_char(&text));
         }
     }
