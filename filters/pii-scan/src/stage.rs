@@ -187,11 +187,6 @@ impl StageStream for PiiStream {
 
     /// Scans and restores a whole response.
     fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
-        // Other stages may have asked for the response: taking it for a
-        // change would make an owned copy of what this stage does not read.
-        if !self.reads_response(ex) {
-            return;
-        }
         let api = ex.api.clone();
         let (shared, vault, found) = (&self.shared, &self.vault, &mut self.found_in_response);
         if let Some(body) = ex.response_mut() {

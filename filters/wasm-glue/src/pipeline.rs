@@ -108,9 +108,8 @@ pub trait StageStream {
     /// A buffered response has arrived whole; `ex.response` holds it parsed
     /// when it is JSON: an object without its output members, unless some
     /// stage [`reads_response_output`](Self::reads_response_output) or
-    /// rewrites the response. Runs in reverse stage order, for every stage
-    /// once any reads the response: a stage that does not must leave
-    /// `Exchange::response_mut` alone, which would copy a borrowed body.
+    /// rewrites the response. Runs in reverse stage order, for the stages
+    /// that [`reads_response`](Self::reads_response).
     fn on_response(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) {}
 
     /// Whether this stage rewrites the raw response body itself (a wire

@@ -117,8 +117,12 @@ impl Pipeline {
                 } else {
                     span(|| "response", "parse_without_output", || llm_api::response::without_output(chunk))
                 };
+                // Only the stages that read it: one that took a body it does
+                // not read for a change would make an owned copy of it.
                 self.run(host, Order::Response, "on_response", |s, ex, h| {
-                    s.on_response(ex, h);
+                    if s.reads_response(ex) {
+                        s.on_response(ex, h);
+                    }
                     crate::Flow::Continue
                 });
                 match &self.exchange.response {
@@ -287,8 +291,10 @@ mod tests {
         assert_eq!(*seen.borrow(), ["hi"]);
     }
 
-    /// Reads a buffered response, its output or not; records what it got.
+    /// Reads a buffered response (if `reads`), its output or not; records
+    /// what it got.
     struct Peek {
+        reads: bool,
         output: bool,
         seen: Rc<RefCell<Vec<String>>>,
     }
@@ -298,13 +304,13 @@ mod tests {
             "peek"
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(Peek { output: self.output, seen: self.seen.clone() })
+            Box::new(Peek { reads: self.reads, output: self.output, seen: self.seen.clone() })
         }
     }
 
     impl StageStream for Peek {
         fn reads_response(&self, _ex: &Exchange) -> bool {
-            true
+            self.reads
         }
         fn reads_response_output(&self, _ex: &Exchange) -> bool {
             self.output
@@ -320,7 +326,7 @@ mod tests {
         const BODY: &[u8] = br#"{"id":"c1","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3}}"#;
         let seen = Rc::new(RefCell::new(Vec::new()));
         for outputs in [[false, false], [false, true]] {
-            let peeks = outputs.map(|output| Box::new(Peek { output, seen: seen.clone() }) as Box<dyn Stage>);
+            let peeks = outputs.map(|output| Box::new(Peek { reads: true, output, seen: seen.clone() }) as Box<dyn Stage>);
             let stages = Rc::new(Stages::new(peeks.into()));
             let mut p = Pipeline::new(&stages, vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())]);
             let mut host = FakeHost::default();
@@ -330,6 +336,19 @@ mod tests {
         let without = r#"{"id":"c1","usage":{"prompt_tokens":3}}"#;
         let whole = std::str::from_utf8(BODY).unwrap();
         assert_eq!(*seen.borrow(), [without, without, whole, whole], "every stage sees the one parse");
+    }
+
+    #[test]
+    fn only_the_stages_that_read_the_response_are_called_with_it() {
+        const BODY: &[u8] = br#"{"usage":{"prompt_tokens":3}}"#;
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let peeks = [false, true].map(|reads| Box::new(Peek { reads, output: false, seen: seen.clone() }) as Box<dyn Stage>);
+        let stages = Rc::new(Stages::new(peeks.into()));
+        let mut p = Pipeline::new(&stages, vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())]);
+        let mut host = FakeHost::default();
+        p.on_response_headers(&mut host, Some(200), Some("application/json"));
+        assert_eq!(p.on_response_body(&mut host, BODY, true), BodyStep::Continue);
+        assert_eq!(*seen.borrow(), [std::str::from_utf8(BODY).unwrap()], "the reader alone");
     }
 
     #[test]
