@@ -16,11 +16,16 @@ pub struct TokenLimitConfig {
 
 /// Parses and validates the policy; errors name the field.
 pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigError> {
-    let policy: LimitPolicy = parse_section(crate::NAME, value)?;
+    let mut policy: LimitPolicy = parse_section(crate::NAME, value)?;
+    // The one-level shorthand's fields are named as written, at the top.
+    let one_level = policy.levels.is_empty();
     policy.validate().map_err(|e| ConfigError::new(crate::NAME, e.field, e.message))?;
-    for (i, part) in policy.key.iter().enumerate() {
-        if let KeyPart::Header(name) = part {
-            check_header_name(crate::NAME, &format!("key[{i}].header"), name)?;
+    for (l, level) in policy.levels.iter().enumerate() {
+        let prefix = if one_level { String::new() } else { format!("levels[{l}].") };
+        for (i, part) in level.key.iter().enumerate() {
+            if let KeyPart::Header(name) = part {
+                check_header_name(crate::NAME, &format!("{prefix}key[{i}].header"), name)?;
+            }
         }
     }
     let prices = PriceMap::with(&policy.prices)
@@ -34,9 +39,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn defaults_key_on_the_agent_header() {
+    fn defaults_key_on_the_authenticated_client() {
         let config = from_json(json!({})).unwrap();
-        assert_eq!(config.policy.key, [KeyPart::Header("x-agent-id".into())]);
+        assert_eq!(config.policy.levels[0].key, [KeyPart::Client]);
     }
 
     #[test]
@@ -45,6 +50,8 @@ mod tests {
         assert_eq!(err.field, "counting.mode");
         let err = from_json(json!({"key": [{"header": "Bad Header"}]})).unwrap_err();
         assert_eq!(err.field, "key[0].header");
+        let err = from_json(json!({"levels": [{"key": ["client"]}, {"key": [{"header": "X-Agent"}]}]})).unwrap_err();
+        assert_eq!(err.field, "levels[1].key[0].header");
         let err = from_json(json!({"overrides": [{"key": "a", "tier": "gold"}]})).unwrap_err();
         assert_eq!(err.field, "overrides[0].tier");
         let err = from_json(json!({"limits": {"tokens_per_minute": 5}})).unwrap_err();

@@ -10,6 +10,7 @@
 pub mod count;
 pub mod limit;
 mod config;
+mod max_output;
 mod stage;
 mod stream_usage;
 

@@ -7,12 +7,13 @@
 use crate::config::TokenLimitConfig;
 use crate::count::{admission_count, estimate, exact, request_tokens, Encoding, EncodingMap, Family, Format};
 use crate::limit::headers::openai_headers;
-use crate::limit::key::{build_key, RequestKey};
-use crate::limit::limiter::{Actual, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
-use crate::limit::policy::{CountingMode, KeyPart, Limit, LimitPolicy, Measure, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::limit::key::{build_key, KeyError, MAX_PART_BYTES};
+use crate::limit::limiter::{Actual, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
+use crate::limit::policy::{CountingMode, KeyPart, Level, Limit, LimitPolicy, Measure, Unpriced, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::max_output::requested_max_output;
 use crate::limit::store::{CasMismatch, Store};
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
-use llm_api::pricing::PriceMap;
+use llm_api::pricing::{Price, PriceMap};
 use llm_api::{for_both, ApiError, ErrorKind, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -131,12 +132,24 @@ impl Store for HostStore<'_> {
 
 /// An admitted request, until its response is reconciled.
 struct Admitted {
-    reservation: Reservation,
-    limits: Vec<Limit>,
+    /// Each level's reservation and the limits it was charged against.
+    levels: Vec<(Reservation, Vec<Limit>)>,
+    /// Every level's limits as they stood after admission, for the headers.
     states: Vec<LimitState>,
     /// The model the request named, for pricing its usage when no upstream
     /// attempt reported what served it.
     model: Option<String>,
+    /// The price the admission charged the cost budgets at, when one applies.
+    price: Option<Price>,
+}
+
+/// The key of each level that has limits for the request.
+struct Keyed<'p> {
+    level: &'p Level,
+    /// The level's name and the key: two levels with the same parts keep
+    /// their own counts.
+    store_key: String,
+    limits: Vec<Limit>,
 }
 
 /// A limit as a client reads it: "2000 input tokens per minute", "a cost
@@ -168,6 +181,31 @@ fn nano_usd(usd: f64) -> u64 {
 /// The model name without a `provider/` prefix, as price lists name it.
 fn bare_model(model: &str) -> &str {
     model.split_once('/').map_or(model, |(_, rest)| rest)
+}
+
+/// The price of `model` for cost budgets: its own, else the configured
+/// price of unpriced models, else none (the request is refused).
+fn budget_price(shared: &Shared, provider: Option<&str>, model: &str) -> Option<Price> {
+    match (shared.prices.price(provider, bare_model(model)), shared.policy.unpriced_models) {
+        (Some(price), _) => Some(*price),
+        (None, Unpriced::Price(price)) => Some(price),
+        (None, Unpriced::Reject) => None,
+    }
+}
+
+/// `name=key` for each level, `;`-separated (a `;` inside a key is
+/// escaped): the `llm.ratelimit.key` fact.
+fn key_fact<'k>(keys: impl Iterator<Item = (&'k str, &'k str)>) -> String {
+    let mut fact = String::new();
+    for (name, key) in keys {
+        if !fact.is_empty() {
+            fact.push(';');
+        }
+        fact.push_str(name);
+        fact.push('=');
+        fact.push_str(&key.replace(';', "%3B"));
+    }
+    fact
 }
 
 struct TokenLimitStream {
@@ -259,16 +297,18 @@ impl TokenLimitStream {
         }
     }
 
-    fn reject(ex: &Exchange, decision: &Decision, rejection: &Rejection, demand: u64) -> Flow {
+    /// The 429 (or 400 when retrying cannot help) for a request a level
+    /// refused, naming the level and the limit.
+    fn reject(ex: &Exchange, level: &str, states: &[LimitState], rejection: &Rejection, demand: u64) -> Flow {
         let limit = rejection.limit.as_ref().map_or_else(|| "its limit".to_owned(), describe);
         let error = match rejection.reason {
             Reason::CanNeverSucceed => ApiError::invalid(format!(
-                "This request needs about {demand} input tokens, more than {limit} allows: it can never succeed. Send a smaller request."
+                "This request needs about {demand} input tokens, more than {limit} (the `{level}` limits) allows: it can never succeed. Send a smaller request."
             ))
             .with_code("request_too_large_for_limit"),
             Reason::OverLimit => ApiError::new(
                 ErrorKind::RateLimited,
-                format!("Rate limit reached: {limit}. Retry after the time in the retry-after header."),
+                format!("Rate limit reached for the `{level}` limits: {limit}. Retry after the time in the retry-after header."),
             )
             .with_code("rate_limit_exceeded"),
             Reason::StoreContention => {
@@ -276,38 +316,101 @@ impl TokenLimitStream {
             }
         };
         let mut reply = Reply::error(&error, &ex.api);
-        reply.headers.extend(openai_headers(&decision.limits, Some(rejection)).into_iter().map(|(k, v)| (k.to_owned(), v)));
+        reply.headers.extend(openai_headers(states, Some(rejection)).into_iter().map(|(k, v)| (k.to_owned(), v)));
+        reply.headers.push(("x-ratelimit-level".to_owned(), level.to_owned()));
         Flow::Respond(reply)
+    }
+
+    /// The key of every level, or the reply to a request that cannot have
+    /// one (a missing part where the level rejects, an overlong value).
+    fn keys<'p>(policy: &'p LimitPolicy, ex: &Exchange, model: Option<&str>) -> Result<Vec<(&'p Level, String)>, Flow> {
+        let mut keys = Vec::with_capacity(policy.levels.len());
+        for level in &policy.levels {
+            let key = build_key(&level.key, level.missing_key, |part| match part {
+                KeyPart::Header(name) => ex.request_header(name),
+                KeyPart::Client => ex.request_header("x-client-id"),
+                KeyPart::Model => model,
+                // The route is decided after this stage; the API kind stands for it.
+                KeyPart::Route => Some(ex.api.name()),
+            });
+            let error = match key {
+                Ok(key) => {
+                    keys.push((level, key));
+                    continue;
+                }
+                Err(KeyError::Missing(part)) => ApiError::new(
+                    ErrorKind::Authentication,
+                    format!("This gateway limits requests per {}; the request names none.", part_name(part)),
+                )
+                .with_code("missing_client_key"),
+                Err(KeyError::TooLong(part)) => ApiError::invalid(format!(
+                    "The {} is longer than the {MAX_PART_BYTES} bytes the gateway accepts.",
+                    part_name(part)
+                ))
+                .with_code("key_too_long"),
+            };
+            return Err(Flow::Respond(Reply::error(&error, &ex.api)));
+        }
+        Ok(keys)
+    }
+}
+
+/// A key part as a client reads it.
+fn part_name(part: &KeyPart) -> String {
+    match part {
+        KeyPart::Header(name) => format!("header `{name}`"),
+        KeyPart::Client => "client".to_owned(),
+        KeyPart::Model => "model".to_owned(),
+        KeyPart::Route => "route".to_owned(),
     }
 }
 
 impl StageStream for TokenLimitStream {
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
-        let policy = &self.shared.policy;
+        let shared = self.shared.clone();
+        let policy = &shared.policy;
         let model = ex.request.as_ref().and_then(|r| r.model.clone());
-        let key = build_key(&policy.key, policy.missing_key, |part| match part {
-            KeyPart::Header(name) => ex.request_header(name),
-            KeyPart::Client => ex.request_header("x-client-id"),
-            KeyPart::Model => model.as_deref(),
-            // The route is decided after this stage; the API kind stands for it.
-            KeyPart::Route => Some(ex.api.name()),
-        });
-        let key = match key {
-            RequestKey::Key(key) => key,
-            RequestKey::Missing => {
-                let err = ApiError::new(ErrorKind::Authentication, "This gateway limits requests per client; the request names none.")
-                    .with_code("missing_client_key");
-                return Flow::Respond(Reply::error(&err, &ex.api));
-            }
+        let keys = match Self::keys(policy, ex, model.as_deref()) {
+            Ok(keys) => keys,
+            Err(reply) => return reply,
         };
-        host.set_fact("llm.ratelimit.key", &key);
+        host.set_fact("llm.ratelimit.key", &key_fact(keys.iter().map(|(level, key)| (level.name.as_str(), key.as_str()))));
         if policy.global.is_some() {
             return self.publish_for_global(ex, host);
         }
-        let limits = policy.limits_for(&key).to_set();
-        if limits.is_empty() {
+        let keyed: Vec<Keyed> = keys
+            .into_iter()
+            .map(|(level, key)| Keyed { limits: level.limits_for(&key).to_set(), store_key: format!("{}\u{1f}{key}", level.name), level })
+            .filter(|k| !k.limits.is_empty())
+            .collect();
+        if keyed.is_empty() {
             return Flow::Continue;
         }
+        // A cost budget prices the request up front; a model without a
+        // price is refused rather than let through free.
+        let price = if keyed.iter().any(|k| k.limits.iter().any(|l| l.measure == Measure::CostNanoUsd)) {
+            let name = model.as_deref().unwrap_or_default();
+            match budget_price(&shared, None, name) {
+                Some(price) => Some(price),
+                None => {
+                    let err = ApiError::invalid(format!(
+                        "The model `{}` has no price, and a cost budget applies to this request; ask the gateway's operators to price it.",
+                        name.chars().take(MAX_PART_BYTES).collect::<String>()
+                    ))
+                    .with_param("model")
+                    .with_code("model_not_priced");
+                    return Flow::Respond(Reply::error(&err, &ex.api));
+                }
+            }
+        } else {
+            None
+        };
+        let format = Format::of(&ex.api);
+        let max_output = match (ex.request.as_ref(), format) {
+            (Some(request), Some(format)) => for_both!(request, |body| requested_max_output(format, body)),
+            _ => None,
+        };
+        let output_tokens = max_output.unwrap_or(policy.default_output_tokens);
         let now = host.now_ms();
         let mut store = HostStore(host);
         let token_limits = |states: &[LimitState]| {
@@ -317,42 +420,72 @@ impl StageStream for TokenLimitStream {
                 .map(LimitState::remaining)
                 .min()
         };
-        let prices_cost = limits.iter().any(|l| l.measure == Measure::CostNanoUsd);
+        // The count reads the headroom that the first level's admission
+        // then writes back; the other levels' headroom is peeked, so that
+        // counting is exact near any level's limit.
+        let elsewhere = keyed
+            .iter()
+            .skip(1)
+            .filter_map(|k| token_limits(&shared.limiter.peek(&store, &k.store_key, &k.limits, now)))
+            .min();
         let mut estimate = 0;
-        // The count reads the headroom that the admission then writes back:
-        // one store read serves both.
-        let (decision, demand) = self.shared.limiter.admit_measured(&mut store, &key, &limits, now, |before| {
-            let (input_tokens, estimated) = match (ex.request.as_ref(), Format::of(&ex.api)) {
-                (Some(request), Some(format)) => self.count(request, format, token_limits(before)),
-                _ => (0, 0),
-            };
-            estimate = estimated;
-            // A cost budget reserves the input's cost; the output's is
-            // charged when the usage is known.
-            let cost_nano_usd = if prices_cost {
-                let input_only = Usage { input: input_tokens, ..Usage::default() };
-                let model = model.as_deref().map(bare_model).unwrap_or_default();
-                self.shared.prices.cost(None, model, &input_only).map_or(0, nano_usd)
+        let mut admitted: Vec<(Reservation, Vec<Limit>)> = Vec::with_capacity(keyed.len());
+        let mut states = Vec::new();
+        let mut demand = Demand::default();
+        let mut refused = None;
+        for (i, k) in keyed.iter().enumerate() {
+            let decision = if i == 0 {
+                let (decision, measured) = shared.limiter.admit_measured(&mut store, &k.store_key, &k.limits, now, |before| {
+                    let remaining = match (token_limits(before), elsewhere) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    let (input_tokens, estimated) = match (ex.request.as_ref(), format) {
+                        (Some(request), Some(format)) => self.count(request, format, remaining),
+                        _ => (0, 0),
+                    };
+                    estimate = estimated;
+                    let (cost_nano_usd, output_cost_nano_usd) = price.map_or((0, 0), |price| {
+                        let input = Usage { input: input_tokens, ..Usage::default() };
+                        let output = Usage { output: output_tokens, ..Usage::default() };
+                        (nano_usd(price.cost(&input)), nano_usd(price.cost(&output)))
+                    });
+                    Demand { input_tokens, output_tokens, cost_nano_usd, output_cost_nano_usd }
+                });
+                demand = measured;
+                decision
             } else {
-                0
+                shared.limiter.admit(&mut store, &k.store_key, &k.limits, demand, now)
             };
-            Demand { input_tokens, cost_nano_usd }
-        });
+            states.extend_from_slice(&decision.limits);
+            match decision.outcome {
+                Outcome::Admitted(reservation) => admitted.push((reservation, k.limits.clone())),
+                Outcome::Rejected(rejection) => {
+                    refused = Some((k.level.name.as_str(), rejection));
+                    break;
+                }
+            }
+        }
+        if refused.is_some() {
+            // The levels that admitted it give the reservation back whole.
+            for (reservation, limits) in &admitted {
+                if shared.limiter.release(&mut store, reservation, limits, now).is_err() {
+                    store.0.count("llm_gateway.token_limit.reconcile_lost", 1);
+                }
+            }
+        }
+        let host = store.0;
         host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
-        if let Some(remaining) = token_limits(&decision.limits) {
+        if let Some(remaining) = token_limits(&states) {
             host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
         }
-        match &decision.outcome {
-            Outcome::Admitted(reservation) => {
-                self.admitted = Some(Admitted { reservation: *reservation, limits, states: decision.limits, model });
-                self.ask_for_stream_usage(ex);
-                Flow::Continue
-            }
-            Outcome::Rejected(rejection) => {
-                host.count("llm_gateway.token_limit.rejected", 1);
-                Self::reject(ex, &decision, rejection, demand.input_tokens)
-            }
+        if let Some((level, rejection)) = refused {
+            host.count("llm_gateway.token_limit.rejected", 1);
+            return Self::reject(ex, level, &states, &rejection, demand.input_tokens);
         }
+        self.admitted = Some(Admitted { levels: admitted, states, model, price });
+        self.ask_for_stream_usage(ex);
+        Flow::Continue
     }
 
     /// Streamed chat requests get `stream_options.include_usage` added.
@@ -401,30 +534,40 @@ impl StageStream for TokenLimitStream {
         }
     }
 
-    /// Replaces the reserved estimate with the usage the provider reported;
-    /// without a report (an error, an abort) the reservation stands.
-    fn on_done(&mut self, _ex: &Exchange, host: &mut dyn Host) {
+    /// Replaces each level's reservation with the usage the provider
+    /// reported. Without a report, an error answer keeps the input as
+    /// reserved and frees the expected output (nothing was generated);
+    /// anything else (a stream cut short, an abort) keeps the whole
+    /// reservation.
+    fn on_done(&mut self, ex: &Exchange, host: &mut dyn Host) {
         let Some(admitted) = self.admitted.take() else { return };
-        let usage = self.usage.or_else(|| self.stream_usage.as_ref().and_then(StreamUsage::usage));
-        let Some(mut usage) = usage else { return };
+        let reported = self.usage.or_else(|| self.stream_usage.as_ref().and_then(StreamUsage::usage));
+        let Some(first) = admitted.levels.first().map(|(r, _)| r.reserved) else { return };
+        let mut usage = match reported {
+            Some(usage) => usage,
+            None if ex.response_status.is_some_and(|s| s >= 400) => Usage { input: first.input_tokens, ..Usage::default() },
+            None => return,
+        };
         if self.stream_usage.as_ref().is_some_and(StreamUsage::is_counted) {
             // Counted output only: the input stays as reserved.
-            usage.input = admitted.reservation.reserved.input_tokens;
+            usage.input = first.input_tokens;
             usage.total = usage.input + usage.output;
             host.count("llm_gateway.token_limit.streams_counted", 1);
         }
-        let cost_nano_usd = if admitted.limits.iter().any(|l| l.measure == Measure::CostNanoUsd) {
-            // Priced as what served the call (after any fallback).
+        // Priced as what served the call (after any fallback), else at the
+        // price the admission used; unknown, the cost stays as reserved.
+        let cost_nano_usd = admitted.price.and_then(|admission_price| {
             let provider = host.fact("llm.attempt.provider");
-            let model = host.fact("llm.attempt.model").or(admitted.model.as_deref().map(|m| bare_model(m).to_owned()));
-            model.and_then(|m| self.shared.prices.cost(provider.as_deref(), &m, &usage)).map_or(0, nano_usd)
-        } else {
-            0
-        };
+            let served = host.fact("llm.attempt.model").or(admitted.model.clone());
+            let price = served.and_then(|m| budget_price(&self.shared, provider.as_deref(), &m)).unwrap_or(admission_price);
+            Some(nano_usd(price.cost(&usage)))
+        });
         let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd };
         let now = host.now_ms();
-        if self.shared.limiter.reconcile(&mut HostStore(host), &admitted.reservation, &admitted.limits, actual, now).is_err() {
-            host.count("llm_gateway.token_limit.reconcile_lost", 1);
+        for (reservation, limits) in &admitted.levels {
+            if self.shared.limiter.reconcile(&mut HostStore(host), reservation, limits, actual, now).is_err() {
+                host.count("llm_gateway.token_limit.reconcile_lost", 1);
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ fn limiter() -> Limiter {
 }
 
 fn tokens(n: u64) -> Demand {
-    Demand { input_tokens: n, cost_nano_usd: 0 }
+    Demand { input_tokens: n, cost_nano_usd: 0, ..Demand::default() }
 }
 
 fn admitted(o: &Outcome) -> bool {
@@ -76,17 +76,17 @@ fn reconciliation_credits_and_debits() {
     let d = l.admit(&mut s, "k", &limits, tokens(600), 0);
     let Outcome::Admitted(res) = d.outcome else { panic!() };
     // Real usage 400 in (credit 200), 300 out.
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 400, output_tokens: 300, cost_nano_usd: 0 }, 5000).unwrap();
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 400, output_tokens: 300, cost_nano_usd: Some(0) }, 5000).unwrap();
     let used: Vec<u64> = l.peek(&s, "k", &limits, 5000).iter().map(|x| x.used).collect();
     assert_eq!(used, vec![400, 300, 700]);
     // Debit: reserved 100, used 700.
     let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, tokens(100), 6000).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 700, output_tokens: 0, cost_nano_usd: 0 }, 7000).unwrap();
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 700, output_tokens: 0, cost_nano_usd: Some(0) }, 7000).unwrap();
     assert_eq!(l.peek(&s, "k", &limits, 7000)[0].used, 1100, "a debit may overshoot: the tokens were used");
     assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(1), 7000).outcome));
     // Output limit: 300 of 500 used; a stream counted at 250 more fills it.
     let Outcome::Admitted(res) = l.admit(&mut s, "k2", &limits, tokens(1), 0).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1, output_tokens: 500, cost_nano_usd: 0 }, 0).unwrap();
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1, output_tokens: 500, cost_nano_usd: Some(0) }, 0).unwrap();
     let d = l.admit(&mut s, "k2", &limits, tokens(1), 1);
     assert_eq!(match d.outcome { Outcome::Rejected(r) => r.limit.map(|l| l.measure), _ => None }, Some(Measure::OutputTokens));
 }
@@ -138,28 +138,28 @@ fn a_measured_admission_reads_once_and_measures_once() {
 fn cost_budget() {
     let (l, mut s) = (limiter(), MemoryStore::default());
     let limits = Limits { cost_usd_per_month: Some(0.01), ..Limits::default() }.to_set();
-    let demand = Demand { input_tokens: 1000, cost_nano_usd: 4_000_000 };
+    let demand = Demand { input_tokens: 1000, cost_nano_usd: 4_000_000, ..Demand::default() };
     let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1000, output_tokens: 500, cost_nano_usd: 9_000_000 }, 10).unwrap();
-    assert!(admitted(&l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1_000_000 }, 20).outcome));
-    let d = l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1 }, 30);
+    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1000, output_tokens: 500, cost_nano_usd: Some(9_000_000) }, 10).unwrap();
+    assert!(admitted(&l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1_000_000, ..Demand::default() }, 20).outcome));
+    let d = l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1, ..Demand::default() }, 30);
     assert!(!admitted(&d.outcome), "the budget is used up exactly");
 }
 
 #[test]
 fn tiers_and_overrides() {
-    let p: LimitPolicy = serde_json::from_value(serde_json::json!({
+    let mut p: LimitPolicy = serde_json::from_value(serde_json::json!({
         "limits": {"requests_per_minute": 100},
         "tiers": {"free": {"requests_per_minute": 2}},
         "overrides": [{"key": "demo-limited", "limits": {"input_tokens_per_minute": 2000}}, {"key": "free-*", "tier": "free"}]
     })).unwrap();
     p.validate().unwrap();
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let free = p.limits_for("free-1").to_set();
+    let free = p.levels[0].limits_for("free-1").to_set();
     assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
     assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
     assert!(!admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
-    let demo = p.limits_for("demo-limited").to_set();
+    let demo = p.levels[0].limits_for("demo-limited").to_set();
     let mut n = 0;
     while admitted(&l.admit(&mut s, "demo-limited", &demo, tokens(300), 0).outcome) {
         n += 1;
@@ -334,7 +334,7 @@ proptest! {
                     if let Some((r, at)) = reservations.get_mut(which).and_then(Option::take) {
                         // Credits only (debits may legitimately overshoot).
                         let input = input.min(r.reserved.input_tokens);
-                        l.reconcile(&mut s, &r, &limits, Actual { input_tokens: input, output_tokens: output, cost_nano_usd: 0 }, now).unwrap();
+                        l.reconcile(&mut s, &r, &limits, Actual { input_tokens: input, output_tokens: output, cost_nano_usd: Some(0) }, now).unwrap();
                         log[at].2 = input;
                     }
                 }
@@ -346,4 +346,80 @@ proptest! {
             prop_assert!(window.iter().map(|w| w.2).sum::<u64>() <= 1000);
         }
     }
+}
+
+/// Output limits reserve each request's expected output: 64 requests
+/// admitted at once, each asking for up to 100 output tokens, fit a limit
+/// of 1,000 output tokens; without the reservation all 64 would pass and
+/// then use 6,400.
+#[test]
+fn concurrent_requests_reserve_their_expected_output() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { output_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    let demand = Demand { input_tokens: 10, output_tokens: 100, ..Demand::default() };
+    let admitted_now: Vec<_> = (0..64)
+        .filter_map(|i| match l.admit(&mut s, "k", &limits, demand, i).outcome {
+            Outcome::Admitted(r) => Some(r),
+            Outcome::Rejected(_) => None,
+        })
+        .collect();
+    assert_eq!(admitted_now.len(), 10);
+    // Each answer used 80 of its 100: the difference is credited back.
+    for r in &admitted_now {
+        l.reconcile(&mut s, r, &limits, Actual { input_tokens: 10, output_tokens: 80, cost_nano_usd: None }, 100).unwrap();
+    }
+    assert_eq!(l.peek(&s, "k", &limits, 100)[0].used, 800);
+    // A request asking for more than the whole window waits for an empty
+    // window instead of never being admitted.
+    let big = Demand { output_tokens: 5000, ..demand };
+    assert!(!admitted(&l.admit(&mut s, "k", &limits, big, 200).outcome));
+    assert!(admitted(&l.admit(&mut s, "empty", &limits, big, 200).outcome));
+}
+
+/// Total-token and cost limits reserve the expected output too; an
+/// unpriced call (`cost_nano_usd: None`) keeps its reserved cost.
+#[test]
+fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { total_tokens_per_day: Some(1000), cost_usd_per_month: Some(1.0), ..Limits::default() }.to_set();
+    let demand = Demand { input_tokens: 100, output_tokens: 400, cost_nano_usd: 1_000_000, output_cost_nano_usd: 4_000_000 };
+    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
+    let used: Vec<u64> = l.peek(&s, "k", &limits, 0).iter().map(|x| x.used).collect();
+    assert_eq!(used, [500, 5_000_000]);
+    l.reconcile(&mut s, &r, &limits, Actual { input_tokens: 100, output_tokens: 50, cost_nano_usd: None }, 10).unwrap();
+    let used: Vec<u64> = l.peek(&s, "k", &limits, 10).iter().map(|x| x.used).collect();
+    assert_eq!(used, [150, 5_000_000], "the tokens are corrected; the unknown cost stays as reserved");
+}
+
+/// A reservation given back (another level refused the request) leaves
+/// nothing behind, the request count included.
+#[test]
+fn a_released_reservation_leaves_nothing() {
+    let (l, mut s) = (limiter(), MemoryStore::default());
+    let limits = Limits { requests_per_minute: Some(5), input_tokens_per_minute: Some(1000), output_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    let demand = Demand { input_tokens: 300, output_tokens: 200, ..Demand::default() };
+    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
+    l.release(&mut s, &r, &limits, 50).unwrap();
+    assert!(l.peek(&s, "k", &limits, 50).iter().all(|x| x.used == 0));
+}
+
+/// A slot holds at most `max_slot_bytes`: past it, new keys are handled as
+/// contention (admitted unreserved or refused, by `on_contention`), while
+/// the keys already there keep being counted.
+#[test]
+fn a_full_slot_takes_no_new_keys_but_keeps_counting_its_own() {
+    use token_limit::limit::policy::FailMode;
+    let l = Limiter::new(&StoreConfig { slots: 1, max_slot_bytes: 512, on_contention: FailMode::Closed, ..StoreConfig::default() });
+    let mut s = MemoryStore::default();
+    let limits = Limits { requests_per_minute: Some(1000), input_tokens_per_minute: Some(100_000), ..Limits::default() }.to_set();
+    let mut keys = 0;
+    while admitted(&l.admit(&mut s, &format!("k{keys}"), &limits, tokens(5), 0).outcome) {
+        keys += 1;
+        assert!(keys < 100, "the slot never filled");
+    }
+    assert!(keys >= 5, "{keys}");
+    let Outcome::Rejected(r) = l.admit(&mut s, "new", &limits, tokens(5), 0).outcome else { panic!() };
+    assert_eq!(r.reason, Reason::StoreContention);
+    assert!(admitted(&l.admit(&mut s, "k0", &limits, tokens(5), 0).outcome), "a key already in the slot is still counted");
+    assert!(s.get("tl/0").unwrap().0.len() <= 600);
 }

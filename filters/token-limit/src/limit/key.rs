@@ -1,49 +1,54 @@
-//! The limit key from its configured parts.
+//! A level's limit key from its configured parts.
 
-use super::policy::{KeyPart, MissingKey};
+use super::policy::{KeyPart, MissingKey, MISSING_PART};
 
-/// The key of the bucket shared by requests that lack a key part (with
-/// `missing_key: shared_bucket`). No request builds it: empty parts count
-/// as missing.
-pub const SHARED_BUCKET: &str = "";
+/// The longest value a key part may have, in bytes. A key is hashed into
+/// the store, but it is also published (`llm.ratelimit.key`) and recorded by
+/// the audit filter, so a client must not be able to make it large.
+pub const MAX_PART_BYTES: usize = 256;
 
-/// The key a request is limited under, or why it has none.
+/// Why a request has no key on a level.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestKey {
-    Key(String),
-    /// `missing_key: reject`: answer 401.
-    Missing,
+pub enum KeyError<'p> {
+    /// A part is missing and the level says `missing_key: reject`: 401.
+    Missing(&'p KeyPart),
+    /// A part's value is longer than [`MAX_PART_BYTES`]: 400.
+    TooLong(&'p KeyPart),
 }
 
-/// Joins the parts' values with `|` (a `|` or `%` inside a value is
-/// percent-escaped, so distinct part lists never build the same key).
-/// `value` answers each part: the header's value, the client id, the model
-/// or the route.
-pub fn build_key<'a>(parts: &[KeyPart], missing: MissingKey, value: impl Fn(&KeyPart) -> Option<&'a str>) -> RequestKey {
+/// Joins the parts' values with `|`. A `|`, a `%` or a control character
+/// inside a value is percent-escaped, so distinct part lists never build the
+/// same key and no value can build [`MISSING_PART`]. `value` answers each
+/// part: the header's value, the client id, the model or the route. An
+/// empty value counts as missing; with `missing_key: placeholder` only that
+/// part is replaced, so requests without an agent id share their own
+/// client's bucket, never another client's.
+pub fn build_key<'p, 'a>(
+    parts: &'p [KeyPart],
+    missing: MissingKey,
+    value: impl Fn(&KeyPart) -> Option<&'a str>,
+) -> Result<String, KeyError<'p>> {
     let mut key = String::new();
     for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('|');
+        }
         match value(part).filter(|v| !v.is_empty()) {
+            Some(v) if v.len() > MAX_PART_BYTES => return Err(KeyError::TooLong(part)),
             Some(v) => {
-                if i > 0 {
-                    key.push('|');
-                }
                 for c in v.chars() {
                     match c {
-                        '|' => key.push_str("%7C"),
-                        '%' => key.push_str("%25"),
+                        '|' | '%' => key.push_str(&format!("%{:02X}", c as u32)),
+                        c if c.is_control() => key.push_str(&format!("%{:02X}", c as u32)),
                         c => key.push(c),
                     }
                 }
             }
-            None => {
-                return match missing {
-                    MissingKey::SharedBucket => RequestKey::Key(SHARED_BUCKET.to_owned()),
-                    MissingKey::Reject => RequestKey::Missing,
-                }
-            }
+            None if missing == MissingKey::Reject => return Err(KeyError::Missing(part)),
+            None => key.push_str(MISSING_PART),
         }
     }
-    RequestKey::Key(key)
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -51,22 +56,37 @@ mod tests {
     use super::*;
 
     fn parts() -> Vec<KeyPart> {
-        vec![KeyPart::Header("x-agent-id".into()), KeyPart::Model]
+        vec![KeyPart::Client, KeyPart::Header("x-agent-id".into())]
     }
 
     #[test]
     fn joins_and_escapes() {
-        let key = build_key(&parts(), MissingKey::Reject, |p| match p {
-            KeyPart::Header(_) => Some("a|b%"),
-            _ => Some("gpt-4o"),
+        let parts = parts();
+        let key = build_key(&parts, MissingKey::Reject, |p| match p {
+            KeyPart::Header(_) => Some("a|b%\u{1}"),
+            _ => Some("team"),
         });
-        assert_eq!(key, RequestKey::Key("a%7Cb%25|gpt-4o".into()));
+        assert_eq!(key, Ok("team|a%7Cb%25%01".into()));
     }
 
     #[test]
-    fn missing_parts() {
-        let none = |p: &KeyPart| if *p == KeyPart::Model { Some("m") } else { Some("") };
-        assert_eq!(build_key(&parts(), MissingKey::Reject, none), RequestKey::Missing);
-        assert_eq!(build_key(&parts(), MissingKey::SharedBucket, none), RequestKey::Key(SHARED_BUCKET.into()));
+    fn only_the_missing_part_is_replaced() {
+        let of = |client: &'static str, agent: &'static str| {
+            build_key(&parts(), MissingKey::Placeholder, move |p| Some(if *p == KeyPart::Client { client } else { agent })).ok()
+        };
+        assert_eq!(of("alice", ""), Some("alice|%none".into()));
+        assert_ne!(of("alice", ""), of("bob", ""), "two clients without agent ids never share a bucket");
+        assert_ne!(of("alice", ""), of("alice", "%none"), "no value builds the placeholder");
+        let parts = parts();
+        assert_eq!(build_key(&parts, MissingKey::Reject, |_| Some("")), Err(KeyError::Missing(&parts[0])));
+    }
+
+    #[test]
+    fn long_values_are_refused() {
+        let long = "x".repeat(MAX_PART_BYTES + 1);
+        let parts = parts();
+        assert_eq!(build_key(&parts, MissingKey::Placeholder, |_| Some(long.as_str())), Err(KeyError::TooLong(&parts[0])));
+        let fits = "x".repeat(MAX_PART_BYTES);
+        assert!(build_key(&parts, MissingKey::Placeholder, |_| Some(fits.as_str())).is_ok());
     }
 }

@@ -20,18 +20,40 @@ use super::store::Store;
 pub struct Demand {
     /// The admission count of input tokens (see `count::auto`).
     pub input_tokens: u64,
+    /// The output the request may produce (its `max_tokens`, else the
+    /// configured default), reserved against output, total-token and cost
+    /// limits so that concurrent requests cannot all pass a limit that
+    /// their answers then overshoot.
+    pub output_tokens: u64,
     /// The input's cost at the model's price.
     pub cost_nano_usd: u64,
+    /// The expected output's cost at the model's price.
+    pub output_cost_nano_usd: u64,
 }
 
 impl Demand {
-    fn of(&self, measure: Measure) -> u64 {
+    /// What the request costs for sure against `measure`: the input side.
+    fn firm(&self, measure: Measure) -> u64 {
         match measure {
             Measure::Requests => 1,
             Measure::InputTokens | Measure::TotalTokens => self.input_tokens,
             Measure::OutputTokens => 0,
             Measure::CostNanoUsd => self.cost_nano_usd,
         }
+    }
+
+    /// What the request reserves against `limit`: the firm part plus the
+    /// expected output, the output part at most what fills the whole
+    /// window, so that a large `max_tokens` waits for room rather than
+    /// never being admitted.
+    pub fn reserves(&self, limit: &Limit) -> u64 {
+        let firm = self.firm(limit.measure);
+        let output = match limit.measure {
+            Measure::Requests | Measure::InputTokens => 0,
+            Measure::OutputTokens | Measure::TotalTokens => self.output_tokens,
+            Measure::CostNanoUsd => self.output_cost_nano_usd,
+        };
+        firm.saturating_add(output).min(limit.max.max(firm))
     }
 }
 
@@ -40,8 +62,11 @@ impl Demand {
 pub struct Reservation {
     pub key_hash: u64,
     pub at_ms: u64,
-    /// What was reserved: zero when admitted without reserving (fail-open).
+    /// The request's demand.
     pub reserved: Demand,
+    /// Whether the demand was charged: not when the store stayed contended
+    /// and the policy admitted without reserving (fail-open).
+    pub charged: bool,
 }
 
 /// What the provider reported (or the caller counted) for a request.
@@ -49,7 +74,8 @@ pub struct Reservation {
 pub struct Actual {
     pub input_tokens: u64,
     pub output_tokens: u64,
-    pub cost_nano_usd: u64,
+    /// `None` when the call could not be priced: the cost stays as reserved.
+    pub cost_nano_usd: Option<u64>,
 }
 
 /// One limit as it stands after a decision.
@@ -121,13 +147,19 @@ pub struct Limiter {
     slots: u32,
     retries: u32,
     on_contention: FailMode,
+    max_slot_bytes: usize,
 }
 
 const SLOT_PREFIX: &str = "tl/";
 
 impl Limiter {
     pub fn new(config: &StoreConfig) -> Self {
-        Limiter { slots: config.slots.max(1), retries: config.cas_retries.max(1), on_contention: config.on_contention }
+        Limiter {
+            slots: config.slots.max(1),
+            retries: config.cas_retries.max(1),
+            on_contention: config.on_contention,
+            max_slot_bytes: config.max_slot_bytes as usize,
+        }
     }
 
     fn slot_key(&self, slot: u32) -> String {
@@ -166,7 +198,8 @@ impl Limiter {
     /// Reads the state of the key `hash`, lets `change` modify it and writes
     /// it back with compare-and-swap, starting again from the read when
     /// another worker wrote the slot first. `change` returns `Err` to stop
-    /// without writing. `None` when every retry lost the race.
+    /// without writing. `None` when every retry lost the race, or when the
+    /// key is new and the slot has no room for it (`max_slot_bytes`).
     fn update<T>(&self, store: &mut dyn Store, hash: u64, mut change: impl FnMut(&mut KeyState) -> Result<T, T>) -> Option<T> {
         let slot_key = self.slot_key(self.slot_of(hash));
         for _ in 0..self.retries {
@@ -175,11 +208,17 @@ impl Limiter {
                 None => (Vec::new(), None),
             };
             let slot = Slot::new(&bytes);
-            let mut state = slot.find(hash).and_then(KeyState::decode).unwrap_or_default();
+            let found = slot.find(hash);
+            let mut state = found.and_then(KeyState::decode).unwrap_or_default();
             match change(&mut state) {
                 Err(stopped) => return Some(stopped),
                 Ok(done) => {
-                    if store.set(&slot_key, &slot.with(hash, Some(&state)), cas).is_ok() {
+                    let written = slot.with(hash, Some(&state));
+                    if found.is_none() && written.len() > self.max_slot_bytes {
+                        // No room for a new key: as if contended.
+                        return None;
+                    }
+                    if store.set(&slot_key, &written, cas).is_ok() {
                         return Some(done);
                     }
                 }
@@ -223,10 +262,10 @@ impl Limiter {
                 return Err(Decision { outcome: Outcome::Rejected(rejection), limits });
             }
             for limit in limits {
-                state.ring(limit).charge(demand.of(limit.measure));
+                state.ring(limit).charge(demand.reserves(limit));
             }
             let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
-            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand };
+            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: true };
             Ok(Decision { outcome: Outcome::Admitted(reservation), limits })
         });
         let demand = measured.unwrap_or_default();
@@ -235,33 +274,39 @@ impl Limiter {
         }
         let limits_now = self.peek(store, key, limits, now_ms);
         let outcome = match self.on_contention {
-            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: Demand::default() }),
+            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: false }),
             FailMode::Closed => Outcome::Rejected(Rejection { reason: Reason::StoreContention, limit: None, retry_after_ms: Some(1_000) }),
         };
         (Decision { outcome, limits: limits_now }, demand)
     }
 
-    /// Replaces the reservation with what the request really used: input
-    /// tokens and cost are corrected where they were reserved (credited or
-    /// debited), output tokens charged now.
+    /// Replaces the reservation with what the request really used: each
+    /// limit is corrected by the difference (credited or debited), in the
+    /// sub-bucket the reservation was charged to.
     pub fn reconcile(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], actual: Actual, now_ms: u64) -> Result<(), Contended> {
-        let input_delta = signed_delta(actual.input_tokens, reservation.reserved.input_tokens);
-        let cost_delta = signed_delta(actual.cost_nano_usd, reservation.reserved.cost_nano_usd);
+        self.correct(store, reservation, limits, now_ms, |limit| match limit.measure {
+            Measure::Requests => 1,
+            Measure::InputTokens => actual.input_tokens,
+            Measure::OutputTokens => actual.output_tokens,
+            Measure::TotalTokens => actual.input_tokens.saturating_add(actual.output_tokens),
+            Measure::CostNanoUsd => actual.cost_nano_usd.unwrap_or_else(|| charged(reservation, limit)),
+        })
+    }
+
+    /// Gives a reservation back whole, the request included: another level
+    /// refused the request, so it never ran.
+    pub fn release(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64) -> Result<(), Contended> {
+        self.correct(store, reservation, limits, now_ms, |_| 0)
+    }
+
+    /// Corrects every limit by `used(limit)` minus what the reservation
+    /// charged it.
+    fn correct(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64, used: impl Fn(&Limit) -> u64) -> Result<(), Contended> {
         let corrected = self.update(store, reservation.key_hash, |state| {
             for limit in limits {
                 let ring = state.ring(limit);
                 ring.advance(limit.window_ms, now_ms);
-                let at = reservation.at_ms;
-                match limit.measure {
-                    Measure::Requests => {}
-                    Measure::InputTokens => ring.correct(limit.window_ms, at, input_delta),
-                    Measure::OutputTokens => ring.charge(actual.output_tokens),
-                    Measure::TotalTokens => {
-                        ring.correct(limit.window_ms, at, input_delta);
-                        ring.charge(actual.output_tokens);
-                    }
-                    Measure::CostNanoUsd => ring.correct(limit.window_ms, at, cost_delta),
-                }
+                ring.correct(limit.window_ms, reservation.at_ms, signed_delta(used(limit), charged(reservation, limit)));
             }
             Ok(())
         });
@@ -306,6 +351,15 @@ impl Limiter {
     }
 }
 
+/// What `reservation` charged `limit` at admission.
+fn charged(reservation: &Reservation, limit: &Limit) -> u64 {
+    if reservation.charged {
+        reservation.reserved.reserves(limit)
+    } else {
+        0
+    }
+}
+
 fn signed_delta(actual: u64, reserved: u64) -> i64 {
     let d = i128::from(actual) - i128::from(reserved);
     d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
@@ -314,12 +368,12 @@ fn signed_delta(actual: u64, reserved: u64) -> i64 {
 /// The rejection `demand` meets, if any: "can never succeed" first (no wait
 /// helps), else the over-limit rejection that clears last.
 fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) -> Option<Rejection> {
-    if let Some(limit) = limits.iter().find(|l| l.max == 0 || demand.of(l.measure) > l.max) {
+    if let Some(limit) = limits.iter().find(|l| l.max == 0 || demand.firm(l.measure) > l.max) {
         return Some(Rejection { reason: Reason::CanNeverSucceed, limit: Some(*limit), retry_after_ms: None });
     }
     let mut worst: Option<Rejection> = None;
     for limit in limits {
-        let cost = demand.of(limit.measure);
+        let cost = demand.reserves(limit);
         let ring = state.ring(limit);
         ring.advance(limit.window_ms, now_ms);
         let used = ring.used();

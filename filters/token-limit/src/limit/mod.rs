@@ -10,8 +10,8 @@ pub mod store;
 mod window;
 
 pub use headers::openai_headers;
-pub use key::{build_key, RequestKey, SHARED_BUCKET};
+pub use key::{build_key, KeyError, MAX_PART_BYTES};
 pub use limiter::{Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation, Sweep};
-pub use policy::{Limit, LimitPolicy, Limits, Measure};
+pub use policy::{Level, Limit, LimitPolicy, Limits, Measure, Unpriced};
 pub use store::{CasMismatch, MemoryStore, Store};
 pub use window::BUCKETS;

@@ -4,7 +4,7 @@
 
 use crate::count::encoding::glob_match;
 use crate::count::EncodingRule;
-use llm_api::pricing::PriceEntry;
+use llm_api::pricing::{Price, PriceEntry};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -47,16 +47,22 @@ pub enum KeyPart {
     Route,
 }
 
-/// What a request gets when a key part is missing.
+/// What a request gets when one of a level's key parts is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingKey {
-    /// All such requests share one bucket, `default`.
+    /// Only the missing part is replaced, by [`MISSING_PART`]: requests of
+    /// one client without an agent id share that client's "no agent"
+    /// bucket, never another client's.
     #[default]
-    SharedBucket,
+    Placeholder,
     /// 401 in the caller's format.
     Reject,
 }
+
+/// What stands for a missing key part in a key. A `%` inside a value is
+/// escaped (`%25`), so no value a client sends can build it.
+pub const MISSING_PART: &str = "%none";
 
 /// How input tokens are counted before admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -118,12 +124,28 @@ pub struct StoreConfig {
     pub cas_retries: u32,
     #[serde(default)]
     pub on_contention: FailMode,
+    /// The most bytes a slot may hold before a new key is refused a place
+    /// in it (handled as contention): bounds the store at `slots` times
+    /// this, however many distinct keys clients make up. Keys already in a
+    /// slot keep being counted.
+    #[serde(default = "default_max_slot_bytes")]
+    pub max_slot_bytes: u32,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { slots: default_slots(), cas_retries: default_retries(), on_contention: FailMode::Open }
+        StoreConfig {
+            slots: default_slots(),
+            cas_retries: default_retries(),
+            on_contention: FailMode::Open,
+            max_slot_bytes: default_max_slot_bytes(),
+        }
     }
+}
+
+/// About 15 keys with every limit set, 40 with two.
+fn default_max_slot_bytes() -> u32 {
+    4096
 }
 
 fn default_slots() -> u32 {
@@ -134,12 +156,17 @@ fn default_retries() -> u32 {
     16
 }
 
-/// The proposed `token_limit` configuration (besides what `config.rs`
-/// already holds).
+/// One level of limits: a key built from request parts, and the limits of
+/// each key. A request is charged against every level and admitted only if
+/// every level admits it, so a level keyed on the client caps what all of
+/// that client's agents together spend, whatever agent ids it sends.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LimitPolicy {
-    #[serde(default = "default_key")]
+pub struct Level {
+    /// Named in 429s and in the `llm.ratelimit.key` fact; by default the
+    /// key's parts joined by `+` (`client+x-agent-id`).
+    #[serde(default)]
+    pub name: String,
     pub key: Vec<KeyPart>,
     #[serde(default)]
     pub missing_key: MissingKey,
@@ -151,6 +178,28 @@ pub struct LimitPolicy {
     /// First match wins.
     #[serde(default)]
     pub overrides: Vec<Override>,
+}
+
+/// The `token_limit` configuration (besides what `config.rs` holds).
+///
+/// Either `levels`, or the one-level shorthand `key`, `missing_key`,
+/// `limits`, `tiers` and `overrides` at the top; [`LimitPolicy::validate`]
+/// turns the shorthand into `levels`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitPolicy {
+    #[serde(default)]
+    pub levels: Vec<Level>,
+    #[serde(default)]
+    key: Option<Vec<KeyPart>>,
+    #[serde(default)]
+    missing_key: Option<MissingKey>,
+    #[serde(default)]
+    limits: Option<Limits>,
+    #[serde(default)]
+    tiers: Option<BTreeMap<String, Limits>>,
+    #[serde(default)]
+    overrides: Option<Vec<Override>>,
     #[serde(default)]
     pub counting: CountingConfig,
     #[serde(default)]
@@ -165,6 +214,66 @@ pub struct LimitPolicy {
     /// built-in map as the audit filter's, so both agree on costs.
     #[serde(default)]
     pub prices: Vec<PriceEntry>,
+    /// What a model without a price costs under a cost budget.
+    #[serde(default)]
+    pub unpriced_models: Unpriced,
+    /// The output a request is expected to produce when it sets no
+    /// `max_tokens` (or its dialect's name for it): reserved at admission
+    /// against output, total-token and cost limits, then replaced by the
+    /// reported usage.
+    #[serde(default = "default_output_tokens")]
+    pub default_output_tokens: u64,
+}
+
+/// What a cost budget charges for a model that has no price:
+/// `"reject"` (the default: a 400 naming the model, so no call under a cost
+/// budget is ever free) or a price (`{"input", "output", ...}` per million
+/// tokens) charged for every unpriced model.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Default)]
+#[serde(try_from = "UnpricedJson")]
+pub enum Unpriced {
+    #[default]
+    Reject,
+    Price(Price),
+}
+
+/// [`Unpriced`] as written in the configuration.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum UnpricedJson {
+    Word(String),
+    Price {
+        input: f64,
+        output: f64,
+        #[serde(default)]
+        cached_input: Option<f64>,
+        #[serde(default)]
+        cache_write: Option<f64>,
+    },
+}
+
+impl TryFrom<UnpricedJson> for Unpriced {
+    type Error = String;
+
+    fn try_from(json: UnpricedJson) -> Result<Self, String> {
+        match json {
+            UnpricedJson::Word(word) if word == "reject" => Ok(Unpriced::Reject),
+            UnpricedJson::Word(word) => Err(format!("expected \"reject\" or a price object, got `{word}`")),
+            UnpricedJson::Price { input, output, cached_input, cache_write } => {
+                let price = Price { input, output, cached_input, cache_write };
+                let all = [Some(input), Some(output), cached_input, cache_write];
+                if all.into_iter().flatten().all(|usd| usd.is_finite() && (0.0..1e6).contains(&usd)) {
+                    Ok(Unpriced::Price(price))
+                } else {
+                    Err("prices must be between 0 and 1e6 dollars per million tokens".to_owned())
+                }
+            }
+        }
+    }
+}
+
+fn default_output_tokens() -> u64 {
+    1024
 }
 
 /// Global mode: what the Envoy `ratelimit` filter the config renderer adds
@@ -192,8 +301,21 @@ fn default_ratelimit_cluster() -> String {
     "ratelimit".to_owned()
 }
 
+/// The shorthand's key when none is given: the authenticated client.
 fn default_key() -> Vec<KeyPart> {
-    vec![KeyPart::Header("x-agent-id".to_owned())]
+    vec![KeyPart::Client]
+}
+
+impl KeyPart {
+    /// How the part reads in a level's default name.
+    fn label(&self) -> &str {
+        match self {
+            KeyPart::Header(name) => name,
+            KeyPart::Client => "client",
+            KeyPart::Model => "model",
+            KeyPart::Route => "route",
+        }
+    }
 }
 
 /// Why a policy cannot be used; `field` is the path to name in the
@@ -205,12 +327,80 @@ pub struct PolicyError {
 }
 
 impl LimitPolicy {
-    /// Checks what serde cannot: tier names exist, numbers are sane.
-    pub fn validate(&self) -> Result<(), PolicyError> {
+    /// Checks what serde cannot (tier names exist, numbers are sane, level
+    /// names are unique) and turns the one-level shorthand into `levels`.
+    pub fn validate(&mut self) -> Result<(), PolicyError> {
         let err = |field: String, message: &str| Err(PolicyError { field, message: message.to_owned() });
-        if self.key.is_empty() {
-            return err("key".into(), "needs at least one part");
+        let shorthand = [
+            ("key", self.key.is_some()),
+            ("missing_key", self.missing_key.is_some()),
+            ("limits", self.limits.is_some()),
+            ("tiers", self.tiers.is_some()),
+            ("overrides", self.overrides.is_some()),
+        ];
+        let one_level = self.levels.is_empty();
+        if one_level {
+            self.levels.push(Level {
+                name: String::new(),
+                key: self.key.take().unwrap_or_else(default_key),
+                missing_key: self.missing_key.take().unwrap_or_default(),
+                limits: self.limits.take().unwrap_or_default(),
+                tiers: self.tiers.take().unwrap_or_default(),
+                overrides: self.overrides.take().unwrap_or_default(),
+            });
+        } else if let Some((field, _)) = shorthand.iter().find(|(_, set)| *set) {
+            return err((*field).to_owned(), "set it inside each of `levels`, not beside them");
         }
+        let mut names = std::collections::BTreeSet::new();
+        for (l, level) in self.levels.iter_mut().enumerate() {
+            // The shorthand's fields are named as written, at the top.
+            let at = |field: &str| if one_level { field.to_owned() } else { format!("levels[{l}].{field}") };
+            if level.key.is_empty() {
+                return err(at("key"), "needs at least one part");
+            }
+            if level.name.is_empty() {
+                // Header names are checked where the configuration is loaded.
+                level.name = level.key.iter().map(KeyPart::label).collect::<Vec<_>>().join("+");
+            } else if !(level.name.len() <= 64
+                && level.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+')))
+            {
+                return err(at("name"), "must be at most 64 letters, digits, `-`, `_` or `+`");
+            }
+            if !names.insert(level.name.clone()) {
+                return err(at("name"), "is the name of another level (give each level its own `name`)");
+            }
+            level.validate().map_err(|e| PolicyError { field: at(&e.field), message: e.message })?;
+        }
+        let m = self.counting.safety_margin;
+        if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
+            return err("counting.safety_margin".into(), "must be between 0 and 10");
+        }
+        if self.global.is_some() {
+            let [level] = self.levels.as_slice() else {
+                return err("levels".into(), "global mode keeps one level (the rate-limit service's descriptors)");
+            };
+            // The descriptor is built by Envoy from request headers.
+            if let Some(i) = level.key.iter().position(|p| matches!(p, KeyPart::Model | KeyPart::Route)) {
+                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `route` are not request headers)");
+            }
+            if level.limits != Limits::default() || !level.tiers.is_empty() || !level.overrides.is_empty() {
+                return err("global".into(), "in global mode the limits live in the rate-limit service's configuration; remove `limits`, `tiers` and `overrides`");
+            }
+        }
+        if self.store.slots == 0 || self.store.cas_retries == 0 {
+            return err("store".into(), "`slots` and `cas_retries` must be at least 1");
+        }
+        if self.store.max_slot_bytes < 512 {
+            return err("store.max_slot_bytes".into(), "must be at least 512 (a key with every limit takes about 300 bytes)");
+        }
+        Ok(())
+    }
+}
+
+impl Level {
+    /// Tier names exist; cost budgets are sane. Fields are relative to the level.
+    fn validate(&self) -> Result<(), PolicyError> {
+        let err = |field: String, message: &str| Err(PolicyError { field, message: message.to_owned() });
         for (i, o) in self.overrides.iter().enumerate() {
             match (&o.tier, &o.limits) {
                 (Some(tier), None) if !self.tiers.contains_key(tier) => {
@@ -230,27 +420,11 @@ impl LimitPolicy {
                 }
             }
         }
-        let m = self.counting.safety_margin;
-        if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
-            return err("counting.safety_margin".into(), "must be between 0 and 10");
-        }
-        if self.global.is_some() {
-            // The descriptor is built by Envoy from request headers.
-            if let Some(i) = self.key.iter().position(|p| matches!(p, KeyPart::Model | KeyPart::Route)) {
-                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `route` are not request headers)");
-            }
-            if self.limits != Limits::default() || !self.tiers.is_empty() || !self.overrides.is_empty() {
-                return err("global".into(), "in global mode the limits live in the rate-limit service's configuration; remove `limits`, `tiers` and `overrides`");
-            }
-        }
-        if self.store.slots == 0 || self.store.cas_retries == 0 {
-            return err("store".into(), "`slots` and `cas_retries` must be at least 1");
-        }
         Ok(())
     }
 
     /// The limits that apply to `key`: the first matching override's (its
-    /// tier's or its own), else the default ones.
+    /// tier's or its own), else the level's default ones.
     pub fn limits_for(&self, key: &str) -> &Limits {
         self.overrides
             .iter()
@@ -337,7 +511,7 @@ mod tests {
 
     #[test]
     fn full_example_parses_and_resolves() {
-        let p = policy(json!({
+        let mut p = policy(json!({
             "key": [{"header": "x-agent-id"}, "model"],
             "missing_key": "reject",
             "limits": {"requests_per_minute": 60, "input_tokens_per_minute": 100000},
@@ -347,24 +521,61 @@ mod tests {
             "store": {"slots": 1024, "cas_retries": 8, "on_contention": "closed"}
         }));
         p.validate().unwrap();
-        assert_eq!(p.limits_for("demo-limited|gpt-4o").input_tokens_per_minute, Some(2000));
-        assert_eq!(p.limits_for("trial-7|gpt-4o").requests_per_minute, Some(3));
-        assert_eq!(p.limits_for("other|gpt-4o").requests_per_minute, Some(60));
-        let free = p.limits_for("trial-1").to_set();
+        let [level] = p.levels.as_slice() else { panic!("the shorthand is one level") };
+        assert_eq!(level.name, "x-agent-id+model");
+        assert_eq!(level.missing_key, MissingKey::Reject);
+        assert_eq!(level.limits_for("demo-limited|gpt-4o").input_tokens_per_minute, Some(2000));
+        assert_eq!(level.limits_for("trial-7|gpt-4o").requests_per_minute, Some(3));
+        assert_eq!(level.limits_for("other|gpt-4o").requests_per_minute, Some(60));
+        let free = level.limits_for("trial-1").to_set();
         assert_eq!(free.len(), 2);
         assert_eq!(free[1], Limit { measure: Measure::CostNanoUsd, window_ms: MONTH_MS, max: 1_500_000_000 });
     }
 
     #[test]
+    fn levels_each_have_their_own_limits_tiers_and_overrides() {
+        let mut p = policy(json!({"levels": [
+            {"key": ["client"], "limits": {"input_tokens_per_minute": 5000}, "tiers": {"free": {"requests_per_minute": 1}},
+             "overrides": [{"key": "trial", "tier": "free"}]},
+            {"name": "agent", "key": ["client", {"header": "x-agent-id"}], "missing_key": "reject",
+             "overrides": [{"key": "*|demo-limited", "limits": {"input_tokens_per_minute": 2000}}]}
+        ]}));
+        p.validate().unwrap();
+        let names: Vec<&str> = p.levels.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["client", "agent"]);
+        assert_eq!(p.levels[0].limits_for("trial").requests_per_minute, Some(1));
+        assert_eq!(p.levels[1].limits_for("intern|demo-limited").input_tokens_per_minute, Some(2000));
+        assert!(p.levels[1].limits_for("intern|other").to_set().is_empty());
+    }
+
+    #[test]
     fn defaults_and_errors() {
-        let p = policy(json!({}));
-        assert_eq!(p.key, vec![KeyPart::Header("x-agent-id".into())]);
+        let mut p = policy(json!({}));
+        p.validate().unwrap();
+        assert_eq!(p.levels[0].key, vec![KeyPart::Client], "the authenticated client, never a header the client sets");
+        assert_eq!(p.levels[0].missing_key, MissingKey::Placeholder);
         assert_eq!(p.counting.safety_margin, 0.3);
-        assert!(p.limits.to_set().is_empty());
+        assert_eq!((p.unpriced_models, p.default_output_tokens), (Unpriced::Reject, 1024));
+        assert!(p.levels[0].limits.to_set().is_empty());
         assert!(serde_json::from_value::<LimitPolicy>(json!({"limits": {"rpm": 1}})).is_err());
-        let bad_tier = policy(json!({"overrides": [{"key": "a", "tier": "gold"}]}));
-        assert_eq!(bad_tier.validate().unwrap_err().field, "overrides[0].tier");
-        let bad_cost = policy(json!({"tiers": {"x": {"cost_usd_per_month": -1.0}}}));
-        assert_eq!(bad_cost.validate().unwrap_err().field, "tiers.x.cost_usd_per_month");
+        assert!(serde_json::from_value::<LimitPolicy>(json!({"missing_key": "shared_bucket"})).is_err());
+        let field = |v| policy(v).validate().unwrap_err().field;
+        assert_eq!(field(json!({"overrides": [{"key": "a", "tier": "gold"}]})), "overrides[0].tier");
+        assert_eq!(field(json!({"tiers": {"x": {"cost_usd_per_month": -1.0}}})), "tiers.x.cost_usd_per_month");
+        assert_eq!(field(json!({"levels": [{"key": ["client"]}], "limits": {}})), "limits");
+        assert_eq!(field(json!({"levels": [{"key": ["client"]}, {"key": ["client"]}]})), "levels[1].name");
+        assert_eq!(field(json!({"levels": [{"key": []}]})), "levels[0].key");
+        assert_eq!(field(json!({"levels": [{"name": "a b", "key": ["client"]}]})), "levels[0].name");
+        assert_eq!(field(json!({"levels": [{"key": ["model"], "overrides": [{"key": "m", "tier": "t"}]}]})), "levels[0].overrides[0].tier");
+        assert_eq!(field(json!({"levels": [{"key": ["client"]}, {"key": ["model"]}], "global": {}})), "levels");
+    }
+
+    #[test]
+    fn unpriced_models_reject_or_carry_a_price() {
+        let p = policy(json!({"unpriced_models": {"input": 10, "output": 30}}));
+        assert_eq!(p.unpriced_models, Unpriced::Price(Price { input: 10.0, output: 30.0, cached_input: None, cache_write: None }));
+        assert_eq!(policy(json!({"unpriced_models": "reject"})).unpriced_models, Unpriced::Reject);
+        assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": "free"})).is_err());
+        assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": {"input": -1, "output": 0}})).is_err());
     }
 }
