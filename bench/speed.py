@@ -41,8 +41,9 @@ def main():
     args = parser.parse_args()
     full = demo_filters()
     full["token_limit"]["counting"] = {"mode": "exact"}
-    full["token_limit"]["limits"] = {"requests_per_minute": 100_000_000, "input_tokens_per_minute": 10**15}
-    full["token_limit"]["overrides"] = []
+    for level in full["token_limit"]["levels"]:
+        level["limits"] = {"requests_per_minute": 100_000_000, "input_tokens_per_minute": 10**15}
+        level["overrides"] = []
     with_filter = f"route + {args.filter}"
     variants = {"route only": ["provider_rewrite"], with_filter: ["provider_rewrite", args.filter]}
     sizes = SIZES[args.filter]

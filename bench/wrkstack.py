@@ -27,7 +27,8 @@ def demo_filters():
     """The demo's filter configuration, with limits too high for a benchmark
     to reach (the limiter still does all its work on every request)."""
     filters = json.loads((ROOT / "envoy/filters/demo.json").read_text())
-    filters["token_limit"]["limits"] = {"requests_per_minute": 1_000_000_000, "input_tokens_per_minute": 1_000_000_000_000}
+    for level in filters["token_limit"]["levels"]:
+        level["limits"] = {"requests_per_minute": 1_000_000_000, "input_tokens_per_minute": 1_000_000_000_000}
     return filters
 
 

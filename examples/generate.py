@@ -253,8 +253,8 @@ def provider_sds():
 
 # What the Istio WasmPlugins change in filters/production.json, and why.
 ISTIO_OVERRIDES = [
-    (("token_limit", "key"), [{"header": "x-agent-id"}],
-     "no api_key_auth in a mesh sidecar, so no authenticated client id: limits per x-agent-id"),
+    (("token_limit", "levels", "0", "missing_key"), "placeholder",
+     "no api_key_auth in a mesh sidecar: the sidecar's workload is the client, so its requests share the client level's bucket"),
 ]
 
 
@@ -268,7 +268,7 @@ def istio_plugin_configs(values):
     for path, value, _why in ISTIO_OVERRIDES:
         node = filters
         for key in path[:-1]:
-            node = node[key]
+            node = node[int(key)] if isinstance(node, list) else node[key]
         if path[-1] not in node:
             raise SystemExit(f"ISTIO_OVERRIDES: {'.'.join(path)} is not in filters/production.json")
         node[path[-1]] = value

@@ -20,7 +20,8 @@ BIG = "The quick brown fox jumps over the lazy dog. " * 130
 @pytest.fixture(scope="module")
 def limited_gateway(tmp_path_factory):
     filters = json.loads((ROOT / "envoy/filters/demo.json").read_text())
-    filters["token_limit"]["overrides"].append({"key": "sdk-*", "limits": {"input_tokens_per_minute": 2000}})
+    agent_level = filters["token_limit"]["levels"][1]
+    agent_level["overrides"].append({"key": "*|sdk-*", "limits": {"input_tokens_per_minute": 2000}})
     path = tmp_path_factory.mktemp("filters") / "limits.json"
     path.write_text(json.dumps(filters))
     yield from start_gateway(tmp_path_factory, filters=path)

@@ -23,7 +23,9 @@ use support::MemoryHost;
 
 fn demo_config() -> Vec<u8> {
     let mut filters: Value = serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
-    filters["token_limit"]["limits"] = json!({"requests_per_minute": 1_000_000_000u64, "input_tokens_per_minute": 1_000_000_000_000u64});
+    for level in filters["token_limit"]["levels"].as_array_mut().unwrap() {
+        level["limits"] = json!({"requests_per_minute": 1_000_000_000u64, "input_tokens_per_minute": 1_000_000_000_000u64});
+    }
     serde_json::to_vec(&filters).unwrap()
 }
 

@@ -369,11 +369,12 @@ fn concurrent_requests_reserve_their_expected_output() {
         l.reconcile(&mut s, r, &limits, Actual { input_tokens: 10, output_tokens: 80, cost_nano_usd: None }, 100).unwrap();
     }
     assert_eq!(l.peek(&s, "k", &limits, 100)[0].used, 800);
-    // A request asking for more than the whole window waits for an empty
-    // window instead of never being admitted.
+    // A request asking for more than there is room for is admitted while
+    // the window is not full and reserves the room; then the window is full.
     let big = Demand { output_tokens: 5000, ..demand };
-    assert!(!admitted(&l.admit(&mut s, "k", &limits, big, 200).outcome));
-    assert!(admitted(&l.admit(&mut s, "empty", &limits, big, 200).outcome));
+    assert!(admitted(&l.admit(&mut s, "k", &limits, big, 200).outcome));
+    assert_eq!(l.peek(&s, "k", &limits, 200)[0].used, 1000);
+    assert!(!admitted(&l.admit(&mut s, "k", &limits, demand, 200).outcome));
 }
 
 /// Total-token and cost limits reserve the expected output too; an

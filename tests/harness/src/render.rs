@@ -432,7 +432,9 @@ impl Template {
     fn rate_limit_filter(&self) -> Result<Vec<String>, String> {
         let Some(global) = self.global_limits() else { return Ok(Vec::new()) };
         let mut actions = vec![json!({"generic_key": {"descriptor_key": "limit", "descriptor_value": "tokens"}})];
-        let parts = self.filters["token_limit"].get("key").cloned().unwrap_or_else(|| json!([{"header": "x-agent-id"}]));
+        // Global mode keeps one level: the shorthand's `key`, or `levels[0]`'s.
+        let section = &self.filters["token_limit"];
+        let parts = section.get("key").or_else(|| section.get("levels")?.get(0)?.get("key")).cloned().unwrap_or_else(|| json!(["client"]));
         for part in parts.as_array().map(Vec::as_slice).unwrap_or_default() {
             let (header, key) = match (part.get("header").and_then(Value::as_str), part.as_str()) {
                 (Some(header), _) => (header, header),

@@ -111,7 +111,7 @@ fn prometheus_sum(page: &str, name: &str) -> u64 {
 fn two_hundred_clients_lose_and_double_nothing() {
     let dir = RunDir::new("concurrency-filters").unwrap();
     let options = StackOptions::demo_with_filters("concurrency", &dir, |filters| {
-        filters["token_limit"]["overrides"] = serde_json::json!([{"key": "soak-*", "limits": {"total_tokens_per_day": DAILY_TOKENS}}]);
+        filters["token_limit"]["levels"][1]["overrides"] = serde_json::json!([{"key": "*|soak-*", "limits": {"total_tokens_per_day": DAILY_TOKENS}}]);
     })
     .unwrap();
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));

@@ -101,10 +101,10 @@ fn start_with_limits_counting(name: &str, mode: &str) -> (gateway_harness::RunDi
     let dir = gateway_harness::RunDir::new(&format!("{name}-filters")).unwrap();
     let options = StackOptions::demo_with_filters(name, &dir, |filters| {
         filters["token_limit"]["counting"] = serde_json::json!({"mode": mode});
-        let overrides = filters["token_limit"]["overrides"].as_array_mut().unwrap();
-        overrides.push(serde_json::json!({"key": "out-*", "limits": {"output_tokens_per_minute": 20}}));
-        overrides.push(serde_json::json!({"key": "budget-*", "limits": {"cost_usd_per_month": 0.0001}}));
-        overrides.push(serde_json::json!({"key": "burst-*", "limits": {"input_tokens_per_minute": 10000}}));
+        let overrides = filters["token_limit"]["levels"][1]["overrides"].as_array_mut().unwrap();
+        overrides.push(serde_json::json!({"key": "*|out-*", "limits": {"output_tokens_per_minute": 20}}));
+        overrides.push(serde_json::json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.0001}}));
+        overrides.push(serde_json::json!({"key": "*|burst-*", "limits": {"input_tokens_per_minute": 10000}}));
     })
     .unwrap();
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));

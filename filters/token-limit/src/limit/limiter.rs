@@ -8,8 +8,14 @@
 //! the 11th, arriving when usage is exactly at the limit, is rejected; a
 //! request that reserves nothing against a limit (output tokens, which are
 //! only known afterwards) is rejected once that limit is used up. A request
-//! whose own reservation exceeds a limit's maximum can never succeed and
-//! gets its own reason.
+//! whose own firm reservation (its input side) exceeds a limit's maximum can
+//! never succeed and gets its own reason.
+//!
+//! The output a request may produce (its `max_tokens`) is reserved too,
+//! against output, total-token and cost limits, as far as the window has
+//! room: concurrent requests then fill a limit with their expected answers
+//! instead of all passing and overshooting it, and the overshoot is bounded
+//! by what the last admitted request produces beyond its reservation.
 
 use super::policy::{window_of_id, FailMode, Limit, Measure, StoreConfig};
 use super::state::{key_hash, KeyState, Slot};
@@ -42,20 +48,30 @@ impl Demand {
         }
     }
 
-    /// What the request reserves against `limit`: the firm part plus the
-    /// expected output, the output part at most what fills the whole
-    /// window, so that a large `max_tokens` waits for room rather than
-    /// never being admitted.
-    pub fn reserves(&self, limit: &Limit) -> u64 {
-        let firm = self.firm(limit.measure);
-        let output = match limit.measure {
+    /// The expected output's part of what the request reserves against
+    /// `measure`.
+    fn expected_output(&self, measure: Measure) -> u64 {
+        match measure {
             Measure::Requests | Measure::InputTokens => 0,
             Measure::OutputTokens | Measure::TotalTokens => self.output_tokens,
             Measure::CostNanoUsd => self.output_cost_nano_usd,
-        };
-        firm.saturating_add(output).min(limit.max.max(firm))
+        }
+    }
+
+    /// What the request reserves against `limit` when the window holds
+    /// `used`: the firm part, plus as much of the expected output as the
+    /// window has room for. So concurrent requests cannot all pass a limit
+    /// that their answers then overshoot, while a large `max_tokens` does
+    /// not lock a small limit out.
+    pub fn reserves(&self, limit: &Limit, used: u64) -> u64 {
+        let firm = self.firm(limit.measure);
+        let room = limit.max.saturating_sub(used).saturating_sub(firm);
+        firm.saturating_add(self.expected_output(limit.measure).min(room))
     }
 }
+
+/// The most limits a key has (see `Limits::to_set`).
+pub const MAX_LIMITS: usize = 6;
 
 /// What an admitted request holds until its response is reconciled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +80,10 @@ pub struct Reservation {
     pub at_ms: u64,
     /// The request's demand.
     pub reserved: Demand,
-    /// Whether the demand was charged: not when the store stayed contended
-    /// and the policy admitted without reserving (fail-open).
-    pub charged: bool,
+    /// What each limit (in the order admission was given them) was
+    /// charged: nothing when the store stayed contended and the policy
+    /// admitted without reserving (fail-open).
+    pub charged: [u64; MAX_LIMITS],
 }
 
 /// What the provider reported (or the caller counted) for a request.
@@ -261,11 +278,14 @@ impl Limiter {
                 let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
                 return Err(Decision { outcome: Outcome::Rejected(rejection), limits });
             }
-            for limit in limits {
-                state.ring(limit).charge(demand.reserves(limit));
+            let mut charged = [0; MAX_LIMITS];
+            for (limit, charged) in limits.iter().zip(&mut charged) {
+                let ring = state.ring(limit);
+                *charged = demand.reserves(limit, ring.used());
+                ring.charge(*charged);
             }
             let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
-            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: true };
+            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged };
             Ok(Decision { outcome: Outcome::Admitted(reservation), limits })
         });
         let demand = measured.unwrap_or_default();
@@ -274,7 +294,7 @@ impl Limiter {
         }
         let limits_now = self.peek(store, key, limits, now_ms);
         let outcome = match self.on_contention {
-            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: false }),
+            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: [0; MAX_LIMITS] }),
             FailMode::Closed => Outcome::Rejected(Rejection { reason: Reason::StoreContention, limit: None, retry_after_ms: Some(1_000) }),
         };
         (Decision { outcome, limits: limits_now }, demand)
@@ -285,28 +305,29 @@ impl Limiter {
     /// sub-bucket the reservation was charged to.
     pub fn reconcile(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], actual: Actual, now_ms: u64) -> Result<(), Contended> {
         self.correct(store, reservation, limits, now_ms, |limit| match limit.measure {
-            Measure::Requests => 1,
-            Measure::InputTokens => actual.input_tokens,
-            Measure::OutputTokens => actual.output_tokens,
-            Measure::TotalTokens => actual.input_tokens.saturating_add(actual.output_tokens),
-            Measure::CostNanoUsd => actual.cost_nano_usd.unwrap_or_else(|| charged(reservation, limit)),
+            Measure::Requests => Some(1),
+            Measure::InputTokens => Some(actual.input_tokens),
+            Measure::OutputTokens => Some(actual.output_tokens),
+            Measure::TotalTokens => Some(actual.input_tokens.saturating_add(actual.output_tokens)),
+            Measure::CostNanoUsd => actual.cost_nano_usd,
         })
     }
 
     /// Gives a reservation back whole, the request included: another level
     /// refused the request, so it never ran.
     pub fn release(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64) -> Result<(), Contended> {
-        self.correct(store, reservation, limits, now_ms, |_| 0)
+        self.correct(store, reservation, limits, now_ms, |_| Some(0))
     }
 
     /// Corrects every limit by `used(limit)` minus what the reservation
     /// charged it.
-    fn correct(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64, used: impl Fn(&Limit) -> u64) -> Result<(), Contended> {
+    /// `None` leaves a limit as charged (a cost that could not be known).
+    fn correct(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64, used: impl Fn(&Limit) -> Option<u64>) -> Result<(), Contended> {
         let corrected = self.update(store, reservation.key_hash, |state| {
-            for limit in limits {
+            for (limit, &charged) in limits.iter().zip(&reservation.charged) {
                 let ring = state.ring(limit);
                 ring.advance(limit.window_ms, now_ms);
-                ring.correct(limit.window_ms, reservation.at_ms, signed_delta(used(limit), charged(reservation, limit)));
+                ring.correct(limit.window_ms, reservation.at_ms, signed_delta(used(limit).unwrap_or(charged), charged));
             }
             Ok(())
         });
@@ -351,15 +372,6 @@ impl Limiter {
     }
 }
 
-/// What `reservation` charged `limit` at admission.
-fn charged(reservation: &Reservation, limit: &Limit) -> u64 {
-    if reservation.charged {
-        reservation.reserved.reserves(limit)
-    } else {
-        0
-    }
-}
-
 fn signed_delta(actual: u64, reserved: u64) -> i64 {
     let d = i128::from(actual) - i128::from(reserved);
     d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
@@ -373,7 +385,7 @@ fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) ->
     }
     let mut worst: Option<Rejection> = None;
     for limit in limits {
-        let cost = demand.reserves(limit);
+        let cost = demand.firm(limit.measure);
         let ring = state.ring(limit);
         ring.advance(limit.window_ms, now_ms);
         let used = ring.used();
