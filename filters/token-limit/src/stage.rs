@@ -338,11 +338,15 @@ impl TokenLimitStream {
                     keys.push((level, key));
                     continue;
                 }
-                Err(KeyError::Missing(part)) => ApiError::new(
-                    ErrorKind::Authentication,
-                    format!("This gateway limits requests per {}; the request names none.", part_name(part)),
-                )
-                .with_code("missing_client_key"),
+                // No client id means no authentication: Envoy's 401. A
+                // missing header is the caller's to add.
+                Err(KeyError::Missing(KeyPart::Client)) => {
+                    ApiError::new(ErrorKind::Authentication, "This gateway limits requests per client; the request names none.")
+                        .with_code("missing_client_key")
+                }
+                Err(KeyError::Missing(part)) => {
+                    ApiError::invalid(format!("This gateway limits requests per {}; send it.", part_name(part))).with_code("missing_key_part")
+                }
                 Err(KeyError::TooLong(part)) => ApiError::invalid(format!(
                     "The {} is longer than the {MAX_PART_BYTES} bytes the gateway accepts.",
                     part_name(part)
