@@ -137,7 +137,7 @@ impl StageStream for AuditStream {
         self.call.started = Some(host.now());
         self.call.request_id = ex.request_header("x-request-id").map(str::to_owned);
         self.call.api = ex.api.name();
-        if let Some(id) = ex.request_header("x-client-id") {
+        if let Some(id) = ex.client_id() {
             self.call.client.insert("id".into(), id.into());
         }
         for header in &self.shared.config.client_headers {

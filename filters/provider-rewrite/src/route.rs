@@ -66,7 +66,7 @@ impl StageStream for RouteStream {
     /// after the suite holds the router until this has run. Clients cannot
     /// forge filter state, so nothing needs stripping.
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
-        let client = self.router.client_header().and_then(|h| ex.request_header(h));
+        let client = ex.client_id();
         if ex.api == ApiKind::Models {
             let list = self.router.models_list(client);
             return Flow::Respond(Reply::json(200, list.to_string().into_bytes()));

@@ -74,7 +74,7 @@ fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &[u8], response: &[
 }
 
 fn chain(c: &mut Criterion) {
-    let stages = Rc::new(Stages::new(llm_gateway_suite::load(&demo_config()).unwrap()));
+    let stages = Rc::new(llm_gateway_suite::load(&demo_config()).unwrap());
     let mut host = MemoryHost::default();
     for stage in stages.iter() {
         stage.start(&mut host);

@@ -14,8 +14,8 @@
 //! `{"provider_rewrite": {"role": "translate", ...}}`.
 
 use serde_json::Value;
-use wasm_glue::config::parse_json;
-use wasm_glue::{ConfigError, Stage};
+use wasm_glue::config::{parse_json, take_client_identity};
+use wasm_glue::{ConfigError, Stage, Stages};
 
 /// The name of the bundle in logs and configuration errors.
 pub const NAME: &str = "llm_gateway";
@@ -30,9 +30,13 @@ const SECTIONS: [(&str, Builder); 4] = [
     (provider_rewrite::NAME, provider_rewrite::stage),
 ];
 
-/// Builds the configured stages, in chain order, from the bundle's JSON.
-pub fn load(bytes: &[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError> {
-    let Value::Object(mut sections) = parse_json(NAME, bytes)? else {
+/// Builds the configured stages, in chain order, from the bundle's JSON:
+/// one section per filter, and `client_identity` (the header naming the
+/// authenticated client for all of them, `x-client-id` by default).
+pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
+    let mut config = parse_json(NAME, bytes)?;
+    let identity = take_client_identity(NAME, &mut config)?;
+    let Value::Object(mut sections) = config else {
         return Err(ConfigError::new(NAME, "", "must be a JSON object with one section per filter"));
     };
     if let Some(unknown) = sections.keys().find(|k| !SECTIONS.iter().any(|(name, _)| name == k)) {
@@ -46,7 +50,7 @@ pub fn load(bytes: &[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError> {
     if stages.is_empty() {
         return Err(ConfigError::new(NAME, "", "no filter is configured"));
     }
-    Ok(stages)
+    Ok(Stages::new(stages).with_client_identity(&identity))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -84,6 +88,9 @@ mod tests {
         assert_eq!(err.to_string(), "invalid audit configuration: field `client_headers[0]`: `Bad Header` is not a lowercase HTTP header name");
         let err = load(br#"{"audits": {}}"#).err().unwrap();
         assert_eq!(err.field, "audits");
+        let err = load(br#"{"audit": {}, "client_identity": "X Client"}"#).err().unwrap();
+        assert_eq!(err.field, "client_identity");
+        assert!(load(br#"{"audit": {}, "client_identity": "x-jwt-sub"}"#).is_ok());
         assert!(load(b"[]").is_err());
         assert!(load(b"{}").is_err());
     }

@@ -328,7 +328,7 @@ impl TokenLimitStream {
         for level in &policy.levels {
             let key = build_key(&level.key, level.missing_key, |part| match part {
                 KeyPart::Header(name) => ex.request_header(name),
-                KeyPart::Client => ex.request_header("x-client-id"),
+                KeyPart::Client => ex.client_id(),
                 KeyPart::Model => model,
                 // The route is decided after this stage; the API kind stands for it.
                 KeyPart::Route => Some(ex.api.name()),

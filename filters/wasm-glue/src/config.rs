@@ -50,14 +50,39 @@ pub fn parse_json(filter: &str, bytes: &[u8]) -> Result<serde_json::Value, Confi
         .map_err(|e| ConfigError::new(filter, "", format!("not valid JSON: {e}")))
 }
 
-/// Builds the stages of a module holding one filter, whose whole plugin
-/// configuration is that filter's configuration.
+/// The request header that names the authenticated client unless the
+/// plugin configuration's `client_identity` says otherwise: the one Envoy's
+/// `api_key_auth` forwards in the shipped templates.
+pub const DEFAULT_CLIENT_IDENTITY: &str = "x-client-id";
+
+/// The plugin configuration's key for the client identity header, beside a
+/// module's own fields (or the bundle's sections).
+pub const CLIENT_IDENTITY_KEY: &str = "client_identity";
+
+/// Takes `client_identity` off a plugin configuration: the header that names
+/// the authenticated client for every stage of the module (limits, audit,
+/// allow-lists), so that all of them use one identity.
+pub fn take_client_identity(filter: &str, config: &mut serde_json::Value) -> Result<String, ConfigError> {
+    let Some(value) = config.as_object_mut().and_then(|c| c.remove(CLIENT_IDENTITY_KEY)) else {
+        return Ok(DEFAULT_CLIENT_IDENTITY.to_owned());
+    };
+    let Some(header) = value.as_str() else {
+        return Err(ConfigError::new(filter, CLIENT_IDENTITY_KEY, "must be the name of the request header the gateway's authentication sets"));
+    };
+    check_header_name(filter, CLIENT_IDENTITY_KEY, header)?;
+    Ok(header.to_owned())
+}
+
+/// Builds the stages of a module holding one filter, whose plugin
+/// configuration is that filter's configuration (plus `client_identity`).
 pub fn single_stage(
     filter: &str,
     bytes: &[u8],
     build: fn(serde_json::Value) -> Result<Box<dyn crate::Stage>, ConfigError>,
-) -> Result<Vec<Box<dyn crate::Stage>>, ConfigError> {
-    Ok(vec![build(parse_json(filter, bytes)?)?])
+) -> Result<crate::Stages, ConfigError> {
+    let mut config = parse_json(filter, bytes)?;
+    let identity = take_client_identity(filter, &mut config)?;
+    Ok(crate::Stages::new(vec![build(config)?]).with_client_identity(&identity))
 }
 
 /// Checks that `name` is a lowercase HTTP header name, as Envoy stores them.

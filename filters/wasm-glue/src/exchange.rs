@@ -1,6 +1,7 @@
 //! What the stages of one HTTP stream share.
 
 use llm_api::{ApiKind, Body, LlmRequest};
+use std::rc::Rc;
 
 /// The state of one request/response exchange, shared by every stage of the
 /// pipeline, so that the body is parsed once however many stages read it.
@@ -23,6 +24,8 @@ pub struct Exchange {
     /// reads that: `llm_api::response`); `None` if it is not JSON. Read it
     /// with `llm_api::for_both!`.
     pub response: Option<Body>,
+    /// The request header that holds the client's authenticated identity.
+    client_identity: Rc<str>,
     request_changed: bool,
     /// A whole new request body from a stage that rewrites the wire format.
     request_replacement: Option<Vec<u8>>,
@@ -30,11 +33,13 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// An exchange for a request with these headers.
-    pub fn new(request_headers: Vec<(String, String)>) -> Self {
+    /// An exchange for a request with these headers, whose client is named
+    /// by the header `client_identity` (see [`Exchange::client_id`]).
+    pub fn new(request_headers: Vec<(String, String)>, client_identity: Rc<str>) -> Self {
         let mut exchange = Exchange {
             api: ApiKind::Other,
             request_headers,
+            client_identity,
             request: None,
             response_status: None,
             response_media_type: None,
@@ -52,6 +57,14 @@ impl Exchange {
     /// Whether the response is a stream of server-sent events.
     pub fn response_is_stream(&self) -> bool {
         self.response_media_type.as_deref() == Some("text/event-stream")
+    }
+
+    /// The authenticated client: the one identity that limits, the audit
+    /// record and allow-lists use. It is the header the gateway's
+    /// authentication sets (`client_identity` in the plugin configuration,
+    /// `x-client-id` by default), never one a client chooses.
+    pub fn client_id(&self) -> Option<&str> {
+        self.request_header(&self.client_identity).filter(|id| !id.is_empty())
     }
 
     /// The first value of a request header, by lowercase name.

@@ -5,6 +5,7 @@
 //! the body callback until `end_of_stream`; `content-length` is removed in the
 //! headers callback when a stage will rewrite the body.
 
+use crate::config::DEFAULT_CLIENT_IDENTITY;
 use crate::exchange::Exchange;
 use crate::facts::{Facts, FactsHost};
 use crate::host::Host;
@@ -190,13 +191,22 @@ pub struct Stages {
     request_counters: Vec<String>,
     /// Every fact some stage of the module publishes.
     published: Vec<&'static str>,
+    /// The header naming the authenticated client ([`Exchange::client_id`]).
+    client_identity: Rc<str>,
 }
 
 impl Stages {
+    /// The stages, with the client named by [`DEFAULT_CLIENT_IDENTITY`].
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Stages {
         let request_counters = stages.iter().map(|s| format!("llm_gateway.{}.requests", s.name())).collect();
         let published = stages.iter().flat_map(|s| s.publishes().iter().copied()).collect();
-        Stages { stages, request_counters, published }
+        Stages { stages, request_counters, published, client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY) }
+    }
+
+    /// The stages with the client named by the request header `header`.
+    pub fn with_client_identity(mut self, header: &str) -> Stages {
+        self.client_identity = Rc::from(header);
+        self
     }
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &dyn Stage> + ExactSizeIterator {
@@ -220,7 +230,7 @@ impl Pipeline {
         Pipeline {
             streams: stages.iter().map(|s| s.stream()).collect(),
             stages: stages.clone(),
-            exchange: Exchange::new(request_headers),
+            exchange: Exchange::new(request_headers, Rc::clone(&stages.client_identity)),
             replied: false,
             response_mode: ResponseMode::Pass,
             facts: Facts::default(),

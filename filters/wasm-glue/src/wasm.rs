@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 /// Builds a module's stages from its raw plugin configuration.
-pub type Loader = fn(&[u8]) -> Result<Vec<Box<dyn Stage>>, ConfigError>;
+pub type Loader = fn(&[u8]) -> Result<Stages, ConfigError>;
 
 thread_local! {
     /// The module's loader; proxy-wasm takes the root factory as a plain `fn`,
@@ -63,10 +63,10 @@ impl RootContext for Root {
         let Some(load) = self.load else { return false };
         match load(&bytes) {
             Ok(stages) => {
-                for stage in &stages {
+                for stage in stages.iter() {
                     stage.start(&mut EnvoyHost(Phase::Configure));
                 }
-                self.stages = Rc::new(Stages::new(stages));
+                self.stages = Rc::new(stages);
                 self.warmed = false;
                 let _ = hostcalls::set_tick_period(WARM_DELAY);
                 true

@@ -232,11 +232,15 @@ impl Template {
     fn downstream_filters(&self) -> Result<Vec<String>, String> {
         match self.layout {
             Layout::Bundle => Ok(vec![format!("- {}", self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters))]),
+            // The one client identity setting goes to every module.
             Layout::Separate => Ok(MODULES
                 .iter()
                 .filter_map(|(section, module)| {
-                    let config = self.section(section)?;
-                    Some(format!("- {}", self.wasm_filter(section, section, module, config)))
+                    let mut config = self.section(section)?.clone();
+                    if let (Some(identity), Some(fields)) = (self.filters.get("client_identity"), config.as_object_mut()) {
+                        fields.insert("client_identity".to_owned(), identity.clone());
+                    }
+                    Some(format!("- {}", self.wasm_filter(section, section, module, &config)))
                 })
                 .collect()),
         }
@@ -438,7 +442,7 @@ impl Template {
         for part in parts.as_array().map(Vec::as_slice).unwrap_or_default() {
             let (header, key) = match (part.get("header").and_then(Value::as_str), part.as_str()) {
                 (Some(header), _) => (header, header),
-                (None, Some("client")) => ("x-client-id", "client"),
+                (None, Some("client")) => (self.filters.get("client_identity").and_then(Value::as_str).unwrap_or("x-client-id"), "client"),
                 _ => return Err(format!("token_limit.key part {part} cannot be a rate-limit descriptor (headers and `client` only)")),
             };
             actions.push(json!({"request_headers": {"header_name": header, "descriptor_key": key, "skip_if_absent": true}}));

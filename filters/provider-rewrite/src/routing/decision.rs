@@ -44,9 +44,11 @@ struct Route {
 
 #[derive(Debug)]
 struct Clients {
-    header: String,
     allowed: Vec<(String, Vec<Pattern>, Vec<String>)>,
 }
+
+/// The `allowed_models` entry for every client not listed by name.
+const OTHER_CLIENTS: &str = "*";
 
 /// The validated, compiled `route` configuration.
 #[derive(Debug)]
@@ -159,7 +161,6 @@ impl Router {
     }
 
     fn compile_clients(policy: &ClientPolicy) -> Result<Clients, ConfigError> {
-        check_header_name(crate::NAME, "clients.header", &policy.header)?;
         let mut allowed = Vec::with_capacity(policy.allowed_models.len());
         for (client, models) in &policy.allowed_models {
             let patterns = models
@@ -172,7 +173,7 @@ impl Router {
                 .collect::<Result<_, _>>()?;
             allowed.push((client.clone(), patterns, models.clone()));
         }
-        Ok(Clients { header: policy.header.clone(), allowed })
+        Ok(Clients { allowed })
     }
 
     /// Whether `name` is a configured provider.
@@ -185,14 +186,13 @@ impl Router {
         &self.config.provider_header
     }
 
-    /// The header that names the client for allow-lists, if any are set.
-    pub fn client_header(&self) -> Option<&str> {
-        self.clients.as_ref().map(|c| c.header.as_str())
-    }
-
     /// Decides where a request for `model` goes. `provider` is the value of
-    /// the provider header, `client` the client's name, and `seed` spreads
-    /// weighted splits (a hash of the request id, so a retry picks the same).
+    /// the provider header, `client` the authenticated client, and `seed`
+    /// spreads weighted splits (a hash of the request id, so a retry picks
+    /// the same). A client restricted by an allow-list that names a provider
+    /// itself (header or prefix) must be allowed the model that provider is
+    /// then asked for too, so that it cannot pick a model it may not use out
+    /// of a route's other targets or fallbacks.
     pub fn decide(
         &self,
         model: Option<&str>,
@@ -203,6 +203,15 @@ impl Router {
         if let Some(model) = model {
             self.check_allowed(client, model)?;
         }
+        let decision = self.decide_unchecked(model, provider, seed)?;
+        let named = provider.is_some() || model.is_some_and(|m| m.split_once('/').is_some_and(|(p, _)| self.has_provider(p)));
+        if named {
+            self.check_allowed(client, &decision.target.upstream_model)?;
+        }
+        Ok(decision)
+    }
+
+    fn decide_unchecked(&self, model: Option<&str>, provider: Option<&str>, seed: u64) -> Result<Decision, ApiError> {
         if let Some(name) = provider {
             let Some(provider) = self.config.providers.get(name) else {
                 return Err(ApiError::invalid(format!(
@@ -254,10 +263,21 @@ impl Router {
         json!({"object": "list", "data": data})
     }
 
+    /// Whether `client` may use `model`. With allow-lists configured, a
+    /// request without an identified client is refused (fail closed); a
+    /// client not listed gets the `*` entry's models, or every model when
+    /// there is none.
     fn check_allowed(&self, client: Option<&str>, model: &str) -> Result<(), ApiError> {
         let Some(clients) = &self.clients else { return Ok(()) };
-        let Some(client) = client else { return Ok(()) };
-        let Some((_, patterns, names)) = clients.allowed.iter().find(|(c, _, _)| c == client) else {
+        let Some(client) = client else {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "The gateway could not identify the client of this request, and models are allowed per client.",
+            )
+            .with_code("client_unidentified"));
+        };
+        let entry = |name: &str| clients.allowed.iter().find(|(c, _, _)| c == name);
+        let Some((_, patterns, names)) = entry(client).or_else(|| entry(OTHER_CLIENTS)) else {
             return Ok(());
         };
         let bare = model.split_once('/').map_or(model, |(_, rest)| rest);
@@ -478,12 +498,16 @@ mod tests {
 
     #[test]
     fn allow_lists_give_403_and_filter_the_model_list() {
-        let r = router(json!({"clients": {"header": "x-client-id", "allowed_models": {"intern": ["gpt-4o-mini", "claude-*"]}}}));
+        let r = router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini", "claude-*"]}}}));
         assert!(r.decide(Some("claude-haiku"), None, Some("intern"), 0).is_ok());
         assert!(r.decide(Some("anthropic/claude-haiku"), None, Some("intern"), 0).is_ok());
         let err = r.decide(Some("gpt-4o"), None, Some("intern"), 0).unwrap_err();
         assert_eq!((err.status(), err.code), (403, Some("model_not_allowed")));
         assert!(r.decide(Some("gpt-4o"), None, Some("someone-else"), 0).is_ok(), "unlisted clients are not restricted");
+        let err = r.decide(Some("gpt-4o-mini"), None, None, 0).unwrap_err();
+        assert_eq!((err.status(), err.code), (403, Some("client_unidentified")), "no identity: fail closed");
+        let strict = router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini"], "*": []}}}));
+        assert_eq!(strict.decide(Some("gpt-4o-mini"), None, Some("stranger"), 0).unwrap_err().code, Some("model_not_allowed"));
         let ids = |client| {
             r.models_list(client)["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         };

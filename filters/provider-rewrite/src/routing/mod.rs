@@ -88,24 +88,19 @@ pub struct RouteTarget {
     pub weight: u32,
 }
 
-/// Which models each client may use. Clients are named by a request header
-/// (e.g. the `x-client-id` that Envoy's api_key_auth forwards); clients not
-/// listed may use every model.
+/// Which models each client may use. Clients are the authenticated client
+/// ids (`wasm_glue::Exchange::client_id`, the one identity of the module);
+/// a request without one is refused, and clients not listed get the `*`
+/// entry's models, or every model when there is none.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClientPolicy {
-    #[serde(default = "default_client_header")]
-    pub header: String,
     /// Client → allowed model names or globs (`provider/model` forms too).
     pub allowed_models: BTreeMap<String, Vec<String>>,
 }
 
 fn default_provider_header() -> String {
     "x-llm-provider".to_owned()
-}
-
-fn default_client_header() -> String {
-    "x-agent-id".to_owned()
 }
 
 fn default_weight() -> u32 {
