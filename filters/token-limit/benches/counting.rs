@@ -56,13 +56,13 @@ fn admission(c: &mut Criterion) {
     let mut store = MemoryStore::default();
     // 100k keys in the store (~2 per slot), as a busy gateway would have.
     for i in 0..100_000u64 {
-        limiter.admit(&mut store, &format!("agent-{i}"), &limits, Demand { input_tokens: 10, cost_nano_usd: 0 }, 0);
+        limiter.admit(&mut store, &format!("agent-{i}"), &limits, Demand { input_tokens: 10, ..Demand::default() }, 0);
     }
     let mut now = 0u64;
     c.bench_function("admit_2_limits_100k_keys", |b| {
         b.iter(|| {
             now += 1;
-            limiter.admit(&mut store, black_box("agent-42"), &limits, Demand { input_tokens: 500, cost_nano_usd: 0 }, now)
+            limiter.admit(&mut store, black_box("agent-42"), &limits, Demand { input_tokens: 500, ..Demand::default() }, now)
         })
     });
 }

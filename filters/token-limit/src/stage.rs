@@ -560,11 +560,11 @@ impl StageStream for TokenLimitStream {
         }
         // Priced as what served the call (after any fallback), else at the
         // price the admission used; unknown, the cost stays as reserved.
-        let cost_nano_usd = admitted.price.and_then(|admission_price| {
+        let cost_nano_usd = admitted.price.map(|admission_price| {
             let provider = host.fact("llm.attempt.provider");
             let served = host.fact("llm.attempt.model").or(admitted.model.clone());
             let price = served.and_then(|m| budget_price(&self.shared, provider.as_deref(), &m)).unwrap_or(admission_price);
-            Some(nano_usd(price.cost(&usage)))
+            nano_usd(price.cost(&usage))
         });
         let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd };
         let now = host.now_ms();

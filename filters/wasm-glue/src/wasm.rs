@@ -3,7 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::host::{Host, LogLevel, SharedConflict};
-use crate::pipeline::{Pipeline, Reply, Stage, Stages, Step};
+use crate::pipeline::{Pipeline, Reply, Stages, Step};
 use crate::profile::span;
 use crate::response::{BodyNeed, BodyStep};
 use proxy_wasm::hostcalls;

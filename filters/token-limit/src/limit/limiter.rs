@@ -258,6 +258,9 @@ impl Limiter {
     /// costs one store read, not two. `measure` runs once; a write that
     /// loses a race retries with the same demand. Returns the decision and
     /// the demand.
+    // The refusal's `Decision` travels in `update`'s `Err` once per call;
+    // boxing it would allocate on every refusal for nothing.
+    #[allow(clippy::result_large_err)]
     pub fn admit_measured(
         &self,
         store: &mut dyn Store,
