@@ -35,16 +35,20 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     let forged = post_json(&url, &chat("evil.status.503", false), &[]).unwrap();
     // 6 MB in one event that no blank line ends, after the first chunk.
     let huge = post_json(&url, &chat("gpt-4o-mini", true), &["-N", "-H", "x-fake-huge-event: 6000000"]).unwrap();
-    assert_eq!([&first, &second, &long, &forged, &huge].map(|r| r.status), [200, 200, 400, 400, 200]);
+    // The same through the upstream translator: an Anthropic client, an
+    // OpenAI provider.
+    let messages = r#"{"model":"gpt-4o-mini","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let translated = post_json(&stack.url("/v1/messages"), messages, &["-N", "-H", "x-fake-huge-event: 6000000"]).unwrap();
+    assert_eq!([&first, &second, &long, &forged, &huge, &translated].map(|r| r.status), [200, 200, 400, 400, 200, 200]);
 
     let records: BTreeMap<String, Value> = stack
         .fake
-        .collected_records(5, Duration::from_secs(20))
+        .collected_records(6, Duration::from_secs(20))
         .unwrap()
         .into_iter()
         .map(|r| (r["request_id"].as_str().unwrap().to_owned(), r))
         .collect();
-    assert_eq!(records.len(), 5, "five distinct request ids: {:?}", records.keys());
+    assert_eq!(records.len(), 6, "six distinct request ids: {:?}", records.keys());
 
     // The same client-sent id twice: two gateway ids, each the one the
     // client got back, and the client's id kept apart.
@@ -61,7 +65,7 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     assert!(requested.len() <= MAX_VALUE && requested.ends_with('…'), "{}", requested.len());
     let agent = record["client"]["x-agent-id"].as_str().unwrap();
     assert!(agent.len() <= MAX_VALUE && agent.ends_with('…'), "{}", agent.len());
-    let logged = stack.access_log_records(5, Duration::from_secs(10)).unwrap();
+    let logged = stack.access_log_records(6, Duration::from_secs(10)).unwrap();
     assert!(logged.iter().all(|r| r.to_string().len() < 4 * 1024), "every access-log record is small");
     let envoy_log = stack.envoy.log();
     assert!(!envoy_log.contains(&"m".repeat(MAX_VALUE + 1)), "the long model name reached Envoy's log");
@@ -83,4 +87,10 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     assert!(huge.body.len() < 6_000_000, "the rest of the event was dropped: {} bytes", huge.body.len());
     assert!(!text.contains("[DONE]"), "nothing after the error event");
     assert_eq!(records[&id(&huge)]["status"], 200);
+    let text = translated.text();
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("event: error\n"), "Anthropic's error event: {last:.200}");
+    let error: Value = serde_json::from_str(last.rsplit_once("data: ").unwrap().1).unwrap();
+    assert_eq!((error["type"].as_str(), error["error"]["type"].as_str()), (Some("error"), Some("api_error")));
+    assert!(translated.body.len() < 1_000_000, "the translator passed nothing of the event: {} bytes", translated.body.len());
 }
