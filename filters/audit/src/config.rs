@@ -18,6 +18,13 @@ pub struct AuditConfig {
     /// access log (`%FILTER_STATE(wasm.llm.audit.record:PLAIN)%`).
     #[serde(default = "default_true")]
     pub access_log: bool,
+    /// Model names that get their own `model` label in the GenAI metrics,
+    /// besides the models of the price map; any other model is counted as
+    /// `other`, so a client naming models cannot mint labels. In the bundle
+    /// it defaults to the route table's exact names (`models[].match`,
+    /// `models[].to[].model`).
+    #[serde(default)]
+    pub metric_models: Vec<String>,
     /// Prices that replace or add to the built-in list prices.
     #[serde(default)]
     pub prices: Vec<PriceEntry>,
@@ -47,6 +54,10 @@ pub struct Collector {
     /// oldest are dropped (and counted).
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
+    /// Bytes of records a VM keeps (records are bounded in size, but not
+    /// all the same size); beyond, the oldest are dropped (and counted).
+    #[serde(default = "default_max_queue_bytes")]
+    pub max_queue_bytes: usize,
     /// How often delivery starts; after a delivered batch the next one
     /// follows at once, so delivery keeps up with the call rate.
     #[serde(default = "default_flush_interval_ms")]
@@ -70,6 +81,13 @@ fn default_max_batch() -> usize {
 fn default_max_queue() -> usize {
     10_000
 }
+
+fn default_max_queue_bytes() -> usize {
+    16 << 20
+}
+
+/// The smallest `max_queue_bytes`: a few of the largest records.
+const MIN_QUEUE_BYTES: usize = 64 << 10;
 
 fn default_flush_interval_ms() -> u64 {
     1_000
@@ -95,6 +113,12 @@ impl AuditConfig {
         for (i, name) in config.client_headers.iter().enumerate() {
             check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
         }
+        for (i, model) in config.metric_models.iter().enumerate() {
+            if model.is_empty() || model.len() > crate::record::MAX_VALUE || model.contains(['*', '?']) {
+                let message = format!("must be a model name of 1 to {} bytes, without globs", crate::record::MAX_VALUE);
+                return Err(ConfigError::new(crate::NAME, format!("metric_models[{i}]"), message));
+            }
+        }
         if let Some(collector) = &config.collector {
             let err = |field: &str, message: &str| Err(ConfigError::new(crate::NAME, format!("collector.{field}"), message));
             if collector.cluster.is_empty() {
@@ -105,6 +129,9 @@ impl AuditConfig {
             }
             if collector.max_batch == 0 || collector.max_queue < collector.max_batch {
                 return err("max_queue", "must be at least `max_batch`, which must be at least 1");
+            }
+            if collector.max_queue_bytes < MIN_QUEUE_BYTES {
+                return err("max_queue_bytes", &format!("must be at least {MIN_QUEUE_BYTES}"));
             }
             if collector.flush_interval_ms < 100 {
                 return err("flush_interval_ms", "must be at least 100");
@@ -135,6 +162,10 @@ mod tests {
         assert_eq!(err.field, "collector.path");
         let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}})).unwrap_err();
         assert_eq!(err.field, "collector.max_queue");
+        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_queue_bytes": 1000}})).unwrap_err();
+        assert_eq!(err.field, "collector.max_queue_bytes");
+        let err = AuditConfig::from_json(json!({"metric_models": ["gpt-4o", "claude-*"]})).unwrap_err();
+        assert_eq!(err.field, "metric_models[1]");
         let config = AuditConfig::from_json(json!({"collector": {"cluster": "c"}})).unwrap();
         assert_eq!(config.collector.unwrap().path, "/collector/records");
         let err = AuditConfig::from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]})).unwrap_err();

@@ -4,8 +4,9 @@
 //!
 //! What can be lost, and when: records still queued when Envoy stops (at
 //! most one flush interval's worth plus any backlog of a collector outage),
-//! and the oldest records once the queue bound is reached during a long
-//! outage (each one counted as dropped). A record is never sent twice by a
+//! and the oldest records once the queue bound (`max_queue` records or
+//! `max_queue_bytes`) is reached during a long outage (each one counted as
+//! dropped). A VM that fails loses its queue with it. A record is never sent twice by a
 //! healthy collector; a collector that stores a batch but fails to answer
 //! gets it again (at-least-once).
 
@@ -26,7 +27,10 @@ pub struct Counts {
 #[derive(Debug)]
 pub struct Outbox {
     queue: VecDeque<String>,
+    /// Bytes of the records in `queue`.
+    queued_bytes: usize,
     max_queue: usize,
+    max_queue_bytes: usize,
     max_batch: usize,
     in_flight: Option<(u32, Vec<String>)>,
     failures: u32,
@@ -34,10 +38,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(max_queue: usize, max_batch: usize) -> Self {
+    pub fn new(max_queue: usize, max_batch: usize, max_queue_bytes: usize) -> Self {
         Outbox {
             queue: VecDeque::new(),
+            queued_bytes: 0,
             max_queue: max_queue.max(1),
+            max_queue_bytes,
             max_batch: max_batch.max(1),
             in_flight: None,
             failures: 0,
@@ -45,19 +51,28 @@ impl Outbox {
         }
     }
 
-    /// Queues a record; when the queue is full the oldest record goes.
+    /// Queues a record; when the queue is full (in records or in bytes)
+    /// the oldest records go.
     pub fn push(&mut self, record: String) -> Counts {
+        self.queued_bytes += record.len();
         self.queue.push_back(record);
         self.trim()
     }
 
     fn trim(&mut self) -> Counts {
         let mut counts = Counts::default();
-        while self.queue.len() > self.max_queue {
-            self.queue.pop_front();
+        while self.queue.len() > self.max_queue || (self.queued_bytes > self.max_queue_bytes && !self.queue.is_empty()) {
+            if let Some(record) = self.queue.pop_front() {
+                self.queued_bytes -= record.len();
+            }
             counts.dropped += 1;
         }
         counts
+    }
+
+    /// Bytes of the records waiting (the batch in flight excluded).
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
     }
 
     pub fn queued(&self) -> usize {
@@ -80,6 +95,7 @@ impl Outbox {
         }
         let n = self.max_batch.min(self.queue.len());
         let batch: Vec<String> = self.queue.drain(..n).collect();
+        self.queued_bytes -= batch.iter().map(String::len).sum::<usize>();
         let mut body = Vec::with_capacity(batch.iter().map(|r| r.len() + 1).sum());
         for record in &batch {
             body.extend_from_slice(record.as_bytes());
@@ -116,6 +132,7 @@ impl Outbox {
         let Some((_, batch)) = self.in_flight.take() else { return Counts::default() };
         let retried = batch.len() as u64;
         for record in batch.into_iter().rev() {
+            self.queued_bytes += record.len();
             self.queue.push_front(record);
         }
         self.failures = self.failures.saturating_add(1);
@@ -131,7 +148,7 @@ mod tests {
     use super::*;
 
     fn outbox() -> Outbox {
-        let mut outbox = Outbox::new(5, 2);
+        let mut outbox = Outbox::new(5, 2, usize::MAX);
         for i in 0..3 {
             outbox.push(format!("{{\"n\":{i}}}"));
         }
@@ -191,8 +208,26 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_is_bounded_in_bytes_and_drops_the_oldest() {
+        let mut o = Outbox::new(100, 2, 10);
+        assert_eq!(o.push("aaaa".into()).dropped, 0);
+        assert_eq!(o.push("bbbb".into()).dropped, 0);
+        assert_eq!(o.push("cccc".into()).dropped, 1, "12 bytes > 10: the oldest goes");
+        assert_eq!((o.queued(), o.queued_bytes()), (2, 8));
+        assert_eq!(o.push("x".repeat(20)).dropped, 3, "a record over the bound takes the queue and itself");
+        assert_eq!((o.queued(), o.queued_bytes()), (0, 0));
+        o.push("dddd".into());
+        o.push("eeee".into());
+        assert_eq!(o.next_batch(0).unwrap(), b"dddd\neeee\n");
+        assert_eq!(o.queued_bytes(), 0, "the batch in flight is not queued");
+        o.push("ffff".into());
+        assert_eq!(o.failed(0), Counts { retried: 2, dropped: 1, ..Counts::default() }, "a failed batch comes back within the bound");
+        assert_eq!((o.queued(), o.queued_bytes()), (2, 8));
+    }
+
+    #[test]
     fn nothing_is_lost_across_failures_within_the_bound() {
-        let mut o = Outbox::new(100, 3);
+        let mut o = Outbox::new(100, 3, usize::MAX);
         for i in 0..10 {
             o.push(i.to_string());
         }

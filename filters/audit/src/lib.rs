@@ -11,6 +11,7 @@ mod config;
 pub mod delivery;
 mod metrics;
 pub mod record;
+mod request_id;
 mod stage;
 
 pub use config::AuditConfig;

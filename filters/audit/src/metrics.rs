@@ -9,26 +9,36 @@
 //! and the bootstrap's `stats_tags` turn them back into Prometheus labels
 //! (see docs/configuration.md). The model comes last because model names
 //! hold dots (`gemini-2.5-flash`), which the tag regex takes to the end.
+//! Only models the configuration names (`metric_models`, the price map) get
+//! their own label, and no label can add a tag: a model such as
+//! `x.status.500` would otherwise give a token counter a `status` label.
 //! Durations are milliseconds (Envoy's histogram buckets are tuned to them),
 //! cost is in micro-dollars (Envoy counters are integers).
 
 use crate::record::{millis_between as millis, Call, Facts};
+use llm_api::pricing::PriceMap;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 use wasm_glue::Host;
 
-/// Distinct model labels per VM; beyond, models are counted as `other`, so
-/// that clients naming arbitrary models (with a default provider) cannot
-/// grow the stats without bound.
+/// Distinct model labels per VM; beyond, models are counted as `other`.
+/// Labels are only given to configured models, but a price map's dated
+/// snapshots (`gpt-4o-2024-08-06`) are many.
 const MAX_MODELS: usize = 200;
 /// Longest model label kept.
 const MAX_MODEL_LABEL: usize = 64;
 /// Label sets whose metric names are kept; beyond, names are built per call.
 const MAX_NAMED: usize = 1024;
+/// The tag names of the bootstrap's `stats_tags`: a name segment equal to
+/// one of them would start a tag.
+const TAG_NAMES: [&str; 6] = ["provider", "model", "status", "token_type", "entity", "action"];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// The configured models (`metric_models`).
+    configured: HashSet<String>,
+    /// The model labels given so far.
     models: HashSet<String>,
     /// The metric names of each label set seen: formatting seven names of
     /// about 80 bytes was a fifth of the stage's work per call in wasm.
@@ -71,14 +81,18 @@ impl Names {
 }
 
 impl Metrics {
-    /// The label for `model`: itself while the set of labels has room.
-    fn model_label(&mut self, model: Option<&str>) -> String {
-        let model: String = model
-            .unwrap_or("none")
-            .chars()
-            .take(MAX_MODEL_LABEL)
-            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-            .collect();
+    pub fn new(configured: impl IntoIterator<Item = String>) -> Metrics {
+        Metrics { configured: configured.into_iter().collect(), ..Metrics::default() }
+    }
+
+    /// The label for `model`: itself, made tag-safe, when it is configured
+    /// or priced and the set of labels has room; else `other`.
+    fn model_label(&mut self, model: Option<&str>, provider: Option<&str>, prices: &PriceMap) -> String {
+        let Some(model) = model else { return "none".to_owned() };
+        if !self.configured.contains(model) && prices.price(provider, model).is_none() {
+            return "other".to_owned();
+        }
+        let model = tag_safe(model);
         if self.models.contains(&model) {
             return model;
         }
@@ -99,10 +113,11 @@ impl Metrics {
     }
 
     /// Counts one finished call.
-    pub fn record(&mut self, call: &Call, facts: &Facts, cost: Option<f64>, ended: SystemTime, host: &mut dyn Host) {
+    pub fn record(&mut self, call: &Call, facts: &Facts, cost: Option<f64>, prices: &PriceMap, ended: SystemTime, host: &mut dyn Host) {
+        let model = facts.served_upstream_model().or(call.model_requested.as_deref());
         let labels = Labels {
             provider: label(facts.served_provider().unwrap_or("none")),
-            model: self.model_label(facts.served_upstream_model().or(call.model_requested.as_deref())),
+            model: self.model_label(model, facts.served_provider(), prices),
             status: call.status,
         };
         let names = self.names(labels);
@@ -136,6 +151,27 @@ fn label(name: &str) -> String {
     name.replace('.', "_")
 }
 
+/// A model name as the last part of a stat name: at most
+/// [`MAX_MODEL_LABEL`] characters of `[A-Za-z0-9._-]` (others become `_`),
+/// and a dot before a segment named like a tag (`x.status.500`) becomes
+/// `_`, so that the name keeps its dots (`gemini-2.5-flash`) but gains no
+/// tag.
+fn tag_safe(model: &str) -> String {
+    let clean: String = model
+        .chars()
+        .take(MAX_MODEL_LABEL)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
+    let mut out = String::with_capacity(clean.len());
+    for (i, segment) in clean.split('.').enumerate() {
+        if i > 0 {
+            out.push(if TAG_NAMES.contains(&segment) { '_' } else { '.' });
+        }
+        out.push_str(segment);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,16 +194,27 @@ mod tests {
     }
 
     #[test]
-    fn model_labels_are_bounded() {
-        let mut metrics = Metrics::default();
+    fn only_configured_or_priced_models_get_a_label_and_labels_are_bounded() {
+        let prices = PriceMap::default();
+        let mut metrics = Metrics::new((0..MAX_MODELS + 1).map(|i| format!("m{i}")));
         for i in 0..MAX_MODELS {
-            assert_eq!(metrics.model_label(Some(&format!("m{i}"))), format!("m{i}"));
+            assert_eq!(metrics.model_label(Some(&format!("m{i}")), None, &prices), format!("m{i}"));
         }
-        assert_eq!(metrics.model_label(Some("one-too-many")), "other");
-        assert_eq!(metrics.model_label(Some("m7")), "m7", "known models keep their label");
-        let mut metrics = Metrics::default();
-        assert_eq!(metrics.model_label(Some("a b\n")), "a_b_");
-        assert_eq!(metrics.model_label(None), "none");
-        assert_eq!(metrics.model_label(Some(&"x".repeat(100))).len(), MAX_MODEL_LABEL);
+        assert_eq!(metrics.model_label(Some(&format!("m{MAX_MODELS}")), None, &prices), "other", "the bound");
+        assert_eq!(metrics.model_label(Some("m7"), None, &prices), "m7", "known models keep their label");
+        let mut metrics = Metrics::new(["a b\n".to_owned(), "x".repeat(100)]);
+        assert_eq!(metrics.model_label(Some("gpt-4o-mini"), Some("openai"), &prices), "gpt-4o-mini", "priced");
+        assert_eq!(metrics.model_label(Some("gpt-9"), Some("openai"), &prices), "other", "neither");
+        assert_eq!(metrics.model_label(Some("a b\n"), None, &prices), "a_b_");
+        assert_eq!(metrics.model_label(None, None, &prices), "none");
+        assert_eq!(metrics.model_label(Some(&"x".repeat(100)), None, &prices).len(), MAX_MODEL_LABEL);
+    }
+
+    #[test]
+    fn a_model_label_cannot_add_a_tag() {
+        assert_eq!(tag_safe("gemini-2.5-flash"), "gemini-2.5-flash");
+        assert_eq!(tag_safe("x.status.500"), "x_status.500");
+        assert_eq!(tag_safe("a.token_type.b.provider.c.model.d"), "a_token_type.b_provider.c_model.d");
+        assert_eq!(tag_safe("a:b=c d"), "a_b_c_d");
     }
 }

@@ -16,7 +16,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Default)]
 pub struct Call {
     pub started: Option<SystemTime>,
+    /// The id the gateway gave the call (see `stage::RequestIds`).
     pub request_id: Option<String>,
+    /// The `x-request-id` the call arrived with, bounded: the client's own
+    /// when it sent one, a claim the record keeps but never keys on.
+    pub client_request_id: Option<String>,
     pub api: &'static str,
     pub stream: bool,
     pub messages: Option<usize>,
@@ -65,6 +69,28 @@ impl Facts {
     }
 }
 
+/// Longest client- or provider-controlled text a record (or a fact) holds:
+/// model names, header values, error types. Beyond any real value, so only
+/// a hostile or broken peer is cut.
+pub const MAX_VALUE: usize = 256;
+
+/// `text` cut to at most [`MAX_VALUE`] bytes (on a character boundary),
+/// ending in `…` when cut, so a reader sees it is not the whole value.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_VALUE {
+        return text.to_owned();
+    }
+    const MARK: &str = "…";
+    let mut end = MAX_VALUE - MARK.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut cut = String::with_capacity(MAX_VALUE);
+    cut.push_str(text.get(..end).unwrap_or_default());
+    cut.push_str(MARK);
+    cut
+}
+
 /// What the call cost: its usage at the price of the model that served it
 /// (the response's model, e.g. a dated snapshot, else the name the provider
 /// was asked for). `None` without usage or without a price for the model.
@@ -111,6 +137,7 @@ pub struct Record<'a> {
     schema_version: u32,
     timestamp: Option<String>,
     request_id: Option<&'a str>,
+    client_request_id: Option<&'a str>,
     duration_ms: Option<u64>,
     time_to_first_byte_ms: Option<u64>,
     time_to_first_token_ms: Option<u64>,
@@ -180,6 +207,7 @@ pub fn build<'a>(call: &'a Call, facts: &'a Facts, cost: Option<f64>, ended: Sys
         schema_version: SCHEMA_VERSION,
         timestamp: call.started.map(|t| humantime::format_rfc3339_millis(t).to_string()),
         request_id: call.request_id.as_deref(),
+        client_request_id: call.client_request_id.as_deref(),
         duration_ms: millis_between(call.started, Some(ended)),
         time_to_first_byte_ms: millis_between(call.started, call.first_byte),
         time_to_first_token_ms: millis_between(call.started, call.first_token),
@@ -222,7 +250,7 @@ mod tests {
     #[test]
     fn fields_keep_their_order_and_absent_values_are_null() {
         let record = build(&Call::default(), &Facts::default(), None, UNIX_EPOCH).to_json();
-        assert!(record.starts_with(r#"{"schema_version":1,"timestamp":null,"request_id":null,"duration_ms":null,"#), "{record}");
+        assert!(record.starts_with(r#"{"schema_version":1,"timestamp":null,"request_id":null,"client_request_id":null,"duration_ms":null,"#), "{record}");
         assert!(record.ends_with(r#""pii":[],"pii_response":[],"status":null,"error_type":null}"#), "{record}");
         assert!(record.contains(r#""tokens":{"input_estimated":null,"usage":null},"cost_usd":null,"#), "{record}");
     }
@@ -284,6 +312,16 @@ mod tests {
         assert_eq!(record["cost_usd"], json!(0.006), "claude-haiku-4-5: $1/M in, $5/M out");
         let unpriced = Facts { attempt_model: Some("my-model".into()), ..facts };
         assert_eq!(json_of(&call, &unpriced, cost_of(&call, &unpriced), UNIX_EPOCH)["cost_usd"], Value::Null);
+    }
+
+    #[test]
+    fn long_values_are_cut_on_a_character_boundary_and_marked() {
+        assert_eq!(bounded("gpt-4o-mini"), "gpt-4o-mini");
+        let exact = "m".repeat(MAX_VALUE);
+        assert_eq!(bounded(&exact), exact);
+        let cut = bounded(&"é".repeat(MAX_VALUE));
+        assert!(cut.len() <= MAX_VALUE && cut.ends_with('…'), "{cut}");
+        assert!(cut.trim_end_matches('…').chars().all(|c| c == 'é'));
     }
 
     fn cost_of(call: &Call, facts: &Facts) -> Option<f64> {

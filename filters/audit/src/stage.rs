@@ -6,7 +6,8 @@
 use crate::config::AuditConfig;
 use crate::delivery::{Counts, Outbox};
 use crate::metrics::Metrics;
-use crate::record::{self, Call, Facts};
+use crate::record::{self, bounded, Call, Facts};
+use crate::request_id::RequestIds;
 use llm_api::{for_both, Json, SseEvent, Usage, UsageAccumulator};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,13 +23,17 @@ struct Shared {
     /// The records of this VM waiting to be sent (a VM is one thread).
     outbox: RefCell<Outbox>,
     metrics: RefCell<Metrics>,
+    ids: RequestIds,
 }
 
 impl Audit {
     pub fn new(config: AuditConfig) -> Self {
-        let (max_queue, max_batch) = config.collector.as_ref().map_or((1, 1), |c| (c.max_queue, c.max_batch));
-        let outbox = RefCell::new(Outbox::new(max_queue, max_batch));
-        Audit { shared: Rc::new(Shared { config, outbox, metrics: RefCell::default() }) }
+        let (max_queue, max_batch, max_queue_bytes) =
+            config.collector.as_ref().map_or((1, 1, 1), |c| (c.max_queue, c.max_batch, c.max_queue_bytes));
+        let outbox = Outbox::new(max_queue, max_batch, max_queue_bytes);
+        let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
+        let outbox = RefCell::new(outbox);
+        Audit { shared: Rc::new(Shared { config, outbox, metrics, ids: RequestIds::default() }) }
     }
 }
 
@@ -135,14 +140,17 @@ struct AuditStream {
 impl StageStream for AuditStream {
     fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         self.call.started = Some(host.now());
-        self.call.request_id = ex.request_header("x-request-id").map(str::to_owned);
+        self.call.client_request_id = ex.request_header("x-request-id").map(bounded);
+        let id = self.shared.ids.next();
+        host.set_request_header("x-request-id", Some(&id));
+        self.call.request_id = Some(id);
         self.call.api = ex.api.name();
         if let Some(id) = ex.client_id() {
-            self.call.client.insert("id".into(), id.into());
+            self.call.client.insert("id".into(), bounded(id).into());
         }
         for header in &self.shared.config.client_headers {
             if let Some(value) = ex.request_header(header) {
-                self.call.client.insert(header.clone(), value.into());
+                self.call.client.insert(header.clone(), bounded(value).into());
             }
         }
         Flow::Continue
@@ -151,10 +159,10 @@ impl StageStream for AuditStream {
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         host.set_fact("llm.api", ex.api.name());
         if let Some(request) = &ex.request {
-            if let Some(model) = &request.model {
+            self.call.model_requested = request.model.as_deref().map(bounded);
+            if let Some(model) = &self.call.model_requested {
                 host.set_fact("llm.model.requested", model);
             }
-            self.call.model_requested = request.model.clone();
             self.call.stream = request.stream;
             self.call.messages = request.message_count(&ex.api);
         }
@@ -176,7 +184,7 @@ impl StageStream for AuditStream {
         let dialect = ex.api.dialect();
         for_both!(body, |body| {
             self.call.usage = Usage::from_json(dialect, body);
-            self.call.served_model = body.str_field("model").map(str::to_owned);
+            self.call.served_model = body.str_field("model").map(bounded);
         });
     }
 
@@ -206,7 +214,7 @@ impl StageStream for AuditStream {
             self.call.error_type = ex.response.as_ref().and_then(|body| {
                 for_both!(body, |body| {
                     let error = body.field("error")?;
-                    error.str_field("type").or_else(|| error.str_field("status")).map(str::to_owned)
+                    error.str_field("type").or_else(|| error.str_field("status")).map(bounded)
                 })
             });
         }
@@ -224,15 +232,15 @@ impl StageStream for AuditStream {
         // from Envoy (in the bundle the chain is read back from the
         // pipeline) would only repeat the route's facts.
         let attempt_provider = host.fact("llm.fallback").and_then(|_| host.fact("llm.attempt.provider"));
-        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model"));
+        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model")).as_deref().map(bounded);
         let facts = Facts {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),
-            upstream_model: host.fact("llm.model.upstream"),
+            upstream_model: host.fact("llm.model.upstream").as_deref().map(bounded),
             attempt_provider,
             attempt_model,
             attempts: host.upstream_attempts().filter(|n| *n > 0),
-            ratelimit_key: host.fact("llm.ratelimit.key"),
+            ratelimit_key: host.fact("llm.ratelimit.key").as_deref().map(bounded),
             ratelimit_remaining: host.fact("llm.ratelimit.remaining"),
             input_estimated: host.fact("llm.tokens.input_estimated"),
             pii: host.fact("llm.pii.findings"),
@@ -241,7 +249,7 @@ impl StageStream for AuditStream {
         let config = &self.shared.config;
         let cost = record::cost(&self.call, &facts, &config.price_map);
         let ended = host.now();
-        self.shared.metrics.borrow_mut().record(&self.call, &facts, cost, ended, host);
+        self.shared.metrics.borrow_mut().record(&self.call, &facts, cost, &config.price_map, ended, host);
         if let Some(usage) = &self.call.usage {
             host.set_fact("llm.usage.prompt", &usage.input.to_string());
             host.set_fact("llm.usage.completion", &usage.output.to_string());

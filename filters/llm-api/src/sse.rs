@@ -12,6 +12,40 @@
 //! kept, so that a stream passed through the parser and [`SseEvent::write_to`]
 //! keeps its keep-alive comments. For input written in the canonical form
 //! (`field: value` lines, `\n` endings) the writer reproduces it byte for byte.
+//!
+//! An unfinished event is held in memory, so its size is capped
+//! ([`MAX_EVENT_BYTES`]): an upstream that never ends an event, or sends one
+//! far beyond any real one, makes the parser fail
+//! ([`SseParser::overflowed`]); it then drops what it held and ignores the
+//! rest of the stream, and the caller ends the stream with [`error_event`].
+
+use crate::api::Dialect;
+use crate::error::{ApiError, ErrorKind};
+
+/// The most bytes an unfinished event may hold: far beyond any real event
+/// (a streamed chunk is a few hundred bytes; a tool call's arguments or an
+/// image a few hundred KB), small enough that a VM holding it for every
+/// stream it serves survives.
+pub const MAX_EVENT_BYTES: usize = 4 << 20;
+
+/// The event that ends a stream the gateway cannot pass on, in the caller's
+/// format: an `error` event for Anthropic, an error object as data for
+/// OpenAI and Gemini (what their SDKs raise mid-stream).
+pub fn error_event(dialect: Dialect, error: &ApiError) -> SseEvent {
+    let body = String::from_utf8(error.body(dialect)).unwrap_or_default();
+    match dialect {
+        Dialect::Anthropic => SseEvent::named("error", body),
+        Dialect::OpenAi | Dialect::Gemini => SseEvent::data(body),
+    }
+}
+
+/// The error for a stream whose event went over [`MAX_EVENT_BYTES`].
+pub fn oversized_event_error() -> ApiError {
+    ApiError::new(
+        ErrorKind::BadGateway,
+        format!("The upstream provider sent a stream event over {MAX_EVENT_BYTES} bytes; the stream was ended."),
+    )
+}
 
 /// One event: the lines between two blank lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,6 +181,10 @@ pub struct SseParser {
     has_lines: bool,
     /// Whether the stream's first bytes have been seen (a BOM is dropped there).
     started: bool,
+    /// Bytes of the lines in `pending`.
+    held: usize,
+    /// Whether an event went over [`MAX_EVENT_BYTES`]: the rest is ignored.
+    overflowed: bool,
 }
 
 impl SseParser {
@@ -163,6 +201,22 @@ impl SseParser {
 
     /// Like [`feed`](Self::feed), appending to `events`.
     pub fn feed_into(&mut self, chunk: &[u8], events: &mut Vec<SseEvent>) {
+        if self.overflowed {
+            return;
+        }
+        self.parse(chunk, events);
+        if self.held + self.tail.len() > MAX_EVENT_BYTES {
+            *self = SseParser { overflowed: true, started: true, ..SseParser::default() };
+        }
+    }
+
+    /// Whether an unfinished event went over [`MAX_EVENT_BYTES`]: the
+    /// parser then holds nothing and yields no more events.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    fn parse(&mut self, chunk: &[u8], events: &mut Vec<SseEvent>) {
         if chunk.is_empty() {
             // Nothing to parse, and a pending `\r` must still meet its `\n`.
             return;
@@ -230,6 +284,9 @@ impl SseParser {
     /// line. (Browsers drop such an event; providers that omit the final
     /// blank line exist, and dropping their last event would lose usage.)
     pub fn finish(&mut self) -> Option<SseEvent> {
+        if self.overflowed {
+            return None;
+        }
         let tail = std::mem::take(&mut self.tail);
         let mut events = Vec::new();
         if !tail.is_empty() && tail != b"\r" {
@@ -239,21 +296,17 @@ impl SseParser {
         events.pop()
     }
 
-    /// How many bytes are held for an unfinished line, so that callers can
-    /// cap what a misbehaving upstream makes them hold.
-    pub fn buffered_len(&self) -> usize {
-        self.tail.len() + self.pending.data.as_ref().map_or(0, String::len)
-    }
-
     fn line(&mut self, line: &[u8], events: &mut Vec<SseEvent>) {
         if line.is_empty() {
             if self.has_lines {
                 events.push(std::mem::take(&mut self.pending));
                 self.has_lines = false;
+                self.held = 0;
             }
             return;
         }
         self.has_lines = true;
+        self.held += line.len();
         let text = String::from_utf8_lossy(line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
@@ -360,7 +413,7 @@ mod tests {
     fn keeps_only_the_tail() {
         let mut parser = SseParser::new();
         assert_eq!(parser.feed(b"data: one\n\ndata: tw").len(), 1);
-        assert_eq!(parser.buffered_len(), "data: tw".len());
+        assert_eq!(parser.held + parser.tail.len(), "data: tw".len());
     }
 
     #[test]
@@ -421,5 +474,50 @@ mod tests {
             parse_all(&[not_bom])
         );
         assert_eq!(parse_all(&[b"\xEF\xBB"]), parse_all(&[b"\xEF", b"\xBB"]));
+    }
+
+    #[test]
+    fn an_event_over_the_cap_fails_the_parser_which_then_holds_nothing() {
+        let mut parser = SseParser::new();
+        assert_eq!(parser.feed(b"data: small\n\ndata: "), [SseEvent::data("small")]);
+        let piece = vec![b'x'; MAX_EVENT_BYTES / 4];
+        for _ in 0..4 {
+            assert!(parser.feed(&piece[6..]).is_empty());
+            assert!(!parser.overflowed());
+        }
+        assert!(parser.feed(b"xxxxxxxxxxxxxxxxxxx").is_empty());
+        assert!(parser.overflowed(), "one byte over");
+        assert_eq!(parser.held + parser.tail.len(), 0, "what it held is dropped");
+        assert!(parser.feed(b"\n\ndata: later\n\n").is_empty(), "the rest is ignored");
+        assert_eq!(parser.finish(), None);
+    }
+
+    #[test]
+    fn many_lines_without_a_blank_line_count_towards_the_cap() {
+        let mut parser = SseParser::new();
+        let line = format!("data: {}\n", "y".repeat(1000));
+        for _ in 0..(MAX_EVENT_BYTES / 1000) {
+            parser.feed(line.as_bytes());
+        }
+        assert!(parser.overflowed());
+        let mut parser = SseParser::new();
+        let event = format!("{line}\n");
+        for _ in 0..(2 * MAX_EVENT_BYTES / 1000) {
+            assert_eq!(parser.feed(event.as_bytes()).len(), 1);
+        }
+        assert!(!parser.overflowed(), "ended events are not held");
+    }
+
+    #[test]
+    fn the_error_event_is_in_the_callers_format() {
+        let error = oversized_event_error();
+        let anthropic = error_event(Dialect::Anthropic, &error);
+        assert_eq!(anthropic.event.as_deref(), Some("error"));
+        let body: serde_json::Value = serde_json::from_str(anthropic.data_str()).unwrap();
+        assert_eq!(body["error"]["type"], "api_error");
+        let openai = error_event(Dialect::OpenAi, &error);
+        assert_eq!(openai.event, None);
+        let body: serde_json::Value = serde_json::from_str(openai.data_str()).unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("stream event over"));
     }
 }

@@ -43,6 +43,7 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
         let known: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
         return Err(ConfigError::new(NAME, unknown.clone(), format!("unknown filter; expected one of {}", known.join(", "))));
     }
+    share_route_models(&mut sections);
     let stages: Vec<Box<dyn Stage>> = SECTIONS
         .iter()
         .filter_map(|(name, build)| sections.remove(*name).map(build))
@@ -51,6 +52,26 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
         return Err(ConfigError::new(NAME, "", "no filter is configured"));
     }
     Ok(Stages::new(stages).with_client_identity(&identity))
+}
+
+/// Gives the audit section, unless it names its own, the route table's exact
+/// model names as `metric_models`: the models the operator configured get
+/// their own metric label, any other a client names is `other`.
+fn share_route_models(sections: &mut serde_json::Map<String, Value>) {
+    let Some(route) = sections.get(provider_rewrite::NAME) else { return };
+    let mut models: Vec<Value> = Vec::new();
+    for entry in route.get("models").and_then(Value::as_array).into_iter().flatten() {
+        let targets = entry.get("to").and_then(Value::as_array).into_iter().flatten();
+        let names = entry.get("match").into_iter().chain(targets.filter_map(|to| to.get("model")));
+        for name in names.filter_map(Value::as_str).filter(|n| !n.is_empty() && !n.contains(['*', '?'])) {
+            if !models.iter().any(|m| m == name) {
+                models.push(name.into());
+            }
+        }
+    }
+    if let Some(Value::Object(audit)) = sections.get_mut(audit::NAME) {
+        audit.entry("metric_models").or_insert(Value::Array(models));
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -70,6 +91,23 @@ mod tests {
         }"#;
         let names: Vec<&str> = load(config).unwrap().iter().map(|s| s.name()).collect();
         assert_eq!(names, ["audit", "pii_scan", "token_limit", "provider_route"]);
+    }
+
+    #[test]
+    fn the_route_tables_exact_models_are_the_audits_metric_models() {
+        let mut sections = serde_json::json!({
+            "audit": {},
+            "provider_rewrite": {"role": "route", "models": [
+                {"match": "fast", "to": [{"provider": "o", "model": "gpt-4o-mini"}, {"provider": "a"}]},
+                {"match": "claude-*", "to": [{"provider": "a"}]}, {"match": "gpt-4o-mini", "to": [{"provider": "o"}]}
+            ]}
+        });
+        let Value::Object(map) = &mut sections else { unreachable!() };
+        share_route_models(map);
+        assert_eq!(map["audit"]["metric_models"], serde_json::json!(["fast", "gpt-4o-mini"]));
+        map["audit"]["metric_models"] = serde_json::json!(["mine"]);
+        share_route_models(map);
+        assert_eq!(map["audit"]["metric_models"], serde_json::json!(["mine"]), "the audit's own list wins");
     }
 
     #[test]

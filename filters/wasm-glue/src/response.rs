@@ -6,7 +6,8 @@
 use crate::host::Host;
 use crate::pipeline::{Order, Pipeline};
 use crate::profile::span;
-use llm_api::sse::{write_events, SseParser};
+use crate::host::LogLevel;
+use llm_api::sse::{error_event, oversized_event_error, write_events, SseParser};
 use llm_api::Body;
 
 /// How the response body is handled, decided at the response headers.
@@ -134,13 +135,34 @@ impl Pipeline {
             }
             ResponseMode::Stream { parser, rewrite } => {
                 let rewrite = *rewrite;
+                let failed_before = parser.overflowed();
                 let mut events = parser.feed(chunk);
                 if end_of_stream {
                     events.extend(parser.finish());
                 }
+                let failed_now = !failed_before && parser.overflowed();
                 let exchange = &mut self.exchange;
                 for (stream, stage) in self.streams.iter_mut().zip(self.stages.iter()).rev() {
                     span(|| stage.name(), "on_response_events", || stream.on_response_events(exchange, &mut events, end_of_stream, host));
+                }
+                if failed_before {
+                    // The stream has failed: the rest is dropped unread.
+                    return BodyStep::Replace(Vec::new());
+                }
+                if failed_now {
+                    host.log(LogLevel::Warn, "an upstream stream event went over the size cap; the stream was ended with an error event");
+                    // Passed-through bytes already sent part of the event: this
+                    // chunk goes too, then a blank line ends that event. A
+                    // rewritten stream sent whole events only.
+                    let mut out = if rewrite {
+                        write_events(&events)
+                    } else {
+                        let mut out = chunk.to_vec();
+                        out.extend_from_slice(b"\n\n");
+                        out
+                    };
+                    error_event(self.exchange.api.dialect(), &oversized_event_error()).write_to(&mut out);
+                    return BodyStep::Replace(out);
                 }
                 if !rewrite {
                     return BodyStep::Continue;
@@ -250,6 +272,35 @@ mod tests {
             assert_eq!(*seen.borrow(), ["one", "two", "three", "<end>"], "cut at {cut}");
             let data: Vec<String> = events_of(&out).iter().map(|e| e.data_str().to_owned()).collect();
             assert_eq!(data, ["ONE", "TWO", "THREE"], "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn an_event_over_the_cap_ends_the_stream_with_an_error_event_and_drops_the_rest() {
+        let piece = vec![b'x'; 1 << 20];
+        for rewrite in [false, true] {
+            let (mut p, seen) = pipeline(rewrite);
+            let mut host = FakeHost::default();
+            p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
+            let mut out = Vec::new();
+            let mut step = |p: &mut Pipeline, chunk: &[u8], end| match p.on_response_body(&mut host, chunk, end) {
+                BodyStep::Replace(bytes) => out.extend(bytes),
+                BodyStep::Continue => out.extend_from_slice(chunk),
+                BodyStep::Pause => panic!("a stream never pauses"),
+            };
+            step(&mut p, b"data: one\n\ndata: ", false);
+            for _ in 0..5 {
+                step(&mut p, &piece, false);
+            }
+            step(&mut p, b"\n\ndata: after\n\n", true);
+            let events = events_of(&out);
+            let last = events.last().unwrap();
+            let error: serde_json::Value = serde_json::from_str(last.data_str()).unwrap();
+            assert_eq!(error["error"]["type"], "server_error", "rewrite {rewrite}: OpenAI's format");
+            assert!(out.len() < 6 << 20, "rewrite {rewrite}: the rest was dropped");
+            assert!(!out.windows(5).any(|w| w == b"after" || w == b"AFTER"), "rewrite {rewrite}");
+            assert_eq!(seen.borrow().first().map(String::as_str), Some("one"));
+            assert_eq!(seen.borrow().last().map(String::as_str), Some("<end>"), "stages still see the end");
         }
     }
 

@@ -291,6 +291,10 @@ async fn respond(
             None => state.collector.accept(&parts.headers, &body).await,
         },
     };
+    let reply = match header_number(&parts, "x-fake-huge-event") {
+        Some(bytes) => with_huge_event(reply, bytes),
+        None => reply,
+    };
     let delay = header_number(&parts, "x-fake-chunk-delay-ms")
         .map_or(state.chunk_delay, Duration::from_millis);
     let mut response = frame(reply, fault.truncate, delay, sse::seed(&digest));
@@ -298,6 +302,20 @@ async fn respond(
         add_provider_ratelimit_headers(response.headers_mut());
     }
     Ok(response)
+}
+
+/// `x-fake-huge-event: N`: after a stream's first event, a `data:` line of
+/// N bytes that no line end follows (the next event's first line continues
+/// it), like a broken upstream whose event never ends. At most 64 MiB.
+fn with_huge_event(reply: Reply, bytes: u64) -> Reply {
+    let Reply::Stream { content_type, mut events } = reply else {
+        return reply;
+    };
+    let n = usize::try_from(bytes.min(64 << 20)).unwrap_or(0);
+    let mut line = b"data: ".to_vec();
+    line.resize(line.len() + n, b'x');
+    events.insert(1.min(events.len()), Bytes::from(line));
+    Reply::Stream { content_type, events }
 }
 
 /// `x-fake-ratelimit-headers`: the `x-ratelimit-*` headers OpenAI sends with

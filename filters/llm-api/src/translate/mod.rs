@@ -298,9 +298,18 @@ impl<P: Pair + 'static> Translator for Translation<P> {
         if self.status >= 400 {
             return None;
         }
+        let failed_before = self.parser.overflowed();
         let mut out = Vec::new();
         for event in self.parser.feed(chunk) {
             self.event(&event, &mut out);
+        }
+        // An event over the parser's cap ends the stream (`crate::sse`).
+        if failed_before {
+            return Some(Vec::new());
+        }
+        if self.parser.overflowed() {
+            out.push(crate::sse::error_event(P::CLIENT, &crate::sse::oversized_event_error()));
+            return Some(write_events(&out));
         }
         if end_of_stream {
             if let Some(event) = self.parser.finish() {
