@@ -59,6 +59,7 @@ fn headers(body: &[u8]) -> Vec<(String, String)> {
         (":authority", "127.0.0.1:10000"),
         ("content-type", "application/json"),
         ("authorization", "Bearer demo-key"),
+        ("x-client-id", "demo"),
         ("x-agent-id", "bench"),
         ("x-request-id", "6a1f0d52-2c4e-4d43-9d1e-1b1f3a3e4c55"),
     ]

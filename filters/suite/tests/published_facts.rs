@@ -16,7 +16,7 @@ mod support;
 use support::MemoryHost;
 
 fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &Value, content_type: &str, response: &[u8]) {
-    let headers = [(":method", "POST"), (":path", "/v1/chat/completions"), ("content-type", "application/json"), ("x-agent-id", "a")]
+    let headers = [(":method", "POST"), (":path", "/v1/chat/completions"), ("content-type", "application/json"), ("x-client-id", "demo"), ("x-agent-id", "a")]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
