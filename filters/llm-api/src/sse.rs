@@ -205,7 +205,9 @@ impl SseParser {
             return;
         }
         self.parse(chunk, events);
-        if self.held + self.tail.len() > MAX_EVENT_BYTES {
+        // An event over the cap is refused whether it is still open (the
+        // bytes held) or ended within this chunk (`line` saw it grow).
+        if self.overflowed || self.held + self.tail.len() > MAX_EVENT_BYTES {
             *self = SseParser { overflowed: true, started: true, ..SseParser::default() };
         }
     }
@@ -268,6 +270,9 @@ impl SseParser {
                 joined.extend_from_slice(line);
                 self.line(&joined, events);
             }
+            if self.overflowed {
+                return;
+            }
             // A `\r` at the very end may be the first half of `\r\n`.
             if is_cr && end + 1 == chunk.len() {
                 self.tail.push(b'\r');
@@ -293,6 +298,9 @@ impl SseParser {
             self.line(&tail, &mut events);
         }
         self.line(b"", &mut events);
+        if self.overflowed {
+            return None;
+        }
         events.pop()
     }
 
@@ -307,6 +315,10 @@ impl SseParser {
         }
         self.has_lines = true;
         self.held += line.len();
+        if self.held > MAX_EVENT_BYTES {
+            self.overflowed = true;
+            return;
+        }
         let text = String::from_utf8_lossy(line);
         let (field, value) = match text.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
@@ -489,6 +501,21 @@ mod tests {
         assert!(parser.overflowed(), "one byte over");
         assert_eq!(parser.held + parser.tail.len(), 0, "what it held is dropped");
         assert!(parser.feed(b"\n\ndata: later\n\n").is_empty(), "the rest is ignored");
+        assert_eq!(parser.finish(), None);
+    }
+
+    /// An event over the cap that arrives whole in one chunk (Envoy may
+    /// hand over megabytes at once) is refused too, not emitted; the events
+    /// before it in the chunk are.
+    #[test]
+    fn an_event_over_the_cap_in_one_chunk_is_refused() {
+        let mut chunk = b"data: small\n\ndata: ".to_vec();
+        chunk.resize(chunk.len() + MAX_EVENT_BYTES + 10, b'x');
+        chunk.extend_from_slice(b"\n\ndata: later\n\n");
+        let mut parser = SseParser::new();
+        assert_eq!(parser.feed(&chunk), [SseEvent::data("small")]);
+        assert!(parser.overflowed());
+        assert_eq!(parser.held + parser.tail.len(), 0);
         assert_eq!(parser.finish(), None);
     }
 

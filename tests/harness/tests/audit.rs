@@ -91,7 +91,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert_eq!(outcome(&upstream_400).0, Some(400));
     assert_eq!(outcome(&upstream_500), (Some(500), Some("server_error".into()), Some(2)), "one retry");
     assert_eq!(outcome(&rejected), (Some(429), Some("rate_limit_exceeded".into()), None));
-    assert_eq!(records[&id(&rejected)]["ratelimit"]["key"], "demo-limited");
+    assert_eq!(records[&id(&rejected)]["ratelimit"]["key"], "client=demo;agent=demo|demo-limited");
     assert_eq!(outcome(&blocked).0, Some(400));
     assert!(records[&id(&blocked)]["pii"].as_array().unwrap().iter().any(|f| f["entity"] == "US_SSN" && f["action"] == "block"));
     let fallback = &records[&id(&fell_back)];
