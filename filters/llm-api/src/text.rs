@@ -24,7 +24,8 @@ use serde_json::Value;
 /// Who wrote a piece of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// System prompts, developer messages, Responses `instructions`.
+    /// System prompts, developer messages, Responses `instructions`, tool
+    /// definitions and output schemas.
     System,
     User,
     Assistant,
@@ -45,6 +46,32 @@ pub enum TextKind {
     ToolResult,
     /// Text to embed.
     EmbeddingInput,
+    /// A tool or function definition (name, description, parameter schema),
+    /// as JSON text: descriptions, enums and examples reach the model.
+    ToolDefinition,
+    /// Caller identifiers the provider reads: `user`, `safety_identifier`,
+    /// `metadata` (as JSON text).
+    Identifier,
+    /// Text in request settings that the model reads: output schemas
+    /// (`response_format`, `text.format`, Gemini `responseSchema`),
+    /// predicted output, prompt template variables.
+    Setting,
+    /// A document or search result given to the model (Anthropic
+    /// `document` and `search_result` blocks: text, title, context).
+    Document,
+    /// Reasoning or thinking text (Anthropic `thinking` blocks, Responses
+    /// reasoning items and summaries, `reasoning_content`, Gemini thought
+    /// parts).
+    Reasoning,
+    /// A content part or item of a type the walker does not know, as JSON
+    /// text: scanned rather than passed through unseen.
+    Other,
+    /// Log-probabilities of a response (OpenAI `logprobs`, Gemini
+    /// `logprobsResult`), as JSON text. They repeat the output in token
+    /// pieces, which no scan of one piece can judge, so they are offered to
+    /// rewriting only (a stage that rewrites the output replaces them); the
+    /// reading walkers skip them, as they are not text of their own.
+    LogProbs,
 }
 
 /// One visited field.
@@ -53,6 +80,12 @@ pub struct TextField<'t> {
     pub role: Role,
     pub kind: TextKind,
     pub text: &'t str,
+    /// Whether the field may be one piece of a streamed text (a stream
+    /// event's delta, or any Gemini chunk's part), to be read on with the
+    /// next piece of the same kind. Otherwise it holds a whole text: every
+    /// request field, and the stream events that repeat a whole text
+    /// (Responses `.done` events, finished items, the completed response).
+    pub delta: bool,
 }
 
 /// The body shapes the walker knows; several [`ApiKind`]s share one.
@@ -115,18 +148,24 @@ pub fn rewrite_request_text(
 
 /// Calls `visit` for every text field of a response body of `api` — a whole
 /// JSON response or the data of one stream event (OpenAI chunk deltas,
-/// Anthropic content block events, Gemini chunks, Responses API deltas).
+/// Anthropic content block events, Gemini chunks, Responses API deltas and
+/// the events that repeat a whole text). Log-probabilities are not visited
+/// (see [`TextKind::LogProbs`]).
 pub fn for_each_response_text<J: Json>(
     api: &ApiKind,
     body: &J,
     mut visit: impl FnMut(TextField<'_>),
 ) {
-    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
+    let mut sink = |place: Place, node: &J| {
+        if place.kind != TextKind::LogProbs {
+            read(place, node, &mut visit)
+        }
+    };
     response_root(Shape::of(api), body, &mut sink);
 }
 
-/// Rewrites the text fields of a response body or stream event in place;
-/// returns whether anything changed.
+/// Rewrites the text fields of a response body or stream event in place,
+/// log-probabilities included; returns whether anything changed.
 pub fn rewrite_response_text(
     api: &ApiKind,
     body: &mut Value,
@@ -163,6 +202,7 @@ struct Place {
     role: Role,
     kind: TextKind,
     json: bool,
+    delta: bool,
 }
 
 impl Place {
@@ -171,15 +211,29 @@ impl Place {
             role,
             kind,
             json: false,
+            delta: false,
         }
     }
 
     fn json(role: Role, kind: TextKind) -> Place {
         Place {
-            role,
-            kind,
             json: true,
+            ..Place::text(role, kind)
         }
+    }
+
+    /// The same place in a stream event's delta. JSON values (tool
+    /// arguments as objects, parts of unknown types) are whole in any event.
+    fn delta(self) -> Place {
+        Place {
+            delta: !self.json,
+            ..self
+        }
+    }
+
+    /// The same place, holding the given kind of text.
+    fn kind(self, kind: TextKind) -> Place {
+        Place { kind, ..self }
     }
 }
 
@@ -188,9 +242,12 @@ fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(TextField<'_>)) {
         role: place.role,
         kind: place.kind,
         text,
+        delta: place.delta,
     };
     if place.json {
-        visit(field(&node.to_text()));
+        if !node.is_null() {
+            visit(field(&node.to_text()));
+        }
     } else if let Some(text) = node.as_str() {
         visit(field(text));
     }
@@ -205,8 +262,12 @@ fn write(
         role: place.role,
         kind: place.kind,
         text,
+        delta: place.delta,
     };
     if place.json {
+        if node.is_null() {
+            return false;
+        }
         let Some(new) = rewrite(field(&node.to_string())) else {
             return false;
         };
@@ -284,11 +345,25 @@ fn role_of(node: &impl Json, default: Role) -> Role {
     }
 }
 
+/// Each element of an array node (one tool definition each), or the node.
+fn each<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
+    if node.value().as_array().is_some() {
+        for item in node.elements() {
+            sink(place, item);
+        }
+    } else {
+        sink(place, node);
+    }
+}
+
 fn request_root<'a, N: Node<'a>>(
     shape: Shape,
     root: impl Iterator<Item = (&'a str, N)>,
     sink: &mut Sink<'_, N>,
 ) {
+    let tools = Place::json(Role::System, TextKind::ToolDefinition);
+    let setting = Place::json(Role::System, TextKind::Setting);
+    let identifier = Place::text(Role::User, TextKind::Identifier);
     for (key, node) in root {
         match (shape, key) {
             (Shape::OpenAiChat | Shape::Anthropic, "messages") => {
@@ -304,9 +379,14 @@ fn request_root<'a, N: Node<'a>>(
                 }
                 _ => sink(Place::text(Role::User, TextKind::EmbeddingInput), node),
             },
-            (Shape::OpenAiResponses, "instructions") => {
-                sink(Place::text(Role::System, TextKind::Message), node)
-            }
+            (Shape::OpenAiResponses, "instructions") => match node.value().as_array() {
+                Some(_) => {
+                    for item in node.elements() {
+                        responses_item(item, Role::System, sink);
+                    }
+                }
+                _ => sink(Place::text(Role::System, TextKind::Message), node),
+            },
             (Shape::OpenAiResponses, "input") => match node.value().as_array() {
                 Some(_) => {
                     for item in node.elements() {
@@ -318,35 +398,81 @@ fn request_root<'a, N: Node<'a>>(
             (Shape::Anthropic, "system") => {
                 content(node, Place::text(Role::System, TextKind::Message), sink)
             }
-            (Shape::GeminiGenerate, "systemInstruction") => {
-                gemini_content(node, Role::System, false, sink)
+            (Shape::GeminiGenerate, "systemInstruction" | "system_instruction") => {
+                gemini_content(node, Role::System, TextKind::Message, sink)
             }
             (Shape::GeminiGenerate, "contents") => {
                 for item in node.elements() {
-                    gemini_content(item, Role::User, false, sink);
+                    gemini_content(item, Role::User, TextKind::Message, sink);
                 }
             }
-            (Shape::GeminiEmbed, "content") => gemini_content(node, Role::User, true, sink),
-            (Shape::GeminiEmbed, "requests") => {
-                for request in node.elements() {
-                    if let Some(content) = request.field("content") {
-                        gemini_content(content, Role::User, true, sink);
+            (Shape::GeminiGenerate, "generationConfig" | "generation_config") => {
+                for (key, value) in node.entries() {
+                    if matches!(
+                        key,
+                        "responseSchema"
+                            | "response_schema"
+                            | "responseJsonSchema"
+                            | "response_json_schema"
+                    ) {
+                        sink(setting, value);
                     }
                 }
+            }
+            (Shape::GeminiEmbed, "content") => {
+                gemini_content(node, Role::User, TextKind::EmbeddingInput, sink)
+            }
+            (Shape::GeminiEmbed, "title") => {
+                sink(Place::text(Role::User, TextKind::EmbeddingInput), node)
+            }
+            (Shape::GeminiEmbed, "requests") => {
+                for request in node.elements() {
+                    request_root(shape, request.entries(), sink);
+                }
+            }
+            (
+                Shape::OpenAiChat
+                | Shape::OpenAiResponses
+                | Shape::Anthropic
+                | Shape::GeminiGenerate,
+                "tools",
+            )
+            | (Shape::OpenAiChat, "functions") => each(node, tools, sink),
+            (Shape::OpenAiChat, "response_format" | "prediction")
+            | (Shape::OpenAiResponses, "text" | "prompt") => sink(setting, node),
+            (
+                Shape::OpenAiChat | Shape::OpenAiResponses | Shape::OpenAiEmbeddings,
+                "user" | "safety_identifier",
+            ) => sink(identifier, node),
+            (Shape::OpenAiChat | Shape::OpenAiResponses | Shape::Anthropic, "metadata") => {
+                sink(identifier.json_of(), node)
             }
             _ => {}
         }
     }
 }
 
+impl Place {
+    /// The same place, holding JSON to be shown as text.
+    fn json_of(self) -> Place {
+        Place { json: true, ..self }
+    }
+}
+
 fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>) {
+    let logprobs = Place::json(Role::Assistant, TextKind::LogProbs);
     match shape {
         Shape::OpenAiChat => {
             if let Some(choices) = body.field("choices") {
                 for choice in choices.elements() {
                     for (key, node) in choice.entries() {
-                        if key == "message" || key == "delta" {
-                            message_fields(node, Role::Assistant, sink);
+                        match key {
+                            "message" => message_fields(node, Role::Assistant, sink),
+                            "delta" => message_fields(node, Role::Assistant, &mut |place, n| {
+                                sink(place.delta(), n)
+                            }),
+                            "logprobs" => sink(logprobs, node),
+                            _ => {}
                         }
                     }
                 }
@@ -357,8 +483,19 @@ fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>)
         Shape::GeminiGenerate => {
             if let Some(candidates) = body.field("candidates") {
                 for candidate in candidates.elements() {
-                    if let Some(content) = candidate.field("content") {
-                        gemini_content(content, Role::Assistant, false, sink);
+                    for (key, node) in candidate.entries() {
+                        match key {
+                            // A whole response and a stream's chunk look
+                            // alike; a chunk's parts are pieces of the text.
+                            "content" => gemini_content(
+                                node,
+                                Role::Assistant,
+                                TextKind::Message,
+                                &mut |place, n| sink(place.delta(), n),
+                            ),
+                            "logprobsResult" | "logprobs_result" => sink(logprobs, node),
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -380,15 +517,37 @@ fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_
             "content" => content(node, Place::text(role, kind), sink),
             "refusal" => sink(Place::text(role, TextKind::Message), node),
             "name" => sink(Place::text(role, TextKind::Name), node),
+            "reasoning_content" | "reasoning" => {
+                content(node, Place::text(role, TextKind::Reasoning), sink)
+            }
+            "audio" => {
+                if let Some(transcript) = node.field("transcript") {
+                    sink(Place::text(role, TextKind::Message), transcript);
+                }
+            }
             "tool_calls" => {
                 for call in node.elements() {
-                    if let Some(arguments) =
-                        call.field("function").and_then(|f| f.field("arguments"))
-                    {
-                        sink(
-                            Place::text(Role::Assistant, TextKind::ToolArguments),
-                            arguments,
-                        );
+                    for (key, value) in call.entries() {
+                        match key {
+                            "function" => {
+                                if let Some(arguments) = value.field("arguments") {
+                                    sink(
+                                        Place::text(Role::Assistant, TextKind::ToolArguments),
+                                        arguments,
+                                    );
+                                }
+                            }
+                            // Custom tools: free-form input.
+                            "custom" => {
+                                if let Some(input) = value.field("input") {
+                                    sink(
+                                        Place::text(Role::Assistant, TextKind::ToolArguments),
+                                        input,
+                                    );
+                                }
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -406,53 +565,134 @@ fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_
 }
 
 /// A content field: a string, or an array of typed parts / blocks (OpenAI
-/// parts, Responses parts, Anthropic blocks).
+/// parts, Responses parts, Anthropic blocks). A part of a type not known
+/// here is visited as JSON text (kind [`TextKind::Other`]); only the types
+/// known to carry media or opaque data alone are passed over.
 fn content<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
     if node.value().as_str().is_some() {
         sink(place, node);
         return;
     }
-    for part in node.elements() {
-        match part.value().str_field("type") {
-            Some("text" | "input_text" | "output_text" | "refusal") => {
-                let key = if part.value().str_field("type") == Some("refusal") {
-                    "refusal"
-                } else {
-                    "text"
-                };
-                if let Some(text) = part.field(key) {
+    if node.value().is_object() {
+        part(node, place, sink);
+        return;
+    }
+    for item in node.elements() {
+        if item.value().as_str().is_some() {
+            sink(place, item);
+        } else {
+            part(item, place, sink);
+        }
+    }
+}
+
+/// One typed part or block of a content field.
+fn part<'a, N: Node<'a>>(part: N, place: Place, sink: &mut Sink<'_, N>) {
+    let Some(kind) = part.value().str_field("type") else {
+        // Untyped: a Responses reasoning summary `{text}`, or unknown.
+        match Json::field(part.value(), "text") {
+            Some(_) => {
+                if let Some(text) = part.field("text") {
                     sink(place, text);
                 }
             }
-            Some("tool_use") => {
-                if let Some(input) = part.field("input") {
-                    sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
-                }
-            }
-            Some("tool_result") => {
-                if let Some(result) = part.field("content") {
-                    content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);
-                }
-            }
-            _ => {}
+            None => sink(place.kind(TextKind::Other).json_of(), part),
         }
+        return;
+    };
+    let document = Place::text(place.role, TextKind::Document);
+    match kind {
+        "text" | "input_text" | "output_text" | "summary_text" | "reasoning_text" => {
+            for (key, value) in part.entries() {
+                match key {
+                    "text" => sink(place, value),
+                    "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), value),
+                    _ => {}
+                }
+            }
+        }
+        "refusal" => {
+            if let Some(text) = part.field("refusal") {
+                sink(place, text);
+            }
+        }
+        "thinking" => {
+            if let Some(text) = part.field("thinking") {
+                sink(place.kind(TextKind::Reasoning), text);
+            }
+        }
+        "tool_use" | "server_tool_use" | "mcp_tool_use" => {
+            if let Some(input) = part.field("input") {
+                sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
+            }
+        }
+        "tool_result" | "mcp_tool_result" => {
+            if let Some(result) = part.field("content") {
+                content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);
+            }
+        }
+        "document" | "search_result" => {
+            for (key, value) in part.entries() {
+                match key {
+                    "title" | "context" => sink(document, value),
+                    "content" => content(value, document, sink),
+                    "source" => document_source(value, document, sink),
+                    _ => {}
+                }
+            }
+        }
+        // Media, and data only the provider can read (encrypted thinking).
+        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "file"
+        | "input_file" | "redacted_thinking" | "container_upload" => {}
+        _ => sink(place.kind(TextKind::Other).json_of(), part),
+    }
+}
+
+/// An Anthropic document `source`: plain text, or content blocks; base64
+/// and URL sources are media (PDF) the scanner cannot read.
+fn document_source<'a, N: Node<'a>>(source: N, place: Place, sink: &mut Sink<'_, N>) {
+    match source.value().str_field("type") {
+        Some("text") => {
+            if let Some(data) = source.field("data") {
+                sink(place, data);
+            }
+        }
+        Some("content") => {
+            if let Some(blocks) = source.field("content") {
+                content(blocks, place, sink);
+            }
+        }
+        // The search_result `source` is a string (a URL or a name).
+        None if source.value().as_str().is_some() => sink(place, source),
+        _ => {}
     }
 }
 
 /// One item of a Responses API `input` or `output`.
 fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N>) {
+    let arguments = Place::text(Role::Assistant, TextKind::ToolArguments);
+    let result = Place::text(Role::Tool, TextKind::ToolResult);
     match item.value().str_field("type") {
-        Some("function_call") => {
-            if let Some(arguments) = item.field("arguments") {
-                sink(
-                    Place::text(Role::Assistant, TextKind::ToolArguments),
-                    arguments,
-                );
+        Some("function_call" | "custom_tool_call" | "mcp_call") => {
+            for (key, value) in item.entries() {
+                match key {
+                    "arguments" | "input" => sink(arguments, value),
+                    "output" => sink(result, value),
+                    _ => {}
+                }
             }
         }
-        Some("function_call_output") => {
+        Some("function_call_output" | "custom_tool_call_output") => {
             if let Some(output) = item.field("output") {
-                content(output, Place::text(Role::Tool, TextKind::ToolResult), sink);
+                content(output, result, sink);
+            }
+        }
+        Some("reasoning") => {
+            let reasoning = Place::text(Role::Assistant, TextKind::Reasoning);
+            for (key, value) in item.entries() {
+                if key == "summary" || key == "content" {
+                    content(value, reasoning, sink);
+                }
             }
         }
         Some("message") | None => {
@@ -461,23 +701,45 @@ fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N
                 content(parts, Place::text(role, TextKind::Message), sink);
             }
         }
-        Some(_) => {}
+        // No text: a reference to an earlier item, or generated media.
+        Some("item_reference" | "image_generation_call") => {}
+        Some(_) => sink(Place::json(default, TextKind::Other), item),
     }
 }
 
-/// A Responses API response, or one of its stream events.
+/// A Responses API response, or one of its stream events. Deltas are pieces
+/// of a streamed text; `.done` events, finished parts and items and the
+/// completed response repeat whole texts.
 fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
+    let assistant = Place::text(Role::Assistant, TextKind::Message);
     let kind = match body.value().str_field("type") {
         Some("response.output_text.delta" | "response.refusal.delta") => Some(TextKind::Message),
-        Some("response.function_call_arguments.delta") => Some(TextKind::ToolArguments),
+        Some("response.function_call_arguments.delta" | "response.custom_tool_call_input.delta") => {
+            Some(TextKind::ToolArguments)
+        }
+        Some(
+            "response.reasoning_summary_text.delta"
+            | "response.reasoning_text.delta"
+            | "response.reasoning.delta",
+        ) => Some(TextKind::Reasoning),
         _ => None,
     };
     if let Some(kind) = kind {
-        if let Some(delta) = body.field("delta") {
-            sink(Place::text(Role::Assistant, kind), delta);
+        for (key, node) in body.entries() {
+            match key {
+                "delta" => sink(Place::text(Role::Assistant, kind).delta(), node),
+                "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), node),
+                _ => {}
+            }
         }
         return;
     }
+    let done = match body.value().str_field("type") {
+        Some("response.reasoning_summary_text.done" | "response.reasoning_text.done") => {
+            assistant.kind(TextKind::Reasoning)
+        }
+        _ => assistant,
+    };
     for (key, node) in body.entries() {
         match key {
             "output" => {
@@ -487,6 +749,10 @@ fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
             }
             "response" => responses_output(node, sink),
             "item" => responses_item(node, Role::Assistant, sink),
+            "part" => content(node, done, sink),
+            "text" | "refusal" => sink(done, node),
+            "arguments" | "input" => sink(done.kind(TextKind::ToolArguments), node),
+            "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), node),
             _ => {}
         }
     }
@@ -498,60 +764,74 @@ fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
     for (key, node) in body.entries() {
         match key {
             "content" => content(node, assistant, sink),
+            // `message_start` and `content_block_start` open a text with
+            // what is whole so far (mostly empty); deltas go on with it.
             "message" => anthropic_response(node, sink),
-            "content_block" => {
-                if node.value().str_field("type") == Some("tool_use") {
-                    if let Some(input) = node.field("input") {
-                        sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
+            "content_block" => content(node, assistant, sink),
+            "delta" => {
+                let place = match node.value().str_field("type") {
+                    Some("text_delta") => Some(("text", assistant)),
+                    Some("thinking_delta") => Some(("thinking", assistant.kind(TextKind::Reasoning))),
+                    Some("input_json_delta") => {
+                        Some(("partial_json", assistant.kind(TextKind::ToolArguments)))
                     }
-                } else if let Some(text) = node.field("text") {
-                    sink(assistant, text);
+                    _ => None,
+                };
+                if let Some((field, place)) = place {
+                    if let Some(text) = node.field(field) {
+                        sink(place.delta(), text);
+                    }
                 }
             }
-            "delta" => match node.value().str_field("type") {
-                Some("text_delta") => {
-                    if let Some(text) = node.field("text") {
-                        sink(assistant, text);
-                    }
-                }
-                Some("input_json_delta") => {
-                    if let Some(json) = node.field("partial_json") {
-                        sink(Place::text(Role::Assistant, TextKind::ToolArguments), json);
-                    }
-                }
-                _ => {}
-            },
             _ => {}
         }
     }
 }
 
-/// A Gemini `Content`: `{role, parts: [{text} | {functionCall} | {functionResponse}]}`.
-fn gemini_content<'a, N: Node<'a>>(node: N, default: Role, embed: bool, sink: &mut Sink<'_, N>) {
+/// A Gemini `Content`: `{role, parts: [...]}`; every part field in camelCase
+/// and in snake_case, as the API accepts both. `text_kind` is the kind of
+/// plain text parts (message or embedding input).
+fn gemini_content<'a, N: Node<'a>>(
+    node: N,
+    default: Role,
+    text_kind: TextKind,
+    sink: &mut Sink<'_, N>,
+) {
     let role = role_of(node.value(), default);
-    let text_kind = if embed {
-        TextKind::EmbeddingInput
-    } else {
-        TextKind::Message
-    };
     let Some(parts) = node.field("parts") else {
         return;
     };
     for part in parts.elements() {
+        let thought = Json::field(part.value(), "thought").and_then(Json::as_bool) == Some(true);
+        let text = if thought {
+            TextKind::Reasoning
+        } else {
+            text_kind
+        };
         for (key, value) in part.entries() {
             match key {
-                "text" => sink(Place::text(role, text_kind), value),
-                "functionCall" => {
+                "text" => sink(Place::text(role, text), value),
+                "functionCall" | "function_call" => {
                     if let Some(args) = value.field("args") {
                         sink(Place::json(Role::Assistant, TextKind::ToolArguments), args);
                     }
                 }
-                "functionResponse" => {
+                "functionResponse" | "function_response" => {
                     if let Some(response) = value.field("response") {
                         sink(Place::json(Role::Tool, TextKind::ToolResult), response);
                     }
                 }
-                _ => {}
+                "executableCode" | "executable_code" => {
+                    sink(Place::json(role, TextKind::Message), value)
+                }
+                "codeExecutionResult" | "code_execution_result" => {
+                    sink(Place::json(Role::Tool, TextKind::ToolResult), value)
+                }
+                // Media and part metadata: no text.
+                "inlineData" | "inline_data" | "fileData" | "file_data" | "thought"
+                | "thoughtSignature" | "thought_signature" | "videoMetadata"
+                | "video_metadata" | "mediaResolution" | "media_resolution" => {}
+                _ => sink(Place::json(role, TextKind::Other), value),
             }
         }
     }

@@ -8,7 +8,8 @@
 use crate::config::{Action, PiiConfig, RouteTo};
 use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
 use llm_api::text::rewrite_response_text;
-use llm_api::{ApiError, ApiKind, SseEvent, TextKind};
+use llm_api::{ApiError, ApiKind, SseEvent, TextField, TextKind};
+use std::borrow::Cow;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -86,6 +87,32 @@ struct StreamedText {
     restorer: StreamRestorer,
 }
 
+/// What log-probabilities become in a response this stage reads: they
+/// repeat the output in token pieces, which cannot be scanned or restored
+/// piece by piece, so they are dropped rather than let the values through.
+const DROPPED: &str = "null";
+
+/// A whole text of the response (all of a whole response, and the stream
+/// events that repeat a text): scanned by the response policy, then
+/// restored. Log-probabilities are dropped.
+fn whole_text(shared: &Shared, vault: &Vault, found: &mut Found, field: TextField<'_>) -> Option<String> {
+    if field.kind == TextKind::LogProbs {
+        return Some(DROPPED.to_owned());
+    }
+    let mut text = Cow::Borrowed(field.text);
+    if let Some(policy) = &shared.response_policy {
+        let findings = shared.engine.scan(text.as_bytes());
+        count(found, policy, &findings);
+        if let Some(redacted) = policy.redact_response(text.as_bytes(), &findings) {
+            text = Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
+        }
+    }
+    if !vault.is_empty() {
+        text = Cow::Owned(vault.restore(&text).into_owned());
+    }
+    (text != field.text).then(|| text.into_owned())
+}
+
 fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
     for finding in findings {
         *found.entry((finding.entity.name().to_owned(), policy.action(&finding.entity).name())).or_default() += 1;
@@ -137,8 +164,8 @@ impl StageStream for PiiStream {
                 let applied = shared.policy.apply(field.text, &findings, vault);
                 blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
                 match applied.text {
-                    std::borrow::Cow::Owned(text) => Some(text),
-                    std::borrow::Cow::Borrowed(_) => None,
+                    Cow::Owned(text) => Some(text),
+                    Cow::Borrowed(_) => None,
                 }
             });
             // The body as sent repeats a member name, and an earlier value,
@@ -190,20 +217,7 @@ impl StageStream for PiiStream {
         let api = ex.api.clone();
         let (shared, vault, found) = (&self.shared, &self.vault, &mut self.found_in_response);
         if let Some(body) = ex.response_mut() {
-            rewrite_response_text(&api, body, |field| {
-                let mut text = std::borrow::Cow::Borrowed(field.text);
-                if let Some(policy) = &shared.response_policy {
-                    let findings = shared.engine.scan(text.as_bytes());
-                    count(found, policy, &findings);
-                    if let Some(redacted) = policy.redact_response(text.as_bytes(), &findings) {
-                        text = std::borrow::Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
-                    }
-                }
-                if !vault.is_empty() {
-                    text = std::borrow::Cow::Owned(vault.restore(&text).into_owned());
-                }
-                (text != field.text).then(|| text.into_owned())
-            });
+            rewrite_response_text(&api, body, |field| whole_text(shared, vault, found, field));
         }
         publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
     }
@@ -225,6 +239,9 @@ impl StageStream for PiiStream {
             };
             let mut had_text = false;
             let changed = rewrite_response_text(&api, &mut value, |field| {
+                if !field.delta || field.kind == TextKind::LogProbs {
+                    return whole_text(&self.shared, &self.vault, &mut self.found_in_response, field);
+                }
                 had_text = true;
                 let out = self.push_text(field.kind, field.text.as_bytes());
                 let out = String::from_utf8_lossy(&out).into_owned();
@@ -288,7 +305,11 @@ impl PiiStream {
         let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
             return;
         };
-        rewrite_response_text(api, &mut value, |field| Some(rest.remove(&field.kind).unwrap_or_default()));
+        rewrite_response_text(api, &mut value, |field| match field.kind {
+            TextKind::LogProbs => Some(DROPPED.to_owned()),
+            kind if field.delta => Some(rest.remove(&kind).unwrap_or_default()),
+            _ => None,
+        });
         events.insert(at.min(events.len()), SseEvent { data: Some(value.to_string()), ..template });
     }
 }

@@ -65,6 +65,9 @@ impl Policy {
     /// vault's placeholder for it. `findings` must come from scanning `text`.
     pub fn apply<'t>(&self, text: &'t str, findings: &[Finding], vault: &mut Vault) -> Applied<'t> {
         let mut blocked: Vec<EntityKind> = Vec::new();
+        if findings.iter().any(|f| self.action(&f.entity) == Action::Tokenize) {
+            vault.note_typed(text);
+        }
         let rewritten = rewrite(text.as_bytes(), findings, |f, value| {
             match self.action(&f.entity) {
                 Action::Detect | Action::Route => None,
@@ -76,7 +79,7 @@ impl Policy {
                     Some(self.label(&f.entity).into_owned())
                 }
                 Action::Tokenize => {
-                    Some(vault.tokenize(&f.entity, &String::from_utf8_lossy(value), text))
+                    Some(vault.tokenize(&f.entity, &String::from_utf8_lossy(value)))
                 }
             }
         });

@@ -3,7 +3,13 @@
 
 use super::entity::EntityKind;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+/// The longest name-and-number of a placeholder-like text (`<NAME_n>`)
+/// noted as typed by the client: longer ones cannot collide with a
+/// placeholder the vault issues (custom entity names are at most
+/// `custom::MAX_NAME` bytes).
+const MAX_PLACEHOLDER: usize = super::custom::MAX_NAME + 24;
 
 /// The placeholders handed out in one request and the values they stand
 /// for. The same value of the same type always gets the same placeholder
@@ -15,6 +21,8 @@ pub struct Vault {
     placeholders: BTreeMap<(EntityKind, String), String>,
     counters: BTreeMap<EntityKind, usize>,
     longest: usize,
+    /// Placeholder-like texts found in the request's own text, never issued.
+    typed: HashSet<String>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -36,10 +44,38 @@ impl Vault {
         self.values.is_empty()
     }
 
-    /// The placeholder for `value`, issuing `<NAME_n>` the first time. A
-    /// number whose placeholder already appears in `text` (the user typed
-    /// it) is skipped, so that restoring cannot replace the user's own text.
-    pub fn tokenize(&mut self, entity: &EntityKind, value: &str, text: &str) -> String {
+    /// Notes the placeholder-like texts (`<NAME_n>`) that `text` holds, so
+    /// that [`Vault::tokenize`] never issues one the user typed and
+    /// restoring cannot replace the user's own text. One pass over `text`:
+    /// each `<` starts at most one run of name characters, and runs end at
+    /// the next `<`.
+    pub fn note_typed(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(lt) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == b'<')) {
+            let start = i + lt;
+            let name = bytes
+                .get(start + 1..)
+                .unwrap_or_default()
+                .iter()
+                .take(MAX_PLACEHOLDER)
+                .take_while(|&&b| is_name_byte(b))
+                .count();
+            let end = start + 1 + name;
+            if bytes.get(end) == Some(&b'>') {
+                if let Some(placeholder) = text.get(start..=end) {
+                    self.typed.insert(placeholder.to_owned());
+                }
+            }
+            i = end.max(start + 1);
+        }
+    }
+
+    /// The placeholder for `value`, issuing `<NAME_n>` the first time,
+    /// skipping the numbers noted as typed ([`Vault::note_typed`]). Each
+    /// typed placeholder is skipped at most once per entity type, so issuing
+    /// stays linear in the text however many the client typed.
+    pub fn tokenize(&mut self, entity: &EntityKind, value: &str) -> String {
         let key = (entity.clone(), value.to_owned());
         if let Some(placeholder) = self.placeholders.get(&key) {
             return placeholder.clone();
@@ -48,7 +84,7 @@ impl Vault {
         let placeholder = loop {
             *counter += 1;
             let candidate = format!("<{}_{}>", entity.name(), counter);
-            if !text.contains(&candidate) {
+            if !self.typed.contains(&candidate) {
                 break candidate;
             }
         };
@@ -88,13 +124,20 @@ impl Vault {
             .and_then(|rest| rest.iter().position(|&b| b == b'<'))
         {
             let start = i + lt;
-            let window = text
-                .get(start..(start + self.longest).min(text.len()))
-                .unwrap_or_default();
-            let found = window
+            // A placeholder is `<`, name bytes, `>`: the run of name bytes
+            // ends before the next `<`, so no byte is read twice.
+            let name = text
+                .get(start + 1..)
+                .unwrap_or_default()
                 .iter()
-                .position(|&b| b == b'>')
-                .and_then(|gt| std::str::from_utf8(window.get(..=gt)?).ok())
+                .take(self.longest)
+                .take_while(|&&b| is_name_byte(b))
+                .count();
+            let end = start + 1 + name;
+            let found = (text.get(end) == Some(&b'>'))
+                .then(|| text.get(start..=end))
+                .flatten()
+                .and_then(|p| std::str::from_utf8(p).ok())
                 .and_then(|p| Some((p.len(), self.values.get(p)?)));
             match found {
                 Some((len, value)) => {
@@ -104,7 +147,7 @@ impl Vault {
                     copied = start + len;
                     i = copied;
                 }
-                None => i = start + 1,
+                None => i = end.max(start + 1),
             }
         }
         let mut buf = out?;
@@ -123,6 +166,11 @@ impl Vault {
             .next()
             .is_some_and(|(p, _)| p.starts_with(tail))
     }
+}
+
+/// The bytes of a placeholder's name: entity names and the number.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// Restores placeholders in a response that arrives in chunks of any size.
