@@ -15,10 +15,10 @@
 //! so a rewrite meant to remove something never leaves the original behind.
 
 use crate::api::ApiKind;
-use crate::request::LlmRequest;
 use crate::for_both;
 use crate::json::Json;
 use crate::member;
+use crate::request::LlmRequest;
 use serde_json::Value;
 
 /// Who wrote a piece of text.
@@ -642,8 +642,8 @@ fn part<'a, N: Node<'a>>(part: N, place: Place, sink: &mut Sink<'_, N>) {
             }
         }
         // Media, and data only the provider can read (encrypted thinking).
-        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "file"
-        | "input_file" | "redacted_thinking" | "container_upload" => {}
+        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "file" | "input_file"
+        | "redacted_thinking" | "container_upload" => {}
         _ => sink(place.kind(TextKind::Other).json_of(), part),
     }
 }
@@ -714,9 +714,9 @@ fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
     let assistant = Place::text(Role::Assistant, TextKind::Message);
     let kind = match body.value().str_field("type") {
         Some("response.output_text.delta" | "response.refusal.delta") => Some(TextKind::Message),
-        Some("response.function_call_arguments.delta" | "response.custom_tool_call_input.delta") => {
-            Some(TextKind::ToolArguments)
-        }
+        Some(
+            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta",
+        ) => Some(TextKind::ToolArguments),
         Some(
             "response.reasoning_summary_text.delta"
             | "response.reasoning_text.delta"
@@ -771,7 +771,9 @@ fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
             "delta" => {
                 let place = match node.value().str_field("type") {
                     Some("text_delta") => Some(("text", assistant)),
-                    Some("thinking_delta") => Some(("thinking", assistant.kind(TextKind::Reasoning))),
+                    Some("thinking_delta") => {
+                        Some(("thinking", assistant.kind(TextKind::Reasoning)))
+                    }
                     Some("input_json_delta") => {
                         Some(("partial_json", assistant.kind(TextKind::ToolArguments)))
                     }
@@ -829,8 +831,8 @@ fn gemini_content<'a, N: Node<'a>>(
                 }
                 // Media and part metadata: no text.
                 "inlineData" | "inline_data" | "fileData" | "file_data" | "thought"
-                | "thoughtSignature" | "thought_signature" | "videoMetadata"
-                | "video_metadata" | "mediaResolution" | "media_resolution" => {}
+                | "thoughtSignature" | "thought_signature" | "videoMetadata" | "video_metadata"
+                | "mediaResolution" | "media_resolution" => {}
                 _ => sink(Place::json(role, TextKind::Other), value),
             }
         }
@@ -887,7 +889,7 @@ mod tests {
                 ]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "result text"}
             ],
-            "tools": [{"type": "function", "function": {"name": "f", "description": "not visited"}}]
+            "tools": [{"type": "function", "function": {"name": "f", "description": "Finds"}}]
         });
         assert_eq!(
             collect(&ApiKind::ChatCompletions, body),
@@ -898,6 +900,11 @@ mod tests {
                 t(User, Message, "What is in this image?"),
                 t(Assistant, ToolArguments, "{\"q\":\"x\"}"),
                 t(Tool, ToolResult, "result text"),
+                t(
+                    System,
+                    ToolDefinition,
+                    r#"{"type":"function","function":{"name":"f","description":"Finds"}}"#
+                ),
             ]
         );
     }
@@ -1080,6 +1087,256 @@ mod tests {
         assert_eq!(
             body["candidates"][0]["content"]["parts"][0]["functionCall"]["args"],
             "{broken"
+        );
+    }
+
+    /// One body per API format with a distinct marker (`zzNN`) in every
+    /// field the model or the provider reads.
+    fn every_field_bodies() -> Vec<(ApiKind, Value)> {
+        let gemini = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+        };
+        let embed = ApiKind::GeminiEmbed { model: "e".into() };
+        vec![
+            (
+                ApiKind::ChatCompletions,
+                json!({"model": "m", "messages": [
+                    {"role": "developer", "content": "zz01"},
+                    {"role": "system", "content": [{"type": "text", "text": "zz02"}]},
+                    {"role": "user", "name": "zz03", "content": [{"type": "text", "text": "zz04"}, {"type": "new_part", "data": "zz05"}]},
+                    {"role": "assistant", "content": null, "reasoning_content": "zz06", "refusal": "zz09",
+                     "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{\"a\":\"zz07\"}"}}],
+                     "function_call": {"name": "f", "arguments": "zz08"}},
+                    {"role": "tool", "tool_call_id": "c", "content": "zz10"},
+                    {"role": "function", "name": "f", "content": "zz11"}],
+                 "tools": [{"type": "function", "function": {"name": "f", "description": "zz12",
+                    "parameters": {"type": "object", "properties": {"a": {"type": "string", "description": "zz13", "enum": ["zz14"]}}}}}],
+                 "functions": [{"name": "g", "description": "zz15"}],
+                 "prediction": {"type": "content", "content": "zz16"},
+                 "user": "zz17", "safety_identifier": "zz18", "metadata": {"k": "zz19"},
+                 "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"description": "zz20"}}}}),
+            ),
+            (
+                ApiKind::Responses,
+                json!({"model": "m", "instructions": "zz21", "input": [
+                    {"role": "user", "content": "zz22"},
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "zz23"}]},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "zz24"}]},
+                    {"type": "function_call", "call_id": "c", "name": "f", "arguments": "zz25"},
+                    {"type": "function_call_output", "call_id": "c", "output": "zz26"},
+                    {"type": "reasoning", "id": "r", "summary": [{"type": "summary_text", "text": "zz27"}]},
+                    {"type": "some_new_item", "x": "zz28"}],
+                 "tools": [{"type": "function", "name": "f", "description": "zz29", "parameters": {}}],
+                 "prompt": {"id": "p", "variables": {"v": "zz30"}},
+                 "text": {"format": {"type": "json_schema", "name": "s", "schema": {"description": "zz31"}}},
+                 "metadata": {"k": "zz32"}, "user": "zz33", "safety_identifier": "zz34"}),
+            ),
+            (
+                ApiKind::Embeddings,
+                json!({"model": "e", "input": ["zz35", "zz36"], "user": "zz37"}),
+            ),
+            (
+                ApiKind::AnthropicMessages,
+                json!({"model": "c", "max_tokens": 8, "system": [{"type": "text", "text": "zz38"}], "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "zz39"},
+                        {"type": "document", "title": "zz40", "context": "zz41", "source": {"type": "text", "media_type": "text/plain", "data": "zz42"}},
+                        {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "zz43"}]}},
+                        {"type": "search_result", "source": "zz44", "title": "t", "content": [{"type": "text", "text": "zz45"}]},
+                        {"type": "new_block", "x": "zz46"}]},
+                    {"role": "assistant", "content": [{"type": "thinking", "thinking": "zz47", "signature": "s"},
+                        {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "zz48"}}]},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "zz49"}]}]}],
+                 "tools": [{"name": "f", "description": "zz50", "input_schema": {"type": "object", "properties": {"q": {"description": "zz51"}}}}],
+                 "metadata": {"user_id": "zz52"}}),
+            ),
+            (
+                gemini.clone(),
+                json!({"system_instruction": {"parts": [{"text": "zz53"}]}, "contents": [
+                    {"role": "user", "parts": [{"text": "zz54"}, {"newThing": {"x": "zz55"}}]},
+                    {"role": "model", "parts": [{"function_call": {"name": "f", "args": {"q": "zz56"}}}, {"text": "zz57", "thought": true}]},
+                    {"role": "user", "parts": [{"function_response": {"name": "f", "response": {"r": "zz58"}}}]}],
+                 "tools": [{"function_declarations": [{"name": "f", "description": "zz59", "parameters": {"type": "object"}}]}],
+                 "generation_config": {"response_schema": {"description": "zz60"}}}),
+            ),
+            (
+                gemini,
+                json!({"systemInstruction": {"parts": [{"text": "zz61"}]},
+                 "contents": [{"parts": [{"functionCall": {"name": "f", "args": {"q": "zz62"}}},
+                    {"functionResponse": {"name": "f", "response": {"r": "zz63"}}}]}],
+                 "tools": [{"functionDeclarations": [{"name": "f", "description": "zz64"}]}],
+                 "generationConfig": {"responseSchema": {"description": "zz65"}}}),
+            ),
+            (
+                embed.clone(),
+                json!({"content": {"parts": [{"text": "zz66"}]}, "title": "zz67"}),
+            ),
+            (
+                embed,
+                json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "zz68"}]}, "title": "zz69"}]}),
+            ),
+        ]
+    }
+
+    /// The markers in `text`.
+    fn markers(text: &str) -> Vec<String> {
+        text.match_indices("zz")
+            .filter_map(|(i, _)| text.get(i..i + 4))
+            .filter(|m| m[2..].bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_field_is_visited_and_rewritten_in_every_format() {
+        let mut seen = 0;
+        for (api, body) in every_field_bodies() {
+            let all = markers(&body.to_string());
+            let visited: Vec<String> = collect(&api, body.clone())
+                .iter()
+                .flat_map(|(_, _, text)| markers(text))
+                .collect();
+            for marker in &all {
+                assert!(
+                    visited.contains(marker),
+                    "{api:?}: {marker} not visited in {body}"
+                );
+            }
+            let mut rewritten = body.clone();
+            assert!(rewrite_request_text(&api, &mut rewritten, |f| {
+                let mut text = f.text.to_owned();
+                for m in markers(f.text) {
+                    text = text.replace(&m, "--");
+                }
+                (text != f.text).then_some(text)
+            }));
+            assert!(
+                markers(&rewritten.to_string()).is_empty(),
+                "{api:?}: {rewritten}"
+            );
+            seen += all.len();
+        }
+        assert_eq!(seen, 69, "every marker of the table");
+    }
+
+    #[test]
+    fn new_request_fields_have_their_kinds() {
+        let kinds = |api: &ApiKind, body: Value| -> Vec<TextKind> {
+            collect(api, body)
+                .into_iter()
+                .map(|(_, kind, _)| kind)
+                .collect()
+        };
+        let bodies = every_field_bodies();
+        let chat = kinds(&bodies[0].0, bodies[0].1.clone());
+        for kind in [Other, Reasoning, ToolDefinition, Setting, Identifier] {
+            assert!(chat.contains(&kind), "{kind:?}");
+        }
+        let anthropic = kinds(&bodies[3].0, bodies[3].1.clone());
+        assert!(anthropic.contains(&Document) && anthropic.contains(&Reasoning));
+        // Media and encrypted thinking carry no text to visit.
+        let media = json!({"messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]}]});
+        assert!(collect(&ApiKind::AnthropicMessages, media).is_empty());
+    }
+
+    #[test]
+    fn response_fields_that_repeat_text_or_carry_reasoning() {
+        let api = ApiKind::ChatCompletions;
+        let chunk = json!({"choices": [{"delta": {"reasoning_content": "why"},
+            "logprobs": {"content": [{"token": "jo", "bytes": [106, 111], "top_logprobs": []}]}}]});
+        let fields = |api: &ApiKind, body: &Value| {
+            let mut out = Vec::new();
+            for_each_response_text(api, body, |f| {
+                out.push((f.kind, f.text.to_owned(), f.delta))
+            });
+            out
+        };
+        assert_eq!(
+            fields(&api, &chunk),
+            vec![(Reasoning, "why".to_owned(), true)]
+        );
+        let mut rewritten = chunk.clone();
+        rewrite_response_text(&api, &mut rewritten, |f| {
+            (f.kind == LogProbs).then(|| "null".to_owned())
+        });
+        assert!(
+            rewritten["choices"][0]["logprobs"].is_null(),
+            "log-probabilities are offered to rewriting"
+        );
+
+        let responses = ApiKind::Responses;
+        for (event, kind) in [
+            (
+                json!({"type": "response.output_text.done", "text": "T"}),
+                Message,
+            ),
+            (
+                json!({"type": "response.content_part.done", "part": {"type": "output_text", "text": "T"}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "T"}]}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.completed", "response": {"output": [{"type": "message", "content": [{"type": "output_text", "text": "T"}]}]}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.function_call_arguments.done", "arguments": "T"}),
+                ToolArguments,
+            ),
+            (
+                json!({"type": "response.reasoning_summary_text.done", "text": "T"}),
+                Reasoning,
+            ),
+            (
+                json!({"type": "response.output_item.done", "item": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "T"}]}}),
+                Reasoning,
+            ),
+        ] {
+            assert_eq!(
+                fields(&responses, &event),
+                vec![(kind, "T".to_owned(), false)],
+                "{event}"
+            );
+        }
+        let delta = json!({"type": "response.reasoning_summary_text.delta", "delta": "d"});
+        assert_eq!(
+            fields(&responses, &delta),
+            vec![(Reasoning, "d".to_owned(), true)]
+        );
+
+        let anthropic = ApiKind::AnthropicMessages;
+        let thinking = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}});
+        assert_eq!(
+            fields(&anthropic, &thinking),
+            vec![(Reasoning, "hm".to_owned(), true)]
+        );
+        let whole = json!({"content": [{"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "text", "text": "A"}]});
+        assert_eq!(
+            fields(&anthropic, &whole),
+            vec![
+                (Reasoning, "hm".to_owned(), false),
+                (Message, "A".to_owned(), false)
+            ]
+        );
+
+        let gemini = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: true,
+        };
+        let chunk = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "t", "thought": true}, {"text": "a"}]},
+            "logprobsResult": {"chosenCandidates": [{"token": "a"}]}}]});
+        assert_eq!(
+            fields(&gemini, &chunk),
+            vec![
+                (Reasoning, "t".to_owned(), true),
+                (Message, "a".to_owned(), true)
+            ]
         );
     }
 }

@@ -398,10 +398,21 @@ fn tokenizing_stays_linear_whatever_placeholders_the_client_typed() {
     let mut vault = Vault::new();
     let started = std::time::Instant::now();
     let applied = policy.apply(&text, &findings, &mut vault);
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(applied.text.ends_with(&format!("<EMAIL_{}> ", n + 2_000)));
-    assert_eq!(vault.value(&format!("<EMAIL_{}>", n + 1)), Some("u0@example.com"));
-    assert_eq!(vault.value("<EMAIL_1>"), None, "a typed placeholder is never issued");
+    assert_eq!(
+        vault.value(&format!("<EMAIL_{}>", n + 1)),
+        Some("u0@example.com")
+    );
+    assert_eq!(
+        vault.value("<EMAIL_1>"),
+        None,
+        "a typed placeholder is never issued"
+    );
 }
 
 /// Many `<` that open a placeholder and never close it, in a whole reply
@@ -414,7 +425,10 @@ fn restoring_stays_linear_on_unclosed_placeholders() {
     let reply = "<EMAIL_".repeat(200_000) + "<EMAIL_1>";
     let started = std::time::Instant::now();
     let restored = vault.restore(&reply);
-    assert!(restored.ends_with("<EMAIL_a@x.io"), "the last one is restored");
+    assert!(
+        restored.ends_with("<EMAIL_a@x.io"),
+        "the last one is restored"
+    );
     let mut restorer = StreamRestorer::new();
     let mut out = Vec::new();
     for piece in reply.as_bytes().chunks(5) {
@@ -422,7 +436,11 @@ fn restoring_stays_linear_on_unclosed_placeholders() {
     }
     out.extend(restorer.finish(&vault));
     assert_eq!(out, restored.as_bytes());
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -52,7 +52,10 @@ impl Vault {
     pub fn note_typed(&mut self, text: &str) {
         let bytes = text.as_bytes();
         let mut i = 0;
-        while let Some(lt) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == b'<')) {
+        while let Some(lt) = bytes
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+        {
             let start = i + lt;
             let name = bytes
                 .get(start + 1..)
