@@ -268,8 +268,10 @@ fn write(
         if node.is_null() {
             return false;
         }
-        let Some(new) = rewrite(field(&node.to_string())) else {
-            return false;
+        let text = node.to_string();
+        let new = match rewrite(field(&text)) {
+            Some(new) if new != text => new,
+            _ => return false,
         };
         let new = serde_json::from_str(&new).unwrap_or(Value::String(new));
         let changed = *node != new;
