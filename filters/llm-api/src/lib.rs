@@ -35,10 +35,10 @@ pub mod translate;
 pub mod usage;
 
 pub use api::{ApiKind, Dialect};
-pub use body::{Body, BodyRef};
 pub use error::{ApiError, ErrorKind};
-pub use json::Json;
 pub use provider::ProviderKind;
+pub use json::Json;
+pub use body::{Body, BodyRef};
 pub use request::LlmRequest;
 pub use sse::{SseEvent, SseParser};
 pub use text::{Role, TextField, TextKind};

@@ -9,8 +9,8 @@ use crate::config::{Action, PiiConfig, RouteTo};
 use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
 use llm_api::text::rewrite_response_text;
 use llm_api::{ApiError, ApiKind, SseEvent, TextField, TextKind};
-use serde_json::Value;
 use std::borrow::Cow;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
@@ -35,20 +35,9 @@ impl PiiScan {
         let rewrites = std::iter::once(config.default_action)
             .chain(config.entities.values().copied())
             .any(|a| matches!(a, Action::Redact | Action::Tokenize));
-        let response_policy = config
-            .response
-            .as_ref()
-            .map(|r| Policy::for_responses(&config, r));
-        let shared = Shared {
-            policy: Policy::from(&config),
-            response_policy,
-            route_to: config.route_to,
-            engine,
-            rewrites,
-        };
-        PiiScan {
-            shared: Rc::new(shared),
-        }
+        let response_policy = config.response.as_ref().map(|r| Policy::for_responses(&config, r));
+        let shared = Shared { policy: Policy::from(&config), response_policy, route_to: config.route_to, engine, rewrites };
+        PiiScan { shared: Rc::new(shared) }
     }
 }
 
@@ -58,11 +47,7 @@ impl Stage for PiiScan {
     }
 
     fn publishes(&self) -> &'static [&'static str] {
-        &[
-            "llm.pii.findings",
-            "llm.pii.response_findings",
-            "llm.pii.route",
-        ]
+        &["llm.pii.findings", "llm.pii.response_findings", "llm.pii.route"]
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
@@ -104,18 +89,13 @@ struct StreamedText {
 
 /// What log-probabilities become in a response this stage reads: they
 /// repeat the output in token pieces, which cannot be scanned or restored
-/// piece by piece, so they are dropped rather than let the values through.
+/// piece by piece, so they are dropped rather than let values through.
 const DROPPED: &str = "null";
 
 /// A whole text of the response (all of a whole response, and the stream
 /// events that repeat a text): scanned by the response policy, then
 /// restored. Log-probabilities are dropped.
-fn whole_text(
-    shared: &Shared,
-    vault: &Vault,
-    found: &mut Found,
-    field: TextField<'_>,
-) -> Option<String> {
+fn whole_text(shared: &Shared, vault: &Vault, found: &mut Found, field: TextField<'_>) -> Option<String> {
     if field.kind == TextKind::LogProbs {
         return Some(DROPPED.to_owned());
     }
@@ -135,12 +115,7 @@ fn whole_text(
 
 fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
     for finding in findings {
-        *found
-            .entry((
-                finding.entity.name().to_owned(),
-                policy.action(&finding.entity).name(),
-            ))
-            .or_default() += 1;
+        *found.entry((finding.entity.name().to_owned(), policy.action(&finding.entity).name())).or_default() += 1;
     }
 }
 
@@ -148,16 +123,10 @@ fn publish(found: &Found, fact: &'static str, counter: &str, host: &mut dyn Host
     if found.is_empty() {
         return;
     }
-    let summary: Vec<String> = found
-        .iter()
-        .map(|((e, a), n)| format!("{e}:{a}:{n}"))
-        .collect();
+    let summary: Vec<String> = found.iter().map(|((e, a), n)| format!("{e}:{a}:{n}")).collect();
     host.set_fact(fact, &summary.join(","));
     for ((entity, action), n) in found {
-        host.count(
-            &format!("llm_gateway.pii_scan.{counter}.{entity}.{action}"),
-            *n,
-        );
+        host.count(&format!("llm_gateway.pii_scan.{counter}.{entity}.{action}"), *n);
     }
 }
 
@@ -174,9 +143,7 @@ impl StageStream for PiiStream {
         // needs, scanning again as it rewrites.
         let mut suspected = 0;
         if let Some(request) = &ex.request {
-            request.for_each_text(&api, |field| {
-                suspected += shared.engine.scan(field.text.as_bytes()).len()
-            });
+            request.for_each_text(&api, |field| suspected += shared.engine.scan(field.text.as_bytes()).len());
         }
         if suspected == 0 {
             return Flow::Continue;
@@ -193,17 +160,9 @@ impl StageStream for PiiStream {
                 }
                 handled += findings.len();
                 count(found, &shared.policy, &findings);
-                route |= findings
-                    .iter()
-                    .any(|f| shared.policy.action(&f.entity) == Action::Route);
+                route |= findings.iter().any(|f| shared.policy.action(&f.entity) == Action::Route);
                 let applied = shared.policy.apply(field.text, &findings, vault);
-                blocked.extend(
-                    applied
-                        .blocked
-                        .iter()
-                        .map(EntityKind::name)
-                        .map(str::to_owned),
-                );
+                blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
                 match applied.text {
                     Cow::Owned(text) => Some(text),
                     Cow::Borrowed(_) => None,
@@ -236,10 +195,7 @@ impl StageStream for PiiStream {
     fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         if !self.found.is_empty() {
             let types: BTreeSet<&str> = self.found.keys().map(|(e, _)| e.as_str()).collect();
-            host.set_response_header(
-                "x-pii-detected",
-                Some(&types.into_iter().collect::<Vec<_>>().join(",")),
-            );
+            host.set_response_header("x-pii-detected", Some(&types.into_iter().collect::<Vec<_>>().join(",")));
         }
         Flow::Continue
     }
@@ -263,12 +219,7 @@ impl StageStream for PiiStream {
         if let Some(body) = ex.response_mut() {
             rewrite_response_text(&api, body, |field| whole_text(shared, vault, found, field));
         }
-        publish(
-            &self.found_in_response,
-            "llm.pii.response_findings",
-            "response_findings",
-            host,
-        );
+        publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
     }
 
     /// Scans and restores a stream, event by event. A value or placeholder
@@ -276,35 +227,20 @@ impl StageStream for PiiStream {
     /// cannot be one), then emitted with the next event's text; what is
     /// still held at the end goes out in one more text event, made from the
     /// last one, placed before the stream's closing events.
-    fn on_response_events(
-        &mut self,
-        ex: &mut Exchange,
-        events: &mut Vec<SseEvent>,
-        end: bool,
-        host: &mut dyn Host,
-    ) {
+    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, host: &mut dyn Host) {
         if !self.reads_response(ex) {
             return;
         }
         let api = ex.api.clone();
         let mut last_text_index = None;
         for (index, event) in events.iter_mut().enumerate() {
-            let Some(mut value) = event
-                .data
-                .as_deref()
-                .and_then(|d| serde_json::from_str::<Value>(d).ok())
-            else {
+            let Some(mut value) = event.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
                 continue;
             };
             let mut had_text = false;
             let changed = rewrite_response_text(&api, &mut value, |field| {
                 if !field.delta || field.kind == TextKind::LogProbs {
-                    return whole_text(
-                        &self.shared,
-                        &self.vault,
-                        &mut self.found_in_response,
-                        field,
-                    );
+                    return whole_text(&self.shared, &self.vault, &mut self.found_in_response, field);
                 }
                 had_text = true;
                 let out = self.push_text(field.kind, field.text.as_bytes());
@@ -321,12 +257,7 @@ impl StageStream for PiiStream {
         }
         if end {
             self.flush(&api, events, last_text_index.map_or(0, |i| i + 1));
-            publish(
-                &self.found_in_response,
-                "llm.pii.response_findings",
-                "response_findings",
-                host,
-            );
+            publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
         }
     }
 }
@@ -367,17 +298,11 @@ impl PiiStream {
                 rest.insert(*kind, String::from_utf8_lossy(&bytes).into_owned());
             }
         }
-        let Some(template) = self.last_text_event.take() else {
-            return;
-        };
+        let Some(template) = self.last_text_event.take() else { return };
         if rest.is_empty() {
             return;
         }
-        let Some(mut value) = template
-            .data
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        else {
+        let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
             return;
         };
         rewrite_response_text(api, &mut value, |field| match field.kind {
@@ -385,12 +310,6 @@ impl PiiStream {
             kind if field.delta => Some(rest.remove(&kind).unwrap_or_default()),
             _ => None,
         });
-        events.insert(
-            at.min(events.len()),
-            SseEvent {
-                data: Some(value.to_string()),
-                ..template
-            },
-        );
+        events.insert(at.min(events.len()), SseEvent { data: Some(value.to_string()), ..template });
     }
 }
