@@ -317,7 +317,7 @@ fn tokenized_values_are_restored_in_the_events_that_repeat_the_text() {
     // A client that types thousands of placeholders beside thousands of
     // values: issuing placeholders stays linear (it searched the whole text
     // once per candidate number: minutes in the VM at this size).
-    let typed: String = (1..=20_000).map(|k| format!("<EMAIL_{k}> ")).collect();
+    let typed: String = (1..=100_000).map(|k| format!("<EMAIL_{k}> ")).collect();
     let values: String = (0..2_000).map(|k| format!("u{k}@example.com ")).collect();
     let body = json!({"model": "gpt-4o-mini", "input": format!("{typed}{values}")}).to_string();
     let file = dir.path.join("typed-placeholders.json");
@@ -329,7 +329,7 @@ fn tokenized_values_are_restored_in_the_events_that_repeat_the_text() {
     assert_eq!(response.header("x-pii-detected"), Some("EMAIL"));
     // Too large for the fake provider to record as text: its length tells.
     // Each `uK@example.com` became a placeholder numbered past the typed ones.
-    let placeholders: usize = (20_001..=22_000).map(|k| format!("<EMAIL_{k}>").len()).sum();
+    let placeholders: usize = (100_001..=102_000).map(|k| format!("<EMAIL_{k}>").len()).sum();
     let expected = body.len() - values.trim_end().split(' ').map(str::len).sum::<usize>() + placeholders;
     let sent = stack.fake.requests().unwrap().pop().unwrap();
     assert_eq!(sent["body_len"], expected, "every value tokenized, none reusing a typed number");
