@@ -22,7 +22,7 @@ use crate::request::LlmRequest;
 use serde_json::Value;
 
 /// Who wrote a piece of text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     /// System prompts, developer messages, Responses `instructions`, tool
     /// definitions and output schemas.
@@ -34,7 +34,7 @@ pub enum Role {
 }
 
 /// What a piece of text is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TextKind {
     /// Conversation text: message content, system prompts, model output.
     Message,

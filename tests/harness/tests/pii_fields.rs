@@ -190,9 +190,17 @@ fn scripted(reply: &Value) -> [String; 2] {
 fn exchange(stack: &Stack, path: &str, body: &str, reply: &Value) -> Result<String, String> {
     let [flag, header] = scripted(reply);
     let response = post_json(&stack.url(path), body, &[&flag, &header, "-N"])?;
-    match response.status {
-        200 => Ok(response.text().to_owned()),
-        status => Err(format!("status {status}: {}", response.text())),
+    let text = response.text();
+    if response.status != 200 {
+        return Err(format!("status {}: {text}", response.status));
+    }
+    // Whatever was held back goes out before the event that ends the stream.
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    let last = data.last().copied().unwrap_or_default();
+    let ends = ["[DONE]", r#"{"type":"message_stop"}"#];
+    match data.iter().position(|d| ends.contains(d) || d.starts_with(r#"{"type":"response.completed""#)) {
+        Some(end) if data[end] != last => Err(format!("events after the end of the stream: {text}")),
+        _ => Ok(text.to_owned()),
     }
 }
 
