@@ -509,6 +509,7 @@ fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>)
 /// An OpenAI chat message (or stream delta) or an Anthropic message.
 fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_, N>) {
     let role = role_of(message.value(), default);
+    let arguments = Place::text(Role::Assistant, TextKind::ToolArguments);
     let kind = if role == Role::Tool {
         TextKind::ToolResult
     } else {
@@ -522,47 +523,34 @@ fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_
             "reasoning_content" | "reasoning" => {
                 content(node, Place::text(role, TextKind::Reasoning), sink)
             }
-            "audio" => {
-                if let Some(transcript) = node.field("transcript") {
-                    sink(Place::text(role, TextKind::Message), transcript);
-                }
-            }
+            "audio" => field_at(
+                node,
+                "transcript",
+                Place::text(role, TextKind::Message),
+                sink,
+            ),
             "tool_calls" => {
                 for call in node.elements() {
                     for (key, value) in call.entries() {
                         match key {
-                            "function" => {
-                                if let Some(arguments) = value.field("arguments") {
-                                    sink(
-                                        Place::text(Role::Assistant, TextKind::ToolArguments),
-                                        arguments,
-                                    );
-                                }
-                            }
+                            "function" => field_at(value, "arguments", arguments, sink),
                             // Custom tools: free-form input.
-                            "custom" => {
-                                if let Some(input) = value.field("input") {
-                                    sink(
-                                        Place::text(Role::Assistant, TextKind::ToolArguments),
-                                        input,
-                                    );
-                                }
-                            }
+                            "custom" => field_at(value, "input", arguments, sink),
                             _ => {}
                         }
                     }
                 }
             }
-            "function_call" => {
-                if let Some(arguments) = node.field("arguments") {
-                    sink(
-                        Place::text(Role::Assistant, TextKind::ToolArguments),
-                        arguments,
-                    );
-                }
-            }
+            "function_call" => field_at(node, "arguments", arguments, sink),
             _ => {}
         }
+    }
+}
+
+/// The member `key` of `node`, if any, at `place`.
+fn field_at<'a, N: Node<'a>>(node: N, key: &str, place: Place, sink: &mut Sink<'_, N>) {
+    if let Some(value) = node.field(key) {
+        sink(place, value);
     }
 }
 
@@ -613,21 +601,14 @@ fn part<'a, N: Node<'a>>(part: N, place: Place, sink: &mut Sink<'_, N>) {
                 }
             }
         }
-        "refusal" => {
-            if let Some(text) = part.field("refusal") {
-                sink(place, text);
-            }
-        }
-        "thinking" => {
-            if let Some(text) = part.field("thinking") {
-                sink(place.kind(TextKind::Reasoning), text);
-            }
-        }
-        "tool_use" | "server_tool_use" | "mcp_tool_use" => {
-            if let Some(input) = part.field("input") {
-                sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
-            }
-        }
+        "refusal" => field_at(part, "refusal", place, sink),
+        "thinking" => field_at(part, "thinking", place.kind(TextKind::Reasoning), sink),
+        "tool_use" | "server_tool_use" | "mcp_tool_use" => field_at(
+            part,
+            "input",
+            Place::json(Role::Assistant, TextKind::ToolArguments),
+            sink,
+        ),
         "tool_result" | "mcp_tool_result" => {
             if let Some(result) = part.field("content") {
                 content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);

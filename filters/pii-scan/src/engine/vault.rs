@@ -50,27 +50,10 @@ impl Vault {
     /// each `<` starts at most one run of name characters, and runs end at
     /// the next `<`.
     pub fn note_typed(&mut self, text: &str) {
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while let Some(lt) = bytes
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'<'))
-        {
-            let start = i + lt;
-            let name = bytes
-                .get(start + 1..)
-                .unwrap_or_default()
-                .iter()
-                .take(MAX_PLACEHOLDER)
-                .take_while(|&&b| is_name_byte(b))
-                .count();
-            let end = start + 1 + name;
-            if bytes.get(end) == Some(&b'>') {
-                if let Some(placeholder) = text.get(start..=end) {
-                    self.typed.insert(placeholder.to_owned());
-                }
+        for span in placeholder_spans(text.as_bytes(), MAX_PLACEHOLDER) {
+            if let Some(placeholder) = text.get(span) {
+                self.typed.insert(placeholder.to_owned());
             }
-            i = end.max(start + 1);
         }
     }
 
@@ -121,36 +104,16 @@ impl Vault {
         }
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
-        let mut i = 0;
-        while let Some(lt) = text
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'<'))
-        {
-            let start = i + lt;
-            // A placeholder is `<`, name bytes, `>`: the run of name bytes
-            // ends before the next `<`, so no byte is read twice.
-            let name = text
-                .get(start + 1..)
-                .unwrap_or_default()
-                .iter()
-                .take(self.longest)
-                .take_while(|&&b| is_name_byte(b))
-                .count();
-            let end = start + 1 + name;
-            let found = (text.get(end) == Some(&b'>'))
-                .then(|| text.get(start..=end))
-                .flatten()
+        for span in placeholder_spans(text, self.longest) {
+            let value = text
+                .get(span.clone())
                 .and_then(|p| std::str::from_utf8(p).ok())
-                .and_then(|p| Some((p.len(), self.values.get(p)?)));
-            match found {
-                Some((len, value)) => {
-                    let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
-                    buf.extend_from_slice(text.get(copied..start).unwrap_or_default());
-                    buf.extend_from_slice(value.as_bytes());
-                    copied = start + len;
-                    i = copied;
-                }
-                None => i = end.max(start + 1),
+                .and_then(|p| self.values.get(p));
+            if let Some(value) = value {
+                let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+                buf.extend_from_slice(text.get(copied..span.start).unwrap_or_default());
+                buf.extend_from_slice(value.as_bytes());
+                copied = span.end;
             }
         }
         let mut buf = out?;
@@ -171,9 +134,27 @@ impl Vault {
     }
 }
 
-/// The bytes of a placeholder's name: entity names and the number.
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+/// The spans of the placeholder-like texts in `text` (`<`, at most `max`
+/// name bytes, `>`), in order. One pass: a run of name bytes ends before the
+/// next `<`, so no byte is read twice, whatever a client or model sends
+/// (many `<EMAIL_` never closed, say).
+fn placeholder_spans(text: &[u8], max: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        let start = i + text.get(i..)?.iter().position(|&b| b == b'<')?;
+        let name = text
+            .get(start + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take(max)
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+            .count();
+        let end = start + 1 + name;
+        i = end;
+        if name > 0 && text.get(end) == Some(&b'>') {
+            return Some(start..end + 1);
+        }
+    })
 }
 
 /// Restores placeholders in a response that arrives in chunks of any size.
