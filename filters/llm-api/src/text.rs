@@ -684,8 +684,10 @@ fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N
                 content(parts, Place::text(role, TextKind::Message), sink);
             }
         }
-        // No text: a reference to an earlier item, or generated media.
-        Some("item_reference" | "image_generation_call") => {}
+        // No text: a reference to an earlier item, generated media, or a
+        // screenshot (base64, which would only cost scanning and count as
+        // text).
+        Some("item_reference" | "image_generation_call" | "computer_call_output") => {}
         Some(_) => sink(Place::json(default, TextKind::Other), item),
     }
 }
@@ -1223,6 +1225,9 @@ mod tests {
             {"type": "redacted_thinking", "data": "opaque"},
             {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]}]});
         assert!(collect(&ApiKind::AnthropicMessages, media).is_empty());
+        let screenshot = json!({"input": [{"type": "computer_call_output", "call_id": "c",
+            "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64,AAAA"}}]});
+        assert!(collect(&ApiKind::Responses, screenshot).is_empty());
     }
 
     #[test]
