@@ -15,16 +15,17 @@
 //! so a rewrite meant to remove something never leaves the original behind.
 
 use crate::api::ApiKind;
-use crate::request::LlmRequest;
 use crate::for_both;
 use crate::json::Json;
 use crate::member;
+use crate::request::LlmRequest;
 use serde_json::Value;
 
 /// Who wrote a piece of text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
-    /// System prompts, developer messages, Responses `instructions`.
+    /// System prompts, developer messages, Responses `instructions`, tool
+    /// definitions and output schemas.
     System,
     User,
     Assistant,
@@ -33,7 +34,7 @@ pub enum Role {
 }
 
 /// What a piece of text is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TextKind {
     /// Conversation text: message content, system prompts, model output.
     Message,
@@ -45,6 +46,32 @@ pub enum TextKind {
     ToolResult,
     /// Text to embed.
     EmbeddingInput,
+    /// A tool or function definition (name, description, parameter schema),
+    /// as JSON text: descriptions, enums and examples reach the model.
+    ToolDefinition,
+    /// Caller identifiers the provider reads: `user`, `safety_identifier`,
+    /// `metadata` (as JSON text).
+    Identifier,
+    /// Text in request settings that the model reads: output schemas
+    /// (`response_format`, `text.format`, Gemini `responseSchema`),
+    /// predicted output, prompt template variables.
+    Setting,
+    /// A document or search result given to the model (Anthropic
+    /// `document` and `search_result` blocks: text, title, context).
+    Document,
+    /// Reasoning or thinking text (Anthropic `thinking` blocks, Responses
+    /// reasoning items and summaries, `reasoning_content`, Gemini thought
+    /// parts).
+    Reasoning,
+    /// A content part or item of a type the walker does not know, as JSON
+    /// text: scanned rather than passed through unseen.
+    Other,
+    /// Log-probabilities of a response (OpenAI `logprobs`, Gemini
+    /// `logprobsResult`), as JSON text. They repeat the output in token
+    /// pieces, which no scan of one piece can judge, so they are offered to
+    /// rewriting only (a stage that rewrites the output replaces them); the
+    /// reading walkers skip them, as they are not text of their own.
+    LogProbs,
 }
 
 /// One visited field.
@@ -53,6 +80,12 @@ pub struct TextField<'t> {
     pub role: Role,
     pub kind: TextKind,
     pub text: &'t str,
+    /// Whether the field may be one piece of a streamed text (a stream
+    /// event's delta, or any Gemini chunk's part), to be read on with the
+    /// next piece of the same kind. Otherwise it holds a whole text: every
+    /// request field, and the stream events that repeat a whole text
+    /// (Responses `.done` events, finished items, the completed response).
+    pub delta: bool,
 }
 
 /// The body shapes the walker knows; several [`ApiKind`]s share one.
@@ -115,18 +148,24 @@ pub fn rewrite_request_text(
 
 /// Calls `visit` for every text field of a response body of `api` — a whole
 /// JSON response or the data of one stream event (OpenAI chunk deltas,
-/// Anthropic content block events, Gemini chunks, Responses API deltas).
+/// Anthropic content block events, Gemini chunks, Responses API deltas and
+/// the events that repeat a whole text). Log-probabilities are not visited
+/// (see [`TextKind::LogProbs`]).
 pub fn for_each_response_text<J: Json>(
     api: &ApiKind,
     body: &J,
     mut visit: impl FnMut(TextField<'_>),
 ) {
-    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
+    let mut sink = |place: Place, node: &J| {
+        if place.kind != TextKind::LogProbs {
+            read(place, node, &mut visit)
+        }
+    };
     response_root(Shape::of(api), body, &mut sink);
 }
 
-/// Rewrites the text fields of a response body or stream event in place;
-/// returns whether anything changed.
+/// Rewrites the text fields of a response body or stream event in place,
+/// log-probabilities included; returns whether anything changed.
 pub fn rewrite_response_text(
     api: &ApiKind,
     body: &mut Value,
@@ -163,6 +202,7 @@ struct Place {
     role: Role,
     kind: TextKind,
     json: bool,
+    delta: bool,
 }
 
 impl Place {
@@ -171,15 +211,29 @@ impl Place {
             role,
             kind,
             json: false,
+            delta: false,
         }
     }
 
     fn json(role: Role, kind: TextKind) -> Place {
         Place {
-            role,
-            kind,
             json: true,
+            ..Place::text(role, kind)
         }
+    }
+
+    /// The same place in a stream event's delta. JSON values (tool
+    /// arguments as objects, parts of unknown types) are whole in any event.
+    fn delta(self) -> Place {
+        Place {
+            delta: !self.json,
+            ..self
+        }
+    }
+
+    /// The same place, holding the given kind of text.
+    fn kind(self, kind: TextKind) -> Place {
+        Place { kind, ..self }
     }
 }
 
@@ -188,9 +242,12 @@ fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(TextField<'_>)) {
         role: place.role,
         kind: place.kind,
         text,
+        delta: place.delta,
     };
     if place.json {
-        visit(field(&node.to_text()));
+        if !node.is_null() {
+            visit(field(&node.to_text()));
+        }
     } else if let Some(text) = node.as_str() {
         visit(field(text));
     }
@@ -205,10 +262,16 @@ fn write(
         role: place.role,
         kind: place.kind,
         text,
+        delta: place.delta,
     };
     if place.json {
-        let Some(new) = rewrite(field(&node.to_string())) else {
+        if node.is_null() {
             return false;
+        }
+        let text = node.to_string();
+        let new = match rewrite(field(&text)) {
+            Some(new) if new != text => new,
+            _ => return false,
         };
         let new = serde_json::from_str(&new).unwrap_or(Value::String(new));
         let changed = *node != new;
@@ -284,11 +347,25 @@ fn role_of(node: &impl Json, default: Role) -> Role {
     }
 }
 
+/// Each element of an array node (one tool definition each), or the node.
+fn each<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
+    if node.value().as_array().is_some() {
+        for item in node.elements() {
+            sink(place, item);
+        }
+    } else {
+        sink(place, node);
+    }
+}
+
 fn request_root<'a, N: Node<'a>>(
     shape: Shape,
     root: impl Iterator<Item = (&'a str, N)>,
     sink: &mut Sink<'_, N>,
 ) {
+    let tools = Place::json(Role::System, TextKind::ToolDefinition);
+    let setting = Place::json(Role::System, TextKind::Setting);
+    let identifier = Place::text(Role::User, TextKind::Identifier);
     for (key, node) in root {
         match (shape, key) {
             (Shape::OpenAiChat | Shape::Anthropic, "messages") => {
@@ -304,9 +381,14 @@ fn request_root<'a, N: Node<'a>>(
                 }
                 _ => sink(Place::text(Role::User, TextKind::EmbeddingInput), node),
             },
-            (Shape::OpenAiResponses, "instructions") => {
-                sink(Place::text(Role::System, TextKind::Message), node)
-            }
+            (Shape::OpenAiResponses, "instructions") => match node.value().as_array() {
+                Some(_) => {
+                    for item in node.elements() {
+                        responses_item(item, Role::System, sink);
+                    }
+                }
+                _ => sink(Place::text(Role::System, TextKind::Message), node),
+            },
             (Shape::OpenAiResponses, "input") => match node.value().as_array() {
                 Some(_) => {
                     for item in node.elements() {
@@ -318,35 +400,81 @@ fn request_root<'a, N: Node<'a>>(
             (Shape::Anthropic, "system") => {
                 content(node, Place::text(Role::System, TextKind::Message), sink)
             }
-            (Shape::GeminiGenerate, "systemInstruction") => {
-                gemini_content(node, Role::System, false, sink)
+            (Shape::GeminiGenerate, "systemInstruction" | "system_instruction") => {
+                gemini_content(node, Role::System, TextKind::Message, sink)
             }
             (Shape::GeminiGenerate, "contents") => {
                 for item in node.elements() {
-                    gemini_content(item, Role::User, false, sink);
+                    gemini_content(item, Role::User, TextKind::Message, sink);
                 }
             }
-            (Shape::GeminiEmbed, "content") => gemini_content(node, Role::User, true, sink),
-            (Shape::GeminiEmbed, "requests") => {
-                for request in node.elements() {
-                    if let Some(content) = request.field("content") {
-                        gemini_content(content, Role::User, true, sink);
+            (Shape::GeminiGenerate, "generationConfig" | "generation_config") => {
+                for (key, value) in node.entries() {
+                    if matches!(
+                        key,
+                        "responseSchema"
+                            | "response_schema"
+                            | "responseJsonSchema"
+                            | "response_json_schema"
+                    ) {
+                        sink(setting, value);
                     }
                 }
+            }
+            (Shape::GeminiEmbed, "content") => {
+                gemini_content(node, Role::User, TextKind::EmbeddingInput, sink)
+            }
+            (Shape::GeminiEmbed, "title") => {
+                sink(Place::text(Role::User, TextKind::EmbeddingInput), node)
+            }
+            (Shape::GeminiEmbed, "requests") => {
+                for request in node.elements() {
+                    request_root(shape, request.entries(), sink);
+                }
+            }
+            (
+                Shape::OpenAiChat
+                | Shape::OpenAiResponses
+                | Shape::Anthropic
+                | Shape::GeminiGenerate,
+                "tools",
+            )
+            | (Shape::OpenAiChat, "functions") => each(node, tools, sink),
+            (Shape::OpenAiChat, "response_format" | "prediction")
+            | (Shape::OpenAiResponses, "text" | "prompt") => sink(setting, node),
+            (
+                Shape::OpenAiChat | Shape::OpenAiResponses | Shape::OpenAiEmbeddings,
+                "user" | "safety_identifier",
+            ) => sink(identifier, node),
+            (Shape::OpenAiChat | Shape::OpenAiResponses | Shape::Anthropic, "metadata") => {
+                sink(identifier.json_of(), node)
             }
             _ => {}
         }
     }
 }
 
+impl Place {
+    /// The same place, holding JSON to be shown as text.
+    fn json_of(self) -> Place {
+        Place { json: true, ..self }
+    }
+}
+
 fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>) {
+    let logprobs = Place::json(Role::Assistant, TextKind::LogProbs);
     match shape {
         Shape::OpenAiChat => {
             if let Some(choices) = body.field("choices") {
                 for choice in choices.elements() {
                     for (key, node) in choice.entries() {
-                        if key == "message" || key == "delta" {
-                            message_fields(node, Role::Assistant, sink);
+                        match key {
+                            "message" => message_fields(node, Role::Assistant, sink),
+                            "delta" => message_fields(node, Role::Assistant, &mut |place, n| {
+                                sink(place.delta(), n)
+                            }),
+                            "logprobs" => sink(logprobs, node),
+                            _ => {}
                         }
                     }
                 }
@@ -357,8 +485,19 @@ fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>)
         Shape::GeminiGenerate => {
             if let Some(candidates) = body.field("candidates") {
                 for candidate in candidates.elements() {
-                    if let Some(content) = candidate.field("content") {
-                        gemini_content(content, Role::Assistant, false, sink);
+                    for (key, node) in candidate.entries() {
+                        match key {
+                            // A whole response and a stream's chunk look
+                            // alike; a chunk's parts are pieces of the text.
+                            "content" => gemini_content(
+                                node,
+                                Role::Assistant,
+                                TextKind::Message,
+                                &mut |place, n| sink(place.delta(), n),
+                            ),
+                            "logprobsResult" | "logprobs_result" => sink(logprobs, node),
+                            _ => {}
+                        }
                     }
                 }
             }
@@ -370,6 +509,7 @@ fn response_root<'a, N: Node<'a>>(shape: Shape, body: N, sink: &mut Sink<'_, N>)
 /// An OpenAI chat message (or stream delta) or an Anthropic message.
 fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_, N>) {
     let role = role_of(message.value(), default);
+    let arguments = Place::text(Role::Assistant, TextKind::ToolArguments);
     let kind = if role == Role::Tool {
         TextKind::ToolResult
     } else {
@@ -380,79 +520,162 @@ fn message_fields<'a, N: Node<'a>>(message: N, default: Role, sink: &mut Sink<'_
             "content" => content(node, Place::text(role, kind), sink),
             "refusal" => sink(Place::text(role, TextKind::Message), node),
             "name" => sink(Place::text(role, TextKind::Name), node),
+            "reasoning_content" | "reasoning" => {
+                content(node, Place::text(role, TextKind::Reasoning), sink)
+            }
+            "audio" => field_at(
+                node,
+                "transcript",
+                Place::text(role, TextKind::Message),
+                sink,
+            ),
             "tool_calls" => {
                 for call in node.elements() {
-                    if let Some(arguments) =
-                        call.field("function").and_then(|f| f.field("arguments"))
-                    {
-                        sink(
-                            Place::text(Role::Assistant, TextKind::ToolArguments),
-                            arguments,
-                        );
+                    for (key, value) in call.entries() {
+                        match key {
+                            "function" => field_at(value, "arguments", arguments, sink),
+                            // Custom tools: free-form input.
+                            "custom" => field_at(value, "input", arguments, sink),
+                            _ => {}
+                        }
                     }
                 }
             }
-            "function_call" => {
-                if let Some(arguments) = node.field("arguments") {
-                    sink(
-                        Place::text(Role::Assistant, TextKind::ToolArguments),
-                        arguments,
-                    );
-                }
-            }
+            "function_call" => field_at(node, "arguments", arguments, sink),
             _ => {}
         }
     }
 }
 
+/// The member `key` of `node`, if any, at `place`.
+fn field_at<'a, N: Node<'a>>(node: N, key: &str, place: Place, sink: &mut Sink<'_, N>) {
+    if let Some(value) = node.field(key) {
+        sink(place, value);
+    }
+}
+
 /// A content field: a string, or an array of typed parts / blocks (OpenAI
-/// parts, Responses parts, Anthropic blocks).
+/// parts, Responses parts, Anthropic blocks). A part of a type not known
+/// here is visited as JSON text (kind [`TextKind::Other`]); only the types
+/// known to carry media or opaque data alone are passed over.
 fn content<'a, N: Node<'a>>(node: N, place: Place, sink: &mut Sink<'_, N>) {
     if node.value().as_str().is_some() {
         sink(place, node);
         return;
     }
-    for part in node.elements() {
-        match part.value().str_field("type") {
-            Some("text" | "input_text" | "output_text" | "refusal") => {
-                let key = if part.value().str_field("type") == Some("refusal") {
-                    "refusal"
-                } else {
-                    "text"
-                };
-                if let Some(text) = part.field(key) {
+    if node.value().is_object() {
+        part(node, place, sink);
+        return;
+    }
+    for item in node.elements() {
+        if item.value().as_str().is_some() {
+            sink(place, item);
+        } else {
+            part(item, place, sink);
+        }
+    }
+}
+
+/// One typed part or block of a content field.
+fn part<'a, N: Node<'a>>(part: N, place: Place, sink: &mut Sink<'_, N>) {
+    let Some(kind) = part.value().str_field("type") else {
+        // Untyped: a Responses reasoning summary `{text}`, or unknown.
+        match Json::field(part.value(), "text") {
+            Some(_) => {
+                if let Some(text) = part.field("text") {
                     sink(place, text);
                 }
             }
-            Some("tool_use") => {
-                if let Some(input) = part.field("input") {
-                    sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
-                }
-            }
-            Some("tool_result") => {
-                if let Some(result) = part.field("content") {
-                    content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);
-                }
-            }
-            _ => {}
+            None => sink(place.kind(TextKind::Other).json_of(), part),
         }
+        return;
+    };
+    let document = Place::text(place.role, TextKind::Document);
+    match kind {
+        "text" | "input_text" | "output_text" | "summary_text" | "reasoning_text" => {
+            for (key, value) in part.entries() {
+                match key {
+                    "text" => sink(place, value),
+                    "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), value),
+                    _ => {}
+                }
+            }
+        }
+        "refusal" => field_at(part, "refusal", place, sink),
+        "thinking" => field_at(part, "thinking", place.kind(TextKind::Reasoning), sink),
+        "tool_use" | "server_tool_use" | "mcp_tool_use" => field_at(
+            part,
+            "input",
+            Place::json(Role::Assistant, TextKind::ToolArguments),
+            sink,
+        ),
+        "tool_result" | "mcp_tool_result" => {
+            if let Some(result) = part.field("content") {
+                content(result, Place::text(Role::Tool, TextKind::ToolResult), sink);
+            }
+        }
+        "document" | "search_result" => {
+            for (key, value) in part.entries() {
+                match key {
+                    "title" | "context" => sink(document, value),
+                    "content" => content(value, document, sink),
+                    "source" => document_source(value, document, sink),
+                    _ => {}
+                }
+            }
+        }
+        // Media, and data only the provider can read (encrypted thinking).
+        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "file" | "input_file"
+        | "redacted_thinking" | "container_upload" => {}
+        _ => sink(place.kind(TextKind::Other).json_of(), part),
+    }
+}
+
+/// An Anthropic document `source`: plain text, or content blocks; base64
+/// and URL sources are media (PDF) the scanner cannot read.
+fn document_source<'a, N: Node<'a>>(source: N, place: Place, sink: &mut Sink<'_, N>) {
+    match source.value().str_field("type") {
+        Some("text") => {
+            if let Some(data) = source.field("data") {
+                sink(place, data);
+            }
+        }
+        Some("content") => {
+            if let Some(blocks) = source.field("content") {
+                content(blocks, place, sink);
+            }
+        }
+        // The search_result `source` is a string (a URL or a name).
+        None if source.value().as_str().is_some() => sink(place, source),
+        _ => {}
     }
 }
 
 /// One item of a Responses API `input` or `output`.
 fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N>) {
+    let arguments = Place::text(Role::Assistant, TextKind::ToolArguments);
+    let result = Place::text(Role::Tool, TextKind::ToolResult);
     match item.value().str_field("type") {
-        Some("function_call") => {
-            if let Some(arguments) = item.field("arguments") {
-                sink(
-                    Place::text(Role::Assistant, TextKind::ToolArguments),
-                    arguments,
-                );
+        Some("function_call" | "custom_tool_call" | "mcp_call") => {
+            for (key, value) in item.entries() {
+                match key {
+                    "arguments" | "input" => sink(arguments, value),
+                    "output" => sink(result, value),
+                    _ => {}
+                }
             }
         }
-        Some("function_call_output") => {
+        Some("function_call_output" | "custom_tool_call_output") => {
             if let Some(output) = item.field("output") {
-                content(output, Place::text(Role::Tool, TextKind::ToolResult), sink);
+                content(output, result, sink);
+            }
+        }
+        Some("reasoning") => {
+            let reasoning = Place::text(Role::Assistant, TextKind::Reasoning);
+            for (key, value) in item.entries() {
+                if key == "summary" || key == "content" {
+                    content(value, reasoning, sink);
+                }
             }
         }
         Some("message") | None => {
@@ -461,23 +684,47 @@ fn responses_item<'a, N: Node<'a>>(item: N, default: Role, sink: &mut Sink<'_, N
                 content(parts, Place::text(role, TextKind::Message), sink);
             }
         }
-        Some(_) => {}
+        // No text: a reference to an earlier item, generated media, or a
+        // screenshot (base64, which would only cost scanning and count as
+        // text).
+        Some("item_reference" | "image_generation_call" | "computer_call_output") => {}
+        Some(_) => sink(Place::json(default, TextKind::Other), item),
     }
 }
 
-/// A Responses API response, or one of its stream events.
+/// A Responses API response, or one of its stream events. Deltas are pieces
+/// of a streamed text; `.done` events, finished parts and items and the
+/// completed response repeat whole texts.
 fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
+    let assistant = Place::text(Role::Assistant, TextKind::Message);
     let kind = match body.value().str_field("type") {
         Some("response.output_text.delta" | "response.refusal.delta") => Some(TextKind::Message),
-        Some("response.function_call_arguments.delta") => Some(TextKind::ToolArguments),
+        Some(
+            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta",
+        ) => Some(TextKind::ToolArguments),
+        Some(
+            "response.reasoning_summary_text.delta"
+            | "response.reasoning_text.delta"
+            | "response.reasoning.delta",
+        ) => Some(TextKind::Reasoning),
         _ => None,
     };
     if let Some(kind) = kind {
-        if let Some(delta) = body.field("delta") {
-            sink(Place::text(Role::Assistant, kind), delta);
+        for (key, node) in body.entries() {
+            match key {
+                "delta" => sink(Place::text(Role::Assistant, kind).delta(), node),
+                "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), node),
+                _ => {}
+            }
         }
         return;
     }
+    let done = match body.value().str_field("type") {
+        Some("response.reasoning_summary_text.done" | "response.reasoning_text.done") => {
+            assistant.kind(TextKind::Reasoning)
+        }
+        _ => assistant,
+    };
     for (key, node) in body.entries() {
         match key {
             "output" => {
@@ -487,6 +734,10 @@ fn responses_output<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
             }
             "response" => responses_output(node, sink),
             "item" => responses_item(node, Role::Assistant, sink),
+            "part" => content(node, done, sink),
+            "text" | "refusal" => sink(done, node),
+            "arguments" | "input" => sink(done.kind(TextKind::ToolArguments), node),
+            "logprobs" => sink(Place::json(Role::Assistant, TextKind::LogProbs), node),
             _ => {}
         }
     }
@@ -498,60 +749,76 @@ fn anthropic_response<'a, N: Node<'a>>(body: N, sink: &mut Sink<'_, N>) {
     for (key, node) in body.entries() {
         match key {
             "content" => content(node, assistant, sink),
+            // `message_start` and `content_block_start` open a text with
+            // what is whole so far (mostly empty); deltas go on with it.
             "message" => anthropic_response(node, sink),
-            "content_block" => {
-                if node.value().str_field("type") == Some("tool_use") {
-                    if let Some(input) = node.field("input") {
-                        sink(Place::json(Role::Assistant, TextKind::ToolArguments), input);
+            "content_block" => content(node, assistant, sink),
+            "delta" => {
+                let place = match node.value().str_field("type") {
+                    Some("text_delta") => Some(("text", assistant)),
+                    Some("thinking_delta") => {
+                        Some(("thinking", assistant.kind(TextKind::Reasoning)))
                     }
-                } else if let Some(text) = node.field("text") {
-                    sink(assistant, text);
+                    Some("input_json_delta") => {
+                        Some(("partial_json", assistant.kind(TextKind::ToolArguments)))
+                    }
+                    _ => None,
+                };
+                if let Some((field, place)) = place {
+                    if let Some(text) = node.field(field) {
+                        sink(place.delta(), text);
+                    }
                 }
             }
-            "delta" => match node.value().str_field("type") {
-                Some("text_delta") => {
-                    if let Some(text) = node.field("text") {
-                        sink(assistant, text);
-                    }
-                }
-                Some("input_json_delta") => {
-                    if let Some(json) = node.field("partial_json") {
-                        sink(Place::text(Role::Assistant, TextKind::ToolArguments), json);
-                    }
-                }
-                _ => {}
-            },
             _ => {}
         }
     }
 }
 
-/// A Gemini `Content`: `{role, parts: [{text} | {functionCall} | {functionResponse}]}`.
-fn gemini_content<'a, N: Node<'a>>(node: N, default: Role, embed: bool, sink: &mut Sink<'_, N>) {
+/// A Gemini `Content`: `{role, parts: [...]}`; every part field in camelCase
+/// and in snake_case, as the API accepts both. `text_kind` is the kind of
+/// plain text parts (message or embedding input).
+fn gemini_content<'a, N: Node<'a>>(
+    node: N,
+    default: Role,
+    text_kind: TextKind,
+    sink: &mut Sink<'_, N>,
+) {
     let role = role_of(node.value(), default);
-    let text_kind = if embed {
-        TextKind::EmbeddingInput
-    } else {
-        TextKind::Message
-    };
     let Some(parts) = node.field("parts") else {
         return;
     };
     for part in parts.elements() {
+        let thought = Json::field(part.value(), "thought").and_then(Json::as_bool) == Some(true);
+        let text = if thought {
+            TextKind::Reasoning
+        } else {
+            text_kind
+        };
         for (key, value) in part.entries() {
             match key {
-                "text" => sink(Place::text(role, text_kind), value),
-                "functionCall" => {
+                "text" => sink(Place::text(role, text), value),
+                "functionCall" | "function_call" => {
                     if let Some(args) = value.field("args") {
                         sink(Place::json(Role::Assistant, TextKind::ToolArguments), args);
                     }
                 }
-                "functionResponse" => {
+                "functionResponse" | "function_response" => {
                     if let Some(response) = value.field("response") {
                         sink(Place::json(Role::Tool, TextKind::ToolResult), response);
                     }
                 }
-                _ => {}
+                "executableCode" | "executable_code" => {
+                    sink(Place::json(role, TextKind::Message), value)
+                }
+                "codeExecutionResult" | "code_execution_result" => {
+                    sink(Place::json(Role::Tool, TextKind::ToolResult), value)
+                }
+                // Media and part metadata: no text.
+                "inlineData" | "inline_data" | "fileData" | "file_data" | "thought"
+                | "thoughtSignature" | "thought_signature" | "videoMetadata" | "video_metadata"
+                | "mediaResolution" | "media_resolution" => {}
+                _ => sink(Place::json(role, TextKind::Other), value),
             }
         }
     }
@@ -607,7 +874,7 @@ mod tests {
                 ]},
                 {"role": "tool", "tool_call_id": "call_1", "content": "result text"}
             ],
-            "tools": [{"type": "function", "function": {"name": "f", "description": "not visited"}}]
+            "tools": [{"type": "function", "function": {"name": "f", "description": "Finds"}}]
         });
         assert_eq!(
             collect(&ApiKind::ChatCompletions, body),
@@ -618,6 +885,11 @@ mod tests {
                 t(User, Message, "What is in this image?"),
                 t(Assistant, ToolArguments, "{\"q\":\"x\"}"),
                 t(Tool, ToolResult, "result text"),
+                t(
+                    System,
+                    ToolDefinition,
+                    r#"{"type":"function","function":{"name":"f","description":"Finds"}}"#
+                ),
             ]
         );
     }
@@ -800,6 +1072,259 @@ mod tests {
         assert_eq!(
             body["candidates"][0]["content"]["parts"][0]["functionCall"]["args"],
             "{broken"
+        );
+    }
+
+    /// One body per API format with a distinct marker (`zzNN`) in every
+    /// field the model or the provider reads.
+    fn every_field_bodies() -> Vec<(ApiKind, Value)> {
+        let gemini = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+        };
+        let embed = ApiKind::GeminiEmbed { model: "e".into() };
+        vec![
+            (
+                ApiKind::ChatCompletions,
+                json!({"model": "m", "messages": [
+                    {"role": "developer", "content": "zz01"},
+                    {"role": "system", "content": [{"type": "text", "text": "zz02"}]},
+                    {"role": "user", "name": "zz03", "content": [{"type": "text", "text": "zz04"}, {"type": "new_part", "data": "zz05"}]},
+                    {"role": "assistant", "content": null, "reasoning_content": "zz06", "refusal": "zz09",
+                     "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{\"a\":\"zz07\"}"}}],
+                     "function_call": {"name": "f", "arguments": "zz08"}},
+                    {"role": "tool", "tool_call_id": "c", "content": "zz10"},
+                    {"role": "function", "name": "f", "content": "zz11"}],
+                 "tools": [{"type": "function", "function": {"name": "f", "description": "zz12",
+                    "parameters": {"type": "object", "properties": {"a": {"type": "string", "description": "zz13", "enum": ["zz14"]}}}}}],
+                 "functions": [{"name": "g", "description": "zz15"}],
+                 "prediction": {"type": "content", "content": "zz16"},
+                 "user": "zz17", "safety_identifier": "zz18", "metadata": {"k": "zz19"},
+                 "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"description": "zz20"}}}}),
+            ),
+            (
+                ApiKind::Responses,
+                json!({"model": "m", "instructions": "zz21", "input": [
+                    {"role": "user", "content": "zz22"},
+                    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "zz23"}]},
+                    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "zz24"}]},
+                    {"type": "function_call", "call_id": "c", "name": "f", "arguments": "zz25"},
+                    {"type": "function_call_output", "call_id": "c", "output": "zz26"},
+                    {"type": "reasoning", "id": "r", "summary": [{"type": "summary_text", "text": "zz27"}]},
+                    {"type": "some_new_item", "x": "zz28"}],
+                 "tools": [{"type": "function", "name": "f", "description": "zz29", "parameters": {}}],
+                 "prompt": {"id": "p", "variables": {"v": "zz30"}},
+                 "text": {"format": {"type": "json_schema", "name": "s", "schema": {"description": "zz31"}}},
+                 "metadata": {"k": "zz32"}, "user": "zz33", "safety_identifier": "zz34"}),
+            ),
+            (
+                ApiKind::Embeddings,
+                json!({"model": "e", "input": ["zz35", "zz36"], "user": "zz37"}),
+            ),
+            (
+                ApiKind::AnthropicMessages,
+                json!({"model": "c", "max_tokens": 8, "system": [{"type": "text", "text": "zz38"}], "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "zz39"},
+                        {"type": "document", "title": "zz40", "context": "zz41", "source": {"type": "text", "media_type": "text/plain", "data": "zz42"}},
+                        {"type": "document", "source": {"type": "content", "content": [{"type": "text", "text": "zz43"}]}},
+                        {"type": "search_result", "source": "zz44", "title": "t", "content": [{"type": "text", "text": "zz45"}]},
+                        {"type": "new_block", "x": "zz46"}]},
+                    {"role": "assistant", "content": [{"type": "thinking", "thinking": "zz47", "signature": "s"},
+                        {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "zz48"}}]},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "zz49"}]}]}],
+                 "tools": [{"name": "f", "description": "zz50", "input_schema": {"type": "object", "properties": {"q": {"description": "zz51"}}}}],
+                 "metadata": {"user_id": "zz52"}}),
+            ),
+            (
+                gemini.clone(),
+                json!({"system_instruction": {"parts": [{"text": "zz53"}]}, "contents": [
+                    {"role": "user", "parts": [{"text": "zz54"}, {"newThing": {"x": "zz55"}}]},
+                    {"role": "model", "parts": [{"function_call": {"name": "f", "args": {"q": "zz56"}}}, {"text": "zz57", "thought": true}]},
+                    {"role": "user", "parts": [{"function_response": {"name": "f", "response": {"r": "zz58"}}}]}],
+                 "tools": [{"function_declarations": [{"name": "f", "description": "zz59", "parameters": {"type": "object"}}]}],
+                 "generation_config": {"response_schema": {"description": "zz60"}}}),
+            ),
+            (
+                gemini,
+                json!({"systemInstruction": {"parts": [{"text": "zz61"}]},
+                 "contents": [{"parts": [{"functionCall": {"name": "f", "args": {"q": "zz62"}}},
+                    {"functionResponse": {"name": "f", "response": {"r": "zz63"}}}]}],
+                 "tools": [{"functionDeclarations": [{"name": "f", "description": "zz64"}]}],
+                 "generationConfig": {"responseSchema": {"description": "zz65"}}}),
+            ),
+            (
+                embed.clone(),
+                json!({"content": {"parts": [{"text": "zz66"}]}, "title": "zz67"}),
+            ),
+            (
+                embed,
+                json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "zz68"}]}, "title": "zz69"}]}),
+            ),
+        ]
+    }
+
+    /// The markers in `text`.
+    fn markers(text: &str) -> Vec<String> {
+        text.match_indices("zz")
+            .filter_map(|(i, _)| text.get(i..i + 4))
+            .filter(|m| m[2..].bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_field_is_visited_and_rewritten_in_every_format() {
+        let mut seen = 0;
+        for (api, body) in every_field_bodies() {
+            let all = markers(&body.to_string());
+            let visited: Vec<String> = collect(&api, body.clone())
+                .iter()
+                .flat_map(|(_, _, text)| markers(text))
+                .collect();
+            for marker in &all {
+                assert!(
+                    visited.contains(marker),
+                    "{api:?}: {marker} not visited in {body}"
+                );
+            }
+            let mut rewritten = body.clone();
+            assert!(rewrite_request_text(&api, &mut rewritten, |f| {
+                let mut text = f.text.to_owned();
+                for m in markers(f.text) {
+                    text = text.replace(&m, "--");
+                }
+                (text != f.text).then_some(text)
+            }));
+            assert!(
+                markers(&rewritten.to_string()).is_empty(),
+                "{api:?}: {rewritten}"
+            );
+            seen += all.len();
+        }
+        assert_eq!(seen, 69, "every marker of the table");
+    }
+
+    #[test]
+    fn new_request_fields_have_their_kinds() {
+        let kinds = |api: &ApiKind, body: Value| -> Vec<TextKind> {
+            collect(api, body)
+                .into_iter()
+                .map(|(_, kind, _)| kind)
+                .collect()
+        };
+        let bodies = every_field_bodies();
+        let chat = kinds(&bodies[0].0, bodies[0].1.clone());
+        for kind in [Other, Reasoning, ToolDefinition, Setting, Identifier] {
+            assert!(chat.contains(&kind), "{kind:?}");
+        }
+        let anthropic = kinds(&bodies[3].0, bodies[3].1.clone());
+        assert!(anthropic.contains(&Document) && anthropic.contains(&Reasoning));
+        // Media and encrypted thinking carry no text to visit.
+        let media = json!({"messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+            {"type": "redacted_thinking", "data": "opaque"},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}]}]});
+        assert!(collect(&ApiKind::AnthropicMessages, media).is_empty());
+        let screenshot = json!({"input": [{"type": "computer_call_output", "call_id": "c",
+            "output": {"type": "computer_screenshot", "image_url": "data:image/png;base64,AAAA"}}]});
+        assert!(collect(&ApiKind::Responses, screenshot).is_empty());
+    }
+
+    #[test]
+    fn response_fields_that_repeat_text_or_carry_reasoning() {
+        let api = ApiKind::ChatCompletions;
+        let chunk = json!({"choices": [{"delta": {"reasoning_content": "why"},
+            "logprobs": {"content": [{"token": "jo", "bytes": [106, 111], "top_logprobs": []}]}}]});
+        let fields = |api: &ApiKind, body: &Value| {
+            let mut out = Vec::new();
+            for_each_response_text(api, body, |f| {
+                out.push((f.kind, f.text.to_owned(), f.delta))
+            });
+            out
+        };
+        assert_eq!(
+            fields(&api, &chunk),
+            vec![(Reasoning, "why".to_owned(), true)]
+        );
+        let mut rewritten = chunk.clone();
+        rewrite_response_text(&api, &mut rewritten, |f| {
+            (f.kind == LogProbs).then(|| "null".to_owned())
+        });
+        assert!(
+            rewritten["choices"][0]["logprobs"].is_null(),
+            "log-probabilities are offered to rewriting"
+        );
+
+        let responses = ApiKind::Responses;
+        for (event, kind) in [
+            (
+                json!({"type": "response.output_text.done", "text": "T"}),
+                Message,
+            ),
+            (
+                json!({"type": "response.content_part.done", "part": {"type": "output_text", "text": "T"}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.output_item.done", "item": {"type": "message", "content": [{"type": "output_text", "text": "T"}]}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.completed", "response": {"output": [{"type": "message", "content": [{"type": "output_text", "text": "T"}]}]}}),
+                Message,
+            ),
+            (
+                json!({"type": "response.function_call_arguments.done", "arguments": "T"}),
+                ToolArguments,
+            ),
+            (
+                json!({"type": "response.reasoning_summary_text.done", "text": "T"}),
+                Reasoning,
+            ),
+            (
+                json!({"type": "response.output_item.done", "item": {"type": "reasoning", "summary": [{"type": "summary_text", "text": "T"}]}}),
+                Reasoning,
+            ),
+        ] {
+            assert_eq!(
+                fields(&responses, &event),
+                vec![(kind, "T".to_owned(), false)],
+                "{event}"
+            );
+        }
+        let delta = json!({"type": "response.reasoning_summary_text.delta", "delta": "d"});
+        assert_eq!(
+            fields(&responses, &delta),
+            vec![(Reasoning, "d".to_owned(), true)]
+        );
+
+        let anthropic = ApiKind::AnthropicMessages;
+        let thinking = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "hm"}});
+        assert_eq!(
+            fields(&anthropic, &thinking),
+            vec![(Reasoning, "hm".to_owned(), true)]
+        );
+        let whole = json!({"content": [{"type": "thinking", "thinking": "hm", "signature": "s"}, {"type": "text", "text": "A"}]});
+        assert_eq!(
+            fields(&anthropic, &whole),
+            vec![
+                (Reasoning, "hm".to_owned(), false),
+                (Message, "A".to_owned(), false)
+            ]
+        );
+
+        let gemini = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: true,
+        };
+        let chunk = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "t", "thought": true}, {"text": "a"}]},
+            "logprobsResult": {"chosenCandidates": [{"token": "a"}]}}]});
+        assert_eq!(
+            fields(&gemini, &chunk),
+            vec![
+                (Reasoning, "t".to_owned(), true),
+                (Message, "a".to_owned(), true)
+            ]
         );
     }
 }

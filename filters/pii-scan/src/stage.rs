@@ -7,10 +7,11 @@
 
 use crate::config::{Action, PiiConfig, RouteTo};
 use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
-use llm_api::text::rewrite_response_text;
-use llm_api::{ApiError, ApiKind, SseEvent, TextKind};
+use llm_api::text::{for_each_response_text, rewrite_response_text};
+use llm_api::{ApiError, ApiKind, SseEvent, TextField, TextKind};
+use std::borrow::Cow;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
 
@@ -55,8 +56,8 @@ impl Stage for PiiScan {
             vault: Vault::new(),
             found: BTreeMap::new(),
             found_in_response: BTreeMap::new(),
-            texts: HashMap::new(),
-            last_text_event: None,
+            texts: BTreeMap::new(),
+            templates: BTreeMap::new(),
         })
     }
 }
@@ -72,10 +73,10 @@ struct PiiStream {
     found_in_response: Found,
     /// Streamed responses: one state per kind of text (message text and
     /// tool arguments are separate streams of deltas).
-    texts: HashMap<TextKind, StreamedText>,
-    /// The last event that carried text: the template for the event that
-    /// flushes what is still held at the end of the stream.
-    last_text_event: Option<SseEvent>,
+    texts: BTreeMap<TextKind, StreamedText>,
+    /// Per kind, the last event that carried it: the template for the event
+    /// that flushes what is still held when the text ends.
+    templates: BTreeMap<TextKind, SseEvent>,
 }
 
 /// One streamed text on its way back: scanned first (the model's output as
@@ -84,6 +85,32 @@ struct PiiStream {
 struct StreamedText {
     scanner: StreamScanner,
     restorer: StreamRestorer,
+}
+
+/// What log-probabilities become in a response this stage reads: they
+/// repeat the output in token pieces, which cannot be scanned or restored
+/// piece by piece, so they are dropped rather than let values through.
+const DROPPED: &str = "null";
+
+/// A whole text of the response (all of a whole response, and the stream
+/// events that repeat a text): scanned by the response policy, then
+/// restored. Log-probabilities are dropped.
+fn whole_text(shared: &Shared, vault: &Vault, found: &mut Found, field: TextField<'_>) -> Option<String> {
+    if field.kind == TextKind::LogProbs {
+        return Some(DROPPED.to_owned());
+    }
+    let mut text = Cow::Borrowed(field.text);
+    if let Some(policy) = &shared.response_policy {
+        let findings = shared.engine.scan(text.as_bytes());
+        count(found, policy, &findings);
+        if let Some(redacted) = policy.redact_response(text.as_bytes(), &findings) {
+            text = Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
+        }
+    }
+    if !vault.is_empty() {
+        text = Cow::Owned(vault.restore(&text).into_owned());
+    }
+    (text != field.text).then(|| text.into_owned())
 }
 
 fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
@@ -137,8 +164,8 @@ impl StageStream for PiiStream {
                 let applied = shared.policy.apply(field.text, &findings, vault);
                 blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
                 match applied.text {
-                    std::borrow::Cow::Owned(text) => Some(text),
-                    std::borrow::Cow::Borrowed(_) => None,
+                    Cow::Owned(text) => Some(text),
+                    Cow::Borrowed(_) => None,
                 }
             });
             // The body as sent repeats a member name, and an earlier value,
@@ -190,20 +217,7 @@ impl StageStream for PiiStream {
         let api = ex.api.clone();
         let (shared, vault, found) = (&self.shared, &self.vault, &mut self.found_in_response);
         if let Some(body) = ex.response_mut() {
-            rewrite_response_text(&api, body, |field| {
-                let mut text = std::borrow::Cow::Borrowed(field.text);
-                if let Some(policy) = &shared.response_policy {
-                    let findings = shared.engine.scan(text.as_bytes());
-                    count(found, policy, &findings);
-                    if let Some(redacted) = policy.redact_response(text.as_bytes(), &findings) {
-                        text = std::borrow::Cow::Owned(String::from_utf8_lossy(&redacted).into_owned());
-                    }
-                }
-                if !vault.is_empty() {
-                    text = std::borrow::Cow::Owned(vault.restore(&text).into_owned());
-                }
-                (text != field.text).then(|| text.into_owned())
-            });
+            rewrite_response_text(&api, body, |field| whole_text(shared, vault, found, field));
         }
         publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
     }
@@ -211,20 +225,32 @@ impl StageStream for PiiStream {
     /// Scans and restores a stream, event by event. A value or placeholder
     /// split across events is held back only until it is complete (or
     /// cannot be one), then emitted with the next event's text; what is
-    /// still held at the end goes out in one more text event, made from the
-    /// last one, placed before the stream's closing events.
+    /// still held when the text ends (before an event that closes a block,
+    /// an item or the stream, or at the end) goes out in one more event per
+    /// kind of text, made from the last one that carried it.
     fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, host: &mut dyn Host) {
         if !self.reads_response(ex) {
             return;
         }
         let api = ex.api.clone();
-        let mut last_text_index = None;
-        for (index, event) in events.iter_mut().enumerate() {
+        let mut out = Vec::with_capacity(events.len());
+        let mut after_last_text = 0;
+        for mut event in events.drain(..) {
             let Some(mut value) = event.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+                if event.data.as_deref().is_some_and(|d| d.trim() == "[DONE]") {
+                    self.flush(&api, &mut out);
+                }
+                out.push(event);
                 continue;
             };
+            if ends_text(&value) && !has_delta(&api, &value) {
+                self.flush(&api, &mut out);
+            }
             let mut had_text = false;
             let changed = rewrite_response_text(&api, &mut value, |field| {
+                if !field.delta || field.kind == TextKind::LogProbs {
+                    return whole_text(&self.shared, &self.vault, &mut self.found_in_response, field);
+                }
                 had_text = true;
                 let out = self.push_text(field.kind, field.text.as_bytes());
                 let out = String::from_utf8_lossy(&out).into_owned();
@@ -234,15 +260,53 @@ impl StageStream for PiiStream {
                 event.data = Some(value.to_string());
             }
             if had_text {
-                self.last_text_event = Some(event.clone());
-                last_text_index = Some(index);
+                for kind in delta_kinds(&api, &value) {
+                    self.templates.insert(kind, event.clone());
+                }
+                after_last_text = out.len() + 1;
             }
+            out.push(event);
         }
         if end {
-            self.flush(&api, events, last_text_index.map_or(0, |i| i + 1));
+            let mut rest = Vec::new();
+            self.flush(&api, &mut rest);
+            out.splice(after_last_text.min(out.len())..after_last_text.min(out.len()), rest);
             publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
         }
+        *events = out;
     }
+}
+
+/// Whether a stream event closes a text (the end of a block, a message, a
+/// Responses part or item, or the stream's last choice): what is held back
+/// must go out before it, or a client that stops reading there loses it.
+fn ends_text(value: &Value) -> bool {
+    match value.get("type").and_then(Value::as_str) {
+        Some(kind) => {
+            matches!(kind, "content_block_stop" | "message_delta" | "message_stop")
+                || (kind.starts_with("response.") && !kind.ends_with(".delta") && !kind.ends_with(".added"))
+        }
+        None => value
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(|choices| choices.iter().any(|c| c.get("finish_reason").is_some_and(|r| !r.is_null()))),
+    }
+}
+
+/// Whether an event carries a piece of a streamed text.
+fn has_delta(api: &ApiKind, value: &Value) -> bool {
+    !delta_kinds(api, value).is_empty()
+}
+
+/// The kinds of streamed text an event carries.
+fn delta_kinds(api: &ApiKind, value: &Value) -> BTreeSet<TextKind> {
+    let mut kinds = BTreeSet::new();
+    for_each_response_text(api, value, |field| {
+        if field.delta {
+            kinds.insert(field.kind);
+        }
+    });
+    kinds
 }
 
 impl PiiStream {
@@ -264,10 +328,10 @@ impl PiiStream {
         state.restorer.push(&self.vault, &scanned)
     }
 
-    /// Emits what the scanners and restorers still hold, as a copy of the
-    /// last text event with its text replaced, inserted at `at`.
-    fn flush(&mut self, api: &ApiKind, events: &mut Vec<SseEvent>, at: usize) {
-        let mut rest: HashMap<TextKind, String> = HashMap::new();
+    /// Emits what the scanners and restorers still hold: per kind of text, a
+    /// copy of the last event that carried that kind with its text replaced
+    /// (the other texts of the copy emptied), appended to `out`.
+    fn flush(&mut self, api: &ApiKind, out: &mut Vec<SseEvent>) {
         let shared = &self.shared;
         for (kind, state) in &mut self.texts {
             let mut bytes = Vec::new();
@@ -277,18 +341,17 @@ impl PiiStream {
                 bytes = state.restorer.push(&self.vault, &scanned.text);
             }
             bytes.extend(state.restorer.finish(&self.vault));
-            if !bytes.is_empty() {
-                rest.insert(*kind, String::from_utf8_lossy(&bytes).into_owned());
-            }
+            let Some(template) = self.templates.get(kind).filter(|_| !bytes.is_empty()) else { continue };
+            let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+                continue;
+            };
+            let rest = String::from_utf8_lossy(&bytes).into_owned();
+            rewrite_response_text(api, &mut value, |field| match field.kind {
+                TextKind::LogProbs => Some(DROPPED.to_owned()),
+                other if field.delta => Some(if other == *kind { rest.clone() } else { String::new() }),
+                _ => None,
+            });
+            out.push(SseEvent { data: Some(value.to_string()), ..template.clone() });
         }
-        let Some(template) = self.last_text_event.take() else { return };
-        if rest.is_empty() {
-            return;
-        }
-        let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
-            return;
-        };
-        rewrite_response_text(api, &mut value, |field| Some(rest.remove(&field.kind).unwrap_or_default()));
-        events.insert(at.min(events.len()), SseEvent { data: Some(value.to_string()), ..template });
     }
 }

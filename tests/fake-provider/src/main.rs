@@ -17,6 +17,7 @@ mod openai;
 mod recorder;
 mod reply;
 mod routes;
+mod scripted;
 mod server;
 mod sse;
 mod tls;

@@ -12,7 +12,7 @@ use crate::faults::{Fault, FaultQueue};
 use crate::recorder::{Connection, Received, Recorder};
 use crate::reply::{self, ProviderRequest, Reply};
 use crate::routes::{self, Endpoint, Route};
-use crate::{anthropic, control, gemini, openai, sse, tls};
+use crate::{anthropic, control, gemini, openai, scripted, sse, tls};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -287,7 +287,8 @@ async fn respond(
             &format!("fake fault: injected status {}", status.as_u16()),
         ),
         None => match endpoint {
-            Some(endpoint) => answer(endpoint, &parts, &body, digest),
+            Some(endpoint) => scripted::reply(&parts)
+                .unwrap_or_else(|| answer(endpoint, &parts, &body, digest)),
             None => state.collector.accept(&parts.headers, &body).await,
         },
     };

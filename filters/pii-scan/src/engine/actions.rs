@@ -65,6 +65,12 @@ impl Policy {
     /// vault's placeholder for it. `findings` must come from scanning `text`.
     pub fn apply<'t>(&self, text: &'t str, findings: &[Finding], vault: &mut Vault) -> Applied<'t> {
         let mut blocked: Vec<EntityKind> = Vec::new();
+        if findings
+            .iter()
+            .any(|f| self.action(&f.entity) == Action::Tokenize)
+        {
+            vault.note_typed(text);
+        }
         let rewritten = rewrite(text.as_bytes(), findings, |f, value| {
             match self.action(&f.entity) {
                 Action::Detect | Action::Route => None,
@@ -76,7 +82,7 @@ impl Policy {
                     Some(self.label(&f.entity).into_owned())
                 }
                 Action::Tokenize => {
-                    Some(vault.tokenize(&f.entity, &String::from_utf8_lossy(value), text))
+                    Some(vault.tokenize(&f.entity, &String::from_utf8_lossy(value)))
                 }
             }
         });
@@ -118,10 +124,12 @@ impl Policy {
     ) -> Self {
         let policy = entities
             .iter()
-            .fold(Policy::new(default_action), |p, (entity, action)| p.with_action(entity.clone(), *action));
-        labels
-            .iter()
-            .fold(policy, |p, (entity, label)| p.with_label(entity.clone(), label.clone()))
+            .fold(Policy::new(default_action), |p, (entity, action)| {
+                p.with_action(entity.clone(), *action)
+            });
+        labels.iter().fold(policy, |p, (entity, label)| {
+            p.with_label(entity.clone(), label.clone())
+        })
     }
 
     /// The policy for scanning responses, with the request policy's labels.

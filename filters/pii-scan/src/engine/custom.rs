@@ -124,6 +124,10 @@ pub(crate) struct Compiled {
     pub rules: Vec<Rule>,
 }
 
+/// The longest custom entity name: it is part of every placeholder
+/// (`<NAME_n>`), which the vault reads back within a bounded window.
+pub const MAX_NAME: usize = 64;
+
 /// Checks and compiles the custom detectors and rules; errors name the
 /// field (`custom[1].regex`).
 pub(crate) fn compile(config: &EngineConfig) -> Result<Compiled, ConfigError> {
@@ -140,13 +144,14 @@ pub(crate) fn compile(config: &EngineConfig) -> Result<Compiled, ConfigError> {
     for (i, d) in config.custom.iter().enumerate() {
         let field = |f: &str| format!("custom[{i}].{f}");
         let valid_name = !d.name.is_empty()
+            && d.name.len() <= MAX_NAME
             && d.name
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
         if !valid_name {
             return Err(err(
                 field("name"),
-                format!("`{}` is not an entity name in SCREAMING_SNAKE_CASE", d.name),
+                format!("`{}` is not an entity name in SCREAMING_SNAKE_CASE of at most {MAX_NAME} bytes", d.name),
             ));
         }
         let entity = EntityKind::from_name(&d.name);

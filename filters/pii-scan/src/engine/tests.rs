@@ -383,6 +383,66 @@ fn placeholders_already_in_the_text_are_not_reused() {
     assert_eq!(applied.text, "literal <EMAIL_1> and real <EMAIL_2>");
 }
 
+/// A client that types thousands of placeholders next to thousands of
+/// values: issuing each placeholder used to search the whole text once per
+/// candidate number (quadratic: minutes at this size); noting the typed
+/// ones once makes it one pass.
+#[test]
+fn tokenizing_stays_linear_whatever_placeholders_the_client_typed() {
+    let n = 20_000;
+    let mut text: String = (1..=n).map(|k| format!("<EMAIL_{k}> ")).collect();
+    text.extend((0..2_000).map(|k| format!("u{k}@example.com ")));
+    let policy = Policy::new(Action::Tokenize);
+    let findings = engine().scan(text.as_bytes());
+    assert_eq!(findings.len(), 2_000);
+    let mut vault = Vault::new();
+    let started = std::time::Instant::now();
+    let applied = policy.apply(&text, &findings, &mut vault);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(applied.text.ends_with(&format!("<EMAIL_{}> ", n + 2_000)));
+    assert_eq!(
+        vault.value(&format!("<EMAIL_{}>", n + 1)),
+        Some("u0@example.com")
+    );
+    assert_eq!(
+        vault.value("<EMAIL_1>"),
+        None,
+        "a typed placeholder is never issued"
+    );
+}
+
+/// Many `<` that open a placeholder and never close it, in a whole reply
+/// and streamed in small pieces: restoring reads each byte a bounded number
+/// of times.
+#[test]
+fn restoring_stays_linear_on_unclosed_placeholders() {
+    let mut vault = Vault::new();
+    vault.tokenize(&Entity::Email.into(), "a@x.io");
+    let reply = "<EMAIL_".repeat(200_000) + "<EMAIL_1>";
+    let started = std::time::Instant::now();
+    let restored = vault.restore(&reply);
+    assert!(
+        restored.ends_with("<EMAIL_a@x.io"),
+        "the last one is restored"
+    );
+    let mut restorer = StreamRestorer::new();
+    let mut out = Vec::new();
+    for piece in reply.as_bytes().chunks(5) {
+        out.extend(restorer.push(&vault, piece));
+    }
+    out.extend(restorer.finish(&vault));
+    assert_eq!(out, restored.as_bytes());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn unchanged_text_is_borrowed() {
     let mut vault = Vault::new();
@@ -394,7 +454,7 @@ fn unchanged_text_is_borrowed() {
 #[test]
 fn stream_restorer_holds_only_placeholder_prefixes() {
     let mut vault = Vault::new();
-    vault.tokenize(&Entity::Email.into(), "a@x.io", "");
+    vault.tokenize(&Entity::Email.into(), "a@x.io");
     let mut restorer = StreamRestorer::new();
     assert_eq!(restorer.push(&vault, b"Hi <EM"), b"Hi ");
     assert_eq!(restorer.held(), 3);

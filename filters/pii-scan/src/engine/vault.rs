@@ -3,7 +3,13 @@
 
 use super::entity::EntityKind;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+/// The longest name-and-number of a placeholder-like text (`<NAME_n>`)
+/// noted as typed by the client: longer ones cannot collide with a
+/// placeholder the vault issues (custom entity names are at most
+/// `custom::MAX_NAME` bytes).
+const MAX_PLACEHOLDER: usize = super::custom::MAX_NAME + 24;
 
 /// The placeholders handed out in one request and the values they stand
 /// for. The same value of the same type always gets the same placeholder
@@ -15,6 +21,8 @@ pub struct Vault {
     placeholders: BTreeMap<(EntityKind, String), String>,
     counters: BTreeMap<EntityKind, usize>,
     longest: usize,
+    /// Placeholder-like texts found in the request's own text, never issued.
+    typed: HashSet<String>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -36,10 +44,24 @@ impl Vault {
         self.values.is_empty()
     }
 
-    /// The placeholder for `value`, issuing `<NAME_n>` the first time. A
-    /// number whose placeholder already appears in `text` (the user typed
-    /// it) is skipped, so that restoring cannot replace the user's own text.
-    pub fn tokenize(&mut self, entity: &EntityKind, value: &str, text: &str) -> String {
+    /// Notes the placeholder-like texts (`<NAME_n>`) that `text` holds, so
+    /// that [`Vault::tokenize`] never issues one the user typed and
+    /// restoring cannot replace the user's own text. One pass over `text`:
+    /// each `<` starts at most one run of name characters, and runs end at
+    /// the next `<`.
+    pub fn note_typed(&mut self, text: &str) {
+        for span in placeholder_spans(text.as_bytes(), MAX_PLACEHOLDER) {
+            if let Some(placeholder) = text.get(span) {
+                self.typed.insert(placeholder.to_owned());
+            }
+        }
+    }
+
+    /// The placeholder for `value`, issuing `<NAME_n>` the first time,
+    /// skipping the numbers noted as typed ([`Vault::note_typed`]). Each
+    /// typed placeholder is skipped at most once per entity type, so issuing
+    /// stays linear in the text however many the client typed.
+    pub fn tokenize(&mut self, entity: &EntityKind, value: &str) -> String {
         let key = (entity.clone(), value.to_owned());
         if let Some(placeholder) = self.placeholders.get(&key) {
             return placeholder.clone();
@@ -48,7 +70,7 @@ impl Vault {
         let placeholder = loop {
             *counter += 1;
             let candidate = format!("<{}_{}>", entity.name(), counter);
-            if !text.contains(&candidate) {
+            if !self.typed.contains(&candidate) {
                 break candidate;
             }
         };
@@ -82,29 +104,16 @@ impl Vault {
         }
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
-        let mut i = 0;
-        while let Some(lt) = text
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&b| b == b'<'))
-        {
-            let start = i + lt;
-            let window = text
-                .get(start..(start + self.longest).min(text.len()))
-                .unwrap_or_default();
-            let found = window
-                .iter()
-                .position(|&b| b == b'>')
-                .and_then(|gt| std::str::from_utf8(window.get(..=gt)?).ok())
-                .and_then(|p| Some((p.len(), self.values.get(p)?)));
-            match found {
-                Some((len, value)) => {
-                    let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
-                    buf.extend_from_slice(text.get(copied..start).unwrap_or_default());
-                    buf.extend_from_slice(value.as_bytes());
-                    copied = start + len;
-                    i = copied;
-                }
-                None => i = start + 1,
+        for span in placeholder_spans(text, self.longest) {
+            let value = text
+                .get(span.clone())
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|p| self.values.get(p));
+            if let Some(value) = value {
+                let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+                buf.extend_from_slice(text.get(copied..span.start).unwrap_or_default());
+                buf.extend_from_slice(value.as_bytes());
+                copied = span.end;
             }
         }
         let mut buf = out?;
@@ -123,6 +132,29 @@ impl Vault {
             .next()
             .is_some_and(|(p, _)| p.starts_with(tail))
     }
+}
+
+/// The spans of the placeholder-like texts in `text` (`<`, at most `max`
+/// name bytes, `>`), in order. One pass: a run of name bytes ends before the
+/// next `<`, so no byte is read twice, whatever a client or model sends
+/// (many `<EMAIL_` never closed, say).
+fn placeholder_spans(text: &[u8], max: usize) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        let start = i + text.get(i..)?.iter().position(|&b| b == b'<')?;
+        let name = text
+            .get(start + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take(max)
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+            .count();
+        let end = start + 1 + name;
+        i = end;
+        if name > 0 && text.get(end) == Some(&b'>') {
+            return Some(start..end + 1);
+        }
+    })
 }
 
 /// Restores placeholders in a response that arrives in chunks of any size.

@@ -15,9 +15,18 @@
 //! message text blocks, tool results, tool definitions), with the same
 //! per-message overhead as OpenAI (an assumption; their framing is not
 //! published).
+//!
+//! Every other field the model reads is found by llm-api's text walker, the
+//! one pii_scan rewrites through, and counted as its text: reasoning and
+//! thinking sent back, documents, output schemas, predictions, prompt
+//! variables, content parts of unknown types, and per format the tool
+//! definitions, calls and results the rules above do not frame. Caller
+//! identifiers (`user`, `metadata`) are not model input and are not counted.
 
 use super::image::{image_tokens, Detail};
 use llm_api::json::{Json, Kind};
+use llm_api::text::for_each_request_text;
+use llm_api::{ApiKind, TextKind};
 
 /// The request formats counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +50,31 @@ impl Format {
             K::Models | K::Other => return None,
         })
     }
+
+    /// The API whose body shape the format counts, for the text walker.
+    fn api(self) -> ApiKind {
+        match self {
+            Format::OpenAiChat => ApiKind::ChatCompletions,
+            Format::OpenAiEmbeddings => ApiKind::Embeddings,
+            Format::OpenAiResponses => ApiKind::Responses,
+            Format::AnthropicMessages => ApiKind::AnthropicMessages,
+            Format::GeminiGenerate => ApiKind::GeminiGenerate { model: String::new(), stream: false },
+        }
+    }
+
+    /// Whether the text walker's fields of `kind` are counted as plain text,
+    /// apart from the format's own rules (which frame the rest).
+    fn counts_apart(self, kind: TextKind) -> bool {
+        match kind {
+            TextKind::Identifier | TextKind::LogProbs => false,
+            TextKind::Setting | TextKind::Other | TextKind::Document => true,
+            // Gemini's thought parts are `text` parts, which its rule counts.
+            TextKind::Reasoning => self != Format::GeminiGenerate,
+            TextKind::ToolDefinition => matches!(self, Format::OpenAiResponses | Format::GeminiGenerate),
+            TextKind::ToolArguments | TextKind::ToolResult => self == Format::GeminiGenerate,
+            TextKind::Message | TextKind::Name | TextKind::EmbeddingInput => false,
+        }
+    }
 }
 
 const PER_MESSAGE: u64 = 3;
@@ -51,13 +85,25 @@ const REPLY_PRIMING: u64 = 3;
 /// image rule. The body is either tree a request may be held in
 /// (`llm_api::for_both!`).
 pub fn request_tokens<J: Json>(format: Format, body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    match format {
+    let framed = match format {
         Format::OpenAiChat => chat(body, model, count),
         Format::OpenAiEmbeddings => embeddings(body.field("input"), count),
         Format::OpenAiResponses => responses(body, model, count),
         Format::AnthropicMessages => anthropic(body, count),
         Format::GeminiGenerate => gemini(body, count),
-    }
+    };
+    framed + counted_apart(format, body, count)
+}
+
+/// The text of the fields the format's rules do not frame.
+fn counted_apart<J: Json>(format: Format, body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+    let mut total = 0;
+    for_each_request_text(&format.api(), body, |field| {
+        if format.counts_apart(field.kind) {
+            total += count(field.text);
+        }
+    });
+    total
 }
 
 fn chat<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
@@ -283,4 +329,104 @@ fn gemini<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
         total += parts(c, count);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// Tokens of `body` with one token per byte, to see which text counts.
+    fn bytes(format: Format, body: &Value) -> u64 {
+        request_tokens(format, body, "gpt-4o", &mut |text| text.len() as u64)
+    }
+
+    /// Each field adds its text to the count: the request with the field
+    /// counts more than the same request without it, by at least its text.
+    #[test]
+    fn every_field_the_model_reads_is_counted() {
+        let long = "x".repeat(1000);
+        let cases = [
+            (
+                Format::OpenAiChat,
+                json!({"messages": [{"role": "assistant", "content": "a", "reasoning_content": long}]}),
+            ),
+            (
+                Format::OpenAiChat,
+                json!({"messages": [{"role": "user", "content": [{"type": "new_part", "x": long}]}]}),
+            ),
+            (
+                Format::OpenAiChat,
+                json!({"messages": [], "response_format": {"type": "json_schema", "json_schema": {"schema": {"description": long}}}}),
+            ),
+            (
+                Format::OpenAiChat,
+                json!({"messages": [], "prediction": {"type": "content", "content": long}}),
+            ),
+            (
+                Format::OpenAiResponses,
+                json!({"input": "a", "tools": [{"type": "function", "name": "f", "description": long}]}),
+            ),
+            (
+                Format::OpenAiResponses,
+                json!({"input": [{"type": "reasoning", "summary": [{"type": "summary_text", "text": long}]}]}),
+            ),
+            (
+                Format::OpenAiResponses,
+                json!({"input": "a", "prompt": {"id": "p", "variables": {"v": long}}}),
+            ),
+            (
+                Format::OpenAiResponses,
+                json!({"input": "a", "text": {"format": {"type": "json_schema", "schema": {"description": long}}}}),
+            ),
+            (
+                Format::AnthropicMessages,
+                json!({"messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": long}}]}]}),
+            ),
+            (
+                Format::AnthropicMessages,
+                json!({"messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": long, "signature": "s"}]}]}),
+            ),
+            (
+                Format::GeminiGenerate,
+                json!({"contents": [{"parts": [{"functionCall": {"name": "f", "args": {"q": long}}}]}]}),
+            ),
+            (
+                Format::GeminiGenerate,
+                json!({"contents": [{"parts": [{"function_response": {"name": "f", "response": {"r": long}}}]}]}),
+            ),
+            (
+                Format::GeminiGenerate,
+                json!({"contents": [], "tools": [{"function_declarations": [{"name": "f", "description": long}]}]}),
+            ),
+            (
+                Format::GeminiGenerate,
+                json!({"contents": [], "generationConfig": {"responseSchema": {"description": long}}}),
+            ),
+        ];
+        for (format, body) in cases {
+            let with = bytes(format, &body);
+            let without = bytes(format, &json!({}));
+            assert!(
+                with >= without + 1000,
+                "{format:?} {body}: {with} against {without}"
+            );
+        }
+    }
+
+    /// Fields the rules frame are not counted twice, and identifiers are
+    /// not counted at all.
+    #[test]
+    fn framed_fields_and_identifiers_count_once_or_not_at_all() {
+        let plain = json!({"messages": [{"role": "user", "content": "hello"}]});
+        let with_id = json!({"messages": [{"role": "user", "content": "hello"}], "user": "u-1", "metadata": {"k": "v"}});
+        assert_eq!(
+            bytes(Format::OpenAiChat, &plain),
+            bytes(Format::OpenAiChat, &with_id)
+        );
+        // 3 priming + 3 per message + "user" + "hello".
+        assert_eq!(bytes(Format::OpenAiChat, &plain), 3 + 3 + 4 + 5);
+        let gemini = json!({"contents": [{"parts": [{"text": "hello"}, {"text": "think", "thought": true}]}]});
+        assert_eq!(bytes(Format::GeminiGenerate, &gemini), 3 + 3 + 5 + 5);
+    }
 }
