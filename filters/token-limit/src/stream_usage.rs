@@ -88,7 +88,14 @@ impl StreamUsage {
             }
             if let Some(counted) = self.counted.as_mut() {
                 if let Ok(data) = serde_json::from_str::<Value>(event.data_str()) {
-                    for_each_response_text(&self.api, &data, |field| counted.add(&Features::of(field.text)));
+                    // The streamed pieces only: events that repeat a whole
+                    // text (Responses `.done`, the completed response) would
+                    // count it twice.
+                    for_each_response_text(&self.api, &data, |field| {
+                        if field.delta {
+                            counted.add(&Features::of(field.text));
+                        }
+                    });
                 }
             }
         }
