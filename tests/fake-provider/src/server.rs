@@ -284,7 +284,11 @@ async fn respond(
     let reply = match fault.status {
         Some(status) => format.reply(
             status,
-            &format!("fake fault: injected status {}", status.as_u16()),
+            &format!(
+                "fake fault: injected status {}{}",
+                status.as_u16(),
+                key_fragment(&parts, status)
+            ),
         ),
         None => match endpoint {
             Some(endpoint) => answer(endpoint, &parts, &body, digest),
@@ -297,7 +301,45 @@ async fn respond(
     if parts.headers.contains_key("x-fake-ratelimit-headers") {
         add_provider_ratelimit_headers(response.headers_mut());
     }
+    if parts.headers.contains_key("x-fake-account-headers") {
+        add_provider_account_headers(response.headers_mut());
+    }
     Ok(response)
+}
+
+/// A 401 or 403 quotes the start and end of the key it refused, as the real
+/// providers do (`Incorrect API key provided: sk-proj-...abcd`), so tests
+/// can check that a gateway never passes such a message on.
+fn key_fragment(parts: &Parts, status: StatusCode) -> String {
+    if !matches!(status.as_u16(), 401 | 403) {
+        return String::new();
+    }
+    let key = ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
+        .iter()
+        .find_map(|name| parts.headers.get(*name)?.to_str().ok())
+        .map(|value| value.trim_start_matches("Bearer ").to_owned())
+        .unwrap_or_default();
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 8 {
+        return String::new();
+    }
+    let start: String = chars[..4].iter().collect();
+    let end: String = chars[chars.len() - 4..].iter().collect();
+    format!(": incorrect API key provided: {start}...{end}")
+}
+
+/// `x-fake-account-headers`: the headers with which providers name the
+/// account a key belongs to (OpenAI's organisation and project, Anthropic's
+/// organisation) and set their cookies, which a gateway must not pass on.
+fn add_provider_account_headers(headers: &mut hyper::HeaderMap) {
+    for (name, value) in [
+        ("openai-organization", "org-fake-gateway-account"),
+        ("openai-project", "proj_fake_gateway_account"),
+        ("anthropic-organization-id", "fake-gateway-organization"),
+        ("set-cookie", "__cf_bm=fake-gateway-cookie; path=/; HttpOnly"),
+    ] {
+        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+    }
 }
 
 /// `x-fake-ratelimit-headers`: the `x-ratelimit-*` headers OpenAI sends with

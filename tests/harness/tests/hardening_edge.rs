@@ -20,7 +20,92 @@ fn only_understood_calls_reach_a_provider_and_revoked_keys_are_refused() {
     let stack = Stack::start(StackOptions::demo("hardening-edge")).unwrap_or_else(|e| panic!("{e}"));
     calls_the_filters_do_not_understand_get_a_404_and_reach_no_provider(&stack);
     understood_calls_reach_the_provider_on_its_own_path_only(&stack);
+    only_allowed_client_headers_reach_a_provider_on_every_attempt(&stack);
+    provider_account_headers_never_reach_the_client(&stack);
+    a_refused_provider_key_is_a_gateway_error_that_quotes_nothing(&stack);
     a_revoked_client_key_is_refused_without_a_restart(&stack);
+}
+
+/// Client headers that select the gateway's account or features at the
+/// provider, or describe the client's machine and network.
+const NOT_FORWARDED: [&str; 10] = [
+    "openai-organization: org-client",
+    "openai-project: proj_client",
+    "openai-beta: assistants=v2",
+    "anthropic-beta: some-beta-2099-01-01",
+    "x-goog-user-project: client-project",
+    "cookie: session=client",
+    "x-forwarded-for: 203.0.113.9",
+    "x-stainless-os: Linux",
+    "x-client-request-id: 42",
+    "x_client_id: intern",
+];
+
+fn with_headers<'a>(mut args: Vec<&'a str>, headers: &[&'a str]) -> Vec<&'a str> {
+    for header in headers {
+        args.extend(["-H", header]);
+    }
+    args
+}
+
+fn only_allowed_client_headers_reach_a_provider_on_every_attempt(stack: &Stack) {
+    // gpt-4o-mini is the demo's fallback chain (OpenAI, Azure OpenAI,
+    // Anthropic): the first attempt fails, so two providers see the request.
+    stack.fake.clear_requests().unwrap();
+    stack.fake.queue_fault("status=500", 1, "/v1/chat/completions").unwrap();
+    let url = stack.url("/v1/chat/completions");
+    let base = vec![url.as_str(), "-H", DEMO_AUTH, "-H", "content-type: application/json", "--data-binary", CHAT];
+    let response = curl(&with_headers(base, &NOT_FORWARDED)).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let url = stack.url("/v1/messages");
+    let base = vec![url.as_str(), "-H", "x-api-key: demo-key", "-H", "anthropic-version: 2023-06-01", "-H", "content-type: application/json"];
+    let base = [base, vec!["--data-binary", MESSAGES]].concat();
+    let response = curl(&with_headers(base, &NOT_FORWARDED)).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let reached = stack.fake.requests().unwrap();
+    assert_eq!(reached.len(), 3, "two attempts of the chain, and the messages call");
+    for sent in &reached {
+        let headers = sent["headers"].as_object().unwrap();
+        for header in NOT_FORWARDED {
+            let name = header.split(':').next().unwrap();
+            assert!(!headers.contains_key(name), "{name} reached {}: {headers:?}", sent["path"]);
+        }
+        assert!(headers.keys().all(|name| !name.starts_with("x-envoy-")), "{headers:?}");
+        assert_eq!(headers["content-type"], "application/json");
+        assert!(headers["user-agent"].as_str().unwrap().starts_with("curl/"));
+    }
+    assert_eq!(reached[2]["headers"]["anthropic-version"], "2023-06-01", "what the API needs passes");
+}
+
+fn provider_account_headers_never_reach_the_client(stack: &Stack) {
+    for (path, body) in [("/v1/chat/completions", CHAT), ("/v1/messages", MESSAGES)] {
+        let response = post_json(&stack.url(path), body, &["-H", "x-fake-account-headers: 1"]).unwrap();
+        assert_eq!(response.status, 200, "{path}: {}", response.text());
+        for name in ["openai-organization", "openai-project", "anthropic-organization-id", "set-cookie"] {
+            assert_eq!(response.header(name), None, "{path}: {name}");
+        }
+    }
+}
+
+fn a_refused_provider_key_is_a_gateway_error_that_quotes_nothing(stack: &Stack) {
+    // The provider's own message quotes the key it refused (`sk-d...enai`).
+    for (status, path, body, auth) in [
+        ("401", "/v1/chat/completions", CHAT, DEMO_AUTH),
+        ("403", "/v1/messages", MESSAGES, "x-api-key: demo-key"),
+    ] {
+        let url = stack.url(path);
+        let fault = format!("x-fake-fault: status={status}");
+        let response =
+            curl(&[&url, "-H", auth, "-H", &fault, "-H", "content-type: application/json", "--data-binary", body]).unwrap();
+        assert_eq!(response.status, 502, "{path}: {}", response.text());
+        let text = response.text();
+        assert!(!text.contains("sk-d") && !text.contains("incorrect API key"), "{path}: {text}");
+        let json = response.json();
+        match path {
+            "/v1/messages" => assert_eq!(json["error"]["type"], "api_error", "{text}"),
+            _ => assert_eq!(json["error"]["code"], "provider_credentials_refused", "{text}"),
+        }
+    }
 }
 
 fn call(stack: &Stack, method: &str, path: &str, body: &str) -> Response {
