@@ -299,10 +299,10 @@ async fn respond(
         .map_or(state.chunk_delay, Duration::from_millis);
     let mut response = frame(reply, fault.truncate, delay, sse::seed(&digest));
     if parts.headers.contains_key("x-fake-ratelimit-headers") {
-        add_provider_ratelimit_headers(response.headers_mut());
+        add_headers(response.headers_mut(), &PROVIDER_RATELIMIT_HEADERS);
     }
     if parts.headers.contains_key("x-fake-account-headers") {
-        add_provider_account_headers(response.headers_mut());
+        add_headers(response.headers_mut(), &PROVIDER_ACCOUNT_HEADERS);
     }
     Ok(response)
 }
@@ -328,33 +328,31 @@ fn key_fragment(parts: &Parts, status: StatusCode) -> String {
     format!(": incorrect API key provided: {start}...{end}")
 }
 
-/// `x-fake-account-headers`: the headers with which providers name the
-/// account a key belongs to (OpenAI's organisation and project, Anthropic's
-/// organisation) and set their cookies, which a gateway must not pass on.
-fn add_provider_account_headers(headers: &mut hyper::HeaderMap) {
-    for (name, value) in [
-        ("openai-organization", "org-fake-gateway-account"),
-        ("openai-project", "proj_fake_gateway_account"),
-        ("anthropic-organization-id", "fake-gateway-organization"),
-        ("set-cookie", "__cf_bm=fake-gateway-cookie; path=/; HttpOnly"),
-    ] {
-        headers.insert(name, hyper::header::HeaderValue::from_static(value));
-    }
-}
-
 /// `x-fake-ratelimit-headers`: the `x-ratelimit-*` headers OpenAI sends with
 /// every response (the organisation's own limits), which a gateway that
 /// sets its own must replace rather than repeat.
-fn add_provider_ratelimit_headers(headers: &mut hyper::HeaderMap) {
-    for (name, value) in [
-        ("x-ratelimit-limit-requests", "5000"),
-        ("x-ratelimit-remaining-requests", "4999"),
-        ("x-ratelimit-reset-requests", "12ms"),
-        ("x-ratelimit-limit-tokens", "4000000"),
-        ("x-ratelimit-remaining-tokens", "3999500"),
-        ("x-ratelimit-reset-tokens", "7ms"),
-    ] {
-        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+const PROVIDER_RATELIMIT_HEADERS: [(&str, &str); 6] = [
+    ("x-ratelimit-limit-requests", "5000"),
+    ("x-ratelimit-remaining-requests", "4999"),
+    ("x-ratelimit-reset-requests", "12ms"),
+    ("x-ratelimit-limit-tokens", "4000000"),
+    ("x-ratelimit-remaining-tokens", "3999500"),
+    ("x-ratelimit-reset-tokens", "7ms"),
+];
+
+/// `x-fake-account-headers`: the headers with which providers name the
+/// account a key belongs to (OpenAI's organisation and project, Anthropic's
+/// organisation) and set their cookies, which a gateway must not pass on.
+const PROVIDER_ACCOUNT_HEADERS: [(&str, &str); 4] = [
+    ("openai-organization", "org-fake-gateway-account"),
+    ("openai-project", "proj_fake_gateway_account"),
+    ("anthropic-organization-id", "fake-gateway-organization"),
+    ("set-cookie", "__cf_bm=fake-gateway-cookie; path=/; HttpOnly"),
+];
+
+fn add_headers(headers: &mut hyper::HeaderMap, added: &[(&'static str, &'static str)]) {
+    for (name, value) in added {
+        headers.insert(*name, hyper::header::HeaderValue::from_static(value));
     }
 }
 
