@@ -160,6 +160,11 @@ fn calls_the_filters_do_not_understand_get_a_404_and_reach_no_provider(stack: &S
         assert_eq!(response.header("content-type"), Some("application/json"), "{method} {path}");
         assert_eq!(dialect(&response.json()), *expected, "{method} {path}: {}", response.text());
     }
+    // Envoy's own rejections are in the Gemini format for Gemini paths too.
+    let url = stack.url("/v1beta/models/gemini-2.5-flash:generateContent");
+    let wrong_key = curl(&[&url, "-H", "x-goog-api-key: wrong", "--data-binary", r#"{"contents":[]}"#]).unwrap();
+    assert_eq!(wrong_key.status, 401);
+    assert_eq!(wrong_key.json()["error"]["status"], "UNAUTHENTICATED", "{}", wrong_key.text());
     let reached = stack.fake.requests().unwrap();
     assert!(reached.is_empty(), "nothing may reach a provider: {reached:?}");
 }
