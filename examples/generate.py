@@ -94,6 +94,8 @@ OPS_LISTENER = """\
   - name: ops
     address:
       socket_address: { address: 0.0.0.0, port_value: ${OPS_PORT:-9902} }
+    # Probes still answer when the gateway listener is at its connection limit.
+    ignore_global_conn_limit: true
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -353,6 +355,41 @@ def duration_ms(value):
     return int(float(value.rstrip("s")) * 1000)
 
 
+# The calls the filters understand on each provider's host (llm_api's
+# ApiKind, POST only; `GET /v1/models` is answered by the route stage itself).
+# Istio routes by host, not by the suite's decision, so each provider's
+# VirtualService routes only these; any other method or path gets a 404 in
+# the caller's format from the sidecar and never reaches the provider with
+# the injected key.
+API_CALLS = {
+    "openai": [{"uri": {"exact": p}} for p in ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")],
+    "anthropic": [{"uri": {"exact": "/v1/messages"}}],
+    "gemini": [{"uri": {"regex": "/v1beta/models/[^/:]+:(generateContent|streamGenerateContent|embedContent|batchEmbedContents)"}}],
+    "azure": [{"uri": {"regex": "/openai/deployments/[^/]+/(chat/completions|embeddings)"}}],
+}
+
+NOT_SERVED = "The gateway does not serve this method and path."
+
+# The 404 of a call the filters do not understand, in the caller's format
+# (chosen by path, as the templates' local replies are).
+NOT_FOUND_REPLIES = [
+    ({"uri": {"prefix": "/v1/messages"}}, {"type": "error", "error": {"type": "not_found_error", "message": NOT_SERVED}}),
+    ({"uri": {"prefix": "/v1beta/"}}, {"error": {"code": 404, "message": NOT_SERVED, "status": "NOT_FOUND"}}),
+    (None, {"error": {"message": NOT_SERVED, "type": "invalid_request_error", "code": "not_found"}}),
+]
+
+
+def not_found_routes():
+    routes = []
+    for match, body in NOT_FOUND_REPLIES:
+        route = {"directResponse": {"status": 404, "body": {"string": json.dumps(body)}},
+                 "headers": {"response": {"set": {"content-type": "application/json"}}}}
+        if match:
+            route = {"match": [match], **route}
+        routes.append(route)
+    return routes
+
+
 def istio_providers(values):
     config = rendered_production(values)
     filters = json.loads((ENVOY / "filters/production.json").read_text())
@@ -411,6 +448,7 @@ def istio_providers(values):
             "spec": {
                 "hosts": [host],
                 "http": [{
+                    "match": [{**call, "method": {"exact": "POST"}} for call in API_CALLS[provider["kind"]]],
                     "timeout": route["timeout"],
                     "retries": {
                         "attempts": retry["num_retries"],
@@ -418,13 +456,14 @@ def istio_providers(values):
                         "retryOn": retry["retry_on"],
                     },
                     "route": [{"destination": {"host": host, "port": {"number": 80}}}],
-                }],
+                }, *not_found_routes()],
             },
         })
     header = GENERATED.format(sources="envoy/production.yaml's provider clusters and routes")
     header += ("# Per provider: a ServiceEntry (apps call http://<host>; the sidecar originates TLS\n"
                "# to port 443), a DestinationRule (TLS with SNI and name check, outlier detection as\n"
-               "# in production.yaml) and a VirtualService (the templates' timeout and retries).\n")
+               "# in production.yaml) and a VirtualService (the templates' timeout and retries, for\n"
+               "# the calls the filters understand only; anything else gets a 404 from the sidecar).\n")
     return dump_all(docs, header)
 
 
@@ -457,11 +496,39 @@ def istio_provider_keys(values):
                 }],
             },
         })
+    # The client id is api_key_auth's, which a sidecar does not run: one the
+    # app sends is removed before any filter reads it (audit records,
+    # allow-lists), as the templates do.
+    docs.append({
+        "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": {"name": "llm-gateway-client-id", "labels": {"app.kubernetes.io/part-of": "llm-gateway"}},
+        "spec": {
+            "workloadSelector": {"labels": dict(ISTIO_SELECTOR)},
+            "configPatches": [{
+                "applyTo": "NETWORK_FILTER",
+                "match": {"context": "SIDECAR_OUTBOUND", "listener": {
+                    "portNumber": 80, "filterChain": {"filter": {"name": "envoy.filters.network.http_connection_manager"}}}},
+                "patch": {"operation": "MERGE", "value": {"typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    **early_client_id_removal(config),
+                }}},
+            }],
+        },
+    })
     header = GENERATED.format(sources="envoy/production.yaml's credential_injector filters")
     header += ("# Per provider: Envoy's credential_injector as an upstream filter of the provider's\n"
                f"# outbound cluster, with the key from the SDS files under {SECRETS_DIR} (mounted into\n"
                "# istio-proxy by the pod annotations in app.yaml). The app never holds a provider key.\n")
     return dump_all(docs, header)
+
+
+def early_client_id_removal(config):
+    """production.yaml's early header mutation that removes a client-sent x-client-id."""
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    mutations = manager["early_header_mutation_extensions"]
+    if not any(m.get("remove") == "x-client-id" for e in mutations for m in e["typed_config"]["mutations"]):
+        raise SystemExit("production.yaml no longer removes a client-sent x-client-id early")
+    return {"early_header_mutation_extensions": copy.deepcopy(mutations)}
 
 
 def stats_tags(template):

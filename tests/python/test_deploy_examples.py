@@ -583,7 +583,7 @@ def test_istio_providers_match_the_production_config():
         (tls,) = rule["spec"]["trafficPolicy"]["portLevelSettings"]
         assert tls["port"]["number"] == http_port["number"] and tls["tls"]["mode"] == "SIMPLE" and tls["tls"]["sni"] == host
         assert plugin_config["provider_rewrite"]["providers"][provider]["cluster"] == f"outbound|{http_port['number']}||{host}"
-        key = next(d for d in by_kind(items, "EnvoyFilter") if d["metadata"]["labels"]["llm-gateway/provider"] == provider)
+        key = next(d for d in by_kind(items, "EnvoyFilter") if d["metadata"]["labels"].get("llm-gateway/provider") == provider)
         (patch,) = key["spec"]["configPatches"]
         assert patch["match"]["cluster"] == {"service": host, "portNumber": http_port["number"]}
         names = [f["name"] for f in patch["patch"]["value"]["typed_extension_protocol_options"][

@@ -1,8 +1,10 @@
 //! The provider-rewrite filter's configuration, one shape per role.
 
+use crate::headers::{self, HeaderPattern};
+use crate::routing::{RouteConfig, Router};
 use llm_api::ProviderKind;
 use serde::Deserialize;
-use crate::routing::{RouteConfig, Router};
+use std::collections::BTreeMap;
 use wasm_glue::config::parse_section;
 use wasm_glue::ConfigError;
 
@@ -16,6 +18,11 @@ pub struct Provider {
     /// Azure OpenAI: the `api-version` for requests that do not name one.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Client headers this provider gets besides the defaults
+    /// (`headers::FORWARDED`), e.g. `anthropic-beta`. The renderer hands
+    /// them to the translate stage, which drops every other client header.
+    #[serde(default)]
+    pub forward_headers: Vec<HeaderPattern>,
 }
 
 /// The `translate` role: turns requests into what one provider's API expects.
@@ -27,6 +34,10 @@ pub struct TranslateConfig {
     /// metadata (`llm.provider`).
     #[serde(default)]
     pub provider: Option<ProviderKind>,
+    /// Per provider name, the client headers it gets besides the defaults:
+    /// the `forward_headers` of `providers` in the route configuration.
+    #[serde(default)]
+    pub forward_headers: BTreeMap<String, Vec<HeaderPattern>>,
 }
 
 /// The configuration, chosen by its `role` field.
@@ -44,9 +55,18 @@ impl ProviderRewriteConfig {
         match role.as_ref().and_then(serde_json::Value::as_str) {
             Some("route") => {
                 let route: RouteConfig = parse_section(crate::NAME, value)?;
+                for (name, provider) in &route.providers {
+                    headers::validate(&format!("providers.{name}.forward_headers"), &provider.forward_headers)?;
+                }
                 Ok(ProviderRewriteConfig::Route(Box::new(Router::new(route)?)))
             }
-            Some("translate") => Ok(ProviderRewriteConfig::Translate(parse_section(crate::NAME, value)?)),
+            Some("translate") => {
+                let translate: TranslateConfig = parse_section(crate::NAME, value)?;
+                for (name, patterns) in &translate.forward_headers {
+                    headers::validate(&format!("forward_headers.{name}"), patterns)?;
+                }
+                Ok(ProviderRewriteConfig::Translate(translate))
+            }
             Some(other) => Err(ConfigError::new(
                 crate::NAME,
                 "role",
@@ -67,7 +87,7 @@ mod tests {
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"});
         assert!(matches!(ProviderRewriteConfig::from_json(route).unwrap(), ProviderRewriteConfig::Route(_)));
         let translate = ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "gemini"})).unwrap();
-        assert!(matches!(translate, ProviderRewriteConfig::Translate(TranslateConfig { provider: Some(ProviderKind::Gemini) })));
+        assert!(matches!(translate, ProviderRewriteConfig::Translate(TranslateConfig { provider: Some(ProviderKind::Gemini), .. })));
     }
 
     #[test]
@@ -78,5 +98,10 @@ mod tests {
         assert_eq!(ProviderRewriteConfig::from_json(json!({})).unwrap_err().field, "role");
         let err = ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "azure", "x": 1})).unwrap_err();
         assert!(err.message.contains("unknown field `x`"), "{err}");
+        let err = ProviderRewriteConfig::from_json(json!({"role": "translate", "forward_headers": {"o": ["Cookie"]}})).unwrap_err();
+        assert_eq!(err.field, "forward_headers.o[0]");
+        let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c", "forward_headers": ["authorization"]}}, "default_provider": "o"});
+        let err = ProviderRewriteConfig::from_json(route).unwrap_err();
+        assert_eq!(err.field, "providers.o.forward_headers[0]");
     }
 }

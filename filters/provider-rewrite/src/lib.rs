@@ -14,6 +14,7 @@
 //! streams.
 
 mod config;
+mod headers;
 mod route;
 pub mod routing;
 mod translate;

@@ -13,6 +13,7 @@
 //! route stage's `llm.fallback` fact gives that provider's model names.
 
 use crate::config::TranslateConfig;
+use crate::headers::{self, ACCOUNT_HEADERS, CREDENTIAL_HEADERS};
 use crate::routing::Target;
 use llm_api::translate::HeaderEdits;
 use llm_api::{translator, ApiError, ApiKind, ErrorKind, LlmRequest, TranslateOptions, Translator};
@@ -39,7 +40,7 @@ impl Stage for Translate {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TranslateStream { config: self.config.clone(), translator: None })
+        Box::new(TranslateStream { config: self.config.clone(), translator: None, credentials_refused: false })
     }
 }
 
@@ -48,6 +49,10 @@ struct TranslateStream {
     /// Set when the route stage's decision was found; without one (a request
     /// the suite did not route) everything passes through.
     translator: Option<Box<dyn Translator>>,
+    /// The provider refused the gateway's key (401 or 403): the client gets
+    /// the gateway's own error instead of the provider's answer, which may
+    /// quote a fragment of the key.
+    credentials_refused: bool,
 }
 
 /// The smallest request of `api` that names `model` and `stream`: what the
@@ -78,12 +83,6 @@ pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
     }
     LlmRequest::from_object(body, Some(model.to_owned()), stream)
 }
-
-/// The headers that carry a provider key. Cleared at the start of every
-/// attempt: Envoy gives a retry the request headers as the previous
-/// attempt's upstream filters left them, so an attempt on another provider
-/// would otherwise carry the first provider's key along with its own.
-const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
 
 /// The endpoint metadata (`filter_metadata.llm.provider`) that names the
 /// provider of a fallback chain's endpoint.
@@ -131,6 +130,10 @@ impl TranslateStream {
 
 impl StageStream for TranslateStream {
     fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        // Provider key headers are cleared at the start of every attempt:
+        // Envoy gives a retry the request headers as the previous attempt's
+        // upstream filters left them, so an attempt on another provider
+        // would otherwise carry the first provider's key along with its own.
         for name in CREDENTIAL_HEADERS {
             host.set_request_header(name, None);
         }
@@ -147,6 +150,13 @@ impl StageStream for TranslateStream {
                 return Flow::Respond(Reply::error(&err, &ex.api));
             }
         };
+        // Only the client headers this provider may get (crate::headers).
+        let extra = self.config.forward_headers.get(&target.provider).map(Vec::as_slice).unwrap_or_default();
+        let dropped: Vec<String> =
+            ex.request_headers().filter(|(name, _)| !headers::forwarded(name, extra)).map(|(name, _)| name.to_owned()).collect();
+        for name in &dropped {
+            host.set_request_header(name, None);
+        }
         // Which provider and model this attempt goes to: the key injection
         // of a fallback chain's cluster matches on the provider, and the
         // audit reports (and prices) what served the call.
@@ -204,8 +214,17 @@ impl StageStream for TranslateStream {
     }
 
     fn on_response_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        for name in ACCOUNT_HEADERS {
+            host.set_response_header(name, None);
+        }
         if let (Some(translator), Some(status)) = (self.translator.as_mut(), ex.response_status) {
             apply(&translator.response_headers(status), &mut |name, value| host.set_response_header(name, value));
+            if matches!(status, 401 | 403) {
+                // A gateway failure, not the client's: its own key was fine.
+                self.credentials_refused = true;
+                host.set_response_header(":status", Some(&refused_credentials().status().to_string()));
+                host.log(LogLevel::Error, &format!("the provider refused the gateway's credentials (HTTP {status})"));
+            }
         }
         Flow::Continue
     }
@@ -216,6 +235,9 @@ impl StageStream for TranslateStream {
 
     fn transform_response(&mut self, ex: &mut Exchange, body: &[u8], end_of_stream: bool, host: &mut dyn Host) -> Option<Vec<u8>> {
         let translator = self.translator.as_mut()?;
+        if self.credentials_refused {
+            return end_of_stream.then(|| refused_credentials().body(ex.api.dialect()));
+        }
         let status = ex.response_status.unwrap_or(200);
         // Errors and JSON arrive whole (the pipeline buffers them); a
         // successful stream arrives chunk by chunk.
@@ -231,6 +253,16 @@ impl StageStream for TranslateStream {
             translator.response_chunk(body, end_of_stream)
         }
     }
+}
+
+/// What the client reads when a provider refuses the gateway's key: a 502
+/// that names no key and quotes nothing of the provider's answer.
+fn refused_credentials() -> ApiError {
+    ApiError::new(
+        ErrorKind::BadGateway,
+        "The provider refused the gateway's credentials for it; the gateway's operators must check its key.",
+    )
+    .with_code("provider_credentials_refused")
 }
 
 #[cfg(test)]

@@ -72,6 +72,12 @@ impl Exchange {
         self.request_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// Every request header as it arrived, in order (names lowercase): for a
+    /// stage that forwards only some of them.
+    pub fn request_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.request_headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// The parsed request for a stage that will change it: the pipeline then
     /// writes the body back once, after the last stage.
     pub fn request_mut(&mut self) -> Option<&mut LlmRequest> {

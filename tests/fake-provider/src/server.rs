@@ -284,7 +284,11 @@ async fn respond(
     let reply = match fault.status {
         Some(status) => format.reply(
             status,
-            &format!("fake fault: injected status {}", status.as_u16()),
+            &format!(
+                "fake fault: injected status {}{}",
+                status.as_u16(),
+                key_fragment(&parts, status)
+            ),
         ),
         None => match endpoint {
             Some(endpoint) => scripted::reply(&parts)
@@ -300,7 +304,10 @@ async fn respond(
         .map_or(state.chunk_delay, Duration::from_millis);
     let mut response = frame(reply, fault.truncate, delay, sse::seed(&digest));
     if parts.headers.contains_key("x-fake-ratelimit-headers") {
-        add_provider_ratelimit_headers(response.headers_mut());
+        add_headers(response.headers_mut(), &PROVIDER_RATELIMIT_HEADERS);
+    }
+    if parts.headers.contains_key("x-fake-account-headers") {
+        add_headers(response.headers_mut(), &PROVIDER_ACCOUNT_HEADERS);
     }
     Ok(response)
 }
@@ -319,19 +326,52 @@ fn with_huge_event(reply: Reply, bytes: u64) -> Reply {
     Reply::Stream { content_type, events }
 }
 
+/// A 401 or 403 quotes the start and end of the key it refused, as the real
+/// providers do (`Incorrect API key provided: sk-proj-...abcd`), so tests
+/// can check that a gateway never passes such a message on.
+fn key_fragment(parts: &Parts, status: StatusCode) -> String {
+    if !matches!(status.as_u16(), 401 | 403) {
+        return String::new();
+    }
+    let key = ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
+        .iter()
+        .find_map(|name| parts.headers.get(*name)?.to_str().ok())
+        .map(|value| value.trim_start_matches("Bearer ").to_owned())
+        .unwrap_or_default();
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 8 {
+        return String::new();
+    }
+    let start: String = chars[..4].iter().collect();
+    let end: String = chars[chars.len() - 4..].iter().collect();
+    format!(": incorrect API key provided: {start}...{end}")
+}
+
 /// `x-fake-ratelimit-headers`: the `x-ratelimit-*` headers OpenAI sends with
 /// every response (the organisation's own limits), which a gateway that
 /// sets its own must replace rather than repeat.
-fn add_provider_ratelimit_headers(headers: &mut hyper::HeaderMap) {
-    for (name, value) in [
-        ("x-ratelimit-limit-requests", "5000"),
-        ("x-ratelimit-remaining-requests", "4999"),
-        ("x-ratelimit-reset-requests", "12ms"),
-        ("x-ratelimit-limit-tokens", "4000000"),
-        ("x-ratelimit-remaining-tokens", "3999500"),
-        ("x-ratelimit-reset-tokens", "7ms"),
-    ] {
-        headers.insert(name, hyper::header::HeaderValue::from_static(value));
+const PROVIDER_RATELIMIT_HEADERS: [(&str, &str); 6] = [
+    ("x-ratelimit-limit-requests", "5000"),
+    ("x-ratelimit-remaining-requests", "4999"),
+    ("x-ratelimit-reset-requests", "12ms"),
+    ("x-ratelimit-limit-tokens", "4000000"),
+    ("x-ratelimit-remaining-tokens", "3999500"),
+    ("x-ratelimit-reset-tokens", "7ms"),
+];
+
+/// `x-fake-account-headers`: the headers with which providers name the
+/// account a key belongs to (OpenAI's organisation and project, Anthropic's
+/// organisation) and set their cookies, which a gateway must not pass on.
+const PROVIDER_ACCOUNT_HEADERS: [(&str, &str); 4] = [
+    ("openai-organization", "org-fake-gateway-account"),
+    ("openai-project", "proj_fake_gateway_account"),
+    ("anthropic-organization-id", "fake-gateway-organization"),
+    ("set-cookie", "__cf_bm=fake-gateway-cookie; path=/; HttpOnly"),
+];
+
+fn add_headers(headers: &mut hyper::HeaderMap, added: &[(&'static str, &'static str)]) {
+    for (name, value) in added {
+        headers.insert(*name, hyper::header::HeaderValue::from_static(value));
     }
 }
 

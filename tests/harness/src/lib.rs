@@ -6,6 +6,7 @@
 pub mod curl;
 pub mod paths;
 pub mod process;
+pub mod production;
 pub mod render;
 pub mod secrets;
 pub mod stack;

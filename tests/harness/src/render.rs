@@ -257,11 +257,31 @@ impl Template {
     fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
         let kind = self.provider_kind(provider)?;
         let filters = [
-            self.translate_filter(json!({"role": "translate", "provider": kind})),
+            self.translate_filter(self.translate_config(Some(&kind))),
             self.credential_injector(provider, &kind)?,
             Self::codec(),
         ];
         Ok(filters.iter().map(|f| format!("- {f}")).collect())
+    }
+
+    /// The translate role's configuration for a provider's cluster (`kind`)
+    /// or a fallback chain's (`None`): with the client headers each provider
+    /// gets besides the defaults (`providers.<name>.forward_headers`).
+    fn translate_config(&self, kind: Option<&str>) -> Value {
+        let mut config = json!({"role": "translate"});
+        if let Some(kind) = kind {
+            config["provider"] = json!(kind);
+        }
+        let providers = self.filters["provider_rewrite"]["providers"].as_object();
+        let forward: Map<String, Value> = providers
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, provider)| Some((name.clone(), provider.get("forward_headers")?.clone())))
+            .collect();
+        if !forward.is_empty() {
+            config["forward_headers"] = Value::Object(forward);
+        }
+        config
     }
 
     /// The translate filter with its configuration.
@@ -361,7 +381,7 @@ impl Template {
         for (cluster, providers) in self.fallback_chains()? {
             let mut endpoints = Vec::new();
             let mut tls = Vec::new();
-            let mut filters = vec![self.translate_filter(json!({"role": "translate"}))];
+            let mut filters = vec![self.translate_filter(self.translate_config(None))];
             for (priority, provider) in providers.iter().enumerate() {
                 if !rendered.contains(&format!("&{provider}_endpoint ")) {
                     return Err(format!(
@@ -668,6 +688,11 @@ mod tests {
         assert_eq!(generic["header"], "x-api-key");
         assert_eq!(generic["credential"]["sds_config"]["path_config_source"]["path"], "/s/claude-key.yaml");
         assert!(t.render_text("${UPSTREAM_FILTERS:nobody}").is_err());
+        t.filters["provider_rewrite"]["providers"]["claude"]["forward_headers"] = json!(["anthropic-beta"]);
+        let out = t.render_text("${UPSTREAM_FILTERS:claude}").unwrap();
+        let translate: Value = serde_json::from_str(&out.lines().next().unwrap()[2..]).unwrap();
+        let config = translate["typed_config"]["config"]["configuration"]["value"].as_str().unwrap();
+        assert_eq!(serde_json::from_str::<Value>(config).unwrap()["forward_headers"], json!({"claude": ["anthropic-beta"]}));
     }
 
     #[test]
