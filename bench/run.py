@@ -242,7 +242,10 @@ def envoy_target(target, upstream, workdir):
             sets["RATELIMIT_PORT"] = services.enter_context(ratelimit_service(workdir))
         render(template, target["filters"] or {}, target.get("layout", "bundle"), config, sets)
         customise(config, target, workdir)
-        headers = {"x-agent-id": "bench"} if target.get("global") else {}
+        # No api_key_auth in this config: the request names its client
+        # itself, as the authenticated id would (the demo's allow-lists
+        # refuse requests without one).
+        headers = {"x-client-id": "demo", **({"x-agent-id": "bench"} if target.get("global") else {})}
         started = time.monotonic()
         with spawn([str(ENVOY), "-c", str(config), "--concurrency", str(WORKERS), "-l", "warning",
                     "--disable-hot-restart"], workdir / "envoy.log") as proc:
