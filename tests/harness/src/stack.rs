@@ -176,6 +176,9 @@ impl FakeProvider {
     }
 }
 
+/// How long Envoy may take from start to ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// A running Envoy.
 pub struct Envoy {
     pub process: Process,
@@ -204,15 +207,18 @@ impl Envoy {
             .arg(&admin_file);
         let started = Instant::now();
         let mut process = Process::spawn("envoy", &mut command, output).map_err(|e| e.to_string())?;
-        let admin = wait_for_file(&admin_file, &mut process, Duration::from_secs(30))?.trim().to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // V8 compiles every module eagerly in every VM: with the separate
+        // modules and several Envoys starting at once on two loaded cores
+        // that has taken over 30 s.
+        let admin = wait_for_file(&admin_file, &mut process, READY_TIMEOUT)?.trim().to_owned();
+        let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok((200, _)) = get(&format!("http://{admin}/ready")) {
                 break;
             }
             process.check_alive()?;
             if Instant::now() > deadline {
-                return Err(format!("envoy not ready after 30 s{}", process.log_tail()));
+                return Err(format!("envoy not ready after {} s{}", READY_TIMEOUT.as_secs(), process.log_tail()));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
