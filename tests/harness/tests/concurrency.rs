@@ -111,6 +111,9 @@ fn prometheus_sum(page: &str, name: &str) -> u64 {
 fn two_hundred_clients_lose_and_double_nothing() {
     let dir = RunDir::new("concurrency-filters").unwrap();
     let options = StackOptions::demo_with_filters("concurrency", &dir, |filters| {
+        // The agents' daily budget is the tightest token limit, so the
+        // rate-limit headers report it.
+        filters["token_limit"]["levels"][0]["limits"] = serde_json::json!({"requests_per_minute": 1_000_000_000u64});
         filters["token_limit"]["levels"][1]["overrides"] = serde_json::json!([{"key": "*|soak-*", "limits": {"total_tokens_per_day": DAILY_TOKENS}}]);
     })
     .unwrap();
@@ -166,14 +169,15 @@ fn two_hundred_clients_lose_and_double_nothing() {
     assert_eq!(counted, client_total, "the token counters add up to the same");
 
     // The limiter charged each agent exactly its usage: a last small call
-    // reports the remaining daily budget (minus only its own reservation).
+    // reports the remaining daily budget (minus only its own reservation:
+    // its input and the one output token it asks for at most).
     for (agent, used) in &by_agent {
         let mut response = http()
             .post(&url)
             .header("authorization", "Bearer demo-key")
             .header("content-type", "application/json")
             .header("x-agent-id", agent)
-            .send(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#)
+            .send(r#"{"model":"gpt-4o-mini","max_tokens":1,"messages":[{"role":"user","content":"Hi"}]}"#)
             .unwrap();
         let remaining: u64 = response.headers().get("x-ratelimit-remaining-tokens").unwrap().to_str().unwrap().parse().unwrap();
         let _ = response.body_mut().read_to_string();
