@@ -78,7 +78,9 @@ pub(crate) fn class(media_type: Option<&str>) -> Class {
     } else if is("image") || is("audio") || is("video") {
         Class::Media
     } else if is("application")
-        && (TEXT_APPLICATIONS.iter().any(|t| sub.eq_ignore_ascii_case(t))
+        && (TEXT_APPLICATIONS
+            .iter()
+            .any(|t| sub.eq_ignore_ascii_case(t))
             || ends("+json")
             || ends("+xml")
             || ends("+yaml"))
@@ -164,7 +166,11 @@ fn payload(carrier: Carrier, data: &str) -> Option<&str> {
 /// The text of a document. `declared` says whether its media type says
 /// text: bytes that are not UTF-8 are then invalid, where an undeclared
 /// document is binary. The decoded size is bounded by the body's.
-pub(crate) fn decode(carrier: Carrier, data: &str, declared: bool) -> Result<String, Unreadability> {
+pub(crate) fn decode(
+    carrier: Carrier,
+    data: &str,
+    declared: bool,
+) -> Result<String, Unreadability> {
     let payload = payload(carrier, data).ok_or(Unreadability::Invalid)?;
     let bytes = engine(payload)
         .decode(payload.trim_end())
@@ -230,9 +236,16 @@ mod tests {
     fn data_urls_split_only_when_base64() {
         assert_eq!(
             data_url("data:text/plain;charset=utf-8;base64,aGk="),
-            Some(("data:text/plain;charset=utf-8;base64,", "text/plain;charset=utf-8", "aGk="))
+            Some((
+                "data:text/plain;charset=utf-8;base64,",
+                "text/plain;charset=utf-8",
+                "aGk="
+            ))
         );
-        assert_eq!(data_url("DATA:;base64,aGk="), Some(("DATA:;base64,", "", "aGk=")));
+        assert_eq!(
+            data_url("DATA:;base64,aGk="),
+            Some(("DATA:;base64,", "", "aGk="))
+        );
         assert_eq!(data_url("data:text/plain,hi"), None);
         assert_eq!(data_url("aGk="), None);
         assert_eq!(data_url("data:"), None);
@@ -245,7 +258,10 @@ mod tests {
         assert_eq!(text, "mail bob@x.io");
         let new = encode(Carrier::DataUrl, url, "mail [EMAIL]");
         assert!(new.starts_with("data:text/plain;base64,"), "{new}");
-        assert_eq!(decode(Carrier::DataUrl, &new, true).unwrap(), "mail [EMAIL]");
+        assert_eq!(
+            decode(Carrier::DataUrl, &new, true).unwrap(),
+            "mail [EMAIL]"
+        );
 
         let raw = "bWFpbCBib2JAeC5pbw"; // unpadded
         assert_eq!(decode(Carrier::Base64, raw, true).unwrap(), "mail bob@x.io");
@@ -257,11 +273,23 @@ mod tests {
 
     #[test]
     fn invalid_base64_and_non_utf8_bytes_are_unreadable() {
-        assert_eq!(decode(Carrier::Base64, "not base64!", true), Err(Unreadability::Invalid));
-        assert_eq!(decode(Carrier::DataUrl, "data:text/plain,plain", true), Err(Unreadability::Invalid));
+        assert_eq!(
+            decode(Carrier::Base64, "not base64!", true),
+            Err(Unreadability::Invalid)
+        );
+        assert_eq!(
+            decode(Carrier::DataUrl, "data:text/plain,plain", true),
+            Err(Unreadability::Invalid)
+        );
         // 0xff 0xfe: base64 of bytes that are not UTF-8.
-        assert_eq!(decode(Carrier::Base64, "//4=", true), Err(Unreadability::Invalid));
-        assert_eq!(decode(Carrier::Base64, "//4=", false), Err(Unreadability::Binary));
+        assert_eq!(
+            decode(Carrier::Base64, "//4=", true),
+            Err(Unreadability::Invalid)
+        );
+        assert_eq!(
+            decode(Carrier::Base64, "//4=", false),
+            Err(Unreadability::Binary)
+        );
         assert_eq!(decode(Carrier::Base64, "aGk=", false).as_deref(), Ok("hi"));
     }
 }

@@ -323,7 +323,10 @@ fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(Content<'_>)) {
             carrier,
             declared,
             part,
-        } => match node.as_str().map(|data| document::decode(carrier, data, declared)) {
+        } => match node
+            .as_str()
+            .map(|data| document::decode(carrier, data, declared))
+        {
             Some(Ok(text)) => visit(field(&text)),
             Some(Err(reason)) => visit(unreadable(part, reason)),
             None => visit(unreadable(part, Unreadability::Invalid)),
@@ -802,10 +805,16 @@ fn file_data<'a, N: Node<'a>>(file: N, place: Place, part: &'static str, sink: &
         return;
     };
     let place = match document::data_url(data) {
-        Some((_, media_type, _)) => {
-            document_place(place, document::class(Some(media_type)), Carrier::DataUrl, part)
-        }
-        None if data.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("data:")) => {
+        Some((_, media_type, _)) => document_place(
+            place,
+            document::class(Some(media_type)),
+            Carrier::DataUrl,
+            part,
+        ),
+        None if data
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("data:")) =>
+        {
             document_place(place, Class::Text, Carrier::DataUrl, part)
         }
         None => document_place(place, Class::Undeclared, Carrier::Base64, part),
@@ -980,7 +989,9 @@ fn gemini_content<'a, N: Node<'a>>(
                 }
                 "inlineData" | "inline_data" => {
                     let data = value.value();
-                    let mime = data.str_field("mimeType").or_else(|| data.str_field("mime_type"));
+                    let mime = data
+                        .str_field("mimeType")
+                        .or_else(|| data.str_field("mime_type"));
                     let place = document_place(
                         Place::text(role, TextKind::Document),
                         document::class(mime),
@@ -993,9 +1004,8 @@ fn gemini_content<'a, N: Node<'a>>(
                 }
                 // Files by reference (fetched by the provider), and part
                 // metadata: no text.
-                "fileData" | "file_data" | "thought"
-                | "thoughtSignature" | "thought_signature" | "videoMetadata" | "video_metadata"
-                | "mediaResolution" | "media_resolution" => {}
+                "fileData" | "file_data" | "thought" | "thoughtSignature" | "thought_signature"
+                | "videoMetadata" | "video_metadata" | "mediaResolution" | "media_resolution" => {}
                 _ => sink(Place::json(role, TextKind::Other), value),
             }
         }
@@ -1565,13 +1575,18 @@ mod tests {
             assert!(rewrite_request_text(&api, &mut rewritten, |f| {
                 Some(f.text.replace("bob@x.io", "[EMAIL]"))
             }));
-            assert!(!rewritten.to_string().contains("bWFpbCBib2JAeC5pbw"), "{rewritten}");
+            assert!(
+                !rewritten.to_string().contains("bWFpbCBib2JAeC5pbw"),
+                "{rewritten}"
+            );
             assert_eq!(
                 collect(&api, rewritten.clone()),
                 vec![t(User, Document, "mail [EMAIL]")],
                 "{rewritten}"
             );
-            assert!(!rewrite_request_text(&api, &mut rewritten, |f| Some(f.text.to_owned())));
+            assert!(!rewrite_request_text(&api, &mut rewritten, |f| Some(
+                f.text.to_owned()
+            )));
         }
     }
 
