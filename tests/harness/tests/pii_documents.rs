@@ -150,3 +150,22 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
 
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// The demo as shipped (`binary_documents` not set): binary documents go on
+/// unscanned, as documented; text that does not decode is still refused.
+#[test]
+fn by_default_binary_documents_pass_and_undecodable_text_does_not() {
+    let stack = Stack::start(StackOptions::demo("pii-documents-default")).unwrap_or_else(|e| panic!("{e}"));
+    let pdf = STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj");
+    let shape = &SHAPES[0];
+    let response = post_json(&stack.url(shape.path), &shape.body("application/pdf", &pdf), &[]).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let sent = stack.fake.requests().unwrap().pop().unwrap()["body"].as_str().unwrap_or_default().to_owned();
+    assert!(sent.contains(&pdf), "{sent}");
+
+    let before = stack.fake.requests().unwrap().len();
+    let response = post_json(&stack.url(shape.path), &shape.body("text/plain", "bWFpbCBqYW5lQGV4YW1wbGUuY29t!!"), &[]).unwrap();
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(response.text().contains("invalid_request_error"), "{}", response.text());
+    assert_eq!(stack.fake.requests().unwrap().len(), before, "nothing forwarded");
+}
