@@ -4,7 +4,8 @@
 //! paths: [`api`] tells which API a request speaks (and so in which format an
 //! error must be written), [`request`] parses a request body once for the whole
 //! filter chain into a [`body`] that the walkers read in place through
-//! [`json`], [`text`] visits or rewrites every user-visible text field,
+//! [`json`], [`text`] visits or rewrites every user-visible text field
+//! (base64 text documents decoded through [`document`]),
 //! [`response`] parses a response, for its metadata alone when no filter
 //! reads its output, [`usage`] reads what the provider says was used, [`pricing`] turns it into
 //! dollars, [`sse`] parses and writes
@@ -20,6 +21,7 @@ pub mod anthropic;
 pub mod api;
 pub mod azure;
 pub mod body;
+pub mod document;
 pub mod error;
 pub mod gemini;
 pub mod json;
@@ -41,6 +43,6 @@ pub use json::Json;
 pub use body::{Body, BodyRef};
 pub use request::LlmRequest;
 pub use sse::{SseEvent, SseParser};
-pub use text::{Role, TextField, TextKind};
+pub use text::{Content, Role, TextField, TextKind};
 pub use translate::{translator, TranslateOptions, Translator, UpstreamRequest};
 pub use usage::{Usage, UsageAccumulator};

@@ -13,8 +13,14 @@
 //! are visited as their JSON text. A replacement for such a field is parsed
 //! back as JSON; if it is no longer valid JSON it is stored as a JSON string,
 //! so a rewrite meant to remove something never leaves the original behind.
+//!
+//! Text documents sent as base64 are visited decoded, and a rewrite is
+//! encoded back (see [`crate::document`]); documents that cannot be read as
+//! text are reported by [`for_each_request_content`], never passed over
+//! silently.
 
 use crate::api::ApiKind;
+use crate::document::{self, Carrier, Class, Unreadability, Unreadable};
 use crate::for_both;
 use crate::json::Json;
 use crate::member;
@@ -114,15 +120,38 @@ impl Shape {
     }
 }
 
+/// What the walker finds in a request: a text field, or a document it
+/// cannot read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content<'t> {
+    Text(TextField<'t>),
+    Unreadable(Unreadable),
+}
+
+/// Calls `visit` for every text field of a request body of `api`, and for
+/// every document in it that is not text (a binary type, or text in an
+/// encoding that does not decode). Images, audio and video are not visited.
+pub fn for_each_request_content<J: Json>(
+    api: &ApiKind,
+    body: &J,
+    mut visit: impl FnMut(Content<'_>),
+) {
+    let shape = Shape::of(api);
+    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
+    request_root(shape, body.members(), &mut sink);
+}
+
 /// Calls `visit` for every text field of a request body of `api`.
 pub fn for_each_request_text<J: Json>(
     api: &ApiKind,
     body: &J,
     mut visit: impl FnMut(TextField<'_>),
 ) {
-    let shape = Shape::of(api);
-    let mut sink = |place: Place, node: &J| read(place, node, &mut visit);
-    request_root(shape, body.members(), &mut sink);
+    for_each_request_content(api, body, |content| {
+        if let Content::Text(field) = content {
+            visit(field)
+        }
+    });
 }
 
 /// Offers every text field of a request body of `api` to `rewrite`, which
@@ -158,7 +187,11 @@ pub fn for_each_response_text<J: Json>(
 ) {
     let mut sink = |place: Place, node: &J| {
         if place.kind != TextKind::LogProbs {
-            read(place, node, &mut visit)
+            read(place, node, &mut |content| {
+                if let Content::Text(field) = content {
+                    visit(field)
+                }
+            })
         }
     };
     response_root(Shape::of(api), body, &mut sink);
@@ -178,6 +211,11 @@ pub fn rewrite_response_text(
 }
 
 impl LlmRequest {
+    /// See [`for_each_request_content`].
+    pub fn for_each_content(&self, api: &ApiKind, visit: impl FnMut(Content<'_>)) {
+        for_both!(self, |body| for_each_request_content(api, body, visit));
+    }
+
     /// See [`for_each_request_text`].
     pub fn for_each_text(&self, api: &ApiKind, visit: impl FnMut(TextField<'_>)) {
         for_both!(self, |body| for_each_request_text(api, body, visit));
@@ -195,14 +233,31 @@ impl LlmRequest {
     }
 }
 
-/// Where a visited node sits, and whether it holds text or JSON to be shown
-/// as text.
+/// Where a visited node sits, and how it holds its text.
 #[derive(Debug, Clone, Copy)]
 struct Place {
     role: Role,
     kind: TextKind,
-    json: bool,
+    form: Form,
     delta: bool,
+}
+
+/// How a visited node holds its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A JSON string.
+    Text,
+    /// JSON, shown as its text.
+    Json,
+    /// A document string in `carrier` (`declared`: its media type says
+    /// text), visited decoded.
+    Encoded {
+        carrier: Carrier,
+        declared: bool,
+        part: &'static str,
+    },
+    /// A binary document (the part), reported and not read.
+    Binary { part: &'static str },
 }
 
 impl Place {
@@ -210,14 +265,14 @@ impl Place {
         Place {
             role,
             kind,
-            json: false,
+            form: Form::Text,
             delta: false,
         }
     }
 
     fn json(role: Role, kind: TextKind) -> Place {
         Place {
-            json: true,
+            form: Form::Json,
             ..Place::text(role, kind)
         }
     }
@@ -226,7 +281,7 @@ impl Place {
     /// arguments as objects, parts of unknown types) are whole in any event.
     fn delta(self) -> Place {
         Place {
-            delta: !self.json,
+            delta: self.form == Form::Text,
             ..self
         }
     }
@@ -237,19 +292,46 @@ impl Place {
     }
 }
 
-fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(TextField<'_>)) {
-    let field = |text| TextField {
-        role: place.role,
-        kind: place.kind,
-        text,
-        delta: place.delta,
+fn read(place: Place, node: &impl Json, visit: &mut impl FnMut(Content<'_>)) {
+    let field = |text| {
+        Content::Text(TextField {
+            role: place.role,
+            kind: place.kind,
+            text,
+            delta: place.delta,
+        })
     };
-    if place.json {
-        if !node.is_null() {
-            visit(field(&node.to_text()));
+    let unreadable = |part, reason| {
+        Content::Unreadable(Unreadable {
+            role: place.role,
+            part,
+            reason,
+        })
+    };
+    match place.form {
+        Form::Json => {
+            if !node.is_null() {
+                visit(field(&node.to_text()));
+            }
         }
-    } else if let Some(text) = node.as_str() {
-        visit(field(text));
+        Form::Text => {
+            if let Some(text) = node.as_str() {
+                visit(field(text));
+            }
+        }
+        Form::Encoded {
+            carrier,
+            declared,
+            part,
+        } => match node
+            .as_str()
+            .map(|data| document::decode(carrier, data, declared))
+        {
+            Some(Ok(text)) => visit(field(&text)),
+            Some(Err(reason)) => visit(unreadable(part, reason)),
+            None => visit(unreadable(part, Unreadability::Invalid)),
+        },
+        Form::Binary { part } => visit(unreadable(part, Unreadability::Binary)),
     }
 }
 
@@ -264,29 +346,51 @@ fn write(
         text,
         delta: place.delta,
     };
-    if place.json {
-        if node.is_null() {
-            return false;
-        }
-        let text = node.to_string();
-        let new = match rewrite(field(&text)) {
-            Some(new) if new != text => new,
-            _ => return false,
-        };
-        let new = serde_json::from_str(&new).unwrap_or(Value::String(new));
-        let changed = *node != new;
-        *node = new;
-        changed
-    } else if let Value::String(text) = node {
-        match rewrite(field(text)) {
-            Some(new) if new != *text => {
-                *text = new;
-                true
+    match place.form {
+        Form::Binary { .. } => false,
+        // What does not decode is not rewritten: readers see it as
+        // unreadable, and a stage refuses it before it rewrites.
+        Form::Encoded {
+            carrier, declared, ..
+        } => {
+            let Value::String(data) = node else {
+                return false;
+            };
+            let Ok(text) = document::decode(carrier, data, declared) else {
+                return false;
+            };
+            match rewrite(field(&text)) {
+                Some(new) if new != text => {
+                    *data = document::encode(carrier, data, &new);
+                    true
+                }
+                _ => false,
             }
-            _ => false,
         }
-    } else {
-        false
+        Form::Json => {
+            if node.is_null() {
+                return false;
+            }
+            let text = node.to_string();
+            let new = match rewrite(field(&text)) {
+                Some(new) if new != text => new,
+                _ => return false,
+            };
+            let new = serde_json::from_str(&new).unwrap_or(Value::String(new));
+            let changed = *node != new;
+            *node = new;
+            changed
+        }
+        Form::Text => match node {
+            Value::String(text) => match rewrite(field(text)) {
+                Some(new) if new != *text => {
+                    *text = new;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        },
     }
 }
 
@@ -457,7 +561,10 @@ fn request_root<'a, N: Node<'a>>(
 impl Place {
     /// The same place, holding JSON to be shown as text.
     fn json_of(self) -> Place {
-        Place { json: true, ..self }
+        Place {
+            form: Form::Json,
+            ..self
+        }
     }
 }
 
@@ -624,17 +731,32 @@ fn part<'a, N: Node<'a>>(part: N, place: Place, sink: &mut Sink<'_, N>) {
                 }
             }
         }
+        // OpenAI chat: `{"type": "file", "file": {"file_data", ...}}`.
+        "file" => {
+            if let Some(file) = part.field("file") {
+                file_data(file, document, "file", sink);
+            }
+        }
+        // Responses: `{"type": "input_file", "file_data", ...}`.
+        "input_file" => file_data(part, document, "input_file", sink),
         // Media, and data only the provider can read (encrypted thinking).
-        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "file" | "input_file"
-        | "redacted_thinking" | "container_upload" => {}
+        "image" | "image_url" | "input_image" | "input_audio" | "audio" | "redacted_thinking"
+        | "container_upload" => {}
         _ => sink(place.kind(TextKind::Other).json_of(), part),
     }
 }
 
-/// An Anthropic document `source`: plain text, or content blocks; base64
-/// and URL sources are media (PDF) the scanner cannot read.
+/// An Anthropic document `source`: plain text, content blocks, or base64
+/// data of its `media_type` (see [`document_place`]). A URL source is
+/// fetched by the provider: not in the request.
 fn document_source<'a, N: Node<'a>>(source: N, place: Place, sink: &mut Sink<'_, N>) {
     match source.value().str_field("type") {
+        Some("base64") => {
+            let class = document::class(source.value().str_field("media_type"));
+            if let Some(place) = document_place(place, class, Carrier::Base64, "document") {
+                field_at(source, "data", place, sink);
+            }
+        }
         Some("text") => {
             if let Some(data) = source.field("data") {
                 sink(place, data);
@@ -648,6 +770,57 @@ fn document_source<'a, N: Node<'a>>(source: N, place: Place, sink: &mut Sink<'_,
         // The search_result `source` is a string (a URL or a name).
         None if source.value().as_str().is_some() => sink(place, source),
         _ => {}
+    }
+}
+
+/// Where a base64 document of `class` is visited: decoded when it is text
+/// or of no declared type, reported when binary; media is passed over.
+fn document_place(
+    place: Place,
+    class: Class,
+    carrier: Carrier,
+    part: &'static str,
+) -> Option<Place> {
+    let form = match class {
+        Class::Text | Class::Undeclared => Form::Encoded {
+            carrier,
+            declared: class == Class::Text,
+            part,
+        },
+        Class::Binary => Form::Binary { part },
+        Class::Media => return None,
+    };
+    Some(Place {
+        form,
+        kind: TextKind::Document,
+        ..place
+    })
+}
+
+/// The `file_data` of an OpenAI file: a base64 `data:` URL of its media
+/// type, or bare base64 of no declared type. A `data:` URL that is not
+/// base64 does not decode, so it is reported as unreadable.
+fn file_data<'a, N: Node<'a>>(file: N, place: Place, part: &'static str, sink: &mut Sink<'_, N>) {
+    let Some(data) = file.value().str_field("file_data") else {
+        return;
+    };
+    let place = match document::data_url(data) {
+        Some((_, media_type, _)) => document_place(
+            place,
+            document::class(Some(media_type)),
+            Carrier::DataUrl,
+            part,
+        ),
+        None if data
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("data:")) =>
+        {
+            document_place(place, Class::Text, Carrier::DataUrl, part)
+        }
+        None => document_place(place, Class::Undeclared, Carrier::Base64, part),
+    };
+    if let Some(place) = place {
+        field_at(file, "file_data", place, sink);
     }
 }
 
@@ -814,10 +987,25 @@ fn gemini_content<'a, N: Node<'a>>(
                 "codeExecutionResult" | "code_execution_result" => {
                     sink(Place::json(Role::Tool, TextKind::ToolResult), value)
                 }
-                // Media and part metadata: no text.
-                "inlineData" | "inline_data" | "fileData" | "file_data" | "thought"
-                | "thoughtSignature" | "thought_signature" | "videoMetadata" | "video_metadata"
-                | "mediaResolution" | "media_resolution" => {}
+                "inlineData" | "inline_data" => {
+                    let data = value.value();
+                    let mime = data
+                        .str_field("mimeType")
+                        .or_else(|| data.str_field("mime_type"));
+                    let place = document_place(
+                        Place::text(role, TextKind::Document),
+                        document::class(mime),
+                        Carrier::Base64,
+                        "inlineData",
+                    );
+                    if let Some(place) = place {
+                        field_at(value, "data", place, sink);
+                    }
+                }
+                // Files by reference (fetched by the provider), and part
+                // metadata: no text.
+                "fileData" | "file_data" | "thought" | "thoughtSignature" | "thought_signature"
+                | "videoMetadata" | "video_metadata" | "mediaResolution" | "media_resolution" => {}
                 _ => sink(Place::json(role, TextKind::Other), value),
             }
         }
@@ -1325,6 +1513,115 @@ mod tests {
                 (Reasoning, "t".to_owned(), true),
                 (Message, "a".to_owned(), true)
             ]
+        );
+    }
+
+    /// One body per shape of inline document, each holding `data` (base64
+    /// of text) declared as `media_type`.
+    fn document_bodies(media_type: &str, data: &str) -> Vec<(ApiKind, Value)> {
+        let gemini = ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream: false,
+        };
+        let url = format!("data:{media_type};base64,{data}");
+        vec![
+            (
+                ApiKind::AnthropicMessages,
+                json!({"messages": [{"role": "user", "content": [{"type": "document",
+                    "source": {"type": "base64", "media_type": media_type, "data": data}}]}]}),
+            ),
+            (
+                gemini.clone(),
+                json!({"contents": [{"parts": [{"inlineData": {"mimeType": media_type, "data": data}}]}]}),
+            ),
+            (
+                gemini,
+                json!({"contents": [{"parts": [{"inline_data": {"mime_type": media_type, "data": data}}]}]}),
+            ),
+            (
+                ApiKind::ChatCompletions,
+                json!({"messages": [{"role": "user", "content": [{"type": "file",
+                    "file": {"filename": "a", "file_data": url}}]}]}),
+            ),
+            (
+                ApiKind::Responses,
+                json!({"input": [{"role": "user", "content": [{"type": "input_file",
+                    "filename": "a", "file_data": url}]}]}),
+            ),
+        ]
+    }
+
+    fn contents(api: &ApiKind, body: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_request_content(api, body, |c| {
+            out.push(match c {
+                Content::Text(f) => format!("{:?} {:?} {}", f.role, f.kind, f.text),
+                Content::Unreadable(u) => format!("{} {:?}", u.part, u.reason),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn text_documents_are_read_decoded_and_rewritten_encoded() {
+        // "mail bob@x.io"
+        for (api, body) in document_bodies("text/plain; charset=utf-8", "bWFpbCBib2JAeC5pbw==") {
+            assert_eq!(
+                collect(&api, body.clone()),
+                vec![t(User, Document, "mail bob@x.io")],
+                "{body}"
+            );
+            let mut rewritten = body.clone();
+            assert!(rewrite_request_text(&api, &mut rewritten, |f| {
+                Some(f.text.replace("bob@x.io", "[EMAIL]"))
+            }));
+            assert!(
+                !rewritten.to_string().contains("bWFpbCBib2JAeC5pbw"),
+                "{rewritten}"
+            );
+            assert_eq!(
+                collect(&api, rewritten.clone()),
+                vec![t(User, Document, "mail [EMAIL]")],
+                "{rewritten}"
+            );
+            assert!(!rewrite_request_text(&api, &mut rewritten, |f| Some(
+                f.text.to_owned()
+            )));
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_text_are_reported_or_passed_over() {
+        for (api, body) in document_bodies("application/pdf", "JVBERi0xLjQ=") {
+            let part = contents(&api, &body);
+            assert_eq!(part.len(), 1, "{body}");
+            assert!(part[0].ends_with(" Binary"), "{part:?}");
+            let mut copy = body.clone();
+            assert!(!rewrite_request_text(&api, &mut copy, |_| Some("x".into())));
+            assert_eq!(copy, body);
+        }
+        for (api, body) in document_bodies("text/plain", "not base64!") {
+            assert!(contents(&api, &body)[0].ends_with(" Invalid"), "{body}");
+            let mut copy = body.clone();
+            assert!(!rewrite_request_text(&api, &mut copy, |_| Some("x".into())));
+        }
+        for (api, body) in document_bodies("image/png", "iVBORw0KGgo=") {
+            assert!(contents(&api, &body).is_empty(), "{body}");
+        }
+        // No declared type: text if it decodes to UTF-8, binary otherwise.
+        let bare = |data: &str| json!({"input": [{"role": "user", "content": [{"type": "input_file", "file_data": data}]}]});
+        assert_eq!(
+            contents(&ApiKind::Responses, &bare("aGk=")),
+            vec!["User Document hi"]
+        );
+        assert_eq!(
+            contents(&ApiKind::Responses, &bare("//4=")),
+            vec!["input_file Binary"]
+        );
+        // A data: URL that is not base64 is not read as text.
+        assert_eq!(
+            contents(&ApiKind::Responses, &bare("data:text/plain,bob%40x.io")),
+            vec!["input_file Invalid"]
         );
     }
 }

@@ -60,6 +60,19 @@ pub struct RouteTo {
     pub model: Option<String>,
 }
 
+/// What happens to a request carrying a binary document (PDF, office file,
+/// any type that is not text, image, audio or video), which cannot be
+/// scanned as text.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryDocuments {
+    /// Sent on unscanned, as images are.
+    #[default]
+    Pass,
+    /// Refused with a 400 naming the part.
+    Refuse,
+}
+
 /// Actions on the model's output: `detect` (count, publish) or `redact`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponsePolicy {
@@ -81,6 +94,7 @@ pub struct PiiConfig {
     /// Response scanning; `None` leaves responses unscanned (tokenized values
     /// are restored either way).
     pub response: Option<ResponsePolicy>,
+    pub binary_documents: BinaryDocuments,
 }
 
 /// The JSON shape. Entity names are read as strings first so that an error
@@ -104,6 +118,8 @@ struct RawPiiConfig {
     route_to: Option<RouteTo>,
     #[serde(default)]
     response: Option<RawResponsePolicy>,
+    #[serde(default)]
+    binary_documents: BinaryDocuments,
 }
 
 #[derive(Deserialize)]
@@ -176,7 +192,15 @@ impl PiiConfig {
                 Some(ResponsePolicy { default_action: raw_response.default_action, entities: response_entities })
             }
         };
-        Ok(PiiConfig { default_action: raw.default_action, entities, labels, engine, route_to: raw.route_to, response })
+        Ok(PiiConfig {
+            default_action: raw.default_action,
+            entities,
+            labels,
+            engine,
+            route_to: raw.route_to,
+            response,
+            binary_documents: raw.binary_documents,
+        })
     }
 
     /// The action configured for `entity`.
@@ -233,5 +257,14 @@ mod tests {
         let config = PiiConfig::from_json(json!({"response": {"entities": {"SECRET": "redact"}}})).unwrap();
         let response = config.response.unwrap();
         assert_eq!((response.default_action, response.entities[&Entity::Secret.into()]), (Action::Detect, Action::Redact));
+    }
+
+    #[test]
+    fn binary_documents_pass_by_default_or_are_refused() {
+        assert_eq!(PiiConfig::from_json(json!({})).unwrap().binary_documents, BinaryDocuments::Pass);
+        let config = PiiConfig::from_json(json!({"binary_documents": "refuse"})).unwrap();
+        assert_eq!(config.binary_documents, BinaryDocuments::Refuse);
+        let err = PiiConfig::from_json(json!({"binary_documents": "scan"})).unwrap_err();
+        assert!(err.field.starts_with("binary_documents"), "{err}");
     }
 }

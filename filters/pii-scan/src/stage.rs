@@ -5,10 +5,11 @@
 //! way back scans the model's output (when configured) and restores
 //! tokenized values, in whole responses and in streams.
 
-use crate::config::{Action, PiiConfig, RouteTo};
+use crate::config::{Action, BinaryDocuments, PiiConfig, RouteTo};
 use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
+use llm_api::document::{Unreadability, Unreadable};
 use llm_api::text::{for_each_response_text, rewrite_response_text};
-use llm_api::{ApiError, ApiKind, SseEvent, TextField, TextKind};
+use llm_api::{ApiError, ApiKind, Content, SseEvent, TextField, TextKind};
 use std::borrow::Cow;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,7 @@ struct Shared {
     /// Whether any action changes text (redact or tokenize), decided from the
     /// configuration so that `content-length` is dropped before the body.
     rewrites: bool,
+    binary_documents: BinaryDocuments,
 }
 
 impl PiiScan {
@@ -36,7 +38,14 @@ impl PiiScan {
             .chain(config.entities.values().copied())
             .any(|a| matches!(a, Action::Redact | Action::Tokenize));
         let response_policy = config.response.as_ref().map(|r| Policy::for_responses(&config, r));
-        let shared = Shared { policy: Policy::from(&config), response_policy, route_to: config.route_to, engine, rewrites };
+        let shared = Shared {
+            policy: Policy::from(&config),
+            response_policy,
+            route_to: config.route_to,
+            engine,
+            rewrites,
+            binary_documents: config.binary_documents,
+        };
         PiiScan { shared: Rc::new(shared) }
     }
 }
@@ -113,6 +122,28 @@ fn whole_text(shared: &Shared, vault: &Vault, found: &mut Found, field: TextFiel
     (text != field.text).then(|| text.into_owned())
 }
 
+/// The rejection of a document the scan cannot read: text that does not
+/// decode always (it would otherwise pass unscanned), a binary document
+/// when the configuration refuses them.
+fn refusal(document: &Unreadable, binary: BinaryDocuments) -> Option<ApiError> {
+    let part = document.part;
+    match (document.reason, binary) {
+        (Unreadability::Invalid, _) => Some(
+            ApiError::invalid(format!(
+                "A `{part}` part declared as text is not base64 of UTF-8 text, so this gateway cannot scan it; send it encoded as base64 of its UTF-8 text."
+            ))
+            .with_code("invalid_document"),
+        ),
+        (Unreadability::Binary, BinaryDocuments::Refuse) => Some(
+            ApiError::invalid(format!(
+                "A `{part}` part holds a binary document, which this gateway cannot scan; send its text instead."
+            ))
+            .with_code("unscannable_document"),
+        ),
+        (Unreadability::Binary, BinaryDocuments::Pass) => None,
+    }
+}
+
 fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
     for finding in findings {
         *found.entry((finding.entity.name().to_owned(), policy.action(&finding.entity).name())).or_default() += 1;
@@ -142,8 +173,17 @@ impl StageStream for PiiStream {
         // and only when something is found take the owned copy a rewrite
         // needs, scanning again as it rewrites.
         let mut suspected = 0;
+        let mut refused = None;
         if let Some(request) = &ex.request {
-            request.for_each_text(&api, |field| suspected += shared.engine.scan(field.text.as_bytes()).len());
+            request.for_each_content(&api, |content| match content {
+                Content::Text(field) => suspected += shared.engine.scan(field.text.as_bytes()).len(),
+                Content::Unreadable(document) => {
+                    refused = refused.take().or_else(|| refusal(&document, shared.binary_documents))
+                }
+            });
+        }
+        if let Some(err) = refused {
+            return Flow::Respond(Reply::error(&err, &ex.api));
         }
         if suspected == 0 {
             return Flow::Continue;
@@ -353,5 +393,22 @@ impl PiiStream {
             });
             out.push(SseEvent { data: Some(value.to_string()), ..template.clone() });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llm_api::Role;
+
+    #[test]
+    fn undecodable_text_is_refused_and_binary_documents_as_configured() {
+        let document = |reason| Unreadable { role: Role::User, part: "inlineData", reason };
+        let invalid = refusal(&document(Unreadability::Invalid), BinaryDocuments::Pass).unwrap();
+        assert_eq!((invalid.status(), invalid.code), (400, Some("invalid_document")));
+        assert!(invalid.message.contains("`inlineData`"), "{}", invalid.message);
+        assert!(refusal(&document(Unreadability::Binary), BinaryDocuments::Pass).is_none());
+        let binary = refusal(&document(Unreadability::Binary), BinaryDocuments::Refuse).unwrap();
+        assert_eq!(binary.code, Some("unscannable_document"));
     }
 }
