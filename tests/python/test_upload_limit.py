@@ -15,6 +15,7 @@ import urllib.request
 import anthropic
 import openai
 import pytest
+from conftest import start_gateway
 
 KEY = "demo-key"
 ROUNDS = 5
@@ -61,6 +62,20 @@ def test_http_client_reads_the_413_in_the_callers_format(gateway, path, body, he
         status, reply = http_client_post(gateway, path, payload, headers)
         assert status == 413, reply
         assert check(reply), reply
+
+
+@pytest.fixture(scope="module")
+def separate_modules(tmp_path_factory):
+    yield from start_gateway(tmp_path_factory, layout="separate")
+
+
+def test_http_client_reads_the_413_from_the_separate_modules(separate_modules):
+    """The four modules each hold the body; the first refuses it."""
+    payload = oversized_chat()
+    for _ in range(ROUNDS):
+        status, reply = http_client_post(separate_modules, "/v1/chat/completions", payload, {"authorization": f"Bearer {KEY}"})
+        assert status == 413, reply
+        assert reply["error"]["code"] == "request_too_large"
 
 
 def test_urllib_reads_the_413(gateway):
