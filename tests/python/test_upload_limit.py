@@ -64,6 +64,17 @@ def test_http_client_reads_the_413_in_the_callers_format(gateway, path, body, he
         assert check(reply), reply
 
 
+def test_http_client_reads_the_413_for_a_body_many_times_the_limit(gateway):
+    """200 MB arrive faster than Envoy reads them: a single read from the
+    connection can hold up to the listener's 32 MiB, and the refused body is
+    still read to its end."""
+    payload = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a" * (200 << 20)}]}).encode()
+    for _ in range(ROUNDS):
+        status, reply = http_client_post(gateway, "/v1/chat/completions", payload, {"authorization": f"Bearer {KEY}"})
+        assert status == 413, reply
+        assert reply["error"]["code"] == "request_too_large"
+
+
 @pytest.fixture(scope="module")
 def separate_modules(tmp_path_factory):
     yield from start_gateway(tmp_path_factory, layout="separate")

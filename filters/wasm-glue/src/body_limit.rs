@@ -9,9 +9,10 @@
 //! crosses it is discarded as it arrives, never kept, and refused when it
 //! ends, when the client is reading.
 
-/// The largest request body the gateway accepts. Envoy's buffer limits in
-/// the shipped configurations are twice this, room for the read that
-/// crosses it.
+/// The largest request body the gateway accepts. In the shipped
+/// configurations Envoy's buffer filter allows three times this: what is
+/// kept plus the read that crosses it (a read is at most the listener's
+/// 32 MiB buffer limit).
 pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
 
 /// The most of an over-limit body the filter reads and discards: past it,
