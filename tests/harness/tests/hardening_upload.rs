@@ -4,9 +4,8 @@
 //! The demo config's clients and SDKs: tests/python/test_upload_limit.py.
 
 use gateway_harness::paths;
-use gateway_harness::process::Output;
-use gateway_harness::production::{Production, GATEWAY_NAME, PROVIDER_HOSTS};
-use gateway_harness::stack::{Certs, FakeProvider, RunDir};
+use gateway_harness::production::Production;
+use gateway_harness::stack::RunDir;
 use std::process::Command;
 
 /// Sends `body` with http.client over TLS `rounds` times on fresh
@@ -34,21 +33,15 @@ const ROUNDS: usize = 5;
 #[test]
 fn a_client_that_reads_only_after_uploading_reads_the_413_over_tls() {
     let dir = RunDir::new("hardening-upload").unwrap();
-    let mut names = vec![GATEWAY_NAME, "localhost", "127.0.0.1"];
-    names.extend(PROVIDER_HOSTS.map(|(_, host)| host));
-    let certs = Certs::generate(&dir.path, &names).unwrap();
-    let fake = FakeProvider::start(&dir.path, Some(&certs), Output::File(&dir.path.join("fake.log"))).unwrap();
-    let tls = fake.tls.clone().expect("fake provider TLS listener");
-    let upstreams = PROVIDER_HOSTS.map(|(provider, _)| (provider, tls.as_str()));
-    let ca = certs.ca.clone();
-    let gateway = Production::start(&dir, certs, &upstreams, &ca, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let (gateway, fake) = Production::start_with_fake(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let ca = gateway.listener.ca.display().to_string();
 
     let body = format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(64 << 20));
     let path = dir.path.join("oversized.json");
     std::fs::write(&path, body).unwrap();
 
     let out = Command::new(paths::root().join(".venv/bin/python3"))
-        .args(["-c", HTTP_CLIENT, gateway.port(), &ca.display().to_string(), &path.display().to_string(), &ROUNDS.to_string()])
+        .args(["-c", HTTP_CLIENT, gateway.port(), &ca, &path.display().to_string(), &ROUNDS.to_string()])
         .output()
         .unwrap();
     let results = String::from_utf8_lossy(&out.stdout);
