@@ -20,12 +20,13 @@ def gateway(tmp_path_factory):
     yield from start_gateway(tmp_path_factory)
 
 
-def start_gateway(tmp_path_factory, filters=None):
-    """Runs `gateway-stack up` (optionally with another filters file) until
-    the generator is closed."""
+def start_gateway(tmp_path_factory, filters=None, layout=None):
+    """Runs `gateway-stack up` (optionally with another filters file, or the
+    `separate` modules layout) until the generator is closed."""
     info_file = tmp_path_factory.mktemp("gateway") / "info.json"
     binary = os.environ.get("GATEWAY_STACK", str(ROOT / "target/debug/gateway-stack"))
     extra = ["--filters", str(filters)] if filters else []
+    extra += ["--layout", layout] if layout else []
     proc = subprocess.Popen(
         [binary, "up", "--info-file", str(info_file), *extra],
         cwd=ROOT,

@@ -10,6 +10,7 @@
 //! The pipeline talks to Envoy only through the [`Host`] trait, so it is tested
 //! natively with a fake host; [`wasm`] is the thin adapter onto proxy-wasm.
 
+pub mod body_limit;
 pub mod config;
 mod exchange;
 mod facts;

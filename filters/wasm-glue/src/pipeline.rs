@@ -5,6 +5,7 @@
 //! the body callback until `end_of_stream`; `content-length` is removed in the
 //! headers callback when a stage will rewrite the body.
 
+use crate::body_limit::MAX_REQUEST_BODY;
 use crate::config::DEFAULT_CLIENT_IDENTITY;
 use crate::exchange::Exchange;
 use crate::facts::{Facts, FactsHost};
@@ -12,7 +13,7 @@ use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
-use llm_api::{ApiError, ApiKind, LlmRequest};
+use llm_api::{ApiError, ApiKind, ErrorKind, LlmRequest};
 use std::rc::Rc;
 
 /// A filter of the suite: its validated configuration, shared by every
@@ -313,6 +314,14 @@ impl Pipeline {
         }
     }
 
+    /// The 413 of a request body over [`MAX_REQUEST_BODY`], in the caller's
+    /// format; the stages do not see the request.
+    pub fn refuse_request_body(&mut self) -> Step {
+        let message = format!("The request body is larger than the gateway's limit of {} MiB.", MAX_REQUEST_BODY >> 20);
+        let err = ApiError::new(ErrorKind::PayloadTooLarge, message).with_code("request_too_large");
+        self.reply(Reply::error(&err, &self.exchange.api))
+    }
+
     /// Response headers: `content_type` decides how the body is handled.
     pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
         self.with_facts(host, |pipeline, host| pipeline.response_headers(host, status, content_type))
@@ -571,6 +580,21 @@ pub(crate) mod tests {
         assert_eq!(host.counters["llm_gateway.b.requests"], 1);
         // Nobody rewrites, so content-length stays.
         assert!(host.request_headers.contains_key("content-length"));
+    }
+
+    #[test]
+    fn a_body_over_the_limit_gets_the_413_in_the_callers_format() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let stages = stages(&log, &[false], &[false]);
+        let mut host = FakeHost::default();
+        let mut p = Pipeline::new(&stages, headers("POST", "/v1/messages"));
+        p.on_request_headers(&mut host, false);
+        let Step::Respond(reply) = p.refuse_request_body() else { panic!("no reply") };
+        assert_eq!(reply.status, 413);
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], "request_too_large");
+        assert!(!p.needs_request_body(), "the stages never see the refused request");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The thin adapter between proxy-wasm and the [`Pipeline`]: it moves headers
 //! and bodies between Envoy and the stages and nothing else.
 
+use crate::body_limit::{BodyLimit, Intake};
 use crate::config::ConfigError;
 use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::{Pipeline, Reply, Stages, Step};
@@ -100,6 +101,7 @@ impl RootContext for Root {
             stages: self.stages.clone(),
             pipeline: None,
             request_buffered: 0,
+            request_limit: BodyLimit::default(),
             request_done: false,
             response_buffered: None,
         }))
@@ -118,6 +120,7 @@ struct Stream {
     /// Envoy's decompressor, which appends its byte counts as trailers): the
     /// trailers callback then completes it.
     request_buffered: usize,
+    request_limit: BodyLimit,
     request_done: bool,
     response_buffered: Option<usize>,
 }
@@ -133,6 +136,14 @@ impl Stream {
         let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
         let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
         self.act(step, size, true)
+    }
+
+    /// Answers a request body over the limit with the 413.
+    fn refuse_request(&mut self) -> Action {
+        self.request_done = true;
+        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let step = pipeline.refuse_request_body();
+        self.act(step, 0, true)
     }
 
     /// Hands the stages the response body Envoy holds (a stream's chunk, or
@@ -197,8 +208,26 @@ impl HttpContext for Stream {
         }
     }
 
+    /// Every body is held to the limit (see [`crate::body_limit`]): one over
+    /// it is emptied as it arrives and refused at its end.
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if self.request_done || !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
+        if self.request_done {
+            return Action::Continue;
+        }
+        let Some(pipeline) = self.pipeline.as_ref() else { return Action::Continue };
+        let buffering = pipeline.needs_request_body();
+        // Paused on, Envoy holds the whole body so far; streamed, this chunk.
+        let received = if buffering { body_size.saturating_sub(self.request_buffered) } else { body_size };
+        match self.request_limit.intake(received, end_of_stream) {
+            Intake::Keep => {}
+            Intake::Discard => {
+                span(|| "host", "set_body", || self.set_http_request_body(0, body_size, &[]));
+                self.request_buffered = 0;
+                return if buffering { Action::Pause } else { Action::Continue };
+            }
+            Intake::Refuse => return self.refuse_request(),
+        }
+        if !buffering {
             return Action::Continue;
         }
         self.request_buffered = body_size;
@@ -209,6 +238,9 @@ impl HttpContext for Stream {
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if !self.request_done && self.request_limit.exceeded() {
+            return self.refuse_request();
+        }
         if self.request_done || !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
             return Action::Continue;
         }

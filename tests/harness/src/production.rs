@@ -6,7 +6,7 @@ use crate::curl::{curl, Response, DEMO_AUTH};
 use crate::paths;
 use crate::process::Output;
 use crate::secrets;
-use crate::stack::{Certs, Envoy, RunDir};
+use crate::stack::{Certs, Envoy, FakeProvider, RunDir};
 use crate::{Layout, Template};
 use std::path::Path;
 
@@ -30,6 +30,19 @@ pub struct Production {
 }
 
 impl Production {
+    /// [`Production::start`] with one fake provider (TLS) in place of every
+    /// provider, its certificate and the listener's from one test CA.
+    pub fn start_with_fake(dir: &RunDir) -> Result<(Production, FakeProvider), String> {
+        let mut names = vec![GATEWAY_NAME, "localhost", "127.0.0.1"];
+        names.extend(PROVIDER_HOSTS.map(|(_, host)| host));
+        let certs = Certs::generate(&dir.path, &names)?;
+        let fake = FakeProvider::start(&dir.path, Some(&certs), Output::File(&dir.path.join("fake.log")))?;
+        let tls = fake.tls.clone().ok_or("the fake provider has no TLS listener")?;
+        let upstreams = PROVIDER_HOSTS.map(|(provider, _)| (provider, tls.as_str()));
+        let ca = certs.ca.clone();
+        Ok((Production::start(dir, certs, &upstreams, &ca, &[])?, fake))
+    }
+
     /// Renders `envoy/production.yaml` into `dir` and starts it: the listener
     /// on a free port with `listener`'s certificate, the client keys of the
     /// demo, a key `sk-test-<provider>` per provider, each provider at its

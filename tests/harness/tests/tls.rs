@@ -3,9 +3,8 @@
 //! provider with the provider's SNI, verified against a CA — here a test CA
 //! and the fake providers' TLS port standing in for the real APIs.
 
-use gateway_harness::process::Output;
-use gateway_harness::production::{Production, PROVIDER_HOSTS};
-use gateway_harness::stack::{Certs, FakeProvider, RunDir};
+use gateway_harness::production::Production;
+use gateway_harness::stack::{FakeProvider, RunDir};
 
 struct Gateway {
     gateway: Production,
@@ -16,14 +15,7 @@ struct Gateway {
 
 fn start() -> Gateway {
     let dir = RunDir::new("tls").unwrap();
-    let mut names = vec!["gateway.test", "localhost", "127.0.0.1"];
-    names.extend(PROVIDER_HOSTS.map(|(_, host)| host));
-    let certs = Certs::generate(&dir.path, &names).unwrap();
-    let fake = FakeProvider::start(&dir.path, Some(&certs), Output::File(&dir.path.join("fake.log"))).unwrap();
-    let tls = fake.tls.clone().expect("fake provider TLS listener");
-    let upstreams = PROVIDER_HOSTS.map(|(provider, _)| (provider, tls.as_str()));
-    let ca = certs.ca.clone();
-    let gateway = Production::start(&dir, certs, &upstreams, &ca, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let (gateway, fake) = Production::start_with_fake(&dir).unwrap_or_else(|e| panic!("{e}"));
     Gateway { gateway, fake, _dir: dir }
 }
 
