@@ -7,12 +7,16 @@
 //! that fails takes with it only what it held itself, the calls in flight on
 //! it and the one batch it had in flight to the collector; every completed
 //! call's record is already in the queue, and the reloaded VM (or another
-//! worker's) sends it. Envoy's queue has no bound, so the VMs keep its size
-//! (records and bytes) in shared data: each VM adds what it queued and
-//! subtracts what it took when its timer fires or it takes a batch, and
-//! drops the oldest records beyond `max_queue` or `max_queue_bytes`
-//! (counted as dropped). The bound is therefore kept to within one flush
-//! interval's intake. What else can be lost: records still queued when
+//! worker's) sends it. The VMs poll the queue from their timers rather than
+//! wait for `on_queue_ready`, which Envoy calls only in the VM that
+//! registered the queue last (one worker's, for every record queued), so
+//! every VM drains it and none depends on another being alive.
+//!
+//! Envoy's queue has no bound, so the VMs keep its size (records and bytes)
+//! in shared data: each VM adds what it queued and subtracts what it took
+//! when its timer fires or it takes a batch, and drops the oldest records
+//! beyond `max_queue` or `max_queue_bytes` (counted as dropped). The bound
+//! is therefore kept to within one flush interval's intake. What else can be lost: records still queued when
 //! Envoy stops. A record is never sent twice by a healthy collector; a
 //! collector that stores a batch but fails to answer gets it again
 //! (at-least-once). A failed batch goes back to the end of the queue, so
