@@ -50,12 +50,13 @@ pub struct Collector {
     /// Records per POST.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Records a VM keeps while the collector is unreachable; beyond, the
-    /// oldest are dropped (and counted).
+    /// Records the shared queue keeps while the collector is unreachable;
+    /// beyond, the oldest are dropped (and counted).
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
-    /// Bytes of records a VM keeps (records are bounded in size, but not
-    /// all the same size); beyond, the oldest are dropped (and counted).
+    /// Bytes of records the shared queue keeps (records are bounded in
+    /// size, but not all the same size); beyond, the oldest are dropped (and
+    /// counted).
     #[serde(default = "default_max_queue_bytes")]
     pub max_queue_bytes: usize,
     /// How often delivery starts; after a delivered batch the next one

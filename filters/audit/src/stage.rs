@@ -1,15 +1,15 @@
 //! The audit stage: gathers what happened to each call, builds its record
 //! when the stream is done (every outcome: success, stream, rejection,
-//! upstream error, client abort), and hands it to the VM's outbox, which a
-//! timer sends to the collector.
+//! upstream error, client abort), and queues it in the plugin's shared
+//! queue, which the VMs' timers send to the collector (see `delivery`).
 
 use crate::config::AuditConfig;
-use crate::delivery::{Counts, Outbox};
+use crate::delivery::{Counts, Delivery, SharedQueue};
 use crate::metrics::Metrics;
 use crate::record::{self, bounded, Call, Facts};
 use crate::request_id::RequestIds;
 use llm_api::{for_both, Json, SseEvent, Usage, UsageAccumulator};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Stage, StageStream};
@@ -20,8 +20,13 @@ pub struct Audit {
 
 struct Shared {
     config: AuditConfig,
-    /// The records of this VM waiting to be sent (a VM is one thread).
-    outbox: RefCell<Outbox>,
+    /// This VM's side of delivery (a VM is one thread).
+    delivery: RefCell<Delivery>,
+    /// The shared queue's id, once registered at start, and its name (one
+    /// per collector, so that plugins of the same `vm_id` sending elsewhere
+    /// keep apart).
+    queue: Cell<Option<u32>>,
+    queue_name: String,
     metrics: RefCell<Metrics>,
     ids: RequestIds,
 }
@@ -30,10 +35,41 @@ impl Audit {
     pub fn new(config: AuditConfig) -> Self {
         let (max_queue, max_batch, max_queue_bytes) =
             config.collector.as_ref().map_or((1, 1, 1), |c| (c.max_queue, c.max_batch, c.max_queue_bytes));
-        let outbox = Outbox::new(max_queue, max_batch, max_queue_bytes);
+        let delivery = RefCell::new(Delivery::new(max_queue, max_batch, max_queue_bytes));
         let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
-        let outbox = RefCell::new(outbox);
-        Audit { shared: Rc::new(Shared { config, outbox, metrics, ids: RequestIds::default() }) }
+        let queue_name = config.collector.as_ref().map_or_else(String::new, |c| format!("llm_gateway.audit {} {}", c.cluster, c.path));
+        let shared = Shared { config, delivery, queue: Cell::new(None), queue_name, metrics, ids: RequestIds::default() };
+        Audit { shared: Rc::new(shared) }
+    }
+}
+
+/// The shared queue over the host: the queue, and its size in shared data
+/// under the queue's name.
+struct HostQueue<'a> {
+    host: &'a mut dyn Host,
+    queue: u32,
+    name: &'a str,
+}
+
+impl SharedQueue for HostQueue<'_> {
+    fn push(&mut self, record: &[u8]) -> bool {
+        self.host.queue_push(self.queue, record)
+    }
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        self.host.queue_pop(self.queue)
+    }
+    fn size(&self) -> Option<(Vec<u8>, u32)> {
+        self.host.shared_get(self.name)
+    }
+    fn set_size(&mut self, value: &[u8], cas: Option<u32>) -> bool {
+        self.host.shared_set(self.name, value, cas).is_ok()
+    }
+}
+
+impl Shared {
+    /// The shared queue, if the collector is configured and Envoy gave one.
+    fn queue<'a>(&'a self, host: &'a mut dyn Host) -> Option<HostQueue<'a>> {
+        Some(HostQueue { host, queue: self.queue.get()?, name: &self.queue_name })
     }
 }
 
@@ -60,8 +96,14 @@ impl Stage for Audit {
 
     /// Defines the delivery counters at zero, so that dashboards and alerts
     /// see `records_retried` and `records_dropped` before their first one.
+    /// Also registers the shared queue.
     fn start(&self, host: &mut dyn Host) {
         if self.shared.config.collector.is_some() {
+            let queue = host.queue_register(&self.shared.queue_name);
+            if queue.is_none() {
+                host.log(LogLevel::Error, "audit: Envoy gave no shared queue; collector records are not kept");
+            }
+            self.shared.queue.set(queue);
             for name in ["records", "records_sent", "records_retried", "records_dropped"] {
                 host.count(&format!("llm_gateway.audit.{name}"), 0);
             }
@@ -78,16 +120,17 @@ impl Stage for Audit {
     }
 
     fn on_http_call_response(&self, token: u32, status: Option<u16>, host: &mut dyn Host) {
-        let mut outbox = self.shared.outbox.borrow_mut();
-        if !outbox.owns(token) {
+        let mut delivery = self.shared.delivery.borrow_mut();
+        if !delivery.owns(token) {
             return;
         }
         let delivered = matches!(status, Some(200..=299));
         let counts = if delivered {
-            outbox.sent()
+            delivery.sent()
         } else {
             host.log(LogLevel::Warn, &format!("audit: the collector answered {status:?}; retrying"));
-            outbox.failed(host.now_ms())
+            let now = host.now_ms();
+            self.shared.queue(host).map_or_else(Counts::default, |mut queue| delivery.failed(&mut queue, now))
         };
         count(host, counts);
         // Keep draining full batches while the collector keeps up: one batch
@@ -95,8 +138,8 @@ impl Stage for Audit {
         // interval per worker, below what a busy gateway produces (the soak
         // test found records dropped from a full queue at ~800 calls/s). A
         // part-filled batch waits for the tick, so batches stay large.
-        let more = delivered && outbox.has_full_batch();
-        drop(outbox);
+        let more = delivered && delivery.has_full_batch();
+        drop(delivery);
         if more {
             self.send_next_batch(host);
         }
@@ -109,8 +152,11 @@ impl Audit {
     fn send_next_batch(&self, host: &mut dyn Host) {
         let Some(collector) = &self.shared.config.collector else { return };
         let now = host.now_ms();
-        let mut outbox = self.shared.outbox.borrow_mut();
-        let Some(body) = outbox.next_batch(now) else { return };
+        let mut delivery = self.shared.delivery.borrow_mut();
+        let Some(mut queue) = self.shared.queue(host) else { return };
+        let (body, counts) = delivery.next_batch(&mut queue, now);
+        count(host, counts);
+        let Some(body) = body else { return };
         let authorization = collector.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
         let mut headers = vec![
             (":method", "POST"),
@@ -122,10 +168,11 @@ impl Audit {
             headers.push(("authorization", authorization));
         }
         match host.dispatch_http(&collector.cluster, &headers, &body, Duration::from_millis(collector.timeout_ms)) {
-            Some(token) => outbox.dispatched(token),
+            Some(token) => delivery.dispatched(token),
             None => {
                 host.log(LogLevel::Warn, &format!("audit: cannot send to cluster {}", collector.cluster));
-                count(host, outbox.failed(now));
+                let counts = self.shared.queue(host).map_or_else(Counts::default, |mut queue| delivery.failed(&mut queue, now));
+                count(host, counts);
             }
         }
     }
@@ -262,8 +309,8 @@ impl StageStream for AuditStream {
         if config.access_log {
             host.set_fact("llm.audit.record", &record);
         }
-        if config.collector.is_some() {
-            let counts = self.shared.outbox.borrow_mut().push(record);
+        if let Some(mut queue) = self.shared.queue(host) {
+            let counts = self.shared.delivery.borrow_mut().push(&mut queue, record.as_bytes());
             count(host, counts);
         }
     }

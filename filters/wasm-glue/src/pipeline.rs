@@ -416,6 +416,7 @@ pub(crate) mod tests {
         pub(crate) counters: HashMap<String, u64>,
         pub(crate) shared: HashMap<String, (Vec<u8>, u32)>,
         pub(crate) facts: HashMap<String, String>,
+        pub(crate) queues: Vec<(String, std::collections::VecDeque<Vec<u8>>)>,
     }
 
     impl Host for FakeHost {
@@ -464,6 +465,19 @@ pub(crate) mod tests {
             }
             self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
             Ok(())
+        }
+        fn queue_register(&mut self, name: &str) -> Option<u32> {
+            let index = self.queues.iter().position(|(n, _)| n == name).unwrap_or_else(|| {
+                self.queues.push((name.to_owned(), Default::default()));
+                self.queues.len() - 1
+            });
+            u32::try_from(index).ok()
+        }
+        fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
+            self.queues.get_mut(queue as usize).map(|(_, q)| q.push_back(item.to_vec())).is_some()
+        }
+        fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
+            self.queues.get_mut(queue as usize)?.1.pop_front()
         }
         fn log(&self, _level: LogLevel, _message: &str) {}
     }

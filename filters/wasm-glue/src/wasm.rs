@@ -399,6 +399,20 @@ impl Host for EnvoyHost {
         span(|| "host", "shared_set", || hostcalls::set_shared_data(key, Some(value), cas)).map_err(|_| SharedConflict)
     }
 
+    /// Envoy answers every registration (it keys queues by `vm_id` and
+    /// name); the SDK's other statuses would be a broken host.
+    fn queue_register(&mut self, name: &str) -> Option<u32> {
+        hostcalls::register_shared_queue(name).ok()
+    }
+
+    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
+        span(|| "host", "queue_push", || hostcalls::enqueue_shared_queue(queue, Some(item))).is_ok()
+    }
+
+    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
+        hostcalls::dequeue_shared_queue(queue).ok().flatten()
+    }
+
     fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {
         hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), Vec::new(), timeout).ok()
     }

@@ -6,7 +6,7 @@
 #![allow(dead_code)] // each includer uses a different part
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
@@ -16,6 +16,7 @@ use wasm_glue::{BodyNeed, Host, LogLevel, Pipeline, SharedConflict, Stages};
 pub struct MemoryHost {
     pub shared: HashMap<String, (Vec<u8>, u32)>,
     pub facts: HashMap<String, String>,
+    pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
     pub calls: Cell<u64>,
     /// While set, each call is also listed by kind and name (`fact llm.provider`,
     /// `set_fact llm.cluster`, ...); off while a benchmark measures.
@@ -86,6 +87,22 @@ impl Host for MemoryHost {
         }
         self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
         Ok(())
+    }
+    fn queue_register(&mut self, name: &str) -> Option<u32> {
+        self.call(|| format!("queue_register {name}"));
+        let index = self.queues.iter().position(|(n, _)| n == name).unwrap_or_else(|| {
+            self.queues.push((name.to_owned(), VecDeque::new()));
+            self.queues.len() - 1
+        });
+        u32::try_from(index).ok()
+    }
+    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
+        self.call(|| "queue_push".to_owned());
+        self.queues.get_mut(queue as usize).map(|(_, q)| q.push_back(item.to_vec())).is_some()
+    }
+    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
+        self.call(|| "queue_pop".to_owned());
+        self.queues.get_mut(queue as usize)?.1.pop_front()
     }
     fn dispatch_http(&mut self, _: &str, _: &[(&str, &str)], _: &[u8], _: Duration) -> Option<u32> {
         self.call(|| "dispatch_http".to_owned());
