@@ -273,10 +273,19 @@ impl Template {
             config["provider"] = json!(kind);
         }
         let providers = self.filters["provider_rewrite"]["providers"].as_object();
+        // Global limits: Envoy's ratelimit filter builds its stream-done
+        // descriptor from the request headers after the upstream attempt,
+        // which changes the request's header map in place, so the key's
+        // headers must survive the allowlist (they then reach the provider).
+        let descriptor_headers = self.global_descriptor_headers();
         let forward: Map<String, Value> = providers
             .into_iter()
             .flatten()
-            .filter_map(|(name, provider)| Some((name.clone(), provider.get("forward_headers")?.clone())))
+            .filter_map(|(name, provider)| {
+                let mut headers: Vec<Value> = provider.get("forward_headers").and_then(Value::as_array).cloned().unwrap_or_default();
+                headers.extend(descriptor_headers.iter().map(|h| json!(h)).filter(|h| !headers.contains(h)).collect::<Vec<_>>());
+                (!headers.is_empty()).then(|| (name.clone(), Value::Array(headers)))
+            })
             .collect();
         if !forward.is_empty() {
             config["forward_headers"] = Value::Object(forward);
@@ -438,6 +447,22 @@ impl Template {
             lines.push(format!("- {}", aliases.resolve(&value)));
         }
         Ok(lines)
+    }
+
+    /// The request headers global mode's descriptors are built from (none
+    /// in local mode; `client` is Envoy's own header, not the client's).
+    fn global_descriptor_headers(&self) -> Vec<String> {
+        if self.global_limits().is_none() {
+            return Vec::new();
+        }
+        let section = &self.filters["token_limit"];
+        let parts = section.get("key").or_else(|| section.get("levels")?.get(0)?.get("key"));
+        parts
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|part| Some(part.get("header")?.as_str()?.to_owned()))
+            .collect()
     }
 
     /// The `token_limit.global` section, if global mode is on.
