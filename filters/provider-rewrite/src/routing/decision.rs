@@ -512,8 +512,12 @@ mod tests {
             r.models_list(client)["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         };
         assert_eq!(ids(Some("intern")), ["gpt-4o-mini", "claude-haiku"]);
-        assert_eq!(ids(None), ["gpt-4o-mini", "claude-haiku", "gpt-4o"]);
-        assert_eq!(r.models_list(None)["data"][0], json!({"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "openai"}));
+        assert_eq!(ids(Some("someone-else")), ["gpt-4o-mini", "claude-haiku", "gpt-4o"]);
+        assert!(ids(None).is_empty(), "no identity: no models");
+        assert_eq!(
+            r.models_list(Some("someone-else"))["data"][0],
+            json!({"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "openai"})
+        );
     }
 
     #[test]
