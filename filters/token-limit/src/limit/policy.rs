@@ -242,14 +242,19 @@ pub enum Unpriced {
 #[serde(untagged)]
 enum UnpricedJson {
     Word(String),
-    Price {
-        input: f64,
-        output: f64,
-        #[serde(default)]
-        cached_input: Option<f64>,
-        #[serde(default)]
-        cache_write: Option<f64>,
-    },
+    Price(UnpricedPrice),
+}
+
+/// The price object of `unpriced_models`; a misspelt field is an error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnpricedPrice {
+    input: f64,
+    output: f64,
+    #[serde(default)]
+    cached_input: Option<f64>,
+    #[serde(default)]
+    cache_write: Option<f64>,
 }
 
 impl TryFrom<UnpricedJson> for Unpriced {
@@ -259,7 +264,7 @@ impl TryFrom<UnpricedJson> for Unpriced {
         match json {
             UnpricedJson::Word(word) if word == "reject" => Ok(Unpriced::Reject),
             UnpricedJson::Word(word) => Err(format!("expected \"reject\" or a price object, got `{word}`")),
-            UnpricedJson::Price { input, output, cached_input, cache_write } => {
+            UnpricedJson::Price(UnpricedPrice { input, output, cached_input, cache_write }) => {
                 let price = Price { input, output, cached_input, cache_write };
                 let all = [Some(input), Some(output), cached_input, cache_write];
                 if all.into_iter().flatten().all(|usd| usd.is_finite() && (0.0..1e6).contains(&usd)) {
@@ -577,5 +582,6 @@ mod tests {
         assert_eq!(policy(json!({"unpriced_models": "reject"})).unpriced_models, Unpriced::Reject);
         assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": "free"})).is_err());
         assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": {"input": -1, "output": 0}})).is_err());
+        assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": {"input": 1, "output": 1, "cached": 1}})).is_err());
     }
 }
