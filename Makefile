@@ -121,7 +121,7 @@ demo: wasm tools venv
 	target/debug/gateway-stack demo
 
 test: wasm crash-bundle tools bench-tools venv
-	$(MAKE) --no-print-directory test-rust test-fuzz test-python
+	$(MAKE) --no-print-directory lint test-rust test-fuzz test-python
 
 test-rust:
 	cargo test --workspace
@@ -135,7 +135,12 @@ test-fuzz:
 test-python:
 	GATEWAY_STACK=target/debug/gateway-stack $(VENV)/bin/pytest -q tests/python
 
+# Style and the workspace's deny lints (Cargo.toml), enforced by `make test`:
+# rustfmt's defaults (rustfmt.toml) over both workspaces, then clippy natively
+# and for the wasm target.
 lint:
+	cargo fmt --all --check
+	cd fuzz && cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-suite -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p wasm-glue --features span-profile -- -D warnings

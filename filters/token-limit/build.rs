@@ -18,10 +18,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Ordinary tokens have the ranks 0..n with no gap (special tokens come
 /// after a gap and are not wanted: they are counted as text); the first rank
 /// that decodes to nothing ends them.
-fn write(out: &Path, name: &str, bpe: &tiktoken_rs::CoreBPE) -> Result<(), Box<dyn std::error::Error>> {
+fn write(
+    out: &Path,
+    name: &str,
+    bpe: &tiktoken_rs::CoreBPE,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (mut bytes, mut lengths) = (Vec::new(), Vec::new());
     for rank in 0u32.. {
-        let Ok(token) = bpe.decode_bytes(&[rank]) else { break };
+        let Ok(token) = bpe.decode_bytes(&[rank]) else {
+            break;
+        };
         lengths.push(u8::try_from(token.len())?);
         bytes.extend_from_slice(&token);
     }

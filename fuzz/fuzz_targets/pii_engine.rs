@@ -28,8 +28,7 @@
 use libfuzzer_sys::fuzz_target;
 use llm_gateway_fuzz::{chunks, header};
 use pii_scan::engine::{
-    Engine, EngineConfig, EntityKind, Finding, Policy, StreamRestorer,
-    StreamScanner, Vault,
+    Engine, EngineConfig, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault,
 };
 use pii_scan::Action;
 use std::sync::OnceLock;
@@ -66,16 +65,24 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 fn occurs_outside_findings(text: &[u8], value: &[u8], findings: &[Finding]) -> bool {
     (0..=text.len().saturating_sub(value.len())).any(|at| {
         text.get(at..at + value.len()) == Some(value)
-            && !findings.iter().any(|f| at < f.end && f.start < at + value.len())
+            && !findings
+                .iter()
+                .any(|f| at < f.end && f.start < at + value.len())
     })
 }
 
 fn check_findings(text: &[u8], findings: &[Finding]) {
     for f in findings {
-        assert!(f.start < f.end && f.end <= text.len(), "finding out of bounds: {f:?}");
+        assert!(
+            f.start < f.end && f.end <= text.len(),
+            "finding out of bounds: {f:?}"
+        );
     }
     for pair in findings.windows(2) {
-        assert!(pair[0].end <= pair[1].start, "findings overlap or are unsorted: {findings:?}");
+        assert!(
+            pair[0].end <= pair[1].start,
+            "findings overlap or are unsorted: {findings:?}"
+        );
     }
 }
 
@@ -90,14 +97,16 @@ fn check_redaction(policy: &Policy, text: &[u8], findings: &[Finding], out: &[u8
         copied = f.end;
     }
     expected.extend_from_slice(&text[copied..]);
-    assert!(out == expected.as_slice(), "redaction is not exactly the findings replaced by labels");
+    assert!(
+        out == expected.as_slice(),
+        "redaction is not exactly the findings replaced by labels"
+    );
     for f in findings {
         let value = &text[f.start..f.end];
         if find(out, value) {
             let label = policy.label(&f.entity);
-            let across_label = value.contains(&b'[')
-                || value.contains(&b']')
-                || find(label.as_bytes(), value);
+            let across_label =
+                value.contains(&b'[') || value.contains(&b']') || find(label.as_bytes(), value);
             assert!(
                 across_label || occurs_outside_findings(text, value, findings),
                 "the redacted text still holds the value of {f:?}"
@@ -108,7 +117,9 @@ fn check_redaction(policy: &Policy, text: &[u8], findings: &[Finding], out: &[u8
 
 fn redact(policy: &Policy, engine: &Engine, text: &[u8]) -> (Vec<u8>, Vec<Finding>) {
     let findings = engine.scan(text);
-    let out = policy.redact_response(text, &findings).unwrap_or_else(|| text.to_vec());
+    let out = policy
+        .redact_response(text, &findings)
+        .unwrap_or_else(|| text.to_vec());
     (out, findings)
 }
 
@@ -170,23 +181,37 @@ fuzz_target!(|data: &[u8]| {
     let response = redact_all
         .redact_response(text.as_bytes(), &findings)
         .unwrap_or_else(|| text.as_bytes().to_vec());
-    assert!(applied.text.as_bytes() == response.as_slice(), "apply and redact_response disagree");
+    assert!(
+        applied.text.as_bytes() == response.as_slice(),
+        "apply and redact_response disagree"
+    );
     assert!(vault.is_empty());
 
     let mut expected: Vec<EntityKind> = findings.iter().map(|f| f.entity.clone()).collect();
     expected.sort();
     expected.dedup();
-    let blocked = Policy::new(Action::Block).apply(&text, &findings, &mut vault).blocked;
+    let blocked = Policy::new(Action::Block)
+        .apply(&text, &findings, &mut vault)
+        .blocked;
     assert_eq!(blocked, expected, "blocked types are not the types found");
 
     let mut vault = Vault::new();
-    let masked = Policy::new(Action::Tokenize).apply(&text, &findings, &mut vault).text.into_owned();
-    assert!(vault.restore(&masked) == text, "tokenize then restore lost the text");
+    let masked = Policy::new(Action::Tokenize)
+        .apply(&text, &findings, &mut vault)
+        .text
+        .into_owned();
+    assert!(
+        vault.restore(&masked) == text,
+        "tokenize then restore lost the text"
+    );
     let mut restorer = StreamRestorer::new();
     let mut restored = Vec::new();
     for piece in chunks(masked.as_bytes(), &lengths) {
         restored.extend(restorer.push(&vault, piece));
     }
     restored.extend(restorer.finish(&vault));
-    assert!(restored == text.as_bytes(), "streamed restore differs from the text");
+    assert!(
+        restored == text.as_bytes(),
+        "streamed restore differs from the text"
+    );
 });

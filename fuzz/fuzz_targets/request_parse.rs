@@ -24,9 +24,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llm_gateway_fuzz::json_eq;
 use llm_api::text::{for_each_request_text, rewrite_request_text};
 use llm_api::{for_both, ApiKind, Dialect, LlmRequest};
+use llm_gateway_fuzz::json_eq;
 use serde_json::Value;
 use token_limit::count::{request_tokens, Format};
 
@@ -37,11 +37,23 @@ fn kinds() -> [ApiKind; 9] {
         ApiKind::Embeddings,
         ApiKind::Responses,
         ApiKind::AnthropicMessages,
-        ApiKind::GeminiGenerate { model: "gemini-2.5-flash".into(), stream: false },
-        ApiKind::GeminiGenerate { model: "gemini-2.5-flash".into(), stream: true },
-        ApiKind::GeminiEmbed { model: "text-embedding-004".into() },
-        ApiKind::AzureChatCompletions { deployment: "dep".into() },
-        ApiKind::AzureEmbeddings { deployment: "dep".into() },
+        ApiKind::GeminiGenerate {
+            model: "gemini-2.5-flash".into(),
+            stream: false,
+        },
+        ApiKind::GeminiGenerate {
+            model: "gemini-2.5-flash".into(),
+            stream: true,
+        },
+        ApiKind::GeminiEmbed {
+            model: "text-embedding-004".into(),
+        },
+        ApiKind::AzureChatCompletions {
+            deployment: "dep".into(),
+        },
+        ApiKind::AzureEmbeddings {
+            deployment: "dep".into(),
+        },
     ]
 }
 
@@ -49,17 +61,28 @@ fn check_classify(line: &str) {
     let (method, path) = line.split_once(' ').unwrap_or((line, ""));
     let kind = ApiKind::classify(method, path);
     let bare = path.split(['?', '#']).next().unwrap_or_default();
-    assert_eq!(ApiKind::classify(method, bare), kind, "query changes the class");
+    assert_eq!(
+        ApiKind::classify(method, bare),
+        kind,
+        "query changes the class"
+    );
     assert_eq!(
         ApiKind::classify(method, &format!("{bare}?x=1")),
         kind,
         "an added query changes the class"
     );
     if !bare.ends_with('/') {
-        assert_eq!(ApiKind::classify(method, &format!("{bare}/")), kind, "trailing slash");
+        assert_eq!(
+            ApiKind::classify(method, &format!("{bare}/")),
+            kind,
+            "trailing slash"
+        );
     }
     if let Some(model) = kind.path_model() {
-        assert!(!model.is_empty() && bare.contains(model), "path model not in path");
+        assert!(
+            !model.is_empty() && bare.contains(model),
+            "path model not in path"
+        );
     }
     let _ = (kind.dialect(), kind.has_json_body(), kind.name());
 }
@@ -88,7 +111,11 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
     let Some(Value::Object(map)) = oracle else {
         panic!("accepted a body that is not a JSON object");
     };
-    assert_eq!(*request.object(), map, "the borrowed tree made owned is not serde_json's parse");
+    assert_eq!(
+        *request.object(),
+        map,
+        "the borrowed tree made owned is not serde_json's parse"
+    );
     if let Some(model) = &request.model {
         assert!(
             map.get("model").and_then(Value::as_str) == Some(model.as_str())
@@ -96,8 +123,12 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
         );
     }
     let owned = Value::Object(map);
-    let again = LlmRequest::parse(kind, &request.to_bytes()).expect("serialised request does not parse");
-    assert_eq!((&again.model, again.stream), (&request.model, request.stream));
+    let again =
+        LlmRequest::parse(kind, &request.to_bytes()).expect("serialised request does not parse");
+    assert_eq!(
+        (&again.model, again.stream),
+        (&request.model, request.stream)
+    );
     assert!(
         json_eq(&Value::Object(again.object().into_owned()), &owned),
         "the body does not survive a serialise and parse"
@@ -116,12 +147,18 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
             missing.swap_remove(at);
         }
     }
-    assert!(missing.is_empty(), "the borrowed tree missed a text the owned one holds");
+    assert!(
+        missing.is_empty(),
+        "the borrowed tree missed a text the owned one holds"
+    );
     let mut edited = request.clone();
     let _ = edited.body_mut();
     let mut after_edit = Vec::new();
     edited.for_each_text(kind, |f| after_edit.push(f.text.to_owned()));
-    assert_eq!(after_edit, texts, "the owned body reads unlike serde_json's");
+    assert_eq!(
+        after_edit, texts,
+        "the owned body reads unlike serde_json's"
+    );
 
     // Reading and rewriting agree.
     let seen = texts.len();
@@ -129,7 +166,10 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
     assert!(!rewrite_request_text(kind, &mut copy, |_| None));
     assert_eq!(copy, owned, "a rewrite of nothing changed the body");
     rewrite_request_text(kind, &mut copy, |f| Some(f.text.to_owned()));
-    assert!(json_eq(&copy, &owned), "rewriting text as itself changed the body");
+    assert!(
+        json_eq(&copy, &owned),
+        "rewriting text as itself changed the body"
+    );
     let mut offered = 0usize;
     rewrite_request_text(kind, &mut copy, |_| {
         offered += 1;
@@ -141,7 +181,10 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
         after += 1;
         // A JSON-valued field that is no longer JSON is stored as a string,
         // and so visited as that string's JSON text.
-        assert!(f.text == "[X]" || f.text == "\"[X]\"", "text survived a rewrite of every field");
+        assert!(
+            f.text == "[X]" || f.text == "\"[X]\"",
+            "text survived a rewrite of every field"
+        );
     });
     assert_eq!(after, seen, "a rewrite changed which fields are text");
 
@@ -151,7 +194,12 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
         let zero = request_tokens(format, &owned, model, &mut |_| 0);
         let bytes = request_tokens(format, &owned, model, &mut |t| t.len() as u64);
         assert!(zero <= bytes, "request count not monotone");
-        let sent = for_both!(request, |body| request_tokens(format, body, model, &mut |t| t.len() as u64));
+        let sent = for_both!(request, |body| request_tokens(
+            format,
+            body,
+            model,
+            &mut |t| t.len() as u64
+        ));
         assert!(sent >= bytes, "the borrowed tree counts fewer tokens");
     }
 }

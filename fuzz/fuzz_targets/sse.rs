@@ -37,7 +37,10 @@ fn parse(pieces: &[&[u8]]) -> Vec<SseEvent> {
 fuzz_target!(|data: &[u8]| {
     let (lengths, stream) = header::<4>(data);
     let whole = parse(&[stream]);
-    assert!(parse(&chunks(stream, &lengths)) == whole, "the cut changed the events");
+    assert!(
+        parse(&chunks(stream, &lengths)) == whole,
+        "the cut changed the events"
+    );
     if stream.len() <= 8192 {
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         assert!(parse(&bytes) == whole, "byte-by-byte changed the events");
@@ -49,8 +52,14 @@ fuzz_target!(|data: &[u8]| {
         .cloned()
         .collect();
     let written = write_events(&events);
-    assert!(parse(&[&written]) == events, "written events do not parse back");
-    assert!(write_events(&parse(&[&written])) == written, "the written form is not canonical");
+    assert!(
+        parse(&[&written]) == events,
+        "written events do not parse back"
+    );
+    assert!(
+        write_events(&parse(&[&written])) == written,
+        "the written form is not canonical"
+    );
 
     for dialect in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
         let mut skimmed = UsageAccumulator::new(dialect);
@@ -61,7 +70,11 @@ fuzz_target!(|data: &[u8]| {
                 parsed.feed_json(&value);
             }
         }
-        assert_eq!(skimmed.usage(), parsed.usage(), "skipping events lost usage ({dialect:?})");
+        assert_eq!(
+            skimmed.usage(),
+            parsed.usage(),
+            "skipping events lost usage ({dialect:?})"
+        );
         let _ = Usage::from_bytes(dialect, stream);
     }
 });

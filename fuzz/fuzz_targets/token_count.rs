@@ -42,7 +42,10 @@ fn oracle(encoding: Encoding, text: &str) -> usize {
 fn check_limits(encoding: Encoding, text: &str, full: usize, limits: &[usize]) {
     for &limit in limits {
         match count_up_to(encoding, text, limit) {
-            Ok(n) => assert!(n == full && full <= limit, "{encoding:?}: Ok({n}) at limit {limit}, full {full}"),
+            Ok(n) => assert!(
+                n == full && full <= limit,
+                "{encoding:?}: Ok({n}) at limit {limit}, full {full}"
+            ),
             Err(e) => assert!(
                 full > limit && e.at_least > limit && e.at_least <= full,
                 "{encoding:?}: {e:?} at limit {limit}, full {full}"
@@ -59,7 +62,10 @@ fn boundary_pieces(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut start = 0;
     for i in 1..bytes.len().saturating_sub(1) {
-        if bytes[i] == b' ' && bytes[i - 1].is_ascii_alphabetic() && bytes[i + 1].is_ascii_alphabetic() {
+        if bytes[i] == b' '
+            && bytes[i - 1].is_ascii_alphabetic()
+            && bytes[i + 1].is_ascii_alphabetic()
+        {
             pieces.push(&text[start..i]);
             start = i;
         }
@@ -72,10 +78,25 @@ fn boundary_pieces(text: &str) -> Vec<&str> {
 /// limits (one chunk: `count_up_to` never cuts below 8 KiB).
 fn check_short(encoding: Encoding, text: &str, seed: u8) {
     let full = oracle(encoding, text);
-    assert_eq!(count(encoding, text), full, "{encoding:?}: count differs from tiktoken");
-    let pieces: usize = boundary_pieces(text).iter().map(|p| oracle(encoding, p)).sum();
-    assert_eq!(pieces, full, "{encoding:?}: counts of the pieces between boundaries do not add up");
-    check_limits(encoding, text, full, &[full, full.saturating_sub(1), usize::from(seed)]);
+    assert_eq!(
+        count(encoding, text),
+        full,
+        "{encoding:?}: count differs from tiktoken"
+    );
+    let pieces: usize = boundary_pieces(text)
+        .iter()
+        .map(|p| oracle(encoding, p))
+        .sum();
+    assert_eq!(
+        pieces, full,
+        "{encoding:?}: counts of the pieces between boundaries do not add up"
+    );
+    check_limits(
+        encoding,
+        text,
+        full,
+        &[full, full.saturating_sub(1), usize::from(seed)],
+    );
 }
 
 /// A text past the first chunk: the filter's own chunking, end to end.
@@ -85,9 +106,19 @@ fn check_chunked(encoding: Encoding, text: &str) {
 }
 
 fn check_estimate(text: &str, seed: u8) {
-    for family in [Family::OpenAiO200k, Family::OpenAiCl100k, Family::Anthropic, Family::Gemini] {
+    for family in [
+        Family::OpenAiO200k,
+        Family::OpenAiCl100k,
+        Family::Anthropic,
+        Family::Gemini,
+    ] {
         let n = estimate(family, text);
-        assert_eq!(n >= 1, !text.is_empty(), "{family:?}: estimate {n} for {} bytes", text.len());
+        assert_eq!(
+            n >= 1,
+            !text.is_empty(),
+            "{family:?}: estimate {n} for {} bytes",
+            text.len()
+        );
     }
     let mut at = text.len() * usize::from(seed) / 255;
     while !text.is_char_boundary(at) {
@@ -101,7 +132,10 @@ fn check_estimate(text: &str, seed: u8) {
     for (i, (w, p)) in w.iter().zip(p.iter()).enumerate() {
         // Indexes 1 and 7 count words: a word cut in two counts twice.
         let slack = if i == 1 || i == 7 { 1.0 } else { 0.0 };
-        assert!(*p >= *w && *p <= *w + slack, "feature {i}: whole {w}, in pieces {p}");
+        assert!(
+            *p >= *w && *p <= *w + slack,
+            "feature {i}: whole {w}, in pieces {p}"
+        );
     }
 }
 

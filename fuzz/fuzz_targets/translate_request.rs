@@ -48,7 +48,11 @@ fn translate(
     let mut t = translator(kind, provider, model, options).ok()?;
     let first = t.request(request);
     let second = t.request(request);
-    assert_eq!(first.as_ref().ok(), second.as_ref().ok(), "request() is not pure");
+    assert_eq!(
+        first.as_ref().ok(),
+        second.as_ref().ok(),
+        "request() is not pure"
+    );
     assert_eq!(first.is_ok(), second.is_ok(), "request() is not pure");
     Some(first)
 }
@@ -76,8 +80,8 @@ fuzz_target!(|data: &[u8]| {
                 err.status(),
                 err.message
             );
-            let rendered: Value = serde_json::from_slice(&err.body(kind.dialect()))
-                .expect("error body is not JSON");
+            let rendered: Value =
+                serde_json::from_slice(&err.body(kind.dialect())).expect("error body is not JSON");
             assert!(rendered.is_object());
         }
         Ok(upstream) => {

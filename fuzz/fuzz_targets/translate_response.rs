@@ -46,7 +46,9 @@ fn client_request(kind: &ApiKind, stream: bool, tools: bool) -> Value {
         ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. } => {
             json!({"model": "m", "input": ["a", "b"]})
         }
-        ApiKind::GeminiGenerate { .. } => json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}),
+        ApiKind::GeminiGenerate { .. } => {
+            json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]})
+        }
         ApiKind::GeminiEmbed { .. } => json!({"content": {"parts": [{"text": "Hi"}]}}),
         ApiKind::Responses => json!({"model": "m", "input": "Hi", "stream": stream}),
         _ => {
@@ -61,7 +63,12 @@ fn client_request(kind: &ApiKind, stream: bool, tools: bool) -> Value {
     }
 }
 
-fn started(kind: &ApiKind, provider: llm_api::ProviderKind, request: &LlmRequest, status: u16) -> Box<dyn Translator> {
+fn started(
+    kind: &ApiKind,
+    provider: llm_api::ProviderKind,
+    request: &LlmRequest,
+    status: u16,
+) -> Box<dyn Translator> {
     let mut t = translator(kind, provider, "m", &TranslateOptions::default())
         .expect("no translator for a supported pair");
     let _ = t.request(request);
@@ -89,9 +96,15 @@ fn stream(
         }
     }
     if pieces.is_empty() {
-        passed |= t.response_chunk(b"", true).map(|bytes| out.extend(bytes)).is_none();
+        passed |= t
+            .response_chunk(b"", true)
+            .map(|bytes| out.extend(bytes))
+            .is_none();
     }
-    assert!(!(passed && !out.is_empty()), "a translator both passed and rewrote a stream");
+    assert!(
+        !(passed && !out.is_empty()),
+        "a translator both passed and rewrote a stream"
+    );
     (!passed).then(|| (out, t.usage()))
 }
 
@@ -107,8 +120,13 @@ fuzz_target!(|data: &[u8]| {
     // The body as the accounting stages see it.
     if let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(payload) {
         members.retain(|name, _| !llm_api::response::OUTPUT_MEMBERS.contains(&name.as_str()));
-        let kept = llm_api::response::without_output(payload).map(|body| llm_api::for_both!(body, |v| llm_api::Json::to_value(v)));
-        assert_eq!(kept, Some(Value::Object(members)), "parsed without its output");
+        let kept = llm_api::response::without_output(payload)
+            .map(|body| llm_api::for_both!(body, |v| llm_api::Json::to_value(v)));
+        assert_eq!(
+            kept,
+            Some(Value::Object(members)),
+            "parsed without its output"
+        );
     }
 
     // A whole body.
@@ -123,7 +141,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(None) => {}
         Err(err) => {
             assert!(status < 400, "an error body failed to translate");
-            assert!(err.status() >= 500, "a provider response blamed on the client: {}", err.status());
+            assert!(
+                err.status() >= 500,
+                "a provider response blamed on the client: {}",
+                err.status()
+            );
         }
     }
     let _ = t.usage();
@@ -135,7 +157,10 @@ fuzz_target!(|data: &[u8]| {
     // The same bytes as a stream, cut three ways.
     if status >= 400 {
         let mut t = started(&kind, provider, &request, status);
-        assert!(t.response_chunk(payload, true).is_none(), "an error status took the stream path");
+        assert!(
+            t.response_chunk(payload, true).is_none(),
+            "an error status took the stream path"
+        );
         return;
     }
     let Some((whole, usage)) = stream(&kind, provider, &request, status, &[payload]) else {

@@ -79,7 +79,9 @@ pub fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y).all(|((kx, vx), (ky, vy))| kx == ky && json_eq(vx, vy))
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, vx), (ky, vy))| kx == ky && json_eq(vx, vy))
         }
         _ => a == b,
     }
@@ -89,7 +91,10 @@ pub fn json_eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 /// pass-through ones and the chained Anthropic → Gemini.
 pub fn pairs() -> Vec<(llm_api::ApiKind, llm_api::ProviderKind)> {
     use llm_api::{ApiKind as A, ProviderKind as P};
-    let gemini = |stream| A::GeminiGenerate { model: "gemini-2.5-flash".into(), stream };
+    let gemini = |stream| A::GeminiGenerate {
+        model: "gemini-2.5-flash".into(),
+        stream,
+    };
     vec![
         (A::ChatCompletions, P::Anthropic),
         (A::ChatCompletions, P::Gemini),
@@ -97,7 +102,12 @@ pub fn pairs() -> Vec<(llm_api::ApiKind, llm_api::ProviderKind)> {
         (A::AnthropicMessages, P::Azure),
         (A::AnthropicMessages, P::Gemini),
         (A::Embeddings, P::Gemini),
-        (A::AzureChatCompletions { deployment: "dep".into() }, P::Anthropic),
+        (
+            A::AzureChatCompletions {
+                deployment: "dep".into(),
+            },
+            P::Anthropic,
+        ),
         (A::ChatCompletions, P::Openai),
         (A::ChatCompletions, P::Azure),
         (A::Embeddings, P::Openai),
@@ -107,7 +117,12 @@ pub fn pairs() -> Vec<(llm_api::ApiKind, llm_api::ProviderKind)> {
         (A::AnthropicMessages, P::Anthropic),
         (gemini(false), P::Gemini),
         (gemini(true), P::Gemini),
-        (A::GeminiEmbed { model: "text-embedding-004".into() }, P::Gemini),
+        (
+            A::GeminiEmbed {
+                model: "text-embedding-004".into(),
+            },
+            P::Gemini,
+        ),
     ]
 }
 

@@ -109,19 +109,36 @@ fn default_client_headers() -> Vec<String> {
 impl AuditConfig {
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
         let mut config: AuditConfig = parse_section(crate::NAME, value)?;
-        config.price_map = PriceMap::with(&config.prices)
-            .map_err(|(i, message)| ConfigError::new(crate::NAME, format!("prices[{i}]"), message))?;
+        config.price_map = PriceMap::with(&config.prices).map_err(|(i, message)| {
+            ConfigError::new(crate::NAME, format!("prices[{i}]"), message)
+        })?;
         for (i, name) in config.client_headers.iter().enumerate() {
             check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
         }
         for (i, model) in config.metric_models.iter().enumerate() {
-            if model.is_empty() || model.len() > crate::record::MAX_VALUE || model.contains(['*', '?']) {
-                let message = format!("must be a model name of 1 to {} bytes, without globs", crate::record::MAX_VALUE);
-                return Err(ConfigError::new(crate::NAME, format!("metric_models[{i}]"), message));
+            if model.is_empty()
+                || model.len() > crate::record::MAX_VALUE
+                || model.contains(['*', '?'])
+            {
+                let message = format!(
+                    "must be a model name of 1 to {} bytes, without globs",
+                    crate::record::MAX_VALUE
+                );
+                return Err(ConfigError::new(
+                    crate::NAME,
+                    format!("metric_models[{i}]"),
+                    message,
+                ));
             }
         }
         if let Some(collector) = &config.collector {
-            let err = |field: &str, message: &str| Err(ConfigError::new(crate::NAME, format!("collector.{field}"), message));
+            let err = |field: &str, message: &str| {
+                Err(ConfigError::new(
+                    crate::NAME,
+                    format!("collector.{field}"),
+                    message,
+                ))
+            };
             if collector.cluster.is_empty() {
                 return err("cluster", "must name an Envoy cluster");
             }
@@ -129,10 +146,16 @@ impl AuditConfig {
                 return err("path", "must start with `/`");
             }
             if collector.max_batch == 0 || collector.max_queue < collector.max_batch {
-                return err("max_queue", "must be at least `max_batch`, which must be at least 1");
+                return err(
+                    "max_queue",
+                    "must be at least `max_batch`, which must be at least 1",
+                );
             }
             if collector.max_queue_bytes < MIN_QUEUE_BYTES {
-                return err("max_queue_bytes", &format!("must be at least {MIN_QUEUE_BYTES}"));
+                return err(
+                    "max_queue_bytes",
+                    &format!("must be at least {MIN_QUEUE_BYTES}"),
+                );
             }
             if collector.flush_interval_ms < 100 {
                 return err("flush_interval_ms", "must be at least 100");
@@ -158,20 +181,39 @@ mod tests {
         let err = AuditConfig::from_json(json!({"client_headers": ["x-ok", "X Bad"]})).unwrap_err();
         assert_eq!(err.field, "client_headers[1]");
         let err = AuditConfig::from_json(json!({"client_header": []})).unwrap_err();
-        assert!(err.to_string().contains("unknown field `client_header`"), "{err}");
-        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "path": "x"}})).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `client_header`"),
+            "{err}"
+        );
+        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "path": "x"}}))
+            .unwrap_err();
         assert_eq!(err.field, "collector.path");
-        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}})).unwrap_err();
+        let err = AuditConfig::from_json(
+            json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "collector.max_queue");
-        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_queue_bytes": 1000}})).unwrap_err();
+        let err =
+            AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_queue_bytes": 1000}}))
+                .unwrap_err();
         assert_eq!(err.field, "collector.max_queue_bytes");
-        let err = AuditConfig::from_json(json!({"metric_models": ["gpt-4o", "claude-*"]})).unwrap_err();
+        let err =
+            AuditConfig::from_json(json!({"metric_models": ["gpt-4o", "claude-*"]})).unwrap_err();
         assert_eq!(err.field, "metric_models[1]");
         let config = AuditConfig::from_json(json!({"collector": {"cluster": "c"}})).unwrap();
         assert_eq!(config.collector.unwrap().path, "/collector/records");
-        let err = AuditConfig::from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]})).unwrap_err();
+        let err = AuditConfig::from_json(
+            json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "prices[0]");
-        let config = AuditConfig::from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]})).unwrap();
-        assert_eq!(config.price_map.price(None, "m").map(|p| p.output), Some(2.0));
+        let config = AuditConfig::from_json(
+            json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            config.price_map.price(None, "m").map(|p| p.output),
+            Some(2.0)
+        );
     }
 }

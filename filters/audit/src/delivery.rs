@@ -47,7 +47,10 @@ pub struct Size {
 
 impl Size {
     fn of(record: &[u8], sign: i64) -> Size {
-        Size { records: sign, bytes: sign * i64::try_from(record.len()).unwrap_or(i64::MAX) }
+        Size {
+            records: sign,
+            bytes: sign * i64::try_from(record.len()).unwrap_or(i64::MAX),
+        }
     }
 
     fn add(&mut self, other: Size) {
@@ -63,8 +66,16 @@ impl Size {
     }
 
     fn decode(bytes: &[u8]) -> Size {
-        let field = |range: std::ops::Range<usize>| bytes.get(range).and_then(|b| b.try_into().ok()).map_or(0, i64::from_le_bytes);
-        Size { records: field(0..8), bytes: field(8..16) }
+        let field = |range: std::ops::Range<usize>| {
+            bytes
+                .get(range)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, i64::from_le_bytes)
+        };
+        Size {
+            records: field(0..8),
+            bytes: field(8..16),
+        }
     }
 }
 
@@ -116,7 +127,10 @@ impl Delivery {
             self.unpublished.add(Size::of(record, 1));
             Counts::default()
         } else {
-            Counts { dropped: 1, ..Counts::default() }
+            Counts {
+                dropped: 1,
+                ..Counts::default()
+            }
         }
     }
 
@@ -125,10 +139,17 @@ impl Delivery {
     /// published them, then taken by another) counts as zero.
     fn publish(&mut self, queue: &mut dyn SharedQueue) -> Size {
         for _ in 0..SIZE_ATTEMPTS {
-            let (current, cas) = queue.size().map_or((Size::default(), None), |(bytes, cas)| (Size::decode(&bytes), Some(cas)));
+            let (current, cas) = queue
+                .size()
+                .map_or((Size::default(), None), |(bytes, cas)| {
+                    (Size::decode(&bytes), Some(cas))
+                });
             let mut size = current;
             size.add(self.unpublished);
-            size = Size { records: size.records.max(0), bytes: size.bytes.max(0) };
+            size = Size {
+                records: size.records.max(0),
+                bytes: size.bytes.max(0),
+            };
             if size == current || queue.set_size(&size.encode(), cas) {
                 self.unpublished = Size::default();
                 self.seen = size;
@@ -156,11 +177,17 @@ impl Delivery {
     /// next batch (JSON lines) if one is due: nothing in flight from this VM,
     /// the back-off has passed and records are waiting. The batch stays
     /// with this VM until [`Delivery::sent`] or [`Delivery::failed`].
-    pub fn next_batch(&mut self, queue: &mut dyn SharedQueue, now_ms: u64) -> (Option<Vec<u8>>, Counts) {
+    pub fn next_batch(
+        &mut self,
+        queue: &mut dyn SharedQueue,
+        now_ms: u64,
+    ) -> (Option<Vec<u8>>, Counts) {
         let mut counts = Counts::default();
         let mut size = self.publish(queue);
         while size.records > self.max_queue || size.bytes > self.max_queue_bytes {
-            let Some(record) = self.take(queue) else { break };
+            let Some(record) = self.take(queue) else {
+                break;
+            };
             size.add(Size::of(&record, -1));
             counts.dropped += 1;
         }
@@ -169,7 +196,9 @@ impl Delivery {
             return (None, counts);
         }
         let max_batch = self.max_batch;
-        let batch: Vec<Vec<u8>> = std::iter::from_fn(|| self.take(queue)).take(max_batch).collect();
+        let batch: Vec<Vec<u8>> = std::iter::from_fn(|| self.take(queue))
+            .take(max_batch)
+            .collect();
         self.publish(queue);
         if batch.is_empty() {
             return (None, counts);
@@ -199,16 +228,27 @@ impl Delivery {
     pub fn sent(&mut self) -> Counts {
         self.failures = 0;
         self.next_attempt_ms = 0;
-        let sent = self.in_flight.take().map_or(0, |(_, batch)| batch.len() as u64);
-        Counts { sent, ..Counts::default() }
+        let sent = self
+            .in_flight
+            .take()
+            .map_or(0, |(_, batch)| batch.len() as u64);
+        Counts {
+            sent,
+            ..Counts::default()
+        }
     }
 
     /// The batch in flight failed (or could not be dispatched): it goes back
     /// to the queue, where it no longer depends on this VM, and this VM's
     /// next attempt waits 1 s, 2 s, 4 s, ... up to 30 s.
     pub fn failed(&mut self, queue: &mut dyn SharedQueue, now_ms: u64) -> Counts {
-        let Some((_, batch)) = self.in_flight.take() else { return Counts::default() };
-        let mut counts = Counts { retried: batch.len() as u64, ..Counts::default() };
+        let Some((_, batch)) = self.in_flight.take() else {
+            return Counts::default();
+        };
+        let mut counts = Counts {
+            retried: batch.len() as u64,
+            ..Counts::default()
+        };
         for record in &batch {
             counts.dropped += self.push(queue, record).dropped;
         }
@@ -256,7 +296,9 @@ mod tests {
 
     impl Memory {
         fn shared_size(&self) -> Size {
-            self.size.as_ref().map_or(Size::default(), |(b, _)| Size::decode(b))
+            self.size
+                .as_ref()
+                .map_or(Size::default(), |(b, _)| Size::decode(b))
         }
     }
 
@@ -269,14 +311,34 @@ mod tests {
     #[test]
     fn batches_are_json_lines_one_in_flight_per_vm_and_vms_share_the_queue() {
         let mut memory = Memory::default();
-        let (mut a, mut b) = (Delivery::new(5, 2, usize::MAX), Delivery::new(5, 2, usize::MAX));
+        let (mut a, mut b) = (
+            Delivery::new(5, 2, usize::MAX),
+            Delivery::new(5, 2, usize::MAX),
+        );
         queued(&mut a, &mut memory, 3);
-        assert_eq!(a.next_batch(&mut memory, 0).0.unwrap(), b"{\"n\":0}\n{\"n\":1}\n");
+        assert_eq!(
+            a.next_batch(&mut memory, 0).0.unwrap(),
+            b"{\"n\":0}\n{\"n\":1}\n"
+        );
         a.dispatched(7);
         assert!(a.owns(7) && !a.owns(8));
-        assert_eq!(a.next_batch(&mut memory, 0).0, None, "one batch in flight per VM");
-        assert_eq!(b.next_batch(&mut memory, 0).0.unwrap(), b"{\"n\":2}\n", "another VM takes the rest");
-        assert_eq!(a.sent(), Counts { sent: 2, ..Counts::default() });
+        assert_eq!(
+            a.next_batch(&mut memory, 0).0,
+            None,
+            "one batch in flight per VM"
+        );
+        assert_eq!(
+            b.next_batch(&mut memory, 0).0.unwrap(),
+            b"{\"n\":2}\n",
+            "another VM takes the rest"
+        );
+        assert_eq!(
+            a.sent(),
+            Counts {
+                sent: 2,
+                ..Counts::default()
+            }
+        );
         assert_eq!(memory.shared_size(), Size::default());
     }
 
@@ -299,10 +361,18 @@ mod tests {
         queued(&mut vm, &mut memory, 2);
         vm.next_batch(&mut memory, 0);
         assert_eq!(vm.failed(&mut memory, 1_000).retried, 2);
-        assert_eq!(memory.queue.len(), 2, "back in the queue, where another VM may take it");
+        assert_eq!(
+            memory.queue.len(),
+            2,
+            "back in the queue, where another VM may take it"
+        );
         assert_eq!(memory.shared_size().records, 2);
         assert_eq!(vm.next_batch(&mut memory, 1_999).0, None, "1 s back-off");
-        assert_eq!(vm.next_batch(&mut memory, 2_000).0.unwrap(), b"{\"n\":0}\n{\"n\":1}\n", "same order");
+        assert_eq!(
+            vm.next_batch(&mut memory, 2_000).0.unwrap(),
+            b"{\"n\":0}\n{\"n\":1}\n",
+            "same order"
+        );
         vm.failed(&mut memory, 2_000);
         assert_eq!(vm.next_batch(&mut memory, 3_999).0, None, "2 s back-off");
         assert!(vm.next_batch(&mut memory, 4_000).0.is_some());
@@ -316,7 +386,11 @@ mod tests {
         vm.next_attempt_ms = 0;
         vm.next_batch(&mut memory, 0);
         vm.sent();
-        assert_eq!((vm.failures, vm.next_attempt_ms), (0, 0), "success resets the back-off");
+        assert_eq!(
+            (vm.failures, vm.next_attempt_ms),
+            (0, 0),
+            "success resets the back-off"
+        );
     }
 
     #[test]
@@ -354,7 +428,11 @@ mod tests {
             other.sent();
         }
         assert_eq!(delivered, ["{\"n\":3}", "{\"n\":0}", "{\"n\":1}"]);
-        assert_eq!(memory.shared_size(), Size::default(), "a size below zero counts as zero");
+        assert_eq!(
+            memory.shared_size(),
+            Size::default(),
+            "a size below zero counts as zero"
+        );
     }
 
     #[test]
@@ -368,7 +446,9 @@ mod tests {
         let mut now = 0;
         while !memory.queue.is_empty() || vm.in_flight.is_some() {
             now += 1_000;
-            let (Some(body), _) = vm.next_batch(&mut memory, now) else { continue };
+            let (Some(body), _) = vm.next_batch(&mut memory, now) else {
+                continue;
+            };
             if now % 3_000 == 0 {
                 vm.failed(&mut memory, now);
             } else {
@@ -377,6 +457,9 @@ mod tests {
             }
         }
         delivered.sort_by_key(|n| n.parse::<u32>().unwrap());
-        assert_eq!(delivered, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            delivered,
+            (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
+        );
     }
 }

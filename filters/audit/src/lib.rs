@@ -21,7 +21,9 @@ pub use stage::Audit;
 pub const NAME: &str = "audit";
 
 /// Builds the stage from its JSON configuration.
-pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
+pub fn stage(
+    config: serde_json::Value,
+) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(Box::new(Audit::new(AuditConfig::from_json(config)?)))
 }
 

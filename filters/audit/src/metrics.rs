@@ -32,7 +32,14 @@ const MAX_MODEL_LABEL: usize = 64;
 const MAX_NAMED: usize = 1024;
 /// The tag names of the bootstrap's `stats_tags`: a name segment equal to
 /// one of them would start a tag.
-const TAG_NAMES: [&str; 6] = ["provider", "model", "status", "token_type", "entity", "action"];
+const TAG_NAMES: [&str; 6] = [
+    "provider",
+    "model",
+    "status",
+    "token_type",
+    "entity",
+    "action",
+];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -66,12 +73,19 @@ struct Names {
 
 impl Names {
     fn of(labels: &Labels) -> Names {
-        let Labels { provider, model, status } = labels;
+        let Labels {
+            provider,
+            model,
+            status,
+        } = labels;
         let tags = format!("provider.{provider}.model.{model}");
         let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
-        let tokens = |kind: &str| format!("llm_gateway.gen_ai.client.token.usage.token_type.{kind}.{tags}");
+        let tokens =
+            |kind: &str| format!("llm_gateway.gen_ai.client.token.usage.token_type.{kind}.{tags}");
         Names {
-            requests: format!("llm_gateway.gen_ai.requests.provider.{provider}.status.{status}.model.{model}"),
+            requests: format!(
+                "llm_gateway.gen_ai.requests.provider.{provider}.status.{status}.model.{model}"
+            ),
             tokens: [tokens("input"), tokens("output"), tokens("cached_input")],
             cost: format!("llm_gateway.gen_ai.cost_micro_usd.{tags}"),
             duration: format!("llm_gateway.gen_ai.client.operation.duration_ms.{tags}"),
@@ -82,13 +96,23 @@ impl Names {
 
 impl Metrics {
     pub fn new(configured: impl IntoIterator<Item = String>) -> Metrics {
-        Metrics { configured: configured.into_iter().collect(), ..Metrics::default() }
+        Metrics {
+            configured: configured.into_iter().collect(),
+            ..Metrics::default()
+        }
     }
 
     /// The label for `model`: itself, made tag-safe, when it is configured
     /// or priced and the set of labels has room; else `other`.
-    fn model_label(&mut self, model: Option<&str>, provider: Option<&str>, prices: &PriceMap) -> String {
-        let Some(model) = model else { return "none".to_owned() };
+    fn model_label(
+        &mut self,
+        model: Option<&str>,
+        provider: Option<&str>,
+        prices: &PriceMap,
+    ) -> String {
+        let Some(model) = model else {
+            return "none".to_owned();
+        };
         if !self.configured.contains(model) && prices.price(provider, model).is_none() {
             return "other".to_owned();
         }
@@ -113,8 +137,18 @@ impl Metrics {
     }
 
     /// Counts one finished call.
-    pub fn record(&mut self, call: &Call, facts: &Facts, cost: Option<f64>, prices: &PriceMap, ended: SystemTime, host: &mut dyn Host) {
-        let model = facts.served_upstream_model().or(call.model_requested.as_deref());
+    pub fn record(
+        &mut self,
+        call: &Call,
+        facts: &Facts,
+        cost: Option<f64>,
+        prices: &PriceMap,
+        ended: SystemTime,
+        host: &mut dyn Host,
+    ) {
+        let model = facts
+            .served_upstream_model()
+            .or(call.model_requested.as_deref());
         let labels = Labels {
             provider: label(facts.served_provider().unwrap_or("none")),
             model: self.model_label(model, facts.served_provider(), prices),
@@ -123,7 +157,12 @@ impl Metrics {
         let names = self.names(labels);
         host.count(&names.requests, 1);
         if let Some(usage) = &call.usage {
-            for (name, tokens) in names.tokens.iter().zip([usage.input, usage.output, usage.cached_input]) {
+            for (name, tokens) in
+                names
+                    .tokens
+                    .iter()
+                    .zip([usage.input, usage.output, usage.cached_input])
+            {
                 if tokens > 0 {
                     host.count(name, tokens);
                 }
@@ -160,12 +199,22 @@ fn tag_safe(model: &str) -> String {
     let clean: String = model
         .chars()
         .take(MAX_MODEL_LABEL)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut out = String::with_capacity(clean.len());
     for (i, segment) in clean.split('.').enumerate() {
         if i > 0 {
-            out.push(if TAG_NAMES.contains(&segment) { '_' } else { '.' });
+            out.push(if TAG_NAMES.contains(&segment) {
+                '_'
+            } else {
+                '.'
+            });
         }
         out.push_str(segment);
     }
@@ -178,19 +227,38 @@ mod tests {
 
     #[test]
     fn metric_names_carry_the_labels_and_are_kept_for_a_bounded_number_of_label_sets() {
-        let labels = |i: u16| Labels { provider: "openai".into(), model: "gpt-4o-mini".into(), status: Some(i) };
+        let labels = |i: u16| Labels {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            status: Some(i),
+        };
         let mut metrics = Metrics::default();
         let names = metrics.names(labels(200)).into_owned();
-        assert_eq!(names.requests, "llm_gateway.gen_ai.requests.provider.openai.status.200.model.gpt-4o-mini");
+        assert_eq!(
+            names.requests,
+            "llm_gateway.gen_ai.requests.provider.openai.status.200.model.gpt-4o-mini"
+        );
         assert_eq!(names.tokens[2], "llm_gateway.gen_ai.client.token.usage.token_type.cached_input.provider.openai.model.gpt-4o-mini");
-        assert_eq!(names.ttft, "llm_gateway.gen_ai.server.time_to_first_token_ms.provider.openai.model.gpt-4o-mini");
-        let unknown = Labels { status: None, ..labels(0) };
-        assert_eq!(metrics.names(unknown).requests, "llm_gateway.gen_ai.requests.provider.openai.status.none.model.gpt-4o-mini");
+        assert_eq!(
+            names.ttft,
+            "llm_gateway.gen_ai.server.time_to_first_token_ms.provider.openai.model.gpt-4o-mini"
+        );
+        let unknown = Labels {
+            status: None,
+            ..labels(0)
+        };
+        assert_eq!(
+            metrics.names(unknown).requests,
+            "llm_gateway.gen_ai.requests.provider.openai.status.none.model.gpt-4o-mini"
+        );
         for i in 0..(MAX_NAMED as u16 + 10) {
             assert_eq!(*metrics.names(labels(i)), Names::of(&labels(i)));
         }
         assert_eq!(metrics.names.len(), MAX_NAMED);
-        assert!(matches!(metrics.names(labels(200)), Cow::Borrowed(_)), "kept label sets stay");
+        assert!(
+            matches!(metrics.names(labels(200)), Cow::Borrowed(_)),
+            "kept label sets stay"
+        );
     }
 
     #[test]
@@ -198,23 +266,50 @@ mod tests {
         let prices = PriceMap::default();
         let mut metrics = Metrics::new((0..MAX_MODELS + 1).map(|i| format!("m{i}")));
         for i in 0..MAX_MODELS {
-            assert_eq!(metrics.model_label(Some(&format!("m{i}")), None, &prices), format!("m{i}"));
+            assert_eq!(
+                metrics.model_label(Some(&format!("m{i}")), None, &prices),
+                format!("m{i}")
+            );
         }
-        assert_eq!(metrics.model_label(Some(&format!("m{MAX_MODELS}")), None, &prices), "other", "the bound");
-        assert_eq!(metrics.model_label(Some("m7"), None, &prices), "m7", "known models keep their label");
+        assert_eq!(
+            metrics.model_label(Some(&format!("m{MAX_MODELS}")), None, &prices),
+            "other",
+            "the bound"
+        );
+        assert_eq!(
+            metrics.model_label(Some("m7"), None, &prices),
+            "m7",
+            "known models keep their label"
+        );
         let mut metrics = Metrics::new(["a b\n".to_owned(), "x".repeat(100)]);
-        assert_eq!(metrics.model_label(Some("gpt-4o-mini"), Some("openai"), &prices), "gpt-4o-mini", "priced");
-        assert_eq!(metrics.model_label(Some("gpt-9"), Some("openai"), &prices), "other", "neither");
+        assert_eq!(
+            metrics.model_label(Some("gpt-4o-mini"), Some("openai"), &prices),
+            "gpt-4o-mini",
+            "priced"
+        );
+        assert_eq!(
+            metrics.model_label(Some("gpt-9"), Some("openai"), &prices),
+            "other",
+            "neither"
+        );
         assert_eq!(metrics.model_label(Some("a b\n"), None, &prices), "a_b_");
         assert_eq!(metrics.model_label(None, None, &prices), "none");
-        assert_eq!(metrics.model_label(Some(&"x".repeat(100)), None, &prices).len(), MAX_MODEL_LABEL);
+        assert_eq!(
+            metrics
+                .model_label(Some(&"x".repeat(100)), None, &prices)
+                .len(),
+            MAX_MODEL_LABEL
+        );
     }
 
     #[test]
     fn a_model_label_cannot_add_a_tag() {
         assert_eq!(tag_safe("gemini-2.5-flash"), "gemini-2.5-flash");
         assert_eq!(tag_safe("x.status.500"), "x_status.500");
-        assert_eq!(tag_safe("a.token_type.b.provider.c.model.d"), "a_token_type.b_provider.c_model.d");
+        assert_eq!(
+            tag_safe("a.token_type.b.provider.c.model.d"),
+            "a_token_type.b_provider.c_model.d"
+        );
         assert_eq!(tag_safe("a:b=c d"), "a_b_c_d");
     }
 }

@@ -60,12 +60,16 @@ pub struct Facts {
 impl Facts {
     /// The provider that served the call.
     pub fn served_provider(&self) -> Option<&str> {
-        self.attempt_provider.as_deref().or(self.provider.as_deref())
+        self.attempt_provider
+            .as_deref()
+            .or(self.provider.as_deref())
     }
 
     /// The model name the serving provider was asked for.
     pub fn served_upstream_model(&self) -> Option<&str> {
-        self.attempt_model.as_deref().or(self.upstream_model.as_deref())
+        self.attempt_model
+            .as_deref()
+            .or(self.upstream_model.as_deref())
     }
 }
 
@@ -98,7 +102,10 @@ pub fn cost(call: &Call, facts: &Facts, prices: &PriceMap) -> Option<f64> {
     let usage = call.usage.as_ref()?;
     let provider = facts.served_provider();
     let priced = |model: &str| prices.cost(provider, model, usage);
-    call.served_model.as_deref().and_then(priced).or_else(|| facts.served_upstream_model().and_then(priced))
+    call.served_model
+        .as_deref()
+        .and_then(priced)
+        .or_else(|| facts.served_upstream_model().and_then(priced))
 }
 
 /// Dollars to the nearest billionth, so sums of floating-point prices do not
@@ -122,8 +129,16 @@ fn pii_findings(fact: Option<&str>) -> Vec<Finding<'_>> {
         .flat_map(|f| f.split(','))
         .filter_map(|item| {
             let mut parts = item.splitn(3, ':');
-            let (entity, action, count) = (parts.next()?, parts.next()?, parts.next()?.parse::<u64>().ok()?);
-            Some(Finding { entity, action, count })
+            let (entity, action, count) = (
+                parts.next()?,
+                parts.next()?,
+                parts.next()?.parse::<u64>().ok()?,
+            );
+            Some(Finding {
+                entity,
+                action,
+                count,
+            })
         })
         .collect()
 }
@@ -202,10 +217,17 @@ impl Record<'_> {
 }
 
 /// The record for `call` ending at `ended`.
-pub fn build<'a>(call: &'a Call, facts: &'a Facts, cost: Option<f64>, ended: SystemTime) -> Record<'a> {
+pub fn build<'a>(
+    call: &'a Call,
+    facts: &'a Facts,
+    cost: Option<f64>,
+    ended: SystemTime,
+) -> Record<'a> {
     Record {
         schema_version: SCHEMA_VERSION,
-        timestamp: call.started.map(|t| humantime::format_rfc3339_millis(t).to_string()),
+        timestamp: call
+            .started
+            .map(|t| humantime::format_rfc3339_millis(t).to_string()),
         request_id: call.request_id.as_deref(),
         client_request_id: call.client_request_id.as_deref(),
         duration_ms: millis_between(call.started, Some(ended)),
@@ -216,7 +238,10 @@ pub fn build<'a>(call: &'a Call, facts: &'a Facts, cost: Option<f64>, ended: Sys
         stream: call.stream,
         messages: call.messages,
         provider: facts.served_provider(),
-        fallback_from: facts.provider.as_deref().filter(|p| Some(*p) != facts.served_provider()),
+        fallback_from: facts
+            .provider
+            .as_deref()
+            .filter(|p| Some(*p) != facts.served_provider()),
         attempts: facts.attempts,
         upstream_cluster: facts.cluster.as_deref(),
         model: Models {
@@ -226,10 +251,18 @@ pub fn build<'a>(call: &'a Call, facts: &'a Facts, cost: Option<f64>, ended: Sys
         },
         tokens: Tokens {
             input_estimated: number(facts.input_estimated.as_ref()),
-            usage: call.usage.map(|u| TokenUsage { input: u.input, output: u.output, total: u.total, cached_input: u.cached_input }),
+            usage: call.usage.map(|u| TokenUsage {
+                input: u.input,
+                output: u.output,
+                total: u.total,
+                cached_input: u.cached_input,
+            }),
         },
         cost_usd: dollars(cost),
-        ratelimit: RateLimit { key: facts.ratelimit_key.as_deref(), remaining_tokens: number(facts.ratelimit_remaining.as_ref()) },
+        ratelimit: RateLimit {
+            key: facts.ratelimit_key.as_deref(),
+            remaining_tokens: number(facts.ratelimit_remaining.as_ref()),
+        },
         pii: pii_findings(facts.pii.as_deref()),
         pii_response: pii_findings(facts.pii_response.as_deref()),
         status: call.status,
@@ -251,8 +284,14 @@ mod tests {
     fn fields_keep_their_order_and_absent_values_are_null() {
         let record = build(&Call::default(), &Facts::default(), None, UNIX_EPOCH).to_json();
         assert!(record.starts_with(r#"{"schema_version":1,"timestamp":null,"request_id":null,"client_request_id":null,"duration_ms":null,"#), "{record}");
-        assert!(record.ends_with(r#""pii":[],"pii_response":[],"status":null,"error_type":null}"#), "{record}");
-        assert!(record.contains(r#""tokens":{"input_estimated":null,"usage":null},"cost_usd":null,"#), "{record}");
+        assert!(
+            record.ends_with(r#""pii":[],"pii_response":[],"status":null,"error_type":null}"#),
+            "{record}"
+        );
+        assert!(
+            record.contains(r#""tokens":{"input_estimated":null,"usage":null},"cost_usd":null,"#),
+            "{record}"
+        );
     }
 
     #[test]
@@ -269,7 +308,13 @@ mod tests {
             status: Some(200),
             first_byte: Some(start + Duration::from_millis(40)),
             first_token: Some(start + Duration::from_millis(55)),
-            usage: Some(Usage { input: 12, output: 7, total: 19, cached_input: 3, cache_creation_input: 0 }),
+            usage: Some(Usage {
+                input: 12,
+                output: 7,
+                total: 19,
+                cached_input: 3,
+                cache_creation_input: 0,
+            }),
             served_model: Some("gpt-4o-mini-2024-07-18".into()),
             ..Call::default()
         };
@@ -286,17 +331,34 @@ mod tests {
         assert_eq!(record["time_to_first_token_ms"], 55);
         assert_eq!(record["tokens"]["usage"]["cached_input"], 3);
         assert_eq!(record["tokens"]["input_estimated"], 15);
-        assert_eq!(record["pii"][1], json!({"entity": "US_SSN", "action": "block", "count": 1}));
+        assert_eq!(
+            record["pii"][1],
+            json!({"entity": "US_SSN", "action": "block", "count": 1})
+        );
         assert_eq!(record["schema_version"], 1);
         // gpt-4o-mini (the dated snapshot's model): 9 input at $0.15/M,
         // 3 cached at $0.075/M, 7 output at $0.60/M.
         assert_eq!(record["cost_usd"], json!(0.000005775));
-        assert_eq!((record["provider"].as_str(), record["fallback_from"].as_str()), (Some("openai"), None));
+        assert_eq!(
+            (
+                record["provider"].as_str(),
+                record["fallback_from"].as_str()
+            ),
+            (Some("openai"), None)
+        );
     }
 
     #[test]
     fn a_fallback_is_reported_and_priced_as_what_served() {
-        let call = Call { usage: Some(Usage { input: 1000, output: 1000, total: 2000, ..Usage::default() }), ..Call::default() };
+        let call = Call {
+            usage: Some(Usage {
+                input: 1000,
+                output: 1000,
+                total: 2000,
+                ..Usage::default()
+            }),
+            ..Call::default()
+        };
         let facts = Facts {
             provider: Some("openai".into()),
             upstream_model: Some("gpt-4o-mini".into()),
@@ -307,11 +369,33 @@ mod tests {
         };
         let cost = cost(&call, &facts, &PriceMap::default());
         let record = json_of(&call, &facts, cost, UNIX_EPOCH);
-        assert_eq!((record["provider"].as_str(), record["fallback_from"].as_str()), (Some("anthropic"), Some("openai")));
-        assert_eq!((record["attempts"].as_u64(), record["model"]["upstream"].as_str()), (Some(3), Some("claude-haiku-4-5")));
-        assert_eq!(record["cost_usd"], json!(0.006), "claude-haiku-4-5: $1/M in, $5/M out");
-        let unpriced = Facts { attempt_model: Some("my-model".into()), ..facts };
-        assert_eq!(json_of(&call, &unpriced, cost_of(&call, &unpriced), UNIX_EPOCH)["cost_usd"], Value::Null);
+        assert_eq!(
+            (
+                record["provider"].as_str(),
+                record["fallback_from"].as_str()
+            ),
+            (Some("anthropic"), Some("openai"))
+        );
+        assert_eq!(
+            (
+                record["attempts"].as_u64(),
+                record["model"]["upstream"].as_str()
+            ),
+            (Some(3), Some("claude-haiku-4-5"))
+        );
+        assert_eq!(
+            record["cost_usd"],
+            json!(0.006),
+            "claude-haiku-4-5: $1/M in, $5/M out"
+        );
+        let unpriced = Facts {
+            attempt_model: Some("my-model".into()),
+            ..facts
+        };
+        assert_eq!(
+            json_of(&call, &unpriced, cost_of(&call, &unpriced), UNIX_EPOCH)["cost_usd"],
+            Value::Null
+        );
     }
 
     #[test]

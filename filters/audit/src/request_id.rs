@@ -24,7 +24,10 @@ pub struct RequestIds {
 
 impl Default for RequestIds {
     fn default() -> Self {
-        RequestIds { prefix: RandomState::new().hash_one(0u8), next: Cell::new(0) }
+        RequestIds {
+            prefix: RandomState::new().hash_one(0u8),
+            next: Cell::new(0),
+        }
     }
 }
 
@@ -35,7 +38,14 @@ impl RequestIds {
         self.next.set(n.wrapping_add(1));
         let hex = format!("{:016x}{n:016x}", self.prefix);
         let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or_default();
-        format!("{}-{}-{}-{}-{}", part(0..8), part(8..12), part(12..16), part(16..20), part(20..32))
+        format!(
+            "{}-{}-{}-{}-{}",
+            part(0..8),
+            part(8..12),
+            part(12..16),
+            part(16..20),
+            part(20..32)
+        )
     }
 }
 

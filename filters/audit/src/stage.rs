@@ -33,13 +33,26 @@ struct Shared {
 
 impl Audit {
     pub fn new(config: AuditConfig) -> Self {
-        let (max_queue, max_batch, max_queue_bytes) =
-            config.collector.as_ref().map_or((1, 1, 1), |c| (c.max_queue, c.max_batch, c.max_queue_bytes));
+        let (max_queue, max_batch, max_queue_bytes) = config
+            .collector
+            .as_ref()
+            .map_or((1, 1, 1), |c| (c.max_queue, c.max_batch, c.max_queue_bytes));
         let delivery = RefCell::new(Delivery::new(max_queue, max_batch, max_queue_bytes));
         let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
-        let queue_name = config.collector.as_ref().map_or_else(String::new, |c| format!("llm_gateway.audit {} {}", c.cluster, c.path));
-        let shared = Shared { config, delivery, queue: Cell::new(None), queue_name, metrics, ids: RequestIds::default() };
-        Audit { shared: Rc::new(shared) }
+        let queue_name = config.collector.as_ref().map_or_else(String::new, |c| {
+            format!("llm_gateway.audit {} {}", c.cluster, c.path)
+        });
+        let shared = Shared {
+            config,
+            delivery,
+            queue: Cell::new(None),
+            queue_name,
+            metrics,
+            ids: RequestIds::default(),
+        };
+        Audit {
+            shared: Rc::new(shared),
+        }
     }
 }
 
@@ -69,12 +82,20 @@ impl SharedQueue for HostQueue<'_> {
 impl Shared {
     /// The shared queue, if the collector is configured and Envoy gave one.
     fn queue<'a>(&'a self, host: &'a mut dyn Host) -> Option<HostQueue<'a>> {
-        Some(HostQueue { host, queue: self.queue.get()?, name: &self.queue_name })
+        Some(HostQueue {
+            host,
+            queue: self.queue.get()?,
+            name: &self.queue_name,
+        })
     }
 }
 
 fn count(host: &mut dyn Host, counts: Counts) {
-    for (name, n) in [("sent", counts.sent), ("retried", counts.retried), ("dropped", counts.dropped)] {
+    for (name, n) in [
+        ("sent", counts.sent),
+        ("retried", counts.retried),
+        ("dropped", counts.dropped),
+    ] {
         if n > 0 {
             host.count(&format!("llm_gateway.audit.records_{name}"), n);
         }
@@ -87,11 +108,22 @@ impl Stage for Audit {
     }
 
     fn publishes(&self) -> &'static [&'static str] {
-        &["llm.api", "llm.model.requested", "llm.usage.prompt", "llm.usage.completion", "llm.cost_usd", "llm.audit.record"]
+        &[
+            "llm.api",
+            "llm.model.requested",
+            "llm.usage.prompt",
+            "llm.usage.completion",
+            "llm.cost_usd",
+            "llm.audit.record",
+        ]
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(AuditStream { shared: self.shared.clone(), call: Call::default(), stream_usage: None })
+        Box::new(AuditStream {
+            shared: self.shared.clone(),
+            call: Call::default(),
+            stream_usage: None,
+        })
     }
 
     /// Defines the delivery counters at zero, so that dashboards and alerts
@@ -101,17 +133,29 @@ impl Stage for Audit {
         if self.shared.config.collector.is_some() {
             let queue = host.queue_register(&self.shared.queue_name);
             if queue.is_none() {
-                host.log(LogLevel::Error, "audit: Envoy gave no shared queue; collector records are not kept");
+                host.log(
+                    LogLevel::Error,
+                    "audit: Envoy gave no shared queue; collector records are not kept",
+                );
             }
             self.shared.queue.set(queue);
-            for name in ["records", "records_sent", "records_retried", "records_dropped"] {
+            for name in [
+                "records",
+                "records_sent",
+                "records_retried",
+                "records_dropped",
+            ] {
                 host.count(&format!("llm_gateway.audit.{name}"), 0);
             }
         }
     }
 
     fn tick_period(&self) -> Option<Duration> {
-        self.shared.config.collector.as_ref().map(|c| Duration::from_millis(c.flush_interval_ms))
+        self.shared
+            .config
+            .collector
+            .as_ref()
+            .map(|c| Duration::from_millis(c.flush_interval_ms))
     }
 
     /// Sends the next batch, if one is due.
@@ -128,9 +172,16 @@ impl Stage for Audit {
         let counts = if delivered {
             delivery.sent()
         } else {
-            host.log(LogLevel::Warn, &format!("audit: the collector answered {status:?}; retrying"));
+            host.log(
+                LogLevel::Warn,
+                &format!("audit: the collector answered {status:?}; retrying"),
+            );
             let now = host.now_ms();
-            self.shared.queue(host).map_or_else(Counts::default, |mut queue| delivery.failed(&mut queue, now))
+            self.shared
+                .queue(host)
+                .map_or_else(Counts::default, |mut queue| {
+                    delivery.failed(&mut queue, now)
+                })
         };
         count(host, counts);
         // Keep draining full batches while the collector keeps up: one batch
@@ -150,14 +201,21 @@ impl Audit {
     /// Posts the next batch to the collector, unless one is in flight, the
     /// queue is empty or a failure's back-off is running.
     fn send_next_batch(&self, host: &mut dyn Host) {
-        let Some(collector) = &self.shared.config.collector else { return };
+        let Some(collector) = &self.shared.config.collector else {
+            return;
+        };
         let now = host.now_ms();
         let mut delivery = self.shared.delivery.borrow_mut();
-        let Some(mut queue) = self.shared.queue(host) else { return };
+        let Some(mut queue) = self.shared.queue(host) else {
+            return;
+        };
         let (body, counts) = delivery.next_batch(&mut queue, now);
         count(host, counts);
         let Some(body) = body else { return };
-        let authorization = collector.bearer_token.as_ref().map(|t| format!("Bearer {t}"));
+        let authorization = collector
+            .bearer_token
+            .as_ref()
+            .map(|t| format!("Bearer {t}"));
         let mut headers = vec![
             (":method", "POST"),
             (":path", collector.path.as_str()),
@@ -167,11 +225,24 @@ impl Audit {
         if let Some(authorization) = &authorization {
             headers.push(("authorization", authorization));
         }
-        match host.dispatch_http(&collector.cluster, &headers, &body, Duration::from_millis(collector.timeout_ms)) {
+        match host.dispatch_http(
+            &collector.cluster,
+            &headers,
+            &body,
+            Duration::from_millis(collector.timeout_ms),
+        ) {
             Some(token) => delivery.dispatched(token),
             None => {
-                host.log(LogLevel::Warn, &format!("audit: cannot send to cluster {}", collector.cluster));
-                let counts = self.shared.queue(host).map_or_else(Counts::default, |mut queue| delivery.failed(&mut queue, now));
+                host.log(
+                    LogLevel::Warn,
+                    &format!("audit: cannot send to cluster {}", collector.cluster),
+                );
+                let counts = self
+                    .shared
+                    .queue(host)
+                    .map_or_else(Counts::default, |mut queue| {
+                        delivery.failed(&mut queue, now)
+                    });
                 count(host, counts);
             }
         }
@@ -197,7 +268,9 @@ impl StageStream for AuditStream {
         }
         for header in &self.shared.config.client_headers {
             if let Some(value) = ex.request_header(header) {
-                self.call.client.insert(header.clone(), bounded(value).into());
+                self.call
+                    .client
+                    .insert(header.clone(), bounded(value).into());
             }
         }
         Flow::Continue
@@ -235,11 +308,19 @@ impl StageStream for AuditStream {
         });
     }
 
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, _end: bool, host: &mut dyn Host) {
+    fn on_response_events(
+        &mut self,
+        ex: &mut Exchange,
+        events: &mut Vec<SseEvent>,
+        _end: bool,
+        host: &mut dyn Host,
+    ) {
         if self.call.first_token.is_none() && !events.is_empty() {
             self.call.first_token = Some(host.now());
         }
-        let accumulator = self.stream_usage.get_or_insert_with(|| UsageAccumulator::new(ex.api.dialect()));
+        let accumulator = self
+            .stream_usage
+            .get_or_insert_with(|| UsageAccumulator::new(ex.api.dialect()));
         for event in events.iter() {
             accumulator.feed(event);
         }
@@ -261,16 +342,24 @@ impl StageStream for AuditStream {
             self.call.error_type = ex.response.as_ref().and_then(|body| {
                 for_both!(body, |body| {
                     let error = body.field("error")?;
-                    error.str_field("type").or_else(|| error.str_field("status")).map(bounded)
+                    error
+                        .str_field("type")
+                        .or_else(|| error.str_field("status"))
+                        .map(bounded)
                 })
             });
         }
         if self.call.usage.is_none() {
             // A stream's usage chunk the token-limit stage asked for and
             // removed (the client did not ask for it) comes as a fact.
-            self.call.usage = self.stream_usage.as_ref().and_then(UsageAccumulator::usage).or_else(|| {
-                host.fact("llm.usage.stream").and_then(|json| serde_json::from_str(&json).ok())
-            });
+            self.call.usage = self
+                .stream_usage
+                .as_ref()
+                .and_then(UsageAccumulator::usage)
+                .or_else(|| {
+                    host.fact("llm.usage.stream")
+                        .and_then(|json| serde_json::from_str(&json).ok())
+                });
         }
         // The upstream translate filter publishes both facts of an attempt
         // together (without its provider there is no model to ask Envoy
@@ -278,8 +367,14 @@ impl StageStream for AuditStream {
         // own only when the route left a fallback chain: without one, reads
         // from Envoy (in the bundle the chain is read back from the
         // pipeline) would only repeat the route's facts.
-        let attempt_provider = host.fact("llm.fallback").and_then(|_| host.fact("llm.attempt.provider"));
-        let attempt_model = attempt_provider.as_ref().and_then(|_| host.fact("llm.attempt.model")).as_deref().map(bounded);
+        let attempt_provider = host
+            .fact("llm.fallback")
+            .and_then(|_| host.fact("llm.attempt.provider"));
+        let attempt_model = attempt_provider
+            .as_ref()
+            .and_then(|_| host.fact("llm.attempt.model"))
+            .as_deref()
+            .map(bounded);
         let facts = Facts {
             provider: host.fact("llm.provider"),
             cluster: host.fact("llm.cluster"),
@@ -296,7 +391,14 @@ impl StageStream for AuditStream {
         let config = &self.shared.config;
         let cost = record::cost(&self.call, &facts, &config.price_map);
         let ended = host.now();
-        self.shared.metrics.borrow_mut().record(&self.call, &facts, cost, &config.price_map, ended, host);
+        self.shared.metrics.borrow_mut().record(
+            &self.call,
+            &facts,
+            cost,
+            &config.price_map,
+            ended,
+            host,
+        );
         if let Some(usage) = &self.call.usage {
             host.set_fact("llm.usage.prompt", &usage.input.to_string());
             host.set_fact("llm.usage.completion", &usage.output.to_string());
@@ -310,7 +412,11 @@ impl StageStream for AuditStream {
             host.set_fact("llm.audit.record", &record);
         }
         if let Some(mut queue) = self.shared.queue(host) {
-            let counts = self.shared.delivery.borrow_mut().push(&mut queue, record.as_bytes());
+            let counts = self
+                .shared
+                .delivery
+                .borrow_mut()
+                .push(&mut queue, record.as_bytes());
             count(host, counts);
         }
     }

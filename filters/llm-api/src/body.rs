@@ -50,13 +50,19 @@ macro_rules! for_both {
 impl Body {
     /// A body as it arrived, parsed into a borrowed tree.
     pub fn sent(tree: OwnedValue) -> Body {
-        Body { sent: Some(tree), edited: Value::Null }
+        Body {
+            sent: Some(tree),
+            edited: Value::Null,
+        }
     }
 
     /// A body that is owned from the start: built by the gateway, or parsed
     /// for a stage that will change it anyway.
     pub fn owned(value: Value) -> Body {
-        Body { sent: None, edited: value }
+        Body {
+            sent: None,
+            edited: value,
+        }
     }
 
     /// `bytes` as JSON, parsed into a borrowed tree; `None` if they are not
@@ -124,7 +130,10 @@ mod tests {
         assert_eq!(body.to_bytes(), input.to_vec());
         body.to_mut()["zeta"] = Value::from(2);
         assert!(matches!(body.body(), BodyRef::Edited(_)));
-        assert_eq!(body.to_bytes(), br#"{"zeta":2,"model":"m","list":[1,"a",null]}"#.to_vec());
+        assert_eq!(
+            body.to_bytes(),
+            br#"{"zeta":2,"model":"m","list":[1,"a",null]}"#.to_vec()
+        );
     }
 
     #[test]

@@ -86,7 +86,9 @@ impl ErrorKind {
     /// Google's canonical status names used by Gemini.
     fn gemini_status(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::PayloadTooLarge | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
+            ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
             ErrorKind::Authentication => "UNAUTHENTICATED",
             ErrorKind::PermissionDenied => "PERMISSION_DENIED",
             ErrorKind::NotFound => "NOT_FOUND",

@@ -102,7 +102,10 @@ impl Json for serde_json::Value {
     }
 
     fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
-        self.as_object().into_iter().flatten().map(|(name, value)| (name.as_str(), value))
+        self.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (name.as_str(), value))
     }
 
     fn to_text(&self) -> String {
@@ -132,11 +135,17 @@ impl<'ctx> Json for Borrowed<'ctx> {
 
     fn field(&self, name: &str) -> Option<&Self> {
         let object = self.as_object()?;
-        object.iter().filter(|(key, _)| *key == name).last().map(|(_, value)| value)
+        object
+            .iter()
+            .filter(|(key, _)| *key == name)
+            .last()
+            .map(|(_, value)| value)
     }
 
     fn members(&self) -> impl Iterator<Item = (&str, &Self)> {
-        self.as_object().into_iter().flat_map(|object| object.iter())
+        self.as_object()
+            .into_iter()
+            .flat_map(|object| object.iter())
     }
 
     fn to_text(&self) -> String {
@@ -172,10 +181,16 @@ mod tests {
                 Kind::Array(_) | Kind::Object => "nested".into(),
             });
         }
-        out.push(format!("{:?}", value.field("o").and_then(|o| o.str_field("k"))));
+        out.push(format!(
+            "{:?}",
+            value.field("o").and_then(|o| o.str_field("k"))
+        ));
         out.push(format!("{:?}", value.str_field("e")));
         out.push(value.field("o").map(Json::to_text).unwrap_or_default());
-        out.push(format!("{:?}", value.field("missing").is_none() && value.elements().len() == 0));
+        out.push(format!(
+            "{:?}",
+            value.field("missing").is_none() && value.elements().len() == 0
+        ));
         out
     }
 

@@ -37,10 +37,10 @@ pub mod translate;
 pub mod usage;
 
 pub use api::{ApiKind, Dialect};
-pub use error::{ApiError, ErrorKind};
-pub use provider::ProviderKind;
-pub use json::Json;
 pub use body::{Body, BodyRef};
+pub use error::{ApiError, ErrorKind};
+pub use json::Json;
+pub use provider::ProviderKind;
 pub use request::LlmRequest;
 pub use sse::{SseEvent, SseParser};
 pub use text::{Content, Role, TextField, TextKind};

@@ -19,7 +19,9 @@ const SCAN_UP_TO: usize = 8;
 /// The member `name` of `object`.
 pub fn member<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
     if object.len() <= SCAN_UP_TO {
-        object.iter().find_map(|(key, value)| (key == name).then_some(value))
+        object
+            .iter()
+            .find_map(|(key, value)| (key == name).then_some(value))
     } else {
         object.get(name)
     }
@@ -28,7 +30,9 @@ pub fn member<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Valu
 /// [`member`], mutably.
 pub fn member_mut<'v>(object: &'v mut Map<String, Value>, name: &str) -> Option<&'v mut Value> {
     if object.len() <= SCAN_UP_TO {
-        object.iter_mut().find_map(|(key, value)| (key == name).then_some(value))
+        object
+            .iter_mut()
+            .find_map(|(key, value)| (key == name).then_some(value))
     } else {
         object.get_mut(name)
     }
@@ -37,7 +41,9 @@ pub fn member_mut<'v>(object: &'v mut Map<String, Value>, name: &str) -> Option<
 /// The member `name` of `value`, if it is an object, mutably (reading goes
 /// through [`crate::Json::field`]).
 pub fn field_mut<'v>(value: &'v mut Value, name: &str) -> Option<&'v mut Value> {
-    value.as_object_mut().and_then(|object| member_mut(object, name))
+    value
+        .as_object_mut()
+        .and_then(|object| member_mut(object, name))
 }
 
 #[cfg(test)]
@@ -49,7 +55,10 @@ mod tests {
     #[test]
     fn finds_members_of_small_and_large_objects_alike() {
         let small = json!({"role": "user", "content": "hi"});
-        let large: Value = (0..20).map(|i| (format!("k{i}"), json!(i))).collect::<Map<_, _>>().into();
+        let large: Value = (0..20)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect::<Map<_, _>>()
+            .into();
         assert_eq!(small.str_field("content"), Some("hi"));
         assert_eq!(small.field("name"), None);
         assert_eq!(large.field("k0"), Some(&json!(0)));
@@ -62,7 +71,10 @@ mod tests {
     #[test]
     fn changes_members_in_place() {
         let mut small = json!({"a": 1, "b": 2});
-        let mut large: Value = (0..20).map(|i| (format!("k{i}"), json!(i))).collect::<Map<_, _>>().into();
+        let mut large: Value = (0..20)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect::<Map<_, _>>()
+            .into();
         *field_mut(&mut small, "b").unwrap() = json!(3);
         *field_mut(&mut large, "k7").unwrap() = json!("x");
         assert_eq!(small, json!({"a": 1, "b": 3}));

@@ -138,7 +138,11 @@ impl ChunkWriter {
 pub(crate) fn assistant_message(text: String, tool_calls: Vec<Value>) -> Map<String, Value> {
     let mut message = Map::new();
     message.insert("role".into(), Value::String("assistant".into()));
-    let content = if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { Value::String(text) };
+    let content = if text.is_empty() && !tool_calls.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text)
+    };
     message.insert("content".into(), content);
     if !tool_calls.is_empty() {
         message.insert("tool_calls".into(), Value::Array(tool_calls));

@@ -32,13 +32,23 @@ pub struct Price {
 
 impl Price {
     const fn new(input: f64, cached_input: f64, output: f64) -> Price {
-        Price { input, output, cached_input: Some(cached_input), cache_write: None }
+        Price {
+            input,
+            output,
+            cached_input: Some(cached_input),
+            cache_write: None,
+        }
     }
 
     /// Anthropic's scheme: cache reads at a tenth of the input price, cache
     /// writes (five-minute cache) at 1.25 times.
     const fn anthropic(input: f64, output: f64) -> Price {
-        Price { input, output, cached_input: Some(input / 10.0), cache_write: Some(input * 1.25) }
+        Price {
+            input,
+            output,
+            cached_input: Some(input / 10.0),
+            cache_write: Some(input * 1.25),
+        }
     }
 
     /// What `usage` costs at this price.
@@ -46,7 +56,8 @@ impl Price {
         let cached = usage.cached_input.min(usage.input);
         let written = usage.cache_creation_input.min(usage.input - cached);
         let plain = usage.input - cached - written;
-        let per_token = |price_per_million: f64, tokens: u64| price_per_million * tokens as f64 / 1_000_000.0;
+        let per_token =
+            |price_per_million: f64, tokens: u64| price_per_million * tokens as f64 / 1_000_000.0;
         per_token(self.input, plain)
             + per_token(self.cached_input.unwrap_or(self.input), cached)
             + per_token(self.cache_write.unwrap_or(self.input), written)
@@ -111,7 +122,12 @@ pub struct PriceMap {
 
 impl Default for PriceMap {
     fn default() -> Self {
-        PriceMap { prices: BUILT_IN.iter().map(|(model, price)| ((*model).to_owned(), *price)).collect() }
+        PriceMap {
+            prices: BUILT_IN
+                .iter()
+                .map(|(model, price)| ((*model).to_owned(), *price))
+                .collect(),
+        }
     }
 }
 
@@ -121,9 +137,23 @@ impl PriceMap {
     pub fn with(entries: &[PriceEntry]) -> Result<PriceMap, (usize, String)> {
         let mut map = PriceMap::default();
         for (i, entry) in entries.iter().enumerate() {
-            let price = Price { input: entry.input, output: entry.output, cached_input: entry.cached_input, cache_write: entry.cache_write };
-            let prices = [Some(price.input), Some(price.output), price.cached_input, price.cache_write];
-            if prices.into_iter().flatten().any(|v| !v.is_finite() || v < 0.0) {
+            let price = Price {
+                input: entry.input,
+                output: entry.output,
+                cached_input: entry.cached_input,
+                cache_write: entry.cache_write,
+            };
+            let prices = [
+                Some(price.input),
+                Some(price.output),
+                price.cached_input,
+                price.cache_write,
+            ];
+            if prices
+                .into_iter()
+                .flatten()
+                .any(|v| !v.is_finite() || v < 0.0)
+            {
                 return Err((i, "prices must be finite and not negative".into()));
             }
             if entry.model.is_empty() {
@@ -175,7 +205,13 @@ mod tests {
     use super::*;
 
     fn usage(input: u64, cached: u64, written: u64, output: u64) -> Usage {
-        Usage { input, output, total: input + output, cached_input: cached, cache_creation_input: written }
+        Usage {
+            input,
+            output,
+            total: input + output,
+            cached_input: cached,
+            cache_creation_input: written,
+        }
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -186,21 +222,41 @@ mod tests {
     fn cost_charges_each_kind_of_token_at_its_price() {
         let map = PriceMap::default();
         // gpt-4o-mini: 1M plain input 0.15, 1M output 0.60.
-        let cost = map.cost(Some("openai"), "gpt-4o-mini", &usage(1_000_000, 0, 0, 1_000_000)).unwrap();
+        let cost = map
+            .cost(
+                Some("openai"),
+                "gpt-4o-mini",
+                &usage(1_000_000, 0, 0, 1_000_000),
+            )
+            .unwrap();
         assert!(close(cost, 0.75), "{cost}");
         // Half the prompt from the cache at half price.
-        let cost = map.cost(None, "gpt-4o-mini", &usage(1_000_000, 500_000, 0, 0)).unwrap();
+        let cost = map
+            .cost(None, "gpt-4o-mini", &usage(1_000_000, 500_000, 0, 0))
+            .unwrap();
         assert!(close(cost, 0.075 + 0.0375), "{cost}");
         // Anthropic: reads at 0.1x, writes at 1.25x the input price.
-        let cost = map.cost(None, "claude-sonnet-4-5", &usage(3_000_000, 1_000_000, 1_000_000, 0)).unwrap();
+        let cost = map
+            .cost(
+                None,
+                "claude-sonnet-4-5",
+                &usage(3_000_000, 1_000_000, 1_000_000, 0),
+            )
+            .unwrap();
         assert!(close(cost, 3.0 + 0.30 + 3.75), "{cost}");
     }
 
     #[test]
     fn snapshots_are_priced_as_their_model_and_unknown_models_have_no_price() {
         let map = PriceMap::default();
-        assert_eq!(map.price(None, "gpt-4o-mini-2024-07-18"), map.price(None, "gpt-4o-mini"));
-        assert_eq!(map.price(None, "claude-sonnet-4-5-20250929"), map.price(None, "claude-sonnet-4-5"));
+        assert_eq!(
+            map.price(None, "gpt-4o-mini-2024-07-18"),
+            map.price(None, "gpt-4o-mini")
+        );
+        assert_eq!(
+            map.price(None, "claude-sonnet-4-5-20250929"),
+            map.price(None, "claude-sonnet-4-5")
+        );
         assert!(map.price(None, "gpt-4o-mini-2024-07").is_none());
         assert!(map.price(None, "my-fine-tune").is_none());
         assert_eq!(without_date("a-1-22-333"), None);
@@ -216,10 +272,18 @@ mod tests {
         let map = PriceMap::with(&entries).unwrap();
         assert_eq!(map.price(None, "gpt-4o-mini").unwrap().input, 0.1);
         assert!(map.price(Some("local"), "llama-3.1-8b").is_some());
-        assert!(map.price(Some("openai"), "llama-3.1-8b").is_none(), "only on its provider");
-        let bad: Vec<PriceEntry> = serde_json::from_value(serde_json::json!([{"model": "m", "input": -1.0, "output": 0.0}])).unwrap();
+        assert!(
+            map.price(Some("openai"), "llama-3.1-8b").is_none(),
+            "only on its provider"
+        );
+        let bad: Vec<PriceEntry> = serde_json::from_value(
+            serde_json::json!([{"model": "m", "input": -1.0, "output": 0.0}]),
+        )
+        .unwrap();
         assert_eq!(PriceMap::with(&bad).unwrap_err().0, 0);
-        let unknown = serde_json::from_value::<Vec<PriceEntry>>(serde_json::json!([{"model": "m", "input": 1.0, "output": 1.0, "x": 1}]));
+        let unknown = serde_json::from_value::<Vec<PriceEntry>>(
+            serde_json::json!([{"model": "m", "input": 1.0, "output": 1.0, "x": 1}]),
+        );
         assert!(unknown.is_err(), "unknown fields are refused");
     }
 }

@@ -30,7 +30,9 @@ impl LlmRequest {
     /// 128, so no input can exhaust the stack) and JSON that is not an object.
     pub fn parse(kind: &ApiKind, bytes: &[u8]) -> Result<LlmRequest, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(invalid_json("The request body is empty; expected a JSON object."));
+            return Err(invalid_json(
+                "The request body is empty; expected a JSON object.",
+            ));
         }
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| invalid_json("The request body is not valid UTF-8."))?;
@@ -205,7 +207,10 @@ mod tests {
         assert!(matches!(req.body(), BodyRef::Sent(_)));
         req.body_mut()["zeta"] = Value::from(2);
         assert!(matches!(req.body(), BodyRef::Edited(_)));
-        assert_eq!(req.to_bytes(), br#"{"zeta":2,"model":"m","messages":[{"role":"user","content":"hi"}]}"#.to_vec());
+        assert_eq!(
+            req.to_bytes(),
+            br#"{"zeta":2,"model":"m","messages":[{"role":"user","content":"hi"}]}"#.to_vec()
+        );
         assert_eq!(req.message_count(&chat()), Some(1));
     }
 

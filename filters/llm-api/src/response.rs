@@ -23,7 +23,15 @@ use std::fmt;
 /// Top-level members that hold a response's output in some API: OpenAI chat
 /// `choices`, Responses `output`, embeddings `data`; Anthropic `content`;
 /// Gemini `candidates`, `embedding` and `embeddings`.
-pub const OUTPUT_MEMBERS: [&str; 7] = ["choices", "output", "data", "content", "candidates", "embedding", "embeddings"];
+pub const OUTPUT_MEMBERS: [&str; 7] = [
+    "choices",
+    "output",
+    "data",
+    "content",
+    "candidates",
+    "embedding",
+    "embeddings",
+];
 
 /// `bytes` parsed as a JSON object without its [`OUTPUT_MEMBERS`]; `None`
 /// when it is not valid JSON or not an object.
@@ -115,7 +123,9 @@ mod tests {
 
     /// The whole body's parse with the output members removed.
     fn expected(bytes: &[u8]) -> Option<Value> {
-        let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(bytes) else { return None };
+        let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(bytes) else {
+            return None;
+        };
         members.retain(|name, _| !OUTPUT_MEMBERS.contains(&name.as_str()));
         Some(Value::Object(members))
     }
@@ -132,7 +142,12 @@ mod tests {
         ];
         for body in bodies {
             let parsed = value(without_output(body)).unwrap();
-            assert_eq!(Some(&parsed), expected(body).as_ref(), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                Some(&parsed),
+                expected(body).as_ref(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
             for name in OUTPUT_MEMBERS {
                 assert!(parsed.get(name).is_none(), "{name} skipped");
             }
@@ -141,7 +156,11 @@ mod tests {
         assert_eq!(chat["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
         assert_eq!(chat["model"], "gpt-4o-mini-2024-07-18");
         let error = value(without_output(bodies[5])).unwrap();
-        assert_eq!(error["error"]["choices"], serde_json::json!([1]), "only top-level members are skipped");
+        assert_eq!(
+            error["error"]["choices"],
+            serde_json::json!([1]),
+            "only top-level members are skipped"
+        );
     }
 
     #[test]
@@ -157,9 +176,17 @@ mod tests {
             b"{\"a\":1} x",
             b"{\"a\":1}{}",
         ] {
-            assert_eq!(without_output(body), None, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                without_output(body),
+                None,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
-        assert_eq!(value(without_output(b" {\"a\":1}\n")), expected(b" {\"a\":1}\n"));
+        assert_eq!(
+            value(without_output(b" {\"a\":1}\n")),
+            expected(b" {\"a\":1}\n")
+        );
         assert_eq!(
             value(without_output(b"{\"choices\":\"\xff\",\"usage\":{}}")),
             Some(serde_json::json!({"usage": {}})),
@@ -173,9 +200,20 @@ mod tests {
         let kept = without_output(body).unwrap();
         assert_eq!(value(Some(kept.clone())), expected(body));
         assert_eq!(for_both!(kept, |b| b.str_field("name")), Some("a\"b"));
-        assert_eq!(for_both!(kept, |b| b.field("m").and_then(Json::as_u64)), Some(2), "the last duplicate wins");
-        assert_eq!(for_both!(kept, |b| b.members().count()), 4, "every kept member, duplicates too");
+        assert_eq!(
+            for_both!(kept, |b| b.field("m").and_then(Json::as_u64)),
+            Some(2),
+            "the last duplicate wins"
+        );
+        assert_eq!(
+            for_both!(kept, |b| b.members().count()),
+            4,
+            "every kept member, duplicates too"
+        );
         assert_eq!(value(without_output(b"{}")), Some(serde_json::json!({})));
-        assert_eq!(value(without_output(b"{\"data\":[]}")), Some(serde_json::json!({})));
+        assert_eq!(
+            value(without_output(b"{\"data\":[]}")),
+            Some(serde_json::json!({}))
+        );
     }
 }

@@ -208,7 +208,11 @@ impl SseParser {
         // An event over the cap is refused whether it is still open (the
         // bytes held) or ended within this chunk (`line` saw it grow).
         if self.overflowed || self.held + self.tail.len() > MAX_EVENT_BYTES {
-            *self = SseParser { overflowed: true, started: true, ..SseParser::default() };
+            *self = SseParser {
+                overflowed: true,
+                started: true,
+                ..SseParser::default()
+            };
         }
     }
 
@@ -491,7 +495,10 @@ mod tests {
     #[test]
     fn an_event_over_the_cap_fails_the_parser_which_then_holds_nothing() {
         let mut parser = SseParser::new();
-        assert_eq!(parser.feed(b"data: small\n\ndata: "), [SseEvent::data("small")]);
+        assert_eq!(
+            parser.feed(b"data: small\n\ndata: "),
+            [SseEvent::data("small")]
+        );
         let piece = vec![b'x'; MAX_EVENT_BYTES / 4];
         for _ in 0..4 {
             assert!(parser.feed(&piece[6..]).is_empty());
@@ -499,8 +506,15 @@ mod tests {
         }
         assert!(parser.feed(b"xxxxxxxxxxxxxxxxxxx").is_empty());
         assert!(parser.overflowed(), "one byte over");
-        assert_eq!(parser.held + parser.tail.len(), 0, "what it held is dropped");
-        assert!(parser.feed(b"\n\ndata: later\n\n").is_empty(), "the rest is ignored");
+        assert_eq!(
+            parser.held + parser.tail.len(),
+            0,
+            "what it held is dropped"
+        );
+        assert!(
+            parser.feed(b"\n\ndata: later\n\n").is_empty(),
+            "the rest is ignored"
+        );
         assert_eq!(parser.finish(), None);
     }
 
@@ -545,6 +559,9 @@ mod tests {
         let openai = error_event(Dialect::OpenAi, &error);
         assert_eq!(openai.event, None);
         let body: serde_json::Value = serde_json::from_str(openai.data_str()).unwrap();
-        assert!(body["error"]["message"].as_str().unwrap().contains("stream event over"));
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("stream event over"));
     }
 }

@@ -132,15 +132,18 @@ fn gemini_usage<J: Json>(meta: &J) -> Reported {
 /// Whatever usage one JSON body or stream event of `dialect` reports.
 fn reported<J: Json>(dialect: Dialect, body: &J) -> Reported {
     let found = match dialect {
-        Dialect::OpenAi => body.field("usage")
+        Dialect::OpenAi => body
+            .field("usage")
             .or_else(|| body.field("response").and_then(|r| r.field("usage")))
             .filter(|u| u.is_object())
             .map(openai_usage),
-        Dialect::Anthropic => body.field("usage")
+        Dialect::Anthropic => body
+            .field("usage")
             .or_else(|| body.field("message").and_then(|m| m.field("usage")))
             .filter(|u| u.is_object())
             .map(anthropic_usage),
-        Dialect::Gemini => body.field("usageMetadata")
+        Dialect::Gemini => body
+            .field("usageMetadata")
             .filter(|u| u.is_object())
             .map(gemini_usage),
     };

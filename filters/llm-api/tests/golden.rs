@@ -126,7 +126,11 @@ fn translate_request(
     // (llm_api::json): both translate alike.
     let mut edited = parsed.clone();
     edited.body_mut();
-    assert_eq!(translator.request(&parsed), translator.request(&edited), "the two trees translate differently");
+    assert_eq!(
+        translator.request(&parsed),
+        translator.request(&edited),
+        "the two trees translate differently"
+    );
     let upstream = translator
         .request(&parsed)
         .map_err(|e| json!({"status": e.status(), "param": e.param}))?;

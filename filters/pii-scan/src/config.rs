@@ -142,7 +142,11 @@ fn detect() -> Action {
 impl PiiConfig {
     pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
         let raw: RawPiiConfig = parse_section(crate::NAME, value)?;
-        let mut engine = EngineConfig { custom: raw.custom, context: raw.context, ..EngineConfig::default() };
+        let mut engine = EngineConfig {
+            custom: raw.custom,
+            context: raw.context,
+            ..EngineConfig::default()
+        };
         if let Some(min) = raw.min_confidence {
             engine.min_confidence = min;
         }
@@ -167,19 +171,34 @@ impl PiiConfig {
             .iter()
             .map(|(name, label)| Ok((known(format!("labels.{name}"), name)?, label.clone())))
             .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
-        let routes = std::iter::once(&raw.default_action).chain(entities.values()).any(|a| *a == Action::Route);
+        let routes = std::iter::once(&raw.default_action)
+            .chain(entities.values())
+            .any(|a| *a == Action::Route);
         if routes && raw.route_to.is_none() {
-            return Err(ConfigError::new(crate::NAME, "route_to", "the `route` action needs `route_to`: {\"provider\": \"<name>\"}"));
+            return Err(ConfigError::new(
+                crate::NAME,
+                "route_to",
+                "the `route` action needs `route_to`: {\"provider\": \"<name>\"}",
+            ));
         }
         let response = match raw.response {
             None => None,
             Some(raw_response) => {
                 let mut response_entities = BTreeMap::new();
                 for (name, action) in &raw_response.entities {
-                    response_entities.insert(known(format!("response.entities.{name}"), name)?, *action);
+                    response_entities
+                        .insert(known(format!("response.entities.{name}"), name)?, *action);
                 }
-                let actions = std::iter::once(("response.default_action".to_owned(), raw_response.default_action))
-                    .chain(raw_response.entities.iter().map(|(n, a)| (format!("response.entities.{n}"), *a)));
+                let actions = std::iter::once((
+                    "response.default_action".to_owned(),
+                    raw_response.default_action,
+                ))
+                .chain(
+                    raw_response
+                        .entities
+                        .iter()
+                        .map(|(n, a)| (format!("response.entities.{n}"), *a)),
+                );
                 for (field, action) in actions {
                     if !matches!(action, Action::Detect | Action::Redact) {
                         return Err(ConfigError::new(
@@ -189,7 +208,10 @@ impl PiiConfig {
                         ));
                     }
                 }
-                Some(ResponsePolicy { default_action: raw_response.default_action, entities: response_entities })
+                Some(ResponsePolicy {
+                    default_action: raw_response.default_action,
+                    entities: response_entities,
+                })
             }
         };
         Ok(PiiConfig {
@@ -205,7 +227,10 @@ impl PiiConfig {
 
     /// The action configured for `entity`.
     pub fn action(&self, entity: &EntityKind) -> Action {
-        self.entities.get(entity).copied().unwrap_or(self.default_action)
+        self.entities
+            .get(entity)
+            .copied()
+            .unwrap_or(self.default_action)
     }
 }
 
@@ -216,10 +241,18 @@ mod tests {
 
     #[test]
     fn per_entity_actions_override_the_default() {
-        let config = PiiConfig::from_json(json!({"default_action": "detect", "entities": {"US_SSN": "block"}})).unwrap();
+        let config = PiiConfig::from_json(
+            json!({"default_action": "detect", "entities": {"US_SSN": "block"}}),
+        )
+        .unwrap();
         assert_eq!(config.action(&Entity::UsSsn.into()), Action::Block);
         assert_eq!(config.action(&Entity::Email.into()), Action::Detect);
-        assert_eq!(PiiConfig::from_json(json!({})).unwrap().action(&Entity::Iban.into()), Action::Redact);
+        assert_eq!(
+            PiiConfig::from_json(json!({}))
+                .unwrap()
+                .action(&Entity::Iban.into()),
+            Action::Redact
+        );
     }
 
     #[test]
@@ -240,7 +273,10 @@ mod tests {
             "labels": {"EMAIL": "<email>"}
         }))
         .unwrap();
-        assert_eq!(config.action(&EntityKind::from_name("EMPLOYEE_ID")), Action::Tokenize);
+        assert_eq!(
+            config.action(&EntityKind::from_name("EMPLOYEE_ID")),
+            Action::Tokenize
+        );
         assert_eq!(config.labels[&Entity::Email.into()], "<email>");
         let err = PiiConfig::from_json(json!({"labels": {"BADGE": "x"}})).unwrap_err();
         assert_eq!(err.field, "labels.BADGE");
@@ -250,18 +286,32 @@ mod tests {
     fn route_needs_a_destination_and_responses_only_detect_or_redact() {
         let err = PiiConfig::from_json(json!({"entities": {"US_SSN": "route"}})).unwrap_err();
         assert_eq!(err.field, "route_to");
-        let config = PiiConfig::from_json(json!({"entities": {"US_SSN": "route"}, "route_to": {"provider": "local"}})).unwrap();
+        let config = PiiConfig::from_json(
+            json!({"entities": {"US_SSN": "route"}, "route_to": {"provider": "local"}}),
+        )
+        .unwrap();
         assert_eq!(config.route_to.unwrap().provider, "local");
-        let err = PiiConfig::from_json(json!({"response": {"entities": {"EMAIL": "tokenize"}}})).unwrap_err();
+        let err = PiiConfig::from_json(json!({"response": {"entities": {"EMAIL": "tokenize"}}}))
+            .unwrap_err();
         assert_eq!(err.field, "response.entities.EMAIL");
-        let config = PiiConfig::from_json(json!({"response": {"entities": {"SECRET": "redact"}}})).unwrap();
+        let config =
+            PiiConfig::from_json(json!({"response": {"entities": {"SECRET": "redact"}}})).unwrap();
         let response = config.response.unwrap();
-        assert_eq!((response.default_action, response.entities[&Entity::Secret.into()]), (Action::Detect, Action::Redact));
+        assert_eq!(
+            (
+                response.default_action,
+                response.entities[&Entity::Secret.into()]
+            ),
+            (Action::Detect, Action::Redact)
+        );
     }
 
     #[test]
     fn binary_documents_pass_by_default_or_are_refused() {
-        assert_eq!(PiiConfig::from_json(json!({})).unwrap().binary_documents, BinaryDocuments::Pass);
+        assert_eq!(
+            PiiConfig::from_json(json!({})).unwrap().binary_documents,
+            BinaryDocuments::Pass
+        );
         let config = PiiConfig::from_json(json!({"binary_documents": "refuse"})).unwrap();
         assert_eq!(config.binary_documents, BinaryDocuments::Refuse);
         let err = PiiConfig::from_json(json!({"binary_documents": "scan"})).unwrap_err();

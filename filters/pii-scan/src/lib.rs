@@ -8,8 +8,8 @@
 //! restores tokenized values in the response; `config` is what the filter
 //! configuration says.
 
-pub mod engine;
 mod config;
+pub mod engine;
 mod stage;
 
 pub use config::{Action, Entity, PiiConfig, ResponsePolicy, RouteTo};
@@ -19,7 +19,9 @@ pub use stage::PiiScan;
 pub const NAME: &str = "pii_scan";
 
 /// Builds the stage from its JSON configuration.
-pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
+pub fn stage(
+    config: serde_json::Value,
+) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     let config = PiiConfig::from_json(config)?;
     let engine = engine::Engine::new(&config.engine)?;
     Ok(Box::new(PiiScan::new(config, engine)))

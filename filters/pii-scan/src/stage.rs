@@ -10,8 +10,8 @@ use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamS
 use llm_api::document::{Unreadability, Unreadable};
 use llm_api::text::{for_each_response_text, rewrite_response_text};
 use llm_api::{ApiError, ApiKind, Content, SseEvent, TextField, TextKind};
-use std::borrow::Cow;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, Reply, Stage, StageStream};
@@ -37,7 +37,10 @@ impl PiiScan {
         let rewrites = std::iter::once(config.default_action)
             .chain(config.entities.values().copied())
             .any(|a| matches!(a, Action::Redact | Action::Tokenize));
-        let response_policy = config.response.as_ref().map(|r| Policy::for_responses(&config, r));
+        let response_policy = config
+            .response
+            .as_ref()
+            .map(|r| Policy::for_responses(&config, r));
         let shared = Shared {
             policy: Policy::from(&config),
             response_policy,
@@ -46,7 +49,9 @@ impl PiiScan {
             rewrites,
             binary_documents: config.binary_documents,
         };
-        PiiScan { shared: Rc::new(shared) }
+        PiiScan {
+            shared: Rc::new(shared),
+        }
     }
 }
 
@@ -56,7 +61,11 @@ impl Stage for PiiScan {
     }
 
     fn publishes(&self) -> &'static [&'static str] {
-        &["llm.pii.findings", "llm.pii.response_findings", "llm.pii.route"]
+        &[
+            "llm.pii.findings",
+            "llm.pii.response_findings",
+            "llm.pii.route",
+        ]
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
@@ -104,7 +113,12 @@ const DROPPED: &str = "null";
 /// A whole text of the response (all of a whole response, and the stream
 /// events that repeat a text): scanned by the response policy, then
 /// restored. Log-probabilities are dropped.
-fn whole_text(shared: &Shared, vault: &Vault, found: &mut Found, field: TextField<'_>) -> Option<String> {
+fn whole_text(
+    shared: &Shared,
+    vault: &Vault,
+    found: &mut Found,
+    field: TextField<'_>,
+) -> Option<String> {
     if field.kind == TextKind::LogProbs {
         return Some(DROPPED.to_owned());
     }
@@ -146,7 +160,12 @@ fn refusal(document: &Unreadable, binary: BinaryDocuments) -> Option<ApiError> {
 
 fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
     for finding in findings {
-        *found.entry((finding.entity.name().to_owned(), policy.action(&finding.entity).name())).or_default() += 1;
+        *found
+            .entry((
+                finding.entity.name().to_owned(),
+                policy.action(&finding.entity).name(),
+            ))
+            .or_default() += 1;
     }
 }
 
@@ -154,10 +173,16 @@ fn publish(found: &Found, fact: &'static str, counter: &str, host: &mut dyn Host
     if found.is_empty() {
         return;
     }
-    let summary: Vec<String> = found.iter().map(|((e, a), n)| format!("{e}:{a}:{n}")).collect();
+    let summary: Vec<String> = found
+        .iter()
+        .map(|((e, a), n)| format!("{e}:{a}:{n}"))
+        .collect();
     host.set_fact(fact, &summary.join(","));
     for ((entity, action), n) in found {
-        host.count(&format!("llm_gateway.pii_scan.{counter}.{entity}.{action}"), *n);
+        host.count(
+            &format!("llm_gateway.pii_scan.{counter}.{entity}.{action}"),
+            *n,
+        );
     }
 }
 
@@ -176,9 +201,13 @@ impl StageStream for PiiStream {
         let mut refused = None;
         if let Some(request) = &ex.request {
             request.for_each_content(&api, |content| match content {
-                Content::Text(field) => suspected += shared.engine.scan(field.text.as_bytes()).len(),
+                Content::Text(field) => {
+                    suspected += shared.engine.scan(field.text.as_bytes()).len()
+                }
                 Content::Unreadable(document) => {
-                    refused = refused.take().or_else(|| refusal(&document, shared.binary_documents))
+                    refused = refused
+                        .take()
+                        .or_else(|| refusal(&document, shared.binary_documents))
                 }
             });
         }
@@ -200,9 +229,17 @@ impl StageStream for PiiStream {
                 }
                 handled += findings.len();
                 count(found, &shared.policy, &findings);
-                route |= findings.iter().any(|f| shared.policy.action(&f.entity) == Action::Route);
+                route |= findings
+                    .iter()
+                    .any(|f| shared.policy.action(&f.entity) == Action::Route);
                 let applied = shared.policy.apply(field.text, &findings, vault);
-                blocked.extend(applied.blocked.iter().map(EntityKind::name).map(str::to_owned));
+                blocked.extend(
+                    applied
+                        .blocked
+                        .iter()
+                        .map(EntityKind::name)
+                        .map(str::to_owned),
+                );
                 match applied.text {
                     Cow::Owned(text) => Some(text),
                     Cow::Borrowed(_) => None,
@@ -235,7 +272,10 @@ impl StageStream for PiiStream {
     fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         if !self.found.is_empty() {
             let types: BTreeSet<&str> = self.found.keys().map(|(e, _)| e.as_str()).collect();
-            host.set_response_header("x-pii-detected", Some(&types.into_iter().collect::<Vec<_>>().join(",")));
+            host.set_response_header(
+                "x-pii-detected",
+                Some(&types.into_iter().collect::<Vec<_>>().join(",")),
+            );
         }
         Flow::Continue
     }
@@ -259,7 +299,12 @@ impl StageStream for PiiStream {
         if let Some(body) = ex.response_mut() {
             rewrite_response_text(&api, body, |field| whole_text(shared, vault, found, field));
         }
-        publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
+        publish(
+            &self.found_in_response,
+            "llm.pii.response_findings",
+            "response_findings",
+            host,
+        );
     }
 
     /// Scans and restores a stream, event by event. A value or placeholder
@@ -268,7 +313,13 @@ impl StageStream for PiiStream {
     /// still held when the text ends (before an event that closes a block,
     /// an item or the stream, or at the end) goes out in one more event per
     /// kind of text, made from the last one that carried it.
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, host: &mut dyn Host) {
+    fn on_response_events(
+        &mut self,
+        ex: &mut Exchange,
+        events: &mut Vec<SseEvent>,
+        end: bool,
+        host: &mut dyn Host,
+    ) {
         if !self.reads_response(ex) {
             return;
         }
@@ -276,7 +327,11 @@ impl StageStream for PiiStream {
         let mut out = Vec::with_capacity(events.len());
         let mut after_last_text = 0;
         for mut event in events.drain(..) {
-            let Some(mut value) = event.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            let Some(mut value) = event
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+            else {
                 if event.data.as_deref().is_some_and(|d| d.trim() == "[DONE]") {
                     self.flush(&api, &mut out);
                 }
@@ -289,7 +344,12 @@ impl StageStream for PiiStream {
             let mut had_text = false;
             let changed = rewrite_response_text(&api, &mut value, |field| {
                 if !field.delta || field.kind == TextKind::LogProbs {
-                    return whole_text(&self.shared, &self.vault, &mut self.found_in_response, field);
+                    return whole_text(
+                        &self.shared,
+                        &self.vault,
+                        &mut self.found_in_response,
+                        field,
+                    );
                 }
                 had_text = true;
                 let out = self.push_text(field.kind, field.text.as_bytes());
@@ -310,8 +370,16 @@ impl StageStream for PiiStream {
         if end {
             let mut rest = Vec::new();
             self.flush(&api, &mut rest);
-            out.splice(after_last_text.min(out.len())..after_last_text.min(out.len()), rest);
-            publish(&self.found_in_response, "llm.pii.response_findings", "response_findings", host);
+            out.splice(
+                after_last_text.min(out.len())..after_last_text.min(out.len()),
+                rest,
+            );
+            publish(
+                &self.found_in_response,
+                "llm.pii.response_findings",
+                "response_findings",
+                host,
+            );
         }
         *events = out;
     }
@@ -323,13 +391,21 @@ impl StageStream for PiiStream {
 fn ends_text(value: &Value) -> bool {
     match value.get("type").and_then(Value::as_str) {
         Some(kind) => {
-            matches!(kind, "content_block_stop" | "message_delta" | "message_stop")
-                || (kind.starts_with("response.") && !kind.ends_with(".delta") && !kind.ends_with(".added"))
+            matches!(
+                kind,
+                "content_block_stop" | "message_delta" | "message_stop"
+            ) || (kind.starts_with("response.")
+                && !kind.ends_with(".delta")
+                && !kind.ends_with(".added"))
         }
         None => value
             .get("choices")
             .and_then(Value::as_array)
-            .is_some_and(|choices| choices.iter().any(|c| c.get("finish_reason").is_some_and(|r| !r.is_null()))),
+            .is_some_and(|choices| {
+                choices
+                    .iter()
+                    .any(|c| c.get("finish_reason").is_some_and(|r| !r.is_null()))
+            }),
     }
 }
 
@@ -381,17 +457,30 @@ impl PiiStream {
                 bytes = state.restorer.push(&self.vault, &scanned.text);
             }
             bytes.extend(state.restorer.finish(&self.vault));
-            let Some(template) = self.templates.get(kind).filter(|_| !bytes.is_empty()) else { continue };
-            let Some(mut value) = template.data.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            let Some(template) = self.templates.get(kind).filter(|_| !bytes.is_empty()) else {
+                continue;
+            };
+            let Some(mut value) = template
+                .data
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<Value>(d).ok())
+            else {
                 continue;
             };
             let rest = String::from_utf8_lossy(&bytes).into_owned();
             rewrite_response_text(api, &mut value, |field| match field.kind {
                 TextKind::LogProbs => Some(DROPPED.to_owned()),
-                other if field.delta => Some(if other == *kind { rest.clone() } else { String::new() }),
+                other if field.delta => Some(if other == *kind {
+                    rest.clone()
+                } else {
+                    String::new()
+                }),
                 _ => None,
             });
-            out.push(SseEvent { data: Some(value.to_string()), ..template.clone() });
+            out.push(SseEvent {
+                data: Some(value.to_string()),
+                ..template.clone()
+            });
         }
     }
 }
@@ -403,10 +492,21 @@ mod tests {
 
     #[test]
     fn undecodable_text_is_refused_and_binary_documents_as_configured() {
-        let document = |reason| Unreadable { role: Role::User, part: "inlineData", reason };
+        let document = |reason| Unreadable {
+            role: Role::User,
+            part: "inlineData",
+            reason,
+        };
         let invalid = refusal(&document(Unreadability::Invalid), BinaryDocuments::Pass).unwrap();
-        assert_eq!((invalid.status(), invalid.code), (400, Some("invalid_document")));
-        assert!(invalid.message.contains("`inlineData`"), "{}", invalid.message);
+        assert_eq!(
+            (invalid.status(), invalid.code),
+            (400, Some("invalid_document"))
+        );
+        assert!(
+            invalid.message.contains("`inlineData`"),
+            "{}",
+            invalid.message
+        );
         assert!(refusal(&document(Unreadability::Binary), BinaryDocuments::Pass).is_none());
         let binary = refusal(&document(Unreadability::Binary), BinaryDocuments::Refuse).unwrap();
         assert_eq!(binary.code, Some("unscannable_document"));

@@ -51,12 +51,17 @@ impl ProviderRewriteConfig {
     /// Reads `role`, then the rest as that role's configuration (by hand
     /// rather than as a serde-tagged enum, which would lose field paths).
     pub fn from_json(mut value: serde_json::Value) -> Result<Self, ConfigError> {
-        let role = value.as_object_mut().and_then(|fields| fields.remove("role"));
+        let role = value
+            .as_object_mut()
+            .and_then(|fields| fields.remove("role"));
         match role.as_ref().and_then(serde_json::Value::as_str) {
             Some("route") => {
                 let route: RouteConfig = parse_section(crate::NAME, value)?;
                 for (name, provider) in &route.providers {
-                    headers::validate(&format!("providers.{name}.forward_headers"), &provider.forward_headers)?;
+                    headers::validate(
+                        &format!("providers.{name}.forward_headers"),
+                        &provider.forward_headers,
+                    )?;
                 }
                 Ok(ProviderRewriteConfig::Route(Box::new(Router::new(route)?)))
             }
@@ -72,7 +77,11 @@ impl ProviderRewriteConfig {
                 "role",
                 format!("unknown role `{other}`; expected `route` or `translate`"),
             )),
-            None => Err(ConfigError::new(crate::NAME, "role", "required: `route` or `translate`")),
+            None => Err(ConfigError::new(
+                crate::NAME,
+                "role",
+                "required: `route` or `translate`",
+            )),
         }
     }
 }
@@ -85,9 +94,20 @@ mod tests {
     #[test]
     fn loads_both_roles() {
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"});
-        assert!(matches!(ProviderRewriteConfig::from_json(route).unwrap(), ProviderRewriteConfig::Route(_)));
-        let translate = ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "gemini"})).unwrap();
-        assert!(matches!(translate, ProviderRewriteConfig::Translate(TranslateConfig { provider: Some(ProviderKind::Gemini), .. })));
+        assert!(matches!(
+            ProviderRewriteConfig::from_json(route).unwrap(),
+            ProviderRewriteConfig::Route(_)
+        ));
+        let translate =
+            ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "gemini"}))
+                .unwrap();
+        assert!(matches!(
+            translate,
+            ProviderRewriteConfig::Translate(TranslateConfig {
+                provider: Some(ProviderKind::Gemini),
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -95,10 +115,21 @@ mod tests {
         let err = ProviderRewriteConfig::from_json(json!({"role": "steer"})).unwrap_err();
         assert_eq!(err.field, "role");
         assert!(err.message.contains("unknown role `steer`"), "{err}");
-        assert_eq!(ProviderRewriteConfig::from_json(json!({})).unwrap_err().field, "role");
-        let err = ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "azure", "x": 1})).unwrap_err();
+        assert_eq!(
+            ProviderRewriteConfig::from_json(json!({}))
+                .unwrap_err()
+                .field,
+            "role"
+        );
+        let err = ProviderRewriteConfig::from_json(
+            json!({"role": "translate", "provider": "azure", "x": 1}),
+        )
+        .unwrap_err();
         assert!(err.message.contains("unknown field `x`"), "{err}");
-        let err = ProviderRewriteConfig::from_json(json!({"role": "translate", "forward_headers": {"o": ["Cookie"]}})).unwrap_err();
+        let err = ProviderRewriteConfig::from_json(
+            json!({"role": "translate", "forward_headers": {"o": ["Cookie"]}}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "forward_headers.o[0]");
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c", "forward_headers": ["authorization"]}}, "default_provider": "o"});
         let err = ProviderRewriteConfig::from_json(route).unwrap_err();

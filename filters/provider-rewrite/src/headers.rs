@@ -20,12 +20,24 @@ use wasm_glue::ConfigError;
 /// Anthropic API version it speaks) and the gateway's request id. Pseudo
 /// headers (`:path`, `:authority`, ...) always pass; the translators and
 /// the key injection set their own headers afterwards.
-pub const FORWARDED: [&str; 7] =
-    ["content-type", "content-length", "accept", "accept-encoding", "user-agent", "anthropic-version", "x-request-id"];
+pub const FORWARDED: [&str; 7] = [
+    "content-type",
+    "content-length",
+    "accept",
+    "accept-encoding",
+    "user-agent",
+    "anthropic-version",
+    "x-request-id",
+];
 
 /// Provider response headers that identify the gateway's account at the
 /// provider (organisation, project) or are the provider's cookies for it.
-pub const ACCOUNT_HEADERS: [&str; 4] = ["openai-organization", "openai-project", "anthropic-organization-id", "set-cookie"];
+pub const ACCOUNT_HEADERS: [&str; 4] = [
+    "openai-organization",
+    "openai-project",
+    "anthropic-organization-id",
+    "set-cookie",
+];
 
 /// A header name, or a prefix of names ending in `*` (`x-stainless-*`), that
 /// an operator allows through to a provider besides [`FORWARDED`].
@@ -38,7 +50,8 @@ impl TryFrom<String> for HeaderPattern {
 
     fn try_from(pattern: String) -> Result<Self, String> {
         let name = pattern.strip_suffix('*').unwrap_or(&pattern);
-        let token = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.!#$%&'+^`|~".contains(c);
+        let token =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.!#$%&'+^`|~".contains(c);
         if name.is_empty() || !name.chars().all(token) {
             return Err(format!(
                 "`{pattern}` is not a lowercase header name (or a prefix ending in `*`)"
@@ -65,7 +78,8 @@ pub fn forwarded(name: &str, extra: &[HeaderPattern]) -> bool {
 
 /// The headers that carry a provider key: the gateway's own, injected after
 /// the translate stage, never a client's.
-pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
+pub const CREDENTIAL_HEADERS: [&str; 4] =
+    ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
 
 /// Checks that no pattern lets a client's provider key header through.
 pub fn validate(field: &str, extra: &[HeaderPattern]) -> Result<(), ConfigError> {
@@ -74,7 +88,10 @@ pub fn validate(field: &str, extra: &[HeaderPattern]) -> Result<(), ConfigError>
             return Err(ConfigError::new(
                 crate::NAME,
                 format!("{field}[{i}]"),
-                format!("`{}` would forward the client's `{name}`, a provider key header", pattern.0),
+                format!(
+                    "`{}` would forward the client's `{name}`, a provider key header",
+                    pattern.0
+                ),
             ));
         }
     }
@@ -86,15 +103,33 @@ mod tests {
     use super::*;
 
     fn patterns(list: &[&str]) -> Vec<HeaderPattern> {
-        list.iter().map(|p| HeaderPattern::try_from(p.to_string()).unwrap()).collect()
+        list.iter()
+            .map(|p| HeaderPattern::try_from(p.to_string()).unwrap())
+            .collect()
     }
 
     #[test]
     fn only_the_defaults_and_the_listed_headers_pass() {
-        for name in [":path", ":authority", "content-type", "anthropic-version", "user-agent"] {
+        for name in [
+            ":path",
+            ":authority",
+            "content-type",
+            "anthropic-version",
+            "user-agent",
+        ] {
             assert!(forwarded(name, &[]), "{name}");
         }
-        for name in ["openai-organization", "openai-project", "anthropic-beta", "openai-beta", "x-goog-user-project", "cookie", "x-forwarded-for", "x-stainless-os", "x-envoy-attempt-count"] {
+        for name in [
+            "openai-organization",
+            "openai-project",
+            "anthropic-beta",
+            "openai-beta",
+            "x-goog-user-project",
+            "cookie",
+            "x-forwarded-for",
+            "x-stainless-os",
+            "x-envoy-attempt-count",
+        ] {
             assert!(!forwarded(name, &[]), "{name}");
         }
         let extra = patterns(&["anthropic-beta", "x-stainless-*"]);
@@ -108,7 +143,11 @@ mod tests {
             assert!(HeaderPattern::try_from(bad.to_string()).is_err(), "{bad}");
         }
         assert!(validate("f", &patterns(&["anthropic-beta"])).is_ok());
-        let err = validate("forward_headers.claude", &patterns(&["anthropic-beta", "x-api-*"])).unwrap_err();
+        let err = validate(
+            "forward_headers.claude",
+            &patterns(&["anthropic-beta", "x-api-*"]),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "forward_headers.claude[1]");
         assert!(err.message.contains("`x-api-key`"), "{err}");
     }

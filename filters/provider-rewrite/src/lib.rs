@@ -25,7 +25,9 @@ pub use config::{Provider, ProviderRewriteConfig, TranslateConfig};
 pub const NAME: &str = "provider_rewrite";
 
 /// Builds the stage for the configured role from its JSON configuration.
-pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
+pub fn stage(
+    config: serde_json::Value,
+) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(match ProviderRewriteConfig::from_json(config)? {
         ProviderRewriteConfig::Route(router) => Box::new(route::Route::new(*router)),
         ProviderRewriteConfig::Translate(config) => Box::new(translate::Translate::new(config)),

@@ -21,7 +21,9 @@ pub struct Route {
 
 impl Route {
     pub fn new(router: Router) -> Self {
-        Route { router: Rc::new(router) }
+        Route {
+            router: Rc::new(router),
+        }
     }
 }
 
@@ -44,7 +46,9 @@ impl Stage for Route {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(RouteStream { router: self.router.clone() })
+        Box::new(RouteStream {
+            router: self.router.clone(),
+        })
     }
 }
 
@@ -55,9 +59,12 @@ struct RouteStream {
 /// FNV-1a of the request id: spreads weighted splits evenly while keeping a
 /// retry of the same request on the same choice.
 fn seed(request_id: Option<&str>) -> u64 {
-    request_id.unwrap_or_default().bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    request_id
+        .unwrap_or_default()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 impl StageStream for RouteStream {
@@ -75,11 +82,16 @@ impl StageStream for RouteStream {
             return Flow::Continue;
         }
         let mut model = ex.request.as_ref().and_then(|r| r.model.clone());
-        let mut provider = ex.request_header(self.router.provider_header()).map(str::to_owned);
+        let mut provider = ex
+            .request_header(self.router.provider_header())
+            .map(str::to_owned);
         // The pii-scan stage's `route` action: requests holding the
         // configured entity types go to its provider (and model), whatever
         // the client or the table chose.
-        if let Some(to) = host.fact("llm.pii.route").and_then(|json| serde_json::from_str::<PiiRoute>(&json).ok()) {
+        if let Some(to) = host
+            .fact("llm.pii.route")
+            .and_then(|json| serde_json::from_str::<PiiRoute>(&json).ok())
+        {
             if !self.router.has_provider(&to.provider) {
                 let err = ApiError::new(
                     ErrorKind::Internal,
@@ -93,7 +105,12 @@ impl StageStream for RouteStream {
             }
             provider = Some(to.provider);
         }
-        let decision = match self.router.decide(model.as_deref(), provider.as_deref(), client, seed(ex.request_header("x-request-id"))) {
+        let decision = match self.router.decide(
+            model.as_deref(),
+            provider.as_deref(),
+            client,
+            seed(ex.request_header("x-request-id")),
+        ) {
             Ok(decision) => decision,
             Err(err) => return Flow::Respond(Reply::error(&err, &ex.api)),
         };
@@ -102,9 +119,19 @@ impl StageStream for RouteStream {
         // `:path` as the previous attempt rewrote it. Without the query,
         // which may hold a Gemini client's key.
         let path = ex.request_header(":path").unwrap_or_default();
-        host.set_fact("llm.request.path", path.split(['?', '#']).next().unwrap_or_default());
+        host.set_fact(
+            "llm.request.path",
+            path.split(['?', '#']).next().unwrap_or_default(),
+        );
         host.set_fact("llm.provider", &target.provider);
-        host.set_fact("llm.stream", if ex.request.as_ref().is_some_and(|r| r.stream) { "true" } else { "false" });
+        host.set_fact(
+            "llm.stream",
+            if ex.request.as_ref().is_some_and(|r| r.stream) {
+                "true"
+            } else {
+                "false"
+            },
+        );
         host.set_fact("llm.model.upstream", &target.upstream_model);
         if let Some(deployment) = &target.deployment {
             host.set_fact("llm.azure.deployment", deployment);
@@ -116,7 +143,10 @@ impl StageStream for RouteStream {
             // The chain in order, for the translate stage on the chain's
             // cluster: each attempt looks up the provider it reached.
             let chain: Vec<_> = std::iter::once(target).chain(&decision.fallback).collect();
-            host.set_fact("llm.fallback", &serde_json::to_string(&chain).unwrap_or_default());
+            host.set_fact(
+                "llm.fallback",
+                &serde_json::to_string(&chain).unwrap_or_default(),
+            );
         }
         host.set_fact("llm.cluster", &decision.cluster);
         host.clear_route_cache();

@@ -40,7 +40,11 @@ impl Stage for Translate {
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
-        Box::new(TranslateStream { config: self.config.clone(), translator: None, credentials_refused: false })
+        Box::new(TranslateStream {
+            config: self.config.clone(),
+            translator: None,
+            credentials_refused: false,
+        })
     }
 }
 
@@ -101,8 +105,13 @@ impl TranslateStream {
     /// The provider this attempt reaches and its names for the model; `None`
     /// for a request the route stage did not route.
     fn attempt_target(&self, host: &dyn Host) -> Result<Option<Target>, ApiError> {
-        if let Some(provider) = host.upstream_host_metadata(ENDPOINT_METADATA.0, ENDPOINT_METADATA.1) {
-            let chain: Vec<Target> = host.fact("llm.fallback").and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+        if let Some(provider) =
+            host.upstream_host_metadata(ENDPOINT_METADATA.0, ENDPOINT_METADATA.1)
+        {
+            let chain: Vec<Target> = host
+                .fact("llm.fallback")
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default();
             return match chain.into_iter().find(|t| t.provider == provider) {
                 Some(target) => Ok(Some(target)),
                 None => Err(ApiError::new(
@@ -111,7 +120,9 @@ impl TranslateStream {
                 )),
             };
         }
-        let Some(upstream_model) = host.fact("llm.model.upstream") else { return Ok(None) };
+        let Some(upstream_model) = host.fact("llm.model.upstream") else {
+            return Ok(None);
+        };
         let Some(kind) = self.config.provider else {
             return Err(ApiError::new(
                 ErrorKind::Internal,
@@ -151,9 +162,17 @@ impl StageStream for TranslateStream {
             }
         };
         // Only the client headers this provider may get (crate::headers).
-        let extra = self.config.forward_headers.get(&target.provider).map(Vec::as_slice).unwrap_or_default();
-        let dropped: Vec<String> =
-            ex.request_headers().filter(|(name, _)| !headers::forwarded(name, extra)).map(|(name, _)| name.to_owned()).collect();
+        let extra = self
+            .config
+            .forward_headers
+            .get(&target.provider)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let dropped: Vec<String> = ex
+            .request_headers()
+            .filter(|(name, _)| !headers::forwarded(name, extra))
+            .map(|(name, _)| name.to_owned())
+            .collect();
         for name in &dropped {
             host.set_request_header(name, None);
         }
@@ -179,10 +198,15 @@ impl StageStream for TranslateStream {
         match translator.request(&skeleton(&ex.api, &model, stream)) {
             Ok(upstream) => {
                 host.set_request_header(":path", Some(&upstream.path));
-                apply(&upstream.headers, &mut |name, value| host.set_request_header(name, value));
+                apply(&upstream.headers, &mut |name, value| {
+                    host.set_request_header(name, value)
+                });
             }
             Err(err) => {
-                host.log(LogLevel::Error, &format!("no upstream path for {}: {err}", ex.api.name()));
+                host.log(
+                    LogLevel::Error,
+                    &format!("no upstream path for {}: {err}", ex.api.name()),
+                );
                 return Flow::Respond(Reply::error(&err, &ex.api));
             }
         }
@@ -199,7 +223,8 @@ impl StageStream for TranslateStream {
     }
 
     fn on_request(&mut self, ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
-        let (Some(translator), Some(request)) = (self.translator.as_mut(), ex.request.as_ref()) else {
+        let (Some(translator), Some(request)) = (self.translator.as_mut(), ex.request.as_ref())
+        else {
             return Flow::Continue;
         };
         match translator.request(request) {
@@ -218,12 +243,20 @@ impl StageStream for TranslateStream {
             host.set_response_header(name, None);
         }
         if let (Some(translator), Some(status)) = (self.translator.as_mut(), ex.response_status) {
-            apply(&translator.response_headers(status), &mut |name, value| host.set_response_header(name, value));
+            apply(&translator.response_headers(status), &mut |name, value| {
+                host.set_response_header(name, value)
+            });
             if matches!(status, 401 | 403) {
                 // A gateway failure, not the client's: its own key was fine.
                 self.credentials_refused = true;
-                host.set_response_header(":status", Some(&refused_credentials().status().to_string()));
-                host.log(LogLevel::Error, &format!("the provider refused the gateway's credentials (HTTP {status})"));
+                host.set_response_header(
+                    ":status",
+                    Some(&refused_credentials().status().to_string()),
+                );
+                host.log(
+                    LogLevel::Error,
+                    &format!("the provider refused the gateway's credentials (HTTP {status})"),
+                );
             }
         }
         Flow::Continue
@@ -233,7 +266,13 @@ impl StageStream for TranslateStream {
         self.translator.is_some()
     }
 
-    fn transform_response(&mut self, ex: &mut Exchange, body: &[u8], end_of_stream: bool, host: &mut dyn Host) -> Option<Vec<u8>> {
+    fn transform_response(
+        &mut self,
+        ex: &mut Exchange,
+        body: &[u8],
+        end_of_stream: bool,
+        host: &mut dyn Host,
+    ) -> Option<Vec<u8>> {
         let translator = self.translator.as_mut()?;
         if self.credentials_refused {
             return end_of_stream.then(|| refused_credentials().body(ex.api.dialect()));
@@ -245,7 +284,10 @@ impl StageStream for TranslateStream {
             match translator.response_body(body) {
                 Ok(translated) => translated,
                 Err(err) => {
-                    host.log(LogLevel::Warn, &format!("untranslatable {status} response from the provider: {err}"));
+                    host.log(
+                        LogLevel::Warn,
+                        &format!("untranslatable {status} response from the provider: {err}"),
+                    );
                     Some(err.body(ex.api.dialect()))
                 }
             }
@@ -274,31 +316,57 @@ mod tests {
     /// for every pair the translators support.
     #[test]
     fn the_skeleton_gives_the_full_requests_path_and_headers() {
-        let chat = json!({"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5});
+        let chat =
+            json!({"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 5});
         let cases: Vec<(ApiKind, Value)> = vec![
             (ApiKind::ChatCompletions, chat.clone()),
-            (ApiKind::AnthropicMessages, json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]})),
+            (
+                ApiKind::AnthropicMessages,
+                json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}),
+            ),
             (ApiKind::Embeddings, json!({"model": "m", "input": "Hi"})),
             (ApiKind::Responses, json!({"model": "m", "input": "Hi"})),
-            (ApiKind::GeminiGenerate { model: "m".into(), stream: false }, json!({"contents": [{"parts": [{"text": "Hi"}]}]})),
-            (ApiKind::GeminiEmbed { model: "m".into() }, json!({"requests": [{"content": {"parts": [{"text": "Hi"}]}}]})),
+            (
+                ApiKind::GeminiGenerate {
+                    model: "m".into(),
+                    stream: false,
+                },
+                json!({"contents": [{"parts": [{"text": "Hi"}]}]}),
+            ),
+            (
+                ApiKind::GeminiEmbed { model: "m".into() },
+                json!({"requests": [{"content": {"parts": [{"text": "Hi"}]}}]}),
+            ),
         ];
-        let options = TranslateOptions { azure_deployment: Some("dep".into()), ..TranslateOptions::default() };
+        let options = TranslateOptions {
+            azure_deployment: Some("dep".into()),
+            ..TranslateOptions::default()
+        };
         let mut checked = 0;
         for (api, body) in cases {
             for provider in ProviderKind::ALL {
                 for stream in [false, true] {
-                    let Ok(mut t) = translator(&api, provider, "up-model", &options) else { continue };
+                    let Ok(mut t) = translator(&api, provider, "up-model", &options) else {
+                        continue;
+                    };
                     let mut full = body.clone();
                     if stream {
                         full["stream"] = json!(true);
                     }
-                    let Value::Object(map) = full else { unreachable!() };
+                    let Value::Object(map) = full else {
+                        unreachable!()
+                    };
                     let full = LlmRequest::from_object(map, Some("m".into()), stream);
                     let from_skeleton = t.request(&skeleton(&api, "up-model", stream)).unwrap();
                     let from_full = t.request(&full).unwrap();
-                    assert_eq!(from_skeleton.path, from_full.path, "{api:?} -> {provider:?} stream={stream}");
-                    assert_eq!(from_skeleton.headers, from_full.headers, "{api:?} -> {provider:?} stream={stream}");
+                    assert_eq!(
+                        from_skeleton.path, from_full.path,
+                        "{api:?} -> {provider:?} stream={stream}"
+                    );
+                    assert_eq!(
+                        from_skeleton.headers, from_full.headers,
+                        "{api:?} -> {provider:?} stream={stream}"
+                    );
                     checked += 1;
                 }
             }

@@ -9,7 +9,12 @@
 //! It also prints how many host calls one request makes, since each costs a
 //! crossing into Envoy that the native figure does not show.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Value};
@@ -22,7 +27,8 @@ mod support;
 use support::MemoryHost;
 
 fn demo_config() -> Vec<u8> {
-    let mut filters: Value = serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
+    let mut filters: Value =
+        serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
     for level in filters["token_limit"]["levels"].as_array_mut().unwrap() {
         level["limits"] = json!({"requests_per_minute": 1_000_000_000u64, "input_tokens_per_minute": 1_000_000_000_000u64});
     }
@@ -33,7 +39,9 @@ fn demo_config() -> Vec<u8> {
 fn request_2kb() -> Vec<u8> {
     let turn = "Could you summarise the attached quarterly report and list the three main risks it names? \
                 Revenue grew 12% to 4.1M while costs grew faster; margins narrowed in Q3. ";
-    let mut messages = vec![json!({"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."})];
+    let mut messages = vec![
+        json!({"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."}),
+    ];
     let mut i = 0;
     while serde_json::to_vec(&messages).unwrap().len() < 2048 - 200 {
         let role = if i % 2 == 0 { "user" } else { "assistant" };
@@ -71,7 +79,14 @@ fn headers(body: &[u8]) -> Vec<(String, String)> {
 
 /// One 2 KB chat call end to end.
 fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &[u8], response: &[u8]) {
-    support::call(stages, host, headers(request), request, "application/json", response);
+    support::call(
+        stages,
+        host,
+        headers(request),
+        request,
+        "application/json",
+        response,
+    );
 }
 
 fn chain(c: &mut Criterion) {
@@ -91,7 +106,9 @@ fn chain(c: &mut Criterion) {
             println!("  {line}");
         }
     }
-    c.bench_function("chain/2KB chat call, whole chain", |b| b.iter(|| call(&stages, &mut host, &request, &response)));
+    c.bench_function("chain/2KB chat call, whole chain", |b| {
+        b.iter(|| call(&stages, &mut host, &request, &response))
+    });
 }
 
 criterion_group!(benches, chain);

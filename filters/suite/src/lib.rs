@@ -37,11 +37,22 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     let mut config = parse_json(NAME, bytes)?;
     let identity = take_client_identity(NAME, &mut config)?;
     let Value::Object(mut sections) = config else {
-        return Err(ConfigError::new(NAME, "", "must be a JSON object with one section per filter"));
+        return Err(ConfigError::new(
+            NAME,
+            "",
+            "must be a JSON object with one section per filter",
+        ));
     };
-    if let Some(unknown) = sections.keys().find(|k| !SECTIONS.iter().any(|(name, _)| name == k)) {
+    if let Some(unknown) = sections
+        .keys()
+        .find(|k| !SECTIONS.iter().any(|(name, _)| name == k))
+    {
         let known: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
-        return Err(ConfigError::new(NAME, unknown.clone(), format!("unknown filter; expected one of {}", known.join(", "))));
+        return Err(ConfigError::new(
+            NAME,
+            unknown.clone(),
+            format!("unknown filter; expected one of {}", known.join(", ")),
+        ));
     }
     share_route_models(&mut sections);
     let stages: Vec<Box<dyn Stage>> = SECTIONS
@@ -58,12 +69,29 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
 /// model names as `metric_models`: the models the operator configured get
 /// their own metric label, any other a client names is `other`.
 fn share_route_models(sections: &mut serde_json::Map<String, Value>) {
-    let Some(route) = sections.get(provider_rewrite::NAME) else { return };
+    let Some(route) = sections.get(provider_rewrite::NAME) else {
+        return;
+    };
     let mut models: Vec<Value> = Vec::new();
-    for entry in route.get("models").and_then(Value::as_array).into_iter().flatten() {
-        let targets = entry.get("to").and_then(Value::as_array).into_iter().flatten();
-        let names = entry.get("match").into_iter().chain(targets.filter_map(|to| to.get("model")));
-        for name in names.filter_map(Value::as_str).filter(|n| !n.is_empty() && !n.contains(['*', '?'])) {
+    for entry in route
+        .get("models")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let targets = entry
+            .get("to")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        let names = entry
+            .get("match")
+            .into_iter()
+            .chain(targets.filter_map(|to| to.get("model")));
+        for name in names
+            .filter_map(Value::as_str)
+            .filter(|n| !n.is_empty() && !n.contains(['*', '?']))
+        {
             if !models.iter().any(|m| m == name) {
                 models.push(name.into());
             }
@@ -90,7 +118,10 @@ mod tests {
             "token_limit": {}, "audit": {}, "pii_scan": {}
         }"#;
         let names: Vec<&str> = load(config).unwrap().iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["audit", "pii_scan", "token_limit", "provider_route"]);
+        assert_eq!(
+            names,
+            ["audit", "pii_scan", "token_limit", "provider_route"]
+        );
     }
 
     #[test]
@@ -102,31 +133,45 @@ mod tests {
                 {"match": "claude-*", "to": [{"provider": "a"}]}, {"match": "gpt-4o-mini", "to": [{"provider": "o"}]}
             ]}
         });
-        let Value::Object(map) = &mut sections else { unreachable!() };
+        let Value::Object(map) = &mut sections else {
+            unreachable!()
+        };
         share_route_models(map);
-        assert_eq!(map["audit"]["metric_models"], serde_json::json!(["fast", "gpt-4o-mini"]));
+        assert_eq!(
+            map["audit"]["metric_models"],
+            serde_json::json!(["fast", "gpt-4o-mini"])
+        );
         map["audit"]["metric_models"] = serde_json::json!(["mine"]);
         share_route_models(map);
-        assert_eq!(map["audit"]["metric_models"], serde_json::json!(["mine"]), "the audit's own list wins");
+        assert_eq!(
+            map["audit"]["metric_models"],
+            serde_json::json!(["mine"]),
+            "the audit's own list wins"
+        );
     }
 
     #[test]
     fn a_section_alone_is_a_valid_bundle() {
-        let names: Vec<&str> = load(br#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#)
-            .unwrap()
-            .iter()
-            .map(|s| s.name())
-            .collect();
+        let names: Vec<&str> =
+            load(br#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#)
+                .unwrap()
+                .iter()
+                .map(|s| s.name())
+                .collect();
         assert_eq!(names, ["provider_translate"]);
     }
 
     #[test]
     fn errors_name_the_section_and_field() {
-        let err = load(br#"{"audit": {"client_headers": ["Bad Header"]}}"#).err().unwrap();
+        let err = load(br#"{"audit": {"client_headers": ["Bad Header"]}}"#)
+            .err()
+            .unwrap();
         assert_eq!(err.to_string(), "invalid audit configuration: field `client_headers[0]`: `Bad Header` is not a lowercase HTTP header name");
         let err = load(br#"{"audits": {}}"#).err().unwrap();
         assert_eq!(err.field, "audits");
-        let err = load(br#"{"audit": {}, "client_identity": "X Client"}"#).err().unwrap();
+        let err = load(br#"{"audit": {}, "client_identity": "X Client"}"#)
+            .err()
+            .unwrap();
         assert_eq!(err.field, "client_identity");
         assert!(load(br#"{"audit": {}, "client_identity": "x-jwt-sub"}"#).is_ok());
         assert!(load(b"[]").is_err());

@@ -4,13 +4,20 @@
 const DOC: &str = include_str!("../../../docs/configuration.md");
 
 fn json_blocks() -> Vec<&'static str> {
-    DOC.split("```json\n").skip(1).filter_map(|rest| rest.split("```").next()).collect()
+    DOC.split("```json\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect()
 }
 
 #[test]
 fn every_documented_example_loads() {
     let blocks = json_blocks();
-    assert!(blocks.len() >= 6, "expected an example per filter and role, found {}", blocks.len());
+    assert!(
+        blocks.len() >= 6,
+        "expected an example per filter and role, found {}",
+        blocks.len()
+    );
     for block in blocks {
         if let Err(err) = llm_gateway_suite::load(block.as_bytes()) {
             panic!("docs/configuration.md example does not load: {err}\n{block}");
@@ -20,8 +27,13 @@ fn every_documented_example_loads() {
 
 #[test]
 fn the_documented_error_is_the_real_one() {
-    let err = llm_gateway_suite::load(br#"{"pii_scan": {"entities": {"EMAIL": "shred"}}}"#).err().unwrap();
-    assert!(DOC.contains(&err.to_string()), "docs/configuration.md shows a different error than: {err}");
+    let err = llm_gateway_suite::load(br#"{"pii_scan": {"entities": {"EMAIL": "shred"}}}"#)
+        .err()
+        .unwrap();
+    assert!(
+        DOC.contains(&err.to_string()),
+        "docs/configuration.md shows a different error than: {err}"
+    );
 }
 
 #[test]

@@ -4,7 +4,12 @@
 //! a declared one another filter sets would be missed: none is, see
 //! `Stage::publishes`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -15,46 +20,113 @@ mod support;
 
 use support::MemoryHost;
 
-fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &Value, content_type: &str, response: &[u8]) {
-    let headers = [(":method", "POST"), (":path", "/v1/chat/completions"), ("content-type", "application/json"), ("x-client-id", "demo"), ("x-agent-id", "a")]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    support::call(stages, host, headers, &serde_json::to_vec(request).unwrap(), content_type, response);
+fn call(
+    stages: &Rc<Stages>,
+    host: &mut MemoryHost,
+    request: &Value,
+    content_type: &str,
+    response: &[u8],
+) {
+    let headers = [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("content-type", "application/json"),
+        ("x-client-id", "demo"),
+        ("x-agent-id", "a"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    support::call(
+        stages,
+        host,
+        headers,
+        &serde_json::to_vec(request).unwrap(),
+        content_type,
+        response,
+    );
 }
 
 #[test]
 fn every_fact_the_bundle_sets_is_declared_and_none_it_reads_back_reaches_the_host() {
-    let mut config: Value = serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
+    let mut config: Value =
+        serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
     config["pii_scan"]["entities"] = json!({"EMAIL": "route"});
     config["pii_scan"]["route_to"] = json!({"provider": "azure"});
     config["pii_scan"]["response"] = json!({"default_action": "redact"});
     let stages = Rc::new(llm_gateway_suite::load(&serde_json::to_vec(&config).unwrap()).unwrap());
-    let declared: BTreeSet<&str> = stages.iter().flat_map(|s| s.publishes().iter().copied()).collect();
-    let mut host = MemoryHost { tracing: true.into(), ..MemoryHost::default() };
+    let declared: BTreeSet<&str> = stages
+        .iter()
+        .flat_map(|s| s.publishes().iter().copied())
+        .collect();
+    let mut host = MemoryHost {
+        tracing: true.into(),
+        ..MemoryHost::default()
+    };
 
     let email = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "mail me at jane.doe@example.com"}]});
     let reply = json!({"model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "write to bob@example.org"}}],
                        "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}});
-    call(&stages, &mut host, &email, "application/json", &serde_json::to_vec(&reply).unwrap());
+    call(
+        &stages,
+        &mut host,
+        &email,
+        "application/json",
+        &serde_json::to_vec(&reply).unwrap(),
+    );
     let plain = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]});
-    call(&stages, &mut host, &plain, "application/json", &serde_json::to_vec(&reply).unwrap());
+    call(
+        &stages,
+        &mut host,
+        &plain,
+        "application/json",
+        &serde_json::to_vec(&reply).unwrap(),
+    );
     let azure = json!({"model": "gpt-4o-mini-azure", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
     let stream = concat!(
         "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello\"}}]}\n\n",
         "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n",
         "data: [DONE]\n\n"
     );
-    call(&stages, &mut host, &azure, "text/event-stream", stream.as_bytes());
+    call(
+        &stages,
+        &mut host,
+        &azure,
+        "text/event-stream",
+        stream.as_bytes(),
+    );
 
     let set: BTreeSet<String> = host.traced("set_fact").into_iter().collect();
     let read: BTreeSet<String> = host.traced("fact").into_iter().collect();
-    for fact in ["llm.pii.findings", "llm.pii.route", "llm.pii.response_findings", "llm.azure.deployment", "llm.fallback", "llm.usage.stream", "llm.audit.record"] {
+    for fact in [
+        "llm.pii.findings",
+        "llm.pii.route",
+        "llm.pii.response_findings",
+        "llm.azure.deployment",
+        "llm.fallback",
+        "llm.usage.stream",
+        "llm.audit.record",
+    ] {
         assert!(set.contains(fact), "the calls exercise {fact}: {set:?}");
     }
-    let undeclared: Vec<&String> = set.iter().filter(|f| !declared.contains(f.as_str())).collect();
-    assert!(undeclared.is_empty(), "set but not declared by any stage: {undeclared:?}");
-    let asked: Vec<&String> = read.iter().filter(|f| declared.contains(f.as_str())).collect();
-    assert!(asked.is_empty(), "facts of the bundle's own stages read from the host: {asked:?}");
-    assert!(read.contains("llm.attempt.provider"), "the upstream filter's facts still come from the host: {read:?}");
+    let undeclared: Vec<&String> = set
+        .iter()
+        .filter(|f| !declared.contains(f.as_str()))
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "set but not declared by any stage: {undeclared:?}"
+    );
+    let asked: Vec<&String> = read
+        .iter()
+        .filter(|f| declared.contains(f.as_str()))
+        .collect();
+    assert!(
+        asked.is_empty(),
+        "facts of the bundle's own stages read from the host: {asked:?}"
+    );
+    assert!(
+        read.contains("llm.attempt.provider"),
+        "the upstream filter's facts still come from the host: {read:?}"
+    );
 }

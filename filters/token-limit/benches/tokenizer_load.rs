@@ -11,7 +11,11 @@ use std::time::Instant;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4)
 }
 
@@ -21,15 +25,30 @@ fn measure(name: &str, load: impl FnOnce() -> usize) {
     let tokens = load();
     let took = start.elapsed();
     let after = rss_kib();
-    println!("{name:<28} first build + 1 count: {:>7.1} ms, RSS +{:>5.1} MiB ({tokens} tokens)",
-        took.as_secs_f64() * 1e3, (after.saturating_sub(before)) as f64 / 1024.0);
+    println!(
+        "{name:<28} first build + 1 count: {:>7.1} ms, RSS +{:>5.1} MiB ({tokens} tokens)",
+        took.as_secs_f64() * 1e3,
+        (after.saturating_sub(before)) as f64 / 1024.0
+    );
 }
 
 fn main() {
     use token_limit::count::{exact, Encoding};
     let text = "Hello, world! Counting a few tokens.";
-    measure("ours o200k_base", || exact::count(Encoding::O200kBase, text));
-    measure("ours cl100k_base", || exact::count(Encoding::Cl100kBase, text));
-    measure("tiktoken-rs o200k_base", || tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len());
-    measure("tiktoken-rs cl100k_base", || tiktoken_rs::cl100k_base_singleton().encode_ordinary(text).len());
+    measure("ours o200k_base", || {
+        exact::count(Encoding::O200kBase, text)
+    });
+    measure("ours cl100k_base", || {
+        exact::count(Encoding::Cl100kBase, text)
+    });
+    measure("tiktoken-rs o200k_base", || {
+        tiktoken_rs::o200k_base_singleton()
+            .encode_ordinary(text)
+            .len()
+    });
+    measure("tiktoken-rs cl100k_base", || {
+        tiktoken_rs::cl100k_base_singleton()
+            .encode_ordinary(text)
+            .len()
+    });
 }

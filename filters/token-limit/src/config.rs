@@ -19,9 +19,15 @@ pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigErr
     let mut policy: LimitPolicy = parse_section(crate::NAME, value)?;
     // The one-level shorthand's fields are named as written, at the top.
     let one_level = policy.levels.is_empty();
-    policy.validate().map_err(|e| ConfigError::new(crate::NAME, e.field, e.message))?;
+    policy
+        .validate()
+        .map_err(|e| ConfigError::new(crate::NAME, e.field, e.message))?;
     for (l, level) in policy.levels.iter().enumerate() {
-        let prefix = if one_level { String::new() } else { format!("levels[{l}].") };
+        let prefix = if one_level {
+            String::new()
+        } else {
+            format!("levels[{l}].")
+        };
         for (i, part) in level.key.iter().enumerate() {
             if let KeyPart::Header(name) = part {
                 check_header_name(crate::NAME, &format!("{prefix}key[{i}].header"), name)?;
@@ -50,21 +56,31 @@ mod tests {
         assert_eq!(err.field, "counting.mode");
         let err = from_json(json!({"key": [{"header": "Bad Header"}]})).unwrap_err();
         assert_eq!(err.field, "key[0].header");
-        let err = from_json(json!({"levels": [{"key": ["client"]}, {"key": [{"header": "X-Agent"}]}]})).unwrap_err();
+        let err =
+            from_json(json!({"levels": [{"key": ["client"]}, {"key": [{"header": "X-Agent"}]}]}))
+                .unwrap_err();
         assert_eq!(err.field, "levels[1].key[0].header");
         let err = from_json(json!({"overrides": [{"key": "a", "tier": "gold"}]})).unwrap_err();
         assert_eq!(err.field, "overrides[0].tier");
         let err = from_json(json!({"limits": {"tokens_per_minute": 5}})).unwrap_err();
-        assert!(err.message.contains("unknown field `tokens_per_minute`"), "{err}");
-        let err = from_json(json!({"prices": [{"model": "m", "input": "free", "output": 0}]})).unwrap_err();
+        assert!(
+            err.message.contains("unknown field `tokens_per_minute`"),
+            "{err}"
+        );
+        let err = from_json(json!({"prices": [{"model": "m", "input": "free", "output": 0}]}))
+            .unwrap_err();
         assert!(err.field.starts_with("prices"), "{err}");
-        let err = from_json(json!({"prices": [{"model": "", "input": 1, "output": 1}]})).unwrap_err();
+        let err =
+            from_json(json!({"prices": [{"model": "", "input": 1, "output": 1}]})).unwrap_err();
         assert_eq!(err.field, "prices[0]");
-        let err = from_json(json!({"key": [{"header": "x-agent-id"}, "model"], "global": {}})).unwrap_err();
+        let err = from_json(json!({"key": [{"header": "x-agent-id"}, "model"], "global": {}}))
+            .unwrap_err();
         assert_eq!(err.field, "key[1]");
-        let err = from_json(json!({"global": {}, "limits": {"requests_per_minute": 5}})).unwrap_err();
+        let err =
+            from_json(json!({"global": {}, "limits": {"requests_per_minute": 5}})).unwrap_err();
         assert_eq!(err.field, "global");
-        let config = from_json(json!({"key": ["client"], "global": {"on_failure": "closed"}})).unwrap();
+        let config =
+            from_json(json!({"key": ["client"], "global": {"on_failure": "closed"}})).unwrap();
         assert_eq!(config.policy.global.unwrap().domain, "llm-gateway");
     }
 }

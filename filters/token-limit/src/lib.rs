@@ -7,9 +7,9 @@
 //! that runs them on each request with Envoy's shared data as the store,
 //! `stream_usage` what a streamed response used.
 
+mod config;
 pub mod count;
 pub mod limit;
-mod config;
 mod max_output;
 mod stage;
 mod stream_usage;
@@ -20,7 +20,9 @@ pub use stage::TokenLimit;
 pub const NAME: &str = "token_limit";
 
 /// Builds the stage from its JSON configuration.
-pub fn stage(config: serde_json::Value) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
+pub fn stage(
+    config: serde_json::Value,
+) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(Box::new(TokenLimit::new(config::from_json(config)?)))
 }
 

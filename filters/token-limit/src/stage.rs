@@ -5,13 +5,19 @@
 //! reconciles the reservation with the usage the provider reports.
 
 use crate::config::TokenLimitConfig;
-use crate::count::{admission_count, estimate, exact, request_tokens, Encoding, EncodingMap, Family, Format};
+use crate::count::{
+    admission_count, estimate, exact, request_tokens, Encoding, EncodingMap, Family, Format,
+};
 use crate::limit::headers::openai_headers;
 use crate::limit::key::{build_key, KeyError, MAX_PART_BYTES};
-use crate::limit::limiter::{Actual, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation};
-use crate::limit::policy::{CountingMode, KeyPart, Level, Limit, LimitPolicy, Measure, Unpriced, DAY_MS, HOUR_MS, MINUTE_MS};
-use crate::max_output::requested_max_output;
+use crate::limit::limiter::{
+    Actual, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation,
+};
+use crate::limit::policy::{
+    CountingMode, KeyPart, Level, Limit, LimitPolicy, Measure, Unpriced, DAY_MS, HOUR_MS, MINUTE_MS,
+};
 use crate::limit::store::{CasMismatch, Store};
+use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
 use llm_api::{for_both, ApiError, ErrorKind, LlmRequest, Usage};
@@ -48,7 +54,15 @@ impl TokenLimit {
         let TokenLimitConfig { policy, prices } = config;
         let limiter = Limiter::new(&policy.store);
         let encodings = EncodingMap::new(policy.counting.encodings.clone());
-        TokenLimit { shared: Rc::new(Shared { policy, prices, limiter, encodings, next_sweep_slot: Cell::new(0) }) }
+        TokenLimit {
+            shared: Rc::new(Shared {
+                policy,
+                prices,
+                limiter,
+                encodings,
+                next_sweep_slot: Cell::new(0),
+            }),
+        }
     }
 }
 
@@ -95,7 +109,10 @@ impl Stage for TokenLimit {
         let built = exact::warm(Encoding::O200kBase) | exact::warm(Encoding::Cl100kBase);
         if built {
             let took = host.now_ms().saturating_sub(started);
-            host.log(LogLevel::Info, &format!("token_limit: o200k_base and cl100k_base vocabularies built in {took} ms"));
+            host.log(
+                LogLevel::Info,
+                &format!("token_limit: o200k_base and cl100k_base vocabularies built in {took} ms"),
+            );
         }
     }
 
@@ -109,7 +126,10 @@ impl Stage for TokenLimit {
     fn on_tick(&self, host: &mut dyn Host) {
         let now = host.now_ms();
         let from = self.shared.next_sweep_slot.get();
-        let sweep = self.shared.limiter.sweep(&mut HostStore(host), from, SWEEP_SLOTS, now);
+        let sweep = self
+            .shared
+            .limiter
+            .sweep(&mut HostStore(host), from, SWEEP_SLOTS, now);
         self.shared.next_sweep_slot.set(sweep.next_slot);
         if sweep.removed > 0 {
             host.count("llm_gateway.token_limit.keys_expired", sweep.removed as u64);
@@ -166,7 +186,12 @@ fn describe(limit: &Limit) -> String {
         Measure::InputTokens => "input tokens",
         Measure::OutputTokens => "output tokens",
         Measure::TotalTokens => "tokens",
-        Measure::CostNanoUsd => return format!("a cost budget of ${:.2} per {window}", limit.max as f64 / 1e9),
+        Measure::CostNanoUsd => {
+            return format!(
+                "a cost budget of ${:.2} per {window}",
+                limit.max as f64 / 1e9
+            )
+        }
     };
     format!("{} {what} per {window}", limit.max)
 }
@@ -175,7 +200,11 @@ fn describe(limit: &Limit) -> String {
 /// call is free.
 fn nano_usd(usd: f64) -> u64 {
     let nano = (usd * 1e9).ceil();
-    if nano.is_finite() && nano > 0.0 { nano as u64 } else { 0 }
+    if nano.is_finite() && nano > 0.0 {
+        nano as u64
+    } else {
+        0
+    }
 }
 
 /// The model name without a `provider/` prefix, as price lists name it.
@@ -186,7 +215,10 @@ fn bare_model(model: &str) -> &str {
 /// The price of `model` for cost budgets: its own, else the configured
 /// price of unpriced models, else none (the request is refused).
 fn budget_price(shared: &Shared, provider: Option<&str>, model: &str) -> Option<Price> {
-    match (shared.prices.price(provider, bare_model(model)), shared.policy.unpriced_models) {
+    match (
+        shared.prices.price(provider, bare_model(model)),
+        shared.policy.unpriced_models,
+    ) {
         (Some(price), _) => Some(*price),
         (None, Unpriced::Price(price)) => Some(price),
         (None, Unpriced::Reject) => None,
@@ -239,27 +271,52 @@ impl TokenLimitStream {
         let shared = &self.shared;
         let model = request.model.as_deref().unwrap_or_default();
         let family = family(&shared.encodings, model);
-        let estimated = for_both!(request, |body| request_tokens(format, body, model, &mut |text| estimate(family, text)));
+        let estimated = for_both!(request, |body| request_tokens(
+            format,
+            body,
+            model,
+            &mut |text| estimate(family, text)
+        ));
         let encoding = shared.encodings.lookup(model);
         let mut exact_count = |limit: u64| {
             let total = encoding.map_or(0, |enc| {
-                for_both!(request, |body| request_tokens(format, body, model, &mut |text| exact::count(enc, text) as u64))
+                for_both!(request, |body| request_tokens(
+                    format,
+                    body,
+                    model,
+                    &mut |text| exact::count(enc, text) as u64
+                ))
             });
             if total > limit {
-                Err(exact::Exceeded { at_least: usize::try_from(total).unwrap_or(usize::MAX) })
+                Err(exact::Exceeded {
+                    at_least: usize::try_from(total).unwrap_or(usize::MAX),
+                })
             } else {
                 Ok(total)
             }
         };
         let exact: Option<&mut dyn FnMut(u64) -> Result<u64, exact::Exceeded>> =
-            if encoding.is_some() { Some(&mut exact_count) } else { None };
-        let counted = admission_count(shared.policy.counting.mode, estimated, shared.policy.counting.safety_margin, remaining, exact);
+            if encoding.is_some() {
+                Some(&mut exact_count)
+            } else {
+                None
+            };
+        let counted = admission_count(
+            shared.policy.counting.mode,
+            estimated,
+            shared.policy.counting.safety_margin,
+            remaining,
+            exact,
+        );
         (counted.tokens, counted.estimate)
     }
 
     /// Makes a streamed chat request report its usage (see `stream_usage`).
     fn ask_for_stream_usage(&mut self, ex: &mut Exchange) {
-        self.hide_usage_chunk = ex.request.as_ref().is_some_and(|r| must_ask_for_usage(&ex.api, r));
+        self.hide_usage_chunk = ex
+            .request
+            .as_ref()
+            .is_some_and(|r| must_ask_for_usage(&ex.api, r));
         if self.hide_usage_chunk {
             if let Some(request) = ex.request_mut() {
                 ask_for_usage(request);
@@ -299,8 +356,17 @@ impl TokenLimitStream {
 
     /// The 429 (or 400 when retrying cannot help) for a request a level
     /// refused, naming the level and the limit.
-    fn reject(ex: &Exchange, level: &str, states: &[LimitState], rejection: &Rejection, demand: u64) -> Flow {
-        let limit = rejection.limit.as_ref().map_or_else(|| "its limit".to_owned(), describe);
+    fn reject(
+        ex: &Exchange,
+        level: &str,
+        states: &[LimitState],
+        rejection: &Rejection,
+        demand: u64,
+    ) -> Flow {
+        let limit = rejection
+            .limit
+            .as_ref()
+            .map_or_else(|| "its limit".to_owned(), describe);
         let error = match rejection.reason {
             Reason::CanNeverSucceed => ApiError::invalid(format!(
                 "This request needs about {demand} input tokens, more than {limit} (the `{level}` limits) allows: it can never succeed. Send a smaller request."
@@ -316,14 +382,24 @@ impl TokenLimitStream {
             }
         };
         let mut reply = Reply::error(&error, &ex.api);
-        reply.headers.extend(openai_headers(states, Some(rejection)).into_iter().map(|(k, v)| (k.to_owned(), v)));
-        reply.headers.push(("x-ratelimit-level".to_owned(), level.to_owned()));
+        reply.headers.extend(
+            openai_headers(states, Some(rejection))
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+        reply
+            .headers
+            .push(("x-ratelimit-level".to_owned(), level.to_owned()));
         Flow::Respond(reply)
     }
 
     /// The key of every level, or the reply to a request that cannot have
     /// one (a missing part where the level rejects, an overlong value).
-    fn keys<'p>(policy: &'p LimitPolicy, ex: &Exchange, model: Option<&str>) -> Result<Vec<(&'p Level, String)>, Flow> {
+    fn keys<'p>(
+        policy: &'p LimitPolicy,
+        ex: &Exchange,
+        model: Option<&str>,
+    ) -> Result<Vec<(&'p Level, String)>, Flow> {
         let mut keys = Vec::with_capacity(policy.levels.len());
         for level in &policy.levels {
             let key = build_key(&level.key, level.missing_key, |part| match part {
@@ -340,13 +416,16 @@ impl TokenLimitStream {
                 }
                 // No client id means no authentication: Envoy's 401. A
                 // missing header is the caller's to add.
-                Err(KeyError::Missing(KeyPart::Client)) => {
-                    ApiError::new(ErrorKind::Authentication, "This gateway limits requests per client; the request names none.")
-                        .with_code("missing_client_key")
-                }
-                Err(KeyError::Missing(part)) => {
-                    ApiError::invalid(format!("This gateway limits requests per {}; send it.", part_name(part))).with_code("missing_key_part")
-                }
+                Err(KeyError::Missing(KeyPart::Client)) => ApiError::new(
+                    ErrorKind::Authentication,
+                    "This gateway limits requests per client; the request names none.",
+                )
+                .with_code("missing_client_key"),
+                Err(KeyError::Missing(part)) => ApiError::invalid(format!(
+                    "This gateway limits requests per {}; send it.",
+                    part_name(part)
+                ))
+                .with_code("missing_key_part"),
                 Err(KeyError::TooLong(part)) => ApiError::invalid(format!(
                     "The {} is longer than the {MAX_PART_BYTES} bytes the gateway accepts.",
                     part_name(part)
@@ -378,13 +457,23 @@ impl StageStream for TokenLimitStream {
             Ok(keys) => keys,
             Err(reply) => return reply,
         };
-        host.set_fact("llm.ratelimit.key", &key_fact(keys.iter().map(|(level, key)| (level.name.as_str(), key.as_str()))));
+        host.set_fact(
+            "llm.ratelimit.key",
+            &key_fact(
+                keys.iter()
+                    .map(|(level, key)| (level.name.as_str(), key.as_str())),
+            ),
+        );
         if policy.global.is_some() {
             return self.publish_for_global(ex, host);
         }
         let keyed: Vec<Keyed> = keys
             .into_iter()
-            .map(|(level, key)| Keyed { limits: level.limits_for(&key).to_set(), store_key: format!("{}\u{1f}{key}", level.name), level })
+            .map(|(level, key)| Keyed {
+                limits: level.limits_for(&key).to_set(),
+                store_key: format!("{}\u{1f}{key}", level.name),
+                level,
+            })
             .filter(|k| !k.limits.is_empty())
             .collect();
         if keyed.is_empty() {
@@ -392,7 +481,10 @@ impl StageStream for TokenLimitStream {
         }
         // A cost budget prices the request up front; a model without a
         // price is refused rather than let through free.
-        let price = if keyed.iter().any(|k| k.limits.iter().any(|l| l.measure == Measure::CostNanoUsd)) {
+        let price = if keyed
+            .iter()
+            .any(|k| k.limits.iter().any(|l| l.measure == Measure::CostNanoUsd))
+        {
             let name = model.as_deref().unwrap_or_default();
             match budget_price(&shared, None, name) {
                 Some(price) => Some(price),
@@ -411,7 +503,9 @@ impl StageStream for TokenLimitStream {
         };
         let format = Format::of(&ex.api);
         let max_output = match (ex.request.as_ref(), format) {
-            (Some(request), Some(format)) => for_both!(request, |body| requested_max_output(format, body)),
+            (Some(request), Some(format)) => {
+                for_both!(request, |body| requested_max_output(format, body))
+            }
             _ => None,
         };
         let output_tokens = max_output.unwrap_or(policy.default_output_tokens);
@@ -430,7 +524,9 @@ impl StageStream for TokenLimitStream {
         let elsewhere = keyed
             .iter()
             .skip(1)
-            .filter_map(|k| token_limits(&shared.limiter.peek(&store, &k.store_key, &k.limits, now)))
+            .filter_map(|k| {
+                token_limits(&shared.limiter.peek(&store, &k.store_key, &k.limits, now))
+            })
             .min();
         let mut estimate = 0;
         let mut admitted: Vec<(Reservation, Vec<Limit>)> = Vec::with_capacity(keyed.len());
@@ -439,27 +535,46 @@ impl StageStream for TokenLimitStream {
         let mut refused = None;
         for (i, k) in keyed.iter().enumerate() {
             let decision = if i == 0 {
-                let (decision, measured) = shared.limiter.admit_measured(&mut store, &k.store_key, &k.limits, now, |before| {
-                    let remaining = match (token_limits(before), elsewhere) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    let (input_tokens, estimated) = match (ex.request.as_ref(), format) {
-                        (Some(request), Some(format)) => self.count(request, format, remaining),
-                        _ => (0, 0),
-                    };
-                    estimate = estimated;
-                    let (cost_nano_usd, output_cost_nano_usd) = price.map_or((0, 0), |price| {
-                        let input = Usage { input: input_tokens, ..Usage::default() };
-                        let output = Usage { output: output_tokens, ..Usage::default() };
-                        (nano_usd(price.cost(&input)), nano_usd(price.cost(&output)))
-                    });
-                    Demand { input_tokens, output_tokens, cost_nano_usd, output_cost_nano_usd }
-                });
+                let (decision, measured) = shared.limiter.admit_measured(
+                    &mut store,
+                    &k.store_key,
+                    &k.limits,
+                    now,
+                    |before| {
+                        let remaining = match (token_limits(before), elsewhere) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        let (input_tokens, estimated) = match (ex.request.as_ref(), format) {
+                            (Some(request), Some(format)) => self.count(request, format, remaining),
+                            _ => (0, 0),
+                        };
+                        estimate = estimated;
+                        let (cost_nano_usd, output_cost_nano_usd) = price.map_or((0, 0), |price| {
+                            let input = Usage {
+                                input: input_tokens,
+                                ..Usage::default()
+                            };
+                            let output = Usage {
+                                output: output_tokens,
+                                ..Usage::default()
+                            };
+                            (nano_usd(price.cost(&input)), nano_usd(price.cost(&output)))
+                        });
+                        Demand {
+                            input_tokens,
+                            output_tokens,
+                            cost_nano_usd,
+                            output_cost_nano_usd,
+                        }
+                    },
+                );
                 demand = measured;
                 decision
             } else {
-                shared.limiter.admit(&mut store, &k.store_key, &k.limits, demand, now)
+                shared
+                    .limiter
+                    .admit(&mut store, &k.store_key, &k.limits, demand, now)
             };
             states.extend_from_slice(&decision.limits);
             match decision.outcome {
@@ -473,7 +588,11 @@ impl StageStream for TokenLimitStream {
         if refused.is_some() {
             // The levels that admitted it give the reservation back whole.
             for (reservation, limits) in &admitted {
-                if shared.limiter.release(&mut store, reservation, limits, now).is_err() {
+                if shared
+                    .limiter
+                    .release(&mut store, reservation, limits, now)
+                    .is_err()
+                {
                     store.0.count("llm_gateway.token_limit.reconcile_lost", 1);
                 }
             }
@@ -487,7 +606,12 @@ impl StageStream for TokenLimitStream {
             host.count("llm_gateway.token_limit.rejected", 1);
             return Self::reject(ex, level, &states, &rejection, demand.input_tokens);
         }
-        self.admitted = Some(Admitted { levels: admitted, states, model, price });
+        self.admitted = Some(Admitted {
+            levels: admitted,
+            states,
+            model,
+            price,
+        });
         self.ask_for_stream_usage(ex);
         Flow::Continue
     }
@@ -517,19 +641,39 @@ impl StageStream for TokenLimitStream {
 
     fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
         let dialect = ex.api.dialect();
-        self.usage = ex.response.as_ref().and_then(|body| for_both!(body, |body| Usage::from_json(dialect, body)));
+        self.usage = ex
+            .response
+            .as_ref()
+            .and_then(|body| for_both!(body, |body| Usage::from_json(dialect, body)));
         if let Some(usage) = self.usage {
             self.publish_output_for_global(&usage, host);
         }
     }
 
-    fn on_response_events(&mut self, ex: &mut Exchange, events: &mut Vec<llm_api::SseEvent>, end: bool, host: &mut dyn Host) {
+    fn on_response_events(
+        &mut self,
+        ex: &mut Exchange,
+        events: &mut Vec<llm_api::SseEvent>,
+        end: bool,
+        host: &mut dyn Host,
+    ) {
         let stream = self.stream_usage.get_or_insert_with(|| {
-            let model = self.admitted.as_ref().and_then(|a| a.model.as_deref()).unwrap_or_default();
-            StreamUsage::new(&ex.api, family(&self.shared.encodings, bare_model(model)), self.hide_usage_chunk)
+            let model = self
+                .admitted
+                .as_ref()
+                .and_then(|a| a.model.as_deref())
+                .unwrap_or_default();
+            StreamUsage::new(
+                &ex.api,
+                family(&self.shared.encodings, bare_model(model)),
+                self.hide_usage_chunk,
+            )
         });
         if let Some(hidden) = stream.on_events(events) {
-            host.set_fact("llm.usage.stream", &serde_json::to_string(&hidden).unwrap_or_default());
+            host.set_fact(
+                "llm.usage.stream",
+                &serde_json::to_string(&hidden).unwrap_or_default(),
+            );
         }
         if end {
             if let Some(usage) = stream.usage() {
@@ -544,15 +688,28 @@ impl StageStream for TokenLimitStream {
     /// anything else (a stream cut short, an abort) keeps the whole
     /// reservation.
     fn on_done(&mut self, ex: &Exchange, host: &mut dyn Host) {
-        let Some(admitted) = self.admitted.take() else { return };
-        let reported = self.usage.or_else(|| self.stream_usage.as_ref().and_then(StreamUsage::usage));
-        let Some(first) = admitted.levels.first().map(|(r, _)| r.reserved) else { return };
+        let Some(admitted) = self.admitted.take() else {
+            return;
+        };
+        let reported = self
+            .usage
+            .or_else(|| self.stream_usage.as_ref().and_then(StreamUsage::usage));
+        let Some(first) = admitted.levels.first().map(|(r, _)| r.reserved) else {
+            return;
+        };
         let mut usage = match reported {
             Some(usage) => usage,
-            None if ex.response_status.is_some_and(|s| s >= 400) => Usage { input: first.input_tokens, ..Usage::default() },
+            None if ex.response_status.is_some_and(|s| s >= 400) => Usage {
+                input: first.input_tokens,
+                ..Usage::default()
+            },
             None => return,
         };
-        if self.stream_usage.as_ref().is_some_and(StreamUsage::is_counted) {
+        if self
+            .stream_usage
+            .as_ref()
+            .is_some_and(StreamUsage::is_counted)
+        {
             // Counted output only: the input stays as reserved.
             usage.input = first.input_tokens;
             usage.total = usage.input + usage.output;
@@ -563,13 +720,24 @@ impl StageStream for TokenLimitStream {
         let cost_nano_usd = admitted.price.map(|admission_price| {
             let provider = host.fact("llm.attempt.provider");
             let served = host.fact("llm.attempt.model").or(admitted.model.clone());
-            let price = served.and_then(|m| budget_price(&self.shared, provider.as_deref(), &m)).unwrap_or(admission_price);
+            let price = served
+                .and_then(|m| budget_price(&self.shared, provider.as_deref(), &m))
+                .unwrap_or(admission_price);
             nano_usd(price.cost(&usage))
         });
-        let actual = Actual { input_tokens: usage.input, output_tokens: usage.output, cost_nano_usd };
+        let actual = Actual {
+            input_tokens: usage.input,
+            output_tokens: usage.output,
+            cost_nano_usd,
+        };
         let now = host.now_ms();
         for (reservation, limits) in &admitted.levels {
-            if self.shared.limiter.reconcile(&mut HostStore(host), reservation, limits, actual, now).is_err() {
+            if self
+                .shared
+                .limiter
+                .reconcile(&mut HostStore(host), reservation, limits, actual, now)
+                .is_err()
+            {
                 host.count("llm_gateway.token_limit.reconcile_lost", 1);
             }
         }

@@ -27,7 +27,10 @@ pub fn must_ask_for_usage(api: &ApiKind, request: &LlmRequest) -> bool {
 
 /// Whether requests of `api` may get the usage option added.
 pub fn is_chat(api: &ApiKind) -> bool {
-    matches!(api, ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. })
+    matches!(
+        api,
+        ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }
+    )
 }
 
 /// Sets `stream_options.include_usage`.
@@ -35,7 +38,9 @@ pub fn ask_for_usage(request: &mut LlmRequest) {
     let Some(body) = request.body_mut().as_object_mut() else {
         return;
     };
-    let options = body.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+    let options = body
+        .entry("stream_options")
+        .or_insert_with(|| Value::Object(Map::new()));
     if !options.is_object() {
         *options = Value::Object(Map::new());
     }
@@ -46,7 +51,11 @@ pub fn ask_for_usage(request: &mut LlmRequest) {
 
 /// Whether an OpenAI chat request asks for the usage chunk of its stream.
 fn asks_for_usage(request: &LlmRequest) -> bool {
-    for_both!(request, |body| body.field("stream_options").and_then(|o| o.field("include_usage")).and_then(Json::as_bool)) == Some(true)
+    for_both!(request, |body| body
+        .field("stream_options")
+        .and_then(|o| o.field("include_usage"))
+        .and_then(Json::as_bool))
+        == Some(true)
 }
 
 pub struct StreamUsage {
@@ -115,7 +124,13 @@ impl StreamUsage {
     /// the caller keeps its reserved estimate for that).
     pub fn usage(&self) -> Option<Usage> {
         let counted = self.counted.map(|features| features.estimate(self.family));
-        self.reported.usage().or_else(|| counted.map(|output| Usage { output, total: output, ..Usage::default() }))
+        self.reported.usage().or_else(|| {
+            counted.map(|output| Usage {
+                output,
+                total: output,
+                ..Usage::default()
+            })
+        })
     }
 
     /// Whether the usage is counted rather than reported.
@@ -132,7 +147,9 @@ fn usage_chunk(event: &SseEvent) -> Option<Usage> {
     }
     let value: Value = serde_json::from_str(data).ok()?;
     let no_choices = value.get("choices")?.as_array()?.is_empty();
-    (no_choices && value.get("usage")?.is_object()).then(|| Usage::from_json(Dialect::OpenAi, &value)).flatten()
+    (no_choices && value.get("usage")?.is_object())
+        .then(|| Usage::from_json(Dialect::OpenAi, &value))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -158,11 +175,20 @@ mod tests {
         assert!(must_ask_for_usage(&chat, &r));
         ask_for_usage(&mut r);
         assert!(!must_ask_for_usage(&chat, &r), "asks now");
-        assert_eq!(r.object()["stream_options"], serde_json::json!({"include_usage": true}));
-        let mut r = request(serde_json::json!({"model": "m", "stream": true, "stream_options": {"include_usage": false, "x": 1}, "messages": []}));
+        assert_eq!(
+            r.object()["stream_options"],
+            serde_json::json!({"include_usage": true})
+        );
+        let mut r = request(
+            serde_json::json!({"model": "m", "stream": true, "stream_options": {"include_usage": false, "x": 1}, "messages": []}),
+        );
         assert!(must_ask_for_usage(&chat, &r));
         ask_for_usage(&mut r);
-        assert_eq!(r.object()["stream_options"], serde_json::json!({"include_usage": true, "x": 1}), "other options kept");
+        assert_eq!(
+            r.object()["stream_options"],
+            serde_json::json!({"include_usage": true, "x": 1}),
+            "other options kept"
+        );
         let r = request(serde_json::json!({"model": "m", "messages": []}));
         assert!(!must_ask_for_usage(&chat, &r), "not a stream");
         let r = request(serde_json::json!({"model": "m", "stream": true, "messages": []}));
@@ -197,7 +223,12 @@ mod tests {
         let text = "The quick brown fox jumps over the lazy dog. ".repeat(20);
         let stream: String = text
             .split_inclusive(' ')
-            .map(|word| format!("data: {}\n\n", serde_json::json!({"choices": [{"index": 0, "delta": {"content": word}}]})))
+            .map(|word| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"choices": [{"index": 0, "delta": {"content": word}}]})
+                )
+            })
             .collect();
         let mut batch = events(&stream);
         assert_eq!(counter.on_events(&mut batch), None);

@@ -2,7 +2,12 @@
 //! the corpus and of texts that stress the merges, OpenAI's message-overhead
 //! rules (tiktoken-rs's cookbook port as the oracle), and no input panics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -14,7 +19,10 @@ fn published_strings() {
     assert_eq!(exact::count(Encoding::Cl100kBase, "tiktoken is great!"), 6);
     assert_eq!(exact::count(Encoding::Cl100kBase, "hello world"), 2);
     assert_eq!(exact::count(Encoding::O200kBase, "hello world"), 2);
-    assert_eq!(exact::count(Encoding::Cl100kBase, "antidisestablishmentarianism"), 6);
+    assert_eq!(
+        exact::count(Encoding::Cl100kBase, "antidisestablishmentarianism"),
+        6
+    );
 }
 
 fn tiktoken(encoding: Encoding, text: &str) -> usize {
@@ -37,7 +45,11 @@ fn counts_equal_tiktoken_rs() {
         let chars: Vec<char> = text.chars().collect();
         for window in [7usize, 31, 200, 1000] {
             for start in (0..chars.len()).step_by(window / 2 + 7) {
-                texts.push(chars[start..(start + window).min(chars.len())].iter().collect());
+                texts.push(
+                    chars[start..(start + window).min(chars.len())]
+                        .iter()
+                        .collect(),
+                );
             }
         }
         texts.push(text);
@@ -50,13 +62,22 @@ fn counts_equal_tiktoken_rs() {
         "  \n\n  x  \t\r\n ".repeat(300),
         " ".repeat(10_000) + "x",
         "0123456789".repeat(500),
-        (0..3000).filter_map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000)).collect(),
-        (0..5000).map(|i| char::from(33 + (i * 37 % 90) as u8)).collect(),
+        (0..3000)
+            .filter_map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000))
+            .collect(),
+        (0..5000)
+            .map(|i| char::from(33 + (i * 37 % 90) as u8))
+            .collect(),
         "<|endoftext|> and <|fim_prefix|> as text".into(),
     ]);
     for text in &texts {
         for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
-            assert_eq!(exact::count(encoding, text), tiktoken(encoding, text), "{encoding:?} on {:?}", &text[..text.floor_char_boundary(80)]);
+            assert_eq!(
+                exact::count(encoding, text),
+                tiktoken(encoding, text),
+                "{encoding:?} on {:?}",
+                &text[..text.floor_char_boundary(80)]
+            );
         }
     }
     assert!(texts.len() > 1000, "{} texts", texts.len());
@@ -102,7 +123,10 @@ fn message_overhead_matches_the_cookbook() {
         assert_eq!(ours as usize, oracle(model, &messages), "{model}");
     }
     // The cookbook's published figure for gpt-3.5-turbo / gpt-4 is 129.
-    assert_eq!(chat_count("gpt-4", &json!({"messages": cookbook_messages()})), 129);
+    assert_eq!(
+        chat_count("gpt-4", &json!({"messages": cookbook_messages()})),
+        129
+    );
 }
 
 #[test]
@@ -124,8 +148,12 @@ fn tools_and_images() {
     let with_tools = chat_count("gpt-4o", &body);
     let rendered = "namespace functions {\n\n// Weather for a city\ntype get_weather = (_: {\n// City name\ncity: string,\nunit?: \"c\" | \"f\",\n}) => any;\n\n} // namespace functions";
     // The system message gains a newline, then +9, -4 (system present).
-    let newline = exact::count(Encoding::O200kBase, "Be brief.\n") - exact::count(Encoding::O200kBase, "Be brief.");
-    assert_eq!(with_tools, without_tools + (exact::count(Encoding::O200kBase, rendered) + newline) as u64 + 9 - 4);
+    let newline = exact::count(Encoding::O200kBase, "Be brief.\n")
+        - exact::count(Encoding::O200kBase, "Be brief.");
+    assert_eq!(
+        with_tools,
+        without_tools + (exact::count(Encoding::O200kBase, rendered) + newline) as u64 + 9 - 4
+    );
     // The low-detail image costs 85.
     let text_only = json!({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is in this image?"}]});
     assert_eq!(without_tools, chat_count("gpt-4o", &text_only) + 85);
@@ -136,13 +164,28 @@ fn other_formats() {
     let mut est = |t: &str| estimate(Family::Anthropic, t);
     let anthropic = json!({"system": "Be brief.", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello there"},
         {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "42 degrees"}]}]}]});
-    assert!(request_tokens(Format::AnthropicMessages, &anthropic, "claude-sonnet-4-5", &mut est) > 9);
+    assert!(
+        request_tokens(
+            Format::AnthropicMessages,
+            &anthropic,
+            "claude-sonnet-4-5",
+            &mut est
+        ) > 9
+    );
     let gemini = json!({"systemInstruction": {"parts": [{"text": "Be brief."}]}, "contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]});
     let mut g = |t: &str| estimate(Family::Gemini, t);
     assert!(request_tokens(Format::GeminiGenerate, &gemini, "gemini-2.5-flash", &mut g) > 9);
     let emb = json!({"input": ["hello world", "tiktoken is great!"]});
     let mut e = |t: &str| exact::count(Encoding::Cl100kBase, t) as u64;
-    assert_eq!(request_tokens(Format::OpenAiEmbeddings, &emb, "text-embedding-3-small", &mut e), 8);
+    assert_eq!(
+        request_tokens(
+            Format::OpenAiEmbeddings,
+            &emb,
+            "text-embedding-3-small",
+            &mut e
+        ),
+        8
+    );
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -151,13 +194,61 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         ".{0,40}".prop_map(Value::String),
-        prop::sample::select(vec!["role", "content", "text", "image_url", "type", "system", "tools", "function", "parameters", "properties", "items", "array", "object", "string", "enum", "low"]).prop_map(|s| Value::String(s.into())),
+        prop::sample::select(vec![
+            "role",
+            "content",
+            "text",
+            "image_url",
+            "type",
+            "system",
+            "tools",
+            "function",
+            "parameters",
+            "properties",
+            "items",
+            "array",
+            "object",
+            "string",
+            "enum",
+            "low"
+        ])
+        .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(vec!["messages", "content", "role", "name", "type", "text", "image_url", "detail", "tools", "function", "parameters", "properties", "required", "items", "enum", "input", "contents", "parts", "system", "tool_calls", "arguments", "instructions", "systemInstruction"]), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            prop::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "messages",
+                        "content",
+                        "role",
+                        "name",
+                        "type",
+                        "text",
+                        "image_url",
+                        "detail",
+                        "tools",
+                        "function",
+                        "parameters",
+                        "properties",
+                        "required",
+                        "items",
+                        "enum",
+                        "input",
+                        "contents",
+                        "parts",
+                        "system",
+                        "tool_calls",
+                        "arguments",
+                        "instructions",
+                        "systemInstruction"
+                    ]),
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
         ]
     })
 }

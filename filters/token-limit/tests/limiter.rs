@@ -1,20 +1,33 @@
 //! The limiter with injected time and the in-memory CAS store: windows,
 //! edges, reconciliation, expiry, tiers, interleaved workers, invariants.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use proptest::prelude::*;
 use token_limit::limit::policy::{StoreConfig, MINUTE_MS};
 use token_limit::limit::{
-    Actual, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore, Outcome, Reason, Store, BUCKETS,
+    Actual, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore, Outcome, Reason,
+    Store, BUCKETS,
 };
 
 fn limiter() -> Limiter {
-    Limiter::new(&StoreConfig { slots: 64, ..StoreConfig::default() })
+    Limiter::new(&StoreConfig {
+        slots: 64,
+        ..StoreConfig::default()
+    })
 }
 
 fn tokens(n: u64) -> Demand {
-    Demand { input_tokens: n, cost_nano_usd: 0, ..Demand::default() }
+    Demand {
+        input_tokens: n,
+        cost_nano_usd: 0,
+        ..Demand::default()
+    }
 }
 
 fn admitted(o: &Outcome) -> bool {
@@ -24,37 +37,72 @@ fn admitted(o: &Outcome) -> bool {
 #[test]
 fn exactly_the_limit_is_admitted_and_no_more() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { requests_per_minute: Some(10), ..Limits::default() }.to_set();
+    let limits = Limits {
+        requests_per_minute: Some(10),
+        ..Limits::default()
+    }
+    .to_set();
     for i in 0..10 {
-        assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(1), 1000 + i).outcome), "request {i}");
+        assert!(
+            admitted(&l.admit(&mut s, "k", &limits, tokens(1), 1000 + i).outcome),
+            "request {i}"
+        );
     }
     let d = l.admit(&mut s, "k", &limits, tokens(1), 2000);
-    let Outcome::Rejected(r) = d.outcome else { panic!("11th admitted") };
+    let Outcome::Rejected(r) = d.outcome else {
+        panic!("11th admitted")
+    };
     assert_eq!(r.reason, Reason::OverLimit);
     assert_eq!(d.limits[0].used, 10);
     // All ten were in bucket 0 (0-6 s), which leaves at 66 s.
     assert_eq!(r.retry_after_ms, Some(66_000 - 2000));
-    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(1), 66_000).outcome));
+    assert!(admitted(
+        &l.admit(&mut s, "k", &limits, tokens(1), 66_000).outcome
+    ));
 }
 
 #[test]
 fn token_edges() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
-    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(990), 0).outcome));
-    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(11), 0).outcome), "990 + 11 > 1000");
-    assert!(admitted(&l.admit(&mut s, "k", &limits, tokens(10), 0).outcome), "990 + 10 = 1000 fits");
-    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(1), 0).outcome), "at exactly the limit: rejected");
+    let limits = Limits {
+        input_tokens_per_minute: Some(1000),
+        ..Limits::default()
+    }
+    .to_set();
+    assert!(admitted(
+        &l.admit(&mut s, "k", &limits, tokens(990), 0).outcome
+    ));
+    assert!(
+        !admitted(&l.admit(&mut s, "k", &limits, tokens(11), 0).outcome),
+        "990 + 11 > 1000"
+    );
+    assert!(
+        admitted(&l.admit(&mut s, "k", &limits, tokens(10), 0).outcome),
+        "990 + 10 = 1000 fits"
+    );
+    assert!(
+        !admitted(&l.admit(&mut s, "k", &limits, tokens(1), 0).outcome),
+        "at exactly the limit: rejected"
+    );
     let d = l.admit(&mut s, "other", &limits, tokens(1001), 0);
-    let Outcome::Rejected(r) = d.outcome else { panic!() };
-    assert_eq!((r.reason, r.retry_after_ms), (Reason::CanNeverSucceed, None));
+    let Outcome::Rejected(r) = d.outcome else {
+        panic!()
+    };
+    assert_eq!(
+        (r.reason, r.retry_after_ms),
+        (Reason::CanNeverSucceed, None)
+    );
 }
 
 #[test]
 fn no_double_burst_at_window_edges() {
     // A fixed window would admit 10 at 59.9 s and 10 more at 60.1 s.
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { requests_per_minute: Some(10), ..Limits::default() }.to_set();
+    let limits = Limits {
+        requests_per_minute: Some(10),
+        ..Limits::default()
+    }
+    .to_set();
     let mut times = Vec::new();
     for t in (0..200_000).step_by(100) {
         if admitted(&l.admit(&mut s, "k", &limits, tokens(1), t).outcome) {
@@ -62,8 +110,14 @@ fn no_double_burst_at_window_edges() {
         }
     }
     for (i, &t) in times.iter().enumerate() {
-        let in_window = times[i..].iter().take_while(|&&u| u < t + MINUTE_MS).count();
-        assert!(in_window <= 10, "{in_window} admitted in the minute from {t}");
+        let in_window = times[i..]
+            .iter()
+            .take_while(|&&u| u < t + MINUTE_MS)
+            .count();
+        assert!(
+            in_window <= 10,
+            "{in_window} admitted in the minute from {t}"
+        );
     }
     // And it is not needlessly strict: 10 per (60 s + one bucket).
     assert!(times.len() >= 30, "{}", times.len());
@@ -72,23 +126,84 @@ fn no_double_burst_at_window_edges() {
 #[test]
 fn reconciliation_credits_and_debits() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { input_tokens_per_minute: Some(1000), output_tokens_per_minute: Some(500), total_tokens_per_day: Some(10_000), ..Limits::default() }.to_set();
+    let limits = Limits {
+        input_tokens_per_minute: Some(1000),
+        output_tokens_per_minute: Some(500),
+        total_tokens_per_day: Some(10_000),
+        ..Limits::default()
+    }
+    .to_set();
     let d = l.admit(&mut s, "k", &limits, tokens(600), 0);
-    let Outcome::Admitted(res) = d.outcome else { panic!() };
+    let Outcome::Admitted(res) = d.outcome else {
+        panic!()
+    };
     // Real usage 400 in (credit 200), 300 out.
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 400, output_tokens: 300, cost_nano_usd: Some(0) }, 5000).unwrap();
-    let used: Vec<u64> = l.peek(&s, "k", &limits, 5000).iter().map(|x| x.used).collect();
+    l.reconcile(
+        &mut s,
+        &res,
+        &limits,
+        Actual {
+            input_tokens: 400,
+            output_tokens: 300,
+            cost_nano_usd: Some(0),
+        },
+        5000,
+    )
+    .unwrap();
+    let used: Vec<u64> = l
+        .peek(&s, "k", &limits, 5000)
+        .iter()
+        .map(|x| x.used)
+        .collect();
     assert_eq!(used, vec![400, 300, 700]);
     // Debit: reserved 100, used 700.
-    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, tokens(100), 6000).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 700, output_tokens: 0, cost_nano_usd: Some(0) }, 7000).unwrap();
-    assert_eq!(l.peek(&s, "k", &limits, 7000)[0].used, 1100, "a debit may overshoot: the tokens were used");
-    assert!(!admitted(&l.admit(&mut s, "k", &limits, tokens(1), 7000).outcome));
+    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, tokens(100), 6000).outcome else {
+        panic!()
+    };
+    l.reconcile(
+        &mut s,
+        &res,
+        &limits,
+        Actual {
+            input_tokens: 700,
+            output_tokens: 0,
+            cost_nano_usd: Some(0),
+        },
+        7000,
+    )
+    .unwrap();
+    assert_eq!(
+        l.peek(&s, "k", &limits, 7000)[0].used,
+        1100,
+        "a debit may overshoot: the tokens were used"
+    );
+    assert!(!admitted(
+        &l.admit(&mut s, "k", &limits, tokens(1), 7000).outcome
+    ));
     // Output limit: 300 of 500 used; a stream counted at 250 more fills it.
-    let Outcome::Admitted(res) = l.admit(&mut s, "k2", &limits, tokens(1), 0).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1, output_tokens: 500, cost_nano_usd: Some(0) }, 0).unwrap();
+    let Outcome::Admitted(res) = l.admit(&mut s, "k2", &limits, tokens(1), 0).outcome else {
+        panic!()
+    };
+    l.reconcile(
+        &mut s,
+        &res,
+        &limits,
+        Actual {
+            input_tokens: 1,
+            output_tokens: 500,
+            cost_nano_usd: Some(0),
+        },
+        0,
+    )
+    .unwrap();
     let d = l.admit(&mut s, "k2", &limits, tokens(1), 1);
-    assert_eq!(match d.outcome { Outcome::Rejected(r) => r.limit.map(|l| l.measure), _ => None }, Some(Measure::OutputTokens));
+    assert_eq!(
+        match d.outcome {
+            Outcome::Rejected(r) => r.limit.map(|l| l.measure),
+            _ => None,
+        },
+        Some(Measure::OutputTokens)
+    );
 }
 
 /// A store that counts its reads, and whose next write can lose a race to
@@ -104,9 +219,18 @@ impl Store for LosesFirstRace {
         self.reads.set(self.reads.get() + 1);
         self.inner.get(key)
     }
-    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+    fn set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), token_limit::limit::CasMismatch> {
         if let Some(rival) = self.rival.take() {
-            let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+            let limits = Limits {
+                input_tokens_per_minute: Some(1000),
+                ..Limits::default()
+            }
+            .to_set();
             limiter().admit(&mut self.inner, "k", &limits, rival, 0);
         }
         self.inner.set(key, value, cas)
@@ -116,19 +240,40 @@ impl Store for LosesFirstRace {
 #[test]
 fn a_measured_admission_reads_once_and_measures_once() {
     let l = limiter();
-    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
-    let mut s = LosesFirstRace { inner: MemoryStore::default(), rival: None, reads: Default::default() };
-    let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |before| tokens(600 + before[0].used));
-    assert_eq!((s.reads.get(), d.limits[0].used), (1, 600), "one read serves the measure and the admission");
+    let limits = Limits {
+        input_tokens_per_minute: Some(1000),
+        ..Limits::default()
+    }
+    .to_set();
+    let mut s = LosesFirstRace {
+        inner: MemoryStore::default(),
+        rival: None,
+        reads: Default::default(),
+    };
+    let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |before| {
+        tokens(600 + before[0].used)
+    });
+    assert_eq!(
+        (s.reads.get(), d.limits[0].used),
+        (1, 600),
+        "one read serves the measure and the admission"
+    );
     s.rival = Some(tokens(100));
     let mut seen = Vec::new();
     let (d, demand) = l.admit_measured(&mut s, "k", &limits, 0, |before| {
         seen.push(before[0].used);
         tokens(250)
     });
-    assert_eq!(seen, [600], "measured once, on the state before the admission");
+    assert_eq!(
+        seen,
+        [600],
+        "measured once, on the state before the admission"
+    );
     assert_eq!(demand, tokens(250));
-    assert!(admitted(&d.outcome), "retried after the lost race with the same demand");
+    assert!(
+        admitted(&d.outcome),
+        "retried after the lost race with the same demand"
+    );
     assert_eq!(d.limits[0].used, 950, "600 + the rival's 100 + 250");
     let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |_| tokens(51));
     assert!(!admitted(&d.outcome), "950 + 51 > 1000");
@@ -137,12 +282,56 @@ fn a_measured_admission_reads_once_and_measures_once() {
 #[test]
 fn cost_budget() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { cost_usd_per_month: Some(0.01), ..Limits::default() }.to_set();
-    let demand = Demand { input_tokens: 1000, cost_nano_usd: 4_000_000, ..Demand::default() };
-    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
-    l.reconcile(&mut s, &res, &limits, Actual { input_tokens: 1000, output_tokens: 500, cost_nano_usd: Some(9_000_000) }, 10).unwrap();
-    assert!(admitted(&l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1_000_000, ..Demand::default() }, 20).outcome));
-    let d = l.admit(&mut s, "k", &limits, Demand { input_tokens: 1, cost_nano_usd: 1, ..Demand::default() }, 30);
+    let limits = Limits {
+        cost_usd_per_month: Some(0.01),
+        ..Limits::default()
+    }
+    .to_set();
+    let demand = Demand {
+        input_tokens: 1000,
+        cost_nano_usd: 4_000_000,
+        ..Demand::default()
+    };
+    let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, demand, 0).outcome else {
+        panic!()
+    };
+    l.reconcile(
+        &mut s,
+        &res,
+        &limits,
+        Actual {
+            input_tokens: 1000,
+            output_tokens: 500,
+            cost_nano_usd: Some(9_000_000),
+        },
+        10,
+    )
+    .unwrap();
+    assert!(admitted(
+        &l.admit(
+            &mut s,
+            "k",
+            &limits,
+            Demand {
+                input_tokens: 1,
+                cost_nano_usd: 1_000_000,
+                ..Demand::default()
+            },
+            20
+        )
+        .outcome
+    ));
+    let d = l.admit(
+        &mut s,
+        "k",
+        &limits,
+        Demand {
+            input_tokens: 1,
+            cost_nano_usd: 1,
+            ..Demand::default()
+        },
+        30,
+    );
     assert!(!admitted(&d.outcome), "the budget is used up exactly");
 }
 
@@ -156,15 +345,27 @@ fn tiers_and_overrides() {
     p.validate().unwrap();
     let (l, mut s) = (limiter(), MemoryStore::default());
     let free = p.levels[0].limits_for("free-1").to_set();
-    assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
-    assert!(admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
-    assert!(!admitted(&l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome));
+    assert!(admitted(
+        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
+    ));
+    assert!(admitted(
+        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
+    ));
+    assert!(!admitted(
+        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
+    ));
     let demo = p.levels[0].limits_for("demo-limited").to_set();
     let mut n = 0;
-    while admitted(&l.admit(&mut s, "demo-limited", &demo, tokens(300), 0).outcome) {
+    while admitted(
+        &l.admit(&mut s, "demo-limited", &demo, tokens(300), 0)
+            .outcome,
+    ) {
         n += 1;
     }
-    assert_eq!(n, 6, "a handful of ~1 KB requests exhaust 2,000 tokens per minute");
+    assert_eq!(
+        n, 6,
+        "a handful of ~1 KB requests exhaust 2,000 tokens per minute"
+    );
 }
 
 /// Two logical workers interleave their read and their CAS write.
@@ -173,7 +374,11 @@ fn interleaved_workers_lose_no_update_and_never_over_admit() {
     let l = limiter();
     let mut s = MemoryStore::default();
     l.init_slots(&mut s);
-    let limits = Limits { input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+    let limits = Limits {
+        input_tokens_per_minute: Some(1000),
+        ..Limits::default()
+    }
+    .to_set();
     // Worker A reads, worker B admits 600 in between, A's stale write fails
     // its CAS and A retries on fresh state: 600 + 500 > 1000, rejected.
     type OtherWorker<'a> = Box<dyn FnOnce(&mut MemoryStore) + 'a>;
@@ -186,7 +391,12 @@ fn interleaved_workers_lose_no_update_and_never_over_admit() {
         fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
             self.inner.get(key)
         }
-        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+        fn set(
+            &mut self,
+            key: &str,
+            value: &[u8],
+            cas: Option<u32>,
+        ) -> Result<(), token_limit::limit::CasMismatch> {
             if let Some(other) = self.before_first_set.take() {
                 other(self.inner);
             }
@@ -199,12 +409,17 @@ fn interleaved_workers_lose_no_update_and_never_over_admit() {
     let mut a = Interleave {
         inner: &mut s,
         before_first_set: Some(Box::new(move |store: &mut MemoryStore| {
-            assert!(admitted(&l2.admit(store, "k", &limits2, tokens(600), 0).outcome));
+            assert!(admitted(
+                &l2.admit(store, "k", &limits2, tokens(600), 0).outcome
+            ));
         })),
         sets: 0,
     };
     let d = l.admit(&mut a, "k", &limits, tokens(500), 0);
-    assert_eq!(a.sets, 1, "the stale write was refused; the retry saw 600 and rejected without writing");
+    assert_eq!(
+        a.sets, 1,
+        "the stale write was refused; the retry saw 600 and rejected without writing"
+    );
     assert!(!admitted(&d.outcome));
     drop(a);
     assert_eq!(l.peek(&s, "k", &limits, 0)[0].used, 600, "no lost update");
@@ -216,7 +431,11 @@ fn many_workers_interleaving_round_robin() {
     let l = limiter();
     let mut s = MemoryStore::default();
     l.init_slots(&mut s);
-    let limits = Limits { requests_per_minute: Some(50), ..Limits::default() }.to_set();
+    let limits = Limits {
+        requests_per_minute: Some(50),
+        ..Limits::default()
+    }
+    .to_set();
     let key = "shared";
     let mut admitted_total = 0;
     for round in 0..40 {
@@ -226,7 +445,10 @@ fn many_workers_interleaving_round_robin() {
         for snap in snapshots {
             // Each worker decides on its snapshot, then writes with the
             // snapshot's CAS into the real store.
-            let mut w = Writer { read_from: &snap, write_to: &mut s };
+            let mut w = Writer {
+                read_from: &snap,
+                write_to: &mut s,
+            };
             if admitted(&l.admit(&mut w, key, &limits, tokens(1), round).outcome) {
                 winners += 1;
             }
@@ -253,7 +475,12 @@ fn many_workers_interleaving_round_robin() {
                 _ => real,
             }
         }
-        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), token_limit::limit::CasMismatch> {
+        fn set(
+            &mut self,
+            key: &str,
+            value: &[u8],
+            cas: Option<u32>,
+        ) -> Result<(), token_limit::limit::CasMismatch> {
             self.write_to.set(key, value, cas)
         }
     }
@@ -261,21 +488,40 @@ fn many_workers_interleaving_round_robin() {
 
 #[test]
 fn idle_keys_expire_and_memory_stays_bounded() {
-    let l = Limiter::new(&StoreConfig { slots: 4096, ..StoreConfig::default() });
+    let l = Limiter::new(&StoreConfig {
+        slots: 4096,
+        ..StoreConfig::default()
+    });
     let mut s = MemoryStore::default();
-    let limits = Limits { requests_per_minute: Some(5), input_tokens_per_hour: Some(10_000), ..Limits::default() }.to_set();
-    let n: u64 = std::env::var("KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let limits = Limits {
+        requests_per_minute: Some(5),
+        input_tokens_per_hour: Some(10_000),
+        ..Limits::default()
+    }
+    .to_set();
+    let n: u64 = std::env::var("KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     for i in 0..n {
         let key = format!("agent-{i}");
-        assert!(admitted(&l.admit(&mut s, &key, &limits, tokens(10), i % 1000).outcome));
+        assert!(admitted(
+            &l.admit(&mut s, &key, &limits, tokens(10), i % 1000).outcome
+        ));
     }
     assert!(s.keys() <= 4096);
     let per_key = s.value_bytes() as f64 / n as f64;
-    println!("{n} keys: {} store keys, {:.1} bytes per key", s.keys(), per_key);
+    println!(
+        "{n} keys: {} store keys, {:.1} bytes per key",
+        s.keys(),
+        per_key
+    );
     assert!(per_key < 80.0, "{per_key}");
     // One key stays active.
     let hour = 3_600_000;
-    assert!(admitted(&l.admit(&mut s, "active", &limits, tokens(1), hour).outcome));
+    assert!(admitted(
+        &l.admit(&mut s, "active", &limits, tokens(1), hour).outcome
+    ));
     // Not yet idle: nothing removed.
     let sweep = l.sweep(&mut s, 0, 4096, hour);
     assert_eq!(sweep.removed, 0);
@@ -289,13 +535,26 @@ fn idle_keys_expire_and_memory_stays_bounded() {
         removed += sweep.removed;
     }
     assert_eq!(removed as u64, n);
-    assert!(s.value_bytes() < 200, "only the active key remains: {}", s.value_bytes());
+    assert!(
+        s.value_bytes() < 200,
+        "only the active key remains: {}",
+        s.value_bytes()
+    );
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Admit { key: u8, tokens: u64, dt: u64 },
-    Reconcile { which: usize, input: u64, output: u64, dt: u64 },
+    Admit {
+        key: u8,
+        tokens: u64,
+        dt: u64,
+    },
+    Reconcile {
+        which: usize,
+        input: u64,
+        output: u64,
+        dt: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -355,8 +614,16 @@ proptest! {
 #[test]
 fn concurrent_requests_reserve_their_expected_output() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { output_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
-    let demand = Demand { input_tokens: 10, output_tokens: 100, ..Demand::default() };
+    let limits = Limits {
+        output_tokens_per_minute: Some(1000),
+        ..Limits::default()
+    }
+    .to_set();
+    let demand = Demand {
+        input_tokens: 10,
+        output_tokens: 100,
+        ..Demand::default()
+    };
     let admitted_now: Vec<_> = (0..64)
         .filter_map(|i| match l.admit(&mut s, "k", &limits, demand, i).outcome {
             Outcome::Admitted(r) => Some(r),
@@ -366,15 +633,31 @@ fn concurrent_requests_reserve_their_expected_output() {
     assert_eq!(admitted_now.len(), 10);
     // Each answer used 80 of its 100: the difference is credited back.
     for r in &admitted_now {
-        l.reconcile(&mut s, r, &limits, Actual { input_tokens: 10, output_tokens: 80, cost_nano_usd: None }, 100).unwrap();
+        l.reconcile(
+            &mut s,
+            r,
+            &limits,
+            Actual {
+                input_tokens: 10,
+                output_tokens: 80,
+                cost_nano_usd: None,
+            },
+            100,
+        )
+        .unwrap();
     }
     assert_eq!(l.peek(&s, "k", &limits, 100)[0].used, 800);
     // A request asking for more than there is room for is admitted while
     // the window is not full and reserves the room; then the window is full.
-    let big = Demand { output_tokens: 5000, ..demand };
+    let big = Demand {
+        output_tokens: 5000,
+        ..demand
+    };
     assert!(admitted(&l.admit(&mut s, "k", &limits, big, 200).outcome));
     assert_eq!(l.peek(&s, "k", &limits, 200)[0].used, 1000);
-    assert!(!admitted(&l.admit(&mut s, "k", &limits, demand, 200).outcome));
+    assert!(!admitted(
+        &l.admit(&mut s, "k", &limits, demand, 200).outcome
+    ));
 }
 
 /// Total-token and cost limits reserve the expected output too; an
@@ -382,14 +665,45 @@ fn concurrent_requests_reserve_their_expected_output() {
 #[test]
 fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { total_tokens_per_day: Some(1000), cost_usd_per_month: Some(1.0), ..Limits::default() }.to_set();
-    let demand = Demand { input_tokens: 100, output_tokens: 400, cost_nano_usd: 1_000_000, output_cost_nano_usd: 4_000_000 };
-    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
+    let limits = Limits {
+        total_tokens_per_day: Some(1000),
+        cost_usd_per_month: Some(1.0),
+        ..Limits::default()
+    }
+    .to_set();
+    let demand = Demand {
+        input_tokens: 100,
+        output_tokens: 400,
+        cost_nano_usd: 1_000_000,
+        output_cost_nano_usd: 4_000_000,
+    };
+    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else {
+        panic!()
+    };
     let used: Vec<u64> = l.peek(&s, "k", &limits, 0).iter().map(|x| x.used).collect();
     assert_eq!(used, [500, 5_000_000]);
-    l.reconcile(&mut s, &r, &limits, Actual { input_tokens: 100, output_tokens: 50, cost_nano_usd: None }, 10).unwrap();
-    let used: Vec<u64> = l.peek(&s, "k", &limits, 10).iter().map(|x| x.used).collect();
-    assert_eq!(used, [150, 5_000_000], "the tokens are corrected; the unknown cost stays as reserved");
+    l.reconcile(
+        &mut s,
+        &r,
+        &limits,
+        Actual {
+            input_tokens: 100,
+            output_tokens: 50,
+            cost_nano_usd: None,
+        },
+        10,
+    )
+    .unwrap();
+    let used: Vec<u64> = l
+        .peek(&s, "k", &limits, 10)
+        .iter()
+        .map(|x| x.used)
+        .collect();
+    assert_eq!(
+        used,
+        [150, 5_000_000],
+        "the tokens are corrected; the unknown cost stays as reserved"
+    );
 }
 
 /// A reservation given back (another level refused the request) leaves
@@ -397,9 +711,21 @@ fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
 #[test]
 fn a_released_reservation_leaves_nothing() {
     let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits { requests_per_minute: Some(5), input_tokens_per_minute: Some(1000), output_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
-    let demand = Demand { input_tokens: 300, output_tokens: 200, ..Demand::default() };
-    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else { panic!() };
+    let limits = Limits {
+        requests_per_minute: Some(5),
+        input_tokens_per_minute: Some(1000),
+        output_tokens_per_minute: Some(1000),
+        ..Limits::default()
+    }
+    .to_set();
+    let demand = Demand {
+        input_tokens: 300,
+        output_tokens: 200,
+        ..Demand::default()
+    };
+    let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else {
+        panic!()
+    };
     l.release(&mut s, &r, &limits, 50).unwrap();
     assert!(l.peek(&s, "k", &limits, 50).iter().all(|x| x.used == 0));
 }
@@ -410,17 +736,35 @@ fn a_released_reservation_leaves_nothing() {
 #[test]
 fn a_full_slot_takes_no_new_keys_but_keeps_counting_its_own() {
     use token_limit::limit::policy::FailMode;
-    let l = Limiter::new(&StoreConfig { slots: 1, max_slot_bytes: 512, on_contention: FailMode::Closed, ..StoreConfig::default() });
+    let l = Limiter::new(&StoreConfig {
+        slots: 1,
+        max_slot_bytes: 512,
+        on_contention: FailMode::Closed,
+        ..StoreConfig::default()
+    });
     let mut s = MemoryStore::default();
-    let limits = Limits { requests_per_minute: Some(1000), input_tokens_per_minute: Some(100_000), ..Limits::default() }.to_set();
+    let limits = Limits {
+        requests_per_minute: Some(1000),
+        input_tokens_per_minute: Some(100_000),
+        ..Limits::default()
+    }
+    .to_set();
     let mut keys = 0;
-    while admitted(&l.admit(&mut s, &format!("k{keys}"), &limits, tokens(5), 0).outcome) {
+    while admitted(
+        &l.admit(&mut s, &format!("k{keys}"), &limits, tokens(5), 0)
+            .outcome,
+    ) {
         keys += 1;
         assert!(keys < 100, "the slot never filled");
     }
     assert!(keys >= 5, "{keys}");
-    let Outcome::Rejected(r) = l.admit(&mut s, "new", &limits, tokens(5), 0).outcome else { panic!() };
+    let Outcome::Rejected(r) = l.admit(&mut s, "new", &limits, tokens(5), 0).outcome else {
+        panic!()
+    };
     assert_eq!(r.reason, Reason::StoreContention);
-    assert!(admitted(&l.admit(&mut s, "k0", &limits, tokens(5), 0).outcome), "a key already in the slot is still counted");
+    assert!(
+        admitted(&l.admit(&mut s, "k0", &limits, tokens(5), 0).outcome),
+        "a key already in the slot is still counted"
+    );
     assert!(s.get("tl/0").unwrap().0.len() <= 600);
 }

@@ -14,7 +14,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(filter: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { filter: filter.to_owned(), field: field.into(), message: message.into() }
+        ConfigError {
+            filter: filter.to_owned(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -23,7 +27,11 @@ impl std::fmt::Display for ConfigError {
         if self.field.is_empty() || self.field == "." {
             write!(f, "invalid {} configuration: {}", self.filter, self.message)
         } else {
-            write!(f, "invalid {} configuration: field `{}`: {}", self.filter, self.field, self.message)
+            write!(
+                f,
+                "invalid {} configuration: field `{}`: {}",
+                self.filter, self.field, self.message
+            )
         }
     }
 }
@@ -33,7 +41,10 @@ impl std::error::Error for ConfigError {}
 /// Deserialises one filter's configuration from a JSON value, reporting the
 /// path of the offending field. Structs should use `deny_unknown_fields` so
 /// that a misspelt option is an error rather than silently ignored.
-pub fn parse_section<T: DeserializeOwned>(filter: &str, value: serde_json::Value) -> Result<T, ConfigError> {
+pub fn parse_section<T: DeserializeOwned>(
+    filter: &str,
+    value: serde_json::Value,
+) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         ConfigError::new(filter, field, e.into_inner().to_string())
@@ -62,12 +73,22 @@ pub const CLIENT_IDENTITY_KEY: &str = "client_identity";
 /// Takes `client_identity` off a plugin configuration: the header that names
 /// the authenticated client for every stage of the module (limits, audit,
 /// allow-lists), so that all of them use one identity.
-pub fn take_client_identity(filter: &str, config: &mut serde_json::Value) -> Result<String, ConfigError> {
-    let Some(value) = config.as_object_mut().and_then(|c| c.remove(CLIENT_IDENTITY_KEY)) else {
+pub fn take_client_identity(
+    filter: &str,
+    config: &mut serde_json::Value,
+) -> Result<String, ConfigError> {
+    let Some(value) = config
+        .as_object_mut()
+        .and_then(|c| c.remove(CLIENT_IDENTITY_KEY))
+    else {
         return Ok(DEFAULT_CLIENT_IDENTITY.to_owned());
     };
     let Some(header) = value.as_str() else {
-        return Err(ConfigError::new(filter, CLIENT_IDENTITY_KEY, "must be the name of the request header the gateway's authentication sets"));
+        return Err(ConfigError::new(
+            filter,
+            CLIENT_IDENTITY_KEY,
+            "must be the name of the request header the gateway's authentication sets",
+        ));
     };
     check_header_name(filter, CLIENT_IDENTITY_KEY, header)?;
     Ok(header.to_owned())
@@ -88,11 +109,17 @@ pub fn single_stage(
 /// Checks that `name` is a lowercase HTTP header name, as Envoy stores them.
 pub fn check_header_name(filter: &str, field: &str, name: &str) -> Result<(), ConfigError> {
     let valid = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if valid {
         Ok(())
     } else {
-        Err(ConfigError::new(filter, field, format!("`{name}` is not a lowercase HTTP header name")))
+        Err(ConfigError::new(
+            filter,
+            field,
+            format!("`{name}` is not a lowercase HTTP header name"),
+        ))
     }
 }
 
@@ -117,10 +144,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_nested_field() {
-        let value = serde_json::json!({"limits": [{"tokens_per_minute": 1}, {"tokens_per_minute": "x"}]});
+        let value =
+            serde_json::json!({"limits": [{"tokens_per_minute": 1}, {"tokens_per_minute": "x"}]});
         let err = parse_section::<Limits>("token-limit", value).unwrap_err();
         assert_eq!(err.field, "limits[1].tokens_per_minute");
-        assert!(err.to_string().contains("field `limits[1].tokens_per_minute`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("field `limits[1].tokens_per_minute`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -133,6 +165,9 @@ mod tests {
     #[test]
     fn empty_configuration_is_an_empty_object() {
         assert_eq!(parse_json("x", b" ").unwrap(), serde_json::json!({}));
-        assert!(parse_json("x", b"{").unwrap_err().to_string().contains("not valid JSON"));
+        assert!(parse_json("x", b"{")
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
     }
 }

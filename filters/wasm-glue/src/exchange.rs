@@ -64,18 +64,24 @@ impl Exchange {
     /// authentication sets (`client_identity` in the plugin configuration,
     /// `x-client-id` by default), never one a client chooses.
     pub fn client_id(&self) -> Option<&str> {
-        self.request_header(&self.client_identity).filter(|id| !id.is_empty())
+        self.request_header(&self.client_identity)
+            .filter(|id| !id.is_empty())
     }
 
     /// The first value of a request header, by lowercase name.
     pub fn request_header(&self, name: &str) -> Option<&str> {
-        self.request_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.request_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every request header as it arrived, in order (names lowercase): for a
     /// stage that forwards only some of them.
     pub fn request_headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.request_headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.request_headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     /// The parsed request for a stage that will change it: the pipeline then

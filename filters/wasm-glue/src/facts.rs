@@ -20,7 +20,10 @@ pub(crate) struct Facts {
 
 impl Facts {
     fn get(&self, name: &str) -> Option<&str> {
-        self.known.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.known
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn set(&mut self, name: &'static str, value: &str) {
@@ -84,7 +87,12 @@ impl Host for FactsHost<'_> {
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         self.host.shared_get(key)
     }
-    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), SharedConflict> {
         self.host.shared_set(key, value, cas)
     }
     fn queue_register(&mut self, name: &str) -> Option<u32> {
@@ -96,7 +104,13 @@ impl Host for FactsHost<'_> {
     fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
         self.host.queue_pop(queue)
     }
-    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {
+    fn dispatch_http(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Option<u32> {
         self.host.dispatch_http(cluster, headers, body, timeout)
     }
     fn log(&self, level: LogLevel, message: &str) {
@@ -112,17 +126,41 @@ mod tests {
     #[test]
     fn published_facts_are_read_back_without_the_host_and_still_published() {
         let mut envoy = FakeHost::default();
-        envoy.facts.insert("llm.attempt.model".into(), "from-upstream".into());
+        envoy
+            .facts
+            .insert("llm.attempt.model".into(), "from-upstream".into());
         let mut facts = Facts::default();
         let owned = ["llm.provider", "llm.cluster"];
-        let mut host = FactsHost { host: &mut envoy, facts: &mut facts, owned: &owned };
+        let mut host = FactsHost {
+            host: &mut envoy,
+            facts: &mut facts,
+            owned: &owned,
+        };
         host.set_fact("llm.provider", "openai");
         host.set_fact("llm.provider", "azure");
-        assert_eq!(envoy.facts.get("llm.provider").map(String::as_str), Some("azure"), "published to Envoy");
-        envoy.facts.insert("llm.provider".into(), "changed in Envoy only".into());
-        let host = FactsHost { host: &mut envoy, facts: &mut facts, owned: &owned };
-        assert_eq!(host.fact("llm.provider").as_deref(), Some("azure"), "read back from the pipeline");
+        assert_eq!(
+            envoy.facts.get("llm.provider").map(String::as_str),
+            Some("azure"),
+            "published to Envoy"
+        );
+        envoy
+            .facts
+            .insert("llm.provider".into(), "changed in Envoy only".into());
+        let host = FactsHost {
+            host: &mut envoy,
+            facts: &mut facts,
+            owned: &owned,
+        };
+        assert_eq!(
+            host.fact("llm.provider").as_deref(),
+            Some("azure"),
+            "read back from the pipeline"
+        );
         assert_eq!(host.fact("llm.cluster"), None, "owned and unset: absent");
-        assert_eq!(host.fact("llm.attempt.model").as_deref(), Some("from-upstream"), "not owned: Envoy's");
+        assert_eq!(
+            host.fact("llm.attempt.model").as_deref(),
+            Some("from-upstream"),
+            "not owned: Envoy's"
+        );
     }
 }

@@ -24,7 +24,9 @@ pub trait Host {
     /// Milliseconds since the Unix epoch, as the limiter and the audit
     /// outbox keep time.
     fn now_ms(&self) -> u64 {
-        self.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        self.now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
     /// Sets (or with `None` removes) a request header. Only effective in
     /// `on_request_headers`; decisions made later travel as facts.
@@ -61,7 +63,12 @@ pub trait Host {
     /// Writes shared data. With `Some(cas)` the write succeeds only if the
     /// value is still at that version, so read-modify-write loops lose no
     /// update across workers (Envoy's shared data is exact with CAS).
-    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict>;
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), SharedConflict>;
     /// Registers the FIFO queue `name` of this plugin's `vm_id` (or finds it:
     /// every VM registering a name gets the same queue) and returns its id.
     /// Envoy keeps a queue and its items outside the VMs, so they outlive a
@@ -74,6 +81,12 @@ pub trait Host {
     /// Sends an HTTP request to an Envoy cluster without blocking; the answer
     /// comes to [`crate::Stage::on_http_call_response`] with the returned
     /// token. `None` if Envoy refused it (e.g. an unknown cluster).
-    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32>;
+    fn dispatch_http(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Option<u32>;
     fn log(&self, level: LogLevel, message: &str);
 }

@@ -124,14 +124,27 @@ pub trait StageStream {
 
     /// The raw response body (whole, or one chunk of a stream); returns the
     /// bytes to send instead, or `None` to keep them.
-    fn transform_response(&mut self, _ex: &mut Exchange, _body: &[u8], _end_of_stream: bool, _host: &mut dyn Host) -> Option<Vec<u8>> {
+    fn transform_response(
+        &mut self,
+        _ex: &mut Exchange,
+        _body: &[u8],
+        _end_of_stream: bool,
+        _host: &mut dyn Host,
+    ) -> Option<Vec<u8>> {
         None
     }
 
     /// Complete events of a streamed (SSE) response, as they arrive; the last
     /// call has `end_of_stream`. Runs in reverse stage order. Changing the
     /// events takes effect only if this stage said it `rewrites_response`.
-    fn on_response_events(&mut self, _ex: &mut Exchange, _events: &mut Vec<SseEvent>, _end_of_stream: bool, _host: &mut dyn Host) {}
+    fn on_response_events(
+        &mut self,
+        _ex: &mut Exchange,
+        _events: &mut Vec<SseEvent>,
+        _end_of_stream: bool,
+        _host: &mut dyn Host,
+    ) {
+    }
 
     /// The stream is over, whatever its outcome (also after a local reply or
     /// a client abort).
@@ -157,7 +170,11 @@ pub struct Reply {
 impl Reply {
     /// A JSON response the gateway answers itself (e.g. `GET /v1/models`).
     pub fn json(status: u16, body: Vec<u8>) -> Reply {
-        Reply { status, headers: vec![("content-type".to_owned(), "application/json".to_owned())], body }
+        Reply {
+            status,
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body,
+        }
     }
 
     /// An error in the caller's API format.
@@ -199,9 +216,20 @@ pub struct Stages {
 impl Stages {
     /// The stages, with the client named by [`DEFAULT_CLIENT_IDENTITY`].
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Stages {
-        let request_counters = stages.iter().map(|s| format!("llm_gateway.{}.requests", s.name())).collect();
-        let published = stages.iter().flat_map(|s| s.publishes().iter().copied()).collect();
-        Stages { stages, request_counters, published, client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY) }
+        let request_counters = stages
+            .iter()
+            .map(|s| format!("llm_gateway.{}.requests", s.name()))
+            .collect();
+        let published = stages
+            .iter()
+            .flat_map(|s| s.publishes().iter().copied())
+            .collect();
+        Stages {
+            stages,
+            request_counters,
+            published,
+            client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY),
+        }
     }
 
     /// The stages with the client named by the request header `header`.
@@ -240,10 +268,21 @@ impl Pipeline {
 
     /// Runs `step` with the host the stages see: Envoy's, with the facts
     /// this stream's stages published read back from the pipeline.
-    pub(crate) fn with_facts<R>(&mut self, host: &mut dyn Host, step: impl FnOnce(&mut Self, &mut dyn Host) -> R) -> R {
+    pub(crate) fn with_facts<R>(
+        &mut self,
+        host: &mut dyn Host,
+        step: impl FnOnce(&mut Self, &mut dyn Host) -> R,
+    ) -> R {
         let mut facts = std::mem::take(&mut self.facts);
         let stages = Rc::clone(&self.stages);
-        let result = step(self, &mut FactsHost { host, facts: &mut facts, owned: &stages.published });
+        let result = step(
+            self,
+            &mut FactsHost {
+                host,
+                facts: &mut facts,
+                owned: &stages.published,
+            },
+        );
         self.facts = facts;
         result
     }
@@ -255,15 +294,23 @@ impl Pipeline {
     /// Whether the request body must be buffered and parsed before the stages
     /// can run; other requests stream through untouched.
     pub fn needs_request_body(&self) -> bool {
-        !self.replied && self.streams.iter().any(|s| s.reads_request_body(&self.exchange))
+        !self.replied
+            && self
+                .streams
+                .iter()
+                .any(|s| s.reads_request_body(&self.exchange))
     }
 
     pub fn on_request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        self.with_facts(host, |pipeline, host| pipeline.request_headers(host, end_of_stream))
+        self.with_facts(host, |pipeline, host| {
+            pipeline.request_headers(host, end_of_stream)
+        })
     }
 
     fn request_headers(&mut self, host: &mut dyn Host, end_of_stream: bool) -> Step {
-        if let Some(step) = self.run(host, Order::Request, "on_request_headers", |s, ex, h| s.on_request_headers(ex, h)) {
+        if let Some(step) = self.run(host, Order::Request, "on_request_headers", |s, ex, h| {
+            s.on_request_headers(ex, h)
+        }) {
             return step;
         }
         if self.needs_request_body() {
@@ -275,7 +322,11 @@ impl Pipeline {
             // coding would be acceptable to it (RFC 9110 §12.5.3).
             host.set_request_header("accept-encoding", Some("identity"));
         }
-        if self.streams.iter().any(|s| s.rewrites_request(&self.exchange)) {
+        if self
+            .streams
+            .iter()
+            .any(|s| s.rewrites_request(&self.exchange))
+        {
             host.set_request_header("content-length", None);
         }
         if end_of_stream || !self.needs_request_body() {
@@ -289,12 +340,18 @@ impl Pipeline {
         if !self.needs_request_body() {
             return Step::Continue;
         }
-        self.with_facts(host, |pipeline, host| pipeline.on_request_complete(host, Some(body)))
+        self.with_facts(host, |pipeline, host| {
+            pipeline.on_request_complete(host, Some(body))
+        })
     }
 
     fn on_request_complete(&mut self, host: &mut dyn Host, body: Option<&[u8]>) -> Step {
         if self.needs_request_body() {
-            match span(|| "request", "parse", || LlmRequest::parse(&self.exchange.api, body.unwrap_or_default())) {
+            match span(
+                || "request",
+                "parse",
+                || LlmRequest::parse(&self.exchange.api, body.unwrap_or_default()),
+            ) {
                 Ok(request) => self.exchange.request = Some(request),
                 Err(err) => return self.reply(Reply::error(&err, &self.exchange.api)),
             }
@@ -302,14 +359,18 @@ impl Pipeline {
         for counter in &self.stages.request_counters {
             host.count(counter, 1);
         }
-        if let Some(step) = self.run(host, Order::Request, "on_request", |s, ex, h| s.on_request(ex, h)) {
+        if let Some(step) = self.run(host, Order::Request, "on_request", |s, ex, h| {
+            s.on_request(ex, h)
+        }) {
             return step;
         }
         if let Some(bytes) = self.exchange.take_request_replacement() {
             return Step::ContinueWithBody(bytes);
         }
         match &self.exchange.request {
-            Some(request) if self.exchange.request_changed() => Step::ContinueWithBody(span(|| "request", "write", || request.to_bytes())),
+            Some(request) if self.exchange.request_changed() => {
+                Step::ContinueWithBody(span(|| "request", "write", || request.to_bytes()))
+            }
             _ => Step::Continue,
         }
     }
@@ -317,17 +378,32 @@ impl Pipeline {
     /// The 413 of a request body over [`MAX_REQUEST_BODY`], in the caller's
     /// format; the stages do not see the request.
     pub fn refuse_request_body(&mut self) -> Step {
-        let message = format!("The request body is larger than the gateway's limit of {} MiB.", MAX_REQUEST_BODY >> 20);
+        let message = format!(
+            "The request body is larger than the gateway's limit of {} MiB.",
+            MAX_REQUEST_BODY >> 20
+        );
         let err = ApiError::new(ErrorKind::PayloadTooLarge, message).with_code("request_too_large");
         self.reply(Reply::error(&err, &self.exchange.api))
     }
 
     /// Response headers: `content_type` decides how the body is handled.
-    pub fn on_response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
-        self.with_facts(host, |pipeline, host| pipeline.response_headers(host, status, content_type))
+    pub fn on_response_headers(
+        &mut self,
+        host: &mut dyn Host,
+        status: Option<u16>,
+        content_type: Option<&str>,
+    ) -> Step {
+        self.with_facts(host, |pipeline, host| {
+            pipeline.response_headers(host, status, content_type)
+        })
     }
 
-    fn response_headers(&mut self, host: &mut dyn Host, status: Option<u16>, content_type: Option<&str>) -> Step {
+    fn response_headers(
+        &mut self,
+        host: &mut dyn Host,
+        status: Option<u16>,
+        content_type: Option<&str>,
+    ) -> Step {
         self.exchange.response_status = status;
         self.exchange.response_media_type = content_type
             .and_then(|c| c.split(';').next())
@@ -335,7 +411,9 @@ impl Pipeline {
         if self.replied {
             return Step::Continue;
         }
-        if let Some(step) = self.run(host, Order::Response, "on_response_headers", |s, ex, h| s.on_response_headers(ex, h)) {
+        if let Some(step) = self.run(host, Order::Response, "on_response_headers", |s, ex, h| {
+            s.on_response_headers(ex, h)
+        }) {
             return step;
         }
         self.choose_response_mode(host);
@@ -344,8 +422,17 @@ impl Pipeline {
 
     pub fn on_done(&mut self, host: &mut dyn Host) {
         self.with_facts(host, |pipeline, host| {
-            for (stream, stage) in pipeline.streams.iter_mut().zip(pipeline.stages.iter()).rev() {
-                span(|| stage.name(), "on_done", || stream.on_done(&pipeline.exchange, host));
+            for (stream, stage) in pipeline
+                .streams
+                .iter_mut()
+                .zip(pipeline.stages.iter())
+                .rev()
+            {
+                span(
+                    || stage.name(),
+                    "on_done",
+                    || stream.on_done(&pipeline.exchange, host),
+                );
             }
         });
     }
@@ -361,14 +448,19 @@ impl Pipeline {
         mut call: impl FnMut(&mut dyn StageStream, &mut Exchange, &mut dyn Host) -> Flow,
     ) -> Option<Step> {
         let pairs = self.streams.iter_mut().zip(self.stages.iter());
-        let streams: Box<dyn Iterator<Item = (&mut Box<dyn StageStream>, &dyn Stage)>> = match order {
+        let streams: Box<dyn Iterator<Item = (&mut Box<dyn StageStream>, &dyn Stage)>> = match order
+        {
             Order::Request => Box::new(pairs),
             Order::Response => Box::new(pairs.rev()),
         };
         let mut answer = None;
         for (stream, stage) in streams {
             let exchange = &mut self.exchange;
-            if let Flow::Respond(reply) = span(|| stage.name(), callback, || call(stream.as_mut(), exchange, host)) {
+            if let Flow::Respond(reply) = span(
+                || stage.name(),
+                callback,
+                || call(stream.as_mut(), exchange, host),
+            ) {
                 answer = Some(reply);
                 break;
             }
@@ -397,7 +489,10 @@ fn unreadable_encoding(ex: &Exchange) -> Option<ApiError> {
     }
     let shown: String = coding.chars().take(40).collect();
     let message = format!("The gateway cannot read request bodies with content-encoding `{shown}`; send the body uncompressed, or gzip or br encoded.");
-    Some(ApiError::new(llm_api::ErrorKind::UnsupportedMediaType, message).with_code("unsupported_content_encoding"))
+    Some(
+        ApiError::new(llm_api::ErrorKind::UnsupportedMediaType, message)
+            .with_code("unsupported_content_encoding"),
+    )
 }
 
 #[cfg(test)]
@@ -455,26 +550,45 @@ pub(crate) mod tests {
         fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
             self.shared.get(key).cloned()
         }
-        fn dispatch_http(&mut self, _cluster: &str, _headers: &[(&str, &str)], _body: &[u8], _timeout: std::time::Duration) -> Option<u32> {
+        fn dispatch_http(
+            &mut self,
+            _cluster: &str,
+            _headers: &[(&str, &str)],
+            _body: &[u8],
+            _timeout: std::time::Duration,
+        ) -> Option<u32> {
             None
         }
-        fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+        fn shared_set(
+            &mut self,
+            key: &str,
+            value: &[u8],
+            cas: Option<u32>,
+        ) -> Result<(), SharedConflict> {
             let version = self.shared.get(key).map_or(0, |(_, v)| *v);
             if cas.is_some_and(|cas| cas != version) {
                 return Err(SharedConflict);
             }
-            self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
+            self.shared
+                .insert(key.to_owned(), (value.to_vec(), version + 1));
             Ok(())
         }
         fn queue_register(&mut self, name: &str) -> Option<u32> {
-            let index = self.queues.iter().position(|(n, _)| n == name).unwrap_or_else(|| {
-                self.queues.push((name.to_owned(), Default::default()));
-                self.queues.len() - 1
-            });
+            let index = self
+                .queues
+                .iter()
+                .position(|(n, _)| n == name)
+                .unwrap_or_else(|| {
+                    self.queues.push((name.to_owned(), Default::default()));
+                    self.queues.len() - 1
+                });
             u32::try_from(index).ok()
         }
         fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-            self.queues.get_mut(queue as usize).map(|(_, q)| q.push_back(item.to_vec())).is_some()
+            self.queues
+                .get_mut(queue as usize)
+                .map(|(_, q)| q.push_back(item.to_vec()))
+                .is_some()
         }
         fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
             self.queues.get_mut(queue as usize)?.1.pop_front()
@@ -502,7 +616,12 @@ pub(crate) mod tests {
             self.name
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(ProbeStream { name: self.name, log: self.log.clone(), rewrite: self.rewrite, reject: self.reject })
+            Box::new(ProbeStream {
+                name: self.name,
+                log: self.log.clone(),
+                rewrite: self.rewrite,
+                reject: self.reject,
+            })
         }
     }
 
@@ -511,8 +630,14 @@ pub(crate) mod tests {
             self.rewrite
         }
         fn on_request(&mut self, ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
-            let model = ex.request.as_ref().and_then(|r| r.model.clone()).unwrap_or_default();
-            self.log.borrow_mut().push(format!("{}:request:{model}", self.name));
+            let model = ex
+                .request
+                .as_ref()
+                .and_then(|r| r.model.clone())
+                .unwrap_or_default();
+            self.log
+                .borrow_mut()
+                .push(format!("{}:request:{model}", self.name));
             if self.reject {
                 return Flow::Respond(Reply::error(&ApiError::invalid("no"), &ex.api));
             }
@@ -524,11 +649,15 @@ pub(crate) mod tests {
             Flow::Continue
         }
         fn on_response_headers(&mut self, _ex: &mut Exchange, _host: &mut dyn Host) -> Flow {
-            self.log.borrow_mut().push(format!("{}:response", self.name));
+            self.log
+                .borrow_mut()
+                .push(format!("{}:response", self.name));
             Flow::Continue
         }
         fn on_done(&mut self, ex: &Exchange, _host: &mut dyn Host) {
-            self.log.borrow_mut().push(format!("{}:done:{:?}", self.name, ex.response_status));
+            self.log
+                .borrow_mut()
+                .push(format!("{}:done:{:?}", self.name, ex.response_status));
         }
     }
 
@@ -537,7 +666,12 @@ pub(crate) mod tests {
             .iter()
             .zip(rewrite.iter().zip(reject))
             .map(|(name, (rewrite, reject))| {
-                Box::new(Probe { name, log: log.clone(), rewrite: *rewrite, reject: *reject }) as Box<dyn Stage>
+                Box::new(Probe {
+                    name,
+                    log: log.clone(),
+                    rewrite: *rewrite,
+                    reject: *reject,
+                }) as Box<dyn Stage>
             })
             .collect();
         Rc::new(Stages::new(stages))
@@ -546,7 +680,11 @@ pub(crate) mod tests {
     const CHAT: &[u8] = br#"{"model":"gpt-4o-mini","messages":[]}"#;
 
     fn headers(method: &str, path: &str) -> Vec<(String, String)> {
-        vec![(":method".into(), method.into()), (":path".into(), path.into()), ("content-length".into(), "38".into())]
+        vec![
+            (":method".into(), method.into()),
+            (":path".into(), path.into()),
+            ("content-length".into(), "38".into()),
+        ]
     }
 
     #[test]
@@ -556,7 +694,12 @@ pub(crate) mod tests {
         let mut host = FakeHost::default();
         let mut plain = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         assert_eq!(plain.on_request_headers(&mut host, false), Step::Continue);
-        assert_eq!(host.request_headers.get("accept-encoding").map(String::as_str), Some("identity"));
+        assert_eq!(
+            host.request_headers
+                .get("accept-encoding")
+                .map(String::as_str),
+            Some("identity")
+        );
         for (coding, refused) in [("identity", false), ("gzip", true), ("zstd", true)] {
             let mut with = headers("POST", "/v1/messages");
             with.push(("content-encoding".into(), coding.into()));
@@ -565,7 +708,10 @@ pub(crate) mod tests {
                 Step::Respond(reply) if refused => {
                     assert_eq!(reply.status, 415, "{coding}");
                     let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-                    assert_eq!(body["error"]["type"], "invalid_request_error", "Anthropic's shape: {body}");
+                    assert_eq!(
+                        body["error"]["type"], "invalid_request_error",
+                        "Anthropic's shape: {body}"
+                    );
                 }
                 Step::Continue if !refused => {}
                 other => panic!("{coding}: {other:?}"),
@@ -584,11 +730,21 @@ pub(crate) mod tests {
         assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);
         assert!(p.needs_request_body());
         assert_eq!(p.on_request_body(&mut host, CHAT), Step::Continue);
-        assert_eq!(p.on_response_headers(&mut host, Some(200), Some("application/json")), Step::Continue);
+        assert_eq!(
+            p.on_response_headers(&mut host, Some(200), Some("application/json")),
+            Step::Continue
+        );
         p.on_done(&mut host);
         assert_eq!(
             *log.borrow(),
-            ["a:request:gpt-4o-mini", "b:request:gpt-4o-mini", "b:response", "a:response", "b:done:Some(200)", "a:done:Some(200)"]
+            [
+                "a:request:gpt-4o-mini",
+                "b:request:gpt-4o-mini",
+                "b:response",
+                "a:response",
+                "b:done:Some(200)",
+                "a:done:Some(200)"
+            ]
         );
         assert_eq!(host.counters["llm_gateway.a.requests"], 1);
         assert_eq!(host.counters["llm_gateway.b.requests"], 1);
@@ -603,12 +759,17 @@ pub(crate) mod tests {
         let mut host = FakeHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/messages"));
         p.on_request_headers(&mut host, false);
-        let Step::Respond(reply) = p.refuse_request_body() else { panic!("no reply") };
+        let Step::Respond(reply) = p.refuse_request_body() else {
+            panic!("no reply")
+        };
         assert_eq!(reply.status, 413);
         let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["type"], "error");
         assert_eq!(body["error"]["type"], "request_too_large");
-        assert!(!p.needs_request_body(), "the stages never see the refused request");
+        assert!(
+            !p.needs_request_body(),
+            "the stages never see the refused request"
+        );
     }
 
     #[test]
@@ -637,10 +798,21 @@ pub(crate) mod tests {
             panic!("expected a reply")
         };
         assert_eq!(reply.status, 400);
-        assert!(String::from_utf8(reply.body).unwrap().contains("\"type\":\"error\""), "Anthropic format");
-        assert_eq!(p.on_response_headers(&mut host, Some(400), None), Step::Continue);
+        assert!(
+            String::from_utf8(reply.body)
+                .unwrap()
+                .contains("\"type\":\"error\""),
+            "Anthropic format"
+        );
+        assert_eq!(
+            p.on_response_headers(&mut host, Some(400), None),
+            Step::Continue
+        );
         p.on_done(&mut host);
-        assert_eq!(*log.borrow(), ["a:request:claude", "b:done:Some(400)", "a:done:Some(400)"]);
+        assert_eq!(
+            *log.borrow(),
+            ["a:request:claude", "b:done:Some(400)", "a:done:Some(400)"]
+        );
     }
 
     #[test]
@@ -650,7 +822,9 @@ pub(crate) mod tests {
         let mut host = FakeHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         p.on_request_headers(&mut host, false);
-        let Step::Respond(reply) = p.on_request_body(&mut host, b"{not json") else { panic!() };
+        let Step::Respond(reply) = p.on_request_body(&mut host, b"{not json") else {
+            panic!()
+        };
         assert_eq!(reply.status, 400);
         let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["error"]["code"], "invalid_json");
@@ -703,6 +877,8 @@ pub(crate) mod tests {
         let stages = stages(&log, &[false, false], &[false, false]);
         let mut host = FakeHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/embeddings"));
-        assert!(matches!(p.on_request_headers(&mut host, true), Step::Respond(r) if r.status == 400));
+        assert!(
+            matches!(p.on_request_headers(&mut host, true), Step::Respond(r) if r.status == 400)
+        );
     }
 }

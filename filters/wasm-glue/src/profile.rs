@@ -16,7 +16,11 @@
 /// Runs `f`, timed as `what` (a stage's name, `host`, `request`, ...) and
 /// `part` (the callback or the kind of host call) when profiling.
 #[inline(always)]
-pub fn span<R>(what: impl FnOnce() -> &'static str, part: &'static str, f: impl FnOnce() -> R) -> R {
+pub fn span<R>(
+    what: impl FnOnce() -> &'static str,
+    part: &'static str,
+    f: impl FnOnce() -> R,
+) -> R {
     #[cfg(all(feature = "span-profile", target_arch = "wasm32"))]
     {
         profiling::span(what(), part, f)
@@ -59,7 +63,8 @@ mod profiling {
 
     fn now_ns() -> u64 {
         let now = hostcalls::get_current_time().unwrap_or(UNIX_EPOCH);
-        now.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        now.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 
     pub(super) fn span<R>(what: &'static str, part: &'static str, f: impl FnOnce() -> R) -> R {

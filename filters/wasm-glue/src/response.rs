@@ -4,9 +4,9 @@
 //! without buffering the stream.
 
 use crate::host::Host;
+use crate::host::LogLevel;
 use crate::pipeline::{Order, Pipeline};
 use crate::profile::span;
-use crate::host::LogLevel;
 use llm_api::sse::{error_event, oversized_event_error, write_events, SseParser};
 use llm_api::Body;
 
@@ -53,8 +53,14 @@ impl Pipeline {
         match self.response_mode {
             _ if self.replied => BodyNeed::Nothing,
             ResponseMode::Pass => BodyNeed::Nothing,
-            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true } if !end_of_stream => BodyNeed::WaitForEnd,
-            ResponseMode::Buffer { .. } | ResponseMode::Stream { .. } | ResponseMode::Transform { .. } => BodyNeed::Chunk,
+            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true }
+                if !end_of_stream =>
+            {
+                BodyNeed::WaitForEnd
+            }
+            ResponseMode::Buffer { .. }
+            | ResponseMode::Stream { .. }
+            | ResponseMode::Transform { .. } => BodyNeed::Chunk,
         }
     }
 
@@ -62,7 +68,9 @@ impl Pipeline {
         let ex = &self.exchange;
         if self.streams.iter().any(|s| s.transforms_response(ex)) {
             let error = ex.response_status.is_some_and(|status| status >= 400);
-            self.response_mode = ResponseMode::Transform { whole: error || !ex.response_is_stream() };
+            self.response_mode = ResponseMode::Transform {
+                whole: error || !ex.response_is_stream(),
+            };
             host.set_response_header("content-length", None);
             return;
         }
@@ -71,10 +79,14 @@ impl Pipeline {
         }
         let rewrite = self.streams.iter().any(|s| s.rewrites_response(ex));
         self.response_mode = match ex.response_media_type.as_deref().unwrap_or_default() {
-            "text/event-stream" => ResponseMode::Stream { parser: SseParser::new(), rewrite },
-            "application/json" => {
-                ResponseMode::Buffer { rewrite, output: rewrite || self.streams.iter().any(|s| s.reads_response_output(ex)) }
-            }
+            "text/event-stream" => ResponseMode::Stream {
+                parser: SseParser::new(),
+                rewrite,
+            },
+            "application/json" => ResponseMode::Buffer {
+                rewrite,
+                output: rewrite || self.streams.iter().any(|s| s.reads_response_output(ex)),
+            },
             _ => return,
         };
         if rewrite {
@@ -84,23 +96,43 @@ impl Pipeline {
 
     /// A response body chunk, when [`Pipeline::response_body_need`] asked
     /// for it; `chunk` is the whole body when the response is buffered.
-    pub fn on_response_body(&mut self, host: &mut dyn Host, chunk: &[u8], end_of_stream: bool) -> BodyStep {
-        self.with_facts(host, |pipeline, host| pipeline.response_body(host, chunk, end_of_stream))
+    pub fn on_response_body(
+        &mut self,
+        host: &mut dyn Host,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> BodyStep {
+        self.with_facts(host, |pipeline, host| {
+            pipeline.response_body(host, chunk, end_of_stream)
+        })
     }
 
-    fn response_body(&mut self, host: &mut dyn Host, chunk: &[u8], end_of_stream: bool) -> BodyStep {
+    fn response_body(
+        &mut self,
+        host: &mut dyn Host,
+        chunk: &[u8],
+        end_of_stream: bool,
+    ) -> BodyStep {
         if self.replied {
             return BodyStep::Continue;
         }
         match &mut self.response_mode {
             ResponseMode::Pass => BodyStep::Continue,
-            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true } if !end_of_stream => BodyStep::Pause,
+            ResponseMode::Buffer { .. } | ResponseMode::Transform { whole: true }
+                if !end_of_stream =>
+            {
+                BodyStep::Pause
+            }
             ResponseMode::Transform { .. } => {
                 let mut out: Option<Vec<u8>> = None;
                 for (stream, stage) in self.streams.iter_mut().zip(self.stages.iter()).rev() {
                     let input = out.as_deref().unwrap_or(chunk);
                     let exchange = &mut self.exchange;
-                    if let Some(bytes) = span(|| stage.name(), "transform_response", || stream.transform_response(exchange, input, end_of_stream, host)) {
+                    if let Some(bytes) = span(
+                        || stage.name(),
+                        "transform_response",
+                        || stream.transform_response(exchange, input, end_of_stream, host),
+                    ) {
                         out = Some(bytes);
                     }
                 }
@@ -112,11 +144,19 @@ impl Pipeline {
                 // the start; readers get it borrowed, without the output
                 // when none of them reads it.
                 self.exchange.response = if rewrite {
-                    span(|| "response", "parse", || serde_json::from_slice(chunk).ok().map(Body::owned))
+                    span(
+                        || "response",
+                        "parse",
+                        || serde_json::from_slice(chunk).ok().map(Body::owned),
+                    )
                 } else if *output {
                     span(|| "response", "parse", || Body::parse(chunk))
                 } else {
-                    span(|| "response", "parse_without_output", || llm_api::response::without_output(chunk))
+                    span(
+                        || "response",
+                        "parse_without_output",
+                        || llm_api::response::without_output(chunk),
+                    )
                 };
                 // Only the stages that read it: one that took a body it does
                 // not read for a change would make an owned copy of it.
@@ -143,7 +183,11 @@ impl Pipeline {
                 let failed_now = !failed_before && parser.overflowed();
                 let exchange = &mut self.exchange;
                 for (stream, stage) in self.streams.iter_mut().zip(self.stages.iter()).rev() {
-                    span(|| stage.name(), "on_response_events", || stream.on_response_events(exchange, &mut events, end_of_stream, host));
+                    span(
+                        || stage.name(),
+                        "on_response_events",
+                        || stream.on_response_events(exchange, &mut events, end_of_stream, host),
+                    );
                 }
                 if failed_before {
                     // The stream has failed: the rest is dropped unread.
@@ -161,7 +205,8 @@ impl Pipeline {
                         out.extend_from_slice(b"\n\n");
                         out
                     };
-                    error_event(self.exchange.api.dialect(), &oversized_event_error()).write_to(&mut out);
+                    error_event(self.exchange.api.dialect(), &oversized_event_error())
+                        .write_to(&mut out);
                     return BodyStep::Replace(out);
                 }
                 if !rewrite {
@@ -215,7 +260,10 @@ mod tests {
             "shout"
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(ShoutStream { rewrite: self.rewrite, seen: self.seen.clone() })
+            Box::new(ShoutStream {
+                rewrite: self.rewrite,
+                seen: self.seen.clone(),
+            })
         }
     }
 
@@ -227,14 +275,23 @@ mod tests {
             self.rewrite
         }
         fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
-            let text = ex.response.as_ref().and_then(|r| llm_api::for_both!(r, |b| b.str_field("text").map(str::to_owned)));
+            let text = ex
+                .response
+                .as_ref()
+                .and_then(|r| llm_api::for_both!(r, |b| b.str_field("text").map(str::to_owned)));
             let text = text.unwrap_or_else(|| "<none>".to_owned());
             self.seen.borrow_mut().push(text.clone());
             if let Some(body) = ex.response_mut() {
                 body["text"] = text.to_uppercase().into();
             }
         }
-        fn on_response_events(&mut self, _ex: &mut Exchange, events: &mut Vec<SseEvent>, end: bool, _host: &mut dyn Host) {
+        fn on_response_events(
+            &mut self,
+            _ex: &mut Exchange,
+            events: &mut Vec<SseEvent>,
+            end: bool,
+            _host: &mut dyn Host,
+        ) {
             for event in events.iter_mut() {
                 self.seen.borrow_mut().push(event.data_str().to_owned());
                 *event = SseEvent::data(event.data_str().to_uppercase());
@@ -247,8 +304,14 @@ mod tests {
 
     fn pipeline(rewrite: bool) -> (Pipeline, Rc<RefCell<Vec<String>>>) {
         let seen = Rc::new(RefCell::new(Vec::new()));
-        let stages = Rc::new(Stages::new(vec![Box::new(Shout { rewrite, seen: seen.clone() })]));
-        let headers = vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())];
+        let stages = Rc::new(Stages::new(vec![Box::new(Shout {
+            rewrite,
+            seen: seen.clone(),
+        })]));
+        let headers = vec![
+            (":method".into(), "POST".into()),
+            (":path".into(), "/v1/chat/completions".into()),
+        ];
         (Pipeline::new(&stages, headers), seen)
     }
 
@@ -260,7 +323,11 @@ mod tests {
             let (mut p, seen) = pipeline(true);
             let mut host = FakeHost::default();
             host.set_response_header("content-length", Some("44"));
-            p.on_response_headers(&mut host, Some(200), Some("text/event-stream; charset=utf-8"));
+            p.on_response_headers(
+                &mut host,
+                Some(200),
+                Some("text/event-stream; charset=utf-8"),
+            );
             assert!(!host.response_headers.contains_key("content-length"));
             let mut out = Vec::new();
             for (part, end) in [(&STREAM[..cut], false), (&STREAM[cut..], true)] {
@@ -269,8 +336,15 @@ mod tests {
                     other => panic!("expected a rewritten chunk, got {other:?}"),
                 }
             }
-            assert_eq!(*seen.borrow(), ["one", "two", "three", "<end>"], "cut at {cut}");
-            let data: Vec<String> = events_of(&out).iter().map(|e| e.data_str().to_owned()).collect();
+            assert_eq!(
+                *seen.borrow(),
+                ["one", "two", "three", "<end>"],
+                "cut at {cut}"
+            );
+            let data: Vec<String> = events_of(&out)
+                .iter()
+                .map(|e| e.data_str().to_owned())
+                .collect();
             assert_eq!(data, ["ONE", "TWO", "THREE"], "cut at {cut}");
         }
     }
@@ -283,7 +357,9 @@ mod tests {
             let mut host = FakeHost::default();
             p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
             let mut out = Vec::new();
-            let mut step = |p: &mut Pipeline, chunk: &[u8], end| match p.on_response_body(&mut host, chunk, end) {
+            let mut step = |p: &mut Pipeline, chunk: &[u8], end| match p
+                .on_response_body(&mut host, chunk, end)
+            {
                 BodyStep::Replace(bytes) => out.extend(bytes),
                 BodyStep::Continue => out.extend_from_slice(chunk),
                 BodyStep::Pause => panic!("a stream never pauses"),
@@ -301,11 +377,24 @@ mod tests {
             let events = events_of(&tail[from..]);
             let last = events.last().unwrap();
             let error: serde_json::Value = serde_json::from_str(last.data_str()).unwrap();
-            assert_eq!(error["error"]["type"], "server_error", "rewrite {rewrite}: OpenAI's format");
-            assert!(out.len() < 6 << 20, "rewrite {rewrite}: the rest was dropped");
-            assert!(!out.windows(5).any(|w| w == b"after" || w == b"AFTER"), "rewrite {rewrite}");
+            assert_eq!(
+                error["error"]["type"], "server_error",
+                "rewrite {rewrite}: OpenAI's format"
+            );
+            assert!(
+                out.len() < 6 << 20,
+                "rewrite {rewrite}: the rest was dropped"
+            );
+            assert!(
+                !out.windows(5).any(|w| w == b"after" || w == b"AFTER"),
+                "rewrite {rewrite}"
+            );
             assert_eq!(seen.borrow().first().map(String::as_str), Some("one"));
-            assert_eq!(seen.borrow().last().map(String::as_str), Some("<end>"), "stages still see the end");
+            assert_eq!(
+                seen.borrow().last().map(String::as_str),
+                Some("<end>"),
+                "stages still see the end"
+            );
         }
     }
 
@@ -315,11 +404,20 @@ mod tests {
         let (mut p, seen) = pipeline(true);
         let mut host = FakeHost::default();
         p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
-        assert_eq!(p.on_response_body(&mut host, &LOUD[..11], false), BodyStep::Continue);
+        assert_eq!(
+            p.on_response_body(&mut host, &LOUD[..11], false),
+            BodyStep::Continue
+        );
         // An event cut by the chunk is held back, so that chunk is replaced
         // by what is complete (nothing), and the next one by the whole event.
-        assert_eq!(p.on_response_body(&mut host, &LOUD[11..15], false), BodyStep::Replace(Vec::new()));
-        assert_eq!(p.on_response_body(&mut host, &LOUD[15..], true), BodyStep::Replace(LOUD[11..].to_vec()));
+        assert_eq!(
+            p.on_response_body(&mut host, &LOUD[11..15], false),
+            BodyStep::Replace(Vec::new())
+        );
+        assert_eq!(
+            p.on_response_body(&mut host, &LOUD[15..], true),
+            BodyStep::Replace(LOUD[11..].to_vec())
+        );
         assert_eq!(*seen.borrow(), ["ONE", "TWO", "<end>"]);
     }
 
@@ -330,8 +428,14 @@ mod tests {
         host.set_response_header("content-length", Some("44"));
         p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
         assert!(host.response_headers.contains_key("content-length"));
-        assert_eq!(p.on_response_body(&mut host, &STREAM[..7], false), BodyStep::Continue);
-        assert_eq!(p.on_response_body(&mut host, &STREAM[7..], true), BodyStep::Continue);
+        assert_eq!(
+            p.on_response_body(&mut host, &STREAM[..7], false),
+            BodyStep::Continue
+        );
+        assert_eq!(
+            p.on_response_body(&mut host, &STREAM[7..], true),
+            BodyStep::Continue
+        );
         assert_eq!(*seen.borrow(), ["one", "two", "three", "<end>"]);
     }
 
@@ -341,9 +445,15 @@ mod tests {
         let mut host = FakeHost::default();
         p.on_response_headers(&mut host, Some(200), Some("application/json"));
         assert_eq!(p.response_body_need(false), BodyNeed::WaitForEnd);
-        assert_eq!(p.on_response_body(&mut host, b"{\"te", false), BodyStep::Pause);
+        assert_eq!(
+            p.on_response_body(&mut host, b"{\"te", false),
+            BodyStep::Pause
+        );
         assert_eq!(p.response_body_need(true), BodyNeed::Chunk);
-        assert_eq!(p.on_response_body(&mut host, br#"{"text":"hi","n":1}"#, true), BodyStep::Replace(br#"{"text":"HI","n":1}"#.to_vec()));
+        assert_eq!(
+            p.on_response_body(&mut host, br#"{"text":"hi","n":1}"#, true),
+            BodyStep::Replace(br#"{"text":"HI","n":1}"#.to_vec())
+        );
         assert_eq!(*seen.borrow(), ["hi"]);
     }
 
@@ -360,7 +470,11 @@ mod tests {
             "peek"
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(Peek { reads: self.reads, output: self.output, seen: self.seen.clone() })
+            Box::new(Peek {
+                reads: self.reads,
+                output: self.output,
+                seen: self.seen.clone(),
+            })
         }
     }
 
@@ -372,39 +486,83 @@ mod tests {
             self.output
         }
         fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
-            let body = ex.response.as_ref().map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned());
-            self.seen.borrow_mut().push(body.unwrap_or_else(|| "<none>".into()));
+            let body = ex
+                .response
+                .as_ref()
+                .map(|r| String::from_utf8_lossy(&r.to_bytes()).into_owned());
+            self.seen
+                .borrow_mut()
+                .push(body.unwrap_or_else(|| "<none>".into()));
         }
     }
 
     #[test]
     fn a_response_is_parsed_with_its_output_only_when_a_stage_reads_it() {
-        const BODY: &[u8] = br#"{"id":"c1","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3}}"#;
+        const BODY: &[u8] =
+            br#"{"id":"c1","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3}}"#;
         let seen = Rc::new(RefCell::new(Vec::new()));
         for outputs in [[false, false], [false, true]] {
-            let peeks = outputs.map(|output| Box::new(Peek { reads: true, output, seen: seen.clone() }) as Box<dyn Stage>);
+            let peeks = outputs.map(|output| {
+                Box::new(Peek {
+                    reads: true,
+                    output,
+                    seen: seen.clone(),
+                }) as Box<dyn Stage>
+            });
             let stages = Rc::new(Stages::new(peeks.into()));
-            let mut p = Pipeline::new(&stages, vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())]);
+            let mut p = Pipeline::new(
+                &stages,
+                vec![
+                    (":method".into(), "POST".into()),
+                    (":path".into(), "/v1/chat/completions".into()),
+                ],
+            );
             let mut host = FakeHost::default();
             p.on_response_headers(&mut host, Some(200), Some("application/json"));
-            assert_eq!(p.on_response_body(&mut host, BODY, true), BodyStep::Continue);
+            assert_eq!(
+                p.on_response_body(&mut host, BODY, true),
+                BodyStep::Continue
+            );
         }
         let without = r#"{"id":"c1","usage":{"prompt_tokens":3}}"#;
         let whole = std::str::from_utf8(BODY).unwrap();
-        assert_eq!(*seen.borrow(), [without, without, whole, whole], "every stage sees the one parse");
+        assert_eq!(
+            *seen.borrow(),
+            [without, without, whole, whole],
+            "every stage sees the one parse"
+        );
     }
 
     #[test]
     fn only_the_stages_that_read_the_response_are_called_with_it() {
         const BODY: &[u8] = br#"{"usage":{"prompt_tokens":3}}"#;
         let seen = Rc::new(RefCell::new(Vec::new()));
-        let peeks = [false, true].map(|reads| Box::new(Peek { reads, output: false, seen: seen.clone() }) as Box<dyn Stage>);
+        let peeks = [false, true].map(|reads| {
+            Box::new(Peek {
+                reads,
+                output: false,
+                seen: seen.clone(),
+            }) as Box<dyn Stage>
+        });
         let stages = Rc::new(Stages::new(peeks.into()));
-        let mut p = Pipeline::new(&stages, vec![(":method".into(), "POST".into()), (":path".into(), "/v1/chat/completions".into())]);
+        let mut p = Pipeline::new(
+            &stages,
+            vec![
+                (":method".into(), "POST".into()),
+                (":path".into(), "/v1/chat/completions".into()),
+            ],
+        );
         let mut host = FakeHost::default();
         p.on_response_headers(&mut host, Some(200), Some("application/json"));
-        assert_eq!(p.on_response_body(&mut host, BODY, true), BodyStep::Continue);
-        assert_eq!(*seen.borrow(), [std::str::from_utf8(BODY).unwrap()], "the reader alone");
+        assert_eq!(
+            p.on_response_body(&mut host, BODY, true),
+            BodyStep::Continue
+        );
+        assert_eq!(
+            *seen.borrow(),
+            [std::str::from_utf8(BODY).unwrap()],
+            "the reader alone"
+        );
     }
 
     #[test]
@@ -413,10 +571,16 @@ mod tests {
         let mut host = FakeHost::default();
         p.on_response_headers(&mut host, Some(200), Some("text/plain"));
         assert_eq!(p.response_body_need(true), BodyNeed::Nothing);
-        assert_eq!(p.on_response_body(&mut host, b"hello", true), BodyStep::Continue);
+        assert_eq!(
+            p.on_response_body(&mut host, b"hello", true),
+            BodyStep::Continue
+        );
         let (mut p, _) = pipeline(true);
         p.on_response_headers(&mut host, Some(502), Some("application/json"));
-        assert_eq!(p.on_response_body(&mut host, b"not json", true), BodyStep::Continue);
+        assert_eq!(
+            p.on_response_body(&mut host, b"not json", true),
+            BodyStep::Continue
+        );
         assert_eq!(*seen.borrow(), Vec::<String>::new());
     }
 }

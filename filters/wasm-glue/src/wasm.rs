@@ -28,7 +28,11 @@ thread_local! {
 pub fn start(load: Loader) {
     LOADER.with(|loader| loader.set(Some(load)));
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { load: LOADER.with(std::cell::Cell::get), stages: Rc::new(Stages::new(Vec::new())), warmed: false })
+        Box::new(Root {
+            load: LOADER.with(std::cell::Cell::get),
+            stages: Rc::new(Stages::new(Vec::new())),
+            warmed: false,
+        })
     });
 }
 
@@ -44,7 +48,13 @@ struct Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token: u32, num_headers: usize, _body_size: usize, _num_trailers: usize) {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        _body_size: usize,
+        _num_trailers: usize,
+    ) {
         let status = (num_headers > 0)
             .then(|| self.get_http_call_response_header_bytes(":status"))
             .flatten()
@@ -132,8 +142,14 @@ impl Stream {
     fn complete_request(&mut self) -> Action {
         self.request_done = true;
         let size = self.request_buffered;
-        let body = span(|| "host", "get_body", || self.get_http_request_body(0, size).unwrap_or_default());
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let body = span(
+            || "host",
+            "get_body",
+            || self.get_http_request_body(0, size).unwrap_or_default(),
+        );
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Action::Continue;
+        };
         let step = pipeline.on_request_body(&mut EnvoyHost(Phase::Body), &body);
         self.act(step, size, true)
     }
@@ -141,7 +157,9 @@ impl Stream {
     /// Answers a request body over the limit with the 413.
     fn refuse_request(&mut self) -> Action {
         self.request_done = true;
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Action::Continue;
+        };
         let step = pipeline.refuse_request_body();
         self.act(step, 0, true)
     }
@@ -149,13 +167,26 @@ impl Stream {
     /// Hands the stages the response body Envoy holds (a stream's chunk, or
     /// a whole buffered body at its end).
     fn respond_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let chunk = span(|| "host", "get_body", || self.get_http_response_body(0, body_size).unwrap_or_default());
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
+        let chunk = span(
+            || "host",
+            "get_body",
+            || {
+                self.get_http_response_body(0, body_size)
+                    .unwrap_or_default()
+            },
+        );
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Action::Continue;
+        };
         match pipeline.on_response_body(&mut EnvoyHost(Phase::Body), &chunk, end_of_stream) {
             BodyStep::Continue => Action::Continue,
             BodyStep::Pause => Action::Pause,
             BodyStep::Replace(bytes) => {
-                span(|| "host", "set_body", || self.set_http_response_body(0, body_size, &bytes));
+                span(
+                    || "host",
+                    "set_body",
+                    || self.set_http_response_body(0, body_size, &bytes),
+                );
                 Action::Continue
             }
         }
@@ -169,12 +200,23 @@ impl Stream {
             Step::Pause => Action::Pause,
             Step::ContinueWithBody(body) => {
                 if request {
-                    span(|| "host", "set_body", || self.set_http_request_body(0, buffered, &body));
+                    span(
+                        || "host",
+                        "set_body",
+                        || self.set_http_request_body(0, buffered, &body),
+                    );
                 }
                 Action::Continue
             }
-            Step::Respond(Reply { status, headers, body }) => {
-                let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            Step::Respond(Reply {
+                status,
+                headers,
+                body,
+            }) => {
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 self.send_http_response(u32::from(status), headers, Some(&body));
                 Action::Pause
             }
@@ -185,23 +227,32 @@ impl Stream {
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         #[cfg(feature = "fault-injection")]
-        if self.get_http_request_header_bytes("x-llm-gateway-test-crash").is_some() {
+        if self
+            .get_http_request_header_bytes("x-llm-gateway-test-crash")
+            .is_some()
+        {
             core::arch::wasm32::unreachable();
         }
         // The `_bytes` variant: the SDK's string variant panics on a header
         // value that is not UTF-8, which a client controls. A valid value
         // keeps its buffer; only an invalid one is copied, lossily.
-        let headers = span(|| "host", "get_request_headers", || {
-            self.get_http_request_headers_bytes()
-                .into_iter()
-                .map(|(name, value)| {
-                    let value = String::from_utf8(value).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                    (name, value)
-                })
-                .collect()
-        });
+        let headers = span(
+            || "host",
+            "get_request_headers",
+            || {
+                self.get_http_request_headers_bytes()
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let value = String::from_utf8(value)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                        (name, value)
+                    })
+                    .collect()
+            },
+        );
         let pipeline = self.pipeline.insert(Pipeline::new(&self.stages, headers));
-        let step = pipeline.on_request_headers(&mut EnvoyHost(Phase::RequestHeaders), end_of_stream);
+        let step =
+            pipeline.on_request_headers(&mut EnvoyHost(Phase::RequestHeaders), end_of_stream);
         match step {
             Step::Pause => Action::Continue,
             step => self.act(step, 0, true),
@@ -214,16 +265,30 @@ impl HttpContext for Stream {
         if self.request_done {
             return Action::Continue;
         }
-        let Some(pipeline) = self.pipeline.as_ref() else { return Action::Continue };
+        let Some(pipeline) = self.pipeline.as_ref() else {
+            return Action::Continue;
+        };
         let buffering = pipeline.needs_request_body();
         // Paused on, Envoy holds the whole body so far; streamed, this chunk.
-        let received = if buffering { body_size.saturating_sub(self.request_buffered) } else { body_size };
+        let received = if buffering {
+            body_size.saturating_sub(self.request_buffered)
+        } else {
+            body_size
+        };
         match self.request_limit.intake(received, end_of_stream) {
             Intake::Keep => {}
             Intake::Discard => {
-                span(|| "host", "set_body", || self.set_http_request_body(0, body_size, &[]));
+                span(
+                    || "host",
+                    "set_body",
+                    || self.set_http_request_body(0, body_size, &[]),
+                );
                 self.request_buffered = 0;
-                return if buffering { Action::Pause } else { Action::Continue };
+                return if buffering {
+                    Action::Pause
+                } else {
+                    Action::Continue
+                };
             }
             Intake::Refuse => return self.refuse_request(),
         }
@@ -241,7 +306,12 @@ impl HttpContext for Stream {
         if !self.request_done && self.request_limit.exceeded() {
             return self.refuse_request();
         }
-        if self.request_done || !self.pipeline.as_ref().is_some_and(Pipeline::needs_request_body) {
+        if self.request_done
+            || !self
+                .pipeline
+                .as_ref()
+                .is_some_and(Pipeline::needs_request_body)
+        {
             return Action::Continue;
         }
         self.complete_request()
@@ -249,20 +319,34 @@ impl HttpContext for Stream {
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let header = |name| {
-            span(|| "host", "get_response_header", || self.get_http_response_header_bytes(name))
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
+            span(
+                || "host",
+                "get_response_header",
+                || self.get_http_response_header_bytes(name),
+            )
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
         };
         let status = header(":status").and_then(|s| s.parse().ok());
         let content_type = header("content-type");
-        let Some(pipeline) = self.pipeline.as_mut() else { return Action::Continue };
-        let step = pipeline.on_response_headers(&mut EnvoyHost(Phase::ResponseHeaders), status, content_type.as_deref());
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Action::Continue;
+        };
+        let step = pipeline.on_response_headers(
+            &mut EnvoyHost(Phase::ResponseHeaders),
+            status,
+            content_type.as_deref(),
+        );
         self.act(step, 0, false)
     }
 
     /// Buffered responses are paused until the end and replaced whole; a
     /// stream's chunks are replaced one by one as they pass.
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match self.pipeline.as_ref().map(|p| p.response_body_need(end_of_stream)) {
+        match self
+            .pipeline
+            .as_ref()
+            .map(|p| p.response_body_need(end_of_stream))
+        {
             None | Some(BodyNeed::Nothing) => return Action::Continue,
             Some(BodyNeed::WaitForEnd) => {
                 self.response_buffered = Some(body_size);
@@ -334,51 +418,100 @@ impl Host for EnvoyHost {
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         if self.0 == Phase::RequestHeaders {
-            let _ = span(|| "host", "set_header", || hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value));
+            let _ = span(
+                || "host",
+                "set_header",
+                || hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value),
+            );
         } else {
-            self.log(LogLevel::Error, &format!("request header `{name}` set after the headers callback; ignored"));
+            self.log(
+                LogLevel::Error,
+                &format!("request header `{name}` set after the headers callback; ignored"),
+            );
         }
     }
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         if self.0 == Phase::ResponseHeaders {
-            let _ = span(|| "host", "set_header", || hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value));
+            let _ = span(
+                || "host",
+                "set_header",
+                || hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value),
+            );
         } else {
-            self.log(LogLevel::Error, &format!("response header `{name}` set after the headers callback; ignored"));
+            self.log(
+                LogLevel::Error,
+                &format!("response header `{name}` set after the headers callback; ignored"),
+            );
         }
     }
 
     fn clear_route_cache(&mut self) {
         // Envoy's foreign function; Envoy also clears the cache itself when a
         // request header changes, so a failure here is only logged.
-        if let Err(status) = span(|| "host", "clear_route_cache", || hostcalls::call_foreign_function("clear_route_cache", None)) {
-            self.log(LogLevel::Debug, &format!("clear_route_cache failed: {status:?}"));
+        if let Err(status) = span(
+            || "host",
+            "clear_route_cache",
+            || hostcalls::call_foreign_function("clear_route_cache", None),
+        ) {
+            self.log(
+                LogLevel::Debug,
+                &format!("clear_route_cache failed: {status:?}"),
+            );
         }
     }
 
     fn set_fact(&mut self, name: &'static str, value: &str) {
-        let _ = span(|| "host", "set_fact", || hostcalls::set_property(vec![name], Some(value.as_bytes())));
+        let _ = span(
+            || "host",
+            "set_fact",
+            || hostcalls::set_property(vec![name], Some(value.as_bytes())),
+        );
     }
 
     fn fact(&self, name: &str) -> Option<String> {
-        let bytes = span(|| "host", "get_fact", || hostcalls::get_property(vec![name])).ok().flatten()?;
+        let bytes = span(
+            || "host",
+            "get_fact",
+            || hostcalls::get_property(vec![name]),
+        )
+        .ok()
+        .flatten()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     fn upstream_host_metadata(&self, namespace: &str, key: &str) -> Option<String> {
-        let path = vec!["xds", "upstream_host_metadata", "filter_metadata", namespace, key];
-        let bytes = span(|| "host", "get_property", || hostcalls::get_property(path)).ok().flatten()?;
+        let path = vec![
+            "xds",
+            "upstream_host_metadata",
+            "filter_metadata",
+            namespace,
+            key,
+        ];
+        let bytes = span(|| "host", "get_property", || hostcalls::get_property(path))
+            .ok()
+            .flatten()?;
         String::from_utf8(bytes).ok()
     }
 
     fn upstream_attempts(&self) -> Option<u64> {
-        let bytes = span(|| "host", "get_property", || hostcalls::get_property(vec!["upstream", "request_attempt_count"])).ok().flatten()?;
+        let bytes = span(
+            || "host",
+            "get_property",
+            || hostcalls::get_property(vec!["upstream", "request_attempt_count"]),
+        )
+        .ok()
+        .flatten()?;
         Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
     }
 
     fn count(&mut self, name: &str, by: u64) {
         if let Some(id) = metric(MetricType::Counter, name) {
-            let _ = span(|| "host", "metric", || hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX)));
+            let _ = span(
+                || "host",
+                "metric",
+                || hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX)),
+            );
         }
     }
 
@@ -395,8 +528,18 @@ impl Host for EnvoyHost {
         }
     }
 
-    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
-        span(|| "host", "shared_set", || hostcalls::set_shared_data(key, Some(value), cas)).map_err(|_| SharedConflict)
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), SharedConflict> {
+        span(
+            || "host",
+            "shared_set",
+            || hostcalls::set_shared_data(key, Some(value), cas),
+        )
+        .map_err(|_| SharedConflict)
     }
 
     /// Envoy answers every registration (it keys queues by `vm_id` and
@@ -406,15 +549,27 @@ impl Host for EnvoyHost {
     }
 
     fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-        span(|| "host", "queue_push", || hostcalls::enqueue_shared_queue(queue, Some(item))).is_ok()
+        span(
+            || "host",
+            "queue_push",
+            || hostcalls::enqueue_shared_queue(queue, Some(item)),
+        )
+        .is_ok()
     }
 
     fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
         hostcalls::dequeue_shared_queue(queue).ok().flatten()
     }
 
-    fn dispatch_http(&mut self, cluster: &str, headers: &[(&str, &str)], body: &[u8], timeout: Duration) -> Option<u32> {
-        hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), Vec::new(), timeout).ok()
+    fn dispatch_http(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Option<u32> {
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), Vec::new(), timeout)
+            .ok()
     }
 
     fn log(&self, level: LogLevel, message: &str) {

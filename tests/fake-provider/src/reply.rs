@@ -68,7 +68,10 @@ impl ProviderRequest {
     /// or with `echo` the last user message's text.
     pub fn answer(&self, provider: &str, limit: Option<u64>) -> Answer {
         match self.echo.then(|| last_user_text(&self.body)).flatten() {
-            Some(text) => Answer { text, hit_limit: false },
+            Some(text) => Answer {
+                text,
+                hit_limit: false,
+            },
             None => Answer::new(provider, self.reply_words, limit),
         }
     }
@@ -129,14 +132,24 @@ impl Reply {
 /// The text of the last user turn in OpenAI/Anthropic `messages` (string or
 /// text parts) or Gemini `contents` (`parts[].text`).
 fn last_user_text(body: &Value) -> Option<String> {
-    let turns = body.get("messages").or_else(|| body.get("contents"))?.as_array()?;
-    let turn = turns.iter().rev().find(|t| t.get("role").and_then(Value::as_str).is_none_or(|r| r == "user"))?;
+    let turns = body
+        .get("messages")
+        .or_else(|| body.get("contents"))?
+        .as_array()?;
+    let turn = turns.iter().rev().find(|t| {
+        t.get("role")
+            .and_then(Value::as_str)
+            .is_none_or(|r| r == "user")
+    })?;
     let parts = match turn.get("content") {
         Some(Value::String(text)) => return Some(text.clone()),
         Some(Value::Array(parts)) => parts,
         _ => turn.get("parts")?.as_array()?,
     };
-    let text: Vec<&str> = parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect();
+    let text: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect();
     (!text.is_empty()).then(|| text.join(""))
 }
 
@@ -237,14 +250,23 @@ mod echo_tests {
 
     #[test]
     fn echo_answers_with_the_last_user_turn_in_every_format() {
-        let ask = |body: Value| ProviderRequest::new(body, sha256(b"x"), None, true).answer("openai", None).text;
+        let ask = |body: Value| {
+            ProviderRequest::new(body, sha256(b"x"), None, true)
+                .answer("openai", None)
+                .text
+        };
         let chat = json!({"messages": [{"role": "user", "content": "first"}, {"role": "assistant", "content": "x"}, {"role": "user", "content": "second"}]});
         assert_eq!(ask(chat), "second");
         let parts = json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]});
         assert_eq!(ask(parts), "ab");
         let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "gem"}]}]});
         assert_eq!(ask(gemini), "gem");
-        let without = ProviderRequest::new(json!({}), sha256(b"x"), None, true).answer("openai", None).text;
-        assert_eq!(without, "Hello from the fake openai provider.", "nothing to echo falls back to the sentence");
+        let without = ProviderRequest::new(json!({}), sha256(b"x"), None, true)
+            .answer("openai", None)
+            .text;
+        assert_eq!(
+            without, "Hello from the fake openai provider.",
+            "nothing to echo falls back to the sentence"
+        );
     }
 }

@@ -291,8 +291,9 @@ async fn respond(
             ),
         ),
         None => match endpoint {
-            Some(endpoint) => scripted::reply(&parts)
-                .unwrap_or_else(|| answer(endpoint, &parts, &body, digest)),
+            Some(endpoint) => {
+                scripted::reply(&parts).unwrap_or_else(|| answer(endpoint, &parts, &body, digest))
+            }
             None => state.collector.accept(&parts.headers, &body).await,
         },
     };
@@ -316,14 +317,21 @@ async fn respond(
 /// N bytes that no line end follows (the next event's first line continues
 /// it), like a broken upstream whose event never ends. At most 64 MiB.
 fn with_huge_event(reply: Reply, bytes: u64) -> Reply {
-    let Reply::Stream { content_type, mut events } = reply else {
+    let Reply::Stream {
+        content_type,
+        mut events,
+    } = reply
+    else {
         return reply;
     };
     let n = usize::try_from(bytes.min(64 << 20)).unwrap_or(0);
     let mut line = b"data: ".to_vec();
     line.resize(line.len() + n, b'x');
     events.insert(1.min(events.len()), Bytes::from(line));
-    Reply::Stream { content_type, events }
+    Reply::Stream {
+        content_type,
+        events,
+    }
 }
 
 /// A 401 or 403 quotes the start and end of the key it refused, as the real
@@ -366,7 +374,10 @@ const PROVIDER_ACCOUNT_HEADERS: [(&str, &str); 4] = [
     ("openai-organization", "org-fake-gateway-account"),
     ("openai-project", "proj_fake_gateway_account"),
     ("anthropic-organization-id", "fake-gateway-organization"),
-    ("set-cookie", "__cf_bm=fake-gateway-cookie; path=/; HttpOnly"),
+    (
+        "set-cookie",
+        "__cf_bm=fake-gateway-cookie; path=/; HttpOnly",
+    ),
 ];
 
 fn add_headers(headers: &mut hyper::HeaderMap, added: &[(&'static str, &'static str)]) {
@@ -403,7 +414,9 @@ fn answer(endpoint: Endpoint, parts: &Parts, body: &[u8], digest: [u8; 32]) -> R
         }),
         Endpoint::GeminiEmbed { .. } => with(parse(), gemini::embed),
         Endpoint::GeminiBatchEmbed { .. } => with(parse(), gemini::batch_embed),
-        Endpoint::AzureChat { .. } | Endpoint::AzureEmbeddings { .. } | Endpoint::AzureResponses
+        Endpoint::AzureChat { .. }
+        | Endpoint::AzureEmbeddings { .. }
+        | Endpoint::AzureResponses
             if azure_version_missing =>
         {
             format.bad_request("Missing required query parameter: api-version")
@@ -439,7 +452,10 @@ fn parse_request(
             .unwrap_or(MAX_REPLY_WORDS)
             .min(MAX_REPLY_WORDS)
     });
-    let echo = parts.headers.get("x-fake-echo").is_some_and(|v| v.as_bytes() == b"last-user");
+    let echo = parts
+        .headers
+        .get("x-fake-echo")
+        .is_some_and(|v| v.as_bytes() == b"last-user");
     // `x-fake-ignore-stream-options`: behave like the OpenAI-compatible
     // servers that send no usage in streams whatever the request asks.
     let mut json = json;

@@ -13,7 +13,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -21,7 +24,8 @@ impl Response {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -34,7 +38,10 @@ pub fn curl(args: &[&str]) -> Result<Response, String> {
         .output()
         .map_err(|e| format!("cannot run curl: {e}"))?;
     if !output.status.success() {
-        return Err(format!("curl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "curl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
     parse(&output.stdout)
 }
@@ -57,7 +64,11 @@ fn parse(mut raw: &[u8]) -> Result<Response, String> {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        return Ok(Response { status, headers, body: raw.to_vec() });
+        return Ok(Response {
+            status,
+            headers,
+            body: raw.to_vec(),
+        });
     }
 }
 
@@ -71,7 +82,15 @@ pub const DEMO_AUTH: &str = "authorization: Bearer demo-key";
 /// POSTs a JSON body (a string, or `@file`) to `url` as the demo client, with
 /// extra curl args.
 pub fn post_json(url: &str, body: &str, extra: &[&str]) -> Result<Response, String> {
-    let mut args = vec![url, "-H", DEMO_AUTH, "-H", "content-type: application/json", "--data-binary", body];
+    let mut args = vec![
+        url,
+        "-H",
+        DEMO_AUTH,
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        body,
+    ];
     args.extend_from_slice(extra);
     curl(&args)
 }

@@ -41,9 +41,15 @@ struct Flags {
 
 impl Flags {
     fn parse(args: &[String]) -> Flags {
-        let mut flags = Flags { values: BTreeMap::new(), sets: Vec::new() };
+        let mut flags = Flags {
+            values: BTreeMap::new(),
+            sets: Vec::new(),
+        };
         for pair in args.chunks(2) {
-            let (name, value) = (pair[0].trim_start_matches("--"), pair.get(1).cloned().unwrap_or_default());
+            let (name, value) = (
+                pair[0].trim_start_matches("--"),
+                pair.get(1).cloned().unwrap_or_default(),
+            );
             if name == "set" {
                 if let Some((k, v)) = value.split_once('=') {
                     flags.sets.push((k.to_owned(), v.to_owned()));
@@ -60,7 +66,8 @@ impl Flags {
     }
 
     fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("--{name} is required"))
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
     }
 
     fn layout(&self) -> Result<Layout, String> {
@@ -68,7 +75,9 @@ impl Flags {
     }
 
     fn port(&self, name: &str, default: u16) -> Result<u16, String> {
-        self.get(name).map_or(Ok(default), |p| p.parse().map_err(|_| format!("--{name}: not a port: {p}")))
+        self.get(name).map_or(Ok(default), |p| {
+            p.parse().map_err(|_| format!("--{name}: not a port: {p}"))
+        })
     }
 }
 
@@ -78,7 +87,9 @@ fn upstream_overrides() -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
     for provider in PROVIDERS {
         if let Ok(url) = std::env::var(format!("{provider}_UPSTREAM")) {
-            vars.extend(upstream_vars(provider, &url).map_err(|e| format!("{provider}_UPSTREAM: {e}"))?);
+            vars.extend(
+                upstream_vars(provider, &url).map_err(|e| format!("{provider}_UPSTREAM: {e}"))?,
+            );
         }
     }
     Ok(vars)
@@ -94,7 +105,9 @@ fn demo(flags: &Flags) -> Result<(), String> {
     // Real keys for providers pointed at real APIs, e.g. OPENAI_API_KEY.
     for provider in PROVIDERS {
         if let Ok(key) = std::env::var(format!("{provider}_API_KEY")) {
-            options.provider_keys.insert(provider.to_ascii_lowercase(), key);
+            options
+                .provider_keys
+                .insert(provider.to_ascii_lowercase(), key);
         }
     }
     options.inherit_output = true;
@@ -174,8 +187,14 @@ extern "C" fn request_stop(_signal: libc::c_int) {
 fn wait_for_signal() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
-        libc::signal(libc::SIGINT, request_stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, request_stop as *const () as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            request_stop as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            request_stop as *const () as libc::sighandler_t,
+        );
     }
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
@@ -183,7 +202,10 @@ fn wait_for_signal() {
 }
 
 fn render(flags: &Flags) -> Result<(), String> {
-    let wasm_dir = flags.get("wasm-dir").map(PathBuf::from).unwrap_or_else(paths::wasm_dir);
+    let wasm_dir = flags
+        .get("wasm-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(paths::wasm_dir);
     let mut template = Template::load(
         &PathBuf::from(flags.require("template")?),
         &PathBuf::from(flags.require("filters")?),

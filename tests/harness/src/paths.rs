@@ -33,7 +33,10 @@ pub fn crash_wasm_dir() -> PathBuf {
 /// which `cargo test` and `make tools` keep current (benchmarks point the
 /// variable at a release build).
 pub fn fake_provider() -> PathBuf {
-    from_env("FAKE_PROVIDER_BIN", root().join("target/debug/fake-provider"))
+    from_env(
+        "FAKE_PROVIDER_BIN",
+        root().join("target/debug/fake-provider"),
+    )
 }
 
 /// The Envoy config templates and filter configurations.

@@ -47,10 +47,17 @@ impl Process {
                 Ok(())
             });
         }
-        let child = command
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {name} ({:?}): {e}", command.get_program())))?;
-        Ok(Process { name: name.to_owned(), child, log })
+        let child = command.spawn().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot start {name} ({:?}): {e}", command.get_program()),
+            )
+        })?;
+        Ok(Process {
+            name: name.to_owned(),
+            child,
+            log,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -61,7 +68,11 @@ impl Process {
     pub fn check_alive(&mut self) -> Result<(), String> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!("{} exited ({status}){}", self.name, self.log_tail())),
+            Ok(Some(status)) => Err(format!(
+                "{} exited ({status}){}",
+                self.name,
+                self.log_tail()
+            )),
             Err(e) => Err(format!("{}: {e}", self.name)),
         }
     }
@@ -80,7 +91,9 @@ impl Process {
 
     /// The last lines of the process's log, for error messages.
     pub fn log_tail(&self) -> String {
-        let Some(path) = &self.log else { return String::new() };
+        let Some(path) = &self.log else {
+            return String::new();
+        };
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");

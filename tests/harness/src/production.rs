@@ -36,8 +36,15 @@ impl Production {
         let mut names = vec![GATEWAY_NAME, "localhost", "127.0.0.1"];
         names.extend(PROVIDER_HOSTS.map(|(_, host)| host));
         let certs = Certs::generate(&dir.path, &names)?;
-        let fake = FakeProvider::start(&dir.path, Some(&certs), Output::File(&dir.path.join("fake.log")))?;
-        let tls = fake.tls.clone().ok_or("the fake provider has no TLS listener")?;
+        let fake = FakeProvider::start(
+            &dir.path,
+            Some(&certs),
+            Output::File(&dir.path.join("fake.log")),
+        )?;
+        let tls = fake
+            .tls
+            .clone()
+            .ok_or("the fake provider has no TLS listener")?;
         let upstreams = PROVIDER_HOSTS.map(|(provider, _)| (provider, tls.as_str()));
         let ca = certs.ca.clone();
         Ok((Production::start(dir, certs, &upstreams, &ca, &[])?, fake))
@@ -48,7 +55,13 @@ impl Production {
     /// demo, a key `sk-test-<provider>` per provider, each provider at its
     /// `upstreams` address (`host:port`), provider certificates checked
     /// against `upstream_ca`, and `vars` on top.
-    pub fn start(dir: &RunDir, listener: Certs, upstreams: &[(&str, &str)], upstream_ca: &Path, vars: &[(&str, &str)]) -> Result<Production, String> {
+    pub fn start(
+        dir: &RunDir,
+        listener: Certs,
+        upstreams: &[(&str, &str)],
+        upstream_ca: &Path,
+        vars: &[(&str, &str)],
+    ) -> Result<Production, String> {
         let sds = format!(
             "resources:\n- \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret\n  name: gateway_cert\n  tls_certificate:\n    certificate_chain: {{ filename: {} }}\n    private_key: {{ filename: {} }}\n",
             listener.cert.display(),
@@ -61,8 +74,12 @@ impl Production {
             secrets::write_provider_key(&dir.path, &provider, &format!("sk-test-{provider}"))?;
         }
         let envoy_dir = paths::envoy_dir();
-        let mut template =
-            Template::load(&envoy_dir.join("production.yaml"), &envoy_dir.join("filters/production.json"), Layout::Bundle, &paths::wasm_dir())?;
+        let mut template = Template::load(
+            &envoy_dir.join("production.yaml"),
+            &envoy_dir.join("filters/production.json"),
+            Layout::Bundle,
+            &paths::wasm_dir(),
+        )?;
         template
             .set("LISTENER_ADDRESS", "127.0.0.1")
             .set("LISTENER_PORT", 0)
@@ -70,32 +87,61 @@ impl Production {
             .set("SECRETS_DIR", dir.path.display())
             .set("UPSTREAM_CA_FILE", upstream_ca.display());
         for (provider, address) in upstreams {
-            let (host, port) = address.rsplit_once(':').ok_or_else(|| format!("not host:port: {address}"))?;
-            template.set(&format!("{provider}_HOST"), host).set(&format!("{provider}_PORT"), port);
+            let (host, port) = address
+                .rsplit_once(':')
+                .ok_or_else(|| format!("not host:port: {address}"))?;
+            template
+                .set(&format!("{provider}_HOST"), host)
+                .set(&format!("{provider}_PORT"), port);
         }
         for (name, value) in vars {
             template.set(name, value);
         }
         let config = dir.path.join("production.yaml");
         template.write(&config)?;
-        let envoy = Envoy::start(&config, &dir.path, 2, Output::File(&dir.path.join("envoy.log")))?;
+        let envoy = Envoy::start(
+            &config,
+            &dir.path,
+            2,
+            Output::File(&dir.path.join("envoy.log")),
+        )?;
         Ok(Production { envoy, listener })
     }
 
     /// The listener's port.
     pub fn port(&self) -> &str {
-        self.envoy.listeners.get("gateway").and_then(|a| a.rsplit_once(':')).map_or("", |(_, port)| port)
+        self.envoy
+            .listeners
+            .get("gateway")
+            .and_then(|a| a.rsplit_once(':'))
+            .map_or("", |(_, port)| port)
     }
 
     /// curl to the TLS listener as [`GATEWAY_NAME`], trusting its CA, as
     /// the demo client; `http` is `--http1.1` or `--http2`.
-    pub fn call(&self, path: &str, body: &str, http: &str, extra: &[&str]) -> Result<Response, String> {
+    pub fn call(
+        &self,
+        path: &str,
+        body: &str,
+        http: &str,
+        extra: &[&str],
+    ) -> Result<Response, String> {
         let resolve = format!("{GATEWAY_NAME}:{}:127.0.0.1", self.port());
         let url = format!("https://{GATEWAY_NAME}:{}{path}", self.port());
         let ca = self.listener.ca.display().to_string();
         let mut args = vec![
-            url.as_str(), http, "--cacert", &ca, "--resolve", &resolve, "-H", DEMO_AUTH, "-H", "content-type: application/json",
-            "--data-binary", body,
+            url.as_str(),
+            http,
+            "--cacert",
+            &ca,
+            "--resolve",
+            &resolve,
+            "-H",
+            DEMO_AUTH,
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            body,
         ];
         args.extend_from_slice(extra);
         curl(&args)

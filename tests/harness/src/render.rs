@@ -88,10 +88,23 @@ pub struct Template {
 
 impl Template {
     /// A template with its filter configuration read from `filters`.
-    pub fn load(template: &Path, filters: &Path, layout: Layout, wasm_dir: &Path) -> Result<Template, String> {
-        let text = std::fs::read_to_string(filters).map_err(|e| format!("{}: {e}", filters.display()))?;
-        let filters = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", filters.display()))?;
-        Ok(Template { template: template.to_owned(), filters, layout, wasm_dir: wasm_dir.to_owned(), vars: BTreeMap::new() })
+    pub fn load(
+        template: &Path,
+        filters: &Path,
+        layout: Layout,
+        wasm_dir: &Path,
+    ) -> Result<Template, String> {
+        let text =
+            std::fs::read_to_string(filters).map_err(|e| format!("{}: {e}", filters.display()))?;
+        let filters =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", filters.display()))?;
+        Ok(Template {
+            template: template.to_owned(),
+            filters,
+            layout,
+            wasm_dir: wasm_dir.to_owned(),
+            vars: BTreeMap::new(),
+        })
     }
 
     pub fn set(&mut self, name: &str, value: impl ToString) -> &mut Self {
@@ -100,8 +113,10 @@ impl Template {
     }
 
     pub fn render(&self) -> Result<String, String> {
-        let text = std::fs::read_to_string(&self.template).map_err(|e| format!("{}: {e}", self.template.display()))?;
-        self.render_text(&text).map_err(|e| format!("{}: {e}", self.template.display()))
+        let text = std::fs::read_to_string(&self.template)
+            .map_err(|e| format!("{}: {e}", self.template.display()))?;
+        self.render_text(&text)
+            .map_err(|e| format!("{}: {e}", self.template.display()))
     }
 
     /// Renders and writes the config to `out`.
@@ -123,7 +138,11 @@ impl Template {
                 continue;
             }
             let indent = &line[..line.len() - line.trim_start().len()];
-            let directive = line.trim().strip_prefix("${").and_then(|d| d.strip_suffix('}')).unwrap_or_default();
+            let directive = line
+                .trim()
+                .strip_prefix("${")
+                .and_then(|d| d.strip_suffix('}'))
+                .unwrap_or_default();
             let generated = if directive == "LLM_FILTERS" {
                 Some(self.downstream_filters()?)
             } else if let Some(kind) = directive.strip_prefix("UPSTREAM_FILTERS:") {
@@ -150,7 +169,9 @@ impl Template {
                     }
                 }
                 None => {
-                    let line = self.substitute(line).map_err(|e| format!("line {}: {e}", number + 1))?;
+                    let line = self
+                        .substitute(line)
+                        .map_err(|e| format!("line {}: {e}", number + 1))?;
                     out.push_str(&line);
                     out.push('\n');
                 }
@@ -167,7 +188,8 @@ impl Template {
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
-            let end = Self::closing_brace(after).ok_or_else(|| format!("unclosed `${{` in `{line}`"))?;
+            let end =
+                Self::closing_brace(after).ok_or_else(|| format!("unclosed `${{` in `{line}`"))?;
             let (name, default) = match after[..end].split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (&after[..end], None),
@@ -231,16 +253,24 @@ impl Template {
 
     fn downstream_filters(&self) -> Result<Vec<String>, String> {
         match self.layout {
-            Layout::Bundle => Ok(vec![format!("- {}", self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters))]),
+            Layout::Bundle => Ok(vec![format!(
+                "- {}",
+                self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters)
+            )]),
             // The one client identity setting goes to every module.
             Layout::Separate => Ok(MODULES
                 .iter()
                 .filter_map(|(section, module)| {
                     let mut config = self.section(section)?.clone();
-                    if let (Some(identity), Some(fields)) = (self.filters.get("client_identity"), config.as_object_mut()) {
+                    if let (Some(identity), Some(fields)) =
+                        (self.filters.get("client_identity"), config.as_object_mut())
+                    {
                         fields.insert("client_identity".to_owned(), identity.clone());
                     }
-                    Some(format!("- {}", self.wasm_filter(section, section, module, &config)))
+                    Some(format!(
+                        "- {}",
+                        self.wasm_filter(section, section, module, &config)
+                    ))
                 })
                 .collect()),
         }
@@ -282,8 +312,18 @@ impl Template {
             .into_iter()
             .flatten()
             .filter_map(|(name, provider)| {
-                let mut headers: Vec<Value> = provider.get("forward_headers").and_then(Value::as_array).cloned().unwrap_or_default();
-                headers.extend(descriptor_headers.iter().map(|h| json!(h)).filter(|h| !headers.contains(h)).collect::<Vec<_>>());
+                let mut headers: Vec<Value> = provider
+                    .get("forward_headers")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                headers.extend(
+                    descriptor_headers
+                        .iter()
+                        .map(|h| json!(h))
+                        .filter(|h| !headers.contains(h))
+                        .collect::<Vec<_>>(),
+                );
                 (!headers.is_empty()).then(|| (name.clone(), Value::Array(headers)))
             })
             .collect();
@@ -297,10 +337,16 @@ impl Template {
     fn translate_filter(&self, translate: Value) -> Value {
         match self.layout {
             Layout::Bundle => {
-                let config = Value::Object(Map::from_iter([("provider_rewrite".to_owned(), translate)]));
+                let config =
+                    Value::Object(Map::from_iter([("provider_rewrite".to_owned(), translate)]));
                 self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &config)
             }
-            Layout::Separate => self.wasm_filter("provider_rewrite", "provider_rewrite", "provider_rewrite.wasm", &translate),
+            Layout::Separate => self.wasm_filter(
+                "provider_rewrite",
+                "provider_rewrite",
+                "provider_rewrite.wasm",
+                &translate,
+            ),
         }
     }
 
@@ -316,11 +362,18 @@ impl Template {
     /// with the same providers in the same order.
     fn fallback_chains(&self) -> Result<Vec<(String, Vec<String>)>, String> {
         let mut chains: Vec<(String, Vec<String>)> = Vec::new();
-        let models = self.filters["provider_rewrite"]["models"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let models = self.filters["provider_rewrite"]["models"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for (i, route) in models.iter().enumerate() {
-            let Some(fallback) = route.get("fallback") else { continue };
+            let Some(fallback) = route.get("fallback") else {
+                continue;
+            };
             let name = |target: &Value| target["provider"].as_str().map(str::to_owned);
-            let cluster = fallback["cluster"].as_str().ok_or(format!("models[{i}].fallback.cluster is missing"))?;
+            let cluster = fallback["cluster"]
+                .as_str()
+                .ok_or(format!("models[{i}].fallback.cluster is missing"))?;
             let providers: Option<Vec<String>> = route["to"]
                 .as_array()
                 .and_then(|to| to.first())
@@ -328,10 +381,13 @@ impl Template {
                 .chain(fallback["to"].as_array().into_iter().flatten())
                 .map(name)
                 .collect();
-            let providers = providers.ok_or(format!("models[{i}]: a fallback target names no provider"))?;
+            let providers =
+                providers.ok_or(format!("models[{i}]: a fallback target names no provider"))?;
             match chains.iter().find(|(c, _)| c == cluster) {
                 Some((_, known)) if *known != providers => {
-                    return Err(format!("models[{i}].fallback: the cluster `{cluster}` already serves another chain"))
+                    return Err(format!(
+                    "models[{i}].fallback: the cluster `{cluster}` already serves another chain"
+                ))
                 }
                 Some(_) => {}
                 None => chains.push((cluster.to_owned(), providers)),
@@ -407,11 +463,16 @@ impl Template {
                         }}
                     }]
                 }));
-                if rendered.contains(&format!("&{provider}_tls ")) || rendered.contains(&format!("&{provider}_tls\n")) {
+                if rendered.contains(&format!("&{provider}_tls "))
+                    || rendered.contains(&format!("&{provider}_tls\n"))
+                {
                     tls.push(json!({"name": provider, "match": {"provider": provider}, "transport_socket": aliases.alias(&format!("{provider}_tls"))}));
                 }
                 let kind = self.provider_kind(provider)?;
-                filters.push(Self::only_for_attempts_on(provider, self.credential_injector(provider, &kind)?));
+                filters.push(Self::only_for_attempts_on(
+                    provider,
+                    self.credential_injector(provider, &kind)?,
+                ));
             }
             filters.push(Self::codec());
             // HTTP/2 by ALPN when every provider of the chain speaks TLS (ALPN
@@ -456,7 +517,9 @@ impl Template {
             return Vec::new();
         }
         let section = &self.filters["token_limit"];
-        let parts = section.get("key").or_else(|| section.get("levels")?.get(0)?.get("key"));
+        let parts = section
+            .get("key")
+            .or_else(|| section.get("levels")?.get(0)?.get("key"));
         parts
             .and_then(Value::as_array)
             .into_iter()
@@ -479,11 +542,18 @@ impl Template {
     /// absent (those requests share one bucket instead of passing
     /// unlimited).
     fn rate_limit_filter(&self) -> Result<Vec<String>, String> {
-        let Some(global) = self.global_limits() else { return Ok(Vec::new()) };
-        let mut actions = vec![json!({"generic_key": {"descriptor_key": "limit", "descriptor_value": "tokens"}})];
+        let Some(global) = self.global_limits() else {
+            return Ok(Vec::new());
+        };
+        let mut actions =
+            vec![json!({"generic_key": {"descriptor_key": "limit", "descriptor_value": "tokens"}})];
         // Global mode keeps one level: the shorthand's `key`, or `levels[0]`'s.
         let section = &self.filters["token_limit"];
-        let parts = section.get("key").or_else(|| section.get("levels")?.get(0)?.get("key")).cloned().unwrap_or_else(|| json!(["client"]));
+        let parts = section
+            .get("key")
+            .or_else(|| section.get("levels")?.get(0)?.get("key"))
+            .cloned()
+            .unwrap_or_else(|| json!(["client"]));
         for part in parts.as_array().map(Vec::as_slice).unwrap_or_default() {
             let (header, key) = match (part.get("header").and_then(Value::as_str), part.as_str()) {
                 (Some(header), _) => (header, header),
@@ -496,7 +566,8 @@ impl Template {
         // `charge=done`, which a service must add without refusing (ours
         // does; see docs/ratelimit-service.md).
         let mut spent = actions.clone();
-        spent.push(json!({"generic_key": {"descriptor_key": "charge", "descriptor_value": "done"}}));
+        spent
+            .push(json!({"generic_key": {"descriptor_key": "charge", "descriptor_value": "done"}}));
         let filter = json!({
             "name": "envoy.filters.http.ratelimit",
             "typed_config": {
@@ -519,7 +590,10 @@ impl Template {
     }
 
     fn rate_limit_cluster_name(&self) -> &str {
-        self.global_limits().and_then(|g| g.get("cluster")).and_then(Value::as_str).unwrap_or("ratelimit")
+        self.global_limits()
+            .and_then(|g| g.get("cluster"))
+            .and_then(Value::as_str)
+            .unwrap_or("ratelimit")
     }
 
     /// The rate-limit service's cluster (gRPC, so HTTP/2).
@@ -528,7 +602,10 @@ impl Template {
             return Ok(Vec::new());
         }
         let host = self.substitute("${RATELIMIT_HOST:-127.0.0.1}")?;
-        let port: u16 = self.substitute("${RATELIMIT_PORT:-8081}")?.parse().map_err(|_| "RATELIMIT_PORT is not a port".to_owned())?;
+        let port: u16 = self
+            .substitute("${RATELIMIT_PORT:-8081}")?
+            .parse()
+            .map_err(|_| "RATELIMIT_PORT is not a port".to_owned())?;
         let name = self.rate_limit_cluster_name();
         let cluster = json!({
             "name": name,
@@ -581,7 +658,11 @@ impl Template {
             "anthropic" => ("x-api-key", ""),
             "gemini" => ("x-goog-api-key", ""),
             "azure" => ("api-key", ""),
-            other => return Err(format!("no credential header known for provider kind `{other}`")),
+            other => {
+                return Err(format!(
+                    "no credential header known for provider kind `{other}`"
+                ))
+            }
         };
         let secrets = self.substitute(&format!("${{SECRETS_DIR:-{DEFAULT_SECRETS_DIR}}}"))?;
         Ok(json!({
@@ -613,10 +694,18 @@ impl Template {
 
     fn upstream_tls(&self, name: &str) -> Result<Vec<String>, String> {
         let upper = name.to_ascii_uppercase();
-        let Some(sni) = self.vars.get(&format!("{upper}_TLS_SNI")).filter(|s| !s.is_empty()) else {
+        let Some(sni) = self
+            .vars
+            .get(&format!("{upper}_TLS_SNI"))
+            .filter(|s| !s.is_empty())
+        else {
             return Ok(Vec::new());
         };
-        let ca = self.vars.get("UPSTREAM_CA_FILE").map(String::as_str).unwrap_or("/etc/ssl/certs/ca-certificates.crt");
+        let ca = self
+            .vars
+            .get("UPSTREAM_CA_FILE")
+            .map(String::as_str)
+            .unwrap_or("/etc/ssl/certs/ca-certificates.crt");
         let socket = json!({
             "name": "envoy.transport_sockets.tls",
             "typed_config": {
@@ -651,7 +740,8 @@ impl Aliases {
     fn resolve(&self, value: &Value) -> String {
         let mut text = value.to_string();
         for anchor in &self.0 {
-            let placeholder = serde_json::to_string(&format!("{}{anchor}", Self::MARK)).unwrap_or_default();
+            let placeholder =
+                serde_json::to_string(&format!("{}{anchor}", Self::MARK)).unwrap_or_default();
             text = text.replace(&placeholder, &format!("*{anchor} "));
         }
         text
@@ -675,23 +765,41 @@ mod tests {
     #[test]
     fn substitutes_variables_and_defaults() {
         let t = template(Layout::Bundle);
-        assert_eq!(t.render_text("  # see ${NAME}\n").unwrap(), "  # see ${NAME}\n");
-        assert_eq!(t.render_text("a: ${PORT} b: ${HOST:-localhost}\n").unwrap(), "a: 80 b: localhost\n");
-        assert!(t.render_text("x: ${MISSING}").unwrap_err().contains("`MISSING` is not set"));
-        assert_eq!(t.render_text("h: ${HOST:-${PORT:-x}}.y\n").unwrap(), "h: 80.y\n");
+        assert_eq!(
+            t.render_text("  # see ${NAME}\n").unwrap(),
+            "  # see ${NAME}\n"
+        );
+        assert_eq!(
+            t.render_text("a: ${PORT} b: ${HOST:-localhost}\n").unwrap(),
+            "a: 80 b: localhost\n"
+        );
+        assert!(t
+            .render_text("x: ${MISSING}")
+            .unwrap_err()
+            .contains("`MISSING` is not set"));
+        assert_eq!(
+            t.render_text("h: ${HOST:-${PORT:-x}}.y\n").unwrap(),
+            "h: 80.y\n"
+        );
         assert_eq!(t.render_text("h: ${HOST:-${NONE:-x}}\n").unwrap(), "h: x\n");
     }
 
     #[test]
     fn bundle_is_one_filter_with_every_section() {
-        let out = template(Layout::Bundle).render_text("  f:\n  ${LLM_FILTERS}\n").unwrap();
+        let out = template(Layout::Bundle)
+            .render_text("  f:\n  ${LLM_FILTERS}\n")
+            .unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[1].starts_with("  - {"));
         let filter: Value = serde_json::from_str(&lines[1][4..]).unwrap();
         let config = filter["typed_config"]["config"].clone();
-        assert_eq!(config["vm_config"]["code"]["local"]["filename"], "/w/llm_gateway_suite.wasm");
-        let sections: Value = serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            config["vm_config"]["code"]["local"]["filename"],
+            "/w/llm_gateway_suite.wasm"
+        );
+        let sections: Value =
+            serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
         assert_eq!(sections, t_filters());
     }
 
@@ -704,25 +812,54 @@ mod tests {
         let mut t = template(Layout::Separate);
         t.set("SECRETS_DIR", "/s");
         let out = t.render_text("${UPSTREAM_FILTERS:claude}").unwrap();
-        let filters: Vec<Value> = out.lines().map(|l| serde_json::from_str(&l[2..]).unwrap()).collect();
-        let names: Vec<&str> = filters.iter().map(|f| f["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["provider_rewrite", "envoy.filters.http.credential_injector", "envoy.filters.http.upstream_codec"]);
-        let translate = filters[0]["typed_config"]["config"]["configuration"]["value"].as_str().unwrap();
-        assert_eq!(serde_json::from_str::<Value>(translate).unwrap(), json!({"role": "translate", "provider": "anthropic"}));
+        let filters: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(&l[2..]).unwrap())
+            .collect();
+        let names: Vec<&str> = filters
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "provider_rewrite",
+                "envoy.filters.http.credential_injector",
+                "envoy.filters.http.upstream_codec"
+            ]
+        );
+        let translate = filters[0]["typed_config"]["config"]["configuration"]["value"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(translate).unwrap(),
+            json!({"role": "translate", "provider": "anthropic"})
+        );
         let generic = &filters[1]["typed_config"]["credential"]["typed_config"];
         assert_eq!(generic["header"], "x-api-key");
-        assert_eq!(generic["credential"]["sds_config"]["path_config_source"]["path"], "/s/claude-key.yaml");
+        assert_eq!(
+            generic["credential"]["sds_config"]["path_config_source"]["path"],
+            "/s/claude-key.yaml"
+        );
         assert!(t.render_text("${UPSTREAM_FILTERS:nobody}").is_err());
-        t.filters["provider_rewrite"]["providers"]["claude"]["forward_headers"] = json!(["anthropic-beta"]);
+        t.filters["provider_rewrite"]["providers"]["claude"]["forward_headers"] =
+            json!(["anthropic-beta"]);
         let out = t.render_text("${UPSTREAM_FILTERS:claude}").unwrap();
         let translate: Value = serde_json::from_str(&out.lines().next().unwrap()[2..]).unwrap();
-        let config = translate["typed_config"]["config"]["configuration"]["value"].as_str().unwrap();
-        assert_eq!(serde_json::from_str::<Value>(config).unwrap()["forward_headers"], json!({"claude": ["anthropic-beta"]}));
+        let config = translate["typed_config"]["config"]["configuration"]["value"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(config).unwrap()["forward_headers"],
+            json!({"claude": ["anthropic-beta"]})
+        );
     }
 
     #[test]
     fn separate_layout_has_one_module_per_configured_filter() {
-        let out = template(Layout::Separate).render_text("${LLM_FILTERS}").unwrap();
+        let out = template(Layout::Separate)
+            .render_text("${LLM_FILTERS}")
+            .unwrap();
         assert_eq!(out.lines().count(), 2);
         assert!(out.contains("/w/audit.wasm") && out.contains("/w/provider_rewrite.wasm"));
         assert!(!out.contains("pii_scan.wasm"));
@@ -734,53 +871,121 @@ mod tests {
         assert_eq!(t.render_text("  ${UPSTREAM_TLS:openai}\n").unwrap(), "");
         t.set("OPENAI_TLS_SNI", "api.openai.com");
         let out = t.render_text("  ${UPSTREAM_TLS:openai}\n").unwrap();
-        assert!(out.starts_with("  transport_socket: &openai_tls {") && out.contains("\"sni\":\"api.openai.com\""), "{out}");
+        assert!(
+            out.starts_with("  transport_socket: &openai_tls {")
+                && out.contains("\"sni\":\"api.openai.com\""),
+            "{out}"
+        );
     }
 
     #[test]
     fn global_limits_add_the_ratelimit_filter_and_its_cluster() {
         let mut t = template(Layout::Bundle);
-        assert_eq!(t.render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n").unwrap(), "", "local mode: nothing");
+        assert_eq!(
+            t.render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n")
+                .unwrap(),
+            "",
+            "local mode: nothing"
+        );
         t.filters["token_limit"] = json!({"key": [{"header": "x-agent-id"}, "client"], "global": {"on_failure": "closed"}});
         t.set("RATELIMIT_PORT", 9999);
-        let out = t.render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n").unwrap();
-        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(&l[2..]).unwrap()).collect();
+        let out = t
+            .render_text("${RATE_LIMIT_FILTER}\n${RATE_LIMIT_CLUSTER}\n")
+            .unwrap();
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(&l[2..]).unwrap())
+            .collect();
         let config = &lines[0]["typed_config"];
         assert_eq!(config["failure_mode_deny"], true);
         let limits = config["rate_limits"].as_array().unwrap();
-        let keys = |i: usize| -> Vec<String> { limits[i]["actions"].as_array().unwrap().iter().map(|a| a.to_string()).collect() };
+        let keys = |i: usize| -> Vec<String> {
+            limits[i]["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.to_string())
+                .collect()
+        };
         assert_eq!(keys(0).len(), 3, "limit=tokens, the header, the client");
         assert!(keys(0)[2].contains("x-client-id"));
-        assert!(limits[1]["apply_on_stream_done"].as_bool().unwrap() && keys(1).last().unwrap().contains("\"done\""));
-        assert_eq!(lines[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["port_value"], 9999);
+        assert!(
+            limits[1]["apply_on_stream_done"].as_bool().unwrap()
+                && keys(1).last().unwrap().contains("\"done\"")
+        );
+        assert_eq!(
+            lines[1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+                ["socket_address"]["port_value"],
+            9999
+        );
         t.filters["token_limit"]["key"] = json!(["model"]);
-        assert!(t.render_text("${RATE_LIMIT_FILTER}\n").unwrap_err().contains("headers and `client` only"));
+        assert!(t
+            .render_text("${RATE_LIMIT_FILTER}\n")
+            .unwrap_err()
+            .contains("headers and `client` only"));
     }
 
     #[test]
     fn a_fallback_chain_gets_a_cluster_with_a_priority_per_provider_and_a_route() {
         let mut t = template(Layout::Bundle);
-        t.filters["provider_rewrite"]["providers"]["openai"] = json!({"kind": "openai", "cluster": "openai"});
+        t.filters["provider_rewrite"]["providers"]["openai"] =
+            json!({"kind": "openai", "cluster": "openai"});
         t.filters["provider_rewrite"]["models"] = json!([
             {"match": "m", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude", "model": "c"}]}},
             {"match": "n", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude"}]}}
         ]);
         let anchors = "e1: &openai_endpoint {a: 1}\ne2: &claude_endpoint {a: 2}\nt: &claude_tls\n";
-        let out = t.render_text(&format!("{anchors}c:\n${{FALLBACK_CLUSTERS}}\nr:\n${{FALLBACK_ROUTES}}\n")).unwrap();
+        let out = t
+            .render_text(&format!(
+                "{anchors}c:\n${{FALLBACK_CLUSTERS}}\nr:\n${{FALLBACK_ROUTES}}\n"
+            ))
+            .unwrap();
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 7, "one cluster and one route for the shared chain: {out}");
+        assert_eq!(
+            lines.len(),
+            7,
+            "one cluster and one route for the shared chain: {out}"
+        );
         let cluster = lines[4];
         assert!(cluster.starts_with("- {\"name\":\"chain\""), "{cluster}");
-        assert!(cluster.contains("\"endpoint\":*openai_endpoint ,") && cluster.contains("\"priority\":1"), "{cluster}");
-        assert!(cluster.contains("\"transport_socket\":*claude_tls }"), "{cluster}");
-        assert!(!cluster.contains("auto_config"), "ALPN only when every provider has TLS: {cluster}");
-        assert!(cluster.contains("\"name\":\"claude_only\"") && cluster.contains("\"exact\":\"claude\""), "{cluster}");
-        assert!(!cluster.contains("outlier_detection"), "no `&outliers` anchor, no outlier detection: {cluster}");
-        assert!(lines[6].contains("\"num_retries\":1") && lines[6].contains("previous_priorities"), "{}", lines[6]);
-        assert!(!lines[6].contains("request_headers_to_remove"), "no `&internal` anchor");
+        assert!(
+            cluster.contains("\"endpoint\":*openai_endpoint ,")
+                && cluster.contains("\"priority\":1"),
+            "{cluster}"
+        );
+        assert!(
+            cluster.contains("\"transport_socket\":*claude_tls }"),
+            "{cluster}"
+        );
+        assert!(
+            !cluster.contains("auto_config"),
+            "ALPN only when every provider has TLS: {cluster}"
+        );
+        assert!(
+            cluster.contains("\"name\":\"claude_only\"")
+                && cluster.contains("\"exact\":\"claude\""),
+            "{cluster}"
+        );
+        assert!(
+            !cluster.contains("outlier_detection"),
+            "no `&outliers` anchor, no outlier detection: {cluster}"
+        );
+        assert!(
+            lines[6].contains("\"num_retries\":1") && lines[6].contains("previous_priorities"),
+            "{}",
+            lines[6]
+        );
+        assert!(
+            !lines[6].contains("request_headers_to_remove"),
+            "no `&internal` anchor"
+        );
         let err = t.render_text("${FALLBACK_CLUSTERS}\n").unwrap_err();
         assert!(err.contains("anchor it as `&openai_endpoint`"), "{err}");
-        t.filters["provider_rewrite"]["models"][1]["fallback"]["to"][0]["provider"] = json!("openai");
-        assert!(t.render_text("${FALLBACK_ROUTES}\n").unwrap_err().contains("already serves another chain"));
+        t.filters["provider_rewrite"]["models"][1]["fallback"]["to"][0]["provider"] =
+            json!("openai");
+        assert!(t
+            .render_text("${FALLBACK_ROUTES}\n")
+            .unwrap_err()
+            .contains("already serves another chain"));
     }
 }

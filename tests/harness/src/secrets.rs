@@ -13,8 +13,16 @@ pub struct ClientKey<'a> {
 
 /// The demo's client keys: `demo-key` (every model) and `demo-intern-key`
 /// (client `intern`, limited by the demo's allow-list).
-pub const DEMO_CLIENTS: [ClientKey<'static>; 2] =
-    [ClientKey { key: "demo-key", client: "demo" }, ClientKey { key: "demo-intern-key", client: "intern" }];
+pub const DEMO_CLIENTS: [ClientKey<'static>; 2] = [
+    ClientKey {
+        key: "demo-key",
+        client: "demo",
+    },
+    ClientKey {
+        key: "demo-intern-key",
+        client: "intern",
+    },
+];
 
 /// Writes `path` atomically (write aside, then rename), as Envoy's watch expects.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
@@ -28,8 +36,10 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
 /// `Authorization: Bearer` (OpenAI), `x-api-key` (Anthropic), `api-key`
 /// (Azure OpenAI), `x-goog-api-key` (Gemini).
 pub fn write_client_keys(dir: &Path, clients: &[ClientKey]) -> Result<(), String> {
-    let credentials: Vec<String> =
-        clients.iter().map(|c| format!("    - {{ key: \"{}\", client: \"{}\" }}", c.key, c.client)).collect();
+    let credentials: Vec<String> = clients
+        .iter()
+        .map(|c| format!("    - {{ key: \"{}\", client: \"{}\" }}", c.key, c.client))
+        .collect();
     let yaml = format!(
         "resources:\n- \"@type\": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig\n  name: client_auth\n  typed_config:\n    \"@type\": type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth\n    credentials:\n{}\n    key_sources: [{{ header: authorization }}, {{ header: x-api-key }}, {{ header: api-key }}, {{ header: x-goog-api-key }}]\n    forwarding: {{ header: x-client-id, hide_credentials: true }}\n",
         credentials.join("\n")

@@ -24,9 +24,15 @@ pub fn http() -> ureq::Agent {
 
 /// GETs `url` and returns (status, body).
 pub fn get(url: &str) -> Result<(u16, String), String> {
-    let mut response = http().get(url).call().map_err(|e| format!("GET {url}: {e}"))?;
+    let mut response = http()
+        .get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string().map_err(|e| format!("GET {url}: {e}"))?;
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("GET {url}: {e}"))?;
     Ok((status, body))
 }
 
@@ -42,7 +48,9 @@ impl RunDir {
     pub fn new(name: &str) -> Result<RunDir, String> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = paths::root().join("target/test-runs").join(format!("{name}-{}-{n}", std::process::id()));
+        let path = paths::root()
+            .join("target/test-runs")
+            .join(format!("{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         Self::create(path, false)
     }
@@ -81,7 +89,11 @@ fn wait_for_file(path: &Path, process: &mut Process, timeout: Duration) -> Resul
         }
         process.check_alive()?;
         if Instant::now() > deadline {
-            return Err(format!("timed out waiting for {}{}", path.display(), process.log_tail()));
+            return Err(format!(
+                "timed out waiting for {}{}",
+                path.display(),
+                process.log_tail()
+            ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -117,30 +129,57 @@ impl Certs {
         if !status.success() {
             return Err(format!("fake-provider gen-certs failed: {status}"));
         }
-        Ok(Certs { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server-key.pem") })
+        Ok(Certs {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+        })
     }
 }
 
 impl FakeProvider {
     /// Starts the fake providers on free ports, with a TLS listener when
     /// `certs` are given. `output` is its log.
-    pub fn start(dir: &Path, certs: Option<&Certs>, output: Output) -> Result<FakeProvider, String> {
+    pub fn start(
+        dir: &Path,
+        certs: Option<&Certs>,
+        output: Output,
+    ) -> Result<FakeProvider, String> {
         let ready = dir.join("fake-provider.ready.json");
         // A kept directory (the demo's) holds the last run's file.
         let _ = std::fs::remove_file(&ready);
         let collector_file = dir.join("audit-records.jsonl");
         let mut command = Command::new(paths::fake_provider());
-        command.args(["serve", "--listen", "127.0.0.1:0", "--ready-file"]).arg(&ready);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready);
         command.arg("--collector-file").arg(&collector_file);
         if let Some(certs) = certs {
-            command.args(["--tls-listen", "127.0.0.1:0", "--tls-cert"]).arg(&certs.cert).arg("--tls-key").arg(&certs.key);
+            command
+                .args(["--tls-listen", "127.0.0.1:0", "--tls-cert"])
+                .arg(&certs.cert)
+                .arg("--tls-key")
+                .arg(&certs.key);
         }
-        let mut process = Process::spawn("fake-provider", &mut command, output).map_err(|e| e.to_string())?;
-        let info: Value = serde_json::from_str(&wait_for_file(&ready, &mut process, Duration::from_secs(10))?)
-            .map_err(|e| format!("fake-provider ready file: {e}"))?;
-        let http = info["http"].as_str().ok_or("fake-provider ready file has no http address")?.to_owned();
+        let mut process =
+            Process::spawn("fake-provider", &mut command, output).map_err(|e| e.to_string())?;
+        let info: Value = serde_json::from_str(&wait_for_file(
+            &ready,
+            &mut process,
+            Duration::from_secs(10),
+        )?)
+        .map_err(|e| format!("fake-provider ready file: {e}"))?;
+        let http = info["http"]
+            .as_str()
+            .ok_or("fake-provider ready file has no http address")?
+            .to_owned();
         let tls = info["tls"].as_str().map(str::to_owned);
-        Ok(FakeProvider { process, http, tls, collector_file })
+        Ok(FakeProvider {
+            process,
+            http,
+            tls,
+            collector_file,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -159,7 +198,9 @@ impl FakeProvider {
     pub fn queue_fault(&self, fault: &str, count: u32, path_prefix: &str) -> Result<(), String> {
         http()
             .post(&self.url("/__control/faults"))
-            .send_json(serde_json::json!({"fault": fault, "count": count, "path_prefix": path_prefix}))
+            .send_json(
+                serde_json::json!({"fault": fault, "count": count, "path_prefix": path_prefix}),
+            )
             .map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -171,7 +212,10 @@ impl FakeProvider {
     }
 
     pub fn clear_requests(&self) -> Result<(), String> {
-        http().delete(&self.url("/__requests")).call().map_err(|e| e.to_string())?;
+        http()
+            .delete(&self.url("/__requests"))
+            .call()
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -194,23 +238,40 @@ impl Envoy {
     /// Starts Envoy on `config` with `concurrency` workers and waits until it
     /// is ready. Listener and admin ports may be 0; the bound ones are read
     /// back from the admin interface.
-    pub fn start(config: &Path, dir: &Path, concurrency: u32, output: Output) -> Result<Envoy, String> {
+    pub fn start(
+        config: &Path,
+        dir: &Path,
+        concurrency: u32,
+        output: Output,
+    ) -> Result<Envoy, String> {
         let admin_file = dir.join("envoy-admin-address");
         let _ = std::fs::remove_file(&admin_file);
         let mut command = Command::new(paths::envoy());
         command
             .arg("-c")
             .arg(config)
-            .args(["--concurrency", &concurrency.to_string(), "--disable-hot-restart"])
-            .args(["--log-level", "info", "--component-log-level", "upstream:warning,main:warning,config:warning"])
+            .args([
+                "--concurrency",
+                &concurrency.to_string(),
+                "--disable-hot-restart",
+            ])
+            .args([
+                "--log-level",
+                "info",
+                "--component-log-level",
+                "upstream:warning,main:warning,config:warning",
+            ])
             .arg("--admin-address-path")
             .arg(&admin_file);
         let started = Instant::now();
-        let mut process = Process::spawn("envoy", &mut command, output).map_err(|e| e.to_string())?;
+        let mut process =
+            Process::spawn("envoy", &mut command, output).map_err(|e| e.to_string())?;
         // V8 compiles every module eagerly in every VM: with the separate
         // modules and several Envoys starting at once on two loaded cores
         // that has taken over 30 s.
-        let admin = wait_for_file(&admin_file, &mut process, READY_TIMEOUT)?.trim().to_owned();
+        let admin = wait_for_file(&admin_file, &mut process, READY_TIMEOUT)?
+            .trim()
+            .to_owned();
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok((200, _)) = get(&format!("http://{admin}/ready")) {
@@ -218,24 +279,36 @@ impl Envoy {
             }
             process.check_alive()?;
             if Instant::now() > deadline {
-                return Err(format!("envoy not ready after {} s{}", READY_TIMEOUT.as_secs(), process.log_tail()));
+                return Err(format!(
+                    "envoy not ready after {} s{}",
+                    READY_TIMEOUT.as_secs(),
+                    process.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         let start_to_ready = started.elapsed();
         let listeners = Self::read_listeners(&admin)?;
-        Ok(Envoy { process, admin, listeners, start_to_ready })
+        Ok(Envoy {
+            process,
+            admin,
+            listeners,
+            start_to_ready,
+        })
     }
 
     fn read_listeners(admin: &str) -> Result<BTreeMap<String, String>, String> {
         let (_, body) = get(&format!("http://{admin}/listeners?format=json"))?;
-        let value: Value = serde_json::from_str(&body).map_err(|e| format!("admin /listeners: {e}"))?;
+        let value: Value =
+            serde_json::from_str(&body).map_err(|e| format!("admin /listeners: {e}"))?;
         let mut listeners = BTreeMap::new();
         for status in value["listener_statuses"].as_array().into_iter().flatten() {
             let socket = &status["local_address"]["socket_address"];
-            if let (Some(name), Some(address), Some(port)) =
-                (status["name"].as_str(), socket["address"].as_str(), socket["port_value"].as_u64())
-            {
+            if let (Some(name), Some(address), Some(port)) = (
+                status["name"].as_str(),
+                socket["address"].as_str(),
+                socket["port_value"].as_u64(),
+            ) {
                 listeners.insert(name.to_owned(), format!("{address}:{port}"));
             }
         }
@@ -244,10 +317,17 @@ impl Envoy {
 
     /// The value of a counter or gauge from the admin `/stats` endpoint.
     pub fn stat(&self, name: &str) -> Result<Option<u64>, String> {
-        let (_, body) = get(&format!("http://{}/stats?filter=^{}$", self.admin, name.replace('.', "\\.")))?;
+        let (_, body) = get(&format!(
+            "http://{}/stats?filter=^{}$",
+            self.admin,
+            name.replace('.', "\\.")
+        ))?;
         Ok(body
             .lines()
-            .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(": ")))
+            .find_map(|line| {
+                line.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix(": "))
+            })
             .and_then(|v| v.trim().parse().ok()))
     }
 
@@ -258,7 +338,10 @@ impl Envoy {
 
     /// Envoy's log so far (tests only: the demo logs to the terminal).
     pub fn log(&self) -> String {
-        self.process.log_path().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default()
+        self.process
+            .log_path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -274,7 +357,10 @@ fn wait_for_json_lines(path: &Path, n: usize, timeout: Duration) -> Result<Vec<V
         let lines = whole
             .lines()
             .enumerate()
-            .map(|(i, line)| serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1)))
+            .map(|(i, line)| {
+                serde_json::from_str(line)
+                    .map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))
+            })
             .collect::<Result<Vec<Value>, String>>()?;
         if lines.len() >= n || Instant::now() >= deadline {
             return Ok(lines);
@@ -303,7 +389,10 @@ pub fn upstream_vars(provider: &str, url: &str) -> Result<BTreeMap<String, Strin
         Some((host, port)) => (host, port.to_owned()),
         None => (authority, if tls { "443" } else { "80" }.to_owned()),
     };
-    let mut vars = BTreeMap::from([(format!("{provider}_HOST"), host.to_owned()), (format!("{provider}_PORT"), port)]);
+    let mut vars = BTreeMap::from([
+        (format!("{provider}_HOST"), host.to_owned()),
+        (format!("{provider}_PORT"), port),
+    ]);
     if tls {
         vars.insert(format!("{provider}_TLS_SNI"), host.to_owned());
     }
@@ -356,13 +445,20 @@ impl StackOptions {
 impl StackOptions {
     /// The demo with its filter configuration changed by `edit`: the new
     /// configuration is written into `dir`, which must outlive the start.
-    pub fn demo_with_filters(name: &str, dir: &RunDir, edit: impl FnOnce(&mut serde_json::Value)) -> Result<StackOptions, String> {
+    pub fn demo_with_filters(
+        name: &str,
+        dir: &RunDir,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<StackOptions, String> {
         let mut options = StackOptions::demo(name);
-        let text = std::fs::read_to_string(&options.filters).map_err(|e| format!("{}: {e}", options.filters.display()))?;
-        let mut filters: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&options.filters)
+            .map_err(|e| format!("{}: {e}", options.filters.display()))?;
+        let mut filters: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| e.to_string())?;
         edit(&mut filters);
         options.filters = dir.path.join("filters.json");
-        std::fs::write(&options.filters, filters.to_string()).map_err(|e| format!("{}: {e}", options.filters.display()))?;
+        std::fs::write(&options.filters, filters.to_string())
+            .map_err(|e| format!("{}: {e}", options.filters.display()))?;
         Ok(options)
     }
 }
@@ -394,23 +490,43 @@ impl Stack {
         let fake = FakeProvider::start(
             &dir.path,
             None,
-            if options.inherit_output { Output::Inherit } else { Output::File(&fake_log) },
+            if options.inherit_output {
+                Output::Inherit
+            } else {
+                Output::File(&fake_log)
+            },
         )?;
-        let (fake_host, fake_port) = fake.http.rsplit_once(':').ok_or("bad fake-provider address")?;
-        let mut template = Template::load(&options.template, &options.filters, options.layout, &options.wasm_dir)?;
+        let (fake_host, fake_port) = fake
+            .http
+            .rsplit_once(':')
+            .ok_or("bad fake-provider address")?;
+        let mut template = Template::load(
+            &options.template,
+            &options.filters,
+            options.layout,
+            &options.wasm_dir,
+        )?;
         let secrets = dir.path.join("secrets");
         std::fs::create_dir_all(&secrets).map_err(|e| format!("{}: {e}", secrets.display()))?;
         secrets::write_client_keys(&secrets, &secrets::DEMO_CLIENTS)?;
         for provider in PROVIDERS.map(str::to_ascii_lowercase) {
-            let key = options.provider_keys.get(&provider).cloned().unwrap_or_else(|| demo_provider_key(&provider));
+            let key = options
+                .provider_keys
+                .get(&provider)
+                .cloned()
+                .unwrap_or_else(|| demo_provider_key(&provider));
             secrets::write_provider_key(&secrets, &provider, &key)?;
         }
         template.set("SECRETS_DIR", secrets.display());
-        template.set("LISTENER_PORT", options.listener_port).set("ADMIN_PORT", options.admin_port);
+        template
+            .set("LISTENER_PORT", options.listener_port)
+            .set("ADMIN_PORT", options.admin_port);
         template.set("COLLECTOR_PORT", fake_port);
         template.set("AUDIT_LOG", dir.path.join(AUDIT_LOG).display());
         for provider in PROVIDERS {
-            template.set(&format!("{provider}_HOST"), fake_host).set(&format!("{provider}_PORT"), fake_port);
+            template
+                .set(&format!("{provider}_HOST"), fake_host)
+                .set(&format!("{provider}_PORT"), fake_port);
         }
         for (name, value) in &options.vars {
             template.set(name, value);
@@ -422,14 +538,27 @@ impl Stack {
             &config,
             &dir.path,
             options.concurrency,
-            if options.inherit_output { Output::Inherit } else { Output::File(&envoy_log) },
+            if options.inherit_output {
+                Output::Inherit
+            } else {
+                Output::File(&envoy_log)
+            },
         )?;
-        Ok(Stack { envoy, fake, config, dir })
+        Ok(Stack {
+            envoy,
+            fake,
+            config,
+            dir,
+        })
     }
 
     /// The gateway listener's address.
     pub fn gateway(&self) -> &str {
-        self.envoy.listeners.get("gateway").map(String::as_str).unwrap_or_default()
+        self.envoy
+            .listeners
+            .get("gateway")
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

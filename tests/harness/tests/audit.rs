@@ -13,18 +13,29 @@ const CANARY: &str = "PROMPT-CANARY-7731";
 const EMAIL: &str = "jane.canary@example.com";
 
 fn chat(model: &str) -> String {
-    format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"{CANARY} mail {EMAIL}"}}]}}"#)
+    format!(
+        r#"{{"model":"{model}","messages":[{{"role":"user","content":"{CANARY} mail {EMAIL}"}}]}}"#
+    )
 }
 
 /// Waits until the collector holds `n` records and returns them by request id.
 fn records(stack: &Stack, n: usize) -> BTreeMap<String, Value> {
-    let lines = stack.fake.collected_records(n, Duration::from_secs(20)).unwrap();
+    let lines = stack
+        .fake
+        .collected_records(n, Duration::from_secs(20))
+        .unwrap();
     assert_eq!(lines.len(), n, "records: {lines:?}");
-    lines.into_iter().map(|r| (r["request_id"].as_str().unwrap().to_owned(), r)).collect()
+    lines
+        .into_iter()
+        .map(|r| (r["request_id"].as_str().unwrap().to_owned(), r))
+        .collect()
 }
 
 fn id(response: &Response) -> String {
-    response.header("x-request-id").expect("x-request-id returned to the client").to_owned()
+    response
+        .header("x-request-id")
+        .expect("x-request-id returned to the client")
+        .to_owned()
 }
 
 #[test]
@@ -44,29 +55,76 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     )
     .unwrap();
     let unknown = post_json(&url, &chat("gpt-9"), &[]).unwrap();
-    let upstream_400 = post_json(&url, &chat("gpt-4o-mini"), &["-H", "x-fake-fault: status=400"]).unwrap();
+    let upstream_400 = post_json(
+        &url,
+        &chat("gpt-4o-mini"),
+        &["-H", "x-fake-fault: status=400"],
+    )
+    .unwrap();
     // A 5xx is retried once on the same provider, then reaches the client.
-    let upstream_500 = post_json(&url, &chat("claude-sonnet-4-5"), &["-H", "x-fake-fault: status=500"]).unwrap();
+    let upstream_500 = post_json(
+        &url,
+        &chat("claude-sonnet-4-5"),
+        &["-H", "x-fake-fault: status=500"],
+    )
+    .unwrap();
     // ~1,300 tokens each against the demo-limited agent's 2,000 a minute.
     let big = chat("gpt-4o-mini").replace("mail", &"quick ".repeat(1300));
     let limited = ["-H", "x-agent-id: demo-limited"];
     let admitted = post_json(&url, &big, &limited).unwrap();
     let rejected = post_json(&url, &big, &limited).unwrap();
-    let blocked = post_json(&url, &chat("gpt-4o-mini").replace("mail", "SSN 123-45-6789 mail"), &[]).unwrap();
+    let blocked = post_json(
+        &url,
+        &chat("gpt-4o-mini").replace("mail", "SSN 123-45-6789 mail"),
+        &[],
+    )
+    .unwrap();
     // OpenAI fails, Azure serves.
-    stack.fake.queue_fault("status=503", 1, "/v1/chat/completions").unwrap();
+    stack
+        .fake
+        .queue_fault("status=503", 1, "/v1/chat/completions")
+        .unwrap();
     let fell_back = post_json(&url, &chat("gpt-4o-mini"), &[]).unwrap();
-    let statuses = [&ok, &streamed, &unknown, &upstream_400, &upstream_500, &admitted, &rejected, &blocked, &fell_back].map(|r| r.status);
+    let statuses = [
+        &ok,
+        &streamed,
+        &unknown,
+        &upstream_400,
+        &upstream_500,
+        &admitted,
+        &rejected,
+        &blocked,
+        &fell_back,
+    ]
+    .map(|r| r.status);
     assert_eq!(statuses, [200, 200, 400, 400, 500, 200, 429, 400, 200]);
     // The client gives up while the provider is still thinking.
-    let aborted = curl(&[&url, "-H", DEMO_AUTH, "-H", "x-fake-fault: delay=3s", "-H", "x-request-id: aborted-call", "--max-time", "0.5", "--data-binary", &chat("gpt-4o-mini")]);
+    let aborted = curl(&[
+        &url,
+        "-H",
+        DEMO_AUTH,
+        "-H",
+        "x-fake-fault: delay=3s",
+        "-H",
+        "x-request-id: aborted-call",
+        "--max-time",
+        "0.5",
+        "--data-binary",
+        &chat("gpt-4o-mini"),
+    ]);
     assert!(aborted.is_err(), "curl gave up");
 
     let records = records(&stack, 10);
     let ok_record = &records[&id(&ok)];
     assert_eq!(ok_record["status"], 200);
     assert_eq!(ok_record["provider"], "openai");
-    assert_eq!((ok_record["attempts"].as_u64(), ok_record["fallback_from"].as_str()), (Some(1), None));
+    assert_eq!(
+        (
+            ok_record["attempts"].as_u64(),
+            ok_record["fallback_from"].as_str()
+        ),
+        (Some(1), None)
+    );
     assert_eq!(ok_record["model"]["requested"], "gpt-4o-mini");
     assert_eq!(ok_record["client"]["id"], "demo");
     assert_eq!(ok_record["client"]["x-agent-id"], "agent-7");
@@ -75,30 +133,70 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert!(ok_record["cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(ok_record["pii"][0]["entity"], "EMAIL");
     assert_eq!(ok_record["schema_version"], 1);
-    assert!(ok_record["duration_ms"].is_u64() && ok_record["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        ok_record["duration_ms"].is_u64()
+            && ok_record["timestamp"].as_str().unwrap().ends_with('Z')
+    );
 
     let stream_record = &records[&id(&streamed)];
     assert_eq!(stream_record["stream"], true);
     assert_eq!(stream_record["api"], "anthropic_messages");
-    assert!(stream_record["tokens"]["usage"]["output"].as_u64().unwrap() > 0, "usage from the stream");
+    assert!(
+        stream_record["tokens"]["usage"]["output"].as_u64().unwrap() > 0,
+        "usage from the stream"
+    );
     assert!(stream_record["time_to_first_token_ms"].is_u64());
 
     let outcome = |response: &Response| {
         let record = &records[&id(response)];
-        (record["status"].as_u64(), record["error_type"].as_str().map(str::to_owned), record["attempts"].as_u64())
+        (
+            record["status"].as_u64(),
+            record["error_type"].as_str().map(str::to_owned),
+            record["attempts"].as_u64(),
+        )
     };
-    assert_eq!(outcome(&unknown), (Some(400), Some("invalid_request_error".into()), None), "never went upstream");
+    assert_eq!(
+        outcome(&unknown),
+        (Some(400), Some("invalid_request_error".into()), None),
+        "never went upstream"
+    );
     assert_eq!(outcome(&upstream_400).0, Some(400));
-    assert_eq!(outcome(&upstream_500), (Some(500), Some("server_error".into()), Some(2)), "one retry");
-    assert_eq!(outcome(&rejected), (Some(429), Some("rate_limit_exceeded".into()), None));
-    assert_eq!(records[&id(&rejected)]["ratelimit"]["key"], "client=demo;agent=demo|demo-limited");
+    assert_eq!(
+        outcome(&upstream_500),
+        (Some(500), Some("server_error".into()), Some(2)),
+        "one retry"
+    );
+    assert_eq!(
+        outcome(&rejected),
+        (Some(429), Some("rate_limit_exceeded".into()), None)
+    );
+    assert_eq!(
+        records[&id(&rejected)]["ratelimit"]["key"],
+        "client=demo;agent=demo|demo-limited"
+    );
     assert_eq!(outcome(&blocked).0, Some(400));
-    assert!(records[&id(&blocked)]["pii"].as_array().unwrap().iter().any(|f| f["entity"] == "US_SSN" && f["action"] == "block"));
+    assert!(records[&id(&blocked)]["pii"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["entity"] == "US_SSN" && f["action"] == "block"));
     let fallback = &records[&id(&fell_back)];
-    assert_eq!((fallback["provider"].as_str(), fallback["fallback_from"].as_str()), (Some("azure"), Some("openai")));
+    assert_eq!(
+        (
+            fallback["provider"].as_str(),
+            fallback["fallback_from"].as_str()
+        ),
+        (Some("azure"), Some("openai"))
+    );
     assert_eq!(fallback["attempts"], 2);
-    let aborted = records.values().find(|r| r["client_request_id"] == "aborted-call").expect("the aborted call's record");
-    assert_eq!((aborted["status"].as_u64(), aborted["error_type"].as_str()), (None, Some("client_aborted")));
+    let aborted = records
+        .values()
+        .find(|r| r["client_request_id"] == "aborted-call")
+        .expect("the aborted call's record");
+    assert_eq!(
+        (aborted["status"].as_u64(), aborted["error_type"].as_str()),
+        (None, Some("client_aborted"))
+    );
 
     // Envoy's access log carries the same records, for operators who ship
     // logs.
@@ -120,10 +218,28 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     .concat();
     // Prompt text, completion text (the fake providers' answers), keys and
     // PII values.
-    for secret in [CANARY, EMAIL, "123-45-6789", "Hello from the fake", "demo-key", "sk-demo-openai", "sk-demo-anthropic", "sk-demo-azure"] {
-        assert!(!everything.contains(secret), "{secret} appears in a record or a log");
+    for secret in [
+        CANARY,
+        EMAIL,
+        "123-45-6789",
+        "Hello from the fake",
+        "demo-key",
+        "sk-demo-openai",
+        "sk-demo-anthropic",
+        "sk-demo-azure",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} appears in a record or a log"
+        );
     }
-    assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.audit.records_sent").unwrap(), Some(10));
+    assert_eq!(
+        stack
+            .envoy
+            .stat("wasmcustom.llm_gateway.audit.records_sent")
+            .unwrap(),
+        Some(10)
+    );
     let prometheus = stack.envoy.prometheus().unwrap();
     for line in [
         r#"llm_gateway_pii_scan_findings{entity="US_SSN",action="block"} 1"#,
@@ -144,11 +260,46 @@ fn usage_cost_and_metrics_for_every_provider_format() {
     let stack = Stack::start(StackOptions::demo("audit-usage")).unwrap_or_else(|e| panic!("{e}"));
     // (path, model, $/M input, $/M output, provider, upstream model)
     let cases = [
-        ("/v1/chat/completions", "gpt-4o-mini", 0.15, 0.60, "openai", "gpt-4o-mini"),
-        ("/v1/chat/completions", "gpt-4o-mini-azure", 0.15, 0.60, "azure", "gpt-4o-mini"),
-        ("/v1/chat/completions", "claude-sonnet-4-5", 3.0, 15.0, "anthropic", "claude-sonnet-4-5"),
-        ("/v1/chat/completions", "gemini-2.5-flash", 0.30, 2.50, "gemini", "gemini-2.5-flash"),
-        ("/v1/messages", "claude-sonnet-4-5", 3.0, 15.0, "anthropic", "claude-sonnet-4-5"),
+        (
+            "/v1/chat/completions",
+            "gpt-4o-mini",
+            0.15,
+            0.60,
+            "openai",
+            "gpt-4o-mini",
+        ),
+        (
+            "/v1/chat/completions",
+            "gpt-4o-mini-azure",
+            0.15,
+            0.60,
+            "azure",
+            "gpt-4o-mini",
+        ),
+        (
+            "/v1/chat/completions",
+            "claude-sonnet-4-5",
+            3.0,
+            15.0,
+            "anthropic",
+            "claude-sonnet-4-5",
+        ),
+        (
+            "/v1/chat/completions",
+            "gemini-2.5-flash",
+            0.30,
+            2.50,
+            "gemini",
+            "gemini-2.5-flash",
+        ),
+        (
+            "/v1/messages",
+            "claude-sonnet-4-5",
+            3.0,
+            15.0,
+            "anthropic",
+            "claude-sonnet-4-5",
+        ),
     ];
     let mut ids = Vec::new();
     for (path, model, _, _, _, _) in cases {
@@ -156,40 +307,73 @@ fn usage_cost_and_metrics_for_every_provider_format() {
             let body = format!(
                 r#"{{"model":"{model}","max_tokens":64,"stream":{stream},"stream_options":{{"include_usage":true}},"messages":[{{"role":"user","content":"Say hello in five words"}}]}}"#
             );
-            let body = if path == "/v1/messages" { body.replace(r#""stream_options":{"include_usage":true},"#, "") } else { body };
+            let body = if path == "/v1/messages" {
+                body.replace(r#""stream_options":{"include_usage":true},"#, "")
+            } else {
+                body
+            };
             let response = post_json(&stack.url(path), &body, &["-N"]).unwrap();
-            assert_eq!(response.status, 200, "{path} {model} stream={stream}: {}", response.text());
+            assert_eq!(
+                response.status,
+                200,
+                "{path} {model} stream={stream}: {}",
+                response.text()
+            );
             ids.push(id(&response));
         }
     }
     let records = records(&stack, ids.len());
     let mut expected_requests: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     let mut expected_tokens: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
-    for (i, (path, model, input_price, output_price, provider, upstream)) in cases.iter().enumerate() {
+    for (i, (path, model, input_price, output_price, provider, upstream)) in
+        cases.iter().enumerate()
+    {
         for (j, stream) in [false, true].iter().enumerate() {
             let record = &records[&ids[i * 2 + j]];
             let usage = &record["tokens"]["usage"];
-            let (input, output) = (usage["input"].as_u64().unwrap(), usage["output"].as_u64().unwrap());
-            assert!(input > 0 && output > 0, "{path} {model} stream={stream}: {record}");
+            let (input, output) = (
+                usage["input"].as_u64().unwrap(),
+                usage["output"].as_u64().unwrap(),
+            );
+            assert!(
+                input > 0 && output > 0,
+                "{path} {model} stream={stream}: {record}"
+            );
             assert_eq!(record["provider"], *provider);
             let cost = (input as f64 * input_price + output as f64 * output_price) / 1e6;
             let recorded = record["cost_usd"].as_f64().unwrap();
-            assert!((recorded - cost).abs() < 1e-9, "{model}: {recorded} != {cost}");
+            assert!(
+                (recorded - cost).abs() < 1e-9,
+                "{model}: {recorded} != {cost}"
+            );
             *expected_requests.entry((provider, upstream)).or_default() += 1;
-            *expected_tokens.entry((provider, upstream, "input")).or_default() += input;
-            *expected_tokens.entry((provider, upstream, "output")).or_default() += output;
+            *expected_tokens
+                .entry((provider, upstream, "input"))
+                .or_default() += input;
+            *expected_tokens
+                .entry((provider, upstream, "output"))
+                .or_default() += output;
         }
     }
     let prometheus = stack.envoy.prometheus().unwrap();
     for ((provider, model), n) in expected_requests {
-        let line = format!(r#"llm_gateway_gen_ai_requests{{provider="{provider}",status="200",model="{model}"}} {n}"#);
-        assert!(prometheus.contains(&line), "{line} missing from:\n{prometheus}");
+        let line = format!(
+            r#"llm_gateway_gen_ai_requests{{provider="{provider}",status="200",model="{model}"}} {n}"#
+        );
+        assert!(
+            prometheus.contains(&line),
+            "{line} missing from:\n{prometheus}"
+        );
     }
     for ((provider, model, kind), n) in expected_tokens {
-        let line = format!(r#"llm_gateway_gen_ai_client_token_usage{{token_type="{kind}",provider="{provider}",model="{model}"}} {n}"#);
+        let line = format!(
+            r#"llm_gateway_gen_ai_client_token_usage{{token_type="{kind}",provider="{provider}",model="{model}"}} {n}"#
+        );
         assert!(prometheus.contains(&line), "{line} missing");
     }
-    assert!(prometheus.contains(r#"llm_gateway_gen_ai_cost_micro_usd{provider="anthropic",model="claude-sonnet-4-5"}"#));
+    assert!(prometheus.contains(
+        r#"llm_gateway_gen_ai_cost_micro_usd{provider="anthropic",model="claude-sonnet-4-5"}"#
+    ));
     // Histograms reach /stats/prometheus at Envoy's stats flush (every 5 s).
     let deadline = Instant::now() + Duration::from_secs(15);
     let flushed = r#"llm_gateway_gen_ai_client_operation_duration_ms_count{provider="openai",model="gpt-4o-mini"} 2"#;
@@ -205,24 +389,61 @@ fn usage_cost_and_metrics_for_every_provider_format() {
 fn records_survive_a_collector_outage() {
     let stack = Stack::start(StackOptions::demo("audit-outage")).unwrap_or_else(|e| panic!("{e}"));
     // The collector fails everything for 10 s.
-    stack.fake.queue_fault("status=503", 1000, "/collector").unwrap();
+    stack
+        .fake
+        .queue_fault("status=503", 1000, "/collector")
+        .unwrap();
     let ids: Vec<String> = (0..5)
-        .map(|_| id(&post_json(&stack.url("/v1/chat/completions"), &chat("gpt-4o-mini"), &[]).unwrap()))
+        .map(|_| {
+            id(&post_json(
+                &stack.url("/v1/chat/completions"),
+                &chat("gpt-4o-mini"),
+                &[],
+            )
+            .unwrap())
+        })
         .collect();
     std::thread::sleep(Duration::from_secs(10));
-    assert_eq!(std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default(), "", "nothing stored yet");
-    let retried = stack.envoy.stat("wasmcustom.llm_gateway.audit.records_retried").unwrap().unwrap_or(0);
+    assert_eq!(
+        std::fs::read_to_string(&stack.fake.collector_file).unwrap_or_default(),
+        "",
+        "nothing stored yet"
+    );
+    let retried = stack
+        .envoy
+        .stat("wasmcustom.llm_gateway.audit.records_retried")
+        .unwrap()
+        .unwrap_or(0);
     assert!(retried >= 5, "each failed batch counted: {retried}");
     curl(&["-X", "DELETE", &stack.fake.url("/__control/faults")]).unwrap();
     // Back-off is at most 30 s; the records arrive at the next attempt.
-    let delivered = stack.fake.collected_records(5, Duration::from_secs(35)).unwrap();
-    assert!(delivered.len() >= 5, "records not delivered after the outage");
+    let delivered = stack
+        .fake
+        .collected_records(5, Duration::from_secs(35))
+        .unwrap();
+    assert!(
+        delivered.len() >= 5,
+        "records not delivered after the outage"
+    );
     let records = records(&stack, 5);
     for id in &ids {
         assert!(records.contains_key(id), "record {id} lost");
     }
-    assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.audit.records_sent").unwrap(), Some(5));
-    assert_eq!(stack.envoy.stat("wasmcustom.llm_gateway.audit.records_dropped").unwrap(), Some(0), "defined at start");
+    assert_eq!(
+        stack
+            .envoy
+            .stat("wasmcustom.llm_gateway.audit.records_sent")
+            .unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        stack
+            .envoy
+            .stat("wasmcustom.llm_gateway.audit.records_dropped")
+            .unwrap(),
+        Some(0),
+        "defined at start"
+    );
     let unused = curl(&[&stack.fake.url("/__collector")]).unwrap();
     assert_eq!(unused.json()["records"], 5);
 }

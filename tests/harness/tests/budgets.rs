@@ -15,12 +15,22 @@ const DEMO: &str = "authorization: Bearer demo-key";
 /// A chat request of about 1 KB (roughly 300 tokens as admission counts it).
 fn kilobyte_chat(model: &str) -> String {
     let words = "The quick brown fox jumps over the lazy dog. ".repeat(22);
-    format!(r#"{{"model":"{model}","max_tokens":16,"messages":[{{"role":"user","content":"{words}"}}]}}"#)
+    format!(
+        r#"{{"model":"{model}","max_tokens":16,"messages":[{{"role":"user","content":"{words}"}}]}}"#
+    )
 }
 
 fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
     let url = stack.url(path);
-    let mut args = vec![url.as_str(), "-H", auth, "-H", "content-type: application/json", "--data-binary", body];
+    let mut args = vec![
+        url.as_str(),
+        "-H",
+        auth,
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        body,
+    ];
     args.extend_from_slice(extra);
     curl(&args).unwrap()
 }
@@ -30,7 +40,10 @@ fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Re
 fn start_with_agent_level(name: &str, edit: impl FnOnce(&mut Value)) -> (RunDir, Stack) {
     let dir = RunDir::new(&format!("{name}-filters")).unwrap();
     let options = StackOptions::demo_with_filters(name, &dir, |filters| {
-        assert_eq!(filters["token_limit"]["levels"][1]["name"], "agent", "the demo's second level is per agent");
+        assert_eq!(
+            filters["token_limit"]["levels"][1]["name"], "agent",
+            "the demo's second level is per agent"
+        );
         edit(&mut filters["token_limit"]["levels"][1]);
     })
     .unwrap();
@@ -43,34 +56,72 @@ fn start_with_agent_level(name: &str, edit: impl FnOnce(&mut Value)) -> (RunDir,
 /// does not multiply it. The 429 names the level that refused.
 #[test]
 fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
-    let stack = Stack::start(StackOptions::demo("budgets-rotate")).unwrap_or_else(|e| panic!("{e}"));
+    let stack =
+        Stack::start(StackOptions::demo("budgets-rotate")).unwrap_or_else(|e| panic!("{e}"));
     let body = kilobyte_chat("gpt-4o-mini");
     let mut admitted = 0;
     let rejection = loop {
         let agent = format!("x-agent-id: rotating-{admitted}");
         // Every third request sends no agent id at all.
-        let extra: &[&str] = if admitted % 3 == 2 { &[] } else { &["-H", &agent] };
+        let extra: &[&str] = if admitted % 3 == 2 {
+            &[]
+        } else {
+            &["-H", &agent]
+        };
         let response = post(&stack, "/v1/chat/completions", &body, INTERN, extra);
         match response.status {
             200 => admitted += 1,
             429 => break response,
             other => panic!("unexpected {other}: {}", response.text()),
         }
-        assert!(admitted < 40, "rotating agent ids multiplied the client's 5,000 tokens a minute");
+        assert!(
+            admitted < 40,
+            "rotating agent ids multiplied the client's 5,000 tokens a minute"
+        );
     };
-    assert!((8..=25).contains(&admitted), "5,000 tokens admit about 16 requests of ~300, got {admitted}");
-    assert_eq!(rejection.header("x-ratelimit-level"), Some("client"), "{:?}", rejection.headers);
-    let message = rejection.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("`client` limits") && message.contains("5000 input tokens per minute"), "{message}");
+    assert!(
+        (8..=25).contains(&admitted),
+        "5,000 tokens admit about 16 requests of ~300, got {admitted}"
+    );
+    assert_eq!(
+        rejection.header("x-ratelimit-level"),
+        Some("client"),
+        "{:?}",
+        rejection.headers
+    );
+    let message = rejection.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("`client` limits") && message.contains("5000 input tokens per minute"),
+        "{message}"
+    );
     assert_eq!(rejection.header("x-ratelimit-limit-tokens"), Some("5000"));
     assert!(rejection.header("retry-after").is_some());
     // Anthropic callers read it in their format.
-    let anthropic = post(&stack, "/v1/messages", &kilobyte_chat("gpt-4o-mini"), INTERN, &["-H", "x-agent-id: fresh"]);
+    let anthropic = post(
+        &stack,
+        "/v1/messages",
+        &kilobyte_chat("gpt-4o-mini"),
+        INTERN,
+        &["-H", "x-agent-id: fresh"],
+    );
     assert_eq!(anthropic.status, 429, "{}", anthropic.text());
     assert_eq!(anthropic.json()["error"]["type"], "rate_limit_error");
-    assert_eq!(stack.fake.requests().unwrap().len(), admitted, "refused requests never reach a provider");
+    assert_eq!(
+        stack.fake.requests().unwrap().len(),
+        admitted,
+        "refused requests never reach a provider"
+    );
     // Another client, with the same agent ids, is not affected.
-    let other = post(&stack, "/v1/chat/completions", &body, DEMO, &["-H", "x-agent-id: rotating-1"]);
+    let other = post(
+        &stack,
+        "/v1/chat/completions",
+        &body,
+        DEMO,
+        &["-H", "x-agent-id: rotating-1"],
+    );
     assert_eq!(other.status, 200, "{}", other.text());
 }
 
@@ -80,7 +131,10 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
 #[test]
 fn a_missing_agent_id_never_merges_clients() {
     let (_dir, stack) = start_with_agent_level("budgets-missing", |agent| {
-        agent["overrides"].as_array_mut().unwrap().push(json!({"key": "*|%none", "limits": {"input_tokens_per_minute": 1000}}));
+        agent["overrides"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "*|%none", "limits": {"input_tokens_per_minute": 1000}}));
     });
     let body = kilobyte_chat("gpt-4o-mini");
     let mut admitted = 0;
@@ -90,40 +144,93 @@ fn a_missing_agent_id_never_merges_clients() {
     }
     assert!(admitted >= 1);
     let demo = post(&stack, "/v1/chat/completions", &body, DEMO, &[]);
-    assert_eq!(demo.status, 200, "another client's no-agent requests have their own bucket: {}", demo.text());
+    assert_eq!(
+        demo.status,
+        200,
+        "another client's no-agent requests have their own bucket: {}",
+        demo.text()
+    );
     // A value longer than a key part may be is refused, not stored.
     let long = format!("x-agent-id: {}", "a".repeat(300));
     let refused = post(&stack, "/v1/chat/completions", &body, DEMO, &["-H", &long]);
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.json()["error"]["code"], "key_too_long");
-    assert!(!refused.text().contains(&"a".repeat(300)), "the value is not echoed");
+    assert!(
+        !refused.text().contains(&"a".repeat(300)),
+        "the value is not echoed"
+    );
 
-    let (_dir, strict) = start_with_agent_level("budgets-reject", |agent| agent["missing_key"] = json!("reject"));
+    let (_dir, strict) = start_with_agent_level("budgets-reject", |agent| {
+        agent["missing_key"] = json!("reject")
+    });
     let anthropic = r#"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
     let refused = post(&strict, "/v1/messages", anthropic, DEMO, &[]);
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.json()["error"]["type"], "invalid_request_error");
     assert!(refused.text().contains("x-agent-id"), "{}", refused.text());
-    assert_eq!(post(&strict, "/v1/messages", anthropic, DEMO, &["-H", "x-agent-id: a"]).status, 200);
-    assert_eq!(strict.fake.requests().unwrap().len(), 1, "only the request with an agent id reached a provider");
+    assert_eq!(
+        post(
+            &strict,
+            "/v1/messages",
+            anthropic,
+            DEMO,
+            &["-H", "x-agent-id: a"]
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        strict.fake.requests().unwrap().len(),
+        1,
+        "only the request with an agent id reached a provider"
+    );
 }
 
 /// Under a cost budget, a model without a price is refused by default (it
 /// would otherwise be free), or charged the operator's default price.
 #[test]
 fn a_cost_budget_never_lets_an_unpriced_model_through() {
-    let unpriced = r#"{"model":"openai/unpriced-model-7","messages":[{"role":"user","content":"Hi"}]}"#;
+    let unpriced =
+        r#"{"model":"openai/unpriced-model-7","messages":[{"role":"user","content":"Hi"}]}"#;
     let (_dir, stack) = start_with_agent_level("budgets-unpriced", |agent| {
-        agent["overrides"].as_array_mut().unwrap().push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 1.0}}));
+        agent["overrides"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 1.0}}));
     });
-    let refused = post(&stack, "/v1/chat/completions", unpriced, DEMO, &["-H", "x-agent-id: budget-1"]);
+    let refused = post(
+        &stack,
+        "/v1/chat/completions",
+        unpriced,
+        DEMO,
+        &["-H", "x-agent-id: budget-1"],
+    );
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.json()["error"]["code"], "model_not_priced");
-    assert!(stack.fake.requests().unwrap().is_empty(), "nothing reached a provider");
-    let priced = post(&stack, "/v1/chat/completions", &kilobyte_chat("gpt-4o-mini"), DEMO, &["-H", "x-agent-id: budget-1"]);
+    assert!(
+        stack.fake.requests().unwrap().is_empty(),
+        "nothing reached a provider"
+    );
+    let priced = post(
+        &stack,
+        "/v1/chat/completions",
+        &kilobyte_chat("gpt-4o-mini"),
+        DEMO,
+        &["-H", "x-agent-id: budget-1"],
+    );
     assert_eq!(priced.status, 200, "{}", priced.text());
     // Without a cost budget the model is served.
-    assert_eq!(post(&stack, "/v1/chat/completions", unpriced, DEMO, &["-H", "x-agent-id: free"]).status, 200);
+    assert_eq!(
+        post(
+            &stack,
+            "/v1/chat/completions",
+            unpriced,
+            DEMO,
+            &["-H", "x-agent-id: free"]
+        )
+        .status,
+        200
+    );
 
     // With a default price of $1,000 per million tokens, the same request
     // (about 10 tokens in, 16 reserved out) costs more than a $0.001 budget.
@@ -131,18 +238,33 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
     let options = StackOptions::demo_with_filters("budgets-default-price", &dir, |filters| {
         filters["token_limit"]["unpriced_models"] = json!({"input": 1000, "output": 1000});
         let agent = &mut filters["token_limit"]["levels"][1];
-        agent["overrides"].as_array_mut().unwrap().push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.1}}));
+        agent["overrides"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.1}}));
     })
     .unwrap();
     let priced = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"openai/unpriced-model-7","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
     let mut admitted = 0;
-    while post(&priced, "/v1/chat/completions", body, DEMO, &["-H", "x-agent-id: budget-2"]).status == 200 {
+    while post(
+        &priced,
+        "/v1/chat/completions",
+        body,
+        DEMO,
+        &["-H", "x-agent-id: budget-2"],
+    )
+    .status
+        == 200
+    {
         admitted += 1;
         assert!(admitted < 30, "the default price was never charged");
     }
     // Each call: ~10 input + up to 16 output tokens at $0.001 each.
-    assert!((2..=10).contains(&admitted), "$0.10 buys a few calls at the default price, got {admitted}");
+    assert!(
+        (2..=10).contains(&admitted),
+        "$0.10 buys a few calls at the default price, got {admitted}"
+    );
 }
 
 /// 64 clients at once on one agent whose output limit is 1,000 tokens a
@@ -152,7 +274,10 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
 #[test]
 fn concurrent_answers_overshoot_an_output_limit_by_at_most_one_answer() {
     let (_dir, stack) = start_with_agent_level("budgets-output", |agent| {
-        agent["overrides"].as_array_mut().unwrap().push(json!({"key": "*|out64", "limits": {"output_tokens_per_minute": 1000}}));
+        agent["overrides"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "*|out64", "limits": {"output_tokens_per_minute": 1000}}));
     });
     let url = stack.url("/v1/chat/completions");
     let body = r#"{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"Write at length."}]}"#;
@@ -160,7 +285,15 @@ fn concurrent_answers_overshoot_an_output_limit_by_at_most_one_answer() {
         let handles: Vec<_> = (0..64)
             .map(|_| {
                 scope.spawn(|| {
-                    let args = [url.as_str(), "-H", DEMO, "-H", "content-type: application/json", "--data-binary", body];
+                    let args = [
+                        url.as_str(),
+                        "-H",
+                        DEMO,
+                        "-H",
+                        "content-type: application/json",
+                        "--data-binary",
+                        body,
+                    ];
                     let mut args = args.to_vec();
                     args.extend(["-H", "x-agent-id: out64", "-H", "x-fake-reply-words: 400"]);
                     curl(&args).unwrap()
@@ -171,9 +304,28 @@ fn concurrent_answers_overshoot_an_output_limit_by_at_most_one_answer() {
     });
     let admitted: Vec<&Response> = responses.iter().filter(|r| r.status == 200).collect();
     let refused = responses.iter().filter(|r| r.status == 429).count();
-    assert_eq!(admitted.len() + refused, 64, "{:?}", responses.iter().map(|r| r.status).collect::<Vec<_>>());
-    let output: u64 = admitted.iter().map(|r| r.json()["usage"]["completion_tokens"].as_u64().unwrap()).sum();
-    eprintln!("64 concurrent clients: {} admitted, {output} output tokens against a limit of 1000", admitted.len());
-    assert!(output <= 1100, "{} admitted used {output} output tokens of 1,000", admitted.len());
-    assert!(admitted.len() >= 9, "the limit holds ten answers of 100: {}", admitted.len());
+    assert_eq!(
+        admitted.len() + refused,
+        64,
+        "{:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let output: u64 = admitted
+        .iter()
+        .map(|r| r.json()["usage"]["completion_tokens"].as_u64().unwrap())
+        .sum();
+    eprintln!(
+        "64 concurrent clients: {} admitted, {output} output tokens against a limit of 1000",
+        admitted.len()
+    );
+    assert!(
+        output <= 1100,
+        "{} admitted used {output} output tokens of 1,000",
+        admitted.len()
+    );
+    assert!(
+        admitted.len() >= 9,
+        "the limit holds ten answers of 100: {}",
+        admitted.len()
+    );
 }

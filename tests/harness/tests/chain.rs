@@ -6,7 +6,13 @@ use gateway_harness::{Layout, Stack, StackOptions};
 use serde_json::Value;
 
 /// The stages and the requests each is expected to have seen.
-const STAGES: [&str; 5] = ["audit", "pii_scan", "token_limit", "provider_route", "provider_translate"];
+const STAGES: [&str; 5] = [
+    "audit",
+    "pii_scan",
+    "token_limit",
+    "provider_route",
+    "provider_translate",
+];
 
 fn start(name: &str, layout: Layout) -> Stack {
     let mut options = StackOptions::demo(name);
@@ -16,9 +22,19 @@ fn start(name: &str, layout: Layout) -> Stack {
 
 /// One request per API family in its provider's own format (so nothing
 /// needs translating), with extra curl args and the path the provider sees.
-fn calls() -> Vec<(&'static str, &'static str, &'static [&'static str], &'static str)> {
+fn calls() -> Vec<(
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+)> {
     vec![
-        ("/v1/chat/completions", r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#, &[], "/v1/chat/completions"),
+        (
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#,
+            &[],
+            "/v1/chat/completions",
+        ),
         (
             "/v1/messages",
             r#"{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"Hi"}]}"#,
@@ -37,7 +53,12 @@ fn calls() -> Vec<(&'static str, &'static str, &'static [&'static str], &'static
             &["-H", "x-llm-provider: azure"],
             "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
         ),
-        ("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":"Hi"}"#, &[], "/v1/embeddings"),
+        (
+            "/v1/embeddings",
+            r#"{"model":"text-embedding-3-small","input":"Hi"}"#,
+            &[],
+            "/v1/embeddings",
+        ),
     ]
 }
 
@@ -47,16 +68,26 @@ fn every_api_passes_every_stage(layout: Layout, name: &str) {
         let response = post_json(&stack.url(path), body, extra).unwrap();
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         let recorded = stack.fake.requests().unwrap();
-        let last = recorded.last().unwrap_or_else(|| panic!("{path}: nothing reached the provider"));
+        let last = recorded
+            .last()
+            .unwrap_or_else(|| panic!("{path}: nothing reached the provider"));
         assert_eq!(last["path"], upstream_path);
-        assert_eq!(last["body"].as_str(), Some(body), "{path}: the body must reach the provider unchanged");
+        assert_eq!(
+            last["body"].as_str(),
+            Some(body),
+            "{path}: the body must reach the provider unchanged"
+        );
     }
     let n = calls().len() as u64;
     for stage in STAGES {
         let counter = format!("wasmcustom.llm_gateway.{stage}.requests");
         assert_eq!(stack.envoy.stat(&counter).unwrap(), Some(n), "{counter}");
     }
-    assert!(!stack.envoy.log().contains("panicked"), "a wasm VM panicked:\n{}", stack.envoy.log());
+    assert!(
+        !stack.envoy.log().contains("panicked"),
+        "a wasm VM panicked:\n{}",
+        stack.envoy.log()
+    );
 }
 
 #[test]
@@ -75,7 +106,10 @@ fn streams_pass_through_event_by_event() {
     let body = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#;
     let response = post_json(&stack.url("/v1/chat/completions"), body, &["-N"]).unwrap();
     assert_eq!(response.status, 200);
-    assert!(response.header("content-type").unwrap_or_default().starts_with("text/event-stream"));
+    assert!(response
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/event-stream"));
     let text = response.text();
     let events: Vec<Value> = text
         .lines()
@@ -84,7 +118,13 @@ fn streams_pass_through_event_by_event() {
         .map(|d| serde_json::from_str(d).unwrap())
         .collect();
     assert!(events.len() >= 3, "{text}");
-    assert!(events.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0, "usage chunk: {text}");
+    assert!(
+        events.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "usage chunk: {text}"
+    );
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
 }
 
@@ -100,21 +140,30 @@ fn bad_requests_get_errors_in_the_callers_format() {
     assert_eq!(anthropic.json()["type"], "error");
     assert_eq!(anthropic.json()["error"]["type"], "invalid_request_error");
 
-    let gemini = post_json(&stack.url("/v1beta/models/gemini-2.5-flash:generateContent"), "", &[]).unwrap();
+    let gemini = post_json(
+        &stack.url("/v1beta/models/gemini-2.5-flash:generateContent"),
+        "",
+        &[],
+    )
+    .unwrap();
     assert_eq!(gemini.status, 400);
     assert_eq!(gemini.json()["error"]["status"], "INVALID_ARGUMENT");
 
     // A path the suite does not route matches no route.
     let unknown = curl(&[&stack.url("/v2/unknown"), "-H", DEMO_AUTH]).unwrap();
     assert_eq!(unknown.status, 404);
-    assert!(stack.fake.requests().unwrap().is_empty(), "nothing may reach a provider");
+    assert!(
+        stack.fake.requests().unwrap().is_empty(),
+        "nothing may reach a provider"
+    );
 }
 
 #[test]
 fn the_demo_directory_can_be_reused_run_after_run() {
     // `make demo` keeps its directory; a second run must not read the first
     // run's files (a stale fake-provider address gave 503s once).
-    let dir = gateway_harness::paths::root().join(format!("target/test-runs/kept-{}", std::process::id()));
+    let dir = gateway_harness::paths::root()
+        .join(format!("target/test-runs/kept-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for run in 0..2 {
         let mut options = StackOptions::demo("kept");

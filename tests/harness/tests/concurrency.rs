@@ -20,18 +20,28 @@ const AGENTS: usize = 20;
 const DAILY_TOKENS: u64 = 1_000_000_000_000;
 
 fn seconds() -> u64 {
-    std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30)
+    std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30)
 }
 
 fn envoy_rss_mb(stack: &Stack) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", stack.envoy.process.pid())).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0) / 1024
+    let status = std::fs::read_to_string(format!("/proc/{}/status", stack.envoy.process.pid()))
+        .unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
 }
 
 /// A prompt of a few hundred tokens, so that any lost or doubled charge is
 /// far larger than the probe's own reservation at the end.
 fn body(client: usize, n: u64, stream: bool) -> String {
-    let text = format!("Client {client} call {n}: ") + &"summarise the quarterly figures for the board, ".repeat(30);
+    let text = format!("Client {client} call {n}: ")
+        + &"summarise the quarterly figures for the board, ".repeat(30);
     let mut body = serde_json::json!({"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": text}]});
     if stream {
         body["stream"] = true.into();
@@ -77,12 +87,21 @@ fn client(url: &str, client: usize, deadline: Instant, totals: &Totals) {
         let mut response = match sent {
             Ok(r) => r,
             Err(e) => {
-                totals.failures.lock().unwrap().push(format!("transport: {e}"));
+                totals
+                    .failures
+                    .lock()
+                    .unwrap()
+                    .push(format!("transport: {e}"));
                 continue;
             }
         };
         let status = response.status().as_u16();
-        let id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let mut text = String::new();
         let _ = response.body_mut().as_reader().read_to_string(&mut text);
         match (status, usage_total(&text, stream)) {
@@ -92,9 +111,17 @@ fn client(url: &str, client: usize, deadline: Instant, totals: &Totals) {
                     totals.streamed.fetch_add(1, Ordering::Relaxed);
                 }
                 totals.ids.lock().unwrap().push(id);
-                *totals.tokens_by_agent.lock().unwrap().entry(name.clone()).or_default() += total;
+                *totals
+                    .tokens_by_agent
+                    .lock()
+                    .unwrap()
+                    .entry(name.clone())
+                    .or_default() += total;
             }
-            (status, _) => totals.failures.lock().unwrap().push(format!("{status}: {}", text.chars().take(200).collect::<String>())),
+            (status, _) => totals.failures.lock().unwrap().push(format!(
+                "{status}: {}",
+                text.chars().take(200).collect::<String>()
+            )),
         }
     }
 }
@@ -142,31 +169,64 @@ fn two_hundred_clients_lose_and_double_nothing() {
         run.as_secs(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} calls failed, e.g. {:?}", failures.len(), failures.iter().take(3).collect::<Vec<_>>());
+    assert!(
+        failures.is_empty(),
+        "{} calls failed, e.g. {:?}",
+        failures.len(),
+        failures.iter().take(3).collect::<Vec<_>>()
+    );
     assert!(calls >= CLIENTS as u64, "every client completed calls");
 
     // Exactly one audit record per call, in the collector and in the access log.
     let ids: HashSet<String> = totals.ids.lock().unwrap().iter().cloned().collect();
     assert_eq!(ids.len() as u64, calls, "request ids are unique");
-    stack.fake.collected_records(calls as usize, Duration::from_secs(30)).unwrap();
+    stack
+        .fake
+        .collected_records(calls as usize, Duration::from_secs(30))
+        .unwrap();
     // A moment more, so that a duplicate arriving late is seen.
     std::thread::sleep(Duration::from_millis(1500));
     let collected = stack.fake.collected_records(0, Duration::ZERO).unwrap();
-    let record_ids: Vec<&str> = collected.iter().filter_map(|r| r["request_id"].as_str()).collect();
-    assert_eq!(record_ids.len() as u64, calls, "one record per call in the collector");
-    assert_eq!(record_ids.iter().collect::<HashSet<_>>().len() as u64, calls, "no record twice");
-    assert!(record_ids.iter().all(|id| ids.contains(*id)), "every record is of a call the clients made");
-    let logged = stack.access_log_records(calls as usize, Duration::from_secs(15)).unwrap();
+    let record_ids: Vec<&str> = collected
+        .iter()
+        .filter_map(|r| r["request_id"].as_str())
+        .collect();
+    assert_eq!(
+        record_ids.len() as u64,
+        calls,
+        "one record per call in the collector"
+    );
+    assert_eq!(
+        record_ids.iter().collect::<HashSet<_>>().len() as u64,
+        calls,
+        "no record twice"
+    );
+    assert!(
+        record_ids.iter().all(|id| ids.contains(*id)),
+        "every record is of a call the clients made"
+    );
+    let logged = stack
+        .access_log_records(calls as usize, Duration::from_secs(15))
+        .unwrap();
     assert_eq!(logged.len() as u64, calls, "one access-log line per call");
 
     // Tokens: what clients saw = what the records say = what Prometheus says.
     let by_agent = totals.tokens_by_agent.lock().unwrap().clone();
     let client_total: u64 = by_agent.values().sum();
-    let record_total: u64 = collected.iter().filter_map(|r| r["tokens"]["usage"]["total"].as_u64()).sum();
-    assert_eq!(record_total, client_total, "audit records hold exactly the usage the clients received");
+    let record_total: u64 = collected
+        .iter()
+        .filter_map(|r| r["tokens"]["usage"]["total"].as_u64())
+        .sum();
+    assert_eq!(
+        record_total, client_total,
+        "audit records hold exactly the usage the clients received"
+    );
     let page = stack.envoy.prometheus().unwrap();
     let counted = prometheus_sum(&page, "llm_gateway_gen_ai_client_token_usage");
-    assert_eq!(counted, client_total, "the token counters add up to the same");
+    assert_eq!(
+        counted, client_total,
+        "the token counters add up to the same"
+    );
 
     // The limiter charged each agent exactly its usage: a last small call
     // reports the remaining daily budget (minus only its own reservation:
@@ -179,7 +239,14 @@ fn two_hundred_clients_lose_and_double_nothing() {
             .header("x-agent-id", agent)
             .send(r#"{"model":"gpt-4o-mini","max_tokens":1,"messages":[{"role":"user","content":"Hi"}]}"#)
             .unwrap();
-        let remaining: u64 = response.headers().get("x-ratelimit-remaining-tokens").unwrap().to_str().unwrap().parse().unwrap();
+        let remaining: u64 = response
+            .headers()
+            .get("x-ratelimit-remaining-tokens")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let _ = response.body_mut().read_to_string();
         let charged = DAILY_TOKENS - remaining;
         assert!(
@@ -189,7 +256,13 @@ fn two_hundred_clients_lose_and_double_nothing() {
     }
 
     // Memory: growth between a third of the way and the end stays small.
-    assert!(rss[1] <= rss[0] + 40, "Envoy's RSS kept growing under steady load: {rss:?} MB");
+    assert!(
+        rss[1] <= rss[0] + 40,
+        "Envoy's RSS kept growing under steady load: {rss:?} MB"
+    );
     let log = stack.envoy.log();
-    assert!(!log.contains("Wasm VM failed") && !log.contains("panicked"), "a VM failed");
+    assert!(
+        !log.contains("Wasm VM failed") && !log.contains("panicked"),
+        "a VM failed"
+    );
 }

@@ -12,11 +12,20 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The config templates and the filter configuration each is rendered with.
-const TEMPLATES: [(&str, &str); 2] = [("demo.yaml", "filters/demo.json"), ("production.yaml", "filters/production.json")];
+const TEMPLATES: [(&str, &str); 2] = [
+    ("demo.yaml", "filters/demo.json"),
+    ("production.yaml", "filters/production.json"),
+];
 
 fn render(dir: &Path, template: &str, filters: Value, layout: Layout) -> std::path::PathBuf {
     let envoy = paths::envoy_dir();
-    let mut t = Template::load(&envoy.join(template), &envoy.join("filters/demo.json"), layout, &paths::wasm_dir()).unwrap();
+    let mut t = Template::load(
+        &envoy.join(template),
+        &envoy.join("filters/demo.json"),
+        layout,
+        &paths::wasm_dir(),
+    )
+    .unwrap();
     t.filters = filters;
     t.set("SECRETS_DIR", envoy.join("secrets").display());
     let out = dir.join(format!("{template}-{layout:?}.yaml"));
@@ -26,8 +35,19 @@ fn render(dir: &Path, template: &str, filters: Value, layout: Layout) -> std::pa
 
 /// Runs `envoy --mode validate` and returns (success, output).
 fn validate(config: &Path) -> (bool, String) {
-    let out = Command::new(paths::envoy()).args(["--mode", "validate", "--disable-hot-restart", "-c"]).arg(config).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(paths::envoy())
+        .args(["--mode", "validate", "--disable-hot-restart", "-c"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn filters(file: &str) -> Value {
@@ -73,7 +93,10 @@ fn validate_mode_rejects_bad_filter_configs_naming_the_field() {
             let config = render(&dir.path, "demo.yaml", filters, layout);
             let (ok, output) = validate(&config);
             assert!(!ok, "{layout:?}: a config with a bad {field} validated");
-            assert!(output.contains(field), "{layout:?}: the error does not name {field}:\n{output}");
+            assert!(
+                output.contains(field),
+                "{layout:?}: the error does not name {field}:\n{output}"
+            );
         }
     }
 }
@@ -86,16 +109,33 @@ fn envoy_refuses_to_start_on_a_bad_filter_config() {
     let log = dir.path.join("envoy.log");
     let mut envoy = Process::spawn(
         "envoy",
-        Command::new(paths::envoy()).args(["--disable-hot-restart", "-c"]).arg(&config),
+        Command::new(paths::envoy())
+            .args(["--disable-hot-restart", "-c"])
+            .arg(&config),
         Output::File(&log),
     )
     .unwrap();
-    let status = envoy.wait_exit(Duration::from_secs(30)).expect("Envoy kept running with a bad filter config");
+    let status = envoy
+        .wait_exit(Duration::from_secs(30))
+        .expect("Envoy kept running with a bad filter config");
     assert!(!status.success());
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("invalid audit configuration") && text.contains(field), "{text}");
+    assert!(
+        text.contains("invalid audit configuration") && text.contains(field),
+        "{text}"
+    );
     // And a good config starts (the same render path, so the failure above is the filter's).
-    let good = render(&dir.path, "demo.yaml", self::filters("filters/demo.json"), Layout::Bundle);
-    let started = Envoy::start(&good, &dir.path, 1, Output::File(&dir.path.join("good.log")));
+    let good = render(
+        &dir.path,
+        "demo.yaml",
+        self::filters("filters/demo.json"),
+        Layout::Bundle,
+    );
+    let started = Envoy::start(
+        &good,
+        &dir.path,
+        1,
+        Output::File(&dir.path.join("good.log")),
+    );
     assert!(started.is_ok(), "{:?}", started.err());
 }

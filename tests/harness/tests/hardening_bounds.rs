@@ -15,16 +15,22 @@ use std::time::Duration;
 const MAX_VALUE: usize = 256;
 
 fn chat(model: &str, stream: bool) -> String {
-    format!(r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#)
+    format!(
+        r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
+    )
 }
 
 fn id(response: &Response) -> String {
-    response.header("x-request-id").expect("x-request-id returned to the client").to_owned()
+    response
+        .header("x-request-id")
+        .expect("x-request-id returned to the client")
+        .to_owned()
 }
 
 #[test]
 fn client_values_are_bounded_in_records_metrics_and_streams() {
-    let stack = Stack::start(StackOptions::demo("hardening-bounds")).unwrap_or_else(|e| panic!("{e}"));
+    let stack =
+        Stack::start(StackOptions::demo("hardening-bounds")).unwrap_or_else(|e| panic!("{e}"));
     let url = stack.url("/v1/chat/completions");
     let same_id = ["-H", "x-request-id: client-chosen"];
     let first = post_json(&url, &chat("gpt-4o-mini", false), &same_id).unwrap();
@@ -34,12 +40,25 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     let long = post_json(&url, &chat(&long_model, false), &["-H", &long_agent]).unwrap();
     let forged = post_json(&url, &chat("evil.status.503", false), &[]).unwrap();
     // 6 MB in one event that no blank line ends, after the first chunk.
-    let huge = post_json(&url, &chat("gpt-4o-mini", true), &["-N", "-H", "x-fake-huge-event: 6000000"]).unwrap();
+    let huge = post_json(
+        &url,
+        &chat("gpt-4o-mini", true),
+        &["-N", "-H", "x-fake-huge-event: 6000000"],
+    )
+    .unwrap();
     // The same through the upstream translator: an Anthropic client, an
     // OpenAI provider.
     let messages = r#"{"model":"gpt-4o-mini","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
-    let translated = post_json(&stack.url("/v1/messages"), messages, &["-N", "-H", "x-fake-huge-event: 6000000"]).unwrap();
-    assert_eq!([&first, &second, &long, &forged, &huge, &translated].map(|r| r.status), [200, 200, 400, 400, 200, 200]);
+    let translated = post_json(
+        &stack.url("/v1/messages"),
+        messages,
+        &["-N", "-H", "x-fake-huge-event: 6000000"],
+    )
+    .unwrap();
+    assert_eq!(
+        [&first, &second, &long, &forged, &huge, &translated].map(|r| r.status),
+        [200, 200, 400, 400, 200, 200]
+    );
 
     let records: BTreeMap<String, Value> = stack
         .fake
@@ -48,7 +67,12 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
         .into_iter()
         .map(|r| (r["request_id"].as_str().unwrap().to_owned(), r))
         .collect();
-    assert_eq!(records.len(), 6, "six distinct request ids: {:?}", records.keys());
+    assert_eq!(
+        records.len(),
+        6,
+        "six distinct request ids: {:?}",
+        records.keys()
+    );
 
     // The same client-sent id twice: two gateway ids, each the one the
     // client got back, and the client's id kept apart.
@@ -62,35 +86,80 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     // Long values are cut and marked, in the record and in the access log.
     let record = &records[&id(&long)];
     let requested = record["model"]["requested"].as_str().unwrap();
-    assert!(requested.len() <= MAX_VALUE && requested.ends_with('…'), "{}", requested.len());
+    assert!(
+        requested.len() <= MAX_VALUE && requested.ends_with('…'),
+        "{}",
+        requested.len()
+    );
     let agent = record["client"]["x-agent-id"].as_str().unwrap();
-    assert!(agent.len() <= MAX_VALUE && agent.ends_with('…'), "{}", agent.len());
-    let logged = stack.access_log_records(6, Duration::from_secs(10)).unwrap();
-    assert!(logged.iter().all(|r| r.to_string().len() < 4 * 1024), "every access-log record is small");
+    assert!(
+        agent.len() <= MAX_VALUE && agent.ends_with('…'),
+        "{}",
+        agent.len()
+    );
+    let logged = stack
+        .access_log_records(6, Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        logged.iter().all(|r| r.to_string().len() < 4 * 1024),
+        "every access-log record is small"
+    );
     let envoy_log = stack.envoy.log();
-    assert!(!envoy_log.contains(&"m".repeat(MAX_VALUE + 1)), "the long model name reached Envoy's log");
+    assert!(
+        !envoy_log.contains(&"m".repeat(MAX_VALUE + 1)),
+        "the long model name reached Envoy's log"
+    );
 
     // A model no configuration names is counted as `other`: it mints no
     // label and cannot add a `status` tag.
     let prometheus = stack.envoy.prometheus().unwrap();
-    assert!(!prometheus.contains("evil") && !prometheus.contains("mmmm"), "a client's model became a label");
-    assert!(prometheus.contains(r#"llm_gateway_gen_ai_requests{provider="none",status="400",model="other"} 2"#), "{prometheus}");
-    assert!(prometheus.contains(r#"model="gpt-4o-mini""#), "configured models keep their label");
+    assert!(
+        !prometheus.contains("evil") && !prometheus.contains("mmmm"),
+        "a client's model became a label"
+    );
+    assert!(
+        prometheus.contains(
+            r#"llm_gateway_gen_ai_requests{provider="none",status="400",model="other"} 2"#
+        ),
+        "{prometheus}"
+    );
+    assert!(
+        prometheus.contains(r#"model="gpt-4o-mini""#),
+        "configured models keep their label"
+    );
 
     // The endless event: the stream ends with an error event in OpenAI's
     // format, and the rest of the provider's stream is not passed on.
     let text = huge.text();
     let last = text.trim_end().rsplit("\n\n").next().unwrap();
-    let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap_or(last)).unwrap_or_else(|e| panic!("{e}: {last:.200}"));
+    let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap_or(last))
+        .unwrap_or_else(|e| panic!("{e}: {last:.200}"));
     assert_eq!(error["error"]["type"], "server_error");
-    assert!(error["error"]["message"].as_str().unwrap().contains("stream event over"));
-    assert!(huge.body.len() < 6_000_000, "the rest of the event was dropped: {} bytes", huge.body.len());
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("stream event over"));
+    assert!(
+        huge.body.len() < 6_000_000,
+        "the rest of the event was dropped: {} bytes",
+        huge.body.len()
+    );
     assert!(!text.contains("[DONE]"), "nothing after the error event");
     assert_eq!(records[&id(&huge)]["status"], 200);
     let text = translated.text();
     let last = text.trim_end().rsplit("\n\n").next().unwrap();
-    assert!(last.starts_with("event: error\n"), "Anthropic's error event: {last:.200}");
+    assert!(
+        last.starts_with("event: error\n"),
+        "Anthropic's error event: {last:.200}"
+    );
     let error: Value = serde_json::from_str(last.rsplit_once("data: ").unwrap().1).unwrap();
-    assert_eq!((error["type"].as_str(), error["error"]["type"].as_str()), (Some("error"), Some("api_error")));
-    assert!(translated.body.len() < 1_000_000, "the translator passed nothing of the event: {} bytes", translated.body.len());
+    assert_eq!(
+        (error["type"].as_str(), error["error"]["type"].as_str()),
+        (Some("error"), Some("api_error"))
+    );
+    assert!(
+        translated.body.len() < 1_000_000,
+        "the translator passed nothing of the event: {} bytes",
+        translated.body.len()
+    );
 }

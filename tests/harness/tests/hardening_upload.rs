@@ -36,21 +36,53 @@ fn a_client_that_reads_only_after_uploading_reads_the_413_over_tls() {
     let (gateway, fake) = Production::start_with_fake(&dir).unwrap_or_else(|e| panic!("{e}"));
     let ca = gateway.listener.ca.display().to_string();
 
-    let body = format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(64 << 20));
+    let body = format!(
+        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(64 << 20)
+    );
     let path = dir.path.join("oversized.json");
     std::fs::write(&path, body).unwrap();
 
     let out = Command::new(paths::root().join(".venv/bin/python3"))
-        .args(["-c", HTTP_CLIENT, gateway.port(), &ca, &path.display().to_string(), &ROUNDS.to_string()])
+        .args([
+            "-c",
+            HTTP_CLIENT,
+            gateway.port(),
+            &ca,
+            &path.display().to_string(),
+            &ROUNDS.to_string(),
+        ])
         .output()
         .unwrap();
     let results = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(results.lines().filter(|l| *l == "413 request_too_large").count(), ROUNDS, "http.client: {results}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        results
+            .lines()
+            .filter(|l| *l == "413 request_too_large")
+            .count(),
+        ROUNDS,
+        "http.client: {results}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     for _ in 0..ROUNDS {
-        let response = gateway.call("/v1/chat/completions", &format!("@{}", path.display()), "--http2", &[]).unwrap_or_else(|e| panic!("HTTP/2: {e}"));
+        let response = gateway
+            .call(
+                "/v1/chat/completions",
+                &format!("@{}", path.display()),
+                "--http2",
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("HTTP/2: {e}"));
         assert_eq!(response.status, 413, "HTTP/2: {}", response.text());
-        assert_eq!(response.json()["error"]["code"], "request_too_large", "HTTP/2");
+        assert_eq!(
+            response.json()["error"]["code"],
+            "request_too_large",
+            "HTTP/2"
+        );
     }
-    assert!(fake.requests().unwrap().is_empty(), "an oversized request reached a provider");
+    assert!(
+        fake.requests().unwrap().is_empty(),
+        "an oversized request reached a provider"
+    );
 }

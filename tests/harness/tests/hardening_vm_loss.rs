@@ -14,17 +14,28 @@ use std::time::{Duration, Instant};
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
 
 fn id(response: &Response) -> String {
-    response.header("x-request-id").expect("x-request-id returned to the client").to_owned()
+    response
+        .header("x-request-id")
+        .expect("x-request-id returned to the client")
+        .to_owned()
 }
 
 fn ids(records: &[Value]) -> BTreeSet<String> {
-    records.iter().filter_map(|r| r["request_id"].as_str()).map(str::to_owned).collect()
+    records
+        .iter()
+        .filter_map(|r| r["request_id"].as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
 fn a_failed_vm_loses_only_its_calls_in_flight() {
     let crash_dir = paths::crash_wasm_dir();
-    assert!(crash_dir.join("llm_gateway_suite.wasm").exists(), "{} is missing: run `make crash-bundle`", crash_dir.display());
+    assert!(
+        crash_dir.join("llm_gateway_suite.wasm").exists(),
+        "{} is missing: run `make crash-bundle`",
+        crash_dir.display()
+    );
     let mut options = StackOptions::demo("vm-loss");
     options.wasm_dir = crash_dir;
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
@@ -40,15 +51,36 @@ fn a_failed_vm_loses_only_its_calls_in_flight() {
         })
         .collect();
     for i in 0..4 {
-        let crashed = post_json(&url, CHAT, &["-H", "x-llm-gateway-test-crash: 1", "-H", &format!("x-request-id: crashed-{i}")]).unwrap();
+        let crashed = post_json(
+            &url,
+            CHAT,
+            &[
+                "-H",
+                "x-llm-gateway-test-crash: 1",
+                "-H",
+                &format!("x-request-id: crashed-{i}"),
+            ],
+        )
+        .unwrap();
         assert!(crashed.status >= 500, "{}", crashed.status);
     }
 
     // Every completed call has its access-log line.
-    let logged = stack.access_log_records(completed.len(), Duration::from_secs(10)).unwrap();
-    assert!(completed.is_subset(&ids(&logged)), "an access-log line per completed call");
+    let logged = stack
+        .access_log_records(completed.len(), Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        completed.is_subset(&ids(&logged)),
+        "an access-log line per completed call"
+    );
     // The calls in flight on a failed VM have no record anywhere.
-    let crashed = |records: &[Value]| records.iter().any(|r| r["client_request_id"].as_str().is_some_and(|c| c.starts_with("crashed-")));
+    let crashed = |records: &[Value]| {
+        records.iter().any(|r| {
+            r["client_request_id"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("crashed-"))
+        })
+    };
     assert!(!crashed(&logged));
 
     // Fresh VMs serve and deliver again.
@@ -73,10 +105,21 @@ fn a_failed_vm_loses_only_its_calls_in_flight() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let lost: Vec<&String> = completed.difference(&collected).collect();
-    assert!(lost.is_empty(), "collector records lost with the failed VMs: {} of {} completed calls", lost.len(), completed.len());
-    assert!(after.is_subset(&collected), "the reloaded VMs deliver their records");
+    assert!(
+        lost.is_empty(),
+        "collector records lost with the failed VMs: {} of {} completed calls",
+        lost.len(),
+        completed.len()
+    );
+    assert!(
+        after.is_subset(&collected),
+        "the reloaded VMs deliver their records"
+    );
     let all = stack.fake.collected_records(0, Duration::ZERO).unwrap();
-    assert!(!crashed(&all), "no collector record of a call in flight on a failed VM");
+    assert!(
+        !crashed(&all),
+        "no collector record of a call in flight on a failed VM"
+    );
     assert_eq!(collected, every, "no stray record");
     assert_eq!(all.len(), every.len(), "each record once");
 }

@@ -11,11 +11,20 @@ use std::time::Duration;
 
 const INTERN: &str = "authorization: Bearer demo-intern-key";
 const DEMO: &str = "authorization: Bearer demo-key";
-const CHAT: &str = r#"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
+const CHAT: &str =
+    r#"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
 
 fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
     let url = stack.url(path);
-    let mut args = vec![url.as_str(), "-H", auth, "-H", "content-type: application/json", "--data-binary", body];
+    let mut args = vec![
+        url.as_str(),
+        "-H",
+        auth,
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        body,
+    ];
     args.extend_from_slice(extra);
     curl(&args).unwrap()
 }
@@ -24,17 +33,38 @@ fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Re
 /// the client-wide limit and the allow-list all still see the intern.
 #[test]
 fn a_claimed_client_id_changes_nothing() {
-    let stack = Stack::start(StackOptions::demo("identity-claim")).unwrap_or_else(|e| panic!("{e}"));
+    let stack =
+        Stack::start(StackOptions::demo("identity-claim")).unwrap_or_else(|e| panic!("{e}"));
     let claim = ["-H", "x-client-id: demo", "-H", "x-agent-id: claimant"];
     let response = post(&stack, "/v1/chat/completions", CHAT, INTERN, &claim);
     assert_eq!(response.status, 200, "{}", response.text());
     // The intern's client-wide limit (5,000 tokens), not demo's.
-    assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("5000"), "{:?}", response.headers);
+    assert_eq!(
+        response.header("x-ratelimit-limit-tokens"),
+        Some("5000"),
+        "{:?}",
+        response.headers
+    );
     let claude = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#;
-    assert_eq!(post(&stack, "/v1/chat/completions", claude, INTERN, &claim).status, 403);
-    let records = stack.fake.collected_records(2, Duration::from_secs(20)).unwrap();
-    assert!(records.iter().all(|r| r["client"]["id"] == "intern"), "{records:?}");
-    assert!(records.iter().all(|r| r["ratelimit"]["key"].as_str().unwrap().starts_with("client=intern;agent=intern|claimant")), "{records:?}");
+    assert_eq!(
+        post(&stack, "/v1/chat/completions", claude, INTERN, &claim).status,
+        403
+    );
+    let records = stack
+        .fake
+        .collected_records(2, Duration::from_secs(20))
+        .unwrap();
+    assert!(
+        records.iter().all(|r| r["client"]["id"] == "intern"),
+        "{records:?}"
+    );
+    assert!(
+        records.iter().all(|r| r["ratelimit"]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("client=intern;agent=intern|claimant")),
+        "{records:?}"
+    );
 }
 
 /// A client restricted to `gpt-4o-mini` cannot reach a model it may not use
@@ -43,23 +73,54 @@ fn a_claimed_client_id_changes_nothing() {
 /// pick directly.
 #[test]
 fn a_restricted_client_cannot_pick_other_models_by_provider() {
-    let stack = Stack::start(StackOptions::demo("identity-provider")).unwrap_or_else(|e| panic!("{e}"));
+    let stack =
+        Stack::start(StackOptions::demo("identity-provider")).unwrap_or_else(|e| panic!("{e}"));
     let cases: [(&str, &[&str]); 3] = [
         (CHAT, &["-H", "x-llm-provider: anthropic"]),
-        (r#"{"model":"anthropic/gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#, &[]),
-        (r#"{"model":"anthropic/claude-haiku-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#, &[]),
+        (
+            r#"{"model":"anthropic/gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#,
+            &[],
+        ),
+        (
+            r#"{"model":"anthropic/claude-haiku-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#,
+            &[],
+        ),
     ];
     for (body, extra) in cases {
         let response = post(&stack, "/v1/chat/completions", body, INTERN, extra);
-        assert_eq!(response.status, 403, "{body} {extra:?}: {}", response.text());
+        assert_eq!(
+            response.status,
+            403,
+            "{body} {extra:?}: {}",
+            response.text()
+        );
         assert_eq!(response.json()["error"]["code"], "model_not_allowed");
     }
-    assert!(stack.fake.requests().unwrap().is_empty(), "nothing reached a provider");
+    assert!(
+        stack.fake.requests().unwrap().is_empty(),
+        "nothing reached a provider"
+    );
     // The same model on another provider that serves it under its name is allowed.
-    let azure = post(&stack, "/v1/chat/completions", CHAT, INTERN, &["-H", "x-llm-provider: azure"]);
+    let azure = post(
+        &stack,
+        "/v1/chat/completions",
+        CHAT,
+        INTERN,
+        &["-H", "x-llm-provider: azure"],
+    );
     assert_eq!(azure.status, 200, "{}", azure.text());
     // An unrestricted client may pick the provider.
-    assert_eq!(post(&stack, "/v1/chat/completions", CHAT, DEMO, &["-H", "x-llm-provider: anthropic"]).status, 200);
+    assert_eq!(
+        post(
+            &stack,
+            "/v1/chat/completions",
+            CHAT,
+            DEMO,
+            &["-H", "x-llm-provider: anthropic"]
+        )
+        .status,
+        200
+    );
 }
 
 /// With allow-lists set, a request whose client the gateway cannot

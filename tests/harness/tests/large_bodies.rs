@@ -27,12 +27,21 @@ fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
     let (path, len) = chat_body(&stack, 16 * 1024 * 1024);
     let expected = sha256(&path);
     for (n, protocol) in PROTOCOLS.into_iter().enumerate() {
-        let response = post_json(&stack.url("/v1/chat/completions"), &format!("@{}", path.display()), &[protocol]).unwrap();
+        let response = post_json(
+            &stack.url("/v1/chat/completions"),
+            &format!("@{}", path.display()),
+            &[protocol],
+        )
+        .unwrap();
         assert_eq!(response.status, 200, "{protocol}: {}", response.text());
         let recorded = stack.fake.requests().unwrap();
         assert_eq!(recorded.len(), n + 1, "{protocol}");
         assert_eq!(recorded[n]["body_len"], len as u64, "{protocol}");
-        assert_eq!(recorded[n]["body_sha256"].as_str(), Some(expected.as_str()), "{protocol}");
+        assert_eq!(
+            recorded[n]["body_sha256"].as_str(),
+            Some(expected.as_str()),
+            "{protocol}"
+        );
     }
     // Every downstream stage parsed them (the translate stage streams them).
     for stage in ["audit", "pii_scan", "token_limit", "provider_route"] {
@@ -45,11 +54,20 @@ fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
     // The suite reads the upload to its end and then answers, so HTTP/2
     // clients read the 413 too rather than a reset stream.
     for protocol in PROTOCOLS {
-        let response = post_json(&url, &format!("@{}", path.display()), &[protocol]).unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        let response = post_json(&url, &format!("@{}", path.display()), &[protocol])
+            .unwrap_or_else(|e| panic!("{protocol}: {e}"));
         assert_eq!(response.status, 413, "{protocol}");
-        assert_eq!(response.json()["error"]["code"], "request_too_large", "{protocol}");
+        assert_eq!(
+            response.json()["error"]["code"],
+            "request_too_large",
+            "{protocol}"
+        );
     }
-    assert_eq!(stack.fake.requests().unwrap().len(), 2, "an oversized request must not reach a provider");
+    assert_eq!(
+        stack.fake.requests().unwrap().len(),
+        2,
+        "an oversized request must not reach a provider"
+    );
 }
 
 /// A 16 MB response (the fake provider answers with that many words) comes
@@ -59,16 +77,33 @@ fn sixteen_megabyte_response_passes(layout: Layout, name: &str) {
     options.layout = layout;
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write a lot"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &["-H", "x-fake-reply-words: 2800000"]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        body,
+        &["-H", "x-fake-reply-words: 2800000"],
+    )
+    .unwrap();
     assert_eq!(response.status, 200);
-    assert!(response.body.len() > 16 * 1024 * 1024, "{} bytes", response.body.len());
+    assert!(
+        response.body.len() > 16 * 1024 * 1024,
+        "{} bytes",
+        response.body.len()
+    );
     let reply = response.json();
     assert_eq!(reply["usage"]["completion_tokens"], 2_800_000);
 }
 
 fn sha256(path: &std::path::Path) -> String {
-    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_owned()
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]

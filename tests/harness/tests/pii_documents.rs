@@ -79,14 +79,27 @@ fn stack() -> Stack {
 
 /// The document text the provider received, decoded.
 fn received_document(stack: &Stack, shape: &Shape) -> Result<String, String> {
-    let request = stack.fake.requests()?.pop().ok_or("no request reached a provider")?;
-    let body: Value = serde_json::from_str(request["body"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
-    let data = body.pointer(shape.pointer).and_then(Value::as_str).ok_or_else(|| format!("no {} in {body}", shape.pointer))?;
+    let request = stack
+        .fake
+        .requests()?
+        .pop()
+        .ok_or("no request reached a provider")?;
+    let body: Value = serde_json::from_str(request["body"].as_str().unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    let data = body
+        .pointer(shape.pointer)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no {} in {body}", shape.pointer))?;
     let payload = match data.strip_prefix("data:") {
-        Some(url) => url.split_once(";base64,").map(|(_, payload)| payload).ok_or_else(|| format!("not a base64 data URL: {data}"))?,
+        Some(url) => url
+            .split_once(";base64,")
+            .map(|(_, payload)| payload)
+            .ok_or_else(|| format!("not a base64 data URL: {data}"))?,
         None => data,
     };
-    let bytes = STANDARD.decode(payload).map_err(|e| format!("{e}: {data}"))?;
+    let bytes = STANDARD
+        .decode(payload)
+        .map_err(|e| format!("{e}: {data}"))?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
@@ -98,41 +111,71 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
     let mut failures = Vec::new();
 
     // Text documents of a text media type: redacted, re-encoded, forwarded.
-    for (shape, media_type) in SHAPES.iter().flat_map(|s| [(s, "text/plain"), (s, "application/json; charset=utf-8")]) {
+    for (shape, media_type) in SHAPES
+        .iter()
+        .flat_map(|s| [(s, "text/plain"), (s, "application/json; charset=utf-8")])
+    {
         let before = stack.fake.requests().unwrap().len();
-        let response = post_json(&stack.url(shape.path), &shape.body(media_type, &encoded), &[]).unwrap();
+        let response = post_json(
+            &stack.url(shape.path),
+            &shape.body(media_type, &encoded),
+            &[],
+        )
+        .unwrap();
         let case = format!("{} {media_type}", shape.name);
         if response.status != 200 || stack.fake.requests().unwrap().len() != before + 1 {
-            failures.push(format!("{case}: status {}, not forwarded: {}", response.status, response.text()));
+            failures.push(format!(
+                "{case}: status {}, not forwarded: {}",
+                response.status,
+                response.text()
+            ));
             continue;
         }
         match received_document(&stack, shape) {
-            Ok(document) if !document.contains(ADDRESS) && document.contains("[EMAIL_REDACTED]") && document.contains("Signed.") => {}
-            Ok(document) => failures.push(format!("{case}: the provider received the document {document:?}")),
+            Ok(document)
+                if !document.contains(ADDRESS)
+                    && document.contains("[EMAIL_REDACTED]")
+                    && document.contains("Signed.") => {}
+            Ok(document) => failures.push(format!(
+                "{case}: the provider received the document {document:?}"
+            )),
             Err(e) => failures.push(format!("{case}: {e}")),
         }
         if response.header("x-pii-detected") != Some("EMAIL") {
-            failures.push(format!("{case}: x-pii-detected {:?}", response.header("x-pii-detected")));
+            failures.push(format!(
+                "{case}: x-pii-detected {:?}",
+                response.header("x-pii-detected")
+            ));
         }
     }
 
     // Declared text that does not decode, and binary documents: a 400 in
     // the caller's format naming the part, and nothing reaches a provider.
     let pdf = STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj");
-    let refused = [("text/plain", "not base64 at all!", "invalid_document"), ("application/pdf", pdf.as_str(), "unscannable_document")];
+    let refused = [
+        ("text/plain", "not base64 at all!", "invalid_document"),
+        ("application/pdf", pdf.as_str(), "unscannable_document"),
+    ];
     for (shape, (media_type, data, code)) in SHAPES.iter().flat_map(|s| refused.map(|r| (s, r))) {
         let before = stack.fake.requests().unwrap().len();
-        let response = post_json(&stack.url(shape.path), &shape.body(media_type, data), &[]).unwrap();
+        let response =
+            post_json(&stack.url(shape.path), &shape.body(media_type, data), &[]).unwrap();
         let case = format!("{} {media_type}", shape.name);
         let error: Value = serde_json::from_slice(&response.body).unwrap_or_default();
         let message = error["error"]["message"].as_str().unwrap_or_default();
         let format_ok = match shape.path {
-            MESSAGES => error["type"] == "error" && error["error"]["type"] == "invalid_request_error",
+            MESSAGES => {
+                error["type"] == "error" && error["error"]["type"] == "invalid_request_error"
+            }
             GEMINI => error["error"]["status"] == "INVALID_ARGUMENT",
             _ => error["error"]["code"] == code,
         };
         if response.status != 400 || !format_ok || !message.contains('`') {
-            failures.push(format!("{case}: status {}: {}", response.status, response.text()));
+            failures.push(format!(
+                "{case}: status {}: {}",
+                response.status,
+                response.text()
+            ));
         }
         if stack.fake.requests().unwrap().len() != before {
             failures.push(format!("{case}: forwarded"));
@@ -143,29 +186,65 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
     let png = STANDARD.encode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
     let shape = &SHAPES[1];
     let response = post_json(&stack.url(shape.path), &shape.body("image/png", &png), &[]).unwrap();
-    let forwarded = stack.fake.requests().unwrap().pop().map(|r| r["body"].as_str().unwrap_or_default().contains(&png));
+    let forwarded = stack
+        .fake
+        .requests()
+        .unwrap()
+        .pop()
+        .map(|r| r["body"].as_str().unwrap_or_default().contains(&png));
     if response.status != 200 || forwarded != Some(true) {
-        failures.push(format!("image: status {}: {}", response.status, response.text()));
+        failures.push(format!(
+            "image: status {}: {}",
+            response.status,
+            response.text()
+        ));
     }
 
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The demo as shipped (`binary_documents` not set): binary documents go on
 /// unscanned, as documented; text that does not decode is still refused.
 #[test]
 fn by_default_binary_documents_pass_and_undecodable_text_does_not() {
-    let stack = Stack::start(StackOptions::demo("pii-documents-default")).unwrap_or_else(|e| panic!("{e}"));
+    let stack =
+        Stack::start(StackOptions::demo("pii-documents-default")).unwrap_or_else(|e| panic!("{e}"));
     let pdf = STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj");
     let shape = &SHAPES[0];
-    let response = post_json(&stack.url(shape.path), &shape.body("application/pdf", &pdf), &[]).unwrap();
+    let response = post_json(
+        &stack.url(shape.path),
+        &shape.body("application/pdf", &pdf),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = stack.fake.requests().unwrap().pop().unwrap()["body"].as_str().unwrap_or_default().to_owned();
+    let sent = stack.fake.requests().unwrap().pop().unwrap()["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(sent.contains(&pdf), "{sent}");
 
     let before = stack.fake.requests().unwrap().len();
-    let response = post_json(&stack.url(shape.path), &shape.body("text/plain", "bWFpbCBqYW5lQGV4YW1wbGUuY29t!!"), &[]).unwrap();
+    let response = post_json(
+        &stack.url(shape.path),
+        &shape.body("text/plain", "bWFpbCBqYW5lQGV4YW1wbGUuY29t!!"),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 400, "{}", response.text());
-    assert!(response.text().contains("invalid_request_error"), "{}", response.text());
-    assert_eq!(stack.fake.requests().unwrap().len(), before, "nothing forwarded");
+    assert!(
+        response.text().contains("invalid_request_error"),
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        stack.fake.requests().unwrap().len(),
+        before,
+        "nothing forwarded"
+    );
 }

@@ -11,7 +11,12 @@ fn start(name: &str) -> Stack {
 }
 
 fn upstream(stack: &Stack) -> Value {
-    stack.fake.requests().unwrap().pop().expect("a request reached a provider")
+    stack
+        .fake
+        .requests()
+        .unwrap()
+        .pop()
+        .expect("a request reached a provider")
 }
 
 fn upstream_body(stack: &Stack) -> Value {
@@ -38,11 +43,19 @@ fn chat(model: &str, stream: bool) -> String {
 #[test]
 fn openai_chat_to_anthropic_and_back() {
     let stack = start("translate-anthropic");
-    let response = post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", false), &[]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("claude-sonnet-4-5", false),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let reply = response.json();
     assert_eq!(reply["object"], "chat.completion");
-    assert_eq!(reply["choices"][0]["message"]["content"], "Hello from the fake anthropic provider.");
+    assert_eq!(
+        reply["choices"][0]["message"]["content"],
+        "Hello from the fake anthropic provider."
+    );
     assert_eq!(reply["choices"][0]["finish_reason"], "stop");
     assert!(reply["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
     let sent = upstream(&stack);
@@ -51,34 +64,87 @@ fn openai_chat_to_anthropic_and_back() {
     let body = upstream_body(&stack);
     assert_eq!(body["system"], "Be brief.");
     assert_eq!(body["messages"][0]["role"], "user");
-    assert!(body["max_tokens"].as_u64().unwrap() > 0, "Anthropic requires max_tokens");
+    assert!(
+        body["max_tokens"].as_u64().unwrap() > 0,
+        "Anthropic requires max_tokens"
+    );
 
-    let response = post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", true), &["-N"]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("claude-sonnet-4-5", true),
+        &["-N"],
+    )
+    .unwrap();
     assert_eq!(response.status, 200);
     let chunks = sse_data(&response);
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"), "{}", response.text());
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk"),
+        "{}",
+        response.text()
+    );
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(text, "Hello from the fake anthropic provider.");
-    assert!(chunks.last().unwrap()["usage"]["completion_tokens"].as_u64().unwrap() > 0, "the usage chunk");
+    assert!(
+        chunks.last().unwrap()["usage"]["completion_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the usage chunk"
+    );
     assert!(response.text().trim_end().ends_with("data: [DONE]"));
 }
 
 #[test]
 fn openai_chat_to_gemini_whole_and_streamed() {
     let stack = start("translate-gemini");
-    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gemini-2.5-flash", false), &[]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("gemini-2.5-flash", false),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
-    assert_eq!(response.json()["choices"][0]["message"]["content"], "Hello from the fake gemini provider.");
-    assert_eq!(upstream(&stack)["path"], "/v1beta/models/gemini-2.5-flash:generateContent");
-    assert_eq!(upstream_body(&stack)["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert_eq!(
+        response.json()["choices"][0]["message"]["content"],
+        "Hello from the fake gemini provider."
+    );
+    assert_eq!(
+        upstream(&stack)["path"],
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(
+        upstream_body(&stack)["systemInstruction"]["parts"][0]["text"],
+        "Be brief."
+    );
 
-    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gemini-2.5-flash", true), &["-N"]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("gemini-2.5-flash", true),
+        &["-N"],
+    )
+    .unwrap();
     assert_eq!(response.status, 200);
-    assert_eq!(upstream(&stack)["path"], "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+    assert_eq!(
+        upstream(&stack)["path"],
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    );
     let chunks = sse_data(&response);
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert_eq!(text, "Hello from the fake gemini provider.");
-    assert!(chunks.last().unwrap()["usage"]["total_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        chunks.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }
 
 #[test]
@@ -89,7 +155,10 @@ fn anthropic_clients_reach_an_openai_provider() {
     assert_eq!(response.status, 200, "{}", response.text());
     let message = response.json();
     assert_eq!(message["type"], "message");
-    assert_eq!(message["content"][0]["text"], "Hello from the fake openai provider.");
+    assert_eq!(
+        message["content"][0]["text"],
+        "Hello from the fake openai provider."
+    );
     assert_eq!(message["stop_reason"], "end_turn");
     assert_eq!(upstream(&stack)["path"], "/v1/chat/completions");
     assert_eq!(upstream_body(&stack)["messages"][0]["role"], "system");
@@ -98,8 +167,17 @@ fn anthropic_clients_reach_an_openai_provider() {
     let response = post_json(&stack.url("/v1/messages"), &stream, &["-N"]).unwrap();
     assert_eq!(response.status, 200);
     let text = response.text();
-    let events: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).map(str::trim).collect();
-    assert_eq!(events.first(), Some(&"message_start"), "{}", response.text());
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        events.first(),
+        Some(&"message_start"),
+        "{}",
+        response.text()
+    );
     assert_eq!(events.last(), Some(&"message_stop"));
     assert!(events.contains(&"content_block_delta") && events.contains(&"message_delta"));
 }
@@ -107,10 +185,18 @@ fn anthropic_clients_reach_an_openai_provider() {
 #[test]
 fn a_model_mapped_to_an_azure_deployment_uses_its_path() {
     let stack = start("translate-azure");
-    let response = post_json(&stack.url("/v1/chat/completions"), &chat("gpt-4o-mini-azure", false), &[]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("gpt-4o-mini-azure", false),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let sent = upstream(&stack);
-    assert_eq!(sent["path"], "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21");
+    assert_eq!(
+        sent["path"],
+        "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
+    );
     assert_eq!(sent["headers"]["api-key"], "sk-demo-azure");
 }
 
@@ -119,18 +205,37 @@ fn tool_calls_cross_formats_both_ways() {
     let stack = start("translate-tools");
     let openai_tools = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Weather?"}],
         "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}}]}"#;
-    let reply = post_json(&stack.url("/v1/chat/completions"), openai_tools, &[]).unwrap().json();
-    assert_eq!(reply["choices"][0]["finish_reason"], "tool_calls", "{reply}");
-    assert_eq!(reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    let reply = post_json(&stack.url("/v1/chat/completions"), openai_tools, &[])
+        .unwrap()
+        .json();
+    assert_eq!(
+        reply["choices"][0]["finish_reason"], "tool_calls",
+        "{reply}"
+    );
+    assert_eq!(
+        reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
     assert_eq!(upstream_body(&stack)["tools"][0]["name"], "get_weather");
 
     let anthropic_tools = r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Weather?"}],
         "tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{}}}]}"#;
-    let message = post_json(&stack.url("/v1/messages"), anthropic_tools, &[]).unwrap().json();
+    let message = post_json(&stack.url("/v1/messages"), anthropic_tools, &[])
+        .unwrap()
+        .json();
     assert_eq!(message["stop_reason"], "tool_use", "{message}");
-    let block = message["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap().clone();
+    let block = message["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .unwrap()
+        .clone();
     assert_eq!(block["name"], "get_weather");
-    assert_eq!(upstream_body(&stack)["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        upstream_body(&stack)["tools"][0]["function"]["name"],
+        "get_weather"
+    );
 }
 
 #[test]
@@ -142,22 +247,44 @@ fn embeddings_reach_gemini_by_prefix() {
     let list = response.json();
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
-    assert_eq!(upstream(&stack)["path"], "/v1beta/models/text-embedding-004:batchEmbedContents");
+    assert_eq!(
+        upstream(&stack)["path"],
+        "/v1beta/models/text-embedding-004:batchEmbedContents"
+    );
 }
 
 #[test]
 fn provider_errors_reach_the_caller_in_its_own_format() {
     let stack = start("translate-errors");
-    let response =
-        post_json(&stack.url("/v1/chat/completions"), &chat("claude-sonnet-4-5", false), &["-H", "x-fake-fault: status=429"]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &chat("claude-sonnet-4-5", false),
+        &["-H", "x-fake-fault: status=429"],
+    )
+    .unwrap();
     assert_eq!(response.status, 429);
     let error = &response.json()["error"];
-    assert!(error["message"].is_string() && error["type"].is_string(), "OpenAI error shape: {}", response.text());
+    assert!(
+        error["message"].is_string() && error["type"].is_string(),
+        "OpenAI error shape: {}",
+        response.text()
+    );
 
-    let body = r#"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(&stack.url("/v1/messages"), body, &["-H", "x-fake-fault: status=400"]).unwrap();
+    let body =
+        r#"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let response = post_json(
+        &stack.url("/v1/messages"),
+        body,
+        &["-H", "x-fake-fault: status=400"],
+    )
+    .unwrap();
     assert_eq!(response.status, 400);
-    assert_eq!(response.json()["type"], "error", "Anthropic error shape: {}", response.text());
+    assert_eq!(
+        response.json()["type"],
+        "error",
+        "Anthropic error shape: {}",
+        response.text()
+    );
 }
 
 #[test]
@@ -173,8 +300,18 @@ fn the_responses_api_reaches_openai_and_azure() {
     let response = post_json(&stack.url("/v1/responses"), body, &[]).unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let sent = upstream(&stack);
-    assert!(sent["path"].as_str().unwrap().starts_with("/openai/responses?api-version="), "{sent}");
-    assert_eq!(upstream_body(&stack)["model"], "gpt-4o-mini", "the deployment stands in for the model");
+    assert!(
+        sent["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/openai/responses?api-version="),
+        "{sent}"
+    );
+    assert_eq!(
+        upstream_body(&stack)["model"],
+        "gpt-4o-mini",
+        "the deployment stands in for the model"
+    );
     assert_eq!(sent["headers"]["api-key"], "sk-demo-azure");
 }
 
@@ -190,7 +327,16 @@ fn a_weighted_split_sends_a_model_to_both_providers() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let (mut openai, mut azure) = (0, 0);
     for _ in 0..40 {
-        assert_eq!(post_json(&stack.url("/v1/chat/completions"), &chat("gpt-4o-mini", false), &[]).unwrap().status, 200);
+        assert_eq!(
+            post_json(
+                &stack.url("/v1/chat/completions"),
+                &chat("gpt-4o-mini", false),
+                &[]
+            )
+            .unwrap()
+            .status,
+            200
+        );
         match upstream(&stack)["path"].as_str().unwrap() {
             "/v1/chat/completions" => openai += 1,
             path if path.starts_with("/openai/deployments/gpt-4o-mini/") => azure += 1,
@@ -210,22 +356,51 @@ fn image_parts_reach_each_provider_in_its_format() {
     let content = format!(
         r#"[{{"type":"text","text":"What is in these?"}},{{"type":"image_url","image_url":{{"url":"data:image/png;base64,{PNG}"}}}},{{"type":"image_url","image_url":{{"url":"https://example.com/cat.jpg"}}}}]"#
     );
-    let request = |model: &str| format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":{content}}}]}}"#);
+    let request = |model: &str| {
+        format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":{content}}}]}}"#)
+    };
 
-    let response = post_json(&stack.url("/v1/chat/completions"), &request("claude-sonnet-4-5"), &[]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &request("claude-sonnet-4-5"),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["messages"][0]["content"].clone();
-    assert_eq!(parts[0], serde_json::json!({"type": "text", "text": "What is in these?"}));
-    assert_eq!(parts[1]["source"], serde_json::json!({"type": "base64", "media_type": "image/png", "data": PNG}));
-    assert_eq!(parts[2]["source"], serde_json::json!({"type": "url", "url": "https://example.com/cat.jpg"}));
-    assert!(parts.as_array().unwrap()[1..].iter().all(|p| p["type"] == "image"));
+    assert_eq!(
+        parts[0],
+        serde_json::json!({"type": "text", "text": "What is in these?"})
+    );
+    assert_eq!(
+        parts[1]["source"],
+        serde_json::json!({"type": "base64", "media_type": "image/png", "data": PNG})
+    );
+    assert_eq!(
+        parts[2]["source"],
+        serde_json::json!({"type": "url", "url": "https://example.com/cat.jpg"})
+    );
+    assert!(parts.as_array().unwrap()[1..]
+        .iter()
+        .all(|p| p["type"] == "image"));
 
-    let response = post_json(&stack.url("/v1/chat/completions"), &request("gemini-2.5-flash"), &[]).unwrap();
+    let response = post_json(
+        &stack.url("/v1/chat/completions"),
+        &request("gemini-2.5-flash"),
+        &[],
+    )
+    .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["contents"][0]["parts"].clone();
     assert_eq!(parts[0]["text"], "What is in these?");
-    assert_eq!(parts[1]["inlineData"], serde_json::json!({"mimeType": "image/png", "data": PNG}));
-    assert_eq!(parts[2]["fileData"], serde_json::json!({"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}));
+    assert_eq!(
+        parts[1]["inlineData"],
+        serde_json::json!({"mimeType": "image/png", "data": PNG})
+    );
+    assert_eq!(
+        parts[2]["fileData"],
+        serde_json::json!({"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"})
+    );
 
     // An Anthropic client's image, sent to OpenAI as a data URL.
     let body = format!(
@@ -234,6 +409,12 @@ fn image_parts_reach_each_provider_in_its_format() {
     let response = post_json(&stack.url("/v1/messages"), &body, &[]).unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["messages"][0]["content"].clone();
-    assert_eq!(parts[0]["image_url"]["url"], format!("data:image/png;base64,{PNG}"));
-    assert_eq!(parts[1], serde_json::json!({"type": "text", "text": "What is this?"}));
+    assert_eq!(
+        parts[0]["image_url"]["url"],
+        format!("data:image/png;base64,{PNG}")
+    );
+    assert_eq!(
+        parts[1],
+        serde_json::json!({"type": "text", "text": "What is this?"})
+    );
 }

@@ -77,7 +77,9 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::Read { path, message } => write!(f, "cannot read limits file {}: {message}", path.display()),
+            ConfigError::Read { path, message } => {
+                write!(f, "cannot read limits file {}: {message}", path.display())
+            }
             ConfigError::Parse { field, message } => write!(f, "limits file: {field}: {message}"),
             ConfigError::Invalid { field, problem } => write!(f, "limits file: {field}: {problem}"),
         }
@@ -106,20 +108,28 @@ impl LimitsFile {
     /// Parses and validates the file's text.
     pub fn parse(text: &str) -> Result<LimitsFile, ConfigError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let file: LimitsFile = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let field = e.path().to_string();
-            ConfigError::Parse {
-                field: if field == "." { "(top level)".to_owned() } else { field },
-                message: e.into_inner().to_string(),
-            }
-        })?;
+        let file: LimitsFile =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+                let field = e.path().to_string();
+                ConfigError::Parse {
+                    field: if field == "." {
+                        "(top level)".to_owned()
+                    } else {
+                        field
+                    },
+                    message: e.into_inner().to_string(),
+                }
+            })?;
         file.validate()?;
         Ok(file)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.limits.is_empty() {
-            return Err(invalid("limits".to_owned(), "is empty: add at least one limit"));
+            return Err(invalid(
+                "limits".to_owned(),
+                "is empty: add at least one limit",
+            ));
         }
         for (i, limit) in self.limits.iter().enumerate() {
             limit.validate(&format!("limits[{i}]"))?;
@@ -132,7 +142,12 @@ impl LimitsFile {
     /// silently become one.
     fn reject_duplicates(&self) -> Result<(), ConfigError> {
         for (i, limit) in self.limits.iter().enumerate() {
-            if let Some(first) = self.limits.iter().take(i).position(|other| other.same_counter(limit)) {
+            if let Some(first) = self
+                .limits
+                .iter()
+                .take(i)
+                .position(|other| other.same_counter(limit))
+            {
                 return Err(invalid(
                     format!("limits[{i}]"),
                     format!(
@@ -201,9 +216,14 @@ impl LimitSpec {
     /// Whether both limits would be the same limitador limit.
     fn same_counter(&self, other: &LimitSpec) -> bool {
         let entries = |l: &LimitSpec| -> HashSet<(String, Option<String>)> {
-            l.descriptor.iter().map(|e| (e.key.clone(), e.value.clone())).collect()
+            l.descriptor
+                .iter()
+                .map(|e| (e.key.clone(), e.value.clone()))
+                .collect()
         };
-        self.domain == other.domain && self.seconds == other.seconds && entries(self) == entries(other)
+        self.domain == other.domain
+            && self.seconds == other.seconds
+            && entries(self) == entries(other)
     }
 }
 
@@ -212,7 +232,9 @@ mod tests {
     use super::*;
 
     fn error(text: &str) -> String {
-        LimitsFile::parse(text).expect_err("should be refused").to_string()
+        LimitsFile::parse(text)
+            .expect_err("should be refused")
+            .to_string()
     }
 
     fn one(limit: &str) -> String {
@@ -242,7 +264,9 @@ mod tests {
             message.contains("limits[0].descriptor[0]") && message.contains("vaule"),
             "{message}"
         );
-        let message = error(&one(r#"{"domain": "d", "descriptor": [{"key": "a"}], "max_value": 1}"#));
+        let message = error(&one(
+            r#"{"domain": "d", "descriptor": [{"key": "a"}], "max_value": 1}"#,
+        ));
         assert!(message.contains("seconds"), "{message}");
         let message = error("[]");
         assert!(message.contains("(top level)"), "{message}");

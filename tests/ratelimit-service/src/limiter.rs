@@ -113,7 +113,11 @@ impl Limiter {
     ) -> Result<Reservation, LimitadorError> {
         let result = match self {
             Limiter::Memory(limiter) => limiter.reserve(namespace, context, amount, Some(HOLD_TTL)),
-            Limiter::Redis(limiter) => limiter.reserve(namespace, context, amount, Some(HOLD_TTL)).await,
+            Limiter::Redis(limiter) => {
+                limiter
+                    .reserve(namespace, context, amount, Some(HOLD_TTL))
+                    .await
+            }
         }?;
         Ok(Reservation {
             limited: result.limited,
@@ -124,7 +128,12 @@ impl Limiter {
 
     /// Adds `amount` to every matching counter, whatever their limits: a
     /// charge for what was already used.
-    pub async fn add(&self, namespace: &Namespace, context: &Context<'_>, amount: u64) -> Result<(), LimitadorError> {
+    pub async fn add(
+        &self,
+        namespace: &Namespace,
+        context: &Context<'_>,
+        amount: u64,
+    ) -> Result<(), LimitadorError> {
         match self {
             Limiter::Memory(limiter) => limiter.update_counters(namespace, context, amount),
             Limiter::Redis(limiter) => limiter.update_counters(namespace, context, amount).await,
@@ -142,7 +151,11 @@ impl Limiter {
     ) -> Result<(), LimitadorError> {
         match self {
             Limiter::Memory(limiter) => limiter.commit_reservation(namespace, context, id, amount),
-            Limiter::Redis(limiter) => limiter.commit_reservation(namespace, context, id, amount).await,
+            Limiter::Redis(limiter) => {
+                limiter
+                    .commit_reservation(namespace, context, id, amount)
+                    .await
+            }
         }
         .map(|_| ())
     }

@@ -85,7 +85,10 @@ fn cel_string(text: &str) -> String {
 pub fn descriptor_context(descriptor: &RateLimitDescriptor) -> Option<Context<'static>> {
     let mut entries = HashMap::with_capacity(descriptor.entries.len());
     for entry in &descriptor.entries {
-        if entries.insert(entry.key.clone(), entry.value.clone()).is_some() {
+        if entries
+            .insert(entry.key.clone(), entry.value.clone())
+            .is_some()
+        {
             return None;
         }
     }
@@ -119,7 +122,11 @@ mod tests {
 
     fn applies(limit: &Limit, entries: &[(&str, &str)]) -> bool {
         let context = descriptor_context(&descriptor(entries)).expect("no duplicate keys");
-        limit.applies(&context) && limit.resolve_variables(&context).expect("evaluates").is_some()
+        limit.applies(&context)
+            && limit
+                .resolve_variables(&context)
+                .expect("evaluates")
+                .is_some()
     }
 
     #[test]
@@ -128,7 +135,10 @@ mod tests {
             r#"{"name": "n", "domain": "d", "descriptor": [{"key": "agent"}, {"key": "model", "value": "m"}], "max_value": 7, "seconds": 60}"#,
         );
         assert_eq!(limit.namespace().as_ref(), "d");
-        assert_eq!((limit.max_value(), limit.seconds(), limit.name()), (7, 60, Some("n")));
+        assert_eq!(
+            (limit.max_value(), limit.seconds(), limit.name()),
+            (7, 60, Some("n"))
+        );
         let mut conditions: Vec<String> = limit.conditions().into_iter().collect();
         conditions.sort();
         assert_eq!(

@@ -78,9 +78,21 @@ fn check(path: &std::path::Path) -> Result<(), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse() {
-        Cli::Serve { limits, listen, redis, ready_file, log_level } => {
+        Cli::Serve {
+            limits,
+            listen,
+            redis,
+            ready_file,
+            log_level,
+        } => {
             init_logging(log_level);
-            server::serve(server::Config { listen, limits_file: limits, redis, ready_file }).await
+            server::serve(server::Config {
+                listen,
+                limits_file: limits,
+                redis,
+                ready_file,
+            })
+            .await
         }
         Cli::Check { limits } => check(&limits),
     };

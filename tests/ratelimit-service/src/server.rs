@@ -63,9 +63,12 @@ fn announce(addr: SocketAddr, storage: &str, ready_file: Option<&PathBuf>) -> Re
             .map_err(|e| format!("cannot write ready file {}: {e}", path.display()))?;
     }
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "ratelimit-service listening grpc={addr} storage={storage}")
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write to stdout: {e}"))
+    writeln!(
+        stdout,
+        "ratelimit-service listening grpc={addr} storage={storage}"
+    )
+    .and_then(|()| stdout.flush())
+    .map_err(|e| format!("cannot write to stdout: {e}"))
 }
 
 async fn shutdown_signal() {

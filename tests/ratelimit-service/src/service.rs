@@ -59,13 +59,18 @@ impl Service {
 
         for charge in charges.iter().filter(|c| c.spent) {
             if let Some(context) = &charge.context {
-                self.limiter.add(&namespace, context, charge.hits).await.map_err(|e| unavailable(&e))?;
+                self.limiter
+                    .add(&namespace, context, charge.hits)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
             }
         }
         let mut held = Vec::with_capacity(charges.len());
         for charge in &charges {
             let reservation = match &charge.context {
-                Some(context) if !charge.spent => Some(self.limiter.reserve(&namespace, context, charge.hits).await),
+                Some(context) if !charge.spent => {
+                    Some(self.limiter.reserve(&namespace, context, charge.hits).await)
+                }
                 _ => None,
             };
             let error = match reservation.transpose() {
@@ -126,7 +131,11 @@ impl Service {
                 continue;
             };
             let amount = if charge { c.hits } else { 0 };
-            if let Err(e) = self.limiter.commit(namespace, context, Some(id), amount).await {
+            if let Err(e) = self
+                .limiter
+                .commit(namespace, context, Some(id), amount)
+                .await
+            {
                 if first_error.is_ok() {
                     first_error = Err(unavailable(&e));
                 }
@@ -138,7 +147,11 @@ impl Service {
 
 /// A descriptor's status. A hold released because another descriptor was
 /// over its limit charged nothing, so what it would have taken remains.
-fn descriptor_status(charge: &Charge, reservation: Option<&Reservation>, admitted: bool) -> DescriptorStatus {
+fn descriptor_status(
+    charge: &Charge,
+    reservation: Option<&Reservation>,
+    admitted: bool,
+) -> DescriptorStatus {
     let Some(reservation) = reservation else {
         return status::unlimited();
     };
@@ -146,7 +159,11 @@ fn descriptor_status(charge: &Charge, reservation: Option<&Reservation>, admitte
     if !admitted && !reservation.limited {
         for counter in &mut counters {
             if let Some(remaining) = counter.remaining() {
-                counter.set_remaining(remaining.saturating_add(charge.hits).min(counter.max_value()));
+                counter.set_remaining(
+                    remaining
+                        .saturating_add(charge.hits)
+                        .min(counter.max_value()),
+                );
             }
         }
     }
@@ -186,7 +203,10 @@ impl Charge {
         if descriptor.is_negative_hits {
             // A refill: limitador counters only grow, so this changes
             // nothing and is answered OK.
-            tracing::debug!(hits, "negative hits_addend ignored: limitador cannot credit a counter");
+            tracing::debug!(
+                hits,
+                "negative hits_addend ignored: limitador cannot credit a counter"
+            );
             return Charge {
                 context: None,
                 hits,
@@ -194,10 +214,15 @@ impl Charge {
                 spent: false,
             };
         }
-        let spent = descriptor.entries.iter().any(|e| (e.key.as_str(), e.value.as_str()) == SPENT);
+        let spent = descriptor
+            .entries
+            .iter()
+            .any(|e| (e.key.as_str(), e.value.as_str()) == SPENT);
         let context = if spent {
             let mut unmarked = descriptor.clone();
-            unmarked.entries.retain(|e| (e.key.as_str(), e.value.as_str()) != SPENT);
+            unmarked
+                .entries
+                .retain(|e| (e.key.as_str(), e.value.as_str()) != SPENT);
             descriptor_context(&unmarked)
         } else {
             descriptor_context(descriptor)
@@ -238,8 +263,11 @@ mod tests {
     use std::time::Duration;
 
     fn service(limits: &str) -> Service {
-        let file = LimitsFile::parse(&format!(r#"{{"limits": [{limits}]}}"#)).expect("valid limits");
-        Service::new(Arc::new(Limiter::in_memory(to_limitador(&file).expect("maps"))))
+        let file =
+            LimitsFile::parse(&format!(r#"{{"limits": [{limits}]}}"#)).expect("valid limits");
+        Service::new(Arc::new(Limiter::in_memory(
+            to_limitador(&file).expect("maps"),
+        )))
     }
 
     fn descriptor(entries: &[(&str, &str)], hits: Option<u64>) -> RateLimitDescriptor {
@@ -276,8 +304,7 @@ mod tests {
         Code::try_from(response.overall_code).expect("known code")
     }
 
-    const PER_AGENT: &str =
-        r#"{"name": "per-agent", "domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 10, "seconds": 60}"#;
+    const PER_AGENT: &str = r#"{"name": "per-agent", "domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 10, "seconds": 60}"#;
 
     #[tokio::test]
     async fn matching_needs_the_domain_and_exactly_the_keys() {
@@ -286,23 +313,39 @@ mod tests {
         );
         let big = |agent: &str| descriptor(&[("agent", agent), ("model", "big")], None);
         assert_eq!(
-            code(&service.decide(&request(vec![big("a")], 1)).await.expect("ok")),
+            code(
+                &service
+                    .decide(&request(vec![big("a")], 1))
+                    .await
+                    .expect("ok")
+            ),
             Code::Ok
         );
         assert_eq!(
-            code(&service.decide(&request(vec![big("a")], 1)).await.expect("ok")),
+            code(
+                &service
+                    .decide(&request(vec![big("a")], 1))
+                    .await
+                    .expect("ok")
+            ),
             Code::OverLimit
         );
         // Another model, another domain, a missing or an extra key: no limit.
         for unmatched in [
-            request(vec![descriptor(&[("agent", "a"), ("model", "small")], None)], 1),
+            request(
+                vec![descriptor(&[("agent", "a"), ("model", "small")], None)],
+                1,
+            ),
             RateLimitRequest {
                 domain: "other".to_owned(),
                 ..request(vec![big("a")], 1)
             },
             request(vec![descriptor(&[("agent", "a")], None)], 1),
             request(
-                vec![descriptor(&[("agent", "a"), ("model", "big"), ("route", "r")], None)],
+                vec![descriptor(
+                    &[("agent", "a"), ("model", "big"), ("route", "r")],
+                    None,
+                )],
                 1,
             ),
         ] {
@@ -336,7 +379,11 @@ mod tests {
             9,
             "0 in the request means the default, 1"
         );
-        assert_eq!(remaining(&charge(&service, "a", 3).await), 6, "request level");
+        assert_eq!(
+            remaining(&charge(&service, "a", 3).await),
+            6,
+            "request level"
+        );
         let per_descriptor = request(vec![descriptor(&[("agent", "a")], Some(4))], 3);
         assert_eq!(
             remaining(&service.decide(&per_descriptor).await.expect("ok")),
@@ -387,7 +434,10 @@ mod tests {
             .current_limit
             .as_ref()
             .expect("a matched descriptor reports its limit");
-        assert_eq!((limit.name.as_str(), limit.requests_per_unit), ("per-agent", 10));
+        assert_eq!(
+            (limit.name.as_str(), limit.requests_per_unit),
+            ("per-agent", 10)
+        );
         assert_eq!(Unit::try_from(limit.unit), Ok(Unit::Minute));
         assert_eq!(status.limit_remaining, 6);
         let reset = status.duration_until_reset.expect("reset time");
@@ -402,11 +452,17 @@ mod tests {
         let first = charge(&service, "a", 5).await;
         assert_eq!(first.statuses[0].limit_remaining, 5, "min(10 - 5, 12 - 5)");
         let second = charge(&service, "a", 5).await;
-        assert_eq!((code(&second), second.statuses[0].limit_remaining), (Code::Ok, 0));
+        assert_eq!(
+            (code(&second), second.statuses[0].limit_remaining),
+            (Code::Ok, 0)
+        );
         let refused = charge(&service, "a", 1).await;
         assert_eq!(code(&refused), Code::OverLimit);
         assert_eq!(
-            refused.statuses[0].current_limit.as_ref().map(|l| l.name.as_str()),
+            refused.statuses[0]
+                .current_limit
+                .as_ref()
+                .map(|l| l.name.as_str()),
             Some("per-agent")
         );
     }
@@ -418,7 +474,10 @@ mod tests {
         ));
         let both = |hits| {
             request(
-                vec![descriptor(&[("agent", "a")], None), descriptor(&[("team", "t")], None)],
+                vec![
+                    descriptor(&[("agent", "a")], None),
+                    descriptor(&[("team", "t")], None),
+                ],
                 hits,
             )
         };
@@ -451,10 +510,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_charge_for_what_was_used_is_added_even_past_the_limit() {
-        let service = service(r#"{"domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 10, "seconds": 60}"#);
+        let service = service(
+            r#"{"domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 10, "seconds": 60}"#,
+        );
         assert_eq!(code(&charge(&service, "a", 8).await), Code::Ok);
-        let spent = request(vec![descriptor(&[("agent", "a"), ("charge", "done")], Some(5))], 0);
-        assert_eq!(code(&service.decide(&spent).await.unwrap()), Code::Ok, "never refused");
+        let spent = request(
+            vec![descriptor(&[("agent", "a"), ("charge", "done")], Some(5))],
+            0,
+        );
+        assert_eq!(
+            code(&service.decide(&spent).await.unwrap()),
+            Code::Ok,
+            "never refused"
+        );
         // 13 of 10 used: the next unit is over the limit.
         assert_eq!(code(&charge(&service, "a", 1).await), Code::OverLimit);
     }
@@ -480,11 +548,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_window_resets() {
-        let service = service(r#"{"domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 2, "seconds": 1}"#);
+        let service = service(
+            r#"{"domain": "gw", "descriptor": [{"key": "agent"}], "max_value": 2, "seconds": 1}"#,
+        );
         assert_eq!(code(&charge(&service, "a", 2).await), Code::Ok);
         let refused = charge(&service, "a", 1).await;
         assert_eq!(code(&refused), Code::OverLimit);
-        let reset = refused.statuses[0].duration_until_reset.expect("reset time");
+        let reset = refused.statuses[0]
+            .duration_until_reset
+            .expect("reset time");
         assert!(
             reset.seconds == 0 || (reset.seconds, reset.nanos) == (1, 0),
             "within the 1 s window: {reset:?}"

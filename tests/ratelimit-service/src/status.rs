@@ -5,7 +5,9 @@
 //! of the counters that matched its descriptor.
 
 use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
-use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{Code, DescriptorStatus, RateLimit};
+use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::{
+    Code, DescriptorStatus, RateLimit,
+};
 use envoy_types::pb::google::protobuf::Duration as ProtoDuration;
 use limitador::counter::Counter;
 use std::time::Duration;
@@ -34,7 +36,9 @@ pub fn from_counters(counters: &[Counter], limited: bool, hits: u64) -> Descript
             unit: unit(counter.window()).into(),
         }),
         limit_remaining: saturate(remaining(counter)),
-        duration_until_reset: Some(proto_duration(counter.expires_in().unwrap_or(counter.window()))),
+        duration_until_reset: Some(proto_duration(
+            counter.expires_in().unwrap_or(counter.window()),
+        )),
         quota: None,
     }
 }

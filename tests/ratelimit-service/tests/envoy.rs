@@ -6,7 +6,12 @@
 //! headers it returns, and fail-open versus fail-closed.
 
 // Test code: a panic fails the test, which is what it should do.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -126,7 +131,8 @@ fn start_envoy(dir: &Path, name: &str, service: &str) -> Envoy {
     std::fs::create_dir_all(&own).expect("envoy dir");
     let config = own.join("envoy.yaml");
     std::fs::write(&config, envoy_config(service)).expect("write envoy config");
-    Envoy::start(&config, &own, 2, Output::File(&own.join("envoy.log"))).unwrap_or_else(|e| panic!("{e}"))
+    Envoy::start(&config, &own, 2, Output::File(&own.join("envoy.log")))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// GET through `envoy`'s `listener` as `agent`, charging `tokens` (no
@@ -258,5 +264,8 @@ fn two_envoys_share_one_budget_and_fail_open_or_closed_as_configured() {
         stat("cluster.backend.ratelimit.failure_mode_allowed"),
         Some(failures_allowed)
     );
-    assert_eq!(stat("cluster.backend.ratelimit.error"), Some(2 * failures_allowed));
+    assert_eq!(
+        stat("cluster.backend.ratelimit.error"),
+        Some(2 * failures_allowed)
+    );
 }

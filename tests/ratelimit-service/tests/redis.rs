@@ -2,7 +2,12 @@
 //! one budget, whichever instance a client reaches.
 
 // Test code: a panic fails the test, which is what it should do.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -19,7 +24,10 @@ const LIMITS: &str = r#"{"limits": [
   {"domain": "gw", "descriptor": [{"key": "burst"}], "max_value": 5, "seconds": 1}
 ]}"#;
 
-async fn decide(client: &mut RateLimitServiceClient<Channel>, request: RateLimitRequest) -> RateLimitResponse {
+async fn decide(
+    client: &mut RateLimitServiceClient<Channel>,
+    request: RateLimitRequest,
+) -> RateLimitResponse {
     tokio::time::timeout(Duration::from_secs(5), client.should_rate_limit(request))
         .await
         .expect("answers within 5 s")
@@ -64,7 +72,11 @@ async fn two_instances_on_one_redis_share_one_budget() {
         assert_eq!(remaining(&response), 0);
     }
     let response = decide(&mut second, request("gw", "agent", "bob", 100)).await;
-    assert_eq!(code(&response), Code::Ok, "another agent has its own budget");
+    assert_eq!(
+        code(&response),
+        Code::Ok,
+        "another agent has its own budget"
+    );
 
     // Windows expire in Redis, for every instance at once.
     let response = decide(&mut first, request("gw", "burst", "x", 5)).await;
@@ -108,7 +120,10 @@ async fn without_redis_the_service_answers_unavailable_so_envoy_applies_its_fail
     let _redis = Redis::start_on(&dir.path, redis.port).expect("restart redis on its port");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match client.should_rate_limit(request("gw", "agent", "a", 1)).await {
+        match client
+            .should_rate_limit(request("gw", "agent", "a", 1))
+            .await
+        {
             Ok(response) => {
                 assert_eq!(code(&response.into_inner()), Code::Ok);
                 break;
@@ -146,7 +161,10 @@ fn a_bad_redis_url_or_limits_file_stops_the_service_at_start() {
         &format!("redis://127.0.0.1:{port}"),
     ]);
     assert_eq!(status, Some(1), "{stderr}");
-    assert!(stderr.contains(&format!("redis://127.0.0.1:{port}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("redis://127.0.0.1:{port}")),
+        "{stderr}"
+    );
 
     let bad = dir.path.join("bad.json");
     std::fs::write(
@@ -156,7 +174,10 @@ fn a_bad_redis_url_or_limits_file_stops_the_service_at_start() {
     .expect("write");
     let (status, stderr) = run(&["check", "--limits", bad.to_str().expect("utf-8 path")]);
     assert_eq!(status, Some(1));
-    assert!(stderr.contains("limits[0].seconds: must be at least 1"), "{stderr}");
+    assert!(
+        stderr.contains("limits[0].seconds: must be at least 1"),
+        "{stderr}"
+    );
     let (status, _) = run(&["check", "--limits", limits_arg]);
     assert_eq!(status, Some(0));
 }
@@ -181,7 +202,11 @@ async fn concurrent_charges_through_two_instances_never_exceed_the_limit() {
     }
     let tasks: Vec<_> = clients
         .into_iter()
-        .map(|mut client| tokio::spawn(async move { decide(&mut client, request("gw", "agent", "crowd", 10)).await }))
+        .map(|mut client| {
+            tokio::spawn(
+                async move { decide(&mut client, request("gw", "agent", "crowd", 10)).await },
+            )
+        })
         .collect();
     let mut admitted = 0;
     for task in tasks {

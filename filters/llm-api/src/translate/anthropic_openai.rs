@@ -18,7 +18,9 @@
 //! (`message_start`, `content_block_start` / `_delta` / `_stop` per block,
 //! `message_delta` with the stop reason and usage, `message_stop`).
 
-use super::{copy_field, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, UpstreamRequest};
+use super::{
+    copy_field, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, UpstreamRequest,
+};
 use crate::anthropic::{self, finish_to_stop_reason};
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
@@ -154,7 +156,8 @@ impl Pair for MessagesToChat {
             .unwrap_or(&Value::Null);
         let message = choice.get("message").unwrap_or(&Value::Null);
         let mut content = Vec::new();
-        if let Some(text) = message.str_field("content")
+        if let Some(text) = message
+            .str_field("content")
             .or_else(|| message.str_field("refusal"))
             .filter(|t| !t.is_empty())
         {
@@ -167,14 +170,16 @@ impl Pair for MessagesToChat {
             .flatten()
         {
             let function = call.get("function").unwrap_or(&Value::Null);
-            let input = function.str_field("arguments")
+            let input = function
+                .str_field("arguments")
                 .and_then(|a| serde_json::from_str::<Value>(a).ok())
                 .filter(Value::is_object)
                 .unwrap_or_else(|| json!({}));
             content.push(json!({"type": "tool_use", "id": call.str_field("id"), "name": function.str_field("name"), "input": input}));
         }
-        let stop_reason =
-            choice.str_field("finish_reason").map_or("end_turn", finish_to_stop_reason);
+        let stop_reason = choice
+            .str_field("finish_reason")
+            .map_or("end_turn", finish_to_stop_reason);
         Ok(json!({
             "id": body.str_field("id").unwrap_or_default(),
             "type": "message",
@@ -206,7 +211,9 @@ impl Pair for MessagesToChat {
         }
         let Some(chunk) = data else { return };
         if let Some(error) = chunk.get("error") {
-            let message = error.str_field("message").unwrap_or("The provider reported an error.");
+            let message = error
+                .str_field("message")
+                .unwrap_or("The provider reported an error.");
             let body = ApiError::new(ErrorKind::Internal, message).body(Dialect::Anthropic);
             let value: Value = serde_json::from_slice(&body).unwrap_or_default();
             out.push(anthropic::event(&value));
@@ -235,7 +242,8 @@ impl Pair for MessagesToChat {
             return;
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(text) = delta.str_field("content")
+        if let Some(text) = delta
+            .str_field("content")
             .or_else(|| delta.str_field("refusal"))
             .filter(|t| !t.is_empty())
         {
@@ -371,9 +379,8 @@ fn user_messages<J: Json>(
     let mut parts = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
         match block.str_field("type") {
-            Some("text") => parts.push(
-                json!({"type": "text", "text": block.str_field("text").unwrap_or_default()}),
-            ),
+            Some("text") => parts
+                .push(json!({"type": "text", "text": block.str_field("text").unwrap_or_default()})),
             Some("image") => {
                 let source = block.field("source");
                 let source = |name: &str| source.and_then(|s| s.str_field(name));
@@ -410,8 +417,8 @@ fn user_messages<J: Json>(
         }
     }
     if !parts.is_empty() {
-        let only_text = parts.len() == 1
-            && parts.first().and_then(|p| p.str_field("type")) == Some("text");
+        let only_text =
+            parts.len() == 1 && parts.first().and_then(|p| p.str_field("type")) == Some("text");
         let content = if only_text {
             parts
                 .first()
@@ -439,7 +446,9 @@ fn assistant_message<J: Json>(content: Option<&J>) -> Value {
                     Some("tool_use") => {
                         // Through an owned copy, so that a repeated name is
                         // written once whichever tree holds the request.
-                        let input = block.field("input").map_or_else(|| "{}".to_owned(), |i| i.to_value().to_string());
+                        let input = block
+                            .field("input")
+                            .map_or_else(|| "{}".to_owned(), |i| i.to_value().to_string());
                         calls.push(json!({"id": block.str_field("id"), "type": "function",
                             "function": {"name": block.str_field("name"), "arguments": input}}));
                     }
@@ -467,7 +476,10 @@ fn assistant_message<J: Json>(content: Option<&J>) -> Value {
 
 fn function_tool<J: Json>(tool: &J) -> Value {
     let mut function = Map::new();
-    function.insert("name".into(), tool.field("name").map(Json::to_value).unwrap_or_default());
+    function.insert(
+        "name".into(),
+        tool.field("name").map(Json::to_value).unwrap_or_default(),
+    );
     if let Some(description) = tool.str_field("description") {
         function.insert("description".into(), description.into());
     }
@@ -499,7 +511,11 @@ fn tool_choice<J: Json>(choice: Option<&J>, out: &mut Map<String, Value>) -> Res
         }
     };
     out.insert("tool_choice".into(), converted);
-    if choice.field("disable_parallel_tool_use").and_then(Json::as_bool) == Some(true) {
+    if choice
+        .field("disable_parallel_tool_use")
+        .and_then(Json::as_bool)
+        == Some(true)
+    {
         out.insert("parallel_tool_calls".into(), Value::Bool(false));
     }
     Ok(())

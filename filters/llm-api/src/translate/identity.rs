@@ -42,9 +42,7 @@ impl Translator for Identity {
             Target::Path { path, model } => {
                 let body = model
                     .as_ref()
-                    .filter(|m| {
-                        request.str_field("model") != Some(m.as_str())
-                    })
+                    .filter(|m| request.str_field("model") != Some(m.as_str()))
                     .map(|model| {
                         let mut body = request.object().into_owned();
                         body.insert("model".to_owned(), Value::String(model.clone()));
@@ -57,7 +55,10 @@ impl Translator for Identity {
                 let (batch, any_stale) = crate::for_both!(request, |body| {
                     let requests = body.field("requests");
                     let mut entries = requests.map(Json::elements).into_iter().flatten();
-                    (requests.is_some(), entries.any(|r| r.str_field("model").is_some_and(|m| m != name)))
+                    (
+                        requests.is_some(),
+                        entries.any(|r| r.str_field("model").is_some_and(|m| m != name)),
+                    )
                 });
                 let method = if batch {
                     "batchEmbedContents"

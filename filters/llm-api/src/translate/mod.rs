@@ -308,7 +308,10 @@ impl<P: Pair + 'static> Translator for Translation<P> {
             return Some(Vec::new());
         }
         if self.parser.overflowed() {
-            out.push(crate::sse::error_event(P::CLIENT, &crate::sse::oversized_event_error()));
+            out.push(crate::sse::error_event(
+                P::CLIENT,
+                &crate::sse::oversized_event_error(),
+            ));
             return Some(write_events(&out));
         }
         if end_of_stream {
@@ -392,21 +395,35 @@ struct FunctionTool<'v, J> {
 
 /// Reads OpenAI `tools`: an array of `{"type": "function", "function": ...}`;
 /// any other tool type is a 400 naming the field and `provider`.
-fn function_tools<J: Json>(tools: &J, provider: ProviderKind) -> Result<Vec<FunctionTool<'_, J>>, ApiError> {
+fn function_tools<J: Json>(
+    tools: &J,
+    provider: ProviderKind,
+) -> Result<Vec<FunctionTool<'_, J>>, ApiError> {
     let Some(tools) = tools.as_array() else {
         return Err(ApiError::invalid("'tools' must be an array.").with_param("tools"));
     };
     tools
         .iter()
         .enumerate()
-        .map(|(i, tool)| match (tool.str_field("type"), tool.field("function")) {
-            (Some("function"), Some(function)) => Ok(FunctionTool {
-                name: function.field("name").map(Json::to_value).unwrap_or_default(),
-                description: function.str_field("description"),
-                parameters: function.field("parameters").filter(|p| matches!(p.kind(), Kind::Object)),
-            }),
-            _ => Err(unsupported(format!("tools[{i}].type"), "tools other than functions", provider)),
-        })
+        .map(
+            |(i, tool)| match (tool.str_field("type"), tool.field("function")) {
+                (Some("function"), Some(function)) => Ok(FunctionTool {
+                    name: function
+                        .field("name")
+                        .map(Json::to_value)
+                        .unwrap_or_default(),
+                    description: function.str_field("description"),
+                    parameters: function
+                        .field("parameters")
+                        .filter(|p| matches!(p.kind(), Kind::Object)),
+                }),
+                _ => Err(unsupported(
+                    format!("tools[{i}].type"),
+                    "tools other than functions",
+                    provider,
+                )),
+            },
+        )
         .collect()
 }
 

@@ -20,8 +20,9 @@
 //! it (`stream_options.include_usage`).
 
 use super::{
-    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text, stop_sequences,
-    to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
+    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text,
+    stop_sequences, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns,
+    UpstreamRequest,
 };
 use crate::anthropic::{self, stop_reason_to_finish};
 use crate::api::Dialect;
@@ -72,7 +73,11 @@ impl Pair for ChatToAnthropic {
 
     fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         self.include_usage = include_usage(body);
-        if body.field("n").and_then(Json::as_u64).is_some_and(|n| n > 1) {
+        if body
+            .field("n")
+            .and_then(Json::as_u64)
+            .is_some_and(|n| n > 1)
+        {
             return Err(unsupported("n", "more than one choice", PROVIDER));
         }
         let mut out = Map::new();
@@ -132,7 +137,9 @@ impl Pair for ChatToAnthropic {
             }
         }
         let message = openai::assistant_message(text, tool_calls);
-        let finish = body.str_field("stop_reason").map_or("stop", stop_reason_to_finish);
+        let finish = body
+            .str_field("stop_reason")
+            .map_or("stop", stop_reason_to_finish);
         Ok(json!({
             "id": body.str_field("id").unwrap_or_default(),
             "object": "chat.completion",
@@ -222,7 +229,9 @@ impl Pair for ChatToAnthropic {
                 stream.done = true;
             }
             Some("error") => {
-                let kind = data.get("error").and_then(|e| e.str_field("type"))
+                let kind = data
+                    .get("error")
+                    .and_then(|e| e.str_field("type"))
                     .map_or(ErrorKind::Internal, anthropic::error_kind);
                 let message = data
                     .get("error")
@@ -286,11 +295,18 @@ fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
             ),
             Some("assistant") => {
                 let mut blocks = text_blocks(message.field("content"), &param("content"))?;
-                for (j, call) in message.field("tool_calls").map(Json::elements).into_iter().flatten().enumerate() {
+                for (j, call) in message
+                    .field("tool_calls")
+                    .map(Json::elements)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let function = call.field("function");
-                    let input = arguments_object(function.and_then(|f| f.field("arguments")), || {
-                        param(&format!("tool_calls[{j}].function.arguments"))
-                    })?;
+                    let input =
+                        arguments_object(function.and_then(|f| f.field("arguments")), || {
+                            param(&format!("tool_calls[{j}].function.arguments"))
+                        })?;
                     blocks.push(json!({"type": "tool_use", "id": call.str_field("id"),
                         "name": function.and_then(|f| f.str_field("name")), "input": input}));
                 }
@@ -404,7 +420,10 @@ fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
             if let Some(description) = tool.description {
                 converted.insert("description".into(), description.into());
             }
-            let schema = tool.parameters.map(Json::to_value).unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            let schema = tool
+                .parameters
+                .map(Json::to_value)
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
             converted.insert("input_schema".into(), schema);
             Value::Object(converted)
         })
@@ -428,7 +447,10 @@ fn tool_choice<J: Json>(body: &J) -> Result<Option<Value>, ApiError> {
                 .with_param("tool_choice"))
             }
         },
-        Some(_) => match named.and_then(|n| n.field("function")).and_then(|f| f.str_field("name")) {
+        Some(_) => match named
+            .and_then(|n| n.field("function"))
+            .and_then(|f| f.str_field("name"))
+        {
             Some(name) => Some(json!({"type": "tool", "name": name})),
             None => {
                 return Err(

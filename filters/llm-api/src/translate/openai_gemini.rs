@@ -20,8 +20,9 @@
 //! stream.
 
 use super::{
-    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text, stop_sequences,
-    to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns, UpstreamRequest,
+    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text,
+    stop_sequences, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns,
+    UpstreamRequest,
 };
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
@@ -121,7 +122,9 @@ impl Pair for ChatToGemini {
     ) {
         let Some(data) = data else { return };
         if let Some(error) = data.get("error") {
-            let message = error.str_field("message").unwrap_or("The provider reported an error.");
+            let message = error
+                .str_field("message")
+                .unwrap_or("The provider reported an error.");
             let code = error
                 .get("code")
                 .and_then(Value::as_u64)
@@ -185,9 +188,20 @@ impl Pair for ChatToGemini {
 /// A response's (or stream chunk's) candidates with their index: the one
 /// Gemini gives, else their position.
 fn candidates(body: &Value) -> impl Iterator<Item = (u64, &Value)> {
-    body.get("candidates").and_then(Value::as_array).into_iter().flatten().enumerate().map(|(position, candidate)| {
-        (candidate.get("index").and_then(Value::as_u64).unwrap_or(position as u64), candidate)
-    })
+    body.get("candidates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(position, candidate)| {
+            (
+                candidate
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(position as u64),
+                candidate,
+            )
+        })
 }
 
 fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec<Value>) {
@@ -206,7 +220,9 @@ fn candidate_parts(candidate: &Value, stream_index: Option<u64>) -> (String, Vec
         }
         if let Some(call) = part.get("functionCall") {
             let n = stream_index.unwrap_or(0) + calls.len() as u64;
-            let id = call.str_field("id").map_or_else(|| format!("call_{n}"), str::to_owned);
+            let id = call
+                .str_field("id")
+                .map_or_else(|| format!("call_{n}"), str::to_owned);
             let args = call.get("args").cloned().unwrap_or_else(|| json!({}));
             let mut tool_call = Map::new();
             if stream_index.is_some() {
@@ -278,15 +294,24 @@ fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
                 if !text.is_empty() {
                     parts.push(json!({"text": text}));
                 }
-                for (j, call) in message.field("tool_calls").map(Json::elements).into_iter().flatten().enumerate() {
+                for (j, call) in message
+                    .field("tool_calls")
+                    .map(Json::elements)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     let function = call.field("function");
-                    let name = function.and_then(|f| f.str_field("name")).unwrap_or_default();
+                    let name = function
+                        .and_then(|f| f.str_field("name"))
+                        .unwrap_or_default();
                     if let Some(id) = call.str_field("id") {
                         call_names.push((id, name));
                     }
-                    let args = arguments_object(function.and_then(|f| f.field("arguments")), || {
-                        param(&format!("tool_calls[{j}].function.arguments"))
-                    })?;
+                    let args =
+                        arguments_object(function.and_then(|f| f.field("arguments")), || {
+                            param(&format!("tool_calls[{j}].function.arguments"))
+                        })?;
                     parts.push(json!({"functionCall": {"name": name, "args": args}}));
                 }
                 turns.push("model", parts);
@@ -417,7 +442,10 @@ fn tool_config<J: Json>(choice: Option<&J>) -> Result<Option<Value>, ApiError> {
                 .with_param("tool_choice"))
             }
         },
-        Some(_) => match choice.and_then(|c| c.field("function")).and_then(|f| f.str_field("name")) {
+        Some(_) => match choice
+            .and_then(|c| c.field("function"))
+            .and_then(|f| f.str_field("name"))
+        {
             Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
             None => {
                 return Err(

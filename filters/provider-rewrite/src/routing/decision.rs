@@ -71,55 +71,99 @@ impl Router {
     pub fn new(config: RouteConfig) -> Result<Router, ConfigError> {
         let err = |field: String, message: String| ConfigError::new(crate::NAME, field, message);
         if config.providers.is_empty() {
-            return Err(err("providers".into(), "at least one provider is required".into()));
+            return Err(err(
+                "providers".into(),
+                "at least one provider is required".into(),
+            ));
         }
         for (name, provider) in &config.providers {
             if provider.cluster.is_empty() {
-                return Err(err(format!("providers.{name}.cluster"), "must not be empty".into()));
+                return Err(err(
+                    format!("providers.{name}.cluster"),
+                    "must not be empty".into(),
+                ));
             }
             // Names appear in `provider/model` prefixes, endpoint metadata
             // and the renderer's YAML anchors.
             if !is_cluster_name(name) {
-                return Err(err(format!("providers.{name}"), "a provider name is letters, digits, `_` and `-`".into()));
+                return Err(err(
+                    format!("providers.{name}"),
+                    "a provider name is letters, digits, `_` and `-`".into(),
+                ));
             }
         }
         let known = |name: &str| config.providers.contains_key(name);
-        let choices = config.providers.keys().cloned().collect::<Vec<_>>().join(", ");
+        let choices = config
+            .providers
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         if let Some(default) = &config.default_provider {
             if !known(default) {
-                return Err(err("default_provider".into(), format!("`{default}` is not one of the providers: {choices}")));
+                return Err(err(
+                    "default_provider".into(),
+                    format!("`{default}` is not one of the providers: {choices}"),
+                ));
             }
         }
         check_header_name(crate::NAME, "provider_header", &config.provider_header)?;
         let mut routes = Vec::with_capacity(config.models.len());
         for (i, route) in config.models.iter().enumerate() {
-            let pattern = Pattern::new(&route.pattern).map_err(|e| err(format!("models[{i}].match"), e))?;
+            let pattern =
+                Pattern::new(&route.pattern).map_err(|e| err(format!("models[{i}].match"), e))?;
             if route.to.is_empty() {
-                return Err(err(format!("models[{i}].to"), "at least one target is required".into()));
+                return Err(err(
+                    format!("models[{i}].to"),
+                    "at least one target is required".into(),
+                ));
             }
             for (j, target) in route.to.iter().enumerate() {
                 if !known(&target.provider) {
                     return Err(err(
                         format!("models[{i}].to[{j}].provider"),
-                        format!("`{}` is not one of the providers: {choices}", target.provider),
+                        format!(
+                            "`{}` is not one of the providers: {choices}",
+                            target.provider
+                        ),
                     ));
                 }
                 if target.weight == 0 {
-                    return Err(err(format!("models[{i}].to[{j}].weight"), "must be positive".into()));
+                    return Err(err(
+                        format!("models[{i}].to[{j}].weight"),
+                        "must be positive".into(),
+                    ));
                 }
             }
             if let Some(fallback) = &route.fallback {
                 Self::check_fallback(&config, i, route, fallback)?;
             }
-            routes.push(Route { pattern, targets: route.to.clone(), fallback: route.fallback.clone() });
+            routes.push(Route {
+                pattern,
+                targets: route.to.clone(),
+                fallback: route.fallback.clone(),
+            });
         }
-        let clients = config.clients.as_ref().map(Self::compile_clients).transpose()?;
-        Ok(Router { config, routes, clients })
+        let clients = config
+            .clients
+            .as_ref()
+            .map(Self::compile_clients)
+            .transpose()?;
+        Ok(Router {
+            config,
+            routes,
+            clients,
+        })
     }
 
     /// A chain has one first target, names each provider once (the
     /// provider identifies the attempt's endpoint), and a cluster of its own.
-    fn check_fallback(config: &RouteConfig, i: usize, route: &super::ModelRoute, fallback: &Fallback) -> Result<(), ConfigError> {
+    fn check_fallback(
+        config: &RouteConfig,
+        i: usize,
+        route: &super::ModelRoute,
+        fallback: &Fallback,
+    ) -> Result<(), ConfigError> {
         let err = |field: String, message: String| ConfigError::new(crate::NAME, field, message);
         if route.to.len() != 1 {
             return Err(err(
@@ -128,7 +172,10 @@ impl Router {
             ));
         }
         if fallback.to.is_empty() {
-            return Err(err(format!("models[{i}].fallback.to"), "at least one provider to fall back to is required".into()));
+            return Err(err(
+                format!("models[{i}].fallback.to"),
+                "at least one provider to fall back to is required".into(),
+            ));
         }
         if !is_cluster_name(&fallback.cluster) {
             return Err(err(
@@ -136,24 +183,45 @@ impl Router {
                 "must be a cluster name of letters, digits, `_` and `-`".into(),
             ));
         }
-        if let Some((name, _)) = config.providers.iter().find(|(_, p)| p.cluster == fallback.cluster) {
+        if let Some((name, _)) = config
+            .providers
+            .iter()
+            .find(|(_, p)| p.cluster == fallback.cluster)
+        {
             return Err(err(
                 format!("models[{i}].fallback.cluster"),
                 format!("`{}` is the cluster of the provider `{name}`; a chain needs a cluster of its own", fallback.cluster),
             ));
         }
-        let choices = config.providers.keys().cloned().collect::<Vec<_>>().join(", ");
+        let choices = config
+            .providers
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut seen: Vec<&str> = route.to.iter().map(|t| t.provider.as_str()).collect();
         for (j, target) in fallback.to.iter().enumerate() {
             let field = format!("models[{i}].fallback.to[{j}]");
             if !config.providers.contains_key(&target.provider) {
-                return Err(err(format!("{field}.provider"), format!("`{}` is not one of the providers: {choices}", target.provider)));
+                return Err(err(
+                    format!("{field}.provider"),
+                    format!(
+                        "`{}` is not one of the providers: {choices}",
+                        target.provider
+                    ),
+                ));
             }
             if seen.contains(&target.provider.as_str()) {
-                return Err(err(format!("{field}.provider"), format!("`{}` is already in this chain", target.provider)));
+                return Err(err(
+                    format!("{field}.provider"),
+                    format!("`{}` is already in this chain", target.provider),
+                ));
             }
             if target.weight != 1 {
-                return Err(err(format!("{field}.weight"), "weights have no meaning in a fallback chain".into()));
+                return Err(err(
+                    format!("{field}.weight"),
+                    "weights have no meaning in a fallback chain".into(),
+                ));
             }
             seen.push(&target.provider);
         }
@@ -167,8 +235,13 @@ impl Router {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    Pattern::new(m)
-                        .map_err(|e| ConfigError::new(crate::NAME, format!("clients.allowed_models.{client}[{i}]"), e))
+                    Pattern::new(m).map_err(|e| {
+                        ConfigError::new(
+                            crate::NAME,
+                            format!("clients.allowed_models.{client}[{i}]"),
+                            e,
+                        )
+                    })
                 })
                 .collect::<Result<_, _>>()?;
             allowed.push((client.clone(), patterns, models.clone()));
@@ -204,14 +277,20 @@ impl Router {
             self.check_allowed(client, model)?;
         }
         let decision = self.decide_unchecked(model, provider, seed)?;
-        let named = provider.is_some() || model.is_some_and(|m| m.split_once('/').is_some_and(|(p, _)| self.has_provider(p)));
+        let named = provider.is_some()
+            || model.is_some_and(|m| m.split_once('/').is_some_and(|(p, _)| self.has_provider(p)));
         if named {
             self.check_allowed(client, &decision.target.upstream_model)?;
         }
         Ok(decision)
     }
 
-    fn decide_unchecked(&self, model: Option<&str>, provider: Option<&str>, seed: u64) -> Result<Decision, ApiError> {
+    fn decide_unchecked(
+        &self,
+        model: Option<&str>,
+        provider: Option<&str>,
+        seed: u64,
+    ) -> Result<Decision, ApiError> {
         if let Some(name) = provider {
             let Some(provider) = self.config.providers.get(name) else {
                 return Err(ApiError::invalid(format!(
@@ -268,7 +347,9 @@ impl Router {
     /// client not listed gets the `*` entry's models, or every model when
     /// there is none.
     fn check_allowed(&self, client: Option<&str>, model: &str) -> Result<(), ApiError> {
-        let Some(clients) = &self.clients else { return Ok(()) };
+        let Some(clients) = &self.clients else {
+            return Ok(());
+        };
         let Some(client) = client else {
             return Err(ApiError::new(
                 ErrorKind::PermissionDenied,
@@ -286,7 +367,12 @@ impl Router {
         }
         Err(ApiError::new(
             ErrorKind::PermissionDenied,
-            format!("The client `{}` may not use the model `{}`. Allowed models: {}.", echo(client), echo(model), names.join(", ")),
+            format!(
+                "The client `{}` may not use the model `{}`. Allowed models: {}.",
+                echo(client),
+                echo(model),
+                names.join(", ")
+            ),
         )
         .with_param("model")
         .with_code("model_not_allowed"))
@@ -297,7 +383,11 @@ impl Router {
         self.routes
             .iter()
             .find(|r| r.pattern.exact() == Some(model))
-            .or_else(|| self.routes.iter().find(|r| r.pattern.exact().is_none() && r.pattern.matches(model)))
+            .or_else(|| {
+                self.routes
+                    .iter()
+                    .find(|r| r.pattern.exact().is_none() && r.pattern.matches(model))
+            })
     }
 
     /// `model` on the named provider, on its own cluster (never a chain): the
@@ -307,10 +397,21 @@ impl Router {
         self.route_for(model)
             .and_then(|route| {
                 let fallbacks = route.fallback.iter().flat_map(|f| &f.to);
-                pick_weighted(route.targets.iter().chain(fallbacks).filter(|t| t.provider == name), seed)
+                pick_weighted(
+                    route
+                        .targets
+                        .iter()
+                        .chain(fallbacks)
+                        .filter(|t| t.provider == name),
+                    seed,
+                )
             })
             .and_then(|target| self.target(model, target))
-            .map(|target| Decision { cluster: provider.cluster.clone(), target, fallback: Vec::new() })
+            .map(|target| Decision {
+                cluster: provider.cluster.clone(),
+                target,
+                fallback: Vec::new(),
+            })
             .unwrap_or_else(|| Self::direct(name, provider, model))
     }
 
@@ -322,11 +423,23 @@ impl Router {
         match &route.fallback {
             None => {
                 let cluster = self.config.providers.get(&target.provider)?.cluster.clone();
-                Some(Decision { cluster, target, fallback: Vec::new() })
+                Some(Decision {
+                    cluster,
+                    target,
+                    fallback: Vec::new(),
+                })
             }
             Some(chain) => {
-                let fallback = chain.to.iter().map(|t| self.target(model, t)).collect::<Option<Vec<_>>>()?;
-                Some(Decision { cluster: chain.cluster.clone(), target, fallback })
+                let fallback = chain
+                    .to
+                    .iter()
+                    .map(|t| self.target(model, t))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Decision {
+                    cluster: chain.cluster.clone(),
+                    target,
+                    fallback,
+                })
             }
         }
     }
@@ -339,8 +452,20 @@ impl Router {
         Some(Target {
             provider: target.provider.clone(),
             kind: provider.kind,
-            deployment: azure.then(|| target.deployment.clone().unwrap_or_else(|| upstream_model.clone())),
-            api_version: if azure { target.api_version.clone().or_else(|| provider.api_version.clone()) } else { None },
+            deployment: azure.then(|| {
+                target
+                    .deployment
+                    .clone()
+                    .unwrap_or_else(|| upstream_model.clone())
+            }),
+            api_version: if azure {
+                target
+                    .api_version
+                    .clone()
+                    .or_else(|| provider.api_version.clone())
+            } else {
+                None
+            },
             upstream_model,
         })
     }
@@ -353,33 +478,58 @@ impl Router {
             kind: provider.kind,
             upstream_model: model.to_owned(),
             deployment: azure.then(|| model.to_owned()),
-            api_version: if azure { provider.api_version.clone() } else { None },
+            api_version: if azure {
+                provider.api_version.clone()
+            } else {
+                None
+            },
         };
-        Decision { cluster: provider.cluster.clone(), target, fallback: Vec::new() }
+        Decision {
+            cluster: provider.cluster.clone(),
+            target,
+            fallback: Vec::new(),
+        }
     }
 
     fn no_model() -> ApiError {
-        ApiError::invalid("The request names no model.").with_param("model").with_code("model_required")
+        ApiError::invalid("The request names no model.")
+            .with_param("model")
+            .with_code("model_required")
     }
 
     fn provider_names(&self) -> String {
-        self.config.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+        self.config
+            .providers
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn model_names(&self) -> Vec<String> {
-        self.routes.iter().filter_map(|r| r.pattern.exact()).map(str::to_owned).collect()
+        self.routes
+            .iter()
+            .filter_map(|r| r.pattern.exact())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
 /// Envoy cluster names the renderer can also use as YAML anchors and stat
 /// names without quoting.
 fn is_cluster_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Picks a target by weight: `seed` modulo the total weight falls into one
 /// target's share.
-fn pick_weighted<'a>(targets: impl Iterator<Item = &'a RouteTarget> + Clone, seed: u64) -> Option<&'a RouteTarget> {
+fn pick_weighted<'a>(
+    targets: impl Iterator<Item = &'a RouteTarget> + Clone,
+    seed: u64,
+) -> Option<&'a RouteTarget> {
     let total: u64 = targets.clone().map(|t| u64::from(t.weight)).sum();
     let mut point = seed % total.max(1);
     targets.into_iter().find(|t| {
@@ -426,23 +576,56 @@ mod tests {
     #[test]
     fn exact_names_win_over_globs_and_map_the_upstream_model() {
         let r = router(json!({}));
-        assert_eq!(decide(&r, "claude-haiku").unwrap().target.upstream_model, "claude-haiku-4-5");
+        assert_eq!(
+            decide(&r, "claude-haiku").unwrap().target.upstream_model,
+            "claude-haiku-4-5"
+        );
         let d = decide(&r, "claude-sonnet-4-5").unwrap();
-        assert_eq!((d.target.provider.as_str(), d.cluster.as_str(), d.target.upstream_model.as_str()), ("anthropic", "anthropic", "claude-sonnet-4-5"));
-        assert_eq!(decide(&r, "llama-3").unwrap().target.upstream_model, "meta-llama/Llama-3.1-8B");
+        assert_eq!(
+            (
+                d.target.provider.as_str(),
+                d.cluster.as_str(),
+                d.target.upstream_model.as_str()
+            ),
+            ("anthropic", "anthropic", "claude-sonnet-4-5")
+        );
+        assert_eq!(
+            decide(&r, "llama-3").unwrap().target.upstream_model,
+            "meta-llama/Llama-3.1-8B"
+        );
     }
 
     #[test]
     fn the_header_wins_then_the_prefix_then_the_table() {
         let r = router(json!({}));
-        let d = r.decide(Some("gpt-4o-mini"), Some("anthropic"), None, 0).unwrap();
-        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("anthropic", "gpt-4o-mini"));
-        let d = r.decide(Some("anthropic/claude-haiku"), Some("anthropic"), None, 0).unwrap();
-        assert_eq!(d.target.upstream_model, "claude-haiku-4-5", "header plus its own prefix");
+        let d = r
+            .decide(Some("gpt-4o-mini"), Some("anthropic"), None, 0)
+            .unwrap();
+        assert_eq!(
+            (d.target.provider.as_str(), d.target.upstream_model.as_str()),
+            ("anthropic", "gpt-4o-mini")
+        );
+        let d = r
+            .decide(Some("anthropic/claude-haiku"), Some("anthropic"), None, 0)
+            .unwrap();
+        assert_eq!(
+            d.target.upstream_model, "claude-haiku-4-5",
+            "header plus its own prefix"
+        );
         let d = decide(&r, "azure/gpt-4o").unwrap();
-        assert_eq!((d.target.provider.as_str(), d.target.deployment.as_deref(), d.target.api_version.as_deref()), ("azure", Some("gpt4o-eu"), Some("2024-10-21")));
+        assert_eq!(
+            (
+                d.target.provider.as_str(),
+                d.target.deployment.as_deref(),
+                d.target.api_version.as_deref()
+            ),
+            ("azure", Some("gpt4o-eu"), Some("2024-10-21"))
+        );
         let d = decide(&r, "openai/o3").unwrap();
-        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("openai", "o3"));
+        assert_eq!(
+            (d.target.provider.as_str(), d.target.upstream_model.as_str()),
+            ("openai", "o3")
+        );
         // A slash that is not a provider prefix is part of the model name.
         assert!(decide(&r, "meta/llama").is_err());
     }
@@ -450,42 +633,106 @@ mod tests {
     #[test]
     fn weighted_splits_follow_the_weights() {
         let r = router(json!({}));
-        let azure = (0..4000u64).filter(|seed| r.decide(Some("gpt-4o"), None, None, *seed).unwrap().target.provider == "azure").count();
+        let azure = (0..4000u64)
+            .filter(|seed| {
+                r.decide(Some("gpt-4o"), None, None, *seed)
+                    .unwrap()
+                    .target
+                    .provider
+                    == "azure"
+            })
+            .count();
         assert_eq!(azure, 1000, "weights 3:1");
-        assert_eq!(r.decide(Some("gpt-4o"), None, None, 7).unwrap(), r.decide(Some("gpt-4o"), None, None, 7).unwrap());
+        assert_eq!(
+            r.decide(Some("gpt-4o"), None, None, 7).unwrap(),
+            r.decide(Some("gpt-4o"), None, None, 7).unwrap()
+        );
     }
 
     #[test]
     fn unknown_models_and_providers_are_400s_that_list_the_choices() {
         let r = router(json!({}));
         let err = decide(&r, "gpt-5-ultra").unwrap_err();
-        assert_eq!((err.status(), err.param.as_deref(), err.code), (400, Some("model"), Some("model_not_found")));
-        assert!(err.message.contains("gpt-4o-mini, claude-haiku, gpt-4o") && err.message.contains("anthropic/<model>"), "{}", err.message);
-        let err = r.decide(Some("gpt-4o"), Some("mistral"), None, 0).unwrap_err();
+        assert_eq!(
+            (err.status(), err.param.as_deref(), err.code),
+            (400, Some("model"), Some("model_not_found"))
+        );
+        assert!(
+            err.message.contains("gpt-4o-mini, claude-haiku, gpt-4o")
+                && err.message.contains("anthropic/<model>"),
+            "{}",
+            err.message
+        );
+        let err = r
+            .decide(Some("gpt-4o"), Some("mistral"), None, 0)
+            .unwrap_err();
         assert_eq!(err.code, Some("unknown_provider"));
-        assert!(err.message.contains("anthropic, azure, local, openai"), "{}", err.message);
-        assert_eq!(r.decide(None, None, None, 0).unwrap_err().code, Some("model_required"));
+        assert!(
+            err.message.contains("anthropic, azure, local, openai"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            r.decide(None, None, None, 0).unwrap_err().code,
+            Some("model_required")
+        );
         let long = "x".repeat(10_000);
-        assert!(decide(&r, &long).unwrap_err().message.len() < 1000, "echoed names are bounded");
+        assert!(
+            decide(&r, &long).unwrap_err().message.len() < 1000,
+            "echoed names are bounded"
+        );
     }
 
     #[test]
     fn a_fallback_chain_routes_to_its_cluster_with_each_providers_names() {
-        let r = router(json!({"models": [{"match": "gpt-4o-mini", "to": [{"provider": "openai"}],
-            "fallback": {"cluster": "mini_chain", "to": [{"provider": "azure", "deployment": "mini-eu"}, {"provider": "anthropic", "model": "claude-haiku-4-5"}]}}]}));
+        let r = router(
+            json!({"models": [{"match": "gpt-4o-mini", "to": [{"provider": "openai"}],
+            "fallback": {"cluster": "mini_chain", "to": [{"provider": "azure", "deployment": "mini-eu"}, {"provider": "anthropic", "model": "claude-haiku-4-5"}]}}]}),
+        );
         let d = decide(&r, "gpt-4o-mini").unwrap();
-        assert_eq!((d.cluster.as_str(), d.target.provider.as_str()), ("mini_chain", "openai"));
-        let names: Vec<_> = d.fallback.iter().map(|t| (t.provider.as_str(), t.upstream_model.as_str(), t.deployment.as_deref())).collect();
-        assert_eq!(names, [("azure", "gpt-4o-mini", Some("mini-eu")), ("anthropic", "claude-haiku-4-5", None)]);
+        assert_eq!(
+            (d.cluster.as_str(), d.target.provider.as_str()),
+            ("mini_chain", "openai")
+        );
+        let names: Vec<_> = d
+            .fallback
+            .iter()
+            .map(|t| {
+                (
+                    t.provider.as_str(),
+                    t.upstream_model.as_str(),
+                    t.deployment.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("azure", "gpt-4o-mini", Some("mini-eu")),
+                ("anthropic", "claude-haiku-4-5", None)
+            ]
+        );
         assert_eq!(d.fallback[0].api_version.as_deref(), Some("2024-10-21"));
         // Naming a provider outright bypasses the chain.
         let d = decide(&r, "azure/gpt-4o-mini").unwrap();
-        assert_eq!((d.cluster.as_str(), d.target.deployment.as_deref(), d.fallback.len()), ("azure", Some("mini-eu"), 0));
-        let d = r.decide(Some("gpt-4o-mini"), Some("openai"), None, 0).unwrap();
+        assert_eq!(
+            (
+                d.cluster.as_str(),
+                d.target.deployment.as_deref(),
+                d.fallback.len()
+            ),
+            ("azure", Some("mini-eu"), 0)
+        );
+        let d = r
+            .decide(Some("gpt-4o-mini"), Some("openai"), None, 0)
+            .unwrap();
         assert_eq!((d.cluster.as_str(), d.fallback.len()), ("openai", 0));
         // Targets travel to the translate stage as JSON.
         let json = serde_json::to_string(&d.target).unwrap();
-        assert_eq!(json, r#"{"provider":"openai","kind":"openai","upstream_model":"gpt-4o-mini"}"#);
+        assert_eq!(
+            json,
+            r#"{"provider":"openai","kind":"openai","upstream_model":"gpt-4o-mini"}"#
+        );
         assert_eq!(serde_json::from_str::<Target>(&json).unwrap(), d.target);
     }
 
@@ -493,26 +740,59 @@ mod tests {
     fn a_default_provider_takes_unknown_models() {
         let r = router(json!({"default_provider": "local"}));
         let d = decide(&r, "mistral-large").unwrap();
-        assert_eq!((d.target.provider.as_str(), d.target.upstream_model.as_str()), ("local", "mistral-large"));
+        assert_eq!(
+            (d.target.provider.as_str(), d.target.upstream_model.as_str()),
+            ("local", "mistral-large")
+        );
     }
 
     #[test]
     fn allow_lists_give_403_and_filter_the_model_list() {
-        let r = router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini", "claude-*"]}}}));
-        assert!(r.decide(Some("claude-haiku"), None, Some("intern"), 0).is_ok());
-        assert!(r.decide(Some("anthropic/claude-haiku"), None, Some("intern"), 0).is_ok());
-        let err = r.decide(Some("gpt-4o"), None, Some("intern"), 0).unwrap_err();
+        let r =
+            router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini", "claude-*"]}}}));
+        assert!(r
+            .decide(Some("claude-haiku"), None, Some("intern"), 0)
+            .is_ok());
+        assert!(r
+            .decide(Some("anthropic/claude-haiku"), None, Some("intern"), 0)
+            .is_ok());
+        let err = r
+            .decide(Some("gpt-4o"), None, Some("intern"), 0)
+            .unwrap_err();
         assert_eq!((err.status(), err.code), (403, Some("model_not_allowed")));
-        assert!(r.decide(Some("gpt-4o"), None, Some("someone-else"), 0).is_ok(), "unlisted clients are not restricted");
+        assert!(
+            r.decide(Some("gpt-4o"), None, Some("someone-else"), 0)
+                .is_ok(),
+            "unlisted clients are not restricted"
+        );
         let err = r.decide(Some("gpt-4o-mini"), None, None, 0).unwrap_err();
-        assert_eq!((err.status(), err.code), (403, Some("client_unidentified")), "no identity: fail closed");
-        let strict = router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini"], "*": []}}}));
-        assert_eq!(strict.decide(Some("gpt-4o-mini"), None, Some("stranger"), 0).unwrap_err().code, Some("model_not_allowed"));
+        assert_eq!(
+            (err.status(), err.code),
+            (403, Some("client_unidentified")),
+            "no identity: fail closed"
+        );
+        let strict =
+            router(json!({"clients": {"allowed_models": {"intern": ["gpt-4o-mini"], "*": []}}}));
+        assert_eq!(
+            strict
+                .decide(Some("gpt-4o-mini"), None, Some("stranger"), 0)
+                .unwrap_err()
+                .code,
+            Some("model_not_allowed")
+        );
         let ids = |client| {
-            r.models_list(client)["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            r.models_list(client)["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         };
         assert_eq!(ids(Some("intern")), ["gpt-4o-mini", "claude-haiku"]);
-        assert_eq!(ids(Some("someone-else")), ["gpt-4o-mini", "claude-haiku", "gpt-4o"]);
+        assert_eq!(
+            ids(Some("someone-else")),
+            ["gpt-4o-mini", "claude-haiku", "gpt-4o"]
+        );
         assert!(ids(None).is_empty(), "no identity: no models");
         assert_eq!(
             r.models_list(Some("someone-else"))["data"][0],
@@ -524,9 +804,13 @@ mod tests {
     fn configuration_errors_name_the_field() {
         let bad = |config: Value| Router::new(serde_json::from_value(config).unwrap()).unwrap_err();
         let providers = json!({"openai": {"kind": "openai", "cluster": "openai"}});
-        let err = bad(json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "nope"}]}]}));
+        let err = bad(
+            json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "nope"}]}]}),
+        );
         assert_eq!(err.field, "models[0].to[0].provider");
-        let err = bad(json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "openai", "weight": 0}]}]}));
+        let err = bad(
+            json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "openai", "weight": 0}]}]}),
+        );
         assert_eq!(err.field, "models[0].to[0].weight");
         let err = bad(json!({"providers": providers, "models": [{"match": "x", "to": []}]}));
         assert_eq!(err.field, "models[0].to");
@@ -537,21 +821,56 @@ mod tests {
         let err = bad(json!({"providers": {"a/b": {"kind": "openai", "cluster": "c"}}}));
         assert_eq!(err.field, "providers.a/b");
         let fallback = |to: Value, fallback: Value| {
-            bad(json!({"providers": {"openai": {"kind": "openai", "cluster": "openai"}, "azure": {"kind": "azure", "cluster": "azure"}},
-                "models": [{"match": "m", "to": to, "fallback": fallback}]}))
+            bad(
+                json!({"providers": {"openai": {"kind": "openai", "cluster": "openai"}, "azure": {"kind": "azure", "cluster": "azure"}},
+                "models": [{"match": "m", "to": to, "fallback": fallback}]}),
+            )
         };
         let one = json!([{"provider": "openai"}]);
-        let err = fallback(json!([{"provider": "openai"}, {"provider": "azure"}]), json!({"cluster": "chain", "to": [{"provider": "azure"}]}));
+        let err = fallback(
+            json!([{"provider": "openai"}, {"provider": "azure"}]),
+            json!({"cluster": "chain", "to": [{"provider": "azure"}]}),
+        );
         assert_eq!(err.field, "models[0].fallback");
-        assert_eq!(fallback(one.clone(), json!({"cluster": "chain", "to": []})).field, "models[0].fallback.to");
-        let err = fallback(one.clone(), json!({"cluster": "azure", "to": [{"provider": "azure"}]}));
-        assert!(err.field == "models[0].fallback.cluster" && err.message.contains("cluster of the provider `azure`"), "{err}");
-        assert_eq!(fallback(one.clone(), json!({"cluster": "a b", "to": [{"provider": "azure"}]})).field, "models[0].fallback.cluster");
-        let err = fallback(one.clone(), json!({"cluster": "chain", "to": [{"provider": "openai"}]}));
-        assert!(err.field == "models[0].fallback.to[0].provider" && err.message.contains("already in this chain"), "{err}");
-        let err = fallback(one.clone(), json!({"cluster": "chain", "to": [{"provider": "gemini"}]}));
+        assert_eq!(
+            fallback(one.clone(), json!({"cluster": "chain", "to": []})).field,
+            "models[0].fallback.to"
+        );
+        let err = fallback(
+            one.clone(),
+            json!({"cluster": "azure", "to": [{"provider": "azure"}]}),
+        );
+        assert!(
+            err.field == "models[0].fallback.cluster"
+                && err.message.contains("cluster of the provider `azure`"),
+            "{err}"
+        );
+        assert_eq!(
+            fallback(
+                one.clone(),
+                json!({"cluster": "a b", "to": [{"provider": "azure"}]})
+            )
+            .field,
+            "models[0].fallback.cluster"
+        );
+        let err = fallback(
+            one.clone(),
+            json!({"cluster": "chain", "to": [{"provider": "openai"}]}),
+        );
+        assert!(
+            err.field == "models[0].fallback.to[0].provider"
+                && err.message.contains("already in this chain"),
+            "{err}"
+        );
+        let err = fallback(
+            one.clone(),
+            json!({"cluster": "chain", "to": [{"provider": "gemini"}]}),
+        );
         assert_eq!(err.field, "models[0].fallback.to[0].provider");
-        let err = fallback(one, json!({"cluster": "chain", "to": [{"provider": "azure", "weight": 2}]}));
+        let err = fallback(
+            one,
+            json!({"cluster": "chain", "to": [{"provider": "azure", "weight": 2}]}),
+        );
         assert_eq!(err.field, "models[0].fallback.to[0].weight");
         let err = bad(json!({"providers": providers, "provider_header": "Bad Header"}));
         assert_eq!(err.field, "provider_header");

@@ -24,7 +24,9 @@ impl Pattern {
             }
         }
         regex.push('$');
-        Regex::new(&regex).map(Pattern::Glob).map_err(|e| format!("invalid pattern `{text}`: {e}"))
+        Regex::new(&regex)
+            .map(Pattern::Glob)
+            .map_err(|e| format!("invalid pattern `{text}`: {e}"))
     }
 
     pub fn matches(&self, model: &str) -> bool {

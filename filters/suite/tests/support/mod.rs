@@ -35,7 +35,11 @@ impl MemoryHost {
     /// The names of the listed calls of `kind` (e.g. every fact read).
     pub fn traced(&self, kind: &str) -> Vec<String> {
         let prefix = format!("{kind} ");
-        self.trace.borrow().iter().filter_map(|call| call.strip_prefix(&prefix).map(str::to_owned)).collect()
+        self.trace
+            .borrow()
+            .iter()
+            .filter_map(|call| call.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
     }
 }
 
@@ -79,26 +83,39 @@ impl Host for MemoryHost {
         self.call(|| format!("shared_get {key}"));
         self.shared.get(key).cloned()
     }
-    fn shared_set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedConflict> {
+    fn shared_set(
+        &mut self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), SharedConflict> {
         self.call(|| format!("shared_set {key}"));
         let version = self.shared.get(key).map_or(0, |(_, v)| *v);
         if cas.is_some_and(|c| c != version && version != 0) {
             return Err(SharedConflict);
         }
-        self.shared.insert(key.to_owned(), (value.to_vec(), version + 1));
+        self.shared
+            .insert(key.to_owned(), (value.to_vec(), version + 1));
         Ok(())
     }
     fn queue_register(&mut self, name: &str) -> Option<u32> {
         self.call(|| format!("queue_register {name}"));
-        let index = self.queues.iter().position(|(n, _)| n == name).unwrap_or_else(|| {
-            self.queues.push((name.to_owned(), VecDeque::new()));
-            self.queues.len() - 1
-        });
+        let index = self
+            .queues
+            .iter()
+            .position(|(n, _)| n == name)
+            .unwrap_or_else(|| {
+                self.queues.push((name.to_owned(), VecDeque::new()));
+                self.queues.len() - 1
+            });
         u32::try_from(index).ok()
     }
     fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
         self.call(|| "queue_push".to_owned());
-        self.queues.get_mut(queue as usize).map(|(_, q)| q.push_back(item.to_vec())).is_some()
+        self.queues
+            .get_mut(queue as usize)
+            .map(|(_, q)| q.push_back(item.to_vec()))
+            .is_some()
     }
     fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
         self.call(|| "queue_pop".to_owned());
@@ -115,7 +132,14 @@ impl Host for MemoryHost {
 
 /// One call through the stages as Envoy drives them: request headers and
 /// body, response headers and body (when a stage wants it), done.
-pub fn call(stages: &Rc<Stages>, host: &mut MemoryHost, headers: Vec<(String, String)>, request: &[u8], content_type: &str, response: &[u8]) {
+pub fn call(
+    stages: &Rc<Stages>,
+    host: &mut MemoryHost,
+    headers: Vec<(String, String)>,
+    request: &[u8],
+    content_type: &str,
+    response: &[u8],
+) {
     let mut pipeline = Pipeline::new(stages, headers);
     pipeline.on_request_headers(host, false);
     black_box(pipeline.on_request_body(host, request));

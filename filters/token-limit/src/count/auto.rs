@@ -38,7 +38,11 @@ pub fn admission_count(
     exact: Option<&mut dyn FnMut(u64) -> Result<u64, Exceeded>>,
 ) -> AdmissionCount {
     let padded = (estimate as f64 * (1.0 + margin)).ceil() as u64;
-    let estimated = AdmissionCount { tokens: padded, method: Method::PaddedEstimate, estimate };
+    let estimated = AdmissionCount {
+        tokens: padded,
+        method: Method::PaddedEstimate,
+        estimate,
+    };
     let Some(exact) = exact else { return estimated };
     let limit = match (mode, remaining) {
         (CountingMode::Estimate, _) => return estimated,
@@ -48,8 +52,16 @@ pub fn admission_count(
         (CountingMode::Auto, Some(r)) => r,
     };
     match exact(limit) {
-        Ok(tokens) => AdmissionCount { tokens, method: Method::Exact, estimate },
-        Err(e) => AdmissionCount { tokens: e.at_least as u64, method: Method::ExactExceeded, estimate },
+        Ok(tokens) => AdmissionCount {
+            tokens,
+            method: Method::Exact,
+            estimate,
+        },
+        Err(e) => AdmissionCount {
+            tokens: e.at_least as u64,
+            method: Method::ExactExceeded,
+            estimate,
+        },
     }
 }
 
@@ -62,7 +74,13 @@ mod tests {
         let calls = std::cell::Cell::new(0);
         let mut exact = |limit: u64| {
             calls.set(calls.get() + 1);
-            if 100 <= limit { Ok(100) } else { Err(Exceeded { at_least: limit as usize + 1 }) }
+            if 100 <= limit {
+                Ok(100)
+            } else {
+                Err(Exceeded {
+                    at_least: limit as usize + 1,
+                })
+            }
         };
         let far = admission_count(CountingMode::Auto, 100, 0.3, Some(10_000), Some(&mut exact));
         assert_eq!((far.tokens, far.method), (130, Method::PaddedEstimate));
@@ -74,6 +92,9 @@ mod tests {
         let always = admission_count(CountingMode::Exact, 100, 0.3, None, Some(&mut exact));
         assert_eq!(always.method, Method::Exact);
         let no_tokenizer = admission_count(CountingMode::Exact, 100, 0.3, Some(1), None);
-        assert_eq!((no_tokenizer.tokens, no_tokenizer.method), (130, Method::PaddedEstimate));
+        assert_eq!(
+            (no_tokenizer.tokens, no_tokenizer.method),
+            (130, Method::PaddedEstimate)
+        );
     }
 }

@@ -95,10 +95,26 @@ mod tests {
     #[test]
     fn defaults_follow_the_model_families() {
         let map = EncodingMap::default();
-        for model in ["gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4.1-nano", "o1", "o3-mini", "o4-mini", "gpt-5", "openai/gpt-4o"] {
+        for model in [
+            "gpt-4o",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4.1-nano",
+            "o1",
+            "o3-mini",
+            "o4-mini",
+            "gpt-5",
+            "openai/gpt-4o",
+        ] {
             assert_eq!(map.lookup(model), Some(Encoding::O200kBase), "{model}");
         }
-        for model in ["gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "text-embedding-3-small", "text-embedding-ada-002", "GPT-4"] {
+        for model in [
+            "gpt-4",
+            "gpt-4-turbo",
+            "gpt-3.5-turbo",
+            "text-embedding-3-small",
+            "text-embedding-ada-002",
+            "GPT-4",
+        ] {
             assert_eq!(map.lookup(model), Some(Encoding::Cl100kBase), "{model}");
         }
         for model in ["claude-sonnet-4-5", "gemini-2.5-flash", "llama3", ""] {
@@ -109,8 +125,14 @@ mod tests {
     #[test]
     fn configured_rules_come_first() {
         let map = EncodingMap::new(vec![
-            EncodingRule { pattern: "my-gpt-*".into(), encoding: Encoding::O200kBase },
-            EncodingRule { pattern: "gpt-4o*".into(), encoding: Encoding::Cl100kBase },
+            EncodingRule {
+                pattern: "my-gpt-*".into(),
+                encoding: Encoding::O200kBase,
+            },
+            EncodingRule {
+                pattern: "gpt-4o*".into(),
+                encoding: Encoding::Cl100kBase,
+            },
         ]);
         assert_eq!(map.lookup("my-gpt-deployment"), Some(Encoding::O200kBase));
         assert_eq!(map.lookup("gpt-4o"), Some(Encoding::Cl100kBase));

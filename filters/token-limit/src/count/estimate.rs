@@ -68,8 +68,12 @@ pub struct Features {
 /// Weights per feature, in the order of [`Features::as_array`].
 type Weights = [f64; 9];
 
-const O200K: Weights = [0.1813, 0.1843, 1.1432, 0.1620, 0.5406, 0.8056, 0.0, 1.3971, 1.2445];
-const CL100K: Weights = [0.2241, 0.0081, 1.1701, 0.2467, 0.4490, 1.1667, 0.3269, 0.0, 1.9178];
+const O200K: Weights = [
+    0.1813, 0.1843, 1.1432, 0.1620, 0.5406, 0.8056, 0.0, 1.3971, 1.2445,
+];
+const CL100K: Weights = [
+    0.2241, 0.0081, 1.1701, 0.2467, 0.4490, 1.1667, 0.3269, 0.0, 1.9178,
+];
 
 const ANTHROPIC_FACTOR: f64 = 1.2;
 const GEMINI_FACTOR: f64 = 1.0;
@@ -129,7 +133,9 @@ impl Class {
         match c {
             c if c.is_ascii() => ASCII_CLASS.get(c as usize).copied().unwrap_or(Class::Punct),
             c if is_cjk(c) => Class::Cjk,
-            '\u{c0}'..='\u{24f}' | '\u{1e00}'..='\u{1eff}' if c.is_alphabetic() => Class::LatinLetter,
+            '\u{c0}'..='\u{24f}' | '\u{1e00}'..='\u{1eff}' if c.is_alphabetic() => {
+                Class::LatinLetter
+            }
             c if c.is_alphabetic() || is_combining(c) => Class::OtherLetter,
             c if c.is_whitespace() => Class::Space,
             _ => Class::Symbol,
@@ -150,7 +156,12 @@ struct Tally {
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally { chars: [0; 7], runs: [0; 7], other_letter_bytes: 0, previous: Class::Space }
+        Tally {
+            chars: [0; 7],
+            runs: [0; 7],
+            other_letter_bytes: 0,
+            previous: Class::Space,
+        }
     }
 }
 
@@ -184,17 +195,25 @@ impl Tally {
         let mut letter_before = u64::from(self.previous == Class::LatinLetter);
         let mut ascii = 0;
         for chunk in bytes.chunks_exact(8) {
-            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else { break };
+            let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
             let word = u64::from_le_bytes(chunk);
             if word & HIGH_BITS != 0 {
                 break;
             }
             let letters = in_range(word | bytes_of(0x20), b'a', b'z');
             let digits = in_range(word, b'0', b'9');
-            let spaces = in_range(word, b' ', b' ') | in_range(word, b'\t', b'\n') | in_range(word, b'\x0c', b'\r');
+            let spaces = in_range(word, b' ', b' ')
+                | in_range(word, b'\t', b'\n')
+                | in_range(word, b'\x0c', b'\r');
             let starts = letters & !((letters << 8) | (letter_before << 7));
             letter_before = letters >> 63;
-            let (letters, digits, spaces) = (letters.count_ones(), digits.count_ones(), spaces.count_ones());
+            let (letters, digits, spaces) = (
+                letters.count_ones(),
+                digits.count_ones(),
+                spaces.count_ones(),
+            );
             self.chars[Class::LatinLetter as usize] += u64::from(letters);
             self.chars[Class::Digit as usize] += u64::from(digits);
             self.chars[Class::Space as usize] += u64::from(spaces);
@@ -203,7 +222,11 @@ impl Tally {
             ascii += 8;
         }
         if ascii > 0 {
-            self.previous = if letter_before == 1 { Class::LatinLetter } else { Class::Punct };
+            self.previous = if letter_before == 1 {
+                Class::LatinLetter
+            } else {
+                Class::Punct
+            };
         }
         // The rest of the run, byte by byte (`previous` only tells letters
         // apart, so the stand-in `Punct` above is as good as the real class).
@@ -290,7 +313,11 @@ impl Features {
             Family::Anthropic => (&O200K, ANTHROPIC_FACTOR),
             Family::Gemini => (&O200K, GEMINI_FACTOR),
         };
-        let sum: f64 = weights.iter().zip(self.as_array()).map(|(w, x)| w * x).sum();
+        let sum: f64 = weights
+            .iter()
+            .zip(self.as_array())
+            .map(|(w, x)| w * x)
+            .sum();
         let tokens = (sum * factor).ceil();
         let nonempty = self.as_array().iter().any(|&x| x > 0.0);
         // `as` saturates; sums of non-negative weights are never negative.
@@ -372,7 +399,17 @@ mod tests {
     fn long_ascii_runs_and_words_across_scripts_are_counted_whole() {
         let long = "word ".repeat(40_000) + "42!" + &"x".repeat(70_000);
         assert_eq!(Features::of(&long), per_char(&long));
-        for text in ["wörld", "éa", "aé", "a\u{301}b", "привет world", "中a中", "", " ", "a"] {
+        for text in [
+            "wörld",
+            "éa",
+            "aé",
+            "a\u{301}b",
+            "привет world",
+            "中a中",
+            "",
+            " ",
+            "a",
+        ] {
             assert_eq!(Features::of(text), per_char(text), "{text}");
         }
     }

@@ -23,7 +23,9 @@ static CL100K: OnceLock<Option<Vocabulary>> = OnceLock::new();
 /// test rules out; counts then fall back to one token per byte, an
 /// over-count.
 fn vocabulary(encoding: Encoding) -> Option<&'static Vocabulary> {
-    cell(encoding).get_or_init(|| Vocabulary::build(encoding).ok()).as_ref()
+    cell(encoding)
+        .get_or_init(|| Vocabulary::build(encoding).ok())
+        .as_ref()
 }
 
 fn cell(encoding: Encoding) -> &'static OnceLock<Option<Vocabulary>> {
@@ -121,7 +123,10 @@ mod tests {
             let err = count_up_to(encoding, &text, whole - 1).unwrap_err();
             assert!(err.at_least > whole - 1 && err.at_least <= whole);
             let early = count_up_to(encoding, &text, 10).unwrap_err();
-            assert!(early.at_least < whole / 5, "stops early: {early:?} of {whole}");
+            assert!(
+                early.at_least < whole / 5,
+                "stops early: {early:?} of {whole}"
+            );
         }
     }
 
@@ -129,7 +134,9 @@ mod tests {
     fn warm_builds_once() {
         warm(Encoding::Cl100kBase);
         assert!(!warm(Encoding::Cl100kBase), "already built");
-        assert!(cell(Encoding::Cl100kBase).get().is_some_and(Option::is_some));
+        assert!(cell(Encoding::Cl100kBase)
+            .get()
+            .is_some_and(Option::is_some));
     }
 
     #[test]

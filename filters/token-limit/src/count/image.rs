@@ -18,13 +18,21 @@ pub enum Detail {
 
 impl Detail {
     pub fn parse(detail: Option<&str>) -> Detail {
-        if detail == Some("low") { Detail::Low } else { Detail::High }
+        if detail == Some("low") {
+            Detail::Low
+        } else {
+            Detail::High
+        }
     }
 }
 
 fn prices(model: &str) -> (u64, u64) {
     let name = model.rsplit('/').next().unwrap_or(model);
-    if name.starts_with("gpt-4o-mini") { (2833, 5667) } else { (85, 170) }
+    if name.starts_with("gpt-4o-mini") {
+        (2833, 5667)
+    } else {
+        (85, 170)
+    }
 }
 
 /// Tokens of one image; `size` is `(width, height)` when known.
@@ -52,8 +60,14 @@ mod tests {
     #[test]
     fn openai_published_examples() {
         // OpenAI's examples: 1024×1024 high → 765; 2048×4096 high → 1105; low → 85.
-        assert_eq!(image_tokens("gpt-4o", Detail::High, Some((1024, 1024))), 765);
-        assert_eq!(image_tokens("gpt-4o", Detail::High, Some((2048, 4096))), 1105);
+        assert_eq!(
+            image_tokens("gpt-4o", Detail::High, Some((1024, 1024))),
+            765
+        );
+        assert_eq!(
+            image_tokens("gpt-4o", Detail::High, Some((2048, 4096))),
+            1105
+        );
         assert_eq!(image_tokens("gpt-4o", Detail::Low, Some((4096, 8192))), 85);
         assert_eq!(image_tokens("gpt-4o", Detail::High, None), 1445);
         assert_eq!(image_tokens("gpt-4o-mini", Detail::Low, None), 2833);

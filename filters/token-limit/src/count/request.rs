@@ -58,7 +58,10 @@ impl Format {
             Format::OpenAiEmbeddings => ApiKind::Embeddings,
             Format::OpenAiResponses => ApiKind::Responses,
             Format::AnthropicMessages => ApiKind::AnthropicMessages,
-            Format::GeminiGenerate => ApiKind::GeminiGenerate { model: String::new(), stream: false },
+            Format::GeminiGenerate => ApiKind::GeminiGenerate {
+                model: String::new(),
+                stream: false,
+            },
         }
     }
 
@@ -70,7 +73,9 @@ impl Format {
             TextKind::Setting | TextKind::Other | TextKind::Document => true,
             // Gemini's thought parts are `text` parts, which its rule counts.
             TextKind::Reasoning => self != Format::GeminiGenerate,
-            TextKind::ToolDefinition => matches!(self, Format::OpenAiResponses | Format::GeminiGenerate),
+            TextKind::ToolDefinition => {
+                matches!(self, Format::OpenAiResponses | Format::GeminiGenerate)
+            }
             TextKind::ToolArguments | TextKind::ToolResult => self == Format::GeminiGenerate,
             TextKind::Message | TextKind::Name | TextKind::EmbeddingInput => false,
         }
@@ -84,7 +89,12 @@ const REPLY_PRIMING: u64 = 3;
 /// Tokens of `body` in `format`; `count` counts one text. `model` picks the
 /// image rule. The body is either tree a request may be held in
 /// (`llm_api::for_both!`).
-pub fn request_tokens<J: Json>(format: Format, body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
+pub fn request_tokens<J: Json>(
+    format: Format,
+    body: &J,
+    model: &str,
+    count: &mut dyn FnMut(&str) -> u64,
+) -> u64 {
     let framed = match format {
         Format::OpenAiChat => chat(body, model, count),
         Format::OpenAiEmbeddings => embeddings(body.field("input"), count),
@@ -107,7 +117,10 @@ fn counted_apart<J: Json>(format: Format, body: &J, count: &mut dyn FnMut(&str) 
 }
 
 fn chat<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u64 {
-    let messages = body.field("messages").and_then(Json::as_array).unwrap_or_default();
+    let messages = body
+        .field("messages")
+        .and_then(Json::as_array)
+        .unwrap_or_default();
     let tools = tool_functions(body);
     let mut total = REPLY_PRIMING;
     let mut padded_system = false;
@@ -131,16 +144,23 @@ fn chat<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64) -> u
         }
         for call in m.field("tool_calls").into_iter().flat_map(Json::elements) {
             if let Some(f) = call.field("function") {
-                total += count(f.str_field("name").unwrap_or_default()) + count(f.str_field("arguments").unwrap_or_default()) + 3;
+                total += count(f.str_field("name").unwrap_or_default())
+                    + count(f.str_field("arguments").unwrap_or_default())
+                    + 3;
             }
         }
         if let Some(f) = m.field("function_call") {
-            total += count(f.str_field("name").unwrap_or_default()) + count(f.str_field("arguments").unwrap_or_default()) + 3;
+            total += count(f.str_field("name").unwrap_or_default())
+                + count(f.str_field("arguments").unwrap_or_default())
+                + 3;
         }
     }
     if !tools.is_empty() {
         total += count(&render_functions(&tools)) + 9;
-        if messages.iter().any(|m| m.str_field("role") == Some("system")) {
+        if messages
+            .iter()
+            .any(|m| m.str_field("role") == Some("system"))
+        {
             total = total.saturating_sub(4);
         }
     }
@@ -154,9 +174,14 @@ fn content_tokens<J: Json>(content: &J, model: &str, count: &mut dyn FnMut(&str)
         Kind::Array(parts) => parts
             .iter()
             .map(|p| match p.str_field("type") {
-                Some("text") | Some("input_text") | Some("output_text") => count(p.str_field("text").unwrap_or_default()),
+                Some("text") | Some("input_text") | Some("output_text") => {
+                    count(p.str_field("text").unwrap_or_default())
+                }
                 Some("image_url") | Some("input_image") => {
-                    let detail = p.field("image_url").and_then(|i| i.str_field("detail")).or_else(|| p.str_field("detail"));
+                    let detail = p
+                        .field("image_url")
+                        .and_then(|i| i.str_field("detail"))
+                        .or_else(|| p.str_field("detail"));
                     image_tokens(model, Detail::parse(detail), None)
                 }
                 // Audio and files: not counted before the response; usage corrects it.
@@ -169,7 +194,11 @@ fn content_tokens<J: Json>(content: &J, model: &str, count: &mut dyn FnMut(&str)
 
 /// `tools[].function` (and the older `functions`).
 fn tool_functions<J: Json>(body: &J) -> Vec<&J> {
-    let tools = body.field("tools").into_iter().flat_map(Json::elements).filter_map(|t| t.field("function"));
+    let tools = body
+        .field("tools")
+        .into_iter()
+        .flat_map(Json::elements)
+        .filter_map(|t| t.field("function"));
     let functions = body.field("functions").into_iter().flat_map(Json::elements);
     tools.chain(functions).collect()
 }
@@ -182,7 +211,9 @@ fn render_functions<J: Json>(functions: &[&J]) -> String {
         }
         let name = f.str_field("name").unwrap_or_default();
         let params = f.field("parameters");
-        let has_props = params.and_then(|p| p.field("properties")).is_some_and(|p| p.members().next().is_some());
+        let has_props = params
+            .and_then(|p| p.field("properties"))
+            .is_some_and(|p| p.members().next().is_some());
         match params {
             Some(p) if has_props => {
                 lines.push(format!("type {name} = (_: {{"));
@@ -200,9 +231,18 @@ fn render_functions<J: Json>(functions: &[&J]) -> String {
 /// Nesting is capped so that a hostile schema cannot recurse deeply (serde
 /// already caps JSON depth at 128).
 fn render_properties<J: Json>(schema: &J, indent: usize, depth: usize) -> String {
-    let required: Vec<&str> = schema.field("required").into_iter().flat_map(Json::elements).filter_map(Json::as_str).collect();
+    let required: Vec<&str> = schema
+        .field("required")
+        .into_iter()
+        .flat_map(Json::elements)
+        .filter_map(Json::as_str)
+        .collect();
     let mut lines = Vec::new();
-    for (name, p) in schema.field("properties").into_iter().flat_map(Json::members) {
+    for (name, p) in schema
+        .field("properties")
+        .into_iter()
+        .flat_map(Json::members)
+    {
         if let (Some(d), true) = (p.str_field("description"), indent < 2) {
             lines.push(format!("// {d}"));
         }
@@ -210,7 +250,11 @@ fn render_properties<J: Json>(schema: &J, indent: usize, depth: usize) -> String
         lines.push(format!("{name}{opt}: {},", render_type(p, indent, depth)));
     }
     let pad = " ".repeat(indent);
-    lines.iter().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+    lines
+        .iter()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn render_type<J: Json>(p: &J, indent: usize, depth: usize) -> String {
@@ -219,10 +263,13 @@ fn render_type<J: Json>(p: &J, indent: usize, depth: usize) -> String {
     }
     let enum_of = |quote: bool| {
         p.field("enum").and_then(Json::as_array).map(|e| {
-            e.iter().map(|v| match v.kind() {
-                Kind::String(s) if quote => format!("\"{s}\""),
-                _ => v.to_text(),
-            }).collect::<Vec<_>>().join(" | ")
+            e.iter()
+                .map(|v| match v.kind() {
+                    Kind::String(s) if quote => format!("\"{s}\""),
+                    _ => v.to_text(),
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
         })
     };
     match p.str_field("type") {
@@ -269,8 +316,11 @@ fn responses<J: Json>(body: &J, model: &str, count: &mut dyn FnMut(&str) -> u64)
         Some(Kind::Array(items)) => {
             for item in items {
                 total += PER_MESSAGE + count(item.str_field("role").unwrap_or_default());
-                total += item.field("content").map_or(0, |c| content_tokens(c, model, count));
-                total += item.str_field("output").map_or(0, &mut *count) + item.str_field("arguments").map_or(0, &mut *count);
+                total += item
+                    .field("content")
+                    .map_or(0, |c| content_tokens(c, model, count));
+                total += item.str_field("output").map_or(0, &mut *count)
+                    + item.str_field("arguments").map_or(0, &mut *count);
             }
         }
         _ => {}
@@ -282,7 +332,13 @@ fn anthropic<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
     match body.field("system").map(Json::kind) {
         Some(Kind::String(s)) => total += PER_MESSAGE + count(s),
-        Some(Kind::Array(blocks)) => total += PER_MESSAGE + blocks.iter().map(|b| b.str_field("text").map_or(0, &mut *count)).sum::<u64>(),
+        Some(Kind::Array(blocks)) => {
+            total += PER_MESSAGE
+                + blocks
+                    .iter()
+                    .map(|b| b.str_field("text").map_or(0, &mut *count))
+                    .sum::<u64>()
+        }
         _ => {}
     }
     for m in body.field("messages").into_iter().flat_map(Json::elements) {
@@ -294,7 +350,11 @@ fn anthropic<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     total
 }
 
-fn anthropic_content<J: Json>(content: Option<&J>, count: &mut dyn FnMut(&str) -> u64, depth: usize) -> u64 {
+fn anthropic_content<J: Json>(
+    content: Option<&J>,
+    count: &mut dyn FnMut(&str) -> u64,
+    depth: usize,
+) -> u64 {
     match content.map(Json::kind) {
         Some(Kind::String(s)) => count(s),
         Some(Kind::Array(blocks)) if depth < 4 => blocks
@@ -302,7 +362,10 @@ fn anthropic_content<J: Json>(content: Option<&J>, count: &mut dyn FnMut(&str) -
             .map(|b| match b.str_field("type") {
                 Some("text") => count(b.str_field("text").unwrap_or_default()),
                 Some("tool_result") => anthropic_content(b.field("content"), count, depth + 1),
-                Some("tool_use") => count(b.str_field("name").unwrap_or_default()) + b.field("input").map_or(0, |i| count(&i.to_text())),
+                Some("tool_use") => {
+                    count(b.str_field("name").unwrap_or_default())
+                        + b.field("input").map_or(0, |i| count(&i.to_text()))
+                }
                 // Anthropic's image rule: (width × height) / 750, at most ~1600
                 // tokens; without the size, that maximum.
                 Some("image") => 1600,
@@ -316,9 +379,16 @@ fn anthropic_content<J: Json>(content: Option<&J>, count: &mut dyn FnMut(&str) -
 fn gemini<J: Json>(body: &J, count: &mut dyn FnMut(&str) -> u64) -> u64 {
     let mut total = REPLY_PRIMING;
     let parts = |c: &J, count: &mut dyn FnMut(&str) -> u64| -> u64 {
-        c.field("parts").into_iter().flat_map(Json::elements).map(|p| p.str_field("text").map_or(0, &mut *count)).sum()
+        c.field("parts")
+            .into_iter()
+            .flat_map(Json::elements)
+            .map(|p| p.str_field("text").map_or(0, &mut *count))
+            .sum()
     };
-    if let Some(s) = body.field("systemInstruction").or_else(|| body.field("system_instruction")) {
+    if let Some(s) = body
+        .field("systemInstruction")
+        .or_else(|| body.field("system_instruction"))
+    {
         total += PER_MESSAGE + parts(s, count);
     }
     for c in body.field("contents").into_iter().flat_map(Json::elements) {

@@ -111,12 +111,19 @@ impl Vocabulary {
             let rehash = |&r: &u32| hash(token(bytes, &starts, r));
             index.insert_unique(hash(token(bytes, &starts, rank)), rank, rehash);
         }
-        Ok(Vocabulary { bytes, starts, index, pretokenizer })
+        Ok(Vocabulary {
+            bytes,
+            starts,
+            index,
+            pretokenizer,
+        })
     }
 
     fn rank(&self, piece: &[u8]) -> u32 {
         self.index
-            .find(hash(piece), |&r| token(self.bytes, &self.starts, r) == piece)
+            .find(hash(piece), |&r| {
+                token(self.bytes, &self.starts, r) == piece
+            })
             .copied()
             .unwrap_or(NO_TOKEN)
     }
@@ -168,12 +175,20 @@ impl Vocabulary {
         parts.extend((0..piece.len()).map(|i| (i, self.span_rank(piece, i, i + 2))));
         parts.push((piece.len(), NO_TOKEN));
         // The rank of the parts from entry `first` up to entry `end` joined.
-        let joined = |parts: &[(usize, u32)], first: usize, end: usize| match (parts.get(first), parts.get(end)) {
+        let joined = |parts: &[(usize, u32)], first: usize, end: usize| match (
+            parts.get(first),
+            parts.get(end),
+        ) {
             (Some(&(from, _)), Some(&(to, _))) => self.span_rank(piece, from, to),
             _ => NO_TOKEN,
         };
         // `min_by_key` returns the first of equal minima: the leftmost pair.
-        while let Some((at, _)) = parts.iter().enumerate().filter(|(_, p)| p.1 != NO_TOKEN).min_by_key(|(_, p)| p.1) {
+        while let Some((at, _)) = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.1 != NO_TOKEN)
+            .min_by_key(|(_, p)| p.1)
+        {
             // Part `at` absorbs part `at + 1`: the pairs on either side of
             // the joined part change, then the absorbed entry goes.
             if let Some(before) = at.checked_sub(1) {
@@ -222,7 +237,12 @@ impl Vocabulary {
             // Current only if `left` still starts a part whose next part
             // ends at `end`: then the pair's bytes, and so its rank, are
             // the ones pushed.
-            let Some(&right) = next.get(left).filter(|_| starts_part.get(left) == Some(&true)) else { continue };
+            let Some(&right) = next
+                .get(left)
+                .filter(|_| starts_part.get(left) == Some(&true))
+            else {
+                continue;
+            };
             if next.get(right) != Some(&end) {
                 continue;
             }
@@ -253,12 +273,19 @@ mod tests {
 
     #[test]
     fn both_vocabularies_build_with_every_token_indexed() {
-        for (encoding, tokens) in [(Encoding::O200kBase, 199_998), (Encoding::Cl100kBase, 100_256)] {
+        for (encoding, tokens) in [
+            (Encoding::O200kBase, 199_998),
+            (Encoding::Cl100kBase, 100_256),
+        ] {
             let v = Vocabulary::build(encoding).unwrap();
             assert_eq!(v.starts.len(), tokens + 1, "{encoding:?}");
             assert_eq!(v.index.len(), tokens, "{encoding:?}");
             for rank in [0, 1_000, tokens as u32 - 1] {
-                assert_eq!(v.rank(token(v.bytes, &v.starts, rank)), rank, "{encoding:?}");
+                assert_eq!(
+                    v.rank(token(v.bytes, &v.starts, rank)),
+                    rank,
+                    "{encoding:?}"
+                );
             }
             assert_eq!(v.rank(b""), NO_TOKEN);
         }
@@ -268,9 +295,17 @@ mod tests {
     fn long_pieces_merge_as_short_ones_do() {
         let v = Vocabulary::build(Encoding::O200kBase).unwrap();
         let mut parts = Vec::new();
-        for piece in ["=-=-=-=-=-=-=-=-=-=-=-", "!!!??!!!...,,,;;;:::", "\u{1F600}\u{1F601}\u{1F602}\u{1F603}"] {
+        for piece in [
+            "=-=-=-=-=-=-=-=-=-=-=-",
+            "!!!??!!!...,,,;;;:::",
+            "\u{1F600}\u{1F601}\u{1F602}\u{1F603}",
+        ] {
             let piece = piece.as_bytes();
-            assert_eq!(v.merge_with_heap(piece), v.merge_rescanning(piece, &mut parts), "{piece:?}");
+            assert_eq!(
+                v.merge_with_heap(piece),
+                v.merge_rescanning(piece, &mut parts),
+                "{piece:?}"
+            );
         }
     }
 }

@@ -7,17 +7,28 @@ use super::policy::Measure;
 /// `x-ratelimit-*` for the tightest request limit and the tightest token
 /// limit (least remaining), and on a rejection `retry-after` (whole
 /// seconds, rounded up) and `retry-after-ms`.
-pub fn openai_headers(limits: &[LimitState], rejection: Option<&Rejection>) -> Vec<(&'static str, String)> {
+pub fn openai_headers(
+    limits: &[LimitState],
+    rejection: Option<&Rejection>,
+) -> Vec<(&'static str, String)> {
     let mut out = Vec::with_capacity(8);
     let tightest = |is: fn(Measure) -> bool| {
-        limits.iter().filter(|s| is(s.limit.measure)).min_by_key(|s| (s.remaining(), std::cmp::Reverse(s.reset_ms)))
+        limits
+            .iter()
+            .filter(|s| is(s.limit.measure))
+            .min_by_key(|s| (s.remaining(), std::cmp::Reverse(s.reset_ms)))
     };
     if let Some(s) = tightest(|m| m == Measure::Requests) {
         out.push(("x-ratelimit-limit-requests", s.limit.max.to_string()));
         out.push(("x-ratelimit-remaining-requests", s.remaining().to_string()));
         out.push(("x-ratelimit-reset-requests", duration(s.reset_ms)));
     }
-    if let Some(s) = tightest(|m| matches!(m, Measure::InputTokens | Measure::OutputTokens | Measure::TotalTokens)) {
+    if let Some(s) = tightest(|m| {
+        matches!(
+            m,
+            Measure::InputTokens | Measure::OutputTokens | Measure::TotalTokens
+        )
+    }) {
         out.push(("x-ratelimit-limit-tokens", s.limit.max.to_string()));
         out.push(("x-ratelimit-remaining-tokens", s.remaining().to_string()));
         out.push(("x-ratelimit-reset-tokens", duration(s.reset_ms)));
@@ -67,9 +78,25 @@ mod tests {
 
     #[test]
     fn headers_pick_the_tightest_limits() {
-        let st = |measure, max, used, reset_ms| LimitState { limit: Limit { measure, window_ms: MINUTE_MS, max }, used, reset_ms };
-        let limits = [st(Measure::Requests, 10, 10, 6000), st(Measure::InputTokens, 1000, 100, 1000), st(Measure::TotalTokens, 500, 450, 60_000)];
-        let rejection = Rejection { reason: Reason::OverLimit, limit: None, retry_after_ms: Some(1200) };
+        let st = |measure, max, used, reset_ms| LimitState {
+            limit: Limit {
+                measure,
+                window_ms: MINUTE_MS,
+                max,
+            },
+            used,
+            reset_ms,
+        };
+        let limits = [
+            st(Measure::Requests, 10, 10, 6000),
+            st(Measure::InputTokens, 1000, 100, 1000),
+            st(Measure::TotalTokens, 500, 450, 60_000),
+        ];
+        let rejection = Rejection {
+            reason: Reason::OverLimit,
+            limit: None,
+            retry_after_ms: Some(1200),
+        };
         let h = openai_headers(&limits, Some(&rejection));
         let get = |n| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("x-ratelimit-limit-requests"), Some("10"));

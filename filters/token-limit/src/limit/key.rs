@@ -72,20 +72,37 @@ mod tests {
     #[test]
     fn only_the_missing_part_is_replaced() {
         let of = |client: &'static str, agent: &'static str| {
-            build_key(&parts(), MissingKey::Placeholder, move |p| Some(if *p == KeyPart::Client { client } else { agent })).ok()
+            build_key(&parts(), MissingKey::Placeholder, move |p| {
+                Some(if *p == KeyPart::Client { client } else { agent })
+            })
+            .ok()
         };
         assert_eq!(of("alice", ""), Some("alice|%none".into()));
-        assert_ne!(of("alice", ""), of("bob", ""), "two clients without agent ids never share a bucket");
-        assert_ne!(of("alice", ""), of("alice", "%none"), "no value builds the placeholder");
+        assert_ne!(
+            of("alice", ""),
+            of("bob", ""),
+            "two clients without agent ids never share a bucket"
+        );
+        assert_ne!(
+            of("alice", ""),
+            of("alice", "%none"),
+            "no value builds the placeholder"
+        );
         let parts = parts();
-        assert_eq!(build_key(&parts, MissingKey::Reject, |_| Some("")), Err(KeyError::Missing(&parts[0])));
+        assert_eq!(
+            build_key(&parts, MissingKey::Reject, |_| Some("")),
+            Err(KeyError::Missing(&parts[0]))
+        );
     }
 
     #[test]
     fn long_values_are_refused() {
         let long = "x".repeat(MAX_PART_BYTES + 1);
         let parts = parts();
-        assert_eq!(build_key(&parts, MissingKey::Placeholder, |_| Some(long.as_str())), Err(KeyError::TooLong(&parts[0])));
+        assert_eq!(
+            build_key(&parts, MissingKey::Placeholder, |_| Some(long.as_str())),
+            Err(KeyError::TooLong(&parts[0]))
+        );
         let fits = "x".repeat(MAX_PART_BYTES);
         assert!(build_key(&parts, MissingKey::Placeholder, |_| Some(fits.as_str())).is_ok());
     }

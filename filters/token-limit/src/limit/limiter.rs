@@ -205,11 +205,26 @@ impl Limiter {
     /// The state of `limits` for `key` without changing anything: what the
     /// response headers of an unlimited path show, and the headroom
     /// `count::auto` decides on.
-    pub fn peek(&self, store: &dyn Store, key: &str, limits: &[Limit], now_ms: u64) -> Vec<LimitState> {
+    pub fn peek(
+        &self,
+        store: &dyn Store,
+        key: &str,
+        limits: &[Limit],
+        now_ms: u64,
+    ) -> Vec<LimitState> {
         let hash = key_hash(key);
-        let bytes = store.get(&self.slot_key(self.slot_of(hash))).map(|(b, _)| b).unwrap_or_default();
-        let mut state = Slot::new(&bytes).find(hash).and_then(KeyState::decode).unwrap_or_default();
-        limits.iter().map(|l| limit_state(&mut state, l, now_ms)).collect()
+        let bytes = store
+            .get(&self.slot_key(self.slot_of(hash)))
+            .map(|(b, _)| b)
+            .unwrap_or_default();
+        let mut state = Slot::new(&bytes)
+            .find(hash)
+            .and_then(KeyState::decode)
+            .unwrap_or_default();
+        limits
+            .iter()
+            .map(|l| limit_state(&mut state, l, now_ms))
+            .collect()
     }
 
     /// Reads the state of the key `hash`, lets `change` modify it and writes
@@ -217,7 +232,12 @@ impl Limiter {
     /// another worker wrote the slot first. `change` returns `Err` to stop
     /// without writing. `None` when every retry lost the race, or when the
     /// key is new and the slot has no room for it (`max_slot_bytes`).
-    fn update<T>(&self, store: &mut dyn Store, hash: u64, mut change: impl FnMut(&mut KeyState) -> Result<T, T>) -> Option<T> {
+    fn update<T>(
+        &self,
+        store: &mut dyn Store,
+        hash: u64,
+        mut change: impl FnMut(&mut KeyState) -> Result<T, T>,
+    ) -> Option<T> {
         let slot_key = self.slot_key(self.slot_of(hash));
         for _ in 0..self.retries {
             let (bytes, cas) = match store.get(&slot_key) {
@@ -247,8 +267,16 @@ impl Limiter {
     /// Checks `demand` against every limit and, if all allow it, reserves it
     /// in one compare-and-swap write, so concurrent admissions on any worker
     /// cannot jointly exceed a limit.
-    pub fn admit(&self, store: &mut dyn Store, key: &str, limits: &[Limit], demand: Demand, now_ms: u64) -> Decision {
-        self.admit_measured(store, key, limits, now_ms, |_| demand).0
+    pub fn admit(
+        &self,
+        store: &mut dyn Store,
+        key: &str,
+        limits: &[Limit],
+        demand: Demand,
+        now_ms: u64,
+    ) -> Decision {
+        self.admit_measured(store, key, limits, now_ms, |_| demand)
+            .0
     }
 
     /// [`Limiter::admit`] for a demand that depends on the key's state
@@ -274,12 +302,23 @@ impl Limiter {
         let mut measured = None;
         let decided = self.update(store, hash, |state| {
             let demand = *measured.get_or_insert_with(|| {
-                let before: Vec<LimitState> = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
-                measure.take().map_or_else(Demand::default, |measure| measure(&before))
+                let before: Vec<LimitState> = limits
+                    .iter()
+                    .map(|l| limit_state(state, l, now_ms))
+                    .collect();
+                measure
+                    .take()
+                    .map_or_else(Demand::default, |measure| measure(&before))
             });
             if let Some(rejection) = check(state, limits, demand, now_ms) {
-                let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
-                return Err(Decision { outcome: Outcome::Rejected(rejection), limits });
+                let limits = limits
+                    .iter()
+                    .map(|l| limit_state(state, l, now_ms))
+                    .collect();
+                return Err(Decision {
+                    outcome: Outcome::Rejected(rejection),
+                    limits,
+                });
             }
             let mut charged = [0; MAX_LIMITS];
             for (limit, charged) in limits.iter().zip(&mut charged) {
@@ -287,9 +326,20 @@ impl Limiter {
                 *charged = demand.reserves(limit, ring.used());
                 ring.charge(*charged);
             }
-            let limits = limits.iter().map(|l| limit_state(state, l, now_ms)).collect();
-            let reservation = Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged };
-            Ok(Decision { outcome: Outcome::Admitted(reservation), limits })
+            let limits = limits
+                .iter()
+                .map(|l| limit_state(state, l, now_ms))
+                .collect();
+            let reservation = Reservation {
+                key_hash: hash,
+                at_ms: now_ms,
+                reserved: demand,
+                charged,
+            };
+            Ok(Decision {
+                outcome: Outcome::Admitted(reservation),
+                limits,
+            })
         });
         let demand = measured.unwrap_or_default();
         if let Some(decision) = decided {
@@ -297,40 +347,83 @@ impl Limiter {
         }
         let limits_now = self.peek(store, key, limits, now_ms);
         let outcome = match self.on_contention {
-            FailMode::Open => Outcome::Admitted(Reservation { key_hash: hash, at_ms: now_ms, reserved: demand, charged: [0; MAX_LIMITS] }),
-            FailMode::Closed => Outcome::Rejected(Rejection { reason: Reason::StoreContention, limit: None, retry_after_ms: Some(1_000) }),
+            FailMode::Open => Outcome::Admitted(Reservation {
+                key_hash: hash,
+                at_ms: now_ms,
+                reserved: demand,
+                charged: [0; MAX_LIMITS],
+            }),
+            FailMode::Closed => Outcome::Rejected(Rejection {
+                reason: Reason::StoreContention,
+                limit: None,
+                retry_after_ms: Some(1_000),
+            }),
         };
-        (Decision { outcome, limits: limits_now }, demand)
+        (
+            Decision {
+                outcome,
+                limits: limits_now,
+            },
+            demand,
+        )
     }
 
     /// Replaces the reservation with what the request really used: each
     /// limit is corrected by the difference (credited or debited), in the
     /// sub-bucket the reservation was charged to.
-    pub fn reconcile(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], actual: Actual, now_ms: u64) -> Result<(), Contended> {
-        self.correct(store, reservation, limits, now_ms, |limit| match limit.measure {
-            Measure::Requests => Some(1),
-            Measure::InputTokens => Some(actual.input_tokens),
-            Measure::OutputTokens => Some(actual.output_tokens),
-            Measure::TotalTokens => Some(actual.input_tokens.saturating_add(actual.output_tokens)),
-            Measure::CostNanoUsd => actual.cost_nano_usd,
+    pub fn reconcile(
+        &self,
+        store: &mut dyn Store,
+        reservation: &Reservation,
+        limits: &[Limit],
+        actual: Actual,
+        now_ms: u64,
+    ) -> Result<(), Contended> {
+        self.correct(store, reservation, limits, now_ms, |limit| {
+            match limit.measure {
+                Measure::Requests => Some(1),
+                Measure::InputTokens => Some(actual.input_tokens),
+                Measure::OutputTokens => Some(actual.output_tokens),
+                Measure::TotalTokens => {
+                    Some(actual.input_tokens.saturating_add(actual.output_tokens))
+                }
+                Measure::CostNanoUsd => actual.cost_nano_usd,
+            }
         })
     }
 
     /// Gives a reservation back whole, the request included: another level
     /// refused the request, so it never ran.
-    pub fn release(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64) -> Result<(), Contended> {
+    pub fn release(
+        &self,
+        store: &mut dyn Store,
+        reservation: &Reservation,
+        limits: &[Limit],
+        now_ms: u64,
+    ) -> Result<(), Contended> {
         self.correct(store, reservation, limits, now_ms, |_| Some(0))
     }
 
     /// Corrects every limit by `used(limit)` minus what the reservation
     /// charged it.
     /// `None` leaves a limit as charged (a cost that could not be known).
-    fn correct(&self, store: &mut dyn Store, reservation: &Reservation, limits: &[Limit], now_ms: u64, used: impl Fn(&Limit) -> Option<u64>) -> Result<(), Contended> {
+    fn correct(
+        &self,
+        store: &mut dyn Store,
+        reservation: &Reservation,
+        limits: &[Limit],
+        now_ms: u64,
+        used: impl Fn(&Limit) -> Option<u64>,
+    ) -> Result<(), Contended> {
         let corrected = self.update(store, reservation.key_hash, |state| {
             for (limit, &charged) in limits.iter().zip(&reservation.charged) {
                 let ring = state.ring(limit);
                 ring.advance(limit.window_ms, now_ms);
-                ring.correct(limit.window_ms, reservation.at_ms, signed_delta(used(limit).unwrap_or(charged), charged));
+                ring.correct(
+                    limit.window_ms,
+                    reservation.at_ms,
+                    signed_delta(used(limit).unwrap_or(charged), charged),
+                );
             }
             Ok(())
         });
@@ -342,7 +435,13 @@ impl Limiter {
     /// `from_slot` on. Called from a timer, it bounds the store's memory by
     /// the keys active within their windows. A slot changed meanwhile is
     /// left for the next round.
-    pub fn sweep(&self, store: &mut dyn Store, from_slot: u32, max_slots: u32, now_ms: u64) -> Sweep {
+    pub fn sweep(
+        &self,
+        store: &mut dyn Store,
+        from_slot: u32,
+        max_slots: u32,
+        now_ms: u64,
+    ) -> Sweep {
         let mut sweep = Sweep::default();
         let mut slot = from_slot % self.slots;
         for _ in 0..max_slots.min(self.slots) {
@@ -383,8 +482,15 @@ fn signed_delta(actual: u64, reserved: u64) -> i64 {
 /// The rejection `demand` meets, if any: "can never succeed" first (no wait
 /// helps), else the over-limit rejection that clears last.
 fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) -> Option<Rejection> {
-    if let Some(limit) = limits.iter().find(|l| l.max == 0 || demand.firm(l.measure) > l.max) {
-        return Some(Rejection { reason: Reason::CanNeverSucceed, limit: Some(*limit), retry_after_ms: None });
+    if let Some(limit) = limits
+        .iter()
+        .find(|l| l.max == 0 || demand.firm(l.measure) > l.max)
+    {
+        return Some(Rejection {
+            reason: Reason::CanNeverSucceed,
+            limit: Some(*limit),
+            retry_after_ms: None,
+        });
     }
     let mut worst: Option<Rejection> = None;
     for limit in limits {
@@ -397,9 +503,18 @@ fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) ->
         }
         // Room for `cost` and not full: used <= max - cost and used <= max - 1.
         let target = (limit.max - cost).min(limit.max - 1);
-        let wait = ring.ms_until_at_most(limit.window_ms, now_ms, target).unwrap_or(1);
-        if worst.and_then(|w| w.retry_after_ms).is_none_or(|w| wait > w) {
-            worst = Some(Rejection { reason: Reason::OverLimit, limit: Some(*limit), retry_after_ms: Some(wait) });
+        let wait = ring
+            .ms_until_at_most(limit.window_ms, now_ms, target)
+            .unwrap_or(1);
+        if worst
+            .and_then(|w| w.retry_after_ms)
+            .is_none_or(|w| wait > w)
+        {
+            worst = Some(Rejection {
+                reason: Reason::OverLimit,
+                limit: Some(*limit),
+                retry_after_ms: Some(wait),
+            });
         }
     }
     worst
@@ -408,6 +523,12 @@ fn check(state: &mut KeyState, limits: &[Limit], demand: Demand, now_ms: u64) ->
 fn limit_state(state: &mut KeyState, limit: &Limit, now_ms: u64) -> LimitState {
     let ring = state.ring(limit);
     ring.advance(limit.window_ms, now_ms);
-    let reset_ms = ring.ms_until_at_most(limit.window_ms, now_ms, 0).unwrap_or(0);
-    LimitState { limit: *limit, used: ring.used(), reset_ms }
+    let reset_ms = ring
+        .ms_until_at_most(limit.window_ms, now_ms, 0)
+        .unwrap_or(0);
+    LimitState {
+        limit: *limit,
+        used: ring.used(),
+        reset_ms,
+    }
 }

@@ -11,7 +11,10 @@ mod window;
 
 pub use headers::openai_headers;
 pub use key::{build_key, KeyError, MAX_PART_BYTES};
-pub use limiter::{Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection, Reservation, Sweep};
+pub use limiter::{
+    Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection,
+    Reservation, Sweep,
+};
 pub use policy::{Level, Limit, LimitPolicy, Limits, Measure, Unpriced};
 pub use store::{CasMismatch, MemoryStore, Store};
 pub use window::BUCKETS;

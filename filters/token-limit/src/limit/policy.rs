@@ -93,7 +93,11 @@ pub struct CountingConfig {
 
 impl Default for CountingConfig {
     fn default() -> Self {
-        CountingConfig { mode: CountingMode::Auto, safety_margin: default_margin(), encodings: Vec::new() }
+        CountingConfig {
+            mode: CountingMode::Auto,
+            safety_margin: default_margin(),
+            encodings: Vec::new(),
+        }
     }
 }
 
@@ -263,11 +267,27 @@ impl TryFrom<UnpricedJson> for Unpriced {
     fn try_from(json: UnpricedJson) -> Result<Self, String> {
         match json {
             UnpricedJson::Word(word) if word == "reject" => Ok(Unpriced::Reject),
-            UnpricedJson::Word(word) => Err(format!("expected \"reject\" or a price object, got `{word}`")),
-            UnpricedJson::Price(UnpricedPrice { input, output, cached_input, cache_write }) => {
-                let price = Price { input, output, cached_input, cache_write };
+            UnpricedJson::Word(word) => Err(format!(
+                "expected \"reject\" or a price object, got `{word}`"
+            )),
+            UnpricedJson::Price(UnpricedPrice {
+                input,
+                output,
+                cached_input,
+                cache_write,
+            }) => {
+                let price = Price {
+                    input,
+                    output,
+                    cached_input,
+                    cache_write,
+                };
                 let all = [Some(input), Some(output), cached_input, cache_write];
-                if all.into_iter().flatten().all(|usd| usd.is_finite() && (0.0..1e6).contains(&usd)) {
+                if all
+                    .into_iter()
+                    .flatten()
+                    .all(|usd| usd.is_finite() && (0.0..1e6).contains(&usd))
+                {
                     Ok(Unpriced::Price(price))
                 } else {
                     Err("prices must be between 0 and 1e6 dollars per million tokens".to_owned())
@@ -335,7 +355,12 @@ impl LimitPolicy {
     /// Checks what serde cannot (tier names exist, numbers are sane, level
     /// names are unique) and turns the one-level shorthand into `levels`.
     pub fn validate(&mut self) -> Result<(), PolicyError> {
-        let err = |field: String, message: &str| Err(PolicyError { field, message: message.to_owned() });
+        let err = |field: String, message: &str| {
+            Err(PolicyError {
+                field,
+                message: message.to_owned(),
+            })
+        };
         let shorthand = [
             ("key", self.key.is_some()),
             ("missing_key", self.missing_key.is_some()),
@@ -354,27 +379,53 @@ impl LimitPolicy {
                 overrides: self.overrides.take().unwrap_or_default(),
             });
         } else if let Some((field, _)) = shorthand.iter().find(|(_, set)| *set) {
-            return err((*field).to_owned(), "set it inside each of `levels`, not beside them");
+            return err(
+                (*field).to_owned(),
+                "set it inside each of `levels`, not beside them",
+            );
         }
         let mut names = std::collections::BTreeSet::new();
         for (l, level) in self.levels.iter_mut().enumerate() {
             // The shorthand's fields are named as written, at the top.
-            let at = |field: &str| if one_level { field.to_owned() } else { format!("levels[{l}].{field}") };
+            let at = |field: &str| {
+                if one_level {
+                    field.to_owned()
+                } else {
+                    format!("levels[{l}].{field}")
+                }
+            };
             if level.key.is_empty() {
                 return err(at("key"), "needs at least one part");
             }
             if level.name.is_empty() {
                 // Header names are checked where the configuration is loaded.
-                level.name = level.key.iter().map(KeyPart::label).collect::<Vec<_>>().join("+");
+                level.name = level
+                    .key
+                    .iter()
+                    .map(KeyPart::label)
+                    .collect::<Vec<_>>()
+                    .join("+");
             } else if !(level.name.len() <= 64
-                && level.name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+')))
+                && level
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+')))
             {
-                return err(at("name"), "must be at most 64 letters, digits, `-`, `_` or `+`");
+                return err(
+                    at("name"),
+                    "must be at most 64 letters, digits, `-`, `_` or `+`",
+                );
             }
             if !names.insert(level.name.clone()) {
-                return err(at("name"), "is the name of another level (give each level its own `name`)");
+                return err(
+                    at("name"),
+                    "is the name of another level (give each level its own `name`)",
+                );
             }
-            level.validate().map_err(|e| PolicyError { field: at(&e.field), message: e.message })?;
+            level.validate().map_err(|e| PolicyError {
+                field: at(&e.field),
+                message: e.message,
+            })?;
         }
         let m = self.counting.safety_margin;
         if !(m.is_finite() && (0.0..=10.0).contains(&m)) {
@@ -382,21 +433,37 @@ impl LimitPolicy {
         }
         if self.global.is_some() {
             let [level] = self.levels.as_slice() else {
-                return err("levels".into(), "global mode keeps one level (the rate-limit service's descriptors)");
+                return err(
+                    "levels".into(),
+                    "global mode keeps one level (the rate-limit service's descriptors)",
+                );
             };
             // The descriptor is built by Envoy from request headers.
-            if let Some(i) = level.key.iter().position(|p| matches!(p, KeyPart::Model | KeyPart::Route)) {
+            if let Some(i) = level
+                .key
+                .iter()
+                .position(|p| matches!(p, KeyPart::Model | KeyPart::Route))
+            {
                 return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `route` are not request headers)");
             }
-            if level.limits != Limits::default() || !level.tiers.is_empty() || !level.overrides.is_empty() {
+            if level.limits != Limits::default()
+                || !level.tiers.is_empty()
+                || !level.overrides.is_empty()
+            {
                 return err("global".into(), "in global mode the limits live in the rate-limit service's configuration; remove `limits`, `tiers` and `overrides`");
             }
         }
         if self.store.slots == 0 || self.store.cas_retries == 0 {
-            return err("store".into(), "`slots` and `cas_retries` must be at least 1");
+            return err(
+                "store".into(),
+                "`slots` and `cas_retries` must be at least 1",
+            );
         }
         if self.store.max_slot_bytes < 512 {
-            return err("store.max_slot_bytes".into(), "must be at least 512 (a key with every limit takes about 300 bytes)");
+            return err(
+                "store.max_slot_bytes".into(),
+                "must be at least 512 (a key with every limit takes about 300 bytes)",
+            );
         }
         Ok(())
     }
@@ -405,23 +472,39 @@ impl LimitPolicy {
 impl Level {
     /// Tier names exist; cost budgets are sane. Fields are relative to the level.
     fn validate(&self) -> Result<(), PolicyError> {
-        let err = |field: String, message: &str| Err(PolicyError { field, message: message.to_owned() });
+        let err = |field: String, message: &str| {
+            Err(PolicyError {
+                field,
+                message: message.to_owned(),
+            })
+        };
         for (i, o) in self.overrides.iter().enumerate() {
             match (&o.tier, &o.limits) {
                 (Some(tier), None) if !self.tiers.contains_key(tier) => {
                     return err(format!("overrides[{i}].tier"), "names no tier in `tiers`")
                 }
                 (Some(_), None) | (None, Some(_)) => {}
-                _ => return err(format!("overrides[{i}]"), "needs exactly one of `tier` and `limits`"),
+                _ => {
+                    return err(
+                        format!("overrides[{i}]"),
+                        "needs exactly one of `tier` and `limits`",
+                    )
+                }
             }
         }
-        let all = std::iter::once(("limits".to_owned(), &self.limits))
-            .chain(self.tiers.iter().map(|(n, l)| (format!("tiers.{n}"), l)))
-            .chain(self.overrides.iter().enumerate().filter_map(|(i, o)| Some((format!("overrides[{i}].limits"), o.limits.as_ref()?))));
+        let all =
+            std::iter::once(("limits".to_owned(), &self.limits))
+                .chain(self.tiers.iter().map(|(n, l)| (format!("tiers.{n}"), l)))
+                .chain(self.overrides.iter().enumerate().filter_map(|(i, o)| {
+                    Some((format!("overrides[{i}].limits"), o.limits.as_ref()?))
+                }));
         for (field, limits) in all {
             if let Some(usd) = limits.cost_usd_per_month {
                 if !(0.0..1e9).contains(&usd) {
-                    return err(format!("{field}.cost_usd_per_month"), "must be between 0 and 1e9");
+                    return err(
+                        format!("{field}.cost_usd_per_month"),
+                        "must be between 0 and 1e9",
+                    );
                 }
             }
         }
@@ -434,7 +517,11 @@ impl Level {
         self.overrides
             .iter()
             .find(|o| glob_match(&o.key, key))
-            .and_then(|o| o.limits.as_ref().or_else(|| self.tiers.get(o.tier.as_deref()?)))
+            .and_then(|o| {
+                o.limits
+                    .as_ref()
+                    .or_else(|| self.tiers.get(o.tier.as_deref()?))
+            })
             .unwrap_or(&self.limits)
     }
 }
@@ -489,13 +576,29 @@ pub(crate) fn window_of_id(id: u8) -> u64 {
 impl Limits {
     /// The limits that are set, as the limiter checks them.
     pub fn to_set(&self) -> Vec<Limit> {
-        let l = |measure, window_ms, max: Option<u64>| max.map(|max| Limit { measure, window_ms, max });
-        let cost = self.cost_usd_per_month.map(|usd| (usd * 1e9).round() as u64);
+        let l = |measure, window_ms, max: Option<u64>| {
+            max.map(|max| Limit {
+                measure,
+                window_ms,
+                max,
+            })
+        };
+        let cost = self
+            .cost_usd_per_month
+            .map(|usd| (usd * 1e9).round() as u64);
         [
             l(Measure::Requests, MINUTE_MS, self.requests_per_minute),
-            l(Measure::InputTokens, MINUTE_MS, self.input_tokens_per_minute),
+            l(
+                Measure::InputTokens,
+                MINUTE_MS,
+                self.input_tokens_per_minute,
+            ),
             l(Measure::InputTokens, HOUR_MS, self.input_tokens_per_hour),
-            l(Measure::OutputTokens, MINUTE_MS, self.output_tokens_per_minute),
+            l(
+                Measure::OutputTokens,
+                MINUTE_MS,
+                self.output_tokens_per_minute,
+            ),
             l(Measure::TotalTokens, DAY_MS, self.total_tokens_per_day),
             l(Measure::CostNanoUsd, MONTH_MS, cost),
         ]
@@ -526,15 +629,35 @@ mod tests {
             "store": {"slots": 1024, "cas_retries": 8, "on_contention": "closed"}
         }));
         p.validate().unwrap();
-        let [level] = p.levels.as_slice() else { panic!("the shorthand is one level") };
+        let [level] = p.levels.as_slice() else {
+            panic!("the shorthand is one level")
+        };
         assert_eq!(level.name, "x-agent-id+model");
         assert_eq!(level.missing_key, MissingKey::Reject);
-        assert_eq!(level.limits_for("demo-limited|gpt-4o").input_tokens_per_minute, Some(2000));
-        assert_eq!(level.limits_for("trial-7|gpt-4o").requests_per_minute, Some(3));
-        assert_eq!(level.limits_for("other|gpt-4o").requests_per_minute, Some(60));
+        assert_eq!(
+            level
+                .limits_for("demo-limited|gpt-4o")
+                .input_tokens_per_minute,
+            Some(2000)
+        );
+        assert_eq!(
+            level.limits_for("trial-7|gpt-4o").requests_per_minute,
+            Some(3)
+        );
+        assert_eq!(
+            level.limits_for("other|gpt-4o").requests_per_minute,
+            Some(60)
+        );
         let free = level.limits_for("trial-1").to_set();
         assert_eq!(free.len(), 2);
-        assert_eq!(free[1], Limit { measure: Measure::CostNanoUsd, window_ms: MONTH_MS, max: 1_500_000_000 });
+        assert_eq!(
+            free[1],
+            Limit {
+                measure: Measure::CostNanoUsd,
+                window_ms: MONTH_MS,
+                max: 1_500_000_000
+            }
+        );
     }
 
     #[test]
@@ -549,7 +672,12 @@ mod tests {
         let names: Vec<&str> = p.levels.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["client", "agent"]);
         assert_eq!(p.levels[0].limits_for("trial").requests_per_minute, Some(1));
-        assert_eq!(p.levels[1].limits_for("intern|demo-limited").input_tokens_per_minute, Some(2000));
+        assert_eq!(
+            p.levels[1]
+                .limits_for("intern|demo-limited")
+                .input_tokens_per_minute,
+            Some(2000)
+        );
         assert!(p.levels[1].limits_for("intern|other").to_set().is_empty());
     }
 
@@ -557,31 +685,80 @@ mod tests {
     fn defaults_and_errors() {
         let mut p = policy(json!({}));
         p.validate().unwrap();
-        assert_eq!(p.levels[0].key, vec![KeyPart::Client], "the authenticated client, never a header the client sets");
+        assert_eq!(
+            p.levels[0].key,
+            vec![KeyPart::Client],
+            "the authenticated client, never a header the client sets"
+        );
         assert_eq!(p.levels[0].missing_key, MissingKey::Placeholder);
         assert_eq!(p.counting.safety_margin, 0.3);
-        assert_eq!((p.unpriced_models, p.default_output_tokens), (Unpriced::Reject, 1024));
+        assert_eq!(
+            (p.unpriced_models, p.default_output_tokens),
+            (Unpriced::Reject, 1024)
+        );
         assert!(p.levels[0].limits.to_set().is_empty());
         assert!(serde_json::from_value::<LimitPolicy>(json!({"limits": {"rpm": 1}})).is_err());
-        assert!(serde_json::from_value::<LimitPolicy>(json!({"missing_key": "shared_bucket"})).is_err());
+        assert!(
+            serde_json::from_value::<LimitPolicy>(json!({"missing_key": "shared_bucket"})).is_err()
+        );
         let field = |v| policy(v).validate().unwrap_err().field;
-        assert_eq!(field(json!({"overrides": [{"key": "a", "tier": "gold"}]})), "overrides[0].tier");
-        assert_eq!(field(json!({"tiers": {"x": {"cost_usd_per_month": -1.0}}})), "tiers.x.cost_usd_per_month");
-        assert_eq!(field(json!({"levels": [{"key": ["client"]}], "limits": {}})), "limits");
-        assert_eq!(field(json!({"levels": [{"key": ["client"]}, {"key": ["client"]}]})), "levels[1].name");
+        assert_eq!(
+            field(json!({"overrides": [{"key": "a", "tier": "gold"}]})),
+            "overrides[0].tier"
+        );
+        assert_eq!(
+            field(json!({"tiers": {"x": {"cost_usd_per_month": -1.0}}})),
+            "tiers.x.cost_usd_per_month"
+        );
+        assert_eq!(
+            field(json!({"levels": [{"key": ["client"]}], "limits": {}})),
+            "limits"
+        );
+        assert_eq!(
+            field(json!({"levels": [{"key": ["client"]}, {"key": ["client"]}]})),
+            "levels[1].name"
+        );
         assert_eq!(field(json!({"levels": [{"key": []}]})), "levels[0].key");
-        assert_eq!(field(json!({"levels": [{"name": "a b", "key": ["client"]}]})), "levels[0].name");
-        assert_eq!(field(json!({"levels": [{"key": ["model"], "overrides": [{"key": "m", "tier": "t"}]}]})), "levels[0].overrides[0].tier");
-        assert_eq!(field(json!({"levels": [{"key": ["client"]}, {"key": ["model"]}], "global": {}})), "levels");
+        assert_eq!(
+            field(json!({"levels": [{"name": "a b", "key": ["client"]}]})),
+            "levels[0].name"
+        );
+        assert_eq!(
+            field(
+                json!({"levels": [{"key": ["model"], "overrides": [{"key": "m", "tier": "t"}]}]})
+            ),
+            "levels[0].overrides[0].tier"
+        );
+        assert_eq!(
+            field(json!({"levels": [{"key": ["client"]}, {"key": ["model"]}], "global": {}})),
+            "levels"
+        );
     }
 
     #[test]
     fn unpriced_models_reject_or_carry_a_price() {
         let p = policy(json!({"unpriced_models": {"input": 10, "output": 30}}));
-        assert_eq!(p.unpriced_models, Unpriced::Price(Price { input: 10.0, output: 30.0, cached_input: None, cache_write: None }));
-        assert_eq!(policy(json!({"unpriced_models": "reject"})).unpriced_models, Unpriced::Reject);
+        assert_eq!(
+            p.unpriced_models,
+            Unpriced::Price(Price {
+                input: 10.0,
+                output: 30.0,
+                cached_input: None,
+                cache_write: None
+            })
+        );
+        assert_eq!(
+            policy(json!({"unpriced_models": "reject"})).unpriced_models,
+            Unpriced::Reject
+        );
         assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": "free"})).is_err());
-        assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": {"input": -1, "output": 0}})).is_err());
-        assert!(serde_json::from_value::<LimitPolicy>(json!({"unpriced_models": {"input": 1, "output": 1, "cached": 1}})).is_err());
+        assert!(serde_json::from_value::<LimitPolicy>(
+            json!({"unpriced_models": {"input": -1, "output": 0}})
+        )
+        .is_err());
+        assert!(serde_json::from_value::<LimitPolicy>(
+            json!({"unpriced_models": {"input": 1, "output": 1, "cached": 1}})
+        )
+        .is_err());
     }
 }

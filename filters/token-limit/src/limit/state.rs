@@ -51,7 +51,9 @@ impl KeyState {
 
     /// `None` for state this version cannot read; the caller starts afresh.
     pub fn decode(mut input: &[u8]) -> Option<KeyState> {
-        let [version, count, rest @ ..] = input else { return None };
+        let [version, count, rest @ ..] = input else {
+            return None;
+        };
         if *version != VERSION {
             return None;
         }
@@ -121,7 +123,9 @@ pub fn push_entry(out: &mut Vec<u8>, hash: u64, state: &[u8]) {
 /// promises neither), and two of a million keys collide with probability
 /// ~3e-8.
 pub fn key_hash(key: &str) -> u64 {
-    let mut h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let mut h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -136,7 +140,11 @@ mod tests {
 
     #[test]
     fn slots_replace_and_remove_entries() {
-        let limit = Limit { measure: Measure::Requests, window_ms: MINUTE_MS, max: 5 };
+        let limit = Limit {
+            measure: Measure::Requests,
+            window_ms: MINUTE_MS,
+            max: 5,
+        };
         let mut a = KeyState::default();
         a.ring(&limit).charge(3);
         let bytes = Slot::new(&[]).with(1, Some(&a));
@@ -145,7 +153,10 @@ mod tests {
         assert_eq!(slot.entries().count(), 2);
         assert_eq!(KeyState::decode(slot.find(1).unwrap()), Some(a));
         let bytes = slot.with(1, None);
-        assert_eq!(Slot::new(&bytes).entries().map(|e| e.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            Slot::new(&bytes).entries().map(|e| e.0).collect::<Vec<_>>(),
+            vec![2]
+        );
         assert_eq!(KeyState::decode(&[9, 0]), None);
         assert_eq!(Slot::new(&[1, 2, 3]).entries().count(), 0);
     }

@@ -51,7 +51,8 @@ impl Store for MemoryStore {
             }
         }
         self.next_cas = self.next_cas.wrapping_add(1).max(1);
-        self.entries.insert(key.to_owned(), (value.to_vec(), self.next_cas));
+        self.entries
+            .insert(key.to_owned(), (value.to_vec(), self.next_cas));
         Ok(())
     }
 }

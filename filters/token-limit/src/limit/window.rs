@@ -83,7 +83,11 @@ impl Ring {
             (None, false) => None,
         };
         if let Some(c) = slot {
-            *c = if delta >= 0 { c.saturating_add(delta.unsigned_abs()) } else { c.saturating_sub(delta.unsigned_abs()) };
+            *c = if delta >= 0 {
+                c.saturating_add(delta.unsigned_abs())
+            } else {
+                c.saturating_sub(delta.unsigned_abs())
+            };
         }
     }
 
@@ -184,7 +188,11 @@ mod tests {
         r.charge(4);
         // The first charge (bucket 0) leaves at 11 buckets = 66 s.
         assert_eq!(r.ms_until_at_most(MIN, 30_000, 4), Some(36_000));
-        assert_eq!(r.ms_until_at_most(MIN, 30_000, 0), Some(66_000), "bucket 5 leaves at 96 s");
+        assert_eq!(
+            r.ms_until_at_most(MIN, 30_000, 0),
+            Some(66_000),
+            "bucket 5 leaves at 96 s"
+        );
         assert_eq!(r.ms_until_at_most(MIN, 30_000, 7), None);
     }
 

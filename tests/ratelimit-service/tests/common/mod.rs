@@ -77,7 +77,10 @@ impl Redis {
             }
             self.process.check_alive()?;
             if Instant::now() > deadline {
-                return Err(format!("no PONG within {timeout:?}{}", self.process.log_tail()));
+                return Err(format!(
+                    "no PONG within {timeout:?}{}",
+                    self.process.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -89,7 +92,9 @@ impl Redis {
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
     }
 
     pub fn url(&self) -> String {
@@ -111,14 +116,22 @@ impl Service {
         let ready = dir.join(format!("{name}.ready.json"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_ratelimit-service"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "debug", "--limits"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "debug",
+                "--limits",
+            ])
             .arg(limits);
         command.arg("--ready-file").arg(&ready);
         if let Some(url) = redis {
             command.args(["--redis", url]);
         }
         let log = dir.join(format!("{name}.log"));
-        let mut process = Process::spawn(name, &mut command, Output::File(&log)).unwrap_or_else(|e| panic!("{e}"));
+        let mut process = Process::spawn(name, &mut command, Output::File(&log))
+            .unwrap_or_else(|e| panic!("{e}"));
         let deadline = Instant::now() + Duration::from_secs(10);
         let text = loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {
