@@ -87,7 +87,8 @@ def run_wrk(url, lua, seconds, connections=1):
 
 
 def chat_2kb(stream=False):
-    """An OpenAI chat request of about 2 KB (the DESIGN.md request)."""
+    """An OpenAI chat request of about 2 KB (the request of the budgets in
+    docs/benchmarks.md)."""
     turn = "Could you summarise the attached quarterly report and list the three main risks it names? "
     messages = [{"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."}]
     for i in range(6):

@@ -3,7 +3,7 @@
 //! set costs no host call.
 //!
 //! In the bundle every stage runs in one pipeline and reads most of what the
-//! others publish (the audit record gathers eleven facts): each read used to
+//! others publish (the audit record gathers eleven facts): each read would
 //! cross into Envoy and back into the module to copy the value, a large part
 //! of the bundle's cost per call (docs/benchmarks.md). Facts are still
 //! published to Envoy as they are set, for routes, access logs, the upstream

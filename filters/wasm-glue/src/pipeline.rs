@@ -1,6 +1,6 @@
 //! Runs the stages of one HTTP stream in order over one shared [`Exchange`].
 //!
-//! Envoy facts this encodes (see DESIGN.md): request headers are never paused
+//! Envoy facts this encodes (docs/architecture.md): request headers are never paused
 //! (Envoy would stop delivering the body); the body is buffered by pausing in
 //! the body callback until `end_of_stream`; `content-length` is removed in the
 //! headers callback when a stage will rewrite the body.
