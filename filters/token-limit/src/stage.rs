@@ -16,7 +16,7 @@ use crate::limit::limiter::{
 use crate::limit::policy::{
     CountingMode, KeyPart, Level, Limit, LimitPolicy, Measure, Unpriced, DAY_MS, HOUR_MS, MINUTE_MS,
 };
-use crate::limit::store::{CasMismatch, Store};
+use crate::limit::store::{CasMismatch, KeptReads, Store};
 use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
@@ -510,7 +510,7 @@ impl StageStream for TokenLimitStream {
         };
         let output_tokens = max_output.unwrap_or(policy.default_output_tokens);
         let now = host.now_ms();
-        let mut store = HostStore(host);
+        let mut store = KeptReads::new(HostStore(host));
         let token_limits = |states: &[LimitState]| {
             states
                 .iter()
@@ -520,7 +520,9 @@ impl StageStream for TokenLimitStream {
         };
         // The count reads the headroom that the first level's admission
         // then writes back; the other levels' headroom is peeked, so that
-        // counting is exact near any level's limit.
+        // counting is exact near any level's limit, and their admissions
+        // start from the peeked reads.
+        store.keep(true);
         let elsewhere = keyed
             .iter()
             .skip(1)
@@ -528,6 +530,7 @@ impl StageStream for TokenLimitStream {
                 token_limits(&shared.limiter.peek(&store, &k.store_key, &k.limits, now))
             })
             .min();
+        store.keep(false);
         let mut estimate = 0;
         let mut admitted: Vec<(Reservation, Vec<Limit>)> = Vec::with_capacity(keyed.len());
         let mut states = Vec::new();
@@ -593,11 +596,14 @@ impl StageStream for TokenLimitStream {
                     .release(&mut store, reservation, limits, now)
                     .is_err()
                 {
-                    store.0.count("llm_gateway.token_limit.reconcile_lost", 1);
+                    store
+                        .inner()
+                        .0
+                        .count("llm_gateway.token_limit.reconcile_lost", 1);
                 }
             }
         }
-        let host = store.0;
+        let host = store.into_inner().0;
         host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
         if let Some(remaining) = token_limits(&states) {
             host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
