@@ -56,7 +56,7 @@ ENVOY = ROOT / ".venv/bin/envoy"
 LOAD = ROOT / "target/release/llm-load"
 FAKE = ROOT / "target/release/fake-provider"
 RATELIMIT = ROOT / "target/release/ratelimit-service"
-RENDER = ROOT / "target/debug/gateway-stack"
+RENDER = ROOT / "target/debug/llm-gateway"
 WORKERS = 2
 MODEL = "gpt-4o-mini"
 
@@ -272,7 +272,7 @@ def customise(config, target, workdir):
 
 
 def demo_target(target, workdir):
-    """The whole demo gateway as `gateway-stack up` runs it (its own
+    """The whole demo gateway as `llm-gateway up` runs it (its own
     secrets, its own fake provider from the same release build)."""
     with gateway(workdir, target["filters"], env={"FAKE_PROVIDER_BIN": str(FAKE)}) as info:
         yield (f"http://{info['gateway']}/v1/chat/completions", {"authorization": "Bearer demo-key"},
