@@ -2,8 +2,9 @@
 
 use llm_api::pricing::{PriceEntry, PriceMap};
 use serde::Deserialize;
+use std::rc::Rc;
 use wasm_glue::config::{check_header_name, parse_section};
-use wasm_glue::ConfigError;
+use wasm_glue::{ConfigError, ModuleSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,12 +26,13 @@ pub struct AuditConfig {
     /// `models[].to[].model`).
     #[serde(default)]
     pub metric_models: Vec<String>,
-    /// Prices that replace or add to the built-in list prices.
+    /// The older spelling of the plugin configuration's top-level `prices`
+    /// ([`ModuleSettings::prices`]), loaded when that is absent.
     #[serde(default)]
-    pub prices: Vec<PriceEntry>,
-    /// The price map in force (built from `prices` at load).
+    prices: Option<Vec<PriceEntry>>,
+    /// The price map in force: the module's, shared with its other stages.
     #[serde(skip)]
-    pub price_map: PriceMap,
+    pub price_map: Rc<PriceMap>,
 }
 
 /// An HTTP collector that takes batches of records as JSON lines.
@@ -107,11 +109,12 @@ fn default_client_headers() -> Vec<String> {
 }
 
 impl AuditConfig {
-    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
+    pub fn from_json(
+        value: serde_json::Value,
+        settings: &ModuleSettings,
+    ) -> Result<Self, ConfigError> {
         let mut config: AuditConfig = parse_section(crate::NAME, value)?;
-        config.price_map = PriceMap::with(&config.prices).map_err(|(i, message)| {
-            ConfigError::new(crate::NAME, format!("prices[{i}]"), message)
-        })?;
+        config.price_map = settings.prices(crate::NAME, config.prices.as_deref())?;
         for (i, name) in config.client_headers.iter().enumerate() {
             check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
         }
@@ -170,50 +173,63 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn from_json(value: serde_json::Value) -> Result<AuditConfig, ConfigError> {
+        AuditConfig::from_json(value, &ModuleSettings::default())
+    }
+
     #[test]
     fn defaults_to_agent_headers() {
-        let config = AuditConfig::from_json(json!({})).unwrap();
+        let config = from_json(json!({})).unwrap();
         assert_eq!(config.client_headers, ["x-agent-id", "x-agent-purpose"]);
     }
 
     #[test]
     fn rejects_bad_header_names_and_unknown_fields() {
-        let err = AuditConfig::from_json(json!({"client_headers": ["x-ok", "X Bad"]})).unwrap_err();
+        let err = from_json(json!({"client_headers": ["x-ok", "X Bad"]})).unwrap_err();
         assert_eq!(err.field, "client_headers[1]");
-        let err = AuditConfig::from_json(json!({"client_header": []})).unwrap_err();
+        let err = from_json(json!({"client_header": []})).unwrap_err();
         assert!(
             err.to_string().contains("unknown field `client_header`"),
             "{err}"
         );
-        let err = AuditConfig::from_json(json!({"collector": {"cluster": "c", "path": "x"}}))
-            .unwrap_err();
+        let err = from_json(json!({"collector": {"cluster": "c", "path": "x"}})).unwrap_err();
         assert_eq!(err.field, "collector.path");
-        let err = AuditConfig::from_json(
-            json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}}),
-        )
-        .unwrap_err();
+        let err =
+            from_json(json!({"collector": {"cluster": "c", "max_batch": 10, "max_queue": 5}}))
+                .unwrap_err();
         assert_eq!(err.field, "collector.max_queue");
         let err =
-            AuditConfig::from_json(json!({"collector": {"cluster": "c", "max_queue_bytes": 1000}}))
-                .unwrap_err();
+            from_json(json!({"collector": {"cluster": "c", "max_queue_bytes": 1000}})).unwrap_err();
         assert_eq!(err.field, "collector.max_queue_bytes");
-        let err =
-            AuditConfig::from_json(json!({"metric_models": ["gpt-4o", "claude-*"]})).unwrap_err();
+        let err = from_json(json!({"metric_models": ["gpt-4o", "claude-*"]})).unwrap_err();
         assert_eq!(err.field, "metric_models[1]");
-        let config = AuditConfig::from_json(json!({"collector": {"cluster": "c"}})).unwrap();
+        let config = from_json(json!({"collector": {"cluster": "c"}})).unwrap();
         assert_eq!(config.collector.unwrap().path, "/collector/records");
-        let err = AuditConfig::from_json(
-            json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]}),
-        )
-        .unwrap_err();
+        let err = from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": -2.0}]}))
+            .unwrap_err();
         assert_eq!(err.field, "prices[0]");
-        let config = AuditConfig::from_json(
-            json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]}),
-        )
-        .unwrap();
+        let config =
+            from_json(json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]})).unwrap();
         assert_eq!(
             config.price_map.price(None, "m").map(|p| p.output),
             Some(2.0)
         );
+    }
+
+    #[test]
+    fn prices_come_from_the_top_level_and_the_old_spelling_conflicts_with_it() {
+        let mut plugin = json!({"prices": [{"model": "m", "input": 1.0, "output": 4.0}]});
+        let settings = ModuleSettings::take(crate::NAME, &mut plugin).unwrap();
+        let config = AuditConfig::from_json(json!({}), &settings).unwrap();
+        assert_eq!(
+            config.price_map.price(None, "m").map(|p| p.output),
+            Some(4.0)
+        );
+        let err = AuditConfig::from_json(
+            json!({"prices": [{"model": "m", "input": 1.0, "output": 2.0}]}),
+            &settings,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "prices");
     }
 }

@@ -20,11 +20,14 @@ pub use stage::Audit;
 /// The name of this filter in configuration, metrics and logs.
 pub const NAME: &str = "audit";
 
-/// Builds the stage from its JSON configuration.
+/// Builds the stage from its JSON configuration and its module's settings.
 pub fn stage(
     config: serde_json::Value,
+    settings: &wasm_glue::ModuleSettings,
 ) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
-    Ok(Box::new(Audit::new(AuditConfig::from_json(config)?)))
+    Ok(Box::new(Audit::new(AuditConfig::from_json(
+        config, settings,
+    )?)))
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

@@ -21,6 +21,7 @@ pub const NAME: &str = "pii_scan";
 /// Builds the stage from its JSON configuration.
 pub fn stage(
     config: serde_json::Value,
+    _settings: &wasm_glue::ModuleSettings,
 ) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     let config = PiiConfig::from_json(config)?;
     let engine = engine::Engine::new(&config.engine)?;

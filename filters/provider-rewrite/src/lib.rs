@@ -27,6 +27,7 @@ pub const NAME: &str = "provider_rewrite";
 /// Builds the stage for the configured role from its JSON configuration.
 pub fn stage(
     config: serde_json::Value,
+    _settings: &wasm_glue::ModuleSettings,
 ) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(match ProviderRewriteConfig::from_json(config)? {
         ProviderRewriteConfig::Route(router) => Box::new(route::Route::new(*router)),

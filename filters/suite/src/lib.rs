@@ -10,20 +10,21 @@
 //! {"audit": {}, "pii_scan": {}, "token_limit": {}, "provider_rewrite": {"role": "route", ...}}
 //! ```
 //!
+//! Beside the sections, `client_identity` and `prices` are set once for all
+//! of them ([`ModuleSettings`]).
+//!
 //! On a provider cluster the same module runs as an upstream filter with only
 //! `{"provider_rewrite": {"role": "translate", ...}}`.
 
 use serde_json::Value;
-use wasm_glue::config::{parse_json, take_client_identity};
-use wasm_glue::{ConfigError, Stage, Stages};
+use wasm_glue::config::{parse_json, single_stage, StageBuilder};
+use wasm_glue::{ConfigError, ModuleSettings, Stage, Stages};
 
 /// The name of the bundle in logs and configuration errors.
 pub const NAME: &str = "llm_gateway";
 
-type Builder = fn(Value) -> Result<Box<dyn Stage>, ConfigError>;
-
 /// The filters in chain order, by their configuration section name.
-const SECTIONS: [(&str, Builder); 4] = [
+const SECTIONS: [(&str, StageBuilder); 4] = [
     (audit::NAME, audit::stage),
     (pii_scan::NAME, pii_scan::stage),
     (token_limit::NAME, token_limit::stage),
@@ -31,11 +32,13 @@ const SECTIONS: [(&str, Builder); 4] = [
 ];
 
 /// Builds the configured stages, in chain order, from the bundle's JSON:
-/// one section per filter, and `client_identity` (the header naming the
-/// authenticated client for all of them, `x-client-id` by default).
+/// one section per filter, and the settings all of them share:
+/// `client_identity` (the header naming the authenticated client,
+/// `x-client-id` by default) and `prices` (the price table of the audit's
+/// costs and of cost budgets).
 pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     let mut config = parse_json(NAME, bytes)?;
-    let identity = take_client_identity(NAME, &mut config)?;
+    let settings = ModuleSettings::take(NAME, &mut config)?;
     let Value::Object(mut sections) = config else {
         return Err(ConfigError::new(
             NAME,
@@ -57,12 +60,25 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     share_route_models(&mut sections);
     let stages: Vec<Box<dyn Stage>> = SECTIONS
         .iter()
-        .filter_map(|(name, build)| sections.remove(*name).map(build))
+        .filter_map(|(name, build)| {
+            sections
+                .remove(*name)
+                .map(|section| build(section, &settings))
+        })
         .collect::<Result<_, _>>()?;
     if stages.is_empty() {
         return Err(ConfigError::new(NAME, "", "no filter is configured"));
     }
-    Ok(Stages::new(stages).with_client_identity(&identity))
+    Ok(Stages::new(stages).with_client_identity(&settings.client_identity))
+}
+
+/// Builds the stage of one filter's own module (`filter` is its section
+/// name) from its plugin configuration, as that module does.
+pub fn load_filter(filter: &str, bytes: &[u8]) -> Result<Stages, ConfigError> {
+    let Some((name, build)) = SECTIONS.iter().find(|(name, _)| *name == filter) else {
+        return Err(ConfigError::new(filter, "", "no such filter"));
+    };
+    single_stage(name, bytes, *build)
 }
 
 /// Gives the audit section, unless it names its own, the route table's exact
@@ -176,5 +192,61 @@ mod tests {
         assert!(load(br#"{"audit": {}, "client_identity": "x-jwt-sub"}"#).is_ok());
         assert!(load(b"[]").is_err());
         assert!(load(b"{}").is_err());
+    }
+
+    #[test]
+    fn the_top_level_prices_serve_every_section_and_conflict_with_a_sections_own() {
+        let price = r#"[{"model": "m", "input": 1, "output": 2}]"#;
+        assert!(load(
+            format!(r#"{{"prices": {price}, "audit": {{}}, "token_limit": {{}}}}"#).as_bytes()
+        )
+        .is_ok());
+        assert!(
+            load(
+                format!(
+                    r#"{{"audit": {{"prices": {price}}}, "token_limit": {{"prices": {price}}}}}"#
+                )
+                .as_bytes()
+            )
+            .is_ok(),
+            "the old spelling loads"
+        );
+        let err = load(
+            format!(
+                r#"{{"prices": {price}, "audit": {{}}, "token_limit": {{"prices": {price}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("token_limit", "prices")
+        );
+        let err = load(br#"{"prices": [{"model": "m", "input": 1}], "audit": {}}"#)
+            .err()
+            .unwrap();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("llm_gateway", "prices[0]")
+        );
+    }
+
+    #[test]
+    fn a_filters_own_module_takes_the_shared_settings_off_its_configuration() {
+        let config = br#"{"prices": [{"model": "m", "input": 1, "output": 2}], "client_identity": "x-user"}"#;
+        assert!(load_filter("token_limit", config).is_ok());
+        assert!(load_filter("pii_scan", config).is_ok());
+        let err = load_filter(
+            "audit",
+            br#"{"prices": [{"model": "", "input": 1, "output": 2}]}"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("audit", "prices[0]")
+        );
+        assert!(load_filter("audits", b"{}").is_err());
     }
 }

@@ -3,19 +3,24 @@
 
 use crate::limit::policy::{KeyPart, LimitPolicy};
 use llm_api::pricing::PriceMap;
+use std::rc::Rc;
 use wasm_glue::config::{check_header_name, parse_section};
-use wasm_glue::ConfigError;
+use wasm_glue::{ConfigError, ModuleSettings};
 
 /// The validated configuration.
 #[derive(Debug)]
 pub struct TokenLimitConfig {
     pub policy: LimitPolicy,
-    /// The built-in prices overlaid with `policy.prices`.
-    pub prices: PriceMap,
+    /// The module's price map ([`ModuleSettings::prices`]), or the one of
+    /// `policy.prices`, its older spelling.
+    pub prices: Rc<PriceMap>,
 }
 
 /// Parses and validates the policy; errors name the field.
-pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigError> {
+pub fn from_json(
+    value: serde_json::Value,
+    settings: &ModuleSettings,
+) -> Result<TokenLimitConfig, ConfigError> {
     let mut policy: LimitPolicy = parse_section(crate::NAME, value)?;
     // The one-level shorthand's fields are named as written, at the top.
     let one_level = policy.levels.is_empty();
@@ -34,8 +39,7 @@ pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigErr
             }
         }
     }
-    let prices = PriceMap::with(&policy.prices)
-        .map_err(|(i, message)| ConfigError::new(crate::NAME, format!("prices[{i}]"), message))?;
+    let prices = settings.prices(crate::NAME, policy.prices.as_deref())?;
     Ok(TokenLimitConfig { policy, prices })
 }
 
@@ -43,6 +47,10 @@ pub fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigErr
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn from_json(value: serde_json::Value) -> Result<TokenLimitConfig, ConfigError> {
+        super::from_json(value, &ModuleSettings::default())
+    }
 
     #[test]
     fn defaults_key_on_the_authenticated_client() {
@@ -82,5 +90,23 @@ mod tests {
         let config =
             from_json(json!({"key": ["client"], "global": {"on_failure": "closed"}})).unwrap();
         assert_eq!(config.policy.global.unwrap().domain, "llm-gateway");
+    }
+
+    #[test]
+    fn cost_budgets_price_by_the_top_level_table_or_the_old_spelling_not_both() {
+        let entry = json!([{"model": "m", "input": 1.0, "output": 5.0}]);
+        let mut plugin = json!({"prices": entry});
+        let settings = ModuleSettings::take(crate::NAME, &mut plugin).unwrap();
+        let config = super::from_json(json!({}), &settings).unwrap();
+        assert_eq!(config.prices.price(None, "m").map(|p| p.output), Some(5.0));
+        let config = from_json(json!({"prices": entry})).unwrap();
+        assert_eq!(config.prices.price(None, "m").map(|p| p.output), Some(5.0));
+        let err = super::from_json(json!({"prices": entry}), &settings).unwrap_err();
+        assert_eq!(err.field, "prices");
+        assert!(from_json(json!({}))
+            .unwrap()
+            .prices
+            .price(None, "m")
+            .is_none());
     }
 }

@@ -19,11 +19,14 @@ pub use stage::TokenLimit;
 /// The name of this filter in configuration, metrics and logs.
 pub const NAME: &str = "token_limit";
 
-/// Builds the stage from its JSON configuration.
+/// Builds the stage from its JSON configuration and its module's settings.
 pub fn stage(
     config: serde_json::Value,
+    settings: &wasm_glue::ModuleSettings,
 ) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
-    Ok(Box::new(TokenLimit::new(config::from_json(config)?)))
+    Ok(Box::new(TokenLimit::new(config::from_json(
+        config, settings,
+    )?)))
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "module"))]

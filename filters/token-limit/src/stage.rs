@@ -34,7 +34,7 @@ pub struct TokenLimit {
 struct Shared {
     policy: LimitPolicy,
     /// Prices for cost budgets (the map the audit filter prices records by).
-    prices: PriceMap,
+    prices: Rc<PriceMap>,
     limiter: Limiter,
     encodings: EncodingMap,
     /// Where this VM's next sweep of idle keys starts.

@@ -1,6 +1,8 @@
 //! Loading filter configuration with errors that name the bad field.
 
+use llm_api::pricing::{PriceEntry, PriceMap};
 use serde::de::DeserializeOwned;
+use std::rc::Rc;
 
 /// A configuration Envoy must refuse. Its message names the filter, the field
 /// (as a path such as `limits[1].tokens_per_minute`) and what is wrong, and it
@@ -73,7 +75,7 @@ pub const CLIENT_IDENTITY_KEY: &str = "client_identity";
 /// Takes `client_identity` off a plugin configuration: the header that names
 /// the authenticated client for every stage of the module (limits, audit,
 /// allow-lists), so that all of them use one identity.
-pub fn take_client_identity(
+fn take_client_identity(
     filter: &str,
     config: &mut serde_json::Value,
 ) -> Result<String, ConfigError> {
@@ -94,16 +96,105 @@ pub fn take_client_identity(
     Ok(header.to_owned())
 }
 
+/// The plugin configuration's key for the price table, beside a module's
+/// own fields (or the bundle's sections).
+pub const PRICES_KEY: &str = "prices";
+
+/// The settings of a plugin configuration that every stage of its module
+/// shares, taken off it before the stages are built from the rest: each is
+/// written once, so that no two stages can disagree on it.
+#[derive(Debug, Clone)]
+pub struct ModuleSettings {
+    /// The request header that names the authenticated client.
+    pub client_identity: String,
+    /// The built-in list prices overlaid with the top-level `prices`, when
+    /// the configuration has them.
+    prices: Option<Rc<PriceMap>>,
+}
+
+impl Default for ModuleSettings {
+    fn default() -> Self {
+        ModuleSettings {
+            client_identity: DEFAULT_CLIENT_IDENTITY.to_owned(),
+            prices: None,
+        }
+    }
+}
+
+impl ModuleSettings {
+    /// Takes `client_identity` and `prices` off a plugin configuration and
+    /// validates them; errors name `filter` and the field.
+    pub fn take(filter: &str, config: &mut serde_json::Value) -> Result<Self, ConfigError> {
+        let client_identity = take_client_identity(filter, config)?;
+        let prices = match config.as_object_mut().and_then(|c| c.remove(PRICES_KEY)) {
+            Some(value) => Some(Rc::new(price_map(filter, value)?)),
+            None => None,
+        };
+        Ok(ModuleSettings {
+            client_identity,
+            prices,
+        })
+    }
+
+    /// The price map a stage charges by, given its section's own `prices`
+    /// (`own`, the table's older per-filter spelling): the module's table,
+    /// else the section's, else the built-in list prices. A table in both
+    /// places is refused, naming the section's field, rather than one of
+    /// them silently winning.
+    pub fn prices(
+        &self,
+        section: &str,
+        own: Option<&[PriceEntry]>,
+    ) -> Result<Rc<PriceMap>, ConfigError> {
+        match (&self.prices, own) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                section,
+                PRICES_KEY,
+                "prices are set at the top level of the plugin configuration; \
+                 keep the one top-level `prices` table, shared by every filter",
+            )),
+            (Some(shared), None) => Ok(Rc::clone(shared)),
+            (None, Some(entries)) => Ok(Rc::new(PriceMap::with(entries).map_err(
+                |(i, message)| ConfigError::new(section, format!("{PRICES_KEY}[{i}]"), message),
+            )?)),
+            (None, None) => Ok(Rc::new(PriceMap::default())),
+        }
+    }
+}
+
+/// The price map of a `prices` table: the built-in list prices overlaid
+/// with its entries.
+fn price_map(filter: &str, value: serde_json::Value) -> Result<PriceMap, ConfigError> {
+    let entries: Vec<PriceEntry> = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            PRICES_KEY.to_owned()
+        } else {
+            format!("{PRICES_KEY}{path}")
+        };
+        ConfigError::new(filter, field, e.into_inner().to_string())
+    })?;
+    PriceMap::with(&entries)
+        .map_err(|(i, message)| ConfigError::new(filter, format!("{PRICES_KEY}[{i}]"), message))
+}
+
+/// A stage's builder: its section of the configuration, and the settings
+/// its module shares.
+pub type StageBuilder =
+    fn(serde_json::Value, &ModuleSettings) -> Result<Box<dyn crate::Stage>, ConfigError>;
+
 /// Builds the stages of a module holding one filter, whose plugin
-/// configuration is that filter's configuration (plus `client_identity`).
+/// configuration is that filter's configuration plus the shared settings
+/// ([`ModuleSettings`]).
 pub fn single_stage(
     filter: &str,
     bytes: &[u8],
-    build: fn(serde_json::Value) -> Result<Box<dyn crate::Stage>, ConfigError>,
+    build: StageBuilder,
 ) -> Result<crate::Stages, ConfigError> {
     let mut config = parse_json(filter, bytes)?;
-    let identity = take_client_identity(filter, &mut config)?;
-    Ok(crate::Stages::new(vec![build(config)?]).with_client_identity(&identity))
+    let settings = ModuleSettings::take(filter, &mut config)?;
+    Ok(crate::Stages::new(vec![build(config, &settings)?])
+        .with_client_identity(&settings.client_identity))
 }
 
 /// Checks that `name` is a lowercase HTTP header name, as Envoy stores them.
@@ -160,6 +251,78 @@ mod tests {
         let value = serde_json::json!({"limits": [], "limitz": 3});
         let err = parse_section::<Limits>("token-limit", value).unwrap_err();
         assert!(err.message.contains("unknown field `limitz`"), "{err}");
+    }
+
+    #[test]
+    fn the_top_level_prices_are_taken_off_and_shared() {
+        let mut config = serde_json::json!({
+            "prices": [{"model": "m", "input": 1.0, "output": 2.0}],
+            "client_identity": "x-user",
+            "collector": {}
+        });
+        let settings = ModuleSettings::take("audit", &mut config).unwrap();
+        assert_eq!(config, serde_json::json!({"collector": {}}));
+        assert_eq!(settings.client_identity, "x-user");
+        let audit = settings.prices("audit", None).unwrap();
+        let limits = settings.prices("token_limit", None).unwrap();
+        assert!(Rc::ptr_eq(&audit, &limits), "one table for every stage");
+        assert_eq!(audit.price(None, "m").map(|p| p.output), Some(2.0));
+        assert!(
+            audit.price(None, "gpt-4o-mini").is_some(),
+            "over the built-in list"
+        );
+    }
+
+    #[test]
+    fn a_sections_own_prices_load_unless_the_top_level_has_some() {
+        let own: Vec<PriceEntry> = serde_json::from_value(
+            serde_json::json!([{"model": "m", "input": 1.0, "output": 3.0}]),
+        )
+        .unwrap();
+        let none = ModuleSettings::take("x", &mut serde_json::json!({})).unwrap();
+        let map = none.prices("token_limit", Some(&own)).unwrap();
+        assert_eq!(map.price(None, "m").map(|p| p.output), Some(3.0));
+        assert!(none
+            .prices("audit", None)
+            .unwrap()
+            .price(None, "m")
+            .is_none());
+        let bad: Vec<PriceEntry> =
+            serde_json::from_value(serde_json::json!([{"model": "", "input": 1.0, "output": 3.0}]))
+                .unwrap();
+        let err = none.prices("audit", Some(&bad)).unwrap_err();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("audit", "prices[0]")
+        );
+
+        let mut config = serde_json::json!({"prices": []});
+        let top = ModuleSettings::take("llm_gateway", &mut config).unwrap();
+        let err = top.prices("token_limit", Some(&own)).unwrap_err();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("token_limit", "prices")
+        );
+        assert!(err.to_string().contains("top level"), "{err}");
+    }
+
+    #[test]
+    fn errors_in_the_top_level_prices_name_the_entry() {
+        let take = |value: serde_json::Value| {
+            ModuleSettings::take("llm_gateway", &mut serde_json::json!({"prices": value}))
+                .unwrap_err()
+        };
+        let err = take(
+            serde_json::json!([{"model": "m", "input": 1, "output": 1}, {"model": "n", "input": "free", "output": 1}]),
+        );
+        assert_eq!(err.field, "prices[1].input");
+        assert_eq!(err.filter, "llm_gateway");
+        let err = take(serde_json::json!([{"model": "m", "input": 1, "output": -1}]));
+        assert_eq!(err.field, "prices[0]");
+        let err = take(serde_json::json!({"model": "m"}));
+        assert_eq!(err.field, "prices");
+        let err = take(serde_json::json!([{"model": "m", "input": 1, "output": 1, "inputs": 2}]));
+        assert!(err.message.contains("unknown field `inputs`"), "{err}");
     }
 
     #[test]

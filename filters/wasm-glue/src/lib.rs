@@ -21,7 +21,7 @@ mod response;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use config::{parse_section, ConfigError};
+pub use config::{parse_section, ConfigError, ModuleSettings};
 pub use exchange::Exchange;
 pub use host::{Host, LogLevel, SharedConflict};
 pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Stages, Step};

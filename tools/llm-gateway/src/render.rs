@@ -43,6 +43,7 @@
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use wasm_glue::config::{CLIENT_IDENTITY_KEY, PRICES_KEY};
 
 /// How the suite's filters are loaded into Envoy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,10 @@ pub(crate) const WASM_FILTER_TYPE: &str =
 
 /// Where the production layout keeps secrets (`SECRETS_DIR` overrides it).
 const DEFAULT_SECRETS_DIR: &str = "/etc/llm-gateway/secrets";
+
+/// The settings of the filter configuration's top level that every module
+/// shares (`wasm_glue::config::ModuleSettings`).
+const SHARED_SETTINGS: [&str; 2] = [CLIENT_IDENTITY_KEY, PRICES_KEY];
 
 /// The separate modules, in chain order: (configuration section, module).
 pub(crate) const MODULES: [(&str, &str); 4] = [
@@ -266,23 +271,40 @@ impl Template {
                 "- {}",
                 self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters)
             )]),
-            // The one client identity setting goes to every module.
-            Layout::Separate => Ok(MODULES
+            Layout::Separate => MODULES
                 .iter()
                 .filter_map(|(section, module)| {
-                    let mut config = self.section(section)?.clone();
-                    if let (Some(identity), Some(fields)) =
-                        (self.filters.get("client_identity"), config.as_object_mut())
-                    {
-                        fields.insert("client_identity".to_owned(), identity.clone());
-                    }
-                    Some(format!(
-                        "- {}",
-                        self.wasm_filter(section, section, module, &config)
-                    ))
+                    let config = self.section(section)?;
+                    Some(self.module_configuration(section, config).map(|config| {
+                        format!("- {}", self.wasm_filter(section, section, module, &config))
+                    }))
                 })
-                .collect()),
+                .collect(),
         }
+    }
+
+    /// A separate module's plugin configuration: its section with the
+    /// settings the bundle shares among its sections (`client_identity`,
+    /// `prices`) copied in, since each module gets only its own. A section
+    /// with its own `prices` (the older spelling) beside the top-level ones
+    /// is refused, as the bundle refuses it.
+    fn module_configuration(&self, section: &str, config: &Value) -> Result<Value, String> {
+        let mut config = config.clone();
+        let Some(fields) = config.as_object_mut() else {
+            return Ok(config);
+        };
+        for key in SHARED_SETTINGS {
+            let Some(value) = self.filters.get(key) else {
+                continue;
+            };
+            if fields.contains_key(key) {
+                return Err(format!(
+                    "`{section}.{key}` and the top-level `{key}` are both set; keep the top-level one"
+                ));
+            }
+            fields.insert(key.to_owned(), value.clone());
+        }
+        Ok(config)
     }
 
     /// The API kind of a provider, from the route configuration.
@@ -872,6 +894,29 @@ mod tests {
         assert_eq!(out.lines().count(), 2);
         assert!(out.contains("/w/audit.wasm") && out.contains("/w/provider_rewrite.wasm"));
         assert!(!out.contains("pii_scan.wasm"));
+    }
+
+    #[test]
+    fn separate_modules_each_get_the_shared_settings() {
+        let mut t = template(Layout::Separate);
+        let prices = json!([{"model": "m", "input": 1, "output": 2}]);
+        t.filters["prices"] = prices.clone();
+        t.filters["client_identity"] = json!("x-user");
+        let out = t.render_text("${LLM_FILTERS}").unwrap();
+        for line in out.lines() {
+            let filter: Value = serde_json::from_str(&line[2..]).unwrap();
+            let config: Value = serde_json::from_str(
+                filter["typed_config"]["config"]["configuration"]["value"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(config["prices"], prices, "{line}");
+            assert_eq!(config["client_identity"], "x-user", "{line}");
+        }
+        t.filters["audit"]["prices"] = prices;
+        let err = t.render_text("${LLM_FILTERS}").unwrap_err();
+        assert!(err.contains("`audit.prices`"), "{err}");
     }
 
     #[test]

@@ -19,7 +19,6 @@ use crate::render::{BUNDLE_NAME, BUNDLE_WASM, MODULES, WASM_FILTER_TYPE};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
-use wasm_glue::config::{parse_json, take_client_identity, CLIENT_IDENTITY_KEY};
 use wasm_glue::ConfigError;
 
 /// Top-level keys that make a document an Envoy config or a Kubernetes
@@ -82,20 +81,14 @@ impl Module {
     }
 
     /// Loads a plugin configuration as the module does when Envoy
-    /// configures it. A filter's own module reads its JSON and its
-    /// `client_identity`, then builds its stage from the rest, as the
-    /// bundle builds it from that filter's section: so its configuration
-    /// is loaded as the bundle's with that section alone.
+    /// configures it.
     pub fn load(self, configuration: &[u8]) -> Result<(), ConfigError> {
-        let bundle = match self {
-            Module::Bundle => return llm_gateway_suite::load(configuration).map(drop),
+        match self {
+            Module::Bundle => llm_gateway_suite::load(configuration).map(drop),
             Module::Filter(section) => {
-                let mut config = parse_json(section, configuration)?;
-                let identity = take_client_identity(section, &mut config)?;
-                serde_json::json!({section: config, CLIENT_IDENTITY_KEY: identity})
+                llm_gateway_suite::load_filter(section, configuration).map(drop)
             }
-        };
-        llm_gateway_suite::load(bundle.to_string().as_bytes()).map(drop)
+        }
     }
 }
 

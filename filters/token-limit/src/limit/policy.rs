@@ -213,11 +213,11 @@ pub struct LimitPolicy {
     /// shared data; the limits then live in the service's configuration.
     #[serde(default)]
     pub global: Option<GlobalMode>,
-    /// Prices (US dollars per million tokens) that replace or add to the
-    /// built-in list prices for `cost_usd_per_month`; the same shape and
-    /// built-in map as the audit filter's, so both agree on costs.
+    /// The older spelling of the plugin configuration's top-level `prices`
+    /// (one table for cost budgets and the audit's costs), loaded when that
+    /// is absent.
     #[serde(default)]
-    pub prices: Vec<PriceEntry>,
+    pub prices: Option<Vec<PriceEntry>>,
     /// What a model without a price costs under a cost budget.
     #[serde(default)]
     pub unpriced_models: Unpriced,
