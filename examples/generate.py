@@ -325,13 +325,29 @@ def dump_all(docs, header):
     return header + "---\n".join(parts)
 
 
+# The filter configuration's top-level settings that every filter shares; a
+# separate module gets them in its own configuration, as `llm-gateway render`
+# gives them (the bundle reads them beside its sections).
+SHARED_SETTINGS = ("client_identity", "prices")
+
+
+def module_config(filters, section):
+    config = dict(filters[section])
+    for key in SHARED_SETTINGS:
+        if key in filters:
+            if key in config:
+                raise SystemExit(f"{section}.{key} and the top-level {key} are both set; keep the top-level one")
+            config[key] = filters[key]
+    return config
+
+
 def istio_wasmplugins(values):
     configs = istio_plugin_configs(values)
     why = "".join(f"#   {'.'.join(path)}: {reason}\n" for path, _, reason in ISTIO_OVERRIDES)
     header = GENERATED.format(sources="envoy/filters/production.json")
     header += ("# One WasmPlugin per filter, in chain order. Differences from production.json:\n" + why +
                "#   provider_rewrite.providers.*.cluster: Istio's outbound cluster of each provider\n")
-    docs = [wasmplugin(f"llm-gateway-{image}", section, f"llm-gateway-{image}", configs[section], values)
+    docs = [wasmplugin(f"llm-gateway-{image}", section, f"llm-gateway-{image}", module_config(configs, section), values)
             for section, _module, image in MODULES]
     return dump_all(docs, header)
 

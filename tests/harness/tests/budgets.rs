@@ -1,13 +1,14 @@
 //! Budgets a hostile client cannot get around, through a real Envoy: limits
 //! at several levels at once (a client cap that rotating or omitting agent
 //! ids cannot multiply), a missing key part that never merges clients, key
-//! values bounded, cost budgets that never let a call through free, and
-//! output reserved at admission so that concurrent answers cannot overshoot
-//! an output limit.
+//! values bounded, cost budgets that never let a call through free and that
+//! charge what the audit records say a call cost, and output reserved at
+//! admission so that concurrent answers cannot overshoot an output limit.
 
 use gateway_harness::curl::{curl, Response};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const INTERN: &str = "authorization: Bearer demo-intern-key";
 const DEMO: &str = "authorization: Bearer demo-key";
@@ -264,6 +265,86 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
     assert!(
         (2..=10).contains(&admitted),
         "$0.10 buys a few calls at the default price, got {admitted}"
+    );
+}
+
+/// A model priced only in the plugin configuration's one top-level `prices`
+/// table is charged that price by a cost budget and in the audit record:
+/// the budget runs out exactly when the records' costs say it is spent.
+#[test]
+fn the_top_level_price_table_serves_cost_budgets_and_the_audit() {
+    let dir = RunDir::new("budgets-shared-prices-filters").unwrap();
+    let options = StackOptions::demo_with_filters("budgets-shared-prices", &dir, |filters| {
+        assert!(filters["audit"].get("prices").is_none());
+        assert!(filters["token_limit"].get("prices").is_none());
+        // $0.001 a token: a call of ~10 tokens in and 10 out costs ~$0.02.
+        filters["prices"] = json!([{"model": "house-model-1", "input": 1000, "output": 1000}]);
+        filters["token_limit"]["levels"][1]["overrides"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.1}}));
+    })
+    .unwrap();
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let body = r#"{"model":"openai/house-model-1","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let args = ["-H", "x-agent-id: budget-1", "-H", "x-fake-reply-words: 10"];
+    let mut admitted = Vec::new();
+    let rejection = loop {
+        let response = post(&stack, "/v1/chat/completions", body, DEMO, &args);
+        match response.status {
+            200 => admitted.push(response.header("x-request-id").unwrap().to_owned()),
+            429 => break response,
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+        assert!(admitted.len() < 20, "the budget never ran out");
+    };
+    let message = rejection.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("a cost budget of $0.10 per 30 days"),
+        "{message}"
+    );
+    assert_eq!(rejection.header("x-ratelimit-level"), Some("agent"));
+
+    let records = stack
+        .fake
+        .collected_records(admitted.len() + 1, Duration::from_secs(20))
+        .unwrap();
+    let mut spent = 0.0;
+    let mut most = 0.0_f64;
+    for id in &admitted {
+        let record = records
+            .iter()
+            .find(|r| r["request_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no record for {id}: {records:?}"));
+        let usage = &record["tokens"]["usage"];
+        let tokens = usage["input"].as_u64().unwrap() + usage["output"].as_u64().unwrap();
+        let cost = record["cost_usd"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("the audit has no price: {record}"));
+        assert!(
+            (cost - tokens as f64 * 0.001).abs() < 1e-9,
+            "{cost} is not {tokens} tokens at $0.001: {record}"
+        );
+        spent += cost;
+        most = most.max(cost);
+    }
+    // Each call is admitted only while the budget holds what it reserves
+    // (its input and 16 output tokens) and then charged its reported usage:
+    // the admitted calls' recorded costs fit the budget, and one more call
+    // would not have.
+    assert!(spent <= 0.1 + 1e-9, "charged past the budget: ${spent}");
+    let reserve = most + 16.0 * 0.001;
+    assert!(
+        spent + reserve > 0.1,
+        "refused with ${spent} of $0.10 spent, calls costing at most ${most}"
+    );
+    assert!(
+        (2..=8).contains(&admitted.len()),
+        "$0.10 buys a few calls at $0.001 a token, got {}",
+        admitted.len()
     );
 }
 
