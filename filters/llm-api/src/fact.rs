@@ -155,7 +155,7 @@ pub struct Target {
 /// A fallback chain's providers in order, the route's own target first: the
 /// translate stage on the chain's cluster looks up the provider each
 /// attempt reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FallbackChain(pub Vec<Target>);
 

@@ -110,7 +110,7 @@ impl TranslateStream {
         if let Some(provider) =
             host.upstream_host_metadata(ENDPOINT_METADATA.0, ENDPOINT_METADATA.1)
         {
-            let FallbackChain(chain) = host.json_fact().unwrap_or(FallbackChain(Vec::new()));
+            let FallbackChain(chain) = host.json_fact().unwrap_or_default();
             return match chain.into_iter().find(|t| t.provider == provider) {
                 Some(target) => Ok(Some(target)),
                 None => Err(ApiError::new(

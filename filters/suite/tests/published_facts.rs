@@ -190,12 +190,13 @@ fn every_fact_has_exactly_one_publisher() {
 /// names and its "set by" column.
 fn docs_fact_table() -> Vec<(Vec<String>, String)> {
     let docs = std::fs::read_to_string(root().join("docs/architecture.md")).unwrap();
-    let mut lines = docs
+    let table = docs
         .lines()
         .skip_while(|line| !line.starts_with("| fact | set by | value |"))
-        .skip(2);
+        .skip(2)
+        .take_while(|line| line.starts_with('|'));
     let mut rows = Vec::new();
-    for line in lines.by_ref().take_while(|line| line.starts_with('|')) {
+    for line in table {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let facts = cells[1]
             .split('`')
@@ -238,9 +239,9 @@ fn the_docs_fact_table_lists_every_fact_with_its_publisher() {
     );
 }
 
-/// The files that name facts outside the filters' code: the Envoy configs
-/// and their filter configs, the deployment examples, the docs, and the
-/// harness and Python tests that render or read configs.
+/// The files that may name facts: the Envoy configs and their filter
+/// configs, the deployment examples, the docs, the harness and Python tests
+/// that render or read configs, and the filters' sources (doc comments).
 fn files_naming_facts() -> Vec<PathBuf> {
     fn walk(path: &Path, files: &mut Vec<PathBuf>) {
         if path.is_dir() {
@@ -257,7 +258,7 @@ fn files_naming_facts() -> Vec<PathBuf> {
         "envoy",
         "examples",
         "docs",
-        "tests/harness/src",
+        "tests/harness",
         "tests/python",
         "filters",
     ] {

@@ -106,3 +106,25 @@ impl dyn Host + '_ {
         serde_json::from_str(&self.fact(T::FACT)?).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::tests::FakeHost;
+    use llm_api::fact::PiiRoute;
+
+    #[test]
+    fn a_json_fact_is_read_back_as_its_type_and_a_bad_one_as_absent() {
+        let mut envoy = FakeHost::default();
+        let host: &mut dyn Host = &mut envoy;
+        assert_eq!(host.json_fact::<PiiRoute>(), None);
+        let route = PiiRoute {
+            provider: "local".into(),
+            model: Some("llama".into()),
+        };
+        host.set_json_fact(&route);
+        assert_eq!(host.json_fact::<PiiRoute>(), Some(route));
+        host.set_fact(Fact::PiiRoute, r#"{"model": "llama"}"#);
+        assert_eq!(host.json_fact::<PiiRoute>(), None, "no provider");
+    }
+}
