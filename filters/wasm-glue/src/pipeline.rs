@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
-use llm_api::{ApiError, ApiKind, ErrorKind, LlmRequest};
+use llm_api::{ApiError, ApiKind, ErrorKind, Fact, LlmRequest};
 use std::rc::Rc;
 
 /// A filter of the suite: its validated configuration, shared by every
@@ -27,7 +27,7 @@ pub trait Stage {
     /// the same module reading one that was not published takes it as
     /// absent without asking Envoy, so a fact listed here must be set by no
     /// other filter.
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[]
     }
     /// Runs once per VM when the configuration is loaded, before traffic
@@ -208,7 +208,7 @@ pub struct Stages {
     /// `llm_gateway.<stage>.requests`, counted for every request a stage sees.
     request_counters: Vec<String>,
     /// Every fact some stage of the module publishes.
-    published: Vec<&'static str>,
+    published: Vec<Fact>,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
 }
@@ -510,7 +510,7 @@ pub(crate) mod tests {
         pub(crate) response_headers: HashMap<String, String>,
         pub(crate) counters: HashMap<String, u64>,
         pub(crate) shared: HashMap<String, (Vec<u8>, u32)>,
-        pub(crate) facts: HashMap<String, String>,
+        pub(crate) facts: HashMap<Fact, String>,
         pub(crate) queues: Vec<(String, std::collections::VecDeque<Vec<u8>>)>,
     }
 
@@ -531,11 +531,11 @@ pub(crate) mod tests {
             };
         }
         fn clear_route_cache(&mut self) {}
-        fn set_fact(&mut self, name: &str, value: &str) {
-            self.facts.insert(name.to_owned(), value.to_owned());
+        fn set_fact(&mut self, fact: Fact, value: &str) {
+            self.facts.insert(fact, value.to_owned());
         }
-        fn fact(&self, name: &str) -> Option<String> {
-            self.facts.get(name).cloned()
+        fn fact(&self, fact: Fact) -> Option<String> {
+            self.facts.get(&fact).cloned()
         }
         fn upstream_host_metadata(&self, _namespace: &str, _key: &str) -> Option<String> {
             None

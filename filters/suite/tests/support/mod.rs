@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each includer uses a different part
 
+use llm_api::Fact;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
@@ -15,7 +16,7 @@ use wasm_glue::{BodyNeed, Host, LogLevel, Pipeline, SharedConflict, Stages};
 #[derive(Default)]
 pub struct MemoryHost {
     pub shared: HashMap<String, (Vec<u8>, u32)>,
-    pub facts: HashMap<String, String>,
+    pub facts: HashMap<Fact, String>,
     pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
     pub calls: Cell<u64>,
     /// While set, each call is also listed by kind and name (`fact llm.provider`,
@@ -57,13 +58,13 @@ impl Host for MemoryHost {
     fn clear_route_cache(&mut self) {
         self.call(|| "clear_route_cache".to_owned());
     }
-    fn set_fact(&mut self, name: &str, value: &str) {
-        self.call(|| format!("set_fact {name}"));
-        self.facts.insert(name.to_owned(), value.to_owned());
+    fn set_fact(&mut self, fact: Fact, value: &str) {
+        self.call(|| format!("set_fact {}", fact.name()));
+        self.facts.insert(fact, value.to_owned());
     }
-    fn fact(&self, name: &str) -> Option<String> {
-        self.call(|| format!("fact {name}"));
-        self.facts.get(name).cloned()
+    fn fact(&self, fact: Fact) -> Option<String> {
+        self.call(|| format!("fact {}", fact.name()));
+        self.facts.get(&fact).cloned()
     }
     fn upstream_host_metadata(&self, _: &str, _: &str) -> Option<String> {
         self.call(|| "upstream_host_metadata".to_owned());
