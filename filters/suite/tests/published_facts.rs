@@ -259,6 +259,7 @@ fn files_naming_facts() -> Vec<PathBuf> {
         "examples",
         "docs",
         "tests/harness",
+        "tools",
         "tests/python",
         "filters",
     ] {
