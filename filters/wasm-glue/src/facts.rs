@@ -121,11 +121,11 @@ impl Host for FactsHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::FakeHost;
+    use crate::testing::MemoryHost;
 
     #[test]
     fn published_facts_are_read_back_without_the_host_and_still_published() {
-        let mut envoy = FakeHost::default();
+        let mut envoy = MemoryHost::default();
         envoy
             .facts
             .insert("llm.attempt.model".into(), "from-upstream".into());
