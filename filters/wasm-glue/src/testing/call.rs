@@ -394,3 +394,105 @@ impl MemoryHost {
         call.finish(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Host;
+    use crate::{Exchange, Flow, Stage, StageStream};
+    use serde_json::json;
+
+    /// Sets a header in every callback, publishes the request's `tag`
+    /// header as a fact, and upper-cases a JSON response's `text`.
+    struct Marker;
+
+    impl Stage for Marker {
+        fn name(&self) -> &'static str {
+            "marker"
+        }
+        fn stream(&self) -> Box<dyn StageStream> {
+            Box::new(Marker)
+        }
+    }
+
+    impl StageStream for Marker {
+        fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+            host.set_request_header("x-at-headers", Some("1"));
+            if let Some(tag) = ex.request_header("tag") {
+                host.set_fact("llm.api", tag);
+            }
+            Flow::Continue
+        }
+        fn on_request(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+            host.set_request_header("x-at-body", Some("1"));
+            Flow::Continue
+        }
+        fn on_response_headers(&mut self, _ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+            host.set_response_header("x-at-response-headers", Some("1"));
+            Flow::Continue
+        }
+        fn reads_response(&self, _ex: &Exchange) -> bool {
+            true
+        }
+        fn rewrites_response(&self, _ex: &Exchange) -> bool {
+            true
+        }
+        fn on_response(&mut self, ex: &mut Exchange, host: &mut dyn Host) {
+            host.set_response_header("x-at-response-body", Some("1"));
+            if let Some(body) = ex.response_mut() {
+                body["text"] = "LOUD".into();
+            }
+        }
+    }
+
+    fn stages() -> Rc<Stages> {
+        Rc::new(Stages::new(vec![Box::new(Marker)]))
+    }
+
+    fn chat(tag: &str) -> ClientRequest {
+        ClientRequest::post("/v1/chat/completions")
+            .header("tag", tag)
+            .json(&json!({"model": "m", "messages": []}))
+    }
+
+    #[test]
+    fn headers_change_only_in_their_own_callback_as_in_envoy() {
+        let mut host = MemoryHost::default();
+        let out = host.call(
+            &stages(),
+            &chat("a").in_chunks(4),
+            &ProviderResponse::json(200, &json!({"text": "quiet"})).in_chunks(3),
+        );
+        let upstream = out.upstream.as_ref().unwrap();
+        assert_eq!(upstream.header("x-at-headers"), Some("1"));
+        assert_eq!(upstream.header("x-at-body"), None);
+        assert_eq!(upstream.json(), json!({"model": "m", "messages": []}));
+        assert_eq!(out.header("x-at-response-headers"), Some("1"));
+        assert_eq!(out.header("x-at-response-body"), None);
+        assert_eq!(
+            out.header("content-length"),
+            None,
+            "the answer is rewritten"
+        );
+        assert_eq!(out.json(), json!({"text": "LOUD"}));
+        let logs = host.log_lines();
+        assert_eq!(logs.len(), 2, "{logs:?}");
+        assert!(logs.iter().all(|l| l.ends_with("; ignored")));
+    }
+
+    #[test]
+    fn streams_in_flight_keep_their_own_facts_and_headers() {
+        let stages = stages();
+        let mut host = MemoryHost::default();
+        let mut a = Call::start(&stages, &mut host, &chat("a"));
+        let b = Call::start(&stages, &mut host, &chat("b"));
+        a.respond(&mut host, &ProviderResponse::json(200, &json!({})));
+        let b = b.finish(&mut host);
+        let a = a.finish(&mut host);
+        assert_eq!(a.fact("llm.api"), Some("a"));
+        assert_eq!(b.fact("llm.api"), Some("b"));
+        assert_eq!(a.status, Some(200));
+        assert_eq!(b.status, None, "b ended without an answer");
+        assert_eq!(host.fact_value("llm.api"), Some("a"), "the last to finish");
+    }
+}
