@@ -275,7 +275,7 @@ fn requests_it_cannot_route_get_a_400_in_the_callers_format() {
         "INVALID_ARGUMENT",
         "Gemini's shape"
     );
-    assert!(host.facts.get("llm.cluster").is_none());
+    assert!(!host.facts.contains_key("llm.cluster"));
 }
 
 #[test]
