@@ -171,8 +171,8 @@ impl MemoryHost {
             .collect()
     }
 
-    /// Puts `state` in place of the host's stream state, returning the
-    /// host's.
+    /// Exchanges the host's stream state (header maps, facts) with
+    /// `state`.
     pub(crate) fn swap_stream(&mut self, state: &mut StreamState) {
         std::mem::swap(&mut self.request_headers, &mut state.request_headers);
         std::mem::swap(&mut self.response_headers, &mut state.response_headers);
