@@ -4,7 +4,8 @@
 #   make test    unit tests, config validation, end-to-end tests through real
 #                Envoy, and the Python SDK tests
 #   make wasm    build the .wasm modules into build/wasm/
-#   make configs render the Envoy config templates into build/envoy/
+#   make configs render the Envoy config templates into build/envoy/ and validate
+#                their filter configurations (target/debug/llm-gateway)
 #   make examples regenerate the deployment examples' Envoy configs (examples/generate.py)
 #   make oci     build the .wasm images of the Istio and Kubernetes examples (needs Docker)
 #   make soak    the long reliability runs (docs/reliability.md)
@@ -66,8 +67,10 @@ wasm-profile: wasm-target
 	@mkdir -p build/wasm-profile
 	@cp target/span-profile/$(WASM_TARGET)/release/llm_gateway_suite.wasm build/wasm-profile/
 
+# The fake providers and the operator tool, target/debug/llm-gateway (render,
+# validate, demo, up, usage).
 tools:
-	cargo build -p fake-provider -p gateway-harness
+	cargo build -p fake-provider -p llm-gateway
 
 # The benchmark's load generator and a release build of the fake provider, so
 # that the upstream is never what limits a benchmark (also used by the short
@@ -86,8 +89,9 @@ bench: wasm tools bench-tools venv
 configs: tools
 	@mkdir -p build/envoy
 	@for t in demo production; do \
-		target/debug/gateway-stack render --template envoy/$$t.yaml --filters envoy/filters/$$t.json \
+		target/debug/llm-gateway render --template envoy/$$t.yaml --filters envoy/filters/$$t.json \
 			--out build/envoy/$$t.yaml $(RENDER_SETS) || exit 1; \
+		target/debug/llm-gateway validate build/envoy/$$t.yaml >/dev/null || exit 1; \
 		echo "build/envoy/$$t.yaml"; \
 	done
 
@@ -118,7 +122,7 @@ oci-push: oci
 	@set -e; for p in $(OCI_PLUGINS); do $(DOCKER) push $(OCI_REGISTRY)/llm-gateway-$${p#*:}:$(OCI_TAG); done
 
 demo: wasm tools venv
-	target/debug/gateway-stack demo
+	target/debug/llm-gateway demo
 
 test: wasm crash-bundle tools bench-tools venv
 	$(MAKE) --no-print-directory lint test-rust test-fuzz test-python
@@ -133,7 +137,7 @@ test-fuzz:
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 test-python:
-	GATEWAY_STACK=target/debug/gateway-stack $(VENV)/bin/pytest -q tests/python
+	LLM_GATEWAY_BIN=target/debug/llm-gateway $(VENV)/bin/pytest -q tests/python
 
 # Style and the workspace's deny lints (Cargo.toml), enforced by `make test`:
 # rustfmt's defaults (rustfmt.toml) over both workspaces, then clippy natively

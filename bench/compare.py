@@ -61,8 +61,8 @@ LOG_FORMAT = ",".join(f"%COMMON_DURATION(DS_RX_BEG:{e}:us)%" for e in EVENTS)
 
 
 def target(module):
-    """Bare Envoy for None, else the bundle (the DESIGN.md budgets'
-    configuration) loading `module`."""
+    """Bare Envoy for None, else the bundle (the configuration of the
+    budgets, docs/benchmarks.md) loading `module`."""
     by_name = {t["name"]: t for t in run.targets()}
     if module is None:
         return dict(by_name["bare"])

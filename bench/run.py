@@ -9,7 +9,7 @@ one run on loopback.
 
 Targets: the upstream itself (`direct`), bare Envoy (same version, no wasm),
 Envoy with each filter's own module alone, Envoy with the bundle (all four
-stages, default configuration: the DESIGN.md budgets), the bundle with exact
+stages, default configuration: the budgets in docs/benchmarks.md), the bundle with exact
 token counting on every request, the bundle with global token limits (Envoy's
 ratelimit filter, our rate-limit service, Redis), the whole demo gateway (client keys,
 access logs, key injection, fallback chain), LiteLLM proxy and the Portkey
@@ -56,7 +56,7 @@ ENVOY = ROOT / ".venv/bin/envoy"
 LOAD = ROOT / "target/release/llm-load"
 FAKE = ROOT / "target/release/fake-provider"
 RATELIMIT = ROOT / "target/release/ratelimit-service"
-RENDER = ROOT / "target/debug/gateway-stack"
+RENDER = ROOT / "target/debug/llm-gateway"
 WORKERS = 2
 MODEL = "gpt-4o-mini"
 
@@ -272,7 +272,7 @@ def customise(config, target, workdir):
 
 
 def demo_target(target, workdir):
-    """The whole demo gateway as `gateway-stack up` runs it (its own
+    """The whole demo gateway as `llm-gateway up` runs it (its own
     secrets, its own fake provider from the same release build)."""
     with gateway(workdir, target["filters"], env={"FAKE_PROVIDER_BIN": str(FAKE)}) as info:
         yield (f"http://{info['gateway']}/v1/chat/completions", {"authorization": "Bearer demo-key"},
@@ -577,7 +577,7 @@ def plot(results, opts, path):
     bare = next(r for r in results if r["name"] == "bare")
     w = "2k"
     fig_, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-    fig_.suptitle("2 KB chat completions; dashed lines: the DESIGN.md budgets")
+    fig_.suptitle("2 KB chat completions; dashed lines: the budgets")
     ratios = [throughput_ratio(r, bare, w) or 0 for r in shown]
     colors = ["#888" if r["name"] == "bare" else "#c55" if r["name"] in ("litellm", "portkey") else "#47a" for r in shown]
     axes[0].barh(labels, ratios, color=colors)

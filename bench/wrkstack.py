@@ -34,7 +34,7 @@ def demo_filters():
 
 @contextlib.contextmanager
 def gateway(workdir, filters, env=None):
-    """`gateway-stack up` with `filters` (the bundle, 2 workers) until the
+    """`llm-gateway up` with `filters` (the bundle, 2 workers) until the
     block ends, with `env` added to its environment (e.g.
     `FAKE_PROVIDER_BIN`); yields the stack's info (addresses, pids)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -42,7 +42,7 @@ def gateway(workdir, filters, env=None):
     filters_file.write_text(json.dumps(filters))
     info_file = workdir / "info.json"
     info_file.unlink(missing_ok=True)
-    binary = os.environ.get("GATEWAY_STACK", str(ROOT / "target/debug/gateway-stack"))
+    binary = os.environ.get("LLM_GATEWAY_BIN", str(ROOT / "target/debug/llm-gateway"))
     proc = subprocess.Popen(
         [binary, "up", "--info-file", str(info_file), "--filters", str(filters_file)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
@@ -51,7 +51,7 @@ def gateway(workdir, filters, env=None):
         deadline = time.monotonic() + 60
         while not info_file.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gateway-stack did not come up")
+                raise RuntimeError("llm-gateway did not come up")
             time.sleep(0.05)
         yield json.loads(info_file.read_text())
     finally:
@@ -87,7 +87,8 @@ def run_wrk(url, lua, seconds, connections=1):
 
 
 def chat_2kb(stream=False):
-    """An OpenAI chat request of about 2 KB (the DESIGN.md request)."""
+    """An OpenAI chat request of about 2 KB (the request of the budgets in
+    docs/benchmarks.md)."""
     turn = "Could you summarise the attached quarterly report and list the three main risks it names? "
     messages = [{"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."}]
     for i in range(6):

@@ -1,6 +1,6 @@
 """Generates the deployment examples' Envoy configuration from the one source
 of truth: the templates `envoy/*.yaml` and the filter configurations
-`envoy/filters/*.json`, rendered by `gateway-stack render`.
+`envoy/filters/*.json`, rendered by `llm-gateway render`.
 
     .venv/bin/python examples/generate.py            # rewrite the generated files (`make examples`)
     .venv/bin/python examples/generate.py --check    # exit 1 if one is stale (`make test` runs this)
@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 ENVOY = ROOT / "envoy"
-GATEWAY_STACK = Path(os.environ.get("GATEWAY_STACK", ROOT / "target/debug/gateway-stack"))
+LLM_GATEWAY_BIN = Path(os.environ.get("LLM_GATEWAY_BIN", ROOT / "target/debug/llm-gateway"))
 
 # Where the examples put things inside their containers.
 CONFIG_DIR = "/etc/llm-gateway"
@@ -173,18 +173,18 @@ def derive(template, *overlays, keep_header=True):
 
 
 def render(template_text, filters, sets, layout="bundle", wasm_dir=WASM_DIR):
-    """gateway-stack render of a template given as text."""
+    """`llm-gateway render` of a template given as text."""
     with tempfile.TemporaryDirectory() as tmp:
         template = Path(tmp) / "template.yaml"
         out = Path(tmp) / "out.yaml"
         template.write_text(template_text)
-        command = [str(GATEWAY_STACK), "render", "--template", str(template), "--filters", str(filters),
+        command = [str(LLM_GATEWAY_BIN), "render", "--template", str(template), "--filters", str(filters),
                    "--out", str(out), "--layout", layout, "--wasm-dir", wasm_dir]
         for name, value in sets.items():
             command += ["--set", f"{name}={value}"]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise SystemExit(f"gateway-stack render failed: {result.stderr}")
+            raise SystemExit(f"llm-gateway render failed: {result.stderr}")
         return out.read_text()
 
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Renders the gateway's Envoy config, secrets and .wasm files into OUT_DIR (in
 # the compose stack: the volume Envoy mounts at /etc/llm-gateway), from the
-# template envoy.yaml beside this script and envoy/filters/demo.json.
+# template envoy.yaml beside this script and envoy/filters/demo.json, and
+# validates the filter configurations in it, with the llm-gateway tool.
 #
 # Environment (all optional; compose passes your .env):
 #   <P>_UPSTREAM   e.g. OPENAI_UPSTREAM=https://api.openai.com: send that provider's
@@ -12,7 +13,7 @@
 #   GATEWAY_CLIENT_KEYS  "key:client,key:client": the keys clients may use
 #                  (default demo-key:demo,demo-intern-key:intern)
 # The tests run this script outside any container, with these overridden:
-#   OUT_DIR, TEMPLATE, FILTERS, WASM_SRC, GATEWAY_STACK, FAKE_PROVIDER_HOST,
+#   OUT_DIR, TEMPLATE, FILTERS, WASM_SRC, LLM_GATEWAY_BIN, FAKE_PROVIDER_HOST,
 #   FAKE_PROVIDER_PORT, COLLECTOR_HOST, LISTENER_ADDRESS, LISTENER_PORT, ADMIN_PORT, OPS_PORT
 set -euo pipefail
 
@@ -20,7 +21,7 @@ OUT_DIR=${OUT_DIR:-/etc/llm-gateway}
 TEMPLATE=${TEMPLATE:-/opt/llm-gateway/envoy.yaml}
 FILTERS=${FILTERS:-/opt/llm-gateway/filters.json}
 WASM_SRC=${WASM_SRC:-/opt/llm-gateway/wasm}
-GATEWAY_STACK=${GATEWAY_STACK:-gateway-stack}
+LLM_GATEWAY_BIN=${LLM_GATEWAY_BIN:-llm-gateway}
 FAKE_PROVIDER_HOST=${FAKE_PROVIDER_HOST:-fake-provider}
 FAKE_PROVIDER_PORT=${FAKE_PROVIDER_PORT:-10080}
 GATEWAY_CLIENT_KEYS=${GATEWAY_CLIENT_KEYS:-demo-key:demo,demo-intern-key:intern}
@@ -96,7 +97,10 @@ for provider in openai anthropic gemini azure; do
   echo "render-config: $provider -> $url"
 done
 
-"$GATEWAY_STACK" render --template "$TEMPLATE" --filters "$FILTERS" --out "$OUT_DIR/envoy.yaml" \
+"$LLM_GATEWAY_BIN" render --template "$TEMPLATE" --filters "$FILTERS" --out "$OUT_DIR/envoy.yaml" \
   --layout bundle --wasm-dir "$OUT_DIR/wasm" "${sets[@]}"
+# The filters' own configuration loading: a bad field is named here, before
+# Envoy starts.
+"$LLM_GATEWAY_BIN" validate "$OUT_DIR/envoy.yaml" >/dev/null
 chmod 0644 "$OUT_DIR/envoy.yaml"
 echo "render-config: wrote $OUT_DIR/envoy.yaml"

@@ -1,5 +1,5 @@
 """Starts the demo gateway (real Envoy, the real .wasm files, the fake
-providers) once for the session with `gateway-stack up`, on free ports, and
+providers) once for the session with `llm-gateway up`, on free ports, and
 stops it afterwards."""
 
 import json
@@ -21,10 +21,10 @@ def gateway(tmp_path_factory):
 
 
 def start_gateway(tmp_path_factory, filters=None, layout=None):
-    """Runs `gateway-stack up` (optionally with another filters file, or the
+    """Runs `llm-gateway up` (optionally with another filters file, or the
     `separate` modules layout) until the generator is closed."""
     info_file = tmp_path_factory.mktemp("gateway") / "info.json"
-    binary = os.environ.get("GATEWAY_STACK", str(ROOT / "target/debug/gateway-stack"))
+    binary = os.environ.get("LLM_GATEWAY_BIN", str(ROOT / "target/debug/llm-gateway"))
     extra = ["--filters", str(filters)] if filters else []
     extra += ["--layout", layout] if layout else []
     proc = subprocess.Popen(
@@ -37,13 +37,13 @@ def start_gateway(tmp_path_factory, filters=None, layout=None):
         deadline = time.monotonic() + 60
         while not info_file.exists():
             if proc.poll() is not None:
-                raise RuntimeError(f"gateway-stack exited: {proc.stdout.read().decode()}")
+                raise RuntimeError(f"llm-gateway exited: {proc.stdout.read().decode()}")
             if time.monotonic() > deadline:
-                raise RuntimeError("gateway-stack did not come up within 60 s")
+                raise RuntimeError("llm-gateway did not come up within 60 s")
             time.sleep(0.05)
         yield Gateway(json.loads(info_file.read_text()))
     finally:
-        # Envoy and the fake providers die with gateway-stack (PR_SET_PDEATHSIG).
+        # Envoy and the fake providers die with llm-gateway (PR_SET_PDEATHSIG).
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
 

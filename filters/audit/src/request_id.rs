@@ -32,20 +32,21 @@ impl Default for RequestIds {
 }
 
 impl RequestIds {
-    /// The next id, shaped as a UUID (`8-4-4-4-12` hex digits).
+    /// The next id, shaped as a UUID (`8-4-4-4-12` hex digits): the prefix,
+    /// then the counter. Written digit by digit: this runs on every call.
     pub fn next(&self) -> String {
         let n = self.next.get();
         self.next.set(n.wrapping_add(1));
-        let hex = format!("{:016x}{n:016x}", self.prefix);
-        let part = |range: std::ops::Range<usize>| hex.get(range).unwrap_or_default();
-        format!(
-            "{}-{}-{}-{}-{}",
-            part(0..8),
-            part(8..12),
-            part(12..16),
-            part(16..20),
-            part(20..32)
-        )
+        let value = (u128::from(self.prefix) << 64) | u128::from(n);
+        let mut id = String::with_capacity(36);
+        for digit in 0..32u32 {
+            if matches!(digit, 8 | 12 | 16 | 20) {
+                id.push('-');
+            }
+            let nibble = (value >> (124 - 4 * digit)) & 0xf;
+            id.extend(char::from_digit(nibble as u32, 16));
+        }
+        id
     }
 }
 
@@ -61,5 +62,11 @@ mod tests {
         assert_eq!(first.matches('-').count(), 4);
         assert_ne!(first, a.next());
         assert_ne!(first, b.next(), "each VM draws its own prefix");
+        let ids = RequestIds {
+            prefix: 0x0123_4567_89ab_cdef,
+            next: Cell::new(0x2a),
+        };
+        assert_eq!(ids.next(), "01234567-89ab-cdef-0000-00000000002a");
+        assert_eq!(ids.next(), "01234567-89ab-cdef-0000-00000000002b");
     }
 }

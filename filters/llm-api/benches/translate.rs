@@ -1,4 +1,4 @@
-//! Translation costs on the hot path (DESIGN.md budgets: a 2 KB request, a
+//! Translation costs on the hot path (docs/benchmarks.md: a 2 KB request, a
 //! 100-event stream), for every pair that rewrites bodies, including
 //! Anthropic → Gemini, which chains Anthropic → OpenAI and OpenAI → Gemini
 //! (so its figures sit beside those of its two halves).

@@ -18,6 +18,67 @@
 //! encoded back (see [`crate::document`]); documents that cannot be read as
 //! text are reported by [`for_each_request_content`], never passed over
 //! silently.
+//!
+//! # A worked example
+//!
+//! A small chat request: a system prompt, a user turn with a text part and
+//! an image, a tool and a caller identifier. The walker visits the four
+//! pieces of text the model or the provider reads, in document order, and
+//! nothing else: not the model name, the settings, the roles or the image.
+//! The tool's definition is visited whole, as JSON text, since its
+//! description and schema reach the model too.
+//!
+//! ```
+//! use llm_api::{ApiKind, LlmRequest, Role, TextKind};
+//!
+//! let api = ApiKind::classify("POST", "/v1/chat/completions");
+//! let body = br#"{
+//!   "model": "gpt-4o-mini",
+//!   "temperature": 0.2,
+//!   "messages": [
+//!     {"role": "system", "content": "Answer briefly."},
+//!     {"role": "user", "content": [
+//!       {"type": "text", "text": "Mail jane@example.com the summary."},
+//!       {"type": "image_url", "image_url": {"url": "https://example.com/q3.png"}}
+//!     ]}
+//!   ],
+//!   "tools": [{"type": "function", "function": {"name": "send_mail"}}],
+//!   "user": "u-42"
+//! }"#;
+//! let mut request = LlmRequest::parse(&api, body)?;
+//!
+//! let mut visited = Vec::new();
+//! request.for_each_text(&api, |field| {
+//!     visited.push((field.role, field.kind, field.text.to_owned()))
+//! });
+//! assert_eq!(
+//!     visited,
+//!     [
+//!         (Role::System, TextKind::Message, "Answer briefly.".to_owned()),
+//!         (Role::User, TextKind::Message, "Mail jane@example.com the summary.".to_owned()),
+//!         (
+//!             Role::System,
+//!             TextKind::ToolDefinition,
+//!             r#"{"type":"function","function":{"name":"send_mail"}}"#.to_owned()
+//!         ),
+//!         (Role::User, TextKind::Identifier, "u-42".to_owned()),
+//!     ]
+//! );
+//!
+//! // Rewriting offers the same fields; what a stage returns replaces the
+//! // text in place, and every other member keeps its value and its place.
+//! let changed = request.rewrite_text(&api, |field| {
+//!     field
+//!         .text
+//!         .contains("jane@example.com")
+//!         .then(|| field.text.replace("jane@example.com", "[EMAIL]"))
+//! });
+//! assert!(changed);
+//! let sent = String::from_utf8(request.to_bytes()).unwrap_or_default();
+//! assert!(sent.starts_with(r#"{"model":"gpt-4o-mini","temperature":0.2,"messages""#));
+//! assert!(sent.contains(r#""text":"Mail [EMAIL] the summary.""#));
+//! # Ok::<(), llm_api::ApiError>(())
+//! ```
 
 use crate::api::ApiKind;
 use crate::document::{self, Carrier, Class, Unreadability, Unreadable};

@@ -1,7 +1,7 @@
 //! The bundle: all four filters in one `.wasm`, run as one pipeline.
 //!
 //! One filter context runs the configured stages in the chain order of
-//! DESIGN.md (audit, pii_scan, token_limit, provider_rewrite), so the whole
+//! docs/architecture.md (audit, pii_scan, token_limit, provider_rewrite), so the whole
 //! chain costs one VM per worker, one parse of each body and at most one write
 //! of it. Its configuration has one optional section per filter, each exactly
 //! the configuration of that filter's own `.wasm`:

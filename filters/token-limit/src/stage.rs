@@ -16,11 +16,11 @@ use crate::limit::limiter::{
 use crate::limit::policy::{
     CountingMode, KeyPart, Level, Limit, LimitPolicy, Measure, Unpriced, DAY_MS, HOUR_MS, MINUTE_MS,
 };
-use crate::limit::store::{CasMismatch, Store};
+use crate::limit::store::{CasMismatch, KeptReads, Store};
 use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
-use llm_api::{for_both, ApiError, ErrorKind, LlmRequest, Usage};
+use llm_api::{for_both, ApiError, ErrorKind, Fact, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -71,14 +71,14 @@ impl Stage for TokenLimit {
         crate::NAME
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[
-            "llm.tokens.admission",
-            "llm.tokens.input_estimated",
-            "llm.tokens.output",
-            "llm.ratelimit.key",
-            "llm.ratelimit.remaining",
-            "llm.usage.stream",
+            Fact::TokensAdmission,
+            Fact::TokensInputEstimated,
+            Fact::TokensOutput,
+            Fact::RatelimitKey,
+            Fact::RatelimitRemaining,
+            Fact::UsageStream,
         ]
     }
 
@@ -337,8 +337,8 @@ impl TokenLimitStream {
         // A charge of 0 would be sent as the default of 1; a request always
         // costs at least one unit.
         let admission = admission.max(1);
-        host.set_fact("llm.tokens.admission", &admission.to_string());
-        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
+        host.set_fact(Fact::TokensAdmission, &admission.to_string());
+        host.set_fact(Fact::TokensInputEstimated, &estimate.to_string());
         self.global_admission = Some(admission);
         self.ask_for_stream_usage(ex);
         Flow::Continue
@@ -350,7 +350,7 @@ impl TokenLimitStream {
     fn publish_output_for_global(&self, usage: &Usage, host: &mut dyn Host) {
         if let Some(admission) = self.global_admission {
             let charge = usage.output + usage.input.saturating_sub(admission);
-            host.set_fact("llm.tokens.output", &charge.max(1).to_string());
+            host.set_fact(Fact::TokensOutput, &charge.max(1).to_string());
         }
     }
 
@@ -458,7 +458,7 @@ impl StageStream for TokenLimitStream {
             Err(reply) => return reply,
         };
         host.set_fact(
-            "llm.ratelimit.key",
+            Fact::RatelimitKey,
             &key_fact(
                 keys.iter()
                     .map(|(level, key)| (level.name.as_str(), key.as_str())),
@@ -510,7 +510,7 @@ impl StageStream for TokenLimitStream {
         };
         let output_tokens = max_output.unwrap_or(policy.default_output_tokens);
         let now = host.now_ms();
-        let mut store = HostStore(host);
+        let mut store = KeptReads::new(HostStore(host));
         let token_limits = |states: &[LimitState]| {
             states
                 .iter()
@@ -520,7 +520,9 @@ impl StageStream for TokenLimitStream {
         };
         // The count reads the headroom that the first level's admission
         // then writes back; the other levels' headroom is peeked, so that
-        // counting is exact near any level's limit.
+        // counting is exact near any level's limit, and their admissions
+        // start from the peeked reads.
+        store.keep(true);
         let elsewhere = keyed
             .iter()
             .skip(1)
@@ -528,6 +530,7 @@ impl StageStream for TokenLimitStream {
                 token_limits(&shared.limiter.peek(&store, &k.store_key, &k.limits, now))
             })
             .min();
+        store.keep(false);
         let mut estimate = 0;
         let mut admitted: Vec<(Reservation, Vec<Limit>)> = Vec::with_capacity(keyed.len());
         let mut states = Vec::new();
@@ -593,14 +596,17 @@ impl StageStream for TokenLimitStream {
                     .release(&mut store, reservation, limits, now)
                     .is_err()
                 {
-                    store.0.count("llm_gateway.token_limit.reconcile_lost", 1);
+                    store
+                        .inner()
+                        .0
+                        .count("llm_gateway.token_limit.reconcile_lost", 1);
                 }
             }
         }
-        let host = store.0;
-        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
+        let host = store.into_inner().0;
+        host.set_fact(Fact::TokensInputEstimated, &estimate.to_string());
         if let Some(remaining) = token_limits(&states) {
-            host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
+            host.set_fact(Fact::RatelimitRemaining, &remaining.to_string());
         }
         if let Some((level, rejection)) = refused {
             host.count("llm_gateway.token_limit.rejected", 1);
@@ -670,10 +676,7 @@ impl StageStream for TokenLimitStream {
             )
         });
         if let Some(hidden) = stream.on_events(events) {
-            host.set_fact(
-                "llm.usage.stream",
-                &serde_json::to_string(&hidden).unwrap_or_default(),
-            );
+            host.set_json_fact(&hidden);
         }
         if end {
             if let Some(usage) = stream.usage() {
@@ -718,8 +721,8 @@ impl StageStream for TokenLimitStream {
         // Priced as what served the call (after any fallback), else at the
         // price the admission used; unknown, the cost stays as reserved.
         let cost_nano_usd = admitted.price.map(|admission_price| {
-            let provider = host.fact("llm.attempt.provider");
-            let served = host.fact("llm.attempt.model").or(admitted.model.clone());
+            let provider = host.fact(Fact::AttemptProvider);
+            let served = host.fact(Fact::AttemptModel).or(admitted.model.clone());
             let price = served
                 .and_then(|m| budget_price(&self.shared, provider.as_deref(), &m))
                 .unwrap_or(admission_price);

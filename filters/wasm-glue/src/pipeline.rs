@@ -1,6 +1,6 @@
 //! Runs the stages of one HTTP stream in order over one shared [`Exchange`].
 //!
-//! Envoy facts this encodes (see DESIGN.md): request headers are never paused
+//! Envoy facts this encodes (docs/architecture.md): request headers are never paused
 //! (Envoy would stop delivering the body); the body is buffered by pausing in
 //! the body callback until `end_of_stream`; `content-length` is removed in the
 //! headers callback when a stage will rewrite the body.
@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
-use llm_api::{ApiError, ApiKind, ErrorKind, LlmRequest};
+use llm_api::{ApiError, ApiKind, ErrorKind, Fact, LlmRequest};
 use std::rc::Rc;
 
 /// A filter of the suite: its validated configuration, shared by every
@@ -27,7 +27,7 @@ pub trait Stage {
     /// the same module reading one that was not published takes it as
     /// absent without asking Envoy, so a fact listed here must be set by no
     /// other filter.
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[]
     }
     /// Runs once per VM when the configuration is loaded, before traffic
@@ -208,7 +208,7 @@ pub struct Stages {
     /// `llm_gateway.<stage>.requests`, counted for every request a stage sees.
     request_counters: Vec<String>,
     /// Every fact some stage of the module publishes.
-    published: Vec<&'static str>,
+    published: Vec<Fact>,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
 }

@@ -1,17 +1,13 @@
-//! Runs the real gateway for tests and for `make demo`: renders an Envoy
-//! config template, starts the fake providers and Envoy with the real `.wasm`
-//! files on loopback ports, waits until both are ready, and tears everything
-//! down when dropped (and, through `PR_SET_PDEATHSIG`, when this process dies).
+//! What the end-to-end tests share. The gateway itself (the config renderer,
+//! the fake providers and Envoy started together on loopback ports, torn
+//! down on drop and, through `PR_SET_PDEATHSIG`, when this process dies) is
+//! the `llm-gateway` tool's library, re-exported here under the names the
+//! tests use; this crate adds curl as the tests' client, the production
+//! config on loopback, and the tool's binary.
 
 pub mod curl;
-pub mod paths;
-pub mod process;
 pub mod production;
-pub mod render;
-pub mod secrets;
-pub mod stack;
+pub mod tool;
 
-pub use stack::RunDir;
-
-pub use render::{Layout, Template};
-pub use stack::{Stack, StackOptions};
+pub use llm_gateway::{paths, process, render, secrets, stack};
+pub use llm_gateway::{Layout, RunDir, Stack, StackOptions, Template};

@@ -1,11 +1,14 @@
 //! Audit records through a real Envoy: exactly one per request whatever the
 //! outcome, delivered to the demo's collector, surviving a collector outage,
-//! and never holding prompt text, keys or PII values.
+//! and never holding prompt text, keys or PII values; `llm-gateway usage`
+//! over them.
 
 use gateway_harness::curl::{curl, post_json, Response, DEMO_AUTH};
-use gateway_harness::{RunDir, Stack, StackOptions};
+use gateway_harness::stack::AUDIT_LOG;
+use gateway_harness::{tool, RunDir, Stack, StackOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Text that must never appear in a record or a log line.
@@ -29,6 +32,20 @@ fn records(stack: &Stack, n: usize) -> BTreeMap<String, Value> {
         .into_iter()
         .map(|r| (r["request_id"].as_str().unwrap().to_owned(), r))
         .collect()
+}
+
+/// `llm-gateway usage --json` by client, agent and provider over `file`.
+fn usage_report(file: &Path) -> Value {
+    let run = tool::run(&[
+        "usage",
+        "--json",
+        "--by",
+        "client,agent,provider",
+        &file.display().to_string(),
+    ]);
+    assert!(run.success, "{run:?}");
+    assert_eq!(run.stderr, "", "every line is a record");
+    serde_json::from_str(&run.stdout).unwrap()
 }
 
 fn id(response: &Response) -> String {
@@ -209,11 +226,83 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert_eq!(logged.len(), 10, "one line per call");
     assert!(logged.iter().all(|id| records.contains_key(id)));
 
+    // `llm-gateway usage` over either source sums what the records hold.
+    let access_log = stack.dir.path.join(AUDIT_LOG);
+    let report = usage_report(&stack.fake.collector_file);
+    assert_eq!(
+        report,
+        usage_report(&access_log),
+        "the same from both sources"
+    );
+    assert_eq!(report["total"]["requests"], 10);
+    let mut expected: BTreeMap<Vec<String>, (u64, u64, u64, f64)> = BTreeMap::new();
+    for record in records.values() {
+        let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+        let key = vec![
+            text(&record["client"]["id"]),
+            text(&record["client"]["x-agent-id"]),
+            text(&record["provider"]),
+        ];
+        let sums = expected.entry(key).or_default();
+        sums.0 += 1;
+        sums.1 += u64::from(!(200..400).contains(&record["status"].as_u64().unwrap_or(0)));
+        sums.2 += record["tokens"]["usage"]["total"].as_u64().unwrap_or(0);
+        sums.3 += record["cost_usd"].as_f64().unwrap_or(0.0);
+    }
+    let rows: BTreeMap<Vec<String>, (u64, u64, u64, f64)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let key = ["client", "agent", "provider"].map(|d| row[d].as_str().unwrap().to_owned());
+            let number = |name: &str| row[name].as_u64().unwrap();
+            (
+                key.to_vec(),
+                (
+                    number("requests"),
+                    number("errors"),
+                    number("total_tokens"),
+                    row["cost_usd"].as_f64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (key, (requests, errors, tokens, cost)) in &expected {
+        let row = &rows[key];
+        assert_eq!(
+            (row.0, row.1, row.2),
+            (*requests, *errors, *tokens),
+            "{key:?}"
+        );
+        assert!((row.3 - cost).abs() < 1e-9, "{key:?}: {} != {cost}", row.3);
+    }
+    assert!(
+        expected.contains_key(["demo", "agent-7", "openai"].map(String::from).as_slice())
+            && expected.values().any(|sums| sums.1 > 0),
+        "agents, providers and failures are all in the report: {expected:?}"
+    );
+    let table = tool::run(&[
+        "usage",
+        "--by",
+        "client,agent,provider",
+        &stack.fake.collector_file.display().to_string(),
+    ]);
+    assert!(
+        table.success && table.stdout.lines().count() == rows.len() + 2,
+        "{table:?}"
+    );
+
     let everything = [
         std::fs::read_to_string(&stack.fake.collector_file).unwrap(),
-        std::fs::read_to_string(stack.dir.path.join(gateway_harness::stack::AUDIT_LOG)).unwrap(),
+        std::fs::read_to_string(&access_log).unwrap(),
         stack.envoy.log(),
         std::fs::read_to_string(stack.fake.process.log_path().unwrap()).unwrap(),
+        report.to_string(),
+        table.stdout,
     ]
     .concat();
     // Prompt text, completion text (the fake providers' answers), keys and

@@ -1,12 +1,15 @@
 //! Every Envoy config in the repository passes `envoy --mode validate` (which
 //! loads the wasm VMs and runs the filters' configuration), and a bad filter
-//! configuration is refused at load with an error naming the field.
+//! configuration is refused at load with an error naming the field. The
+//! `llm-gateway` tool renders the same configs and, without Envoy, accepts
+//! and refuses the same filter configurations.
 
 use gateway_harness::paths;
 use gateway_harness::process::{Output, Process};
 use gateway_harness::stack::{Envoy, RunDir};
-use gateway_harness::{Layout, Template};
+use gateway_harness::{tool, Layout, Template};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -96,6 +99,101 @@ fn validate_mode_rejects_bad_filter_configs_naming_the_field() {
             assert!(
                 output.contains(field),
                 "{layout:?}: the error does not name {field}:\n{output}"
+            );
+        }
+    }
+}
+
+/// `llm-gateway render` of every template in both layouts writes the config
+/// the tests above give Envoy, and `llm-gateway validate` finds every
+/// module's configuration in it and accepts it, as it accepts the filter
+/// configurations themselves.
+#[test]
+fn the_tool_renders_and_validates_every_shipped_config() {
+    let dir = RunDir::new("configs-tool").unwrap();
+    let envoy = paths::envoy_dir();
+    let secrets = envoy.join("secrets");
+    for (template, filter_file) in TEMPLATES {
+        let filter_path = envoy.join(filter_file).display().to_string();
+        let run = tool::run(&["validate", &filter_path]);
+        assert!(run.success, "{run:?}");
+        assert_eq!(run.stdout, format!("{filter_path}: llm_gateway: ok\n"));
+        for (layout, flag, modules) in [
+            (Layout::Bundle, "bundle", &["llm_gateway"][..]),
+            (
+                Layout::Separate,
+                "separate",
+                &["audit", "pii_scan", "token_limit", "provider_rewrite"][..],
+            ),
+        ] {
+            let out = dir.path.join(format!("{template}-{flag}-by-the-tool.yaml"));
+            let run = tool::run(&[
+                "render",
+                "--template",
+                &envoy.join(template).display().to_string(),
+                "--filters",
+                &filter_path,
+                "--layout",
+                flag,
+                "--set",
+                &format!("SECRETS_DIR={}", secrets.display()),
+                "--out",
+                &out.display().to_string(),
+            ]);
+            assert!(run.success, "{run:?}");
+            let by_the_library = render(&dir.path, template, filters(filter_file), layout);
+            assert_eq!(
+                std::fs::read_to_string(&out).unwrap(),
+                std::fs::read_to_string(&by_the_library).unwrap(),
+                "{template} {flag}"
+            );
+            let run = tool::run(&["validate", &out.display().to_string()]);
+            assert!(run.success, "{template} {flag}: {run:?}");
+            let found: BTreeSet<&str> = run
+                .stdout
+                .lines()
+                .map(|line| {
+                    line.strip_suffix(": ok")
+                        .unwrap()
+                        .rsplit(": ")
+                        .next()
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(
+                found,
+                modules.iter().copied().collect(),
+                "{template} {flag}"
+            );
+            // The downstream filters and each provider cluster's translate filter.
+            assert!(
+                run.stdout.lines().count() >= modules.len() + 4,
+                "{template} {flag}: {}",
+                run.stdout
+            );
+        }
+    }
+}
+
+/// Each bad configuration Envoy refuses, the tool refuses too, naming the
+/// same field: as a filter configuration and inside a rendered config of
+/// either layout.
+#[test]
+fn the_tool_refuses_bad_filter_configs_naming_the_field() {
+    let dir = RunDir::new("configs-tool-bad").unwrap();
+    for (i, (filters, field)) in bad_configs().into_iter().enumerate() {
+        let file = dir.path.join(format!("bad-{i}.json"));
+        std::fs::write(&file, filters.to_string()).unwrap();
+        let mut files = vec![file];
+        for layout in [Layout::Bundle, Layout::Separate] {
+            files.push(render(&dir.path, "demo.yaml", filters.clone(), layout));
+        }
+        for file in files {
+            let run = tool::run(&["validate", &file.display().to_string()]);
+            assert!(
+                !run.success && run.stderr.contains(field),
+                "{}: {field} not refused: {run:?}",
+                file.display()
             );
         }
     }

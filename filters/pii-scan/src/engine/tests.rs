@@ -384,8 +384,8 @@ fn placeholders_already_in_the_text_are_not_reused() {
 }
 
 /// A client that types thousands of placeholders next to thousands of
-/// values: issuing each placeholder used to search the whole text once per
-/// candidate number (quadratic: minutes at this size); noting the typed
+/// values: issuing each placeholder by a search of the whole text once per
+/// candidate number would be quadratic (minutes at this size); noting the typed
 /// ones once makes it one pass.
 #[test]
 fn tokenizing_stays_linear_whatever_placeholders_the_client_typed() {

@@ -371,7 +371,7 @@ mod tests {
         }
     }
 
-    /// Character by character, as the estimate was first written: what the
+    /// Character by character, the plain way to count: what the
     /// ASCII fast path must match exactly.
     fn per_char(text: &str) -> Features {
         let mut tally = Tally::default();

@@ -16,5 +16,5 @@ pub use limiter::{
     Reservation, Sweep,
 };
 pub use policy::{Level, Limit, LimitPolicy, Limits, Measure, Unpriced};
-pub use store::{CasMismatch, MemoryStore, Store};
+pub use store::{CasMismatch, KeptReads, MemoryStore, Store};
 pub use window::BUCKETS;

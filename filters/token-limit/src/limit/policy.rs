@@ -1,4 +1,4 @@
-//! The limiter's configuration, as the lead plugs it into `config.rs`:
+//! The limiter's configuration, as `config.rs` reads it:
 //! which limits apply to which key, how the key is built, how tokens are
 //! counted, and how the shared store behaves under contention.
 

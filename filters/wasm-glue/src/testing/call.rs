@@ -419,7 +419,7 @@ mod tests {
         fn on_request_headers(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
             host.set_request_header("x-at-headers", Some("1"));
             if let Some(tag) = ex.request_header("tag") {
-                host.set_fact("llm.api", tag);
+                host.set_fact(llm_api::Fact::Api, tag);
             }
             Flow::Continue
         }

@@ -4,6 +4,7 @@
 use super::call::Callback;
 use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::Stages;
+use llm_api::Fact;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -238,12 +239,14 @@ impl Host for MemoryHost {
         self.route_cache_clears += 1;
     }
 
-    fn set_fact(&mut self, name: &'static str, value: &str) {
+    fn set_fact(&mut self, fact: Fact, value: &str) {
+        let name = fact.name();
         self.note(|| format!("set_fact {name}"));
         self.facts.insert(name.to_owned(), value.to_owned());
     }
 
-    fn fact(&self, name: &str) -> Option<String> {
+    fn fact(&self, fact: Fact) -> Option<String> {
+        let name = fact.name();
         self.note(|| format!("fact {name}"));
         self.facts.get(name).cloned()
     }

@@ -1,9 +1,10 @@
-//! Where the harness finds the workspace's artifacts. Each can be overridden
-//! with an environment variable, which the Makefile does not need to set.
+//! Where the demo stack finds the checkout's artifacts: the checkout this
+//! tool was built from (an installed binary too), each overridable with an
+//! environment variable, which the Makefile does not need to set.
 
 use std::path::PathBuf;
 
-/// The workspace root.
+/// The workspace root: the checkout this crate was compiled in.
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.join("../..").canonicalize().unwrap_or(manifest)

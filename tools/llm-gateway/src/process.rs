@@ -96,7 +96,10 @@ impl Process {
         };
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        let tail = lines
+            .get(lines.len().saturating_sub(40)..)
+            .unwrap_or_default()
+            .join("\n");
         format!("\n--- last lines of {} ---\n{tail}", path.display())
     }
 

@@ -35,6 +35,11 @@
 //! Generated filters are written as one-line JSON, which is valid YAML at any
 //! indentation.
 
+// Indexing here is into `serde_json::Value`s (the filter configuration and
+// the JSON this module builds): reading an absent member gives `Null` and
+// never panics, and members are written only into objects built here.
+#![allow(clippy::indexing_slicing)]
+
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,14 +66,18 @@ impl std::str::FromStr for Layout {
 
 /// The bundle's module and the name of its VM, shared by the downstream and
 /// upstream instances so that they run in one VM per worker.
-const BUNDLE_WASM: &str = "llm_gateway_suite.wasm";
-const BUNDLE_NAME: &str = "llm_gateway";
+pub(crate) const BUNDLE_WASM: &str = "llm_gateway_suite.wasm";
+pub(crate) const BUNDLE_NAME: &str = "llm_gateway";
+
+/// The `@type` of Envoy's wasm HTTP filter configuration.
+pub(crate) const WASM_FILTER_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
 
 /// Where the production layout keeps secrets (`SECRETS_DIR` overrides it).
 const DEFAULT_SECRETS_DIR: &str = "/etc/llm-gateway/secrets";
 
 /// The separate modules, in chain order: (configuration section, module).
-const MODULES: [(&str, &str); 4] = [
+pub(crate) const MODULES: [(&str, &str); 4] = [
     ("audit", "audit.wasm"),
     ("pii_scan", "pii_scan.wasm"),
     ("token_limit", "token_limit.wasm"),
@@ -228,7 +237,7 @@ impl Template {
         json!({
             "name": name,
             "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                "@type": WASM_FILTER_TYPE,
                 "config": {
                     "name": name,
                     "root_id": name,

@@ -1,5 +1,10 @@
 //! The fake providers and Envoy, started together on loopback ports.
 
+// Indexing here is into `serde_json::Value`s (the fake provider's and
+// Envoy's JSON answers): reading an absent member gives `Null` and never
+// panics.
+#![allow(clippy::indexing_slicing)]
+
 use crate::paths;
 use crate::process::{Output, Process};
 use crate::render::{Layout, Template};
