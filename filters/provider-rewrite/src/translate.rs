@@ -70,8 +70,11 @@ pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
         ApiKind::GeminiGenerate { .. } => {
             body.insert("contents".into(), json!([]));
         }
-        ApiKind::GeminiEmbed { .. } => {
+        ApiKind::GeminiEmbed { batch: true, .. } => {
             body.insert("requests".into(), json!([]));
+        }
+        ApiKind::GeminiEmbed { batch: false, .. } => {
+            body.insert("content".into(), json!({"parts": []}));
         }
         ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. } => {
             body.insert("input".into(), json!(""));
@@ -333,8 +336,18 @@ mod tests {
                 json!({"contents": [{"parts": [{"text": "Hi"}]}]}),
             ),
             (
-                ApiKind::GeminiEmbed { model: "m".into() },
+                ApiKind::GeminiEmbed {
+                    model: "m".into(),
+                    batch: true,
+                },
                 json!({"requests": [{"content": {"parts": [{"text": "Hi"}]}}]}),
+            ),
+            (
+                ApiKind::GeminiEmbed {
+                    model: "m".into(),
+                    batch: false,
+                },
+                json!({"content": {"parts": [{"text": "Hi"}]}}),
             ),
         ];
         let options = TranslateOptions {

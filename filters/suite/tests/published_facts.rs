@@ -18,37 +18,15 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use wasm_glue::testing::{ClientRequest, MemoryHost, ProviderResponse};
 use wasm_glue::{Stage, Stages};
 
-mod support;
-
-use support::MemoryHost;
-
-fn call(
-    stages: &Rc<Stages>,
-    host: &mut MemoryHost,
-    request: &Value,
-    content_type: &str,
-    response: &[u8],
-) {
-    let headers = [
-        (":method", "POST"),
-        (":path", "/v1/chat/completions"),
-        ("content-type", "application/json"),
-        ("x-client-id", "demo"),
-        ("x-agent-id", "a"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    support::call(
-        stages,
-        host,
-        headers,
-        &serde_json::to_vec(request).unwrap(),
-        content_type,
-        response,
-    );
+fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &Value, response: ProviderResponse) {
+    let request = ClientRequest::post("/v1/chat/completions")
+        .header("x-client-id", "demo")
+        .header("x-agent-id", "a")
+        .json(request);
+    host.call(stages, &request, &response);
 }
 
 #[test]
@@ -63,10 +41,8 @@ fn every_fact_the_bundle_sets_is_declared_and_none_it_reads_back_reaches_the_hos
         .iter()
         .flat_map(|s| s.publishes().iter().map(|f| f.name()))
         .collect();
-    let mut host = MemoryHost {
-        tracing: true.into(),
-        ..MemoryHost::default()
-    };
+    let mut host = MemoryHost::default();
+    host.tracing.set(true);
 
     let email = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "mail me at jane.doe@example.com"}]});
     let reply = json!({"model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "write to bob@example.org"}}],
@@ -75,16 +51,14 @@ fn every_fact_the_bundle_sets_is_declared_and_none_it_reads_back_reaches_the_hos
         &stages,
         &mut host,
         &email,
-        "application/json",
-        &serde_json::to_vec(&reply).unwrap(),
+        ProviderResponse::json(200, &reply),
     );
     let plain = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]});
     call(
         &stages,
         &mut host,
         &plain,
-        "application/json",
-        &serde_json::to_vec(&reply).unwrap(),
+        ProviderResponse::json(200, &reply),
     );
     let azure = json!({"model": "gpt-4o-mini-azure", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
     let stream = concat!(
@@ -92,13 +66,7 @@ fn every_fact_the_bundle_sets_is_declared_and_none_it_reads_back_reaches_the_hos
         "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n",
         "data: [DONE]\n\n"
     );
-    call(
-        &stages,
-        &mut host,
-        &azure,
-        "text/event-stream",
-        stream.as_bytes(),
-    );
+    call(&stages, &mut host, &azure, ProviderResponse::sse(stream));
 
     let set: BTreeSet<String> = host.traced("set_fact").into_iter().collect();
     let read: BTreeSet<String> = host.traced("fact").into_iter().collect();

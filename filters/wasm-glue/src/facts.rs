@@ -122,14 +122,14 @@ impl Host for FactsHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::FakeHost;
+    use crate::testing::MemoryHost;
 
     #[test]
     fn published_facts_are_read_back_without_the_host_and_still_published() {
-        let mut envoy = FakeHost::default();
+        let mut envoy = MemoryHost::default();
         envoy
             .facts
-            .insert(Fact::AttemptModel, "from-upstream".into());
+            .insert(Fact::AttemptModel.name().to_owned(), "from-upstream".into());
         let mut facts = Facts::default();
         let owned = [Fact::Provider, Fact::Cluster];
         let mut host = FactsHost {
@@ -140,13 +140,14 @@ mod tests {
         host.set_fact(Fact::Provider, "openai");
         host.set_fact(Fact::Provider, "azure");
         assert_eq!(
-            envoy.facts.get(&Fact::Provider).map(String::as_str),
+            envoy.facts.get(Fact::Provider.name()).map(String::as_str),
             Some("azure"),
             "published to Envoy"
         );
-        envoy
-            .facts
-            .insert(Fact::Provider, "changed in Envoy only".into());
+        envoy.facts.insert(
+            Fact::Provider.name().to_owned(),
+            "changed in Envoy only".into(),
+        );
         let host = FactsHost {
             host: &mut envoy,
             facts: &mut facts,

@@ -110,7 +110,7 @@ impl dyn Host + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::FakeHost;
+    use crate::testing::MemoryHost as FakeHost;
     use llm_api::fact::PiiRoute;
 
     #[test]
