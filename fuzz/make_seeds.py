@@ -32,7 +32,8 @@ PAIRS = {
     "openai-responses_azure": 12,
     "anthropic_anthropic": 13,
     "gemini_gemini": 14,
-    "gemini-embed_gemini": 16,
+    "gemini-batch-embed_gemini": 16,
+    "gemini-embed_gemini": 17,
 }
 
 # Indexes into translate_response's STATUSES.

@@ -47,6 +47,7 @@ fn kinds() -> [ApiKind; 9] {
         },
         ApiKind::GeminiEmbed {
             model: "text-embedding-004".into(),
+            batch: false,
         },
         ApiKind::AzureChatCompletions {
             deployment: "dep".into(),

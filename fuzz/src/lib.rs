@@ -120,6 +120,14 @@ pub fn pairs() -> Vec<(llm_api::ApiKind, llm_api::ProviderKind)> {
         (
             A::GeminiEmbed {
                 model: "text-embedding-004".into(),
+                batch: true,
+            },
+            P::Gemini,
+        ),
+        (
+            A::GeminiEmbed {
+                model: "text-embedding-004".into(),
+                batch: false,
             },
             P::Gemini,
         ),

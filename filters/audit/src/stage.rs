@@ -8,7 +8,7 @@ use crate::delivery::{Counts, Delivery, SharedQueue};
 use crate::metrics::Metrics;
 use crate::record::{self, bounded, Call, Facts};
 use crate::request_id::RequestIds;
-use llm_api::{for_both, Json, SseEvent, Usage, UsageAccumulator};
+use llm_api::{for_both, Fact, Json, SseEvent, Usage, UsageAccumulator};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -107,14 +107,14 @@ impl Stage for Audit {
         crate::NAME
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[
-            "llm.api",
-            "llm.model.requested",
-            "llm.usage.prompt",
-            "llm.usage.completion",
-            "llm.cost_usd",
-            "llm.audit.record",
+            Fact::Api,
+            Fact::ModelRequested,
+            Fact::UsagePrompt,
+            Fact::UsageCompletion,
+            Fact::CostUsd,
+            Fact::AuditRecord,
         ]
     }
 
@@ -277,11 +277,11 @@ impl StageStream for AuditStream {
     }
 
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
-        host.set_fact("llm.api", ex.api.name());
+        host.set_fact(Fact::Api, ex.api.name());
         if let Some(request) = &ex.request {
             self.call.model_requested = request.model.as_deref().map(bounded);
             if let Some(model) = &self.call.model_requested {
-                host.set_fact("llm.model.requested", model);
+                host.set_fact(Fact::ModelRequested, model);
             }
             self.call.stream = request.stream;
             self.call.messages = request.message_count(&ex.api);
@@ -356,10 +356,7 @@ impl StageStream for AuditStream {
                 .stream_usage
                 .as_ref()
                 .and_then(UsageAccumulator::usage)
-                .or_else(|| {
-                    host.fact("llm.usage.stream")
-                        .and_then(|json| serde_json::from_str(&json).ok())
-                });
+                .or_else(|| host.json_fact::<Usage>());
         }
         // The upstream translate filter publishes both facts of an attempt
         // together (without its provider there is no model to ask Envoy
@@ -368,25 +365,25 @@ impl StageStream for AuditStream {
         // from Envoy (in the bundle the chain is read back from the
         // pipeline) would only repeat the route's facts.
         let attempt_provider = host
-            .fact("llm.fallback")
-            .and_then(|_| host.fact("llm.attempt.provider"));
+            .fact(Fact::Fallback)
+            .and_then(|_| host.fact(Fact::AttemptProvider));
         let attempt_model = attempt_provider
             .as_ref()
-            .and_then(|_| host.fact("llm.attempt.model"))
+            .and_then(|_| host.fact(Fact::AttemptModel))
             .as_deref()
             .map(bounded);
         let facts = Facts {
-            provider: host.fact("llm.provider"),
-            cluster: host.fact("llm.cluster"),
-            upstream_model: host.fact("llm.model.upstream").as_deref().map(bounded),
+            provider: host.fact(Fact::Provider),
+            cluster: host.fact(Fact::Cluster),
+            upstream_model: host.fact(Fact::ModelUpstream).as_deref().map(bounded),
             attempt_provider,
             attempt_model,
             attempts: host.upstream_attempts().filter(|n| *n > 0),
-            ratelimit_key: host.fact("llm.ratelimit.key").as_deref().map(bounded),
-            ratelimit_remaining: host.fact("llm.ratelimit.remaining"),
-            input_estimated: host.fact("llm.tokens.input_estimated"),
-            pii: host.fact("llm.pii.findings"),
-            pii_response: host.fact("llm.pii.response_findings"),
+            ratelimit_key: host.fact(Fact::RatelimitKey).as_deref().map(bounded),
+            ratelimit_remaining: host.fact(Fact::RatelimitRemaining),
+            input_estimated: host.fact(Fact::TokensInputEstimated),
+            pii: host.fact(Fact::PiiFindings),
+            pii_response: host.fact(Fact::PiiResponseFindings),
         };
         let config = &self.shared.config;
         let cost = record::cost(&self.call, &facts, &config.price_map);
@@ -400,16 +397,16 @@ impl StageStream for AuditStream {
             host,
         );
         if let Some(usage) = &self.call.usage {
-            host.set_fact("llm.usage.prompt", &usage.input.to_string());
-            host.set_fact("llm.usage.completion", &usage.output.to_string());
+            host.set_fact(Fact::UsagePrompt, &usage.input.to_string());
+            host.set_fact(Fact::UsageCompletion, &usage.output.to_string());
         }
         if let Some(cost) = cost {
-            host.set_fact("llm.cost_usd", &format!("{cost:.9}"));
+            host.set_fact(Fact::CostUsd, &format!("{cost:.9}"));
         }
         let record = record::build(&self.call, &facts, cost, ended).to_json();
         host.count("llm_gateway.audit.records", 1);
         if config.access_log {
-            host.set_fact("llm.audit.record", &record);
+            host.set_fact(Fact::AuditRecord, &record);
         }
         if let Some(mut queue) = self.shared.queue(host) {
             let counts = self

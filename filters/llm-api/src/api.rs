@@ -17,8 +17,9 @@ pub enum ApiKind {
     AnthropicMessages,
     /// `POST /v1beta/models/{model}:generateContent` or `:streamGenerateContent`
     GeminiGenerate { model: String, stream: bool },
-    /// `POST /v1beta/models/{model}:embedContent` or `:batchEmbedContents`
-    GeminiEmbed { model: String },
+    /// `POST /v1beta/models/{model}:embedContent`, or `:batchEmbedContents`
+    /// (`batch`): the provider is called on the same method.
+    GeminiEmbed { model: String, batch: bool },
     /// `POST /openai/deployments/{deployment}/chat/completions`
     AzureChatCompletions { deployment: String },
     /// `POST /openai/deployments/{deployment}/embeddings`
@@ -92,7 +93,11 @@ impl ApiKind {
                 model,
                 stream: true,
             },
-            "embedContent" | "batchEmbedContents" => ApiKind::GeminiEmbed { model },
+            "embedContent" => ApiKind::GeminiEmbed {
+                model,
+                batch: false,
+            },
+            "batchEmbedContents" => ApiKind::GeminiEmbed { model, batch: true },
             _ => ApiKind::Other,
         }
     }
@@ -130,7 +135,9 @@ impl ApiKind {
     /// The model named by the path itself (Gemini model, Azure deployment).
     pub fn path_model(&self) -> Option<&str> {
         match self {
-            ApiKind::GeminiGenerate { model, .. } | ApiKind::GeminiEmbed { model } => Some(model),
+            ApiKind::GeminiGenerate { model, .. } | ApiKind::GeminiEmbed { model, .. } => {
+                Some(model)
+            }
             ApiKind::AzureChatCompletions { deployment }
             | ApiKind::AzureEmbeddings { deployment } => Some(deployment),
             _ => None,
@@ -205,7 +212,18 @@ mod tests {
         assert_eq!(
             ApiKind::classify("POST", "/v1beta/models/text-embedding-004:embedContent"),
             ApiKind::GeminiEmbed {
-                model: "text-embedding-004".into()
+                model: "text-embedding-004".into(),
+                batch: false
+            }
+        );
+        assert_eq!(
+            ApiKind::classify(
+                "POST",
+                "/v1beta/models/text-embedding-004:batchEmbedContents"
+            ),
+            ApiKind::GeminiEmbed {
+                model: "text-embedding-004".into(),
+                batch: true
             }
         );
         assert_eq!(
@@ -258,7 +276,11 @@ mod tests {
         assert_eq!(ApiKind::AnthropicMessages.dialect(), Dialect::Anthropic);
         assert_eq!(ApiKind::ChatCompletions.dialect(), Dialect::OpenAi);
         assert_eq!(
-            ApiKind::GeminiEmbed { model: "m".into() }.dialect(),
+            ApiKind::GeminiEmbed {
+                model: "m".into(),
+                batch: true
+            }
+            .dialect(),
             Dialect::Gemini
         );
         assert_eq!(ApiKind::Other.dialect(), Dialect::OpenAi);

@@ -11,7 +11,8 @@
 //! dollars, [`sse`] parses and writes
 //! event streams incrementally, [`translate`] turns one API into another, and
 //! [`error`] renders rejections in the caller's format; [`member`] looks up
-//! the members of the small JSON objects those walks visit. What is specific to one
+//! the members of the small JSON objects those walks visit; [`fact`] names
+//! the facts the filters publish to each other and to Envoy. What is specific to one
 //! provider's wire format lives in its own module ([`openai`], [`anthropic`],
 //! [`gemini`], [`azure`]).
 //!
@@ -23,6 +24,7 @@ pub mod azure;
 pub mod body;
 pub mod document;
 pub mod error;
+pub mod fact;
 pub mod gemini;
 pub mod json;
 pub mod member;
@@ -39,6 +41,7 @@ pub mod usage;
 pub use api::{ApiKind, Dialect};
 pub use body::{Body, BodyRef};
 pub use error::{ApiError, ErrorKind};
+pub use fact::{Fact, JsonFact};
 pub use json::Json;
 pub use provider::ProviderKind;
 pub use request::LlmRequest;

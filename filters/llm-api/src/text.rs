@@ -1232,7 +1232,10 @@ mod tests {
                 t(Tool, ToolResult, "{\"r\":\"ok\"}"),
             ]
         );
-        let embed = ApiKind::GeminiEmbed { model: "e".into() };
+        let embed = ApiKind::GeminiEmbed {
+            model: "e".into(),
+            batch: true,
+        };
         let body =
             json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "x"}]}}]});
         assert_eq!(collect(&embed, body), vec![t(User, EmbeddingInput, "x")]);
@@ -1331,7 +1334,10 @@ mod tests {
             model: "m".into(),
             stream: false,
         };
-        let embed = ApiKind::GeminiEmbed { model: "e".into() };
+        let embed = ApiKind::GeminiEmbed {
+            model: "e".into(),
+            batch: true,
+        };
         vec![
             (
                 ApiKind::ChatCompletions,

@@ -218,6 +218,7 @@ fn apis() -> Vec<ApiKind> {
         },
         ApiKind::GeminiEmbed {
             model: "text-embedding-004".into(),
+            batch: true,
         },
         ApiKind::AzureChatCompletions {
             deployment: "d".into(),

@@ -3,6 +3,7 @@
 //! requests that must not leave go instead.
 
 use crate::engine::{EngineConfig, EntityKind};
+use llm_api::fact::PiiRoute;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use wasm_glue::config::parse_section;
@@ -50,16 +51,6 @@ impl Action {
     }
 }
 
-/// Where the `route` action sends a request: a provider of the route
-/// configuration, and optionally the model to ask it for.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteTo {
-    pub provider: String,
-    #[serde(default)]
-    pub model: Option<String>,
-}
-
 /// What happens to a request carrying a binary document (PDF, office file,
 /// any type that is not text, image, audio or video), which cannot be
 /// scanned as text.
@@ -90,7 +81,9 @@ pub struct PiiConfig {
     pub labels: BTreeMap<EntityKind, String>,
     /// Custom detectors, context rules and the confidence threshold.
     pub engine: EngineConfig,
-    pub route_to: Option<RouteTo>,
+    /// Where the `route` action sends a request; published as is, as the
+    /// fact `llm.pii.route`.
+    pub route_to: Option<PiiRoute>,
     /// Response scanning; `None` leaves responses unscanned (tokenized values
     /// are restored either way).
     pub response: Option<ResponsePolicy>,
@@ -115,7 +108,7 @@ struct RawPiiConfig {
     #[serde(default)]
     min_confidence: Option<f32>,
     #[serde(default)]
-    route_to: Option<RouteTo>,
+    route_to: Option<PiiRoute>,
     #[serde(default)]
     response: Option<RawResponsePolicy>,
     #[serde(default)]

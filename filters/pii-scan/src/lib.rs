@@ -12,7 +12,7 @@ mod config;
 pub mod engine;
 mod stage;
 
-pub use config::{Action, Entity, PiiConfig, ResponsePolicy, RouteTo};
+pub use config::{Action, Entity, PiiConfig, ResponsePolicy};
 pub use stage::PiiScan;
 
 /// The name of this filter in configuration, metrics and logs.

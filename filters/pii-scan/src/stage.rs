@@ -5,11 +5,12 @@
 //! way back scans the model's output (when configured) and restores
 //! tokenized values, in whole responses and in streams.
 
-use crate::config::{Action, BinaryDocuments, PiiConfig, RouteTo};
+use crate::config::{Action, BinaryDocuments, PiiConfig};
 use crate::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
 use llm_api::document::{Unreadability, Unreadable};
+use llm_api::fact::PiiRoute;
 use llm_api::text::{for_each_response_text, rewrite_response_text};
-use llm_api::{ApiError, ApiKind, Content, SseEvent, TextField, TextKind};
+use llm_api::{ApiError, ApiKind, Content, Fact, SseEvent, TextField, TextKind};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +26,7 @@ struct Shared {
     policy: Policy,
     /// The policy for the model's output, when responses are scanned.
     response_policy: Option<Policy>,
-    route_to: Option<RouteTo>,
+    route_to: Option<PiiRoute>,
     /// Whether any action changes text (redact or tokenize), decided from the
     /// configuration so that `content-length` is dropped before the body.
     rewrites: bool,
@@ -60,12 +61,8 @@ impl Stage for PiiScan {
         crate::NAME
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
-        &[
-            "llm.pii.findings",
-            "llm.pii.response_findings",
-            "llm.pii.route",
-        ]
+    fn publishes(&self) -> &'static [Fact] {
+        &[Fact::PiiFindings, Fact::PiiResponseFindings, Fact::PiiRoute]
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
@@ -169,7 +166,7 @@ fn count(found: &mut Found, policy: &Policy, findings: &[Finding]) {
     }
 }
 
-fn publish(found: &Found, fact: &'static str, counter: &str, host: &mut dyn Host) {
+fn publish(found: &Found, fact: Fact, counter: &str, host: &mut dyn Host) {
     if found.is_empty() {
         return;
     }
@@ -250,7 +247,7 @@ impl StageStream for PiiStream {
             // the provider), held what was found: send the body without it.
             changed || handled < suspected
         });
-        publish(&self.found, "llm.pii.findings", "findings", host);
+        publish(&self.found, Fact::PiiFindings, "findings", host);
         if !blocked.is_empty() {
             let types: Vec<&str> = blocked.iter().map(String::as_str).collect();
             let err = ApiError::invalid(format!(
@@ -262,8 +259,7 @@ impl StageStream for PiiStream {
         }
         if let (true, Some(to)) = (route, &self.shared.route_to) {
             // The route stage, after this one, sends the request there.
-            let decision = serde_json::json!({"provider": to.provider, "model": to.model});
-            host.set_fact("llm.pii.route", &decision.to_string());
+            host.set_json_fact(to);
         }
         Flow::Continue
     }
@@ -301,7 +297,7 @@ impl StageStream for PiiStream {
         }
         publish(
             &self.found_in_response,
-            "llm.pii.response_findings",
+            Fact::PiiResponseFindings,
             "response_findings",
             host,
         );
@@ -376,7 +372,7 @@ impl StageStream for PiiStream {
             );
             publish(
                 &self.found_in_response,
-                "llm.pii.response_findings",
+                Fact::PiiResponseFindings,
                 "response_findings",
                 host,
             );

@@ -2,18 +2,10 @@
 //! answers `GET /v1/models`, and enforces per-client model allow-lists.
 
 use crate::routing::Router;
-use llm_api::{ApiError, ApiKind, ErrorKind};
-use serde::Deserialize;
+use llm_api::fact::{FallbackChain, PiiRoute};
+use llm_api::{ApiError, ApiKind, ErrorKind, Fact};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
-
-/// The pii-scan stage's `route` decision (the fact `llm.pii.route`).
-#[derive(Deserialize)]
-struct PiiRoute {
-    provider: String,
-    #[serde(default)]
-    model: Option<String>,
-}
 
 pub struct Route {
     router: Rc<Router>,
@@ -32,16 +24,16 @@ impl Stage for Route {
         "provider_route"
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[
-            "llm.request.path",
-            "llm.provider",
-            "llm.stream",
-            "llm.model.upstream",
-            "llm.azure.deployment",
-            "llm.azure.api_version",
-            "llm.fallback",
-            "llm.cluster",
+            Fact::RequestPath,
+            Fact::Provider,
+            Fact::Stream,
+            Fact::ModelUpstream,
+            Fact::AzureDeployment,
+            Fact::AzureApiVersion,
+            Fact::Fallback,
+            Fact::Cluster,
         ]
     }
 
@@ -88,10 +80,7 @@ impl StageStream for RouteStream {
         // The pii-scan stage's `route` action: requests holding the
         // configured entity types go to its provider (and model), whatever
         // the client or the table chose.
-        if let Some(to) = host
-            .fact("llm.pii.route")
-            .and_then(|json| serde_json::from_str::<PiiRoute>(&json).ok())
-        {
+        if let Some(to) = host.json_fact::<PiiRoute>() {
             if !self.router.has_provider(&to.provider) {
                 let err = ApiError::new(
                     ErrorKind::Internal,
@@ -120,35 +109,32 @@ impl StageStream for RouteStream {
         // which may hold a Gemini client's key.
         let path = ex.request_header(":path").unwrap_or_default();
         host.set_fact(
-            "llm.request.path",
+            Fact::RequestPath,
             path.split(['?', '#']).next().unwrap_or_default(),
         );
-        host.set_fact("llm.provider", &target.provider);
+        host.set_fact(Fact::Provider, &target.provider);
         host.set_fact(
-            "llm.stream",
+            Fact::Stream,
             if ex.request.as_ref().is_some_and(|r| r.stream) {
                 "true"
             } else {
                 "false"
             },
         );
-        host.set_fact("llm.model.upstream", &target.upstream_model);
+        host.set_fact(Fact::ModelUpstream, &target.upstream_model);
         if let Some(deployment) = &target.deployment {
-            host.set_fact("llm.azure.deployment", deployment);
+            host.set_fact(Fact::AzureDeployment, deployment);
         }
         if let Some(api_version) = &target.api_version {
-            host.set_fact("llm.azure.api_version", api_version);
+            host.set_fact(Fact::AzureApiVersion, api_version);
         }
         if !decision.fallback.is_empty() {
             // The chain in order, for the translate stage on the chain's
             // cluster: each attempt looks up the provider it reached.
-            let chain: Vec<_> = std::iter::once(target).chain(&decision.fallback).collect();
-            host.set_fact(
-                "llm.fallback",
-                &serde_json::to_string(&chain).unwrap_or_default(),
-            );
+            let chain = std::iter::once(target).chain(&decision.fallback);
+            host.set_json_fact(&FallbackChain(chain.cloned().collect()));
         }
-        host.set_fact("llm.cluster", &decision.cluster);
+        host.set_fact(Fact::Cluster, &decision.cluster);
         host.clear_route_cache();
         Flow::Continue
     }

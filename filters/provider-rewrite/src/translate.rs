@@ -14,9 +14,11 @@
 
 use crate::config::TranslateConfig;
 use crate::headers::{self, ACCOUNT_HEADERS, CREDENTIAL_HEADERS};
-use crate::routing::Target;
+use llm_api::fact::{FallbackChain, Target};
 use llm_api::translate::HeaderEdits;
-use llm_api::{translator, ApiError, ApiKind, ErrorKind, LlmRequest, TranslateOptions, Translator};
+use llm_api::{
+    translator, ApiError, ApiKind, ErrorKind, Fact, LlmRequest, TranslateOptions, Translator,
+};
 use serde_json::{json, Map, Value};
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
@@ -35,8 +37,8 @@ impl Stage for Translate {
         "provider_translate"
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
-        &["llm.attempt.provider", "llm.attempt.model"]
+    fn publishes(&self) -> &'static [Fact] {
+        &[Fact::AttemptProvider, Fact::AttemptModel]
     }
 
     fn stream(&self) -> Box<dyn StageStream> {
@@ -68,8 +70,11 @@ pub(crate) fn skeleton(api: &ApiKind, model: &str, stream: bool) -> LlmRequest {
         ApiKind::GeminiGenerate { .. } => {
             body.insert("contents".into(), json!([]));
         }
-        ApiKind::GeminiEmbed { .. } => {
+        ApiKind::GeminiEmbed { batch: true, .. } => {
             body.insert("requests".into(), json!([]));
+        }
+        ApiKind::GeminiEmbed { batch: false, .. } => {
+            body.insert("content".into(), json!({"parts": []}));
         }
         ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. } => {
             body.insert("input".into(), json!(""));
@@ -108,10 +113,7 @@ impl TranslateStream {
         if let Some(provider) =
             host.upstream_host_metadata(ENDPOINT_METADATA.0, ENDPOINT_METADATA.1)
         {
-            let chain: Vec<Target> = host
-                .fact("llm.fallback")
-                .and_then(|json| serde_json::from_str(&json).ok())
-                .unwrap_or_default();
+            let FallbackChain(chain) = host.json_fact().unwrap_or_default();
             return match chain.into_iter().find(|t| t.provider == provider) {
                 Some(target) => Ok(Some(target)),
                 None => Err(ApiError::new(
@@ -120,7 +122,7 @@ impl TranslateStream {
                 )),
             };
         }
-        let Some(upstream_model) = host.fact("llm.model.upstream") else {
+        let Some(upstream_model) = host.fact(Fact::ModelUpstream) else {
             return Ok(None);
         };
         let Some(kind) = self.config.provider else {
@@ -130,11 +132,11 @@ impl TranslateStream {
             ));
         };
         Ok(Some(Target {
-            provider: host.fact("llm.provider").unwrap_or_default(),
+            provider: host.fact(Fact::Provider).unwrap_or_default(),
             kind,
             upstream_model,
-            deployment: host.fact("llm.azure.deployment"),
-            api_version: host.fact("llm.azure.api_version"),
+            deployment: host.fact(Fact::AzureDeployment),
+            api_version: host.fact(Fact::AzureApiVersion),
         }))
     }
 }
@@ -150,7 +152,7 @@ impl StageStream for TranslateStream {
         }
         // The client's API from the path it sent: on a retry `:path` is the
         // one the previous attempt rewrote for its provider.
-        if let Some(path) = host.fact("llm.request.path") {
+        if let Some(path) = host.fact(Fact::RequestPath) {
             ex.api = ApiKind::classify("POST", &path);
         }
         let target = match self.attempt_target(host) {
@@ -179,9 +181,9 @@ impl StageStream for TranslateStream {
         // Which provider and model this attempt goes to: the key injection
         // of a fallback chain's cluster matches on the provider, and the
         // audit reports (and prices) what served the call.
-        host.set_fact("llm.attempt.provider", &target.provider);
-        host.set_fact("llm.attempt.model", &target.upstream_model);
-        let stream = host.fact("llm.stream").as_deref() == Some("true");
+        host.set_fact(Fact::AttemptProvider, &target.provider);
+        host.set_fact(Fact::AttemptModel, &target.upstream_model);
+        let stream = host.fact(Fact::Stream).as_deref() == Some("true");
         let mut options = TranslateOptions {
             azure_deployment: target.deployment,
             created: host.now_ms() / 1000,
@@ -334,8 +336,18 @@ mod tests {
                 json!({"contents": [{"parts": [{"text": "Hi"}]}]}),
             ),
             (
-                ApiKind::GeminiEmbed { model: "m".into() },
+                ApiKind::GeminiEmbed {
+                    model: "m".into(),
+                    batch: true,
+                },
                 json!({"requests": [{"content": {"parts": [{"text": "Hi"}]}}]}),
+            ),
+            (
+                ApiKind::GeminiEmbed {
+                    model: "m".into(),
+                    batch: false,
+                },
+                json!({"content": {"parts": [{"text": "Hi"}]}}),
             ),
         ];
         let options = TranslateOptions {

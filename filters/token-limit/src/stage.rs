@@ -20,7 +20,7 @@ use crate::limit::store::{CasMismatch, KeptReads, Store};
 use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
-use llm_api::{for_both, ApiError, ErrorKind, LlmRequest, Usage};
+use llm_api::{for_both, ApiError, ErrorKind, Fact, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -71,14 +71,14 @@ impl Stage for TokenLimit {
         crate::NAME
     }
 
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[
-            "llm.tokens.admission",
-            "llm.tokens.input_estimated",
-            "llm.tokens.output",
-            "llm.ratelimit.key",
-            "llm.ratelimit.remaining",
-            "llm.usage.stream",
+            Fact::TokensAdmission,
+            Fact::TokensInputEstimated,
+            Fact::TokensOutput,
+            Fact::RatelimitKey,
+            Fact::RatelimitRemaining,
+            Fact::UsageStream,
         ]
     }
 
@@ -337,8 +337,8 @@ impl TokenLimitStream {
         // A charge of 0 would be sent as the default of 1; a request always
         // costs at least one unit.
         let admission = admission.max(1);
-        host.set_fact("llm.tokens.admission", &admission.to_string());
-        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
+        host.set_fact(Fact::TokensAdmission, &admission.to_string());
+        host.set_fact(Fact::TokensInputEstimated, &estimate.to_string());
         self.global_admission = Some(admission);
         self.ask_for_stream_usage(ex);
         Flow::Continue
@@ -350,7 +350,7 @@ impl TokenLimitStream {
     fn publish_output_for_global(&self, usage: &Usage, host: &mut dyn Host) {
         if let Some(admission) = self.global_admission {
             let charge = usage.output + usage.input.saturating_sub(admission);
-            host.set_fact("llm.tokens.output", &charge.max(1).to_string());
+            host.set_fact(Fact::TokensOutput, &charge.max(1).to_string());
         }
     }
 
@@ -458,7 +458,7 @@ impl StageStream for TokenLimitStream {
             Err(reply) => return reply,
         };
         host.set_fact(
-            "llm.ratelimit.key",
+            Fact::RatelimitKey,
             &key_fact(
                 keys.iter()
                     .map(|(level, key)| (level.name.as_str(), key.as_str())),
@@ -604,9 +604,9 @@ impl StageStream for TokenLimitStream {
             }
         }
         let host = store.into_inner().0;
-        host.set_fact("llm.tokens.input_estimated", &estimate.to_string());
+        host.set_fact(Fact::TokensInputEstimated, &estimate.to_string());
         if let Some(remaining) = token_limits(&states) {
-            host.set_fact("llm.ratelimit.remaining", &remaining.to_string());
+            host.set_fact(Fact::RatelimitRemaining, &remaining.to_string());
         }
         if let Some((level, rejection)) = refused {
             host.count("llm_gateway.token_limit.rejected", 1);
@@ -676,10 +676,7 @@ impl StageStream for TokenLimitStream {
             )
         });
         if let Some(hidden) = stream.on_events(events) {
-            host.set_fact(
-                "llm.usage.stream",
-                &serde_json::to_string(&hidden).unwrap_or_default(),
-            );
+            host.set_json_fact(&hidden);
         }
         if end {
             if let Some(usage) = stream.usage() {
@@ -724,8 +721,8 @@ impl StageStream for TokenLimitStream {
         // Priced as what served the call (after any fallback), else at the
         // price the admission used; unknown, the cost stays as reserved.
         let cost_nano_usd = admitted.price.map(|admission_price| {
-            let provider = host.fact("llm.attempt.provider");
-            let served = host.fact("llm.attempt.model").or(admitted.model.clone());
+            let provider = host.fact(Fact::AttemptProvider);
+            let served = host.fact(Fact::AttemptModel).or(admitted.model.clone());
             let price = served
                 .and_then(|m| budget_price(&self.shared, provider.as_deref(), &m))
                 .unwrap_or(admission_price);

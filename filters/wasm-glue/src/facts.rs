@@ -10,26 +10,27 @@
 //! filter and modules loaded separately.
 
 use crate::host::{Host, LogLevel, SharedConflict};
+use llm_api::Fact;
 use std::time::{Duration, SystemTime};
 
 /// What this stream's stages published, in the order they did.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
-    known: Vec<(&'static str, String)>,
+    known: Vec<(Fact, String)>,
 }
 
 impl Facts {
-    fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, fact: Fact) -> Option<&str> {
         self.known
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(f, _)| *f == fact)
             .map(|(_, v)| v.as_str())
     }
 
-    fn set(&mut self, name: &'static str, value: &str) {
-        match self.known.iter_mut().find(|(n, _)| *n == name) {
+    fn set(&mut self, fact: Fact, value: &str) {
+        match self.known.iter_mut().find(|(f, _)| *f == fact) {
             Some((_, v)) => value.clone_into(v),
-            None => self.known.push((name, value.to_owned())),
+            None => self.known.push((fact, value.to_owned())),
         }
     }
 }
@@ -41,23 +42,23 @@ impl Facts {
 pub(crate) struct FactsHost<'a> {
     pub(crate) host: &'a mut dyn Host,
     pub(crate) facts: &'a mut Facts,
-    pub(crate) owned: &'a [&'static str],
+    pub(crate) owned: &'a [Fact],
 }
 
 impl Host for FactsHost<'_> {
-    fn set_fact(&mut self, name: &'static str, value: &str) {
-        self.facts.set(name, value);
-        self.host.set_fact(name, value);
+    fn set_fact(&mut self, fact: Fact, value: &str) {
+        self.facts.set(fact, value);
+        self.host.set_fact(fact, value);
     }
 
-    fn fact(&self, name: &str) -> Option<String> {
-        if let Some(value) = self.facts.get(name) {
+    fn fact(&self, fact: Fact) -> Option<String> {
+        if let Some(value) = self.facts.get(fact) {
             return Some(value.to_owned());
         }
-        if self.owned.contains(&name) {
+        if self.owned.contains(&fact) {
             return None;
         }
-        self.host.fact(name)
+        self.host.fact(fact)
     }
 
     fn now(&self) -> SystemTime {
@@ -121,44 +122,45 @@ impl Host for FactsHost<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::tests::FakeHost;
+    use crate::testing::MemoryHost;
 
     #[test]
     fn published_facts_are_read_back_without_the_host_and_still_published() {
-        let mut envoy = FakeHost::default();
+        let mut envoy = MemoryHost::default();
         envoy
             .facts
-            .insert("llm.attempt.model".into(), "from-upstream".into());
+            .insert(Fact::AttemptModel.name().to_owned(), "from-upstream".into());
         let mut facts = Facts::default();
-        let owned = ["llm.provider", "llm.cluster"];
+        let owned = [Fact::Provider, Fact::Cluster];
         let mut host = FactsHost {
             host: &mut envoy,
             facts: &mut facts,
             owned: &owned,
         };
-        host.set_fact("llm.provider", "openai");
-        host.set_fact("llm.provider", "azure");
+        host.set_fact(Fact::Provider, "openai");
+        host.set_fact(Fact::Provider, "azure");
         assert_eq!(
-            envoy.facts.get("llm.provider").map(String::as_str),
+            envoy.facts.get(Fact::Provider.name()).map(String::as_str),
             Some("azure"),
             "published to Envoy"
         );
-        envoy
-            .facts
-            .insert("llm.provider".into(), "changed in Envoy only".into());
+        envoy.facts.insert(
+            Fact::Provider.name().to_owned(),
+            "changed in Envoy only".into(),
+        );
         let host = FactsHost {
             host: &mut envoy,
             facts: &mut facts,
             owned: &owned,
         };
         assert_eq!(
-            host.fact("llm.provider").as_deref(),
+            host.fact(Fact::Provider).as_deref(),
             Some("azure"),
             "read back from the pipeline"
         );
-        assert_eq!(host.fact("llm.cluster"), None, "owned and unset: absent");
+        assert_eq!(host.fact(Fact::Cluster), None, "owned and unset: absent");
         assert_eq!(
-            host.fact("llm.attempt.model").as_deref(),
+            host.fact(Fact::AttemptModel).as_deref(),
             Some("from-upstream"),
             "not owned: Envoy's"
         );

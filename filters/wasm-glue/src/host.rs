@@ -1,6 +1,7 @@
 //! What a stage may ask of Envoy. The wasm adapter implements it over
 //! proxy-wasm; tests implement it in memory.
 
+use llm_api::{Fact, JsonFact};
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,11 +40,11 @@ pub trait Host {
     fn clear_route_cache(&mut self);
     /// Publishes a fact for the other filters and for access logs, as Envoy
     /// filter state (`wasm.<name>`). Facts never hold prompt text, keys or PII.
-    /// Their names are part of the documented interface, hence `'static`.
-    fn set_fact(&mut self, name: &'static str, value: &str);
+    /// A JSON-valued fact is published with `set_json_fact` (below).
+    fn set_fact(&mut self, fact: Fact, value: &str);
     /// Reads a fact published by a stage of this request, also one that ran
     /// downstream when this stage runs as an upstream filter.
-    fn fact(&self, name: &str) -> Option<String>;
+    fn fact(&self, fact: Fact) -> Option<String>;
     /// A string in the metadata of the upstream endpoint this attempt goes
     /// to (`filter_metadata.<namespace>.<key>`): how an upstream stage on a
     /// cluster whose endpoints are different providers (a fallback chain)
@@ -89,4 +90,41 @@ pub trait Host {
         timeout: Duration,
     ) -> Option<u32>;
     fn log(&self, level: LogLevel, message: &str);
+}
+
+impl dyn Host + '_ {
+    /// Publishes a JSON-valued fact as its one type.
+    pub fn set_json_fact<T: JsonFact>(&mut self, value: &T) {
+        if let Ok(json) = serde_json::to_string(value) {
+            self.set_fact(T::FACT, &json);
+        }
+    }
+
+    /// Reads a JSON-valued fact as its one type; `None` when it is absent or
+    /// not of that shape.
+    pub fn json_fact<T: JsonFact>(&self) -> Option<T> {
+        serde_json::from_str(&self.fact(T::FACT)?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryHost as FakeHost;
+    use llm_api::fact::PiiRoute;
+
+    #[test]
+    fn a_json_fact_is_read_back_as_its_type_and_a_bad_one_as_absent() {
+        let mut envoy = FakeHost::default();
+        let host: &mut dyn Host = &mut envoy;
+        assert_eq!(host.json_fact::<PiiRoute>(), None);
+        let route = PiiRoute {
+            provider: "local".into(),
+            model: Some("llama".into()),
+        };
+        host.set_json_fact(&route);
+        assert_eq!(host.json_fact::<PiiRoute>(), Some(route));
+        host.set_fact(Fact::PiiRoute, r#"{"model": "llama"}"#);
+        assert_eq!(host.json_fact::<PiiRoute>(), None, "no provider");
+    }
 }

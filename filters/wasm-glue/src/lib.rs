@@ -8,7 +8,8 @@
 //! body, at most one write of it.
 //!
 //! The pipeline talks to Envoy only through the [`Host`] trait, so it is tested
-//! natively with a fake host; [`wasm`] is the thin adapter onto proxy-wasm.
+//! natively with an in-memory host ([`testing`], also for the stage crates'
+//! tests); [`wasm`] is the thin adapter onto proxy-wasm.
 
 pub mod body_limit;
 pub mod config;
@@ -18,6 +19,8 @@ mod host;
 mod pipeline;
 pub mod profile;
 mod response;
+#[cfg(any(test, feature = "test-host"))]
+pub mod testing;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

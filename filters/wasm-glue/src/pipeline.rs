@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
 use llm_api::sse::SseEvent;
-use llm_api::{ApiError, ApiKind, ErrorKind, LlmRequest};
+use llm_api::{ApiError, ApiKind, ErrorKind, Fact, LlmRequest};
 use std::rc::Rc;
 
 /// A filter of the suite: its validated configuration, shared by every
@@ -27,7 +27,7 @@ pub trait Stage {
     /// the same module reading one that was not published takes it as
     /// absent without asking Envoy, so a fact listed here must be set by no
     /// other filter.
-    fn publishes(&self) -> &'static [&'static str] {
+    fn publishes(&self) -> &'static [Fact] {
         &[]
     }
     /// Runs once per VM when the configuration is loaded, before traffic
@@ -208,7 +208,7 @@ pub struct Stages {
     /// `llm_gateway.<stage>.requests`, counted for every request a stage sees.
     request_counters: Vec<String>,
     /// Every fact some stage of the module publishes.
-    published: Vec<&'static str>,
+    published: Vec<Fact>,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
 }
@@ -496,105 +496,11 @@ fn unreadable_encoding(ex: &Exchange) -> Option<ApiError> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::host::{LogLevel, SharedConflict};
+    use crate::testing::MemoryHost;
     use std::cell::RefCell;
-    use std::collections::HashMap;
     use std::rc::Rc;
-    use std::time::SystemTime;
-
-    #[derive(Default)]
-    pub(crate) struct FakeHost {
-        pub(crate) request_headers: HashMap<String, String>,
-        pub(crate) response_headers: HashMap<String, String>,
-        pub(crate) counters: HashMap<String, u64>,
-        pub(crate) shared: HashMap<String, (Vec<u8>, u32)>,
-        pub(crate) facts: HashMap<String, String>,
-        pub(crate) queues: Vec<(String, std::collections::VecDeque<Vec<u8>>)>,
-    }
-
-    impl Host for FakeHost {
-        fn now(&self) -> SystemTime {
-            SystemTime::UNIX_EPOCH
-        }
-        fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-            match value {
-                Some(v) => self.request_headers.insert(name.to_owned(), v.to_owned()),
-                None => self.request_headers.remove(name),
-            };
-        }
-        fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-            match value {
-                Some(v) => self.response_headers.insert(name.to_owned(), v.to_owned()),
-                None => self.response_headers.remove(name),
-            };
-        }
-        fn clear_route_cache(&mut self) {}
-        fn set_fact(&mut self, name: &str, value: &str) {
-            self.facts.insert(name.to_owned(), value.to_owned());
-        }
-        fn fact(&self, name: &str) -> Option<String> {
-            self.facts.get(name).cloned()
-        }
-        fn upstream_host_metadata(&self, _namespace: &str, _key: &str) -> Option<String> {
-            None
-        }
-        fn upstream_attempts(&self) -> Option<u64> {
-            None
-        }
-        fn count(&mut self, name: &str, by: u64) {
-            *self.counters.entry(name.to_owned()).or_default() += by;
-        }
-        fn record(&mut self, _name: &str, _value: u64) {}
-        fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            self.shared.get(key).cloned()
-        }
-        fn dispatch_http(
-            &mut self,
-            _cluster: &str,
-            _headers: &[(&str, &str)],
-            _body: &[u8],
-            _timeout: std::time::Duration,
-        ) -> Option<u32> {
-            None
-        }
-        fn shared_set(
-            &mut self,
-            key: &str,
-            value: &[u8],
-            cas: Option<u32>,
-        ) -> Result<(), SharedConflict> {
-            let version = self.shared.get(key).map_or(0, |(_, v)| *v);
-            if cas.is_some_and(|cas| cas != version) {
-                return Err(SharedConflict);
-            }
-            self.shared
-                .insert(key.to_owned(), (value.to_vec(), version + 1));
-            Ok(())
-        }
-        fn queue_register(&mut self, name: &str) -> Option<u32> {
-            let index = self
-                .queues
-                .iter()
-                .position(|(n, _)| n == name)
-                .unwrap_or_else(|| {
-                    self.queues.push((name.to_owned(), Default::default()));
-                    self.queues.len() - 1
-                });
-            u32::try_from(index).ok()
-        }
-        fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-            self.queues
-                .get_mut(queue as usize)
-                .map(|(_, q)| q.push_back(item.to_vec()))
-                .is_some()
-        }
-        fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
-            self.queues.get_mut(queue as usize)?.1.pop_front()
-        }
-        fn log(&self, _level: LogLevel, _message: &str) {}
-    }
 
     /// A stage that records what it saw, and optionally rewrites or rejects.
     struct Probe {
@@ -691,7 +597,7 @@ pub(crate) mod tests {
     fn providers_are_asked_for_identity_and_encoded_bodies_are_refused() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut plain = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         assert_eq!(plain.on_request_headers(&mut host, false), Step::Continue);
         assert_eq!(
@@ -723,7 +629,7 @@ pub(crate) mod tests {
     fn stages_run_in_order_on_one_parsed_request_and_in_reverse_on_the_response() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         host.set_request_header("content-length", Some("38"));
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         assert_eq!(p.exchange().request_header("content-length"), Some("38"));
@@ -756,7 +662,7 @@ pub(crate) mod tests {
     fn a_body_over_the_limit_gets_the_413_in_the_callers_format() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false], &[false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/messages"));
         p.on_request_headers(&mut host, false);
         let Step::Respond(reply) = p.refuse_request_body() else {
@@ -776,7 +682,7 @@ pub(crate) mod tests {
     fn a_rewrite_drops_content_length_and_writes_the_body_once() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[true, true], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         host.set_request_header("content-length", Some("38"));
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         p.on_request_headers(&mut host, false);
@@ -791,7 +697,7 @@ pub(crate) mod tests {
     fn a_rejection_stops_later_stages_but_every_stage_sees_done() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[true, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/messages"));
         p.on_request_headers(&mut host, false);
         let Step::Respond(reply) = p.on_request_body(&mut host, br#"{"model":"claude"}"#) else {
@@ -819,7 +725,7 @@ pub(crate) mod tests {
     fn invalid_json_is_a_400_in_the_callers_format() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         p.on_request_headers(&mut host, false);
         let Step::Respond(reply) = p.on_request_body(&mut host, b"{not json") else {
@@ -835,7 +741,7 @@ pub(crate) mod tests {
     fn requests_without_an_llm_body_run_at_headers_and_stream_through() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("GET", "/v1/models"));
         assert_eq!(p.on_request_headers(&mut host, true), Step::Continue);
         assert_eq!(*log.borrow(), ["a:request:", "b:request:"]);
@@ -863,7 +769,7 @@ pub(crate) mod tests {
     #[test]
     fn stages_that_do_not_read_the_body_let_it_stream_unparsed() {
         let stages = Rc::new(Stages::new(vec![Box::new(Blind)]));
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/chat/completions"));
         assert_eq!(p.on_request_headers(&mut host, false), Step::Continue);
         assert!(!p.needs_request_body());
@@ -875,7 +781,7 @@ pub(crate) mod tests {
     fn a_bodyless_post_to_an_llm_api_is_rejected() {
         let log = Rc::new(RefCell::new(Vec::new()));
         let stages = stages(&log, &[false, false], &[false, false]);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         let mut p = Pipeline::new(&stages, headers("POST", "/v1/embeddings"));
         assert!(
             matches!(p.on_request_headers(&mut host, true), Step::Respond(r) if r.status == 400)

@@ -238,7 +238,7 @@ mod tests {
         events.extend(parser.finish());
         events
     }
-    use crate::pipeline::tests::FakeHost;
+    use crate::testing::MemoryHost;
     use crate::{Exchange, Stage, StageStream, Stages};
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -321,7 +321,7 @@ mod tests {
     fn a_stream_split_anywhere_is_seen_event_by_event_and_rewritten_whole() {
         for cut in 1..STREAM.len() {
             let (mut p, seen) = pipeline(true);
-            let mut host = FakeHost::default();
+            let mut host = MemoryHost::default();
             host.set_response_header("content-length", Some("44"));
             p.on_response_headers(
                 &mut host,
@@ -354,7 +354,7 @@ mod tests {
         let piece = vec![b'x'; 1 << 20];
         for rewrite in [false, true] {
             let (mut p, seen) = pipeline(rewrite);
-            let mut host = FakeHost::default();
+            let mut host = MemoryHost::default();
             p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
             let mut out = Vec::new();
             let mut step = |p: &mut Pipeline, chunk: &[u8], end| match p
@@ -402,7 +402,7 @@ mod tests {
     fn a_rewritable_stream_left_unchanged_is_not_written_back() {
         const LOUD: &[u8] = b"data: ONE\n\ndata: TWO\n\n";
         let (mut p, seen) = pipeline(true);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
         assert_eq!(
             p.on_response_body(&mut host, &LOUD[..11], false),
@@ -424,7 +424,7 @@ mod tests {
     #[test]
     fn a_stream_nobody_rewrites_passes_its_bytes_untouched() {
         let (mut p, seen) = pipeline(false);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         host.set_response_header("content-length", Some("44"));
         p.on_response_headers(&mut host, Some(200), Some("text/event-stream"));
         assert!(host.response_headers.contains_key("content-length"));
@@ -442,7 +442,7 @@ mod tests {
     #[test]
     fn a_json_response_is_buffered_parsed_once_and_written_back_once() {
         let (mut p, seen) = pipeline(true);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         p.on_response_headers(&mut host, Some(200), Some("application/json"));
         assert_eq!(p.response_body_need(false), BodyNeed::WaitForEnd);
         assert_eq!(
@@ -517,7 +517,7 @@ mod tests {
                     (":path".into(), "/v1/chat/completions".into()),
                 ],
             );
-            let mut host = FakeHost::default();
+            let mut host = MemoryHost::default();
             p.on_response_headers(&mut host, Some(200), Some("application/json"));
             assert_eq!(
                 p.on_response_body(&mut host, BODY, true),
@@ -552,7 +552,7 @@ mod tests {
                 (":path".into(), "/v1/chat/completions".into()),
             ],
         );
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         p.on_response_headers(&mut host, Some(200), Some("application/json"));
         assert_eq!(
             p.on_response_body(&mut host, BODY, true),
@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn bodies_of_other_types_and_bad_json_pass_untouched() {
         let (mut p, seen) = pipeline(true);
-        let mut host = FakeHost::default();
+        let mut host = MemoryHost::default();
         p.on_response_headers(&mut host, Some(200), Some("text/plain"));
         assert_eq!(p.response_body_need(true), BodyNeed::Nothing);
         assert_eq!(

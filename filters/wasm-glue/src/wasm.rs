@@ -7,6 +7,7 @@ use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::{Pipeline, Reply, Stages, Step};
 use crate::profile::span;
 use crate::response::{BodyNeed, BodyStep};
+use llm_api::Fact;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel as EnvoyLevel, MapType, MetricType};
@@ -461,19 +462,19 @@ impl Host for EnvoyHost {
         }
     }
 
-    fn set_fact(&mut self, name: &'static str, value: &str) {
+    fn set_fact(&mut self, fact: Fact, value: &str) {
         let _ = span(
             || "host",
             "set_fact",
-            || hostcalls::set_property(vec![name], Some(value.as_bytes())),
+            || hostcalls::set_property(vec![fact.name()], Some(value.as_bytes())),
         );
     }
 
-    fn fact(&self, name: &str) -> Option<String> {
+    fn fact(&self, fact: Fact) -> Option<String> {
         let bytes = span(
             || "host",
             "get_fact",
-            || hostcalls::get_property(vec![name]),
+            || hostcalls::get_property(vec![fact.name()]),
         )
         .ok()
         .flatten()?;

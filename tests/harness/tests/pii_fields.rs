@@ -13,6 +13,7 @@ const RESPONSES: &str = "/v1/responses";
 const EMBEDDINGS: &str = "/v1/embeddings";
 const MESSAGES: &str = "/v1/messages";
 const GEMINI: &str = "/v1beta/models/gemini-2.5-flash:generateContent";
+const GEMINI_EMBED: &str = "/v1beta/models/text-embedding-004:embedContent";
 const GEMINI_BATCH: &str = "/v1beta/models/text-embedding-004:batchEmbedContents";
 
 /// One field: its name (which is also the address's local part), the path,
@@ -448,9 +449,17 @@ const CASES: &[Case] = &[
         GEMINI,
         gemini!(top: r#""generation_config":{"response_schema":{"type":"object","description":"For ADDR"}}"#),
     ),
-    // Gemini embeddings.
-    // (`embedContent` through the demo reaches the provider as a batch; the
-    // walker reads its `content` and `title` as it reads a batch entry's.)
+    // Gemini embeddings, one text and a batch.
+    gemini_embed(
+        "gemini-embed-content",
+        GEMINI_EMBED,
+        r#"{"content":{"parts":[{"text":"Mail ADDR"}]},"title":"Notes"}"#,
+    ),
+    gemini_embed(
+        "gemini-embed-title",
+        GEMINI_EMBED,
+        r#"{"content":{"parts":[{"text":"Hi"}]},"taskType":"RETRIEVAL_DOCUMENT","title":"ADDR"}"#,
+    ),
     gemini_embed(
         "gemini-batch-embed-title",
         GEMINI_BATCH,

@@ -3,8 +3,8 @@
 //! caller's, through a real Envoy and the fake providers.
 
 use gateway_harness::curl::{post_json, Response};
-use gateway_harness::{Stack, StackOptions};
-use serde_json::Value;
+use gateway_harness::{RunDir, Stack, StackOptions};
+use serde_json::{json, Value};
 
 fn start(name: &str) -> Stack {
     Stack::start(StackOptions::demo(name)).unwrap_or_else(|e| panic!("{e}"))
@@ -247,6 +247,65 @@ fn embeddings_reach_gemini_by_prefix() {
     let list = response.json();
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        upstream(&stack)["path"],
+        "/v1beta/models/text-embedding-004:batchEmbedContents"
+    );
+}
+
+/// A Gemini client's own embedding calls reach Gemini on the method it
+/// called, chosen by header or by the model table: `:embedContent` with its
+/// single request (answered with one `embedding`), `:batchEmbedContents`
+/// with its batch.
+#[test]
+fn gemini_embed_content_reaches_gemini_as_embed_content() {
+    let dir = RunDir::new("translate-gemini-embed-filters").unwrap();
+    let options = StackOptions::demo_with_filters("translate-gemini-embed", &dir, |filters| {
+        filters["provider_rewrite"]["models"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"match": "text-embedding-004", "to": [{"provider": "gemini"}]}));
+    })
+    .unwrap();
+    let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
+    let single = r#"{"content":{"parts":[{"text":"Hello"}]},"taskType":"RETRIEVAL_QUERY"}"#;
+    for (how, extra) in [
+        ("by header", &["-H", "x-llm-provider: gemini"][..]),
+        ("by model", &[][..]),
+    ] {
+        let response = post_json(
+            &stack.url("/v1beta/models/text-embedding-004:embedContent"),
+            single,
+            extra,
+        )
+        .unwrap();
+        assert_eq!(response.status, 200, "{how}: {}", response.text());
+        let values = response.json()["embedding"]["values"].clone();
+        assert!(
+            values.as_array().is_some_and(|v| !v.is_empty()),
+            "{how}: embedContent's shape: {}",
+            response.text()
+        );
+        let sent = upstream(&stack);
+        assert_eq!(
+            sent["path"], "/v1beta/models/text-embedding-004:embedContent",
+            "{how}"
+        );
+        assert_eq!(
+            upstream_body(&stack)["content"]["parts"][0]["text"],
+            "Hello",
+            "{how}: the single request as sent"
+        );
+    }
+    let batch = r#"{"requests":[{"model":"models/text-embedding-004","content":{"parts":[{"text":"a"}]}},{"model":"models/text-embedding-004","content":{"parts":[{"text":"b"}]}}]}"#;
+    let response = post_json(
+        &stack.url("/v1beta/models/text-embedding-004:batchEmbedContents"),
+        batch,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["embeddings"].as_array().unwrap().len(), 2);
     assert_eq!(
         upstream(&stack)["path"],
         "/v1beta/models/text-embedding-004:batchEmbedContents"

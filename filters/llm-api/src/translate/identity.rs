@@ -17,9 +17,11 @@ pub(super) struct Identity {
 enum Target {
     /// A fixed path; the body's `model` set to this one when given.
     Path { path: String, model: Option<String> },
-    /// Gemini embeddings: the method (`embedContent` or `batchEmbedContents`)
-    /// follows the body, and each batch entry names the model again.
-    GeminiEmbed { model: String },
+    /// Gemini embeddings, on the client's own method (`batchEmbedContents`
+    /// when `batch`, else `embedContent`). The body names the model again
+    /// (each batch entry, a single request optionally): set to the route's
+    /// when it names another.
+    GeminiEmbed { model: String, batch: bool },
 }
 
 impl Identity {
@@ -29,9 +31,9 @@ impl Identity {
         })
     }
 
-    pub(super) fn gemini_embed(model: String) -> Box<dyn Translator> {
+    pub(super) fn gemini_embed(model: String, batch: bool) -> Box<dyn Translator> {
         Box::new(Identity {
-            target: Target::GeminiEmbed { model },
+            target: Target::GeminiEmbed { model, batch },
         })
     }
 }
@@ -50,30 +52,35 @@ impl Translator for Identity {
                     });
                 (path.clone(), body)
             }
-            Target::GeminiEmbed { model } => {
+            Target::GeminiEmbed { model, batch } => {
                 let name = format!("models/{model}");
-                let (batch, any_stale) = crate::for_both!(request, |body| {
-                    let requests = body.field("requests");
-                    let mut entries = requests.map(Json::elements).into_iter().flatten();
-                    (
-                        requests.is_some(),
-                        entries.any(|r| r.str_field("model").is_some_and(|m| m != name)),
-                    )
+                let stale = |entry: Option<&str>| entry.is_some_and(|m| m != name);
+                let any_stale = crate::for_both!(request, |body| {
+                    if *batch {
+                        let requests = body.field("requests");
+                        let mut entries = requests.map(Json::elements).into_iter().flatten();
+                        entries.any(|r| stale(r.str_field("model")))
+                    } else {
+                        stale(body.str_field("model"))
+                    }
                 });
-                let method = if batch {
-                    "batchEmbedContents"
-                } else {
-                    "embedContent"
-                };
                 let body = any_stale.then(|| {
                     let mut body = request.object().into_owned();
-                    if let Some(Value::Array(requests)) = body.get_mut("requests") {
+                    let model = Value::String(name.clone());
+                    if !*batch {
+                        body.insert("model".to_owned(), model);
+                    } else if let Some(Value::Array(requests)) = body.get_mut("requests") {
                         for entry in requests.iter_mut().filter_map(Value::as_object_mut) {
-                            entry.insert("model".to_owned(), Value::String(name.clone()));
+                            entry.insert("model".to_owned(), model.clone());
                         }
                     }
                     serde_json::to_vec(&body).unwrap_or_default()
                 });
+                let method = if *batch {
+                    "batchEmbedContents"
+                } else {
+                    "embedContent"
+                };
                 (gemini::method_path(model, method, false), body)
             }
         };

@@ -193,7 +193,9 @@ pub fn translator(
         (ApiKind::GeminiGenerate { stream, .. }, P::Gemini) => {
             identity::Identity::boxed(gemini::generate_path(upstream_model, *stream), None)
         }
-        (ApiKind::GeminiEmbed { .. }, P::Gemini) => identity::Identity::gemini_embed(model),
+        (ApiKind::GeminiEmbed { batch, .. }, P::Gemini) => {
+            identity::Identity::gemini_embed(model, *batch)
+        }
         (client, provider) => {
             return Err(ApiError::invalid(format!(
                 "Requests to the {} API cannot be sent to a provider of kind '{provider}'.",
@@ -528,7 +530,10 @@ mod tests {
             (ApiKind::AnthropicMessages, ProviderKind::Gemini),
             (gemini, ProviderKind::Gemini),
             (
-                ApiKind::GeminiEmbed { model: "e".into() },
+                ApiKind::GeminiEmbed {
+                    model: "e".into(),
+                    batch: true,
+                },
                 ProviderKind::Gemini,
             ),
         ];

@@ -3,26 +3,11 @@
 use super::pattern::Pattern;
 use super::{ClientPolicy, Fallback, RouteConfig, RouteTarget};
 use crate::config::Provider;
+use llm_api::fact::Target;
 use llm_api::{ApiError, ErrorKind, ProviderKind};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_glue::config::check_header_name;
 use wasm_glue::ConfigError;
-
-/// One provider serving a request, with the names it knows the model by:
-/// what the translate stage needs for an attempt that reaches it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
-    pub provider: String,
-    pub kind: ProviderKind,
-    /// The model name the provider is asked for.
-    pub upstream_model: String,
-    /// Azure OpenAI only: the deployment and `api-version`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-}
 
 /// Where one request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

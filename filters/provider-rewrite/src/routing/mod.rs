@@ -8,7 +8,7 @@
 mod decision;
 mod pattern;
 
-pub use decision::{Decision, Router, Target};
+pub use decision::{Decision, Router};
 
 use crate::config::Provider;
 use serde::Deserialize;

@@ -69,8 +69,12 @@ impl Store for MemoryStore {
 pub struct KeptReads<S> {
     inner: S,
     keep: Cell<bool>,
-    kept: RefCell<Vec<(String, (Vec<u8>, u32))>>,
+    /// Each kept key with its value and version.
+    kept: RefCell<Vec<(String, Read)>>,
 }
+
+/// A value and its compare-and-swap version, as [`Store::get`] returns them.
+type Read = (Vec<u8>, u32);
 
 impl<S: Store> KeptReads<S> {
     pub fn new(inner: S) -> Self {
