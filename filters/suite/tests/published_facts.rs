@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use wasm_glue::testing::{ClientRequest, MemoryHost, ProviderResponse};
-use wasm_glue::{Stage, Stages};
+use wasm_glue::{ModuleSettings, Stage, Stages};
 
 fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &Value, response: ProviderResponse) {
     let request = ClientRequest::post("/v1/chat/completions")
@@ -114,7 +114,7 @@ fn root() -> PathBuf {
 /// Every stage that publishes facts: the bundle's four, from the demo's
 /// configuration, and the upstream translate stage.
 fn every_stage() -> Vec<Box<dyn Stage>> {
-    type Builder = fn(Value) -> Result<Box<dyn Stage>, wasm_glue::ConfigError>;
+    type Builder = wasm_glue::config::StageBuilder;
     let demo: Value =
         serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
     let sections: [(&str, Builder); 4] = [
@@ -123,12 +123,18 @@ fn every_stage() -> Vec<Box<dyn Stage>> {
         (token_limit::NAME, token_limit::stage),
         (provider_rewrite::NAME, provider_rewrite::stage),
     ];
+    let settings = ModuleSettings::default();
     let mut stages: Vec<Box<dyn Stage>> = sections
         .iter()
-        .map(|(name, build)| build(demo[*name].clone()).unwrap())
+        .map(|(name, build)| build(demo[*name].clone(), &settings).unwrap())
         .collect();
-    stages
-        .push(provider_rewrite::stage(json!({"role": "translate", "provider": "openai"})).unwrap());
+    stages.push(
+        provider_rewrite::stage(
+            json!({"role": "translate", "provider": "openai"}),
+            &settings,
+        )
+        .unwrap(),
+    );
     stages
 }
 
