@@ -9,7 +9,9 @@
 # Stable toolchain only: cargo-fuzz passes `-Z` flags (sanitizers, coverage
 # instrumentation), which RUSTC_BOOTSTRAP=1 allows on stable; see README.md.
 # Environment: FUZZ_SANITIZER (address | none, default address), FUZZ_JOBS
-# (parallel runs per target, default 1), FUZZ_ARGS (more libFuzzer flags).
+# (parallel runs per target, default 1), FUZZ_PARALLEL (targets run at
+# once, default the number of cores: each run is single-threaded),
+# FUZZ_ARGS (more libFuzzer flags).
 
 set -euo pipefail
 
@@ -21,6 +23,7 @@ TARGETS=(request_parse translate_request translate_response sse pii_engine token
 if [ $# -gt 0 ]; then TARGETS=("$@"); fi
 SANITIZER="${FUZZ_SANITIZER:-address}"
 JOBS="${FUZZ_JOBS:-1}"
+PARALLEL="${FUZZ_PARALLEL:-$(nproc)}"
 
 # The largest input per target: big enough for a multi-event stream or a
 # request with tools, small enough that every exec stays fast.
@@ -64,15 +67,17 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/llm-gateway-fuzz.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$FUZZ_DIR/artifacts"
 
-failed=()
-for target in "${TARGETS[@]}"; do
-    corpus="$WORK/corpus/$target"
-    artifacts="$FUZZ_DIR/artifacts/$target/"
+# Runs one target for SECONDS_PER_TARGET; its log and exit status are left
+# in $WORK for the report.
+run_target() {
+    local target=$1
+    local corpus="$WORK/corpus/$target"
+    local artifacts="$FUZZ_DIR/artifacts/$target/"
     mkdir -p "$corpus" "$artifacts"
     cp "$FUZZ_DIR/corpus/$target/"* "$corpus/" 2>/dev/null || true
     # Known crashers stay fixed: they are replayed as seeds.
     cp "$FUZZ_DIR/regressions/$target/"* "$corpus/" 2>/dev/null || true
-    flags=(
+    local flags=(
         "-max_total_time=$SECONDS_PER_TARGET"
         "-rss_limit_mb=2048"
         "-timeout=10"
@@ -80,24 +85,42 @@ for target in "${TARGETS[@]}"; do
         "-artifact_prefix=$artifacts"
         "-print_final_stats=1"
     )
+    local d
     d="$(dict "$target")"
     if [ -n "$d" ]; then flags+=("-dict=$d"); fi
     if [ "$JOBS" -gt 1 ]; then flags+=("-jobs=$JOBS" "-workers=$JOBS"); fi
     # shellcheck disable=SC2206
     flags+=(${FUZZ_ARGS:-})
-    log="$WORK/$target.log"
+    local status=0
+    "$BIN_DIR/$target" "${flags[@]}" "$corpus" >"$WORK/$target.log" 2>&1 || status=$?
+    echo "$status" >"$WORK/$target.status"
+}
+
+# Prints what a finished target found; records it in `failed` if it crashed.
+report_target() {
+    local target=$1 log="$WORK/$1.log"
     echo "== $target: ${SECONDS_PER_TARGET} s"
-    if "$BIN_DIR/$target" "${flags[@]}" "$corpus" >"$log" 2>&1; then
+    if [ "$(cat "$WORK/$target.status")" = 0 ]; then
         grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added)|^#[0-9]+ *DONE' "$log" \
             | sed "s/^/   /" || true
         grep -E '^#[0-9]+' "$log" | tail -1 | sed "s/^/   /" || true
     else
         echo "!! $target FAILED; log follows"
         tail -60 "$log"
+        local crash
         crash="$(grep -oE "Test unit written to [^ ]+" "$log" | tail -1 | sed 's/Test unit written to //')"
         echo "!! crashing input: ${crash:-see the log above}"
         failed+=("$target")
     fi
+}
+
+# The targets in groups of PARALLEL at once: a libFuzzer run uses one core.
+failed=()
+for ((i = 0; i < ${#TARGETS[@]}; i += PARALLEL)); do
+    group=("${TARGETS[@]:i:PARALLEL}")
+    for target in "${group[@]}"; do run_target "$target" & done
+    wait
+    for target in "${group[@]}"; do report_target "$target"; done
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
