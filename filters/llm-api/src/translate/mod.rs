@@ -270,7 +270,7 @@ impl<P: Pair + 'static> Translation<P> {
 
 impl<P: Pair + 'static> Translator for Translation<P> {
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        crate::for_both!(request, |body| self.pair.request(body, request.stream))
+        crate::with_json_body!(request, |body| self.pair.request(body, request.stream))
     }
 
     fn response_headers(&mut self, status: u16) -> HeaderEdits {
