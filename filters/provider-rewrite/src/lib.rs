@@ -30,8 +30,10 @@ pub fn stage(
     _settings: &wasm_glue::ModuleSettings,
 ) -> Result<Box<dyn wasm_glue::Stage>, wasm_glue::ConfigError> {
     Ok(match ProviderRewriteConfig::from_json(config)? {
-        ProviderRewriteConfig::Route(router) => Box::new(route::Route::new(*router)),
-        ProviderRewriteConfig::Translate(config) => Box::new(translate::Translate::new(config)),
+        ProviderRewriteConfig::Route(router) => Box::new(route::RouteStage::new(*router)),
+        ProviderRewriteConfig::Translate(config) => {
+            Box::new(translate::TranslateStage::new(config))
+        }
     })
 }
 

@@ -7,19 +7,20 @@ use llm_api::{ApiError, ApiKind, ErrorKind, Fact};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
-pub struct Route {
+/// The `route` role's stage.
+pub struct RouteStage {
     router: Rc<Router>,
 }
 
-impl Route {
+impl RouteStage {
     pub fn new(router: Router) -> Self {
-        Route {
+        RouteStage {
             router: Rc::new(router),
         }
     }
 }
 
-impl Stage for Route {
+impl Stage for RouteStage {
     fn name(&self) -> &'static str {
         "provider_route"
     }

@@ -22,17 +22,18 @@ use llm_api::{
 use serde_json::{json, Map, Value};
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
-pub struct Translate {
+/// The `translate` role's stage.
+pub struct TranslateStage {
     config: TranslateConfig,
 }
 
-impl Translate {
+impl TranslateStage {
     pub fn new(config: TranslateConfig) -> Self {
-        Translate { config }
+        TranslateStage { config }
     }
 }
 
-impl Stage for Translate {
+impl Stage for TranslateStage {
     fn name(&self) -> &'static str {
         "provider_translate"
     }
