@@ -43,8 +43,8 @@ pub enum KeyPart {
     Client,
     /// The model the request names.
     Model,
-    /// The API the caller speaks (its kind, e.g. `openai-chat`). Spelled
-    /// `"api"`; `"route"` is accepted as the same part.
+    /// The API the caller speaks (`ApiKind::name`, e.g. `chat_completions`).
+    /// Spelled `"api"`; `"route"` is accepted as the same part.
     #[serde(alias = "route")]
     Api,
 }
