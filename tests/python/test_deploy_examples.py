@@ -253,7 +253,7 @@ def test_compose_envoy_config_validates(tmp_path, upstreams):
                "AZURE_UPSTREAM": "https://myres.openai.azure.com", "GATEWAY_CLIENT_KEYS": "k1:team-a,k2:team-b"}
     config = render_compose_config(tmp_path, **env)
     text = config.read_text()
-    assert wasm_files(text) == {str(tmp_path / "wasm/llm_gateway_suite.wasm")}
+    assert wasm_files(text) == {str(tmp_path / "wasm/llm_gateway_bundle.wasm")}
     if upstreams == "real":
         assert_envoy_validates(config)
     # (The config with the fake upstreams is started for real by the
@@ -293,7 +293,7 @@ def test_compose_render_config_refuses_bad_input(tmp_path):
 @pytest.mark.parametrize("layout,listener", [("sidecar", ("127.0.0.1", 10000)), ("gateway", ("0.0.0.0", 8443))])
 def test_kubernetes_envoy_configs_validate(tmp_path, layout, listener):
     text = configmap_envoy(EXAMPLES / f"kubernetes/{layout}/envoy-config.yaml")
-    assert wasm_files(text) == {f"{generate.WASM_DIR}/llm_gateway_suite.wasm"}
+    assert wasm_files(text) == {f"{generate.WASM_DIR}/llm_gateway_bundle.wasm"}
     assert_envoy_validates(local_copy(text, tmp_path))
     parsed = yaml.safe_load(text)
     listeners = {l["name"]: l for l in parsed["static_resources"]["listeners"]}
@@ -451,7 +451,7 @@ def test_wasmplugins_carry_the_filter_configs():
         assert not any("*" in k or "*" in v for k, v in spec["selector"]["matchLabels"].items())
     (bundle,) = wasmplugins("wasmplugin-bundle.yaml")
     assert bundle["spec"]["pluginConfig"] == expected
-    assert images[bundle["spec"]["url"].removeprefix("oci://")] == "llm_gateway_suite"
+    assert images[bundle["spec"]["url"].removeprefix("oci://")] == "llm_gateway_bundle"
 
 
 def wasm_filter(name, module, config):

@@ -4,7 +4,7 @@
 //! The filter has two roles. `route` runs in the listener's filter chain: it
 //! decides the provider once the whole request is known and selects its
 //! cluster through a header the route table reads (Envoy's `buffer` filter
-//! after the suite holds the headers until then; see docs/architecture.md).
+//! after the bundle holds the headers until then; see docs/architecture.md).
 //! `translate` runs as an upstream filter on each provider's cluster, once per
 //! attempt, so a retry or fallback is translated for the provider it reaches.
 //!

@@ -54,7 +54,7 @@ impl Stage for TranslateStage {
 struct TranslateStream {
     config: TranslateConfig,
     /// Set when the route stage's decision was found; without one (a request
-    /// the suite did not route) everything passes through.
+    /// the bundle did not route) everything passes through.
     translator: Option<Box<dyn Translator>>,
     /// The provider refused the gateway's key (401 or 403): the client gets
     /// the gateway's own error instead of the provider's answer, which may

@@ -324,7 +324,7 @@ impl TokenLimitStream {
         }
     }
 
-    /// Global mode: Envoy's `ratelimit` filter after the suite charges the
+    /// Global mode: Envoy's `ratelimit` filter after the bundle charges the
     /// rate-limit service `llm.tokens.admission` now and
     /// `llm.tokens.output` when the stream is done. Both are always numbers
     /// once set: Envoy drops a descriptor whose charge is not one, and the

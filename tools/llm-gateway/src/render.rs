@@ -16,10 +16,10 @@
 //! - a line holding only `${UPSTREAM_TLS:<name>}`: a TLS `transport_socket`
 //!   (anchored as `&<name>_tls`) when the variable `<NAME>_TLS_SNI` is set,
 //!   else nothing;
-//! - lines holding only `${RATE_LIMIT_FILTER}` (after the suite's filters)
+//! - lines holding only `${RATE_LIMIT_FILTER}` (after the bundle's filters)
 //!   and `${RATE_LIMIT_CLUSTER}` (in the cluster list): when `token_limit`
 //!   has a `global` section, Envoy's `ratelimit` filter charging the
-//!   rate-limit service the token counts the suite publishes, and the
+//!   rate-limit service the token counts the bundle publishes, and the
 //!   service's cluster (`${RATELIMIT_HOST}:${RATELIMIT_PORT}`); else nothing;
 //! - lines holding only `${FALLBACK_ROUTES}` (in the route list) and
 //!   `${FALLBACK_CLUSTERS}` (in the cluster list, after the provider
@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wasm_glue::config::{CLIENT_IDENTITY_KEY, PRICES_KEY};
 
-/// How the suite's filters are loaded into Envoy.
+/// How the bundle's filters are loaded into Envoy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     /// One module running every stage: one VM, one parse per body.
@@ -67,7 +67,7 @@ impl std::str::FromStr for Layout {
 
 /// The bundle's module and the name of its VM, shared by the downstream and
 /// upstream instances so that they run in one VM per worker.
-pub(crate) const BUNDLE_WASM: &str = "llm_gateway_suite.wasm";
+pub(crate) const BUNDLE_WASM: &str = "llm_gateway_bundle.wasm";
 pub(crate) const BUNDLE_NAME: &str = "llm_gateway";
 
 /// The `@type` of Envoy's wasm HTTP filter configuration.
@@ -827,7 +827,7 @@ mod tests {
         let config = filter["typed_config"]["config"].clone();
         assert_eq!(
             config["vm_config"]["code"]["local"]["filename"],
-            "/w/llm_gateway_suite.wasm"
+            "/w/llm_gateway_bundle.wasm"
         );
         let sections: Value =
             serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();

@@ -35,7 +35,7 @@ const CONTAINER_KEYS: [&str; 6] = [
 /// One of the gateway's modules, as its configuration is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Module {
-    /// The bundle (`llm_gateway_suite.wasm`): one section per filter.
+    /// The bundle (`llm_gateway_bundle.wasm`): one section per filter.
     Bundle,
     /// One filter's own module, by its configuration section.
     Filter(&'static str),
@@ -84,9 +84,9 @@ impl Module {
     /// configures it.
     pub fn load(self, configuration: &[u8]) -> Result<(), ConfigError> {
         match self {
-            Module::Bundle => llm_gateway_suite::load(configuration).map(drop),
+            Module::Bundle => llm_gateway_bundle::load(configuration).map(drop),
             Module::Filter(section) => {
-                llm_gateway_suite::load_filter(section, configuration).map(drop)
+                llm_gateway_bundle::load_filter(section, configuration).map(drop)
             }
         }
     }
@@ -391,11 +391,11 @@ mod tests {
         };
         let envoy = format!(
             "static_resources:\n  listeners:\n  - name: gateway\n    filters:\n    - {}\n    - {}\n    - {}\n  clusters:\n  - upstream: &up\n    - {}\n  - again: *up\n",
-            filter("llm_gateway_suite.wasm", r#"{"audit": {}}"#),
+            filter("llm_gateway_bundle.wasm", r#"{"audit": {}}"#),
             filter("token_limit.wasm", r#"{"levels": "many"}"#),
             filter("someone_elses.wasm", "not json"),
             filter(
-                "llm_gateway_suite.wasm",
+                "llm_gateway_bundle.wasm",
                 r#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#
             ),
         );
@@ -408,7 +408,7 @@ mod tests {
             found,
             [
                 (
-                    "static_resources.listeners[gateway].filters[llm_gateway_suite].typed_config",
+                    "static_resources.listeners[gateway].filters[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),
@@ -418,12 +418,12 @@ mod tests {
                     false
                 ),
                 (
-                    "static_resources.clusters[0].upstream[llm_gateway_suite].typed_config",
+                    "static_resources.clusters[0].upstream[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),
                 (
-                    "static_resources.clusters[1].again[llm_gateway_suite].typed_config",
+                    "static_resources.clusters[1].again[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),

@@ -211,7 +211,7 @@ pub struct LimitPolicy {
     #[serde(default)]
     pub store: StoreConfig,
     /// Limits kept by a rate-limit service shared by every Envoy replica
-    /// (Envoy's `ratelimit` filter after the suite) instead of this Envoy's
+    /// (Envoy's `ratelimit` filter after the bundle) instead of this Envoy's
     /// shared data; the limits then live in the service's configuration.
     #[serde(default)]
     pub global: Option<GlobalMode>,
