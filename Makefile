@@ -22,8 +22,8 @@ VENV := .venv
 WASM_TARGET := wasm32-wasip1
 WASM_BUILD := target/$(WASM_TARGET)/release
 WASM_OUT := build/wasm
-FILTER_CRATES := audit pii-scan token-limit provider-rewrite
-MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_bundle
+FILTER_CRATES := audit pii-scan token-limit route-translate
+MODULES := audit pii_scan token_limit route_translate llm_gateway_bundle
 
 .PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target wasm-profile crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
@@ -108,7 +108,7 @@ examples: tools venv
 DOCKER ?= docker
 OCI_REGISTRY ?= registry.example.com/llm-gateway
 OCI_TAG ?= 0.1.0
-OCI_PLUGINS := audit:audit pii_scan:pii-scan token_limit:token-limit provider_rewrite:provider-rewrite llm_gateway_bundle:bundle
+OCI_PLUGINS := audit:audit pii_scan:pii-scan token_limit:token-limit route_translate:route-translate llm_gateway_bundle:bundle
 
 oci:
 	$(DOCKER) build -f examples/Dockerfile --target wasm-files -t $(OCI_REGISTRY)/llm-gateway-wasm:$(OCI_TAG) .

@@ -306,7 +306,7 @@ def targets():
         {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
         *[{"name": f"only-{s}", "label": f"Envoy + {s} alone (its own module)", "kind": "envoy",
-           "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "provider_rewrite")],
+           "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "route_translate")],
         {"name": "bundle", "label": "Envoy + bundle, all four stages, default config", "kind": "envoy",
          "filters": demo},
         {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",

@@ -71,7 +71,7 @@ MODULES = [
     ("audit", "audit.wasm", "audit"),
     ("pii_scan", "pii_scan.wasm", "pii-scan"),
     ("token_limit", "token_limit.wasm", "token-limit"),
-    ("provider_rewrite", "provider_rewrite.wasm", "provider-rewrite"),
+    ("route_translate", "route_translate.wasm", "route-translate"),
 ]
 BUNDLE = ("llm_gateway", "llm_gateway_bundle.wasm", "bundle")
 
@@ -277,7 +277,7 @@ def istio_plugin_configs(values):
     # The route stage names the cluster of each provider; in the mesh it is
     # the ServiceEntry's outbound cluster.
     hosts = provider_hosts(values)
-    for name, provider in filters["provider_rewrite"]["providers"].items():
+    for name, provider in filters["route_translate"]["providers"].items():
         provider["cluster"] = istio_cluster(hosts[name])
     return filters
 
@@ -289,7 +289,7 @@ ISTIO_PHASES = {
     "audit": ("AUTHN", 100),
     "pii_scan": ("STATS", 30),
     "token_limit": ("STATS", 20),
-    "provider_rewrite": ("STATS", 10),
+    "route_translate": ("STATS", 10),
     "llm_gateway": ("AUTHN", 100),
 }
 
@@ -346,7 +346,7 @@ def istio_wasmplugins(values):
     why = "".join(f"#   {'.'.join(path)}: {reason}\n" for path, _, reason in ISTIO_OVERRIDES)
     header = GENERATED.format(sources="envoy/filters/production.json")
     header += ("# One WasmPlugin per filter, in chain order. Differences from production.json:\n" + why +
-               "#   provider_rewrite.providers.*.cluster: Istio's outbound cluster of each provider\n")
+               "#   route_translate.providers.*.cluster: Istio's outbound cluster of each provider\n")
     docs = [wasmplugin(f"llm-gateway-{image}", section, f"llm-gateway-{image}", module_config(configs, section), values)
             for section, _module, image in MODULES]
     return dump_all(docs, header)
@@ -415,7 +415,7 @@ def istio_providers(values):
         for route in vhost["routes"]:
             routes.setdefault(route["route"]["cluster"], route["route"])
     docs = []
-    for name, provider in filters["provider_rewrite"]["providers"].items():
+    for name, provider in filters["route_translate"]["providers"].items():
         cluster = clusters[provider["cluster"]]
         route = routes[provider["cluster"]]
         tls = cluster["transport_socket"]["typed_config"]
@@ -489,7 +489,7 @@ def istio_provider_keys(values):
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
     hosts = provider_hosts(values)
     docs = []
-    for name, provider in filters["provider_rewrite"]["providers"].items():
+    for name, provider in filters["route_translate"]["providers"].items():
         options = clusters[provider["cluster"]]["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
         injector = next(f for f in options["http_filters"] if f["name"] == "envoy.filters.http.credential_injector")
         codec = next(f for f in options["http_filters"] if f["name"] == "envoy.filters.http.upstream_codec")

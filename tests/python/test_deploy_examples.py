@@ -421,7 +421,7 @@ def wasmplugins(name):
 
 
 PHASE_ORDER = ["AUTHN", "AUTHZ", "STATS"]
-CHAIN = ["audit", "pii_scan", "token_limit", "provider_rewrite"]
+CHAIN = ["audit", "pii_scan", "token_limit", "route_translate"]
 
 
 def test_wasmplugins_carry_the_filter_configs():
@@ -440,7 +440,7 @@ def test_wasmplugins_carry_the_filter_configs():
         # Only the documented overrides differ from production.json.
         differing = {k for k in production[section] if production[section][k] != spec["pluginConfig"].get(k)}
         allowed = {p[1] for p, _, _ in generate.ISTIO_OVERRIDES if p[0] == section}
-        if section == "provider_rewrite":
+        if section == "route_translate":
             allowed.add("providers")
         assert differing <= allowed, (section, differing)
         image = spec["url"].removeprefix("oci://")
@@ -582,7 +582,7 @@ def test_istio_providers_match_the_production_config():
         rule = next(d for d in by_kind(items, "DestinationRule") if d["spec"]["host"] == host)
         (tls,) = rule["spec"]["trafficPolicy"]["portLevelSettings"]
         assert tls["port"]["number"] == http_port["number"] and tls["tls"]["mode"] == "SIMPLE" and tls["tls"]["sni"] == host
-        assert plugin_config["provider_rewrite"]["providers"][provider]["cluster"] == f"outbound|{http_port['number']}||{host}"
+        assert plugin_config["route_translate"]["providers"][provider]["cluster"] == f"outbound|{http_port['number']}||{host}"
         key = next(d for d in by_kind(items, "EnvoyFilter") if d["metadata"]["labels"].get("llm-gateway/provider") == provider)
         (patch,) = key["spec"]["configPatches"]
         assert patch["match"]["cluster"] == {"service": host, "portNumber": http_port["number"]}

@@ -121,7 +121,7 @@ fn every_stage() -> Vec<Box<dyn Stage>> {
         (audit::NAME, audit::stage),
         (pii_scan::NAME, pii_scan::stage),
         (token_limit::NAME, token_limit::stage),
-        (provider_rewrite::NAME, provider_rewrite::stage),
+        (route_translate::NAME, route_translate::stage),
     ];
     let settings = ModuleSettings::default();
     let mut stages: Vec<Box<dyn Stage>> = sections
@@ -129,7 +129,7 @@ fn every_stage() -> Vec<Box<dyn Stage>> {
         .map(|(name, build)| build(demo[*name].clone(), &settings).unwrap())
         .collect();
     stages.push(
-        provider_rewrite::stage(
+        route_translate::stage(
             json!({"role": "translate", "provider": "openai"}),
             &settings,
         )

@@ -43,8 +43,14 @@ pub enum Module {
 
 impl Module {
     /// The module a plugin name stands for: `llm_gateway` (the bundle),
-    /// `audit`, `pii_scan`, `token_limit`, `provider_rewrite`.
+    /// `audit`, `pii_scan`, `token_limit`, `route_translate` (also spelled
+    /// `provider_rewrite`).
     pub fn named(name: &str) -> Option<Module> {
+        let name = if name == route_translate::SECTION_ALIAS {
+            route_translate::NAME
+        } else {
+            name
+        };
         if name == BUNDLE_NAME {
             return Some(Module::Bundle);
         }
@@ -60,6 +66,8 @@ impl Module {
         let base = file.rsplit('/').next().unwrap_or(file);
         let name = if base == BUNDLE_WASM {
             BUNDLE_NAME
+        } else if base.strip_suffix(".wasm") == Some(route_translate::SECTION_ALIAS) {
+            route_translate::SECTION_ALIAS
         } else {
             MODULES.iter().find(|(_, module)| *module == base)?.0
         };
@@ -318,6 +326,21 @@ mod tests {
     }
 
     #[test]
+    fn route_translate_is_also_known_as_provider_rewrite() {
+        for name in ["route_translate", "provider_rewrite"] {
+            assert_eq!(
+                Module::named(name),
+                Some(Module::Filter("route_translate")),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            Module::from_file("/w/provider_rewrite.wasm"),
+            Some(Module::Filter("route_translate"))
+        );
+    }
+
+    #[test]
     fn the_shipped_filter_configurations_pass() {
         for name in ["demo", "production"] {
             let path = paths::envoy_dir().join(format!("filters/{name}.json"));
@@ -396,7 +419,7 @@ mod tests {
             filter("someone_elses.wasm", "not json"),
             filter(
                 "llm_gateway_bundle.wasm",
-                r#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#
+                r#"{"route_translate": {"role": "translate", "provider": "azure"}}"#
             ),
         );
         let checked = check_text(&envoy, None).unwrap();
