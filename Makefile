@@ -22,8 +22,8 @@ VENV := .venv
 WASM_TARGET := wasm32-wasip1
 WASM_BUILD := target/$(WASM_TARGET)/release
 WASM_OUT := build/wasm
-FILTER_CRATES := audit pii-scan token-limit provider-rewrite
-MODULES := audit pii_scan token_limit provider_rewrite llm_gateway_suite
+FILTER_CRATES := audit pii-scan token-limit route-translate
+MODULES := audit pii_scan token_limit route_translate llm_gateway_bundle
 
 .PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target wasm-profile crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
@@ -43,7 +43,7 @@ wasm-target:
 wasm: wasm-target
 	cargo build --release --target $(WASM_TARGET) --lib $(addprefix -p ,$(FILTER_CRATES)) \
 		--features $(subst $(eval) ,$(comma),$(addsuffix /module,$(FILTER_CRATES)))
-	cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-suite
+	cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-bundle
 	@mkdir -p $(WASM_OUT)
 	@for m in $(MODULES); do cp $(WASM_BUILD)/$$m.wasm $(WASM_OUT)/$$m.wasm; done
 	@ls -l $(WASM_OUT)
@@ -56,16 +56,16 @@ comma := ,
 crash-bundle: wasm-target
 	cargo build --release --target $(WASM_TARGET) --lib -p crash-bundle
 	@mkdir -p build/wasm-crash
-	@cp $(WASM_BUILD)/crash_bundle.wasm build/wasm-crash/llm_gateway_suite.wasm
+	@cp $(WASM_BUILD)/crash_bundle.wasm build/wasm-crash/llm_gateway_bundle.wasm
 
 # The bundle with wasm-glue's span-profile feature, for `bench/compare.py
 # spans`: it logs where its time goes inside Envoy. Its own target directory,
 # so the feature never reaches the shipped modules or their build cache.
 wasm-profile: wasm-target
-	CARGO_TARGET_DIR=target/span-profile cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-suite \
+	CARGO_TARGET_DIR=target/span-profile cargo build --release --target $(WASM_TARGET) --lib -p llm-gateway-bundle \
 		--features wasm-glue/span-profile
 	@mkdir -p build/wasm-profile
-	@cp target/span-profile/$(WASM_TARGET)/release/llm_gateway_suite.wasm build/wasm-profile/
+	@cp target/span-profile/$(WASM_TARGET)/release/llm_gateway_bundle.wasm build/wasm-profile/
 
 # The fake providers and the operator tool, target/debug/llm-gateway (render,
 # validate, demo, up, usage).
@@ -108,7 +108,7 @@ examples: tools venv
 DOCKER ?= docker
 OCI_REGISTRY ?= registry.example.com/llm-gateway
 OCI_TAG ?= 0.1.0
-OCI_PLUGINS := audit:audit pii_scan:pii-scan token_limit:token-limit provider_rewrite:provider-rewrite llm_gateway_suite:suite
+OCI_PLUGINS := audit:audit pii_scan:pii-scan token_limit:token-limit route_translate:route-translate llm_gateway_bundle:bundle
 
 oci:
 	$(DOCKER) build -f examples/Dockerfile --target wasm-files -t $(OCI_REGISTRY)/llm-gateway-wasm:$(OCI_TAG) .
@@ -146,7 +146,7 @@ lint:
 	cargo fmt --all --check
 	cd fuzz && cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-suite -- -D warnings
+	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-bundle -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p wasm-glue --features span-profile -- -D warnings
 
 clean:

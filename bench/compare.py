@@ -1,13 +1,13 @@
 """Small comparisons for one hot-path change, finer than `make bench`.
 
     # Envoy CPU per 2 KB call of two builds of the bundle (copy build/wasm's
-    # llm_gateway_suite.wasm aside before rebuilding):
-    .venv/bin/python bench/compare.py cpu /tmp/before.wasm build/wasm/llm_gateway_suite.wasm
+    # llm_gateway_bundle.wasm aside before rebuilding):
+    .venv/bin/python bench/compare.py cpu /tmp/before.wasm build/wasm/llm_gateway_bundle.wasm
     # where bare Envoy's and the bundle's time goes inside Envoy, per phase:
-    .venv/bin/python bench/compare.py phases build/wasm/llm_gateway_suite.wasm [--stream]
+    .venv/bin/python bench/compare.py phases build/wasm/llm_gateway_bundle.wasm [--stream]
     # where the bundle's own time goes, per stage callback and kind of host
     # call, under load (a build with wasm-glue's span-profile feature):
-    make wasm-profile && .venv/bin/python bench/compare.py spans build/wasm-profile/llm_gateway_suite.wasm
+    make wasm-profile && .venv/bin/python bench/compare.py spans build/wasm-profile/llm_gateway_bundle.wasm
 
 `cpu`: throughput at 8 connections against the fake provider, with a fresh
 Envoy for every round, rounds alternating between the builds (and bare

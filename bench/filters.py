@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wrkstack import chat_2kb, demo_filters, gateway, run_wrk, script
 
-# (label, the filter sections besides provider_rewrite)
+# (label, the filter sections besides route_translate)
 VARIANTS = [
     ("route only", []),
     ("route + audit (records to the collector, metrics)", ["audit"]),
@@ -35,7 +35,7 @@ def main():
     print("| --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         for i, (label, sections) in enumerate(VARIANTS):
-            filters = {name: full[name] for name in ["provider_rewrite", *sections]}
+            filters = {name: full[name] for name in ["route_translate", *sections]}
             workdir = Path(tmp) / f"v{i}"
             with gateway(workdir, filters) as info:
                 lua = script(workdir / "chat.lua", body)

@@ -179,7 +179,7 @@ def fake_provider(workdir):
 @contextlib.contextmanager
 def ratelimit_service(workdir):
     """A throwaway Redis and the rate-limit service on it, with ceilings no
-    benchmark reaches (the descriptors tests/ratelimit-service/tests/suite.rs
+    benchmark reaches (the descriptors tests/ratelimit-service/tests/bundle.rs
     uses); yields the service's gRPC port."""
     redis_port = free_port()
     with spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -232,10 +232,10 @@ def envoy_target(target, upstream, workdir):
         yield from demo_target(target, workdir)
         return
     template = ROOT / "bench/envoy-bench.yaml"
-    if target["filters"] is None:  # bare Envoy: the same file without the suite's lines
+    if target["filters"] is None:  # bare Envoy: the same file without the bundle's lines
         template = workdir / "bare.yaml"
         template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
-                                    if l.strip() != "${LLM_FILTERS}" and not l.rstrip().endswith("# suite only")))
+                                    if l.strip() != "${LLM_FILTERS}" and not l.rstrip().endswith("# bundle only")))
     sets = {"ADMIN_PORT": admin, "LISTENER_PORT": listener, "UPSTREAM_PORT": upstream_port}
     with contextlib.ExitStack() as services:
         if target.get("global"):
@@ -260,7 +260,7 @@ def customise(config, target, workdir):
     access log format written to workdir/access.log."""
     text = config.read_text()
     if target.get("module"):
-        text = text.replace(str(ROOT / "build/wasm/llm_gateway_suite.wasm"), str(target["module"]))
+        text = text.replace(str(ROOT / "build/wasm/llm_gateway_bundle.wasm"), str(target["module"]))
     if target.get("access_log"):
         logger = {"name": "envoy.access_loggers.file", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
@@ -306,7 +306,7 @@ def targets():
         {"name": "direct", "label": "upstream directly (no proxy)", "kind": "direct"},
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
         *[{"name": f"only-{s}", "label": f"Envoy + {s} alone (its own module)", "kind": "envoy",
-           "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "provider_rewrite")],
+           "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "route_translate")],
         {"name": "bundle", "label": "Envoy + bundle, all four stages, default config", "kind": "envoy",
          "filters": demo},
         {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",

@@ -45,7 +45,7 @@ def main():
         level["limits"] = {"requests_per_minute": 100_000_000, "input_tokens_per_minute": 10**15}
         level["overrides"] = []
     with_filter = f"route + {args.filter}"
-    variants = {"route only": ["provider_rewrite"], with_filter: ["provider_rewrite", args.filter]}
+    variants = {"route only": ["route_translate"], with_filter: ["route_translate", args.filter]}
     sizes = SIZES[args.filter]
     p50 = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,20 +20,20 @@ CORPUS = ROOT / "fuzz/corpus"
 
 # The index of each golden pair in llm_gateway_fuzz::pairs() (fuzz/src/lib.rs).
 PAIRS = {
-    "openai-chat_anthropic": 0,
-    "openai-chat_gemini": 1,
-    "anthropic_openai": 2,
-    "anthropic_azure": 3,
-    "anthropic_gemini": 4,
-    "openai-embeddings_gemini": 5,
-    "openai-chat_openai": 7,
-    "openai-chat_azure": 8,
-    "openai-embeddings_azure": 10,
-    "openai-responses_azure": 12,
-    "anthropic_anthropic": 13,
-    "gemini_gemini": 14,
-    "gemini-batch-embed_gemini": 16,
-    "gemini-embed_gemini": 17,
+    "openai_chat_to_anthropic": 0,
+    "openai_chat_to_gemini": 1,
+    "anthropic_to_openai": 2,
+    "anthropic_to_azure": 3,
+    "anthropic_to_gemini": 4,
+    "openai_embeddings_to_gemini": 5,
+    "openai_chat_to_openai": 7,
+    "openai_chat_to_azure": 8,
+    "openai_embeddings_to_azure": 10,
+    "openai_responses_to_azure": 12,
+    "anthropic_to_anthropic": 13,
+    "gemini_to_gemini": 14,
+    "gemini_batch_embed_to_gemini": 16,
+    "gemini_embed_to_gemini": 17,
 }
 
 # Indexes into translate_response's STATUSES.

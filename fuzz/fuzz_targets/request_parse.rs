@@ -25,7 +25,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use llm_api::text::{for_each_request_text, rewrite_request_text};
-use llm_api::{for_both, ApiKind, Dialect, LlmRequest};
+use llm_api::{with_json_body, ApiKind, Dialect, LlmRequest};
 use llm_gateway_fuzz::json_eq;
 use serde_json::Value;
 use token_limit::count::{request_tokens, Format};
@@ -195,7 +195,7 @@ fn check_parse(kind: &ApiKind, body: &[u8]) {
         let zero = request_tokens(format, &owned, model, &mut |_| 0);
         let bytes = request_tokens(format, &owned, model, &mut |t| t.len() as u64);
         assert!(zero <= bytes, "request count not monotone");
-        let sent = for_both!(request, |body| request_tokens(
+        let sent = with_json_body!(request, |body| request_tokens(
             format,
             body,
             model,

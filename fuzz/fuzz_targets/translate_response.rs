@@ -121,7 +121,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Value::Object(mut members)) = serde_json::from_slice::<Value>(payload) {
         members.retain(|name, _| !llm_api::response::OUTPUT_MEMBERS.contains(&name.as_str()));
         let kept = llm_api::response::without_output(payload)
-            .map(|body| llm_api::for_both!(body, |v| llm_api::Json::to_value(v)));
+            .map(|body| llm_api::with_json_body!(body, |v| llm_api::Json::to_value(v)));
         assert_eq!(
             kept,
             Some(Value::Object(members)),

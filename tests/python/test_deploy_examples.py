@@ -253,7 +253,7 @@ def test_compose_envoy_config_validates(tmp_path, upstreams):
                "AZURE_UPSTREAM": "https://myres.openai.azure.com", "GATEWAY_CLIENT_KEYS": "k1:team-a,k2:team-b"}
     config = render_compose_config(tmp_path, **env)
     text = config.read_text()
-    assert wasm_files(text) == {str(tmp_path / "wasm/llm_gateway_suite.wasm")}
+    assert wasm_files(text) == {str(tmp_path / "wasm/llm_gateway_bundle.wasm")}
     if upstreams == "real":
         assert_envoy_validates(config)
     # (The config with the fake upstreams is started for real by the
@@ -293,7 +293,7 @@ def test_compose_render_config_refuses_bad_input(tmp_path):
 @pytest.mark.parametrize("layout,listener", [("sidecar", ("127.0.0.1", 10000)), ("gateway", ("0.0.0.0", 8443))])
 def test_kubernetes_envoy_configs_validate(tmp_path, layout, listener):
     text = configmap_envoy(EXAMPLES / f"kubernetes/{layout}/envoy-config.yaml")
-    assert wasm_files(text) == {f"{generate.WASM_DIR}/llm_gateway_suite.wasm"}
+    assert wasm_files(text) == {f"{generate.WASM_DIR}/llm_gateway_bundle.wasm"}
     assert_envoy_validates(local_copy(text, tmp_path))
     parsed = yaml.safe_load(text)
     listeners = {l["name"]: l for l in parsed["static_resources"]["listeners"]}
@@ -421,7 +421,7 @@ def wasmplugins(name):
 
 
 PHASE_ORDER = ["AUTHN", "AUTHZ", "STATS"]
-CHAIN = ["audit", "pii_scan", "token_limit", "provider_rewrite"]
+CHAIN = ["audit", "pii_scan", "token_limit", "route_translate"]
 
 
 def test_wasmplugins_carry_the_filter_configs():
@@ -440,7 +440,7 @@ def test_wasmplugins_carry_the_filter_configs():
         # Only the documented overrides differ from production.json.
         differing = {k for k in production[section] if production[section][k] != spec["pluginConfig"].get(k)}
         allowed = {p[1] for p, _, _ in generate.ISTIO_OVERRIDES if p[0] == section}
-        if section == "provider_rewrite":
+        if section == "route_translate":
             allowed.add("providers")
         assert differing <= allowed, (section, differing)
         image = spec["url"].removeprefix("oci://")
@@ -451,7 +451,7 @@ def test_wasmplugins_carry_the_filter_configs():
         assert not any("*" in k or "*" in v for k, v in spec["selector"]["matchLabels"].items())
     (bundle,) = wasmplugins("wasmplugin-bundle.yaml")
     assert bundle["spec"]["pluginConfig"] == expected
-    assert images[bundle["spec"]["url"].removeprefix("oci://")] == "llm_gateway_suite"
+    assert images[bundle["spec"]["url"].removeprefix("oci://")] == "llm_gateway_bundle"
 
 
 def wasm_filter(name, module, config):
@@ -582,7 +582,7 @@ def test_istio_providers_match_the_production_config():
         rule = next(d for d in by_kind(items, "DestinationRule") if d["spec"]["host"] == host)
         (tls,) = rule["spec"]["trafficPolicy"]["portLevelSettings"]
         assert tls["port"]["number"] == http_port["number"] and tls["tls"]["mode"] == "SIMPLE" and tls["tls"]["sni"] == host
-        assert plugin_config["provider_rewrite"]["providers"][provider]["cluster"] == f"outbound|{http_port['number']}||{host}"
+        assert plugin_config["route_translate"]["providers"][provider]["cluster"] == f"outbound|{http_port['number']}||{host}"
         key = next(d for d in by_kind(items, "EnvoyFilter") if d["metadata"]["labels"].get("llm-gateway/provider") == provider)
         (patch,) = key["spec"]["configPatches"]
         assert patch["match"]["cluster"] == {"service": host, "portNumber": http_port["number"]}

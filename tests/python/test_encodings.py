@@ -1,10 +1,10 @@
 """Content encodings through the demo gateway. Compressed uploads (gzip, br)
-are decoded by Envoy's decompressor before the suite, so PII is scanned and
+are decoded by Envoy's decompressor before the bundle, so PII is scanned and
 tokens counted on what the provider reads: compression is no way around the
 filters. Other codings get a 415 in the caller's format; a compression bomb
 is refused (Envoy's decompressor caps inflation).
 Providers are asked for uncompressed answers (the SDKs ask for gzip), since
-the suite reads every response (usage, PII, translation)."""
+the bundle reads every response (usage, PII, translation)."""
 
 import gzip
 import json
@@ -58,7 +58,7 @@ def test_unknown_codings_get_a_415_in_the_callers_format(gateway):
 
 def test_a_compression_bomb_is_refused(gateway):
     """Envoy's decompressor stops inflating past its maximum ratio, so the
-    body the suite reads is cut short: refused as invalid JSON, and nothing
+    body the bundle reads is cut short: refused as invalid JSON, and nothing
     reaches a provider."""
     before = len(gateway.provider_requests())
     padding = " " * (40 * 1024 * 1024)

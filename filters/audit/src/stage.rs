@@ -8,7 +8,7 @@ use crate::delivery::{Counts, Delivery, SharedQueue};
 use crate::metrics::Metrics;
 use crate::record::{self, bounded, Call, Facts};
 use crate::request_id::RequestIds;
-use llm_api::{for_both, Fact, Json, SseEvent, Usage, UsageAccumulator};
+use llm_api::{with_json_body, Fact, Json, SseEvent, Usage, UsageAccumulator};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
@@ -302,7 +302,7 @@ impl StageStream for AuditStream {
     fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
         let Some(body) = &ex.response else { return };
         let dialect = ex.api.dialect();
-        for_both!(body, |body| {
+        with_json_body!(body, |body| {
             self.call.usage = Usage::from_json(dialect, body);
             self.call.served_model = body.str_field("model").map(bounded);
         });
@@ -340,7 +340,7 @@ impl StageStream for AuditStream {
             self.call.error_type = Some("client_aborted".to_owned());
         } else if self.call.status.is_some_and(|s| s >= 400) {
             self.call.error_type = ex.response.as_ref().and_then(|body| {
-                for_both!(body, |body| {
+                with_json_body!(body, |body| {
                     let error = body.field("error")?;
                     error
                         .str_field("type")

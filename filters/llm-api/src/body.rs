@@ -25,7 +25,7 @@ pub struct Body {
     edited: Value,
 }
 
-/// A body for reading: see [`for_both!`](crate::for_both).
+/// A body for reading: see [`with_json_body!`](crate::with_json_body).
 #[derive(Debug, Clone, Copy)]
 pub enum BodyRef<'a> {
     Sent(&'a serde_json_borrow::Value<'a>),
@@ -38,7 +38,7 @@ pub enum BodyRef<'a> {
 /// `body()` returning a [`BodyRef`]: a [`Body`] or a
 /// [`LlmRequest`](crate::LlmRequest).
 #[macro_export]
-macro_rules! for_both {
+macro_rules! with_json_body {
     ($holder:expr, |$name:ident| $body:expr) => {
         match $holder.body() {
             $crate::BodyRef::Sent($name) => $body,
@@ -73,7 +73,7 @@ impl Body {
     }
 
     /// The tree that holds the body, for a walker generic over
-    /// [`Json`](crate::Json); usually through [`for_both!`](crate::for_both).
+    /// [`Json`](crate::Json); usually through [`with_json_body!`](crate::with_json_body).
     pub fn body(&self) -> BodyRef<'_> {
         match &self.sent {
             Some(sent) => BodyRef::Sent(sent),
@@ -126,7 +126,7 @@ mod tests {
         let input = br#"{"zeta":1,"model":"m","list":[1,"a",null]}"#;
         let mut body = Body::parse(input).unwrap();
         assert!(matches!(body.body(), BodyRef::Sent(_)));
-        assert_eq!(for_both!(body, |b| b.str_field("model")), Some("m"));
+        assert_eq!(with_json_body!(body, |b| b.str_field("model")), Some("m"));
         assert_eq!(body.to_bytes(), input.to_vec());
         body.to_mut()["zeta"] = Value::from(2);
         assert!(matches!(body.body(), BodyRef::Edited(_)));

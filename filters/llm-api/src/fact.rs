@@ -10,7 +10,7 @@
 //! keys or PII values.
 //!
 //! The fact table of docs/architecture.md lists every fact here, with the
-//! stage that publishes it (`Stage::publishes`); the suite's tests check
+//! stage that publishes it (`Stage::publishes`); the bundle's tests check
 //! both, and that every `wasm.llm.*` name in the Envoy configs, examples
 //! and docs is one of these.
 

@@ -9,7 +9,7 @@
 //! reading the usage of a 2 KB chat call made about 70 lookups, near a tenth
 //! of the whole chain's instructions; comparing names instead took the
 //! native chain from 29.3 to 26.9 µs a call (`cargo bench -p
-//! llm-gateway-suite --bench chain`). Larger objects use the map's index.
+//! llm-gateway-bundle --bench chain`). Larger objects use the map's index.
 
 use serde_json::{Map, Value};
 

@@ -4,8 +4,8 @@
 use crate::api::ApiKind;
 use crate::body::{Body, BodyRef};
 use crate::error::ApiError;
-use crate::for_both;
 use crate::json::{Json, Kind};
+use crate::with_json_body;
 use serde_json::{Map, Value};
 use serde_json_borrow::OwnedValue;
 use std::borrow::Cow;
@@ -72,7 +72,7 @@ impl LlmRequest {
     }
 
     /// The body, for reading with a walker generic over [`Json`]; usually
-    /// through [`for_both!`](crate::for_both).
+    /// through [`with_json_body!`](crate::with_json_body).
     pub fn body(&self) -> BodyRef<'_> {
         self.body.body()
     }
@@ -94,7 +94,7 @@ impl LlmRequest {
 
     /// The member `name` of the body.
     pub fn str_field(&self, name: &str) -> Option<&str> {
-        for_both!(self, |body| body.str_field(name))
+        with_json_body!(self, |body| body.str_field(name))
     }
 
     /// How many conversation turns the request carries, for records and
@@ -108,7 +108,7 @@ impl LlmRequest {
             ApiKind::Responses => "input",
             _ => return None,
         };
-        for_both!(self, |body| Some(turns(body.field(field))))
+        with_json_body!(self, |body| Some(turns(body.field(field))))
     }
 
     /// Serialises the body again, for filters that changed it.

@@ -114,11 +114,11 @@ impl<'de> Visitor<'de> for NameVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{for_both, Json};
+    use crate::{with_json_body, Json};
     use serde_json::Value;
 
     fn value(body: Option<Body>) -> Option<Value> {
-        body.map(|body| for_both!(body, |b| b.to_value()))
+        body.map(|body| with_json_body!(body, |b| b.to_value()))
     }
 
     /// The whole body's parse with the output members removed.
@@ -199,14 +199,14 @@ mod tests {
         let body = br#"{ "na\u006de" : "a\"b" , "q\"x":[1, 2], "choices":[{"x":"\u00e9"}], "m":1, "m":2 }"#;
         let kept = without_output(body).unwrap();
         assert_eq!(value(Some(kept.clone())), expected(body));
-        assert_eq!(for_both!(kept, |b| b.str_field("name")), Some("a\"b"));
+        assert_eq!(with_json_body!(kept, |b| b.str_field("name")), Some("a\"b"));
         assert_eq!(
-            for_both!(kept, |b| b.field("m").and_then(Json::as_u64)),
+            with_json_body!(kept, |b| b.field("m").and_then(Json::as_u64)),
             Some(2),
             "the last duplicate wins"
         );
         assert_eq!(
-            for_both!(kept, |b| b.members().count()),
+            with_json_body!(kept, |b| b.members().count()),
             4,
             "every kept member, duplicates too"
         );

@@ -82,10 +82,10 @@
 
 use crate::api::ApiKind;
 use crate::document::{self, Carrier, Class, Unreadability, Unreadable};
-use crate::for_both;
 use crate::json::Json;
 use crate::member;
 use crate::request::LlmRequest;
+use crate::with_json_body;
 use serde_json::Value;
 
 /// Who wrote a piece of text.
@@ -274,12 +274,12 @@ pub fn rewrite_response_text(
 impl LlmRequest {
     /// See [`for_each_request_content`].
     pub fn for_each_content(&self, api: &ApiKind, visit: impl FnMut(Content<'_>)) {
-        for_both!(self, |body| for_each_request_content(api, body, visit));
+        with_json_body!(self, |body| for_each_request_content(api, body, visit));
     }
 
     /// See [`for_each_request_text`].
     pub fn for_each_text(&self, api: &ApiKind, visit: impl FnMut(TextField<'_>)) {
-        for_both!(self, |body| for_each_request_text(api, body, visit));
+        with_json_body!(self, |body| for_each_request_text(api, body, visit));
     }
 
     /// See [`rewrite_request_text`]. The body is owned from then on (see

@@ -1,7 +1,11 @@
 //! Golden tests for every translator.
 //!
-//! `testdata/golden/<pair>/pair.json` names the client API (method, path),
-//! the provider, the upstream model and options; each case directory beside
+//! `testdata/golden/<client-api>_to_<provider>/pair.json` names the client
+//! API (method, path), the provider, the upstream model and options; the
+//! directory names follow the translators' files in `src/translate`
+//! (`openai_chat`, `openai_embeddings`, `openai_responses`, `azure_chat`,
+//! `anthropic`, `gemini`, `gemini_embed`, `gemini_batch_embed`; then
+//! `openai`, `azure`, `anthropic` or `gemini`). Each case directory beside
 //! it holds any of these input → expected pairs:
 //!
 //! | input | expected |

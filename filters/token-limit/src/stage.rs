@@ -20,7 +20,7 @@ use crate::limit::store::{CasMismatch, KeptReads, Store};
 use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
-use llm_api::{for_both, ApiError, ErrorKind, Fact, LlmRequest, Usage};
+use llm_api::{with_json_body, ApiError, ErrorKind, Fact, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -271,7 +271,7 @@ impl TokenLimitStream {
         let shared = &self.shared;
         let model = request.model.as_deref().unwrap_or_default();
         let family = family(&shared.encodings, model);
-        let estimated = for_both!(request, |body| request_tokens(
+        let estimated = with_json_body!(request, |body| request_tokens(
             format,
             body,
             model,
@@ -280,7 +280,7 @@ impl TokenLimitStream {
         let encoding = shared.encodings.lookup(model);
         let mut exact_count = |limit: u64| {
             let total = encoding.map_or(0, |enc| {
-                for_both!(request, |body| request_tokens(
+                with_json_body!(request, |body| request_tokens(
                     format,
                     body,
                     model,
@@ -324,7 +324,7 @@ impl TokenLimitStream {
         }
     }
 
-    /// Global mode: Envoy's `ratelimit` filter after the suite charges the
+    /// Global mode: Envoy's `ratelimit` filter after the bundle charges the
     /// rate-limit service `llm.tokens.admission` now and
     /// `llm.tokens.output` when the stream is done. Both are always numbers
     /// once set: Envoy drops a descriptor whose charge is not one, and the
@@ -406,8 +406,7 @@ impl TokenLimitStream {
                 KeyPart::Header(name) => ex.request_header(name),
                 KeyPart::Client => ex.client_id(),
                 KeyPart::Model => model,
-                // The route is decided after this stage; the API kind stands for it.
-                KeyPart::Route => Some(ex.api.name()),
+                KeyPart::Api => Some(ex.api.name()),
             });
             let error = match key {
                 Ok(key) => {
@@ -444,7 +443,7 @@ fn part_name(part: &KeyPart) -> String {
         KeyPart::Header(name) => format!("header `{name}`"),
         KeyPart::Client => "client".to_owned(),
         KeyPart::Model => "model".to_owned(),
-        KeyPart::Route => "route".to_owned(),
+        KeyPart::Api => "api".to_owned(),
     }
 }
 
@@ -504,7 +503,7 @@ impl StageStream for TokenLimitStream {
         let format = Format::of(&ex.api);
         let max_output = match (ex.request.as_ref(), format) {
             (Some(request), Some(format)) => {
-                for_both!(request, |body| requested_max_output(format, body))
+                with_json_body!(request, |body| requested_max_output(format, body))
             }
             _ => None,
         };
@@ -650,7 +649,7 @@ impl StageStream for TokenLimitStream {
         self.usage = ex
             .response
             .as_ref()
-            .and_then(|body| for_both!(body, |body| Usage::from_json(dialect, body)));
+            .and_then(|body| with_json_body!(body, |body| Usage::from_json(dialect, body)));
         if let Some(usage) = self.usage {
             self.publish_output_for_global(&usage, host);
         }

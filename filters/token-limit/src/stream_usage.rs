@@ -16,7 +16,9 @@
 
 use crate::count::{Family, Features};
 use llm_api::text::for_each_response_text;
-use llm_api::{for_both, ApiKind, Dialect, Json, LlmRequest, SseEvent, Usage, UsageAccumulator};
+use llm_api::{
+    with_json_body, ApiKind, Dialect, Json, LlmRequest, SseEvent, Usage, UsageAccumulator,
+};
 use serde_json::{Map, Value};
 
 /// Whether the gateway must ask for the usage chunk of this request's
@@ -51,7 +53,7 @@ pub fn ask_for_usage(request: &mut LlmRequest) {
 
 /// Whether an OpenAI chat request asks for the usage chunk of its stream.
 fn asks_for_usage(request: &LlmRequest) -> bool {
-    for_both!(request, |body| body
+    with_json_body!(request, |body| body
         .field("stream_options")
         .and_then(|o| o.field("include_usage"))
         .and_then(Json::as_bool))

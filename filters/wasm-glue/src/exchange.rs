@@ -22,7 +22,7 @@ pub struct Exchange {
     /// The parsed JSON response, once a buffered (non-streamed) response has
     /// arrived whole and some stage reads it (without its output unless one
     /// reads that: `llm_api::response`); `None` if it is not JSON. Read it
-    /// with `llm_api::for_both!`.
+    /// with `llm_api::with_json_body!`.
     pub response: Option<Body>,
     /// The request header that holds the client's authenticated identity.
     client_identity: Rc<str>,

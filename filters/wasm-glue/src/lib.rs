@@ -1,4 +1,4 @@
-//! The stage pipeline every filter of the suite runs in.
+//! The stage pipeline every filter of the gateway runs in.
 //!
 //! A filter is a [`Stage`]: a validated configuration that makes one
 //! [`StageStream`] per HTTP stream. A [`Pipeline`] runs one or more stages in

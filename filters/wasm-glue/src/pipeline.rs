@@ -16,7 +16,7 @@ use llm_api::sse::SseEvent;
 use llm_api::{ApiError, ApiKind, ErrorKind, Fact, LlmRequest};
 use std::rc::Rc;
 
-/// A filter of the suite: its validated configuration, shared by every
+/// A filter of the gateway: its validated configuration, shared by every
 /// stream on a worker.
 pub trait Stage {
     /// Stable name used in metrics and logs (`audit`, `pii_scan`, ...).
@@ -480,7 +480,7 @@ impl Pipeline {
 
 /// A request body in a content-encoding the stages cannot read: refused, since
 /// it could be neither scanned nor counted (Envoy's decompressor, in front of
-/// the suite in the shipped configurations, has already decoded gzip and br
+/// the bundle in the shipped configurations, has already decoded gzip and br
 /// and removed the header).
 fn unreadable_encoding(ex: &Exchange) -> Option<ApiError> {
     let coding = ex.request_header("content-encoding")?.trim();

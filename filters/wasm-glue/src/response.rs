@@ -275,10 +275,9 @@ mod tests {
             self.rewrite
         }
         fn on_response(&mut self, ex: &mut Exchange, _host: &mut dyn Host) {
-            let text = ex
-                .response
-                .as_ref()
-                .and_then(|r| llm_api::for_both!(r, |b| b.str_field("text").map(str::to_owned)));
+            let text = ex.response.as_ref().and_then(|r| {
+                llm_api::with_json_body!(r, |b| b.str_field("text").map(str::to_owned))
+            });
             let text = text.unwrap_or_else(|| "<none>".to_owned());
             self.seen.borrow_mut().push(text.clone());
             if let Some(body) = ex.response_mut() {

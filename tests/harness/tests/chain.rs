@@ -1,4 +1,4 @@
-//! Every filter of the suite loaded into a real Envoy and in the path of
+//! Every filter of the bundle loaded into a real Envoy and in the path of
 //! every API the demo serves, as the bundle and as four separate modules.
 
 use gateway_harness::curl::{curl, post_json, DEMO_AUTH};
@@ -149,7 +149,7 @@ fn bad_requests_get_errors_in_the_callers_format() {
     assert_eq!(gemini.status, 400);
     assert_eq!(gemini.json()["error"]["status"], "INVALID_ARGUMENT");
 
-    // A path the suite does not route matches no route.
+    // A path the bundle does not route matches no route.
     let unknown = curl(&[&stack.url("/v2/unknown"), "-H", DEMO_AUTH]).unwrap();
     assert_eq!(unknown.status, 404);
     assert!(

@@ -79,7 +79,7 @@ fn bad_configs() -> Vec<(Value, &'static str)> {
     let mut bad_counting = filters("filters/demo.json");
     bad_counting["token_limit"]["counting"] = json!("guess");
     let mut bad_default = filters("filters/demo.json");
-    bad_default["provider_rewrite"]["default_provider"] = json!("mistral");
+    bad_default["route_translate"]["default_provider"] = json!("mistral");
     vec![
         (bad_header, "field `client_headers[1]`"),
         (bad_action, "field `entities.EMAIL`"),
@@ -123,7 +123,7 @@ fn the_tool_renders_and_validates_every_shipped_config() {
             (
                 Layout::Separate,
                 "separate",
-                &["audit", "pii_scan", "token_limit", "provider_rewrite"][..],
+                &["audit", "pii_scan", "token_limit", "route_translate"][..],
             ),
         ] {
             let out = dir.path.join(format!("{template}-{flag}-by-the-tool.yaml"));

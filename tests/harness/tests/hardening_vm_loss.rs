@@ -32,7 +32,7 @@ fn ids(records: &[Value]) -> BTreeSet<String> {
 fn a_failed_vm_loses_only_its_calls_in_flight() {
     let crash_dir = paths::crash_wasm_dir();
     assert!(
-        crash_dir.join("llm_gateway_suite.wasm").exists(),
+        crash_dir.join("llm_gateway_bundle.wasm").exists(),
         "{} is missing: run `make crash-bundle`",
         crash_dir.display()
     );

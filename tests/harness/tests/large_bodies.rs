@@ -51,7 +51,7 @@ fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
 
     let (path, _) = chat_body(&stack, 33 * 1024 * 1024);
     let url = stack.url("/v1/chat/completions");
-    // The suite reads the upload to its end and then answers, so HTTP/2
+    // The bundle reads the upload to its end and then answers, so HTTP/2
     // clients read the 413 too rather than a reset stream.
     for protocol in PROTOCOLS {
         let response = post_json(&url, &format!("@{}", path.display()), &[protocol])

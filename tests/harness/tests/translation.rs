@@ -261,7 +261,7 @@ fn embeddings_reach_gemini_by_prefix() {
 fn gemini_embed_content_reaches_gemini_as_embed_content() {
     let dir = RunDir::new("translate-gemini-embed-filters").unwrap();
     let options = StackOptions::demo_with_filters("translate-gemini-embed", &dir, |filters| {
-        filters["provider_rewrite"]["models"]
+        filters["route_translate"]["models"]
             .as_array_mut()
             .unwrap()
             .push(json!({"match": "text-embedding-004", "to": [{"provider": "gemini"}]}));
@@ -378,7 +378,7 @@ fn the_responses_api_reaches_openai_and_azure() {
 fn a_weighted_split_sends_a_model_to_both_providers() {
     let dir = gateway_harness::RunDir::new("translate-split-filters").unwrap();
     let options = StackOptions::demo_with_filters("translate-split", &dir, |filters| {
-        filters["provider_rewrite"]["models"][0] = serde_json::json!(
+        filters["route_translate"]["models"][0] = serde_json::json!(
             {"match": "gpt-4o-mini", "to": [{"provider": "openai", "weight": 1}, {"provider": "azure", "weight": 1}]}
         );
     })

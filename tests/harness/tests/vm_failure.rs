@@ -2,7 +2,7 @@
 //! crash bundle (the bundle with wasm-glue's `fault-injection` feature, `make
 //! crash-bundle`), whose VM traps on a request carrying
 //! `x-llm-gateway-test-crash`. Envoy's failure policy (`FAIL_RELOAD` on every
-//! filter of the suite) must fail that request without letting it reach a
+//! filter of the bundle) must fail that request without letting it reach a
 //! provider unscanned, and serve the next ones from a fresh VM.
 
 use gateway_harness::curl::post_json;
@@ -14,7 +14,7 @@ const PII_CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","con
 fn crash_bundle_stack(name: &str) -> Stack {
     let crash_dir = paths::crash_wasm_dir();
     assert!(
-        crash_dir.join("llm_gateway_suite.wasm").exists(),
+        crash_dir.join("llm_gateway_bundle.wasm").exists(),
         "{} is missing: run `make crash-bundle`",
         crash_dir.display()
     );

@@ -60,7 +60,7 @@ enum Command {
         files: Vec<PathBuf>,
         /// The files are this module's own configuration: llm_gateway (the
         /// bundle, the default for a filter configuration), audit, pii_scan,
-        /// token_limit or provider_rewrite.
+        /// token_limit or route_translate.
         #[arg(long, value_parser = module)]
         module: Option<Module>,
     },

@@ -16,10 +16,10 @@
 //! - a line holding only `${UPSTREAM_TLS:<name>}`: a TLS `transport_socket`
 //!   (anchored as `&<name>_tls`) when the variable `<NAME>_TLS_SNI` is set,
 //!   else nothing;
-//! - lines holding only `${RATE_LIMIT_FILTER}` (after the suite's filters)
+//! - lines holding only `${RATE_LIMIT_FILTER}` (after the bundle's filters)
 //!   and `${RATE_LIMIT_CLUSTER}` (in the cluster list): when `token_limit`
 //!   has a `global` section, Envoy's `ratelimit` filter charging the
-//!   rate-limit service the token counts the suite publishes, and the
+//!   rate-limit service the token counts the bundle publishes, and the
 //!   service's cluster (`${RATELIMIT_HOST}:${RATELIMIT_PORT}`); else nothing;
 //! - lines holding only `${FALLBACK_ROUTES}` (in the route list) and
 //!   `${FALLBACK_CLUSTERS}` (in the cluster list, after the provider
@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wasm_glue::config::{CLIENT_IDENTITY_KEY, PRICES_KEY};
 
-/// How the suite's filters are loaded into Envoy.
+/// How the bundle's filters are loaded into Envoy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     /// One module running every stage: one VM, one parse per body.
@@ -67,7 +67,7 @@ impl std::str::FromStr for Layout {
 
 /// The bundle's module and the name of its VM, shared by the downstream and
 /// upstream instances so that they run in one VM per worker.
-pub(crate) const BUNDLE_WASM: &str = "llm_gateway_suite.wasm";
+pub(crate) const BUNDLE_WASM: &str = "llm_gateway_bundle.wasm";
 pub(crate) const BUNDLE_NAME: &str = "llm_gateway";
 
 /// The `@type` of Envoy's wasm HTTP filter configuration.
@@ -86,7 +86,7 @@ pub(crate) const MODULES: [(&str, &str); 4] = [
     ("audit", "audit.wasm"),
     ("pii_scan", "pii_scan.wasm"),
     ("token_limit", "token_limit.wasm"),
-    ("provider_rewrite", "provider_rewrite.wasm"),
+    ("route_translate", "route_translate.wasm"),
 ];
 
 /// Everything a template is rendered with.
@@ -101,17 +101,21 @@ pub struct Template {
 }
 
 impl Template {
-    /// A template with its filter configuration read from `filters`.
+    /// A template with its filter configuration read from `filters_path`.
     pub fn load(
         template: &Path,
-        filters: &Path,
+        filters_path: &Path,
         layout: Layout,
         wasm_dir: &Path,
     ) -> Result<Template, String> {
-        let text =
-            std::fs::read_to_string(filters).map_err(|e| format!("{}: {e}", filters.display()))?;
-        let filters =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", filters.display()))?;
+        let text = std::fs::read_to_string(filters_path)
+            .map_err(|e| format!("{}: {e}", filters_path.display()))?;
+        let mut filters: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", filters_path.display()))?;
+        if let Value::Object(sections) = &mut filters {
+            route_translate::unalias_section(sections)
+                .map_err(|e| format!("{}: {e}", filters_path.display()))?;
+        }
         Ok(Template {
             template: template.to_owned(),
             filters,
@@ -309,10 +313,10 @@ impl Template {
 
     /// The API kind of a provider, from the route configuration.
     fn provider_kind(&self, provider: &str) -> Result<String, String> {
-        self.filters["provider_rewrite"]["providers"][provider]["kind"]
+        self.filters["route_translate"]["providers"][provider]["kind"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| format!("provider `{provider}` is not in provider_rewrite.providers"))
+            .ok_or_else(|| format!("provider `{provider}` is not in route_translate.providers"))
     }
 
     fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
@@ -333,7 +337,7 @@ impl Template {
         if let Some(kind) = kind {
             config["provider"] = json!(kind);
         }
-        let providers = self.filters["provider_rewrite"]["providers"].as_object();
+        let providers = self.filters["route_translate"]["providers"].as_object();
         // Global limits: Envoy's ratelimit filter builds its stream-done
         // descriptor from the request headers after the upstream attempt,
         // which changes the request's header map in place, so the key's
@@ -369,13 +373,13 @@ impl Template {
         match self.layout {
             Layout::Bundle => {
                 let config =
-                    Value::Object(Map::from_iter([("provider_rewrite".to_owned(), translate)]));
+                    Value::Object(Map::from_iter([("route_translate".to_owned(), translate)]));
                 self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &config)
             }
             Layout::Separate => self.wasm_filter(
-                "provider_rewrite",
-                "provider_rewrite",
-                "provider_rewrite.wasm",
+                "route_translate",
+                "route_translate",
+                "route_translate.wasm",
                 &translate,
             ),
         }
@@ -393,7 +397,7 @@ impl Template {
     /// with the same providers in the same order.
     fn fallback_chains(&self) -> Result<Vec<(String, Vec<String>)>, String> {
         let mut chains: Vec<(String, Vec<String>)> = Vec::new();
-        let models = self.filters["provider_rewrite"]["models"]
+        let models = self.filters["route_translate"]["models"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default();
@@ -786,7 +790,7 @@ mod tests {
     fn template(layout: Layout) -> Template {
         Template {
             template: PathBuf::from("unused"),
-            filters: json!({"audit": {}, "provider_rewrite": {"role": "route", "providers": {"claude": {"kind": "anthropic"}}}}),
+            filters: json!({"audit": {}, "route_translate": {"role": "route", "providers": {"claude": {"kind": "anthropic"}}}}),
             layout,
             wasm_dir: PathBuf::from("/w"),
             vars: BTreeMap::from([("PORT".to_owned(), "80".to_owned())]),
@@ -827,7 +831,7 @@ mod tests {
         let config = filter["typed_config"]["config"].clone();
         assert_eq!(
             config["vm_config"]["code"]["local"]["filename"],
-            "/w/llm_gateway_suite.wasm"
+            "/w/llm_gateway_bundle.wasm"
         );
         let sections: Value =
             serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
@@ -854,7 +858,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "provider_rewrite",
+                "route_translate",
                 "envoy.filters.http.credential_injector",
                 "envoy.filters.http.upstream_codec"
             ]
@@ -873,7 +877,7 @@ mod tests {
             "/s/claude-key.yaml"
         );
         assert!(t.render_text("${UPSTREAM_FILTERS:nobody}").is_err());
-        t.filters["provider_rewrite"]["providers"]["claude"]["forward_headers"] =
+        t.filters["route_translate"]["providers"]["claude"]["forward_headers"] =
             json!(["anthropic-beta"]);
         let out = t.render_text("${UPSTREAM_FILTERS:claude}").unwrap();
         let translate: Value = serde_json::from_str(&out.lines().next().unwrap()[2..]).unwrap();
@@ -892,7 +896,7 @@ mod tests {
             .render_text("${LLM_FILTERS}")
             .unwrap();
         assert_eq!(out.lines().count(), 2);
-        assert!(out.contains("/w/audit.wasm") && out.contains("/w/provider_rewrite.wasm"));
+        assert!(out.contains("/w/audit.wasm") && out.contains("/w/route_translate.wasm"));
         assert!(!out.contains("pii_scan.wasm"));
     }
 
@@ -982,9 +986,9 @@ mod tests {
     #[test]
     fn a_fallback_chain_gets_a_cluster_with_a_priority_per_provider_and_a_route() {
         let mut t = template(Layout::Bundle);
-        t.filters["provider_rewrite"]["providers"]["openai"] =
+        t.filters["route_translate"]["providers"]["openai"] =
             json!({"kind": "openai", "cluster": "openai"});
-        t.filters["provider_rewrite"]["models"] = json!([
+        t.filters["route_translate"]["models"] = json!([
             {"match": "m", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude", "model": "c"}]}},
             {"match": "n", "to": [{"provider": "openai"}], "fallback": {"cluster": "chain", "to": [{"provider": "claude"}]}}
         ]);
@@ -1035,7 +1039,7 @@ mod tests {
         );
         let err = t.render_text("${FALLBACK_CLUSTERS}\n").unwrap_err();
         assert!(err.contains("anchor it as `&openai_endpoint`"), "{err}");
-        t.filters["provider_rewrite"]["models"][1]["fallback"]["to"][0]["provider"] =
+        t.filters["route_translate"]["models"][1]["fallback"]["to"][0]["provider"] =
             json!("openai");
         assert!(t
             .render_text("${FALLBACK_ROUTES}\n")

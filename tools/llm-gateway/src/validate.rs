@@ -35,7 +35,7 @@ const CONTAINER_KEYS: [&str; 6] = [
 /// One of the gateway's modules, as its configuration is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Module {
-    /// The bundle (`llm_gateway_suite.wasm`): one section per filter.
+    /// The bundle (`llm_gateway_bundle.wasm`): one section per filter.
     Bundle,
     /// One filter's own module, by its configuration section.
     Filter(&'static str),
@@ -43,8 +43,14 @@ pub enum Module {
 
 impl Module {
     /// The module a plugin name stands for: `llm_gateway` (the bundle),
-    /// `audit`, `pii_scan`, `token_limit`, `provider_rewrite`.
+    /// `audit`, `pii_scan`, `token_limit`, `route_translate` (also spelled
+    /// `provider_rewrite`).
     pub fn named(name: &str) -> Option<Module> {
+        let name = if name == route_translate::SECTION_ALIAS {
+            route_translate::NAME
+        } else {
+            name
+        };
         if name == BUNDLE_NAME {
             return Some(Module::Bundle);
         }
@@ -60,6 +66,8 @@ impl Module {
         let base = file.rsplit('/').next().unwrap_or(file);
         let name = if base == BUNDLE_WASM {
             BUNDLE_NAME
+        } else if base.strip_suffix(".wasm") == Some(route_translate::SECTION_ALIAS) {
+            route_translate::SECTION_ALIAS
         } else {
             MODULES.iter().find(|(_, module)| *module == base)?.0
         };
@@ -84,9 +92,9 @@ impl Module {
     /// configures it.
     pub fn load(self, configuration: &[u8]) -> Result<(), ConfigError> {
         match self {
-            Module::Bundle => llm_gateway_suite::load(configuration).map(drop),
+            Module::Bundle => llm_gateway_bundle::load(configuration).map(drop),
             Module::Filter(section) => {
-                llm_gateway_suite::load_filter(section, configuration).map(drop)
+                llm_gateway_bundle::load_filter(section, configuration).map(drop)
             }
         }
     }
@@ -318,6 +326,21 @@ mod tests {
     }
 
     #[test]
+    fn route_translate_is_also_known_as_provider_rewrite() {
+        for name in ["route_translate", "provider_rewrite"] {
+            assert_eq!(
+                Module::named(name),
+                Some(Module::Filter("route_translate")),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            Module::from_file("/w/provider_rewrite.wasm"),
+            Some(Module::Filter("route_translate"))
+        );
+    }
+
+    #[test]
     fn the_shipped_filter_configurations_pass() {
         for name in ["demo", "production"] {
             let path = paths::envoy_dir().join(format!("filters/{name}.json"));
@@ -391,12 +414,12 @@ mod tests {
         };
         let envoy = format!(
             "static_resources:\n  listeners:\n  - name: gateway\n    filters:\n    - {}\n    - {}\n    - {}\n  clusters:\n  - upstream: &up\n    - {}\n  - again: *up\n",
-            filter("llm_gateway_suite.wasm", r#"{"audit": {}}"#),
+            filter("llm_gateway_bundle.wasm", r#"{"audit": {}}"#),
             filter("token_limit.wasm", r#"{"levels": "many"}"#),
             filter("someone_elses.wasm", "not json"),
             filter(
-                "llm_gateway_suite.wasm",
-                r#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#
+                "llm_gateway_bundle.wasm",
+                r#"{"route_translate": {"role": "translate", "provider": "azure"}}"#
             ),
         );
         let checked = check_text(&envoy, None).unwrap();
@@ -408,7 +431,7 @@ mod tests {
             found,
             [
                 (
-                    "static_resources.listeners[gateway].filters[llm_gateway_suite].typed_config",
+                    "static_resources.listeners[gateway].filters[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),
@@ -418,12 +441,12 @@ mod tests {
                     false
                 ),
                 (
-                    "static_resources.clusters[0].upstream[llm_gateway_suite].typed_config",
+                    "static_resources.clusters[0].upstream[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),
                 (
-                    "static_resources.clusters[1].again[llm_gateway_suite].typed_config",
+                    "static_resources.clusters[1].again[llm_gateway_bundle].typed_config",
                     "llm_gateway",
                     true
                 ),

@@ -55,7 +55,7 @@ impl Translator for Identity {
             Target::GeminiEmbed { model, batch } => {
                 let name = format!("models/{model}");
                 let stale = |entry: Option<&str>| entry.is_some_and(|m| m != name);
-                let any_stale = crate::for_both!(request, |body| {
+                let any_stale = crate::with_json_body!(request, |body| {
                     if *batch {
                         let requests = body.field("requests");
                         let mut entries = requests.map(Json::elements).into_iter().flatten();

@@ -23,13 +23,17 @@
 //! upstream model and leave responses untouched. Pairs without a translator
 //! of their own go through OpenAI chat completions, chaining two translators
 //! (Anthropic → Gemini), so each mapping exists once.
+//!
+//! A pair's translator lives in `<client-api>_to_<provider>.rs`, the name of
+//! its golden tests' directory (`testdata/golden`); `identity.rs` holds the
+//! same-format pairs and `chained.rs` the composition of two translators.
 
-mod anthropic_openai;
+mod anthropic_to_openai;
 mod chained;
-mod embeddings_gemini;
 mod identity;
-mod openai_anthropic;
-mod openai_gemini;
+mod openai_chat_to_anthropic;
+mod openai_chat_to_gemini;
+mod openai_embeddings_to_gemini;
 
 use crate::api::{ApiKind, Dialect};
 use crate::error::{ApiError, ErrorKind};
@@ -139,10 +143,12 @@ pub fn translator(
             identity::Identity::boxed(azure::chat_path(deployment, version), None)
         }
         (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Anthropic) => {
-            Translation::boxed(openai_anthropic::ChatToAnthropic::new(model, options))
+            Translation::boxed(openai_chat_to_anthropic::ChatToAnthropic::new(
+                model, options,
+            ))
         }
         (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Gemini) => {
-            Translation::boxed(openai_gemini::ChatToGemini::new(model, options))
+            Translation::boxed(openai_chat_to_gemini::ChatToGemini::new(model, options))
         }
         (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Openai) => {
             identity::Identity::boxed(openai::EMBEDDINGS_PATH.to_owned(), Some(model))
@@ -151,7 +157,7 @@ pub fn translator(
             identity::Identity::boxed(azure::embeddings_path(deployment, version), None)
         }
         (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Gemini) => {
-            Translation::boxed(embeddings_gemini::EmbeddingsToGemini::new(model))
+            Translation::boxed(openai_embeddings_to_gemini::EmbeddingsToGemini::new(model))
         }
         (ApiKind::Responses, P::Openai) => {
             identity::Identity::boxed(openai::RESPONSES_PATH.to_owned(), Some(model))
@@ -163,7 +169,7 @@ pub fn translator(
             identity::Identity::boxed(crate::anthropic::MESSAGES_PATH.to_owned(), Some(model))
         }
         (ApiKind::AnthropicMessages, P::Openai) => {
-            Translation::boxed(anthropic_openai::MessagesToChat::new(
+            Translation::boxed(anthropic_to_openai::MessagesToChat::new(
                 P::Openai,
                 openai::CHAT_COMPLETIONS_PATH.to_owned(),
                 model,
@@ -171,7 +177,7 @@ pub fn translator(
             ))
         }
         (ApiKind::AnthropicMessages, P::Azure) => {
-            Translation::boxed(anthropic_openai::MessagesToChat::new(
+            Translation::boxed(anthropic_to_openai::MessagesToChat::new(
                 P::Azure,
                 azure::chat_path(deployment, version),
                 model,
@@ -181,14 +187,14 @@ pub fn translator(
         // Through OpenAI chat completions; the path written by the first
         // translator is replaced by the second's.
         (ApiKind::AnthropicMessages, P::Gemini) => chained::Chained::boxed(
-            Translation::new(anthropic_openai::MessagesToChat::new(
+            Translation::new(anthropic_to_openai::MessagesToChat::new(
                 P::Gemini,
                 openai::CHAT_COMPLETIONS_PATH.to_owned(),
                 model.clone(),
                 options,
             )),
             ApiKind::ChatCompletions,
-            Translation::new(openai_gemini::ChatToGemini::new(model, options)),
+            Translation::new(openai_chat_to_gemini::ChatToGemini::new(model, options)),
         ),
         (ApiKind::GeminiGenerate { stream, .. }, P::Gemini) => {
             identity::Identity::boxed(gemini::generate_path(upstream_model, *stream), None)
@@ -270,7 +276,7 @@ impl<P: Pair + 'static> Translation<P> {
 
 impl<P: Pair + 'static> Translator for Translation<P> {
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        crate::for_both!(request, |body| self.pair.request(body, request.stream))
+        crate::with_json_body!(request, |body| self.pair.request(body, request.stream))
     }
 
     fn response_headers(&mut self, status: u16) -> HeaderEdits {

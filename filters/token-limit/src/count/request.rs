@@ -88,7 +88,7 @@ const REPLY_PRIMING: u64 = 3;
 
 /// Tokens of `body` in `format`; `count` counts one text. `model` picks the
 /// image rule. The body is either tree a request may be held in
-/// (`llm_api::for_both!`).
+/// (`llm_api::with_json_body!`).
 pub fn request_tokens<J: Json>(
     format: Format,
     body: &J,

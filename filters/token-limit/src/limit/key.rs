@@ -19,7 +19,7 @@ pub enum KeyError<'p> {
 /// Joins the parts' values with `|`. A `|`, a `%` or a control character
 /// inside a value is percent-escaped, so distinct part lists never build the
 /// same key and no value can build [`MISSING_PART`]. `value` answers each
-/// part: the header's value, the client id, the model or the route. An
+/// part: the header's value, the client id, the model or the API kind. An
 /// empty value counts as missing; with `missing_key: placeholder` only that
 /// part is replaced, so requests without an agent id share their own
 /// client's bucket, never another client's.

@@ -43,8 +43,10 @@ pub enum KeyPart {
     Client,
     /// The model the request names.
     Model,
-    /// The route (provider-rewrite's decision or Envoy's route name).
-    Route,
+    /// The API the caller speaks (`ApiKind::name`, e.g. `chat_completions`).
+    /// Spelled `"api"`; `"route"` is accepted as the same part.
+    #[serde(alias = "route")]
+    Api,
 }
 
 /// What a request gets when one of a level's key parts is missing.
@@ -209,7 +211,7 @@ pub struct LimitPolicy {
     #[serde(default)]
     pub store: StoreConfig,
     /// Limits kept by a rate-limit service shared by every Envoy replica
-    /// (Envoy's `ratelimit` filter after the suite) instead of this Envoy's
+    /// (Envoy's `ratelimit` filter after the bundle) instead of this Envoy's
     /// shared data; the limits then live in the service's configuration.
     #[serde(default)]
     pub global: Option<GlobalMode>,
@@ -338,7 +340,7 @@ impl KeyPart {
             KeyPart::Header(name) => name,
             KeyPart::Client => "client",
             KeyPart::Model => "model",
-            KeyPart::Route => "route",
+            KeyPart::Api => "api",
         }
     }
 }
@@ -442,9 +444,9 @@ impl LimitPolicy {
             if let Some(i) = level
                 .key
                 .iter()
-                .position(|p| matches!(p, KeyPart::Model | KeyPart::Route))
+                .position(|p| matches!(p, KeyPart::Model | KeyPart::Api))
             {
-                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `route` are not request headers)");
+                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `api` are not request headers)");
             }
             if level.limits != Limits::default()
                 || !level.tiers.is_empty()
@@ -658,6 +660,16 @@ mod tests {
                 max: 1_500_000_000
             }
         );
+    }
+
+    #[test]
+    fn the_api_part_is_spelled_api_or_route() {
+        for spelling in ["api", "route"] {
+            let mut p = policy(json!({"key": ["client", spelling]}));
+            p.validate().unwrap();
+            assert_eq!(p.levels[0].key, [KeyPart::Client, KeyPart::Api]);
+            assert_eq!(p.levels[0].name, "client+api");
+        }
     }
 
     #[test]

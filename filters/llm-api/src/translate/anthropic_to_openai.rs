@@ -1,6 +1,6 @@
 //! Anthropic Messages client → OpenAI chat completions provider (OpenAI or
 //! Azure OpenAI, which differ only in the path), and the first half of
-//! Anthropic → Gemini, which continues with `openai_gemini`.
+//! Anthropic → Gemini, which continues with `openai_chat_to_gemini`.
 //!
 //! Request: `system` becomes the first, system message; user turns become
 //! user messages, except `tool_result` blocks, which become `tool` messages

@@ -21,9 +21,9 @@ use wasm_glue::Stages;
 
 fn module(config: Value) -> (Rc<Stages>, MemoryHost) {
     let stages = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         config.to_string().as_bytes(),
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .unwrap();
     (Rc::new(stages), MemoryHost::default())
@@ -360,17 +360,17 @@ fn a_request_the_route_did_not_decide_passes_untouched() {
 #[test]
 fn a_bad_configuration_is_refused_naming_the_field() {
     let err = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         br#"{"role": "translate", "provider": "anthropic", "forward_headers": {"anthropic": ["x-api-key"]}}"#,
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .err()
     .unwrap();
     assert_eq!(err.field, "forward_headers.anthropic[0]", "{err}");
     let err = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         br#"{"role": "translate", "provider": "mistral"}"#,
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .err()
     .unwrap();

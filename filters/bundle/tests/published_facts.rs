@@ -36,7 +36,7 @@ fn every_fact_the_bundle_sets_is_declared_and_none_it_reads_back_reaches_the_hos
     config["pii_scan"]["entities"] = json!({"EMAIL": "route"});
     config["pii_scan"]["route_to"] = json!({"provider": "azure"});
     config["pii_scan"]["response"] = json!({"default_action": "redact"});
-    let stages = Rc::new(llm_gateway_suite::load(&serde_json::to_vec(&config).unwrap()).unwrap());
+    let stages = Rc::new(llm_gateway_bundle::load(&serde_json::to_vec(&config).unwrap()).unwrap());
     let declared: BTreeSet<&str> = stages
         .iter()
         .flat_map(|s| s.publishes().iter().map(|f| f.name()))
@@ -121,7 +121,7 @@ fn every_stage() -> Vec<Box<dyn Stage>> {
         (audit::NAME, audit::stage),
         (pii_scan::NAME, pii_scan::stage),
         (token_limit::NAME, token_limit::stage),
-        (provider_rewrite::NAME, provider_rewrite::stage),
+        (route_translate::NAME, route_translate::stage),
     ];
     let settings = ModuleSettings::default();
     let mut stages: Vec<Box<dyn Stage>> = sections
@@ -129,7 +129,7 @@ fn every_stage() -> Vec<Box<dyn Stage>> {
         .map(|(name, build)| build(demo[*name].clone(), &settings).unwrap())
         .collect();
     stages.push(
-        provider_rewrite::stage(
+        route_translate::stage(
             json!({"role": "translate", "provider": "openai"}),
             &settings,
         )

@@ -1,4 +1,4 @@
-//! Global token limits through the whole suite: two gateways (real Envoy,
+//! Global token limits through the whole bundle: two gateways (real Envoy,
 //! the bundle, `token_limit.global`), each charging one rate-limit service
 //! in Redis through Envoy's `ratelimit` filter, share one budget per agent;
 //! the 429 comes in the caller's format; with the service down a gateway
@@ -59,7 +59,7 @@ fn chat(stack: &Stack, agent: &str) -> Response {
 
 #[test]
 fn two_gateways_share_one_budget_and_fail_as_configured() {
-    let dir = RunDir::new("global-suite").unwrap();
+    let dir = RunDir::new("global-bundle").unwrap();
     let redis = Redis::start(&dir.path);
     let limits = write_limits(&dir.path, LIMITS);
     let service = Service::start(&dir.path, "service", &limits, Some(&redis.url()));

@@ -22,17 +22,18 @@ use llm_api::{
 use serde_json::{json, Map, Value};
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
-pub struct Translate {
+/// The `translate` role's stage.
+pub struct TranslateStage {
     config: TranslateConfig,
 }
 
-impl Translate {
+impl TranslateStage {
     pub fn new(config: TranslateConfig) -> Self {
-        Translate { config }
+        TranslateStage { config }
     }
 }
 
-impl Stage for Translate {
+impl Stage for TranslateStage {
     fn name(&self) -> &'static str {
         "provider_translate"
     }
@@ -53,7 +54,7 @@ impl Stage for Translate {
 struct TranslateStream {
     config: TranslateConfig,
     /// Set when the route stage's decision was found; without one (a request
-    /// the suite did not route) everything passes through.
+    /// the bundle did not route) everything passes through.
     translator: Option<Box<dyn Translator>>,
     /// The provider refused the gateway's key (401 or 403): the client gets
     /// the gateway's own error instead of the provider's answer, which may

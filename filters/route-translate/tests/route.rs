@@ -24,7 +24,7 @@ use wasm_glue::Stages;
 fn demo() -> Value {
     let filters: Value =
         serde_json::from_str(include_str!("../../../envoy/filters/demo.json")).unwrap();
-    let mut route = filters["provider_rewrite"].clone();
+    let mut route = filters["route_translate"].clone();
     let models = route["models"].as_array_mut().unwrap();
     models.push(json!({"match": "split", "to": [
         {"provider": "openai", "model": "gpt-4o-mini", "weight": 3},
@@ -35,9 +35,9 @@ fn demo() -> Value {
 
 fn module(config: &Value) -> (Rc<Stages>, MemoryHost) {
     let stages = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         config.to_string().as_bytes(),
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .unwrap();
     (Rc::new(stages), MemoryHost::default())
@@ -322,17 +322,17 @@ fn a_bad_configuration_is_refused_naming_the_field() {
     let mut config = demo();
     config["providers"]["openai"]["forward_headers"] = json!(["x-fake-*", "authorization"]);
     let err = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         config.to_string().as_bytes(),
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .err()
     .unwrap();
     assert_eq!(err.field, "providers.openai.forward_headers[1]", "{err}");
     let err = single_stage(
-        provider_rewrite::NAME,
+        route_translate::NAME,
         br#"{"role": "router"}"#,
-        provider_rewrite::stage,
+        route_translate::stage,
     )
     .err()
     .unwrap();

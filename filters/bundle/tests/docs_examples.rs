@@ -19,7 +19,7 @@ fn every_documented_example_loads() {
         blocks.len()
     );
     for block in blocks {
-        if let Err(err) = llm_gateway_suite::load(block.as_bytes()) {
+        if let Err(err) = llm_gateway_bundle::load(block.as_bytes()) {
             panic!("docs/configuration.md example does not load: {err}\n{block}");
         }
     }
@@ -27,7 +27,7 @@ fn every_documented_example_loads() {
 
 #[test]
 fn the_documented_error_is_the_real_one() {
-    let err = llm_gateway_suite::load(br#"{"pii_scan": {"entities": {"EMAIL": "shred"}}}"#)
+    let err = llm_gateway_bundle::load(br#"{"pii_scan": {"entities": {"EMAIL": "shred"}}}"#)
         .err()
         .unwrap();
     assert!(
@@ -41,7 +41,7 @@ fn the_shipped_filter_configs_load() {
     for file in ["demo.json", "production.json"] {
         let path = format!("{}/../../envoy/filters/{file}", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap();
-        if let Err(err) = llm_gateway_suite::load(&bytes) {
+        if let Err(err) = llm_gateway_bundle::load(&bytes) {
             panic!("{path}: {err}");
         }
     }

@@ -1,20 +1,20 @@
 //! The bundle: all four filters in one `.wasm`, run as one pipeline.
 //!
 //! One filter context runs the configured stages in the chain order of
-//! docs/architecture.md (audit, pii_scan, token_limit, provider_rewrite), so the whole
+//! docs/architecture.md (audit, pii_scan, token_limit, route_translate), so the whole
 //! chain costs one VM per worker, one parse of each body and at most one write
 //! of it. Its configuration has one optional section per filter, each exactly
 //! the configuration of that filter's own `.wasm`:
 //!
 //! ```json
-//! {"audit": {}, "pii_scan": {}, "token_limit": {}, "provider_rewrite": {"role": "route", ...}}
+//! {"audit": {}, "pii_scan": {}, "token_limit": {}, "route_translate": {"role": "route", ...}}
 //! ```
 //!
 //! Beside the sections, `client_identity` and `prices` are set once for all
 //! of them ([`ModuleSettings`]).
 //!
 //! On a provider cluster the same module runs as an upstream filter with only
-//! `{"provider_rewrite": {"role": "translate", ...}}`.
+//! `{"route_translate": {"role": "translate", ...}}`.
 
 use serde_json::Value;
 use wasm_glue::config::{parse_json, single_stage, StageBuilder};
@@ -28,7 +28,7 @@ const SECTIONS: [(&str, StageBuilder); 4] = [
     (audit::NAME, audit::stage),
     (pii_scan::NAME, pii_scan::stage),
     (token_limit::NAME, token_limit::stage),
-    (provider_rewrite::NAME, provider_rewrite::stage),
+    (route_translate::NAME, route_translate::stage),
 ];
 
 /// Builds the configured stages, in chain order, from the bundle's JSON:
@@ -46,6 +46,7 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
             "must be a JSON object with one section per filter",
         ));
     };
+    route_translate::unalias_section(&mut sections)?;
     if let Some(unknown) = sections
         .keys()
         .find(|k| !SECTIONS.iter().any(|(name, _)| name == k))
@@ -85,7 +86,7 @@ pub fn load_filter(filter: &str, bytes: &[u8]) -> Result<Stages, ConfigError> {
 /// model names as `metric_models`: the models the operator configured get
 /// their own metric label, any other a client names is `other`.
 fn share_route_models(sections: &mut serde_json::Map<String, Value>) {
-    let Some(route) = sections.get(provider_rewrite::NAME) else {
+    let Some(route) = sections.get(route_translate::NAME) else {
         return;
     };
     let mut models: Vec<Value> = Vec::new();
@@ -130,7 +131,7 @@ mod tests {
     #[test]
     fn builds_stages_in_chain_order_whatever_the_section_order() {
         let config = br#"{
-            "provider_rewrite": {"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"},
+            "route_translate": {"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"},
             "token_limit": {}, "audit": {}, "pii_scan": {}
         }"#;
         let names: Vec<&str> = load(config).unwrap().iter().map(|s| s.name()).collect();
@@ -144,7 +145,7 @@ mod tests {
     fn the_route_tables_exact_models_are_the_audits_metric_models() {
         let mut sections = serde_json::json!({
             "audit": {},
-            "provider_rewrite": {"role": "route", "models": [
+            "route_translate": {"role": "route", "models": [
                 {"match": "fast", "to": [{"provider": "o", "model": "gpt-4o-mini"}, {"provider": "a"}]},
                 {"match": "claude-*", "to": [{"provider": "a"}]}, {"match": "gpt-4o-mini", "to": [{"provider": "o"}]}
             ]}
@@ -169,7 +170,7 @@ mod tests {
     #[test]
     fn a_section_alone_is_a_valid_bundle() {
         let names: Vec<&str> =
-            load(br#"{"provider_rewrite": {"role": "translate", "provider": "azure"}}"#)
+            load(br#"{"route_translate": {"role": "translate", "provider": "azure"}}"#)
                 .unwrap()
                 .iter()
                 .map(|s| s.name())
@@ -192,6 +193,25 @@ mod tests {
         assert!(load(br#"{"audit": {}, "client_identity": "x-jwt-sub"}"#).is_ok());
         assert!(load(b"[]").is_err());
         assert!(load(b"{}").is_err());
+    }
+
+    #[test]
+    fn the_route_translate_section_may_be_spelled_provider_rewrite() {
+        let translate = r#"{"role": "translate", "provider": "azure"}"#;
+        for section in ["route_translate", "provider_rewrite"] {
+            let stages = load(format!(r#"{{"{section}": {translate}}}"#).as_bytes()).unwrap();
+            let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
+            assert_eq!(names, ["provider_translate"], "{section}");
+        }
+        let route = r#"{"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"}"#;
+        assert!(load(format!(r#"{{"provider_rewrite": {route}}}"#).as_bytes()).is_ok());
+        let err = load(
+            format!(r#"{{"route_translate": {translate}, "provider_rewrite": {translate}}}"#)
+                .as_bytes(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.field, "provider_rewrite");
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub struct Decision {
     pub fallback: Vec<Target>,
 }
 
+/// One `models` entry of the routing table, its pattern compiled.
 #[derive(Debug)]
-struct Route {
+struct TableEntry {
     pattern: Pattern,
     targets: Vec<RouteTarget>,
     fallback: Option<Fallback>,
@@ -39,7 +40,7 @@ const OTHER_CLIENTS: &str = "*";
 #[derive(Debug)]
 pub struct Router {
     config: RouteConfig,
-    routes: Vec<Route>,
+    entries: Vec<TableEntry>,
     clients: Option<Clients>,
 }
 
@@ -93,7 +94,7 @@ impl Router {
             }
         }
         check_header_name(crate::NAME, "provider_header", &config.provider_header)?;
-        let mut routes = Vec::with_capacity(config.models.len());
+        let mut entries = Vec::with_capacity(config.models.len());
         for (i, route) in config.models.iter().enumerate() {
             let pattern =
                 Pattern::new(&route.pattern).map_err(|e| err(format!("models[{i}].match"), e))?;
@@ -123,7 +124,7 @@ impl Router {
             if let Some(fallback) = &route.fallback {
                 Self::check_fallback(&config, i, route, fallback)?;
             }
-            routes.push(Route {
+            entries.push(TableEntry {
                 pattern,
                 targets: route.to.clone(),
                 fallback: route.fallback.clone(),
@@ -136,7 +137,7 @@ impl Router {
             .transpose()?;
         Ok(Router {
             config,
-            routes,
+            entries,
             clients,
         })
     }
@@ -296,8 +297,8 @@ impl Router {
                 return Ok(self.target_on(name, provider, rest, seed));
             }
         }
-        if let Some(route) = self.route_for(model) {
-            if let Some(decision) = self.table_decision(model, route, seed) {
+        if let Some(entry) = self.entry_for(model) {
+            if let Some(decision) = self.table_decision(model, entry, seed) {
                 return Ok(decision);
             }
         }
@@ -318,7 +319,7 @@ impl Router {
     /// table (exact names), only those a restricted client may use.
     pub fn models_list(&self, client: Option<&str>) -> Value {
         let data: Vec<Value> = self
-            .routes
+            .entries
             .iter()
             .filter_map(|r| Some((r.pattern.exact()?, r.targets.first()?)))
             .filter(|(name, _)| self.check_allowed(client, name).is_ok())
@@ -363,13 +364,13 @@ impl Router {
         .with_code("model_not_allowed"))
     }
 
-    /// The first exact route for `model`, else the first glob that fits.
-    fn route_for(&self, model: &str) -> Option<&Route> {
-        self.routes
+    /// The first exact entry for `model`, else the first glob that fits.
+    fn entry_for(&self, model: &str) -> Option<&TableEntry> {
+        self.entries
             .iter()
             .find(|r| r.pattern.exact() == Some(model))
             .or_else(|| {
-                self.routes
+                self.entries
                     .iter()
                     .find(|r| r.pattern.exact().is_none() && r.pattern.matches(model))
             })
@@ -379,11 +380,11 @@ impl Router {
     /// table's mapping for that provider if a route for the model has one,
     /// among its targets or its fallbacks, else the model as named.
     fn target_on(&self, name: &str, provider: &Provider, model: &str, seed: u64) -> Decision {
-        self.route_for(model)
-            .and_then(|route| {
-                let fallbacks = route.fallback.iter().flat_map(|f| &f.to);
+        self.entry_for(model)
+            .and_then(|entry| {
+                let fallbacks = entry.fallback.iter().flat_map(|f| &f.to);
                 pick_weighted(
-                    route
+                    entry
                         .targets
                         .iter()
                         .chain(fallbacks)
@@ -400,12 +401,12 @@ impl Router {
             .unwrap_or_else(|| Self::direct(name, provider, model))
     }
 
-    /// `model` served by a route of the table: a weighted pick among its
+    /// `model` served by an entry of the table: a weighted pick among its
     /// targets, or its fallback chain. `None` only if a target names an
     /// unknown provider, which validation at load rules out.
-    fn table_decision(&self, model: &str, route: &Route, seed: u64) -> Option<Decision> {
-        let target = self.target(model, pick_weighted(route.targets.iter(), seed)?)?;
-        match &route.fallback {
+    fn table_decision(&self, model: &str, entry: &TableEntry, seed: u64) -> Option<Decision> {
+        let target = self.target(model, pick_weighted(entry.targets.iter(), seed)?)?;
+        match &entry.fallback {
             None => {
                 let cluster = self.config.providers.get(&target.provider)?.cluster.clone();
                 Some(Decision {
@@ -492,7 +493,7 @@ impl Router {
     }
 
     fn model_names(&self) -> Vec<String> {
-        self.routes
+        self.entries
             .iter()
             .filter_map(|r| r.pattern.exact())
             .map(str::to_owned)

@@ -4,7 +4,7 @@
 //! themselves cost per request, without Envoy or V8. Run it under callgrind
 //! to see where a request's time goes:
 //!
-//! cargo bench -p llm-gateway-suite --bench chain -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p llm-gateway-bundle --bench chain -- --warm-up-time 1 --measurement-time 3
 //!
 //! It also prints how many host calls one request makes, since each costs a
 //! crossing into Envoy that the native figure does not show.
@@ -90,7 +90,7 @@ fn call(stages: &Rc<Stages>, host: &mut MemoryHost, request: &[u8], response: &[
 }
 
 fn chain(c: &mut Criterion) {
-    let stages = Rc::new(llm_gateway_suite::load(&demo_config()).unwrap());
+    let stages = Rc::new(llm_gateway_bundle::load(&demo_config()).unwrap());
     let mut host = MemoryHost::default();
     host.start(&stages);
     let (request, response) = (request_2kb(), response());

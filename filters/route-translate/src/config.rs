@@ -1,4 +1,4 @@
-//! The provider-rewrite filter's configuration, one shape per role.
+//! The route-translate filter's configuration, one shape per role.
 
 use crate::headers::{self, HeaderPattern};
 use crate::routing::{RouteConfig, Router};
@@ -42,12 +42,12 @@ pub struct TranslateConfig {
 
 /// The configuration, chosen by its `role` field.
 #[derive(Debug)]
-pub enum ProviderRewriteConfig {
+pub enum RouteTranslateConfig {
     Route(Box<Router>),
     Translate(TranslateConfig),
 }
 
-impl ProviderRewriteConfig {
+impl RouteTranslateConfig {
     /// Reads `role`, then the rest as that role's configuration (by hand
     /// rather than as a serde-tagged enum, which would lose field paths).
     pub fn from_json(mut value: serde_json::Value) -> Result<Self, ConfigError> {
@@ -63,14 +63,14 @@ impl ProviderRewriteConfig {
                         &provider.forward_headers,
                     )?;
                 }
-                Ok(ProviderRewriteConfig::Route(Box::new(Router::new(route)?)))
+                Ok(RouteTranslateConfig::Route(Box::new(Router::new(route)?)))
             }
             Some("translate") => {
                 let translate: TranslateConfig = parse_section(crate::NAME, value)?;
                 for (name, patterns) in &translate.forward_headers {
                     headers::validate(&format!("forward_headers.{name}"), patterns)?;
                 }
-                Ok(ProviderRewriteConfig::Translate(translate))
+                Ok(RouteTranslateConfig::Translate(translate))
             }
             Some(other) => Err(ConfigError::new(
                 crate::NAME,
@@ -95,15 +95,15 @@ mod tests {
     fn loads_both_roles() {
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c"}}, "default_provider": "o"});
         assert!(matches!(
-            ProviderRewriteConfig::from_json(route).unwrap(),
-            ProviderRewriteConfig::Route(_)
+            RouteTranslateConfig::from_json(route).unwrap(),
+            RouteTranslateConfig::Route(_)
         ));
         let translate =
-            ProviderRewriteConfig::from_json(json!({"role": "translate", "provider": "gemini"}))
+            RouteTranslateConfig::from_json(json!({"role": "translate", "provider": "gemini"}))
                 .unwrap();
         assert!(matches!(
             translate,
-            ProviderRewriteConfig::Translate(TranslateConfig {
+            RouteTranslateConfig::Translate(TranslateConfig {
                 provider: Some(ProviderKind::Gemini),
                 ..
             })
@@ -112,27 +112,27 @@ mod tests {
 
     #[test]
     fn role_errors_name_the_field() {
-        let err = ProviderRewriteConfig::from_json(json!({"role": "steer"})).unwrap_err();
+        let err = RouteTranslateConfig::from_json(json!({"role": "steer"})).unwrap_err();
         assert_eq!(err.field, "role");
         assert!(err.message.contains("unknown role `steer`"), "{err}");
         assert_eq!(
-            ProviderRewriteConfig::from_json(json!({}))
+            RouteTranslateConfig::from_json(json!({}))
                 .unwrap_err()
                 .field,
             "role"
         );
-        let err = ProviderRewriteConfig::from_json(
+        let err = RouteTranslateConfig::from_json(
             json!({"role": "translate", "provider": "azure", "x": 1}),
         )
         .unwrap_err();
         assert!(err.message.contains("unknown field `x`"), "{err}");
-        let err = ProviderRewriteConfig::from_json(
+        let err = RouteTranslateConfig::from_json(
             json!({"role": "translate", "forward_headers": {"o": ["Cookie"]}}),
         )
         .unwrap_err();
         assert_eq!(err.field, "forward_headers.o[0]");
         let route = json!({"role": "route", "providers": {"o": {"kind": "openai", "cluster": "c", "forward_headers": ["authorization"]}}, "default_provider": "o"});
-        let err = ProviderRewriteConfig::from_json(route).unwrap_err();
+        let err = RouteTranslateConfig::from_json(route).unwrap_err();
         assert_eq!(err.field, "providers.o.forward_headers[0]");
     }
 }

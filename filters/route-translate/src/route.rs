@@ -7,19 +7,20 @@ use llm_api::{ApiError, ApiKind, ErrorKind, Fact};
 use std::rc::Rc;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
-pub struct Route {
+/// The `route` role's stage.
+pub struct RouteStage {
     router: Rc<Router>,
 }
 
-impl Route {
+impl RouteStage {
     pub fn new(router: Router) -> Self {
-        Route {
+        RouteStage {
             router: Rc::new(router),
         }
     }
 }
 
-impl Stage for Route {
+impl Stage for RouteStage {
     fn name(&self) -> &'static str {
         "provider_route"
     }
@@ -62,7 +63,7 @@ fn seed(request_id: Option<&str>) -> u64 {
 impl StageStream for RouteStream {
     /// Publishes the decision once the whole request is known. Envoy's route
     /// table matches the `wasm.llm.cluster` filter state; the `buffer` filter
-    /// after the suite holds the router until this has run. Clients cannot
+    /// after the bundle holds the router until this has run. Clients cannot
     /// forge filter state, so nothing needs stripping.
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
         let client = ex.client_id();
