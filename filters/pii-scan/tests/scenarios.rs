@@ -60,21 +60,6 @@ fn assert_no_values(host: &MemoryHost, out: &Outcome) {
     }
 }
 
-/// The text of an OpenAI chat stream's deltas, as the client got it.
-fn streamed_text(out: &Outcome) -> String {
-    out.text()
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|v| {
-            v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 fn chunk(text: &str) -> String {
     format!(
         "data: {}\n\n",
@@ -203,7 +188,7 @@ fn tokenized_values_go_upstream_as_placeholders_and_come_back_whole() {
             &ProviderResponse::sse(&sse).in_chunks(size),
         );
         assert_eq!(
-            streamed_text(&out),
+            out.chat_stream_text(),
             format!("Sent to {EMAIL}, bye"),
             "chunks of {size}"
         );
@@ -277,7 +262,7 @@ fn the_models_output_is_redacted_whole_and_streamed_when_configured() {
             &ProviderResponse::sse(&sse).in_chunks(size),
         );
         assert_eq!(
-            streamed_text(&out),
+            out.chat_stream_text(),
             "Write to [EMAIL_REDACTED] now",
             "chunks of {size}"
         );

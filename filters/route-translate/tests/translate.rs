@@ -16,7 +16,7 @@
 use serde_json::{json, Value};
 use std::rc::Rc;
 use wasm_glue::config::single_stage;
-use wasm_glue::testing::{ClientRequest, MemoryHost, Outcome, ProviderResponse};
+use wasm_glue::testing::{ClientRequest, MemoryHost, ProviderResponse};
 use wasm_glue::Stages;
 
 fn module(config: Value) -> (Rc<Stages>, MemoryHost) {
@@ -67,20 +67,6 @@ fn anthropic_answer() -> ProviderResponse {
     )
     .header("anthropic-organization-id", "org-gateway")
     .header("set-cookie", "provider=1")
-}
-
-fn deltas(out: &Outcome) -> String {
-    out.text()
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|v| {
-            v["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 #[test]
@@ -150,7 +136,7 @@ fn a_stream_is_translated_event_by_event_however_it_is_cut() {
         true,
         "asked as a stream"
     );
-    assert_eq!(deltas(&whole), "Hello there!");
+    assert_eq!(whole.chat_stream_text(), "Hello there!");
     assert!(
         whole.text().ends_with("data: [DONE]\n\n"),
         "{}",

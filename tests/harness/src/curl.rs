@@ -82,10 +82,16 @@ pub const DEMO_AUTH: &str = "authorization: Bearer demo-key";
 /// POSTs a JSON body (a string, or `@file`) to `url` as the demo client, with
 /// extra curl args.
 pub fn post_json(url: &str, body: &str, extra: &[&str]) -> Result<Response, String> {
+    post_json_as(url, body, DEMO_AUTH, extra)
+}
+
+/// [`post_json`] with the client's credential header `auth` (e.g.
+/// `authorization: Bearer demo-intern-key`).
+pub fn post_json_as(url: &str, body: &str, auth: &str, extra: &[&str]) -> Result<Response, String> {
     let mut args = vec![
         url,
         "-H",
-        DEMO_AUTH,
+        auth,
         "-H",
         "content-type: application/json",
         "--data-binary",

@@ -5,7 +5,7 @@
 //! charge what the audit records say a call cost, and output reserved at
 //! admission so that concurrent answers cannot overshoot an output limit.
 
-use gateway_harness::curl::{curl, Response};
+use gateway_harness::curl::{curl, post_json_as, Response};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -22,18 +22,7 @@ fn kilobyte_chat(model: &str) -> String {
 }
 
 fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    let url = stack.url(path);
-    let mut args = vec![
-        url.as_str(),
-        "-H",
-        auth,
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        body,
-    ];
-    args.extend_from_slice(extra);
-    curl(&args).unwrap()
+    post_json_as(&stack.url(path), body, auth, extra).unwrap()
 }
 
 /// The demo stack with `edit` applied to the agent level (`levels[1]`) of

@@ -4,7 +4,7 @@
 //! chose; allow-lists fail closed without an identity, and a restricted
 //! client cannot reach other models by naming a provider.
 
-use gateway_harness::curl::{curl, Response};
+use gateway_harness::curl::{curl, post_json_as, Response};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::json;
 use std::time::Duration;
@@ -15,18 +15,7 @@ const CHAT: &str =
     r#"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
 
 fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    let url = stack.url(path);
-    let mut args = vec![
-        url.as_str(),
-        "-H",
-        auth,
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        body,
-    ];
-    args.extend_from_slice(extra);
-    curl(&args).unwrap()
+    post_json_as(&stack.url(path), body, auth, extra).unwrap()
 }
 
 /// The intern claims to be `demo` with `x-client-id`: the audit record,

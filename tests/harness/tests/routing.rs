@@ -1,7 +1,7 @@
 //! Client authentication, provider choice, key injection and rotation, and
 //! per-client allow-lists, through a real Envoy with the demo configuration.
 
-use gateway_harness::curl::{curl, post_json, Response, DEMO_AUTH};
+use gateway_harness::curl::{curl, post_json, post_json_as, Response, DEMO_AUTH};
 use gateway_harness::secrets::write_atomic;
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
@@ -14,18 +14,7 @@ fn start(name: &str) -> Stack {
 }
 
 fn post_as(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    let url = stack.url(path);
-    let mut args = vec![
-        url.as_str(),
-        "-H",
-        auth,
-        "-H",
-        "content-type: application/json",
-        "--data-binary",
-        body,
-    ];
-    args.extend_from_slice(extra);
-    curl(&args).unwrap()
+    post_json_as(&stack.url(path), body, auth, extra).unwrap()
 }
 
 fn last_upstream(stack: &Stack) -> Value {

@@ -205,6 +205,21 @@ impl Outcome {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The text of an OpenAI chat stream's deltas, as the client got it
+    /// (events that are not JSON are skipped).
+    pub fn chat_stream_text(&self) -> String {
+        self.text()
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter_map(|v| {
+                v.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
 }
 
 /// One HTTP stream in flight. Several can be open at once on one host (each
