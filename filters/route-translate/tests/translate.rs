@@ -53,6 +53,16 @@ fn routed(path: &str, body: &Value, provider: &str, model: &str) -> ClientReques
         .fact("llm.stream", if stream { "true" } else { "false" })
 }
 
+/// [`chat`] on /v1/chat/completions, routed to Anthropic's claude-sonnet-4-5.
+fn chat_to_claude(stream: bool) -> ClientRequest {
+    routed(
+        "/v1/chat/completions",
+        &chat(stream),
+        "anthropic",
+        "claude-sonnet-4-5",
+    )
+}
+
 fn chat(stream: bool) -> Value {
     json!({"model": "claude-sonnet-4-5", "stream": stream, "max_tokens": 64,
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]})
@@ -72,12 +82,7 @@ fn anthropic_answer() -> ProviderResponse {
 #[test]
 fn an_openai_chat_reaches_anthropic_in_its_api_and_comes_back_as_a_chat_completion() {
     let (stages, mut host) = on_cluster("anthropic");
-    let request = routed(
-        "/v1/chat/completions",
-        &chat(false),
-        "anthropic",
-        "claude-sonnet-4-5",
-    );
+    let request = chat_to_claude(false);
     let out = host.call(&stages, &request, &anthropic_answer());
     let sent = out.upstream.as_ref().unwrap();
     assert_eq!(sent.header(":path"), Some("/v1/messages"));
@@ -115,12 +120,7 @@ fn an_openai_chat_reaches_anthropic_in_its_api_and_comes_back_as_a_chat_completi
 #[test]
 fn a_stream_is_translated_event_by_event_however_it_is_cut() {
     let (stages, mut host) = on_cluster("anthropic");
-    let request = routed(
-        "/v1/chat/completions",
-        &chat(true),
-        "anthropic",
-        "claude-sonnet-4-5",
-    );
+    let request = chat_to_claude(true);
     let sse = concat!(
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n",
         "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
@@ -155,12 +155,7 @@ fn a_stream_is_translated_event_by_event_however_it_is_cut() {
 #[test]
 fn provider_errors_keep_their_status_in_the_callers_format() {
     let (stages, mut host) = on_cluster("anthropic");
-    let request = routed(
-        "/v1/chat/completions",
-        &chat(false),
-        "anthropic",
-        "claude-sonnet-4-5",
-    );
+    let request = chat_to_claude(false);
     let overloaded =
         json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
     let out = host.call(&stages, &request, &ProviderResponse::json(529, &overloaded));
