@@ -52,12 +52,12 @@ pub struct Collector {
     /// Records per POST.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
-    /// Records the shared queue keeps while the collector is unreachable;
+    /// Records each VM's ring keeps while the collector is unreachable;
     /// beyond, the oldest are dropped (and counted).
     #[serde(default = "default_max_queue")]
     pub max_queue: usize,
-    /// Bytes of records the shared queue keeps (records are bounded in
-    /// size, but not all the same size); beyond, the oldest are dropped (and
+    /// Bytes of records each VM's ring keeps (records are bounded in size,
+    /// but not all the same size); beyond, the oldest are dropped (and
     /// counted).
     #[serde(default = "default_max_queue_bytes")]
     pub max_queue_bytes: usize,

@@ -1,33 +1,71 @@
-//! Delivery of audit records: one queue shared by every VM of the plugin,
-//! drained in batches of JSON lines by whichever VM's timer comes first,
-//! each VM with at most one batch in flight, retried with exponential
-//! back-off while the collector is down or slow.
+//! Delivery of audit records: each VM writes its completed calls' records
+//! into a ring of slots it leases in Envoy's shared data, outside the VMs;
+//! every VM's timer drains every ring in batches of JSON lines, each VM with
+//! at most one batch in flight, retried with exponential back-off while the
+//! collector is down or slow.
 //!
-//! The queue is Envoy's (a proxy-wasm shared queue), outside the VMs: a VM
-//! that fails takes with it only what it held itself, the calls in flight on
-//! it and the one batch it had in flight to the collector; every completed
-//! call's record is already in the queue, and the reloaded VM (or another
-//! worker's) sends it. The VMs poll the queue from their timers rather than
-//! wait for `on_queue_ready`, which Envoy calls only in the VM that
-//! registered the queue last (one worker's, for every record queued), so
-//! every VM drains it and none depends on another being alive.
+//! Writing a record is one shared-data write. Envoy's shared queue, the
+//! obvious alternative, posts a callback to a worker and enters a VM for
+//! every item it takes: about 19 µs of Envoy CPU a call against about 1
+//! (docs/benchmarks.md, "What the hardening costs").
 //!
-//! Envoy's queue has no bound, so the VMs keep its size (records and bytes)
-//! in shared data: each VM adds what it queued and subtracts what it took
-//! when its timer fires or it takes a batch, and drops the oldest records
-//! beyond `max_queue` or `max_queue_bytes` (counted as dropped). The bound
-//! is therefore kept to within one flush interval's intake. What else can be lost: records still queued when
-//! Envoy stops. A record is never sent twice by a healthy collector; a
-//! collector that stores a batch but fails to answer gets it again
-//! (at-least-once). A failed batch goes back to the end of the queue, so
-//! records reach the collector roughly, not strictly, in call order.
+//! A VM that fails takes with it only what it held itself: the calls in
+//! flight on it and the one batch it had in flight to the collector. Every
+//! completed call's record is already in shared data, and any other VM (or
+//! the reloaded one) sends it.
+//!
+//! The layout, under the collector's prefix `P`:
+//!
+//! - `P rings`: the ring table, [`ENTRY`] bytes a ring: the nonce of the VM
+//!   that leased it and the time (ms) of its lease, which the VM renews at
+//!   every tick;
+//! - `P r<n> head`: the sequence number of ring `n`'s oldest record not yet
+//!   taken;
+//! - `P r<n> s<i>`: slot `i` of ring `n`, `i` the sequence number modulo
+//!   `max_queue`: the record's sequence number (8 bytes) then the record;
+//!   empty once taken.
+//!
+//! A ring has one writer, the VM that leased it, which keeps the ring's tail
+//! to itself. Readers take records from the head with a compare-and-swap
+//! on `head`, so each record goes to one reader; a reader reads slots from
+//! the head while each holds the sequence number expected there. A VM
+//! leases a ring at its first record: one whose lease has run out (its VM
+//! failed, or a new configuration replaced it) or a new one, so the number
+//! of rings stays near the number of VMs alive at once. A VM that finds its
+//! ring leased by another (it stopped ticking for longer than the lease)
+//! leases another.
+//!
+//! Bounds: each ring holds at most `max_queue` records and `max_queue_bytes`
+//! bytes; beyond, its writer drops the oldest (counted as dropped). What
+//! else can be lost: records still waiting when Envoy stops. A record is
+//! never sent twice by a healthy collector; a collector that stores a batch
+//! but fails to answer gets it again (at-least-once). A failed batch goes
+//! back into the ring of the VM that sent it, so records reach the
+//! collector roughly, not strictly, in call order.
+
+use std::collections::VecDeque;
 
 /// Longest wait between two attempts while the collector keeps failing.
 const MAX_BACKOFF_MS: u64 = 30_000;
 
-/// How often a VM retries its update of the shared size when other VMs
-/// keep winning the compare-and-swap; its change then waits for its next one.
-const SIZE_ATTEMPTS: usize = 8;
+/// How often a VM retries a compare-and-swap that other VMs keep winning.
+const CAS_ATTEMPTS: usize = 8;
+
+/// The most rings a collector's records use: far above the VMs of one
+/// plugin alive at once (one a worker, the main thread's), with room for
+/// the ones a reload or a configuration update leaves until their leases
+/// run out.
+const MAX_RINGS: usize = 1024;
+
+/// Bytes of a ring's entry in the ring table: nonce and lease time.
+const ENTRY: usize = 16;
+
+/// Bytes before the record in a slot: its sequence number.
+const SEQ: usize = 8;
+
+/// The shortest lease: far longer than any tick period, so that only a VM
+/// that stopped ticking loses its ring.
+const MIN_LEASE_MS: u64 = 60_000;
 
 /// Counter changes to report after an operation.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,171 +75,320 @@ pub struct Counts {
     pub dropped: u64,
 }
 
-/// The queue's size: records and their bytes. A change not yet published
-/// is a [`Size`] of signed deltas.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Size {
-    pub records: i64,
-    pub bytes: i64,
+/// What delivery needs of Envoy: shared data with compare-and-swap, as
+/// Envoy has it: a key not yet set is written whatever the version given.
+pub trait SharedData {
+    /// A value and its version.
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Writes `value` if the key is still at version `cas` (or `None`);
+    /// false if not.
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool;
 }
 
-impl Size {
-    fn of(record: &[u8], sign: i64) -> Size {
-        Size {
-            records: sign,
-            bytes: sign * i64::try_from(record.len()).unwrap_or(i64::MAX),
-        }
+/// The shared-data keys of one collector's rings.
+#[derive(Debug)]
+struct Keys {
+    prefix: String,
+    /// Slots a ring: `max_queue`.
+    capacity: u64,
+}
+
+impl Keys {
+    fn table(&self) -> String {
+        format!("{} rings", self.prefix)
     }
 
-    fn add(&mut self, other: Size) {
-        self.records = self.records.saturating_add(other.records);
-        self.bytes = self.bytes.saturating_add(other.bytes);
+    fn head(&self, ring: usize) -> String {
+        format!("{} r{ring} head", self.prefix)
     }
 
-    fn encode(self) -> [u8; 16] {
-        let mut bytes = [0; 16];
-        bytes[..8].copy_from_slice(&self.records.to_le_bytes());
-        bytes[8..].copy_from_slice(&self.bytes.to_le_bytes());
-        bytes
+    fn slot(&self, ring: usize, seq: u64) -> String {
+        format!("{} r{ring} s{}", self.prefix, seq % self.capacity)
     }
 
-    fn decode(bytes: &[u8]) -> Size {
-        let field = |range: std::ops::Range<usize>| {
-            bytes
-                .get(range)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, i64::from_le_bytes)
-        };
-        Size {
-            records: field(0..8),
-            bytes: field(8..16),
-        }
+    /// A ring's head and its version; none before the ring was leased.
+    fn read_head(&self, data: &dyn SharedData, ring: usize) -> Option<(u64, u32)> {
+        let (bytes, cas) = data.get(&self.head(ring))?;
+        Some((number(&bytes, 0)?, cas))
     }
 }
 
-/// What delivery needs of Envoy: the shared queue and a shared value with
-/// compare-and-swap (for its size).
-pub trait SharedQueue {
-    /// Appends a record; false if the host refused it.
-    fn push(&mut self, record: &[u8]) -> bool;
-    /// Takes the oldest record.
-    fn pop(&mut self) -> Option<Vec<u8>>;
-    /// The shared size value and its version.
-    fn size(&self) -> Option<(Vec<u8>, u32)>;
-    /// Writes the size if it is still at version `cas`; false if not.
-    fn set_size(&mut self, value: &[u8], cas: Option<u32>) -> bool;
+/// The `u64` at `at` in `bytes`, little-endian.
+fn number(bytes: &[u8], at: usize) -> Option<u64> {
+    let end = at.checked_add(8)?;
+    Some(u64::from_le_bytes(bytes.get(at..end)?.try_into().ok()?))
+}
+
+/// A ring's entry in the table: its VM's nonce and lease time.
+fn entry(table: &[u8], ring: usize) -> Option<(u64, u64)> {
+    let at = ring.checked_mul(ENTRY)?;
+    Some((number(table, at)?, number(table, at + 8)?))
+}
+
+fn set_entry(table: &mut Vec<u8>, ring: usize, nonce: u64, lease_ms: u64) {
+    let at = ring * ENTRY;
+    if table.len() < at + ENTRY {
+        table.resize(at + ENTRY, 0);
+    }
+    let mut bytes = [0; ENTRY];
+    bytes[..8].copy_from_slice(&nonce.to_le_bytes());
+    bytes[8..].copy_from_slice(&lease_ms.to_le_bytes());
+    if let Some(entry) = table.get_mut(at..at + ENTRY) {
+        entry.copy_from_slice(&bytes);
+    }
+}
+
+/// The ring this VM writes: its tail, and what it knows of the records
+/// still in it.
+#[derive(Debug)]
+struct Ring {
+    index: usize,
+    /// The next record's sequence number.
+    tail: u64,
+    /// The head as this VM last saw it; `sizes` holds the size in shared
+    /// data of each record from there to the tail.
+    head: u64,
+    sizes: VecDeque<u64>,
+    bytes: u64,
+}
+
+impl Ring {
+    /// Forgets the records before `head`: readers took them.
+    fn forget_below(&mut self, head: u64) {
+        while self.head < head {
+            let Some(size) = self.sizes.pop_front() else {
+                break;
+            };
+            self.bytes -= size;
+            self.head += 1;
+        }
+    }
+
+    /// Whether a record of `size` bytes fits beside the ones still in it.
+    fn fits(&self, size: u64, capacity: u64, max_bytes: u64) -> bool {
+        (self.sizes.len() as u64) < capacity && self.bytes.saturating_add(size) <= max_bytes
+    }
 }
 
 /// One VM's side of delivery.
 #[derive(Debug)]
 pub struct Delivery {
-    max_queue: i64,
-    max_queue_bytes: i64,
+    keys: Keys,
+    max_bytes: u64,
     max_batch: usize,
-    /// This VM's change to the queue's size not yet added to the shared one.
-    unpublished: Size,
-    /// The shared size as this VM last saw it (with its own change).
-    seen: Size,
+    lease_ms: u64,
+    /// Tells this VM's lease from another's.
+    nonce: u64,
+    ring: Option<Ring>,
+    /// The ring the next batch starts with, so that each gets its turn.
+    next_ring: usize,
+    /// Whether the last batch stopped full, with more records waiting.
+    full: bool,
     in_flight: Option<(u32, Vec<Vec<u8>>)>,
     failures: u32,
     next_attempt_ms: u64,
 }
 
+/// A collector's delivery settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Names the collector's rings: VMs that deliver to the same collector
+    /// with the same `max_queue` share them.
+    pub prefix: String,
+    pub max_queue: usize,
+    pub max_queue_bytes: usize,
+    pub max_batch: usize,
+    pub flush_interval_ms: u64,
+}
+
 impl Delivery {
-    pub fn new(max_queue: usize, max_batch: usize, max_queue_bytes: usize) -> Self {
+    /// `nonce` tells this VM's leases from every other's (random).
+    pub fn new(settings: Settings, nonce: u64) -> Self {
         Delivery {
-            max_queue: i64::try_from(max_queue.max(1)).unwrap_or(i64::MAX),
-            max_queue_bytes: i64::try_from(max_queue_bytes).unwrap_or(i64::MAX),
-            max_batch: max_batch.max(1),
-            unpublished: Size::default(),
-            seen: Size::default(),
+            keys: Keys {
+                prefix: settings.prefix,
+                capacity: settings.max_queue.max(1) as u64,
+            },
+            max_bytes: settings.max_queue_bytes as u64,
+            max_batch: settings.max_batch.max(1),
+            lease_ms: settings
+                .flush_interval_ms
+                .saturating_mul(10)
+                .max(MIN_LEASE_MS),
+            nonce,
+            ring: None,
+            next_ring: 0,
+            full: false,
             in_flight: None,
             failures: 0,
             next_attempt_ms: 0,
         }
     }
 
-    /// Queues a record: one host call; the size is published later.
-    pub fn push(&mut self, queue: &mut dyn SharedQueue, record: &[u8]) -> Counts {
-        if queue.push(record) {
-            self.unpublished.add(Size::of(record, 1));
-            Counts::default()
-        } else {
-            Counts {
-                dropped: 1,
-                ..Counts::default()
-            }
+    /// Creates the ring table if no VM did: when Envoy loads the
+    /// configuration, before any call, so that VMs leasing rings later
+    /// update it only by compare-and-swap (Envoy cannot create a key
+    /// conditionally).
+    pub fn start(&self, data: &mut dyn SharedData) {
+        let table = self.keys.table();
+        if data.get(&table).is_none() {
+            data.set(&table, &[], None);
         }
     }
 
-    /// Adds this VM's change to the shared size and returns the size. A
-    /// size below zero (records queued by a VM that failed before it
-    /// published them, then taken by another) counts as zero.
-    fn publish(&mut self, queue: &mut dyn SharedQueue) -> Size {
-        for _ in 0..SIZE_ATTEMPTS {
-            let (current, cas) = queue
-                .size()
-                .map_or((Size::default(), None), |(bytes, cas)| {
-                    (Size::decode(&bytes), Some(cas))
-                });
-            let mut size = current;
-            size.add(self.unpublished);
-            size = Size {
-                records: size.records.max(0),
-                bytes: size.bytes.max(0),
-            };
-            if size == current || queue.set_size(&size.encode(), cas) {
-                self.unpublished = Size::default();
-                self.seen = size;
-                return size;
-            }
-        }
-        self.seen
-    }
-
-    fn take(&mut self, queue: &mut dyn SharedQueue) -> Option<Vec<u8>> {
-        let record = queue.pop()?;
-        self.unpublished.add(Size::of(&record, -1));
-        Some(record)
-    }
-
-    /// Whether a whole batch was waiting when this VM last looked: then it
-    /// goes at once rather than at the next flush. Sending part-filled
-    /// batches back to back instead would, under load, make a collector
-    /// request of every few calls.
-    pub fn has_full_batch(&self) -> bool {
-        usize::try_from(self.seen.records).is_ok_and(|n| n >= self.max_batch)
-    }
-
-    /// Drops the oldest records beyond the bound, then takes the body of the
-    /// next batch (JSON lines) if one is due: nothing in flight from this VM,
-    /// the back-off has passed and records are waiting. The batch stays
-    /// with this VM until [`Delivery::sent`] or [`Delivery::failed`].
-    pub fn next_batch(
-        &mut self,
-        queue: &mut dyn SharedQueue,
-        now_ms: u64,
-    ) -> (Option<Vec<u8>>, Counts) {
+    /// Writes a record into this VM's ring, leasing one first if it has
+    /// none; drops the ring's oldest records if it is full.
+    pub fn push(&mut self, data: &mut dyn SharedData, record: &[u8], now_ms: u64) -> Counts {
         let mut counts = Counts::default();
-        let mut size = self.publish(queue);
-        while size.records > self.max_queue || size.bytes > self.max_queue_bytes {
-            let Some(record) = self.take(queue) else {
+        if self.ring.is_none() {
+            self.ring = self.lease(data, now_ms);
+        }
+        let size = (SEQ + record.len()) as u64;
+        let Some(ring) = self.ring.as_mut() else {
+            counts.dropped = 1;
+            return counts;
+        };
+        if !ring.fits(size, self.keys.capacity, self.max_bytes) {
+            counts.dropped = make_room(data, &self.keys, ring, size, self.max_bytes);
+            if !ring.fits(size, self.keys.capacity, self.max_bytes) {
+                counts.dropped += 1;
+                return counts;
+            }
+        }
+        let mut value = Vec::with_capacity(SEQ + record.len());
+        value.extend_from_slice(&ring.tail.to_le_bytes());
+        value.extend_from_slice(record);
+        if !data.set(&self.keys.slot(ring.index, ring.tail), &value, None) {
+            counts.dropped += 1;
+            return counts;
+        }
+        ring.tail += 1;
+        ring.sizes.push_back(size);
+        ring.bytes += size;
+        counts
+    }
+
+    /// Leases a ring whose lease ran out, or a new one, and takes over the
+    /// records its last writer left in it.
+    fn lease(&mut self, data: &mut dyn SharedData, now_ms: u64) -> Option<Ring> {
+        let key = self.keys.table();
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut table, cas)) = data.get(&key) else {
+                self.start(data);
+                continue;
+            };
+            let rings = table.len() / ENTRY;
+            let expired = (0..rings).find(|&n| {
+                entry(&table, n).is_some_and(|(_, at)| now_ms.saturating_sub(at) > self.lease_ms)
+            });
+            let index = match expired {
+                Some(n) => n,
+                None if rings < MAX_RINGS => {
+                    // A new ring's head exists before any reader can see
+                    // the ring, so that readers move it only by
+                    // compare-and-swap.
+                    if data.get(&self.keys.head(rings)).is_none() {
+                        data.set(&self.keys.head(rings), &0u64.to_le_bytes(), None);
+                    }
+                    rings
+                }
+                None => return None,
+            };
+            table.truncate(rings * ENTRY);
+            set_entry(&mut table, index, self.nonce, now_ms);
+            if data.set(&key, &table, Some(cas)) {
+                return Some(self.take_over(data, index));
+            }
+        }
+        None
+    }
+
+    /// This VM's view of ring `index`: from its head, the records still in
+    /// it, up to the first slot that does not hold the next one.
+    fn take_over(&self, data: &dyn SharedData, index: usize) -> Ring {
+        let head = self.keys.read_head(data, index).map_or(0, |(h, _)| h);
+        let mut ring = Ring {
+            index,
+            tail: head,
+            head,
+            sizes: VecDeque::new(),
+            bytes: 0,
+        };
+        while (ring.sizes.len() as u64) < self.keys.capacity {
+            let Some((value, _)) = data.get(&self.keys.slot(index, ring.tail)) else {
                 break;
             };
-            size.add(Size::of(&record, -1));
-            counts.dropped += 1;
+            if number(&value, 0) != Some(ring.tail) {
+                break;
+            }
+            ring.sizes.push_back(value.len() as u64);
+            ring.bytes += value.len() as u64;
+            ring.tail += 1;
         }
+        ring
+    }
+
+    /// At every tick: renews this VM's lease (or gives up a ring another VM
+    /// leased meanwhile) and learns how far readers have taken its ring.
+    pub fn tick(&mut self, data: &mut dyn SharedData, now_ms: u64) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        if let Some((head, _)) = self.keys.read_head(data, ring.index) {
+            ring.forget_below(head);
+        }
+        let key = self.keys.table();
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut table, cas)) = data.get(&key) else {
+                break;
+            };
+            if entry(&table, ring.index).map(|(nonce, _)| nonce) != Some(self.nonce) {
+                break;
+            }
+            set_entry(&mut table, ring.index, self.nonce, now_ms);
+            if data.set(&key, &table, Some(cas)) {
+                return;
+            }
+        }
+        // Leased by another VM (this one stopped ticking for longer than
+        // the lease), or the table is gone: the next record leases a ring
+        // anew.
+        self.ring = None;
+    }
+
+    /// Whether the last batch was full (`max_batch` records), so more may
+    /// be waiting: the next one goes as soon as it is delivered, rather
+    /// than at the next tick. A part-filled batch ends the run: sending
+    /// part-filled batches back to back would, under load, make a collector
+    /// request of every few calls.
+    pub fn has_full_batch(&self) -> bool {
+        self.full
+    }
+
+    /// Takes the body of the next batch (JSON lines) if one is due: nothing
+    /// in flight from this VM, the back-off has passed and records are
+    /// waiting in any ring. The batch stays with this VM until
+    /// [`Delivery::sent`] or [`Delivery::failed`].
+    pub fn next_batch(&mut self, data: &mut dyn SharedData, now_ms: u64) -> Option<Vec<u8>> {
         if self.in_flight.is_some() || now_ms < self.next_attempt_ms {
-            self.publish(queue);
-            return (None, counts);
+            return None;
         }
-        let max_batch = self.max_batch;
-        let batch: Vec<Vec<u8>> = std::iter::from_fn(|| self.take(queue))
-            .take(max_batch)
-            .collect();
-        self.publish(queue);
+        let rings = data
+            .get(&self.keys.table())
+            .map_or(0, |(table, _)| table.len() / ENTRY);
+        let mut batch = Vec::new();
+        self.full = false;
+        for k in 0..rings {
+            let index = (self.next_ring + k) % rings;
+            self.take(data, index, &mut batch);
+            if batch.len() >= self.max_batch {
+                self.full = true;
+                break;
+            }
+        }
+        self.next_ring = (self.next_ring + 1) % rings.max(1);
         if batch.is_empty() {
-            return (None, counts);
+            return None;
         }
         let mut body = Vec::with_capacity(batch.iter().map(|r| r.len() + 1).sum());
         for record in &batch {
@@ -209,7 +396,46 @@ impl Delivery {
             body.push(b'\n');
         }
         self.in_flight = Some((0, batch));
-        (Some(body), counts)
+        Some(body)
+    }
+
+    /// Takes records from ring `index`'s head into `batch`, up to
+    /// `max_batch` in all.
+    fn take(&mut self, data: &mut dyn SharedData, index: usize, batch: &mut Vec<Vec<u8>>) {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((head, cas)) = self.keys.read_head(data, index) else {
+                return;
+            };
+            let mut taken = Vec::new();
+            let mut seq = head;
+            while batch.len() + taken.len() < self.max_batch {
+                let Some((value, version)) = data.get(&self.keys.slot(index, seq)) else {
+                    break;
+                };
+                if number(&value, 0) != Some(seq) {
+                    break;
+                }
+                taken.push((value, version));
+                seq += 1;
+            }
+            if taken.is_empty() {
+                return;
+            }
+            // Another reader moved the head first: read again from there.
+            if !data.set(&self.keys.head(index), &seq.to_le_bytes(), Some(cas)) {
+                continue;
+            }
+            for (n, (mut value, version)) in (head..).zip(taken) {
+                // Unless the writer has already reused the slot.
+                data.set(&self.keys.slot(index, n), &[], Some(version));
+                value.drain(..SEQ);
+                batch.push(value);
+            }
+            if let Some(ring) = self.ring.as_mut().filter(|r| r.index == index) {
+                ring.forget_below(seq);
+            }
+            return;
+        }
     }
 
     /// The batch from [`Delivery::next_batch`] went out as call `token`.
@@ -239,9 +465,9 @@ impl Delivery {
     }
 
     /// The batch in flight failed (or could not be dispatched): it goes back
-    /// to the queue, where it no longer depends on this VM, and this VM's
-    /// next attempt waits 1 s, 2 s, 4 s, ... up to 30 s.
-    pub fn failed(&mut self, queue: &mut dyn SharedQueue, now_ms: u64) -> Counts {
+    /// into this VM's ring, where it no longer depends on this VM, and this
+    /// VM's next attempt waits 1 s, 2 s, 4 s, ... up to 30 s.
+    pub fn failed(&mut self, data: &mut dyn SharedData, now_ms: u64) -> Counts {
         let Some((_, batch)) = self.in_flight.take() else {
             return Counts::default();
         };
@@ -250,9 +476,9 @@ impl Delivery {
             ..Counts::default()
         };
         for record in &batch {
-            counts.dropped += self.push(queue, record).dropped;
+            counts.dropped += self.push(data, record, now_ms).dropped;
         }
-        self.publish(queue);
+        self.full = false;
         self.failures = self.failures.saturating_add(1);
         let exponent = self.failures.saturating_sub(1).min(5);
         let backoff = (1000u64 << exponent).min(MAX_BACKOFF_MS);
@@ -261,74 +487,130 @@ impl Delivery {
     }
 }
 
+/// Drops `ring`'s oldest records until one of `size` bytes fits, moving the
+/// head past them; returns how many it dropped.
+fn make_room(
+    data: &mut dyn SharedData,
+    keys: &Keys,
+    ring: &mut Ring,
+    size: u64,
+    max_bytes: u64,
+) -> u64 {
+    for _ in 0..CAS_ATTEMPTS {
+        let Some((head, cas)) = keys.read_head(data, ring.index) else {
+            return 0;
+        };
+        ring.forget_below(head);
+        let (mut records, mut bytes) = (ring.sizes.len() as u64, ring.bytes);
+        let mut drop = 0u64;
+        for &oldest in &ring.sizes {
+            if records < keys.capacity && bytes.saturating_add(size) <= max_bytes {
+                break;
+            }
+            records -= 1;
+            bytes -= oldest;
+            drop += 1;
+        }
+        if drop == 0 {
+            return 0;
+        }
+        let new_head = head + drop;
+        if data.set(&keys.head(ring.index), &new_head.to_le_bytes(), Some(cas)) {
+            for seq in head..new_head {
+                data.set(&keys.slot(ring.index, seq), &[], None);
+            }
+            ring.forget_below(new_head);
+            return drop;
+        }
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
+    use std::collections::HashMap;
 
-    /// Envoy's side: the queue and the size value, shared by the VMs.
+    /// Envoy's shared data, shared by the VMs: one version counter for every
+    /// key, and a key not yet set written whatever the version given.
     #[derive(Default)]
     struct Memory {
-        queue: VecDeque<Vec<u8>>,
-        size: Option<(Vec<u8>, u32)>,
+        values: HashMap<String, (Vec<u8>, u32)>,
+        version: u32,
     }
 
-    impl SharedQueue for Memory {
-        fn push(&mut self, record: &[u8]) -> bool {
-            self.queue.push_back(record.to_vec());
-            true
+    impl SharedData for Memory {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.values.get(key).cloned()
         }
-        fn pop(&mut self) -> Option<Vec<u8>> {
-            self.queue.pop_front()
-        }
-        fn size(&self) -> Option<(Vec<u8>, u32)> {
-            self.size.clone()
-        }
-        fn set_size(&mut self, value: &[u8], cas: Option<u32>) -> bool {
-            let version = self.size.as_ref().map(|(_, v)| *v);
-            if cas.is_some() && cas != version {
-                return false;
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+            if let (Some(cas), Some((_, current))) = (cas.filter(|c| *c != 0), self.values.get(key))
+            {
+                if cas != *current {
+                    return false;
+                }
             }
-            self.size = Some((value.to_vec(), version.unwrap_or(0) + 1));
+            self.version += 1;
+            self.values
+                .insert(key.to_owned(), (value.to_vec(), self.version));
             true
         }
     }
 
     impl Memory {
-        fn shared_size(&self) -> Size {
-            self.size
-                .as_ref()
-                .map_or(Size::default(), |(b, _)| Size::decode(b))
+        /// The records waiting in every ring.
+        fn waiting(&self) -> usize {
+            self.values
+                .iter()
+                .filter(|(k, (v, _))| k.contains(" s") && !v.is_empty())
+                .count()
         }
+    }
+
+    fn vm(max_queue: usize, max_batch: usize, max_queue_bytes: usize, nonce: u64) -> Delivery {
+        let settings = Settings {
+            prefix: "audit c /r".to_owned(),
+            max_queue,
+            max_queue_bytes,
+            max_batch,
+            flush_interval_ms: 1_000,
+        };
+        Delivery::new(settings, nonce)
     }
 
     fn queued(vm: &mut Delivery, memory: &mut Memory, n: usize) {
         for i in 0..n {
-            vm.push(memory, format!("{{\"n\":{i}}}").as_bytes());
+            vm.push(memory, format!("{{\"n\":{i}}}").as_bytes(), 0);
         }
     }
 
+    fn lines(body: Option<Vec<u8>>) -> Vec<String> {
+        String::from_utf8(body.expect("a batch"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     #[test]
-    fn batches_are_json_lines_one_in_flight_per_vm_and_vms_share_the_queue() {
+    fn batches_are_json_lines_one_in_flight_per_vm_and_vms_read_every_ring() {
         let mut memory = Memory::default();
-        let (mut a, mut b) = (
-            Delivery::new(5, 2, usize::MAX),
-            Delivery::new(5, 2, usize::MAX),
-        );
+        let (mut a, mut b) = (vm(5, 2, usize::MAX, 1), vm(5, 2, usize::MAX, 2));
+        a.start(&mut memory);
         queued(&mut a, &mut memory, 3);
         assert_eq!(
-            a.next_batch(&mut memory, 0).0.unwrap(),
+            a.next_batch(&mut memory, 0).unwrap(),
             b"{\"n\":0}\n{\"n\":1}\n"
         );
         a.dispatched(7);
         assert!(a.owns(7) && !a.owns(8));
         assert_eq!(
-            a.next_batch(&mut memory, 0).0,
+            a.next_batch(&mut memory, 0),
             None,
             "one batch in flight per VM"
         );
         assert_eq!(
-            b.next_batch(&mut memory, 0).0.unwrap(),
+            b.next_batch(&mut memory, 0).unwrap(),
             b"{\"n\":2}\n",
             "another VM takes the rest"
         );
@@ -339,43 +621,56 @@ mod tests {
                 ..Counts::default()
             }
         );
-        assert_eq!(memory.shared_size(), Size::default());
+        assert_eq!(memory.waiting(), 0, "taken slots are emptied");
+        queued(&mut b, &mut memory, 1);
+        assert_eq!(
+            (
+                a.ring.as_ref().unwrap().index,
+                b.ring.as_ref().unwrap().index
+            ),
+            (0, 1),
+            "a ring each"
+        );
+        assert_eq!(lines(a.next_batch(&mut memory, 0)), ["{\"n\":0}"]);
     }
 
     #[test]
     fn a_full_batch_is_told_apart_from_a_partial_one() {
         let mut memory = Memory::default();
-        let mut vm = Delivery::new(5, 2, usize::MAX);
+        let mut vm = vm(5, 2, usize::MAX, 1);
         queued(&mut vm, &mut memory, 5);
         vm.next_batch(&mut memory, 0);
         assert!(vm.has_full_batch(), "3 left, batches of 2");
         vm.sent();
         vm.next_batch(&mut memory, 0);
-        assert!(!vm.has_full_batch(), "1 left");
+        assert!(vm.has_full_batch(), "1 left");
+        vm.sent();
+        vm.next_batch(&mut memory, 0);
+        assert!(!vm.has_full_batch(), "none left");
     }
 
     #[test]
-    fn a_failed_batch_goes_back_to_the_queue_after_a_growing_backoff() {
+    fn a_failed_batch_goes_back_to_the_ring_after_a_growing_backoff() {
         let mut memory = Memory::default();
-        let mut vm = Delivery::new(5, 2, usize::MAX);
+        let mut vm = vm(5, 2, usize::MAX, 1);
         queued(&mut vm, &mut memory, 2);
         vm.next_batch(&mut memory, 0);
+        assert_eq!(memory.waiting(), 0);
         assert_eq!(vm.failed(&mut memory, 1_000).retried, 2);
         assert_eq!(
-            memory.queue.len(),
+            memory.waiting(),
             2,
-            "back in the queue, where another VM may take it"
+            "back in shared data, where another VM may take it"
         );
-        assert_eq!(memory.shared_size().records, 2);
-        assert_eq!(vm.next_batch(&mut memory, 1_999).0, None, "1 s back-off");
+        assert_eq!(vm.next_batch(&mut memory, 1_999), None, "1 s back-off");
         assert_eq!(
-            vm.next_batch(&mut memory, 2_000).0.unwrap(),
+            vm.next_batch(&mut memory, 2_000).unwrap(),
             b"{\"n\":0}\n{\"n\":1}\n",
             "same order"
         );
         vm.failed(&mut memory, 2_000);
-        assert_eq!(vm.next_batch(&mut memory, 3_999).0, None, "2 s back-off");
-        assert!(vm.next_batch(&mut memory, 4_000).0.is_some());
+        assert_eq!(vm.next_batch(&mut memory, 3_999), None, "2 s back-off");
+        assert!(vm.next_batch(&mut memory, 4_000).is_some());
         for _ in 0..10 {
             vm.failed(&mut memory, 0);
             vm.next_attempt_ms = 0;
@@ -394,65 +689,166 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_is_bounded_in_records_and_bytes_and_drops_the_oldest() {
+    fn a_ring_is_bounded_in_records_and_bytes_and_drops_the_oldest() {
         let mut memory = Memory::default();
-        let mut vm = Delivery::new(3, 2, usize::MAX);
-        queued(&mut vm, &mut memory, 5);
-        let (body, counts) = vm.next_batch(&mut memory, 0);
-        assert_eq!(counts.dropped, 2, "5 queued, 3 kept");
-        assert_eq!(body.unwrap(), b"{\"n\":2}\n{\"n\":3}\n");
+        let mut vm1 = vm(3, 2, usize::MAX, 1);
+        let dropped: u64 = (0..5)
+            .map(|i| {
+                vm1.push(&mut memory, format!("{{\"n\":{i}}}").as_bytes(), 0)
+                    .dropped
+            })
+            .sum();
+        assert_eq!(dropped, 2, "5 written, 3 kept");
+        assert_eq!(memory.waiting(), 3);
+        assert_eq!(
+            lines(vm1.next_batch(&mut memory, 0)),
+            ["{\"n\":2}", "{\"n\":3}"]
+        );
 
         let mut memory = Memory::default();
-        let mut vm = Delivery::new(100, 2, 10);
-        for record in ["aaaa", "bbbb", "cccc"] {
-            vm.push(&mut memory, record.as_bytes());
-        }
-        let (body, counts) = vm.next_batch(&mut memory, 0);
-        assert_eq!(counts.dropped, 1, "12 bytes > 10: the oldest goes");
-        assert_eq!(body.unwrap(), b"bbbb\ncccc\n");
-        assert_eq!(memory.shared_size(), Size::default());
+        let mut vm2 = vm(100, 5, 2 * (SEQ + 4) + 3, 1);
+        let dropped: u64 = ["aaaa", "bbbb", "cccc"]
+            .iter()
+            .map(|r| vm2.push(&mut memory, r.as_bytes(), 0).dropped)
+            .sum();
+        assert_eq!(dropped, 1, "three of 12 bytes > 27: the oldest goes");
+        assert_eq!(lines(vm2.next_batch(&mut memory, 0)), ["bbbb", "cccc"]);
+        assert_eq!(memory.waiting(), 0);
+        let mut vm3 = vm(100, 5, 10, 1);
+        assert_eq!(
+            vm3.push(&mut memory, b"longer than ten", 0).dropped,
+            1,
+            "a record larger than the bound"
+        );
     }
 
     #[test]
-    fn the_records_of_a_failed_vm_are_delivered_by_another() {
+    fn slots_are_reused_once_taken() {
         let mut memory = Memory::default();
-        let mut failed = Delivery::new(100, 3, usize::MAX);
+        let mut vm = vm(3, 2, usize::MAX, 1);
+        let mut delivered = Vec::new();
+        for i in 0..20 {
+            assert_eq!(vm.push(&mut memory, i.to_string().as_bytes(), 0).dropped, 0);
+            if i % 2 == 1 {
+                delivered.extend(lines(vm.next_batch(&mut memory, 0)));
+                vm.sent();
+            }
+        }
+        assert_eq!(
+            delivered,
+            (0..20).map(|i| i.to_string()).collect::<Vec<_>>()
+        );
+        let slots = memory.values.keys().filter(|k| k.contains(" s")).count();
+        assert_eq!(slots, 3, "max_queue slots, written round");
+    }
+
+    #[test]
+    fn the_records_of_a_failed_vm_are_delivered_and_its_ring_leased_again() {
+        let mut memory = Memory::default();
+        let mut failed = vm(100, 3, usize::MAX, 1);
+        failed.start(&mut memory);
         queued(&mut failed, &mut memory, 4);
         failed.next_batch(&mut memory, 0);
-        queued(&mut failed, &mut memory, 2);
-        drop(failed); // its batch in flight (3 records) and unpublished size go with it
-        let mut other = Delivery::new(100, 3, usize::MAX);
+        for i in 4..6 {
+            failed.push(&mut memory, format!("{{\"n\":{i}}}").as_bytes(), 0);
+        }
+        drop(failed); // its batch in flight (3 records) goes with it
+        let mut other = vm(100, 3, usize::MAX, 2);
         let mut delivered = Vec::new();
-        while let (Some(body), _) = other.next_batch(&mut memory, 0) {
-            delivered.extend(String::from_utf8(body).unwrap().lines().map(str::to_owned));
+        while let Some(body) = other.next_batch(&mut memory, 0) {
+            delivered.extend(lines(Some(body)));
             other.sent();
         }
-        assert_eq!(delivered, ["{\"n\":3}", "{\"n\":0}", "{\"n\":1}"]);
+        assert_eq!(delivered, ["{\"n\":3}", "{\"n\":4}", "{\"n\":5}"]);
+
+        // Within the lease, a new VM leases a new ring; after it, the old.
+        let mut reloaded = vm(100, 3, usize::MAX, 3);
+        reloaded.push(&mut memory, b"r", 1_000);
+        assert_eq!(reloaded.ring.as_ref().unwrap().index, 1);
+        let mut late = vm(100, 3, usize::MAX, 4);
+        late.push(&mut memory, b"l", MIN_LEASE_MS + 1);
+        let ring = late.ring.as_ref().unwrap();
+        assert_eq!((ring.index, ring.tail), (0, 7), "ring 0 from where it was");
         assert_eq!(
-            memory.shared_size(),
-            Size::default(),
-            "a size below zero counts as zero"
+            lines(late.next_batch(&mut memory, 0)),
+            ["l", "r"],
+            "every ring read"
+        );
+    }
+
+    #[test]
+    fn a_vm_whose_ring_was_leased_by_another_leases_a_new_one() {
+        let mut memory = Memory::default();
+        let mut stalled = vm(100, 10, usize::MAX, 1);
+        stalled.push(&mut memory, b"a", 0);
+        let mut other = vm(100, 10, usize::MAX, 2);
+        other.push(&mut memory, b"b", MIN_LEASE_MS + 1);
+        assert_eq!(other.ring.as_ref().unwrap().index, 0, "expired: leased");
+        stalled.tick(&mut memory, MIN_LEASE_MS + 2);
+        assert!(stalled.ring.is_none(), "its ring is another's now");
+        stalled.push(&mut memory, b"c", MIN_LEASE_MS + 3);
+        assert_eq!(stalled.ring.as_ref().unwrap().index, 1);
+        other.tick(&mut memory, MIN_LEASE_MS + 4);
+        assert_eq!(other.ring.as_ref().unwrap().index, 0, "renewed");
+        assert_eq!(lines(other.next_batch(&mut memory, 0)), ["a", "b", "c"]);
+    }
+
+    /// Shared data where another reader takes the two oldest records of a
+    /// ring between this VM's read of the head and its compare-and-swap.
+    struct Raced {
+        memory: Memory,
+        raced: bool,
+    }
+
+    impl SharedData for Raced {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.memory.get(key)
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+            if !self.raced && key.ends_with(" head") && cas.is_some() {
+                self.raced = true;
+                let head = number(&self.memory.get(key).unwrap().0, 0).unwrap();
+                self.memory.set(key, &(head + 2).to_le_bytes(), None);
+            }
+            self.memory.set(key, value, cas)
+        }
+    }
+
+    #[test]
+    fn two_readers_never_take_the_same_record() {
+        let mut memory = Memory::default();
+        queued(&mut vm(100, 10, usize::MAX, 1), &mut memory, 6);
+        let mut raced = Raced {
+            memory,
+            raced: false,
+        };
+        let mut reader = vm(100, 10, usize::MAX, 2);
+        assert_eq!(
+            lines(reader.next_batch(&mut raced, 0)),
+            ["{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "{\"n\":5}"],
+            "the two the other reader took are not taken again"
         );
     }
 
     #[test]
     fn nothing_is_lost_across_failures_within_the_bound() {
         let mut memory = Memory::default();
-        let mut vm = Delivery::new(100, 3, usize::MAX);
+        let mut vm = vm(100, 3, usize::MAX, 1);
         for i in 0..10 {
-            vm.push(&mut memory, i.to_string().as_bytes());
+            vm.push(&mut memory, i.to_string().as_bytes(), 0);
         }
         let mut delivered = Vec::new();
         let mut now = 0;
-        while !memory.queue.is_empty() || vm.in_flight.is_some() {
+        while memory.waiting() > 0 || vm.in_flight.is_some() {
             now += 1_000;
-            let (Some(body), _) = vm.next_batch(&mut memory, now) else {
+            vm.tick(&mut memory, now);
+            let Some(body) = vm.next_batch(&mut memory, now) else {
                 continue;
             };
             if now % 3_000 == 0 {
                 vm.failed(&mut memory, now);
             } else {
-                delivered.extend(String::from_utf8(body).unwrap().lines().map(str::to_owned));
+                delivered.extend(lines(Some(body)));
                 vm.sent();
             }
         }

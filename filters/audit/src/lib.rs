@@ -2,7 +2,8 @@
 //!
 //! `record` builds one JSON record per call (never content, keys or PII
 //! values) with its cost from the shared price map (`llm_api::pricing`),
-//! `delivery` batches them to a collector with retries and a bounded queue,
+//! `delivery` batches them to a collector with retries, from bounded rings
+//! in Envoy's shared data,
 //! `metrics` counts calls, tokens and cost by provider and model for
 //! Prometheus, and `stage` gathers the facts of each call and also hands the
 //! record to Envoy's access log.

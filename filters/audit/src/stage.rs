@@ -1,15 +1,15 @@
 //! The audit stage: gathers what happened to each call, builds its record
 //! when the stream is done (every outcome: success, stream, rejection,
-//! upstream error, client abort), and queues it in the plugin's shared
-//! queue, which the VMs' timers send to the collector (see `delivery`).
+//! upstream error, client abort), and writes it into shared data, from
+//! where the VMs' timers send it to the collector (see `delivery`).
 
 use crate::config::AuditConfig;
-use crate::delivery::{Counts, Delivery, SharedQueue};
+use crate::delivery::{Counts, Delivery, Settings, SharedData};
 use crate::metrics::Metrics;
 use crate::record::{self, bounded, Call, Facts};
 use crate::request_id::RequestIds;
 use llm_api::{with_json_body, Fact, Json, SseEvent, Usage, UsageAccumulator};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Stage, StageStream};
@@ -20,33 +20,31 @@ pub struct Audit {
 
 struct Shared {
     config: AuditConfig,
-    /// This VM's side of delivery (a VM is one thread).
-    delivery: RefCell<Delivery>,
-    /// The shared queue's id, once registered at start, and its name (one
-    /// per collector, so that plugins of the same `vm_id` sending elsewhere
-    /// keep apart).
-    queue: Cell<Option<u32>>,
-    queue_name: String,
+    /// This VM's side of delivery (a VM is one thread); none without a
+    /// collector.
+    delivery: Option<RefCell<Delivery>>,
     metrics: RefCell<Metrics>,
     ids: RequestIds,
 }
 
 impl Audit {
     pub fn new(config: AuditConfig) -> Self {
-        let (max_queue, max_batch, max_queue_bytes) = config
-            .collector
-            .as_ref()
-            .map_or((1, 1, 1), |c| (c.max_queue, c.max_batch, c.max_queue_bytes));
-        let delivery = RefCell::new(Delivery::new(max_queue, max_batch, max_queue_bytes));
-        let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
-        let queue_name = config.collector.as_ref().map_or_else(String::new, |c| {
-            format!("llm_gateway.audit {} {}", c.cluster, c.path)
+        let delivery = config.collector.as_ref().map(|c| {
+            let settings = Settings {
+                // One set of rings per collector and ring size, so that
+                // plugins of the same `vm_id` sending elsewhere keep apart.
+                prefix: format!("llm_gateway.audit {} {} {}", c.cluster, c.path, c.max_queue),
+                max_queue: c.max_queue,
+                max_queue_bytes: c.max_queue_bytes,
+                max_batch: c.max_batch,
+                flush_interval_ms: c.flush_interval_ms,
+            };
+            RefCell::new(Delivery::new(settings, nonce()))
         });
+        let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
         let shared = Shared {
             config,
             delivery,
-            queue: Cell::new(None),
-            queue_name,
             metrics,
             ids: RequestIds::default(),
         };
@@ -56,37 +54,24 @@ impl Audit {
     }
 }
 
-/// The shared queue over the host: the queue, and its size in shared data
-/// under the queue's name.
-struct HostQueue<'a> {
-    host: &'a mut dyn Host,
-    queue: u32,
-    name: &'a str,
+/// A random number that tells this VM's ring leases from any other's.
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Seeded from the host's randomness (WASI `random_get`).
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u8(0);
+    hasher.finish()
 }
 
-impl SharedQueue for HostQueue<'_> {
-    fn push(&mut self, record: &[u8]) -> bool {
-        self.host.queue_push(self.queue, record)
-    }
-    fn pop(&mut self) -> Option<Vec<u8>> {
-        self.host.queue_pop(self.queue)
-    }
-    fn size(&self) -> Option<(Vec<u8>, u32)> {
-        self.host.shared_get(self.name)
-    }
-    fn set_size(&mut self, value: &[u8], cas: Option<u32>) -> bool {
-        self.host.shared_set(self.name, value, cas).is_ok()
-    }
-}
+/// Envoy's shared data, as delivery reads and writes it.
+struct HostData<'a>(&'a mut dyn Host);
 
-impl Shared {
-    /// The shared queue, if the collector is configured and Envoy gave one.
-    fn queue<'a>(&'a self, host: &'a mut dyn Host) -> Option<HostQueue<'a>> {
-        Some(HostQueue {
-            host,
-            queue: self.queue.get()?,
-            name: &self.queue_name,
-        })
+impl SharedData for HostData<'_> {
+    fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.0.shared_get(key)
+    }
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+        self.0.shared_set(key, value, cas).is_ok()
     }
 }
 
@@ -127,18 +112,11 @@ impl Stage for Audit {
     }
 
     /// Defines the delivery counters at zero, so that dashboards and alerts
-    /// see `records_retried` and `records_dropped` before their first one.
-    /// Also registers the shared queue.
+    /// see `records_retried` and `records_dropped` before their first one,
+    /// and creates the table of the collector's rings if no VM did.
     fn start(&self, host: &mut dyn Host) {
-        if self.shared.config.collector.is_some() {
-            let queue = host.queue_register(&self.shared.queue_name);
-            if queue.is_none() {
-                host.log(
-                    LogLevel::Error,
-                    "audit: Envoy gave no shared queue; collector records are not kept",
-                );
-            }
-            self.shared.queue.set(queue);
+        if let Some(delivery) = &self.shared.delivery {
+            delivery.borrow().start(&mut HostData(host));
             for name in [
                 "records",
                 "records_sent",
@@ -158,13 +136,20 @@ impl Stage for Audit {
             .map(|c| Duration::from_millis(c.flush_interval_ms))
     }
 
-    /// Sends the next batch, if one is due.
+    /// Renews this VM's ring lease and sends the next batch, if one is due.
     fn on_tick(&self, host: &mut dyn Host) {
-        self.send_next_batch(host);
+        if let Some(delivery) = &self.shared.delivery {
+            let now = host.now_ms();
+            delivery.borrow_mut().tick(&mut HostData(host), now);
+            self.send_next_batch(host);
+        }
     }
 
     fn on_http_call_response(&self, token: u32, status: Option<u16>, host: &mut dyn Host) {
-        let mut delivery = self.shared.delivery.borrow_mut();
+        let Some(delivery) = &self.shared.delivery else {
+            return;
+        };
+        let mut delivery = delivery.borrow_mut();
         if !delivery.owns(token) {
             return;
         }
@@ -177,11 +162,7 @@ impl Stage for Audit {
                 &format!("audit: the collector answered {status:?}; retrying"),
             );
             let now = host.now_ms();
-            self.shared
-                .queue(host)
-                .map_or_else(Counts::default, |mut queue| {
-                    delivery.failed(&mut queue, now)
-                })
+            delivery.failed(&mut HostData(host), now)
         };
         count(host, counts);
         // Keep draining full batches while the collector keeps up: one batch
@@ -198,20 +179,19 @@ impl Stage for Audit {
 }
 
 impl Audit {
-    /// Posts the next batch to the collector, unless one is in flight, the
-    /// queue is empty or a failure's back-off is running.
+    /// Posts the next batch to the collector, unless one is in flight, no
+    /// record is waiting or a failure's back-off is running.
     fn send_next_batch(&self, host: &mut dyn Host) {
-        let Some(collector) = &self.shared.config.collector else {
+        let (Some(collector), Some(delivery)) =
+            (&self.shared.config.collector, &self.shared.delivery)
+        else {
             return;
         };
         let now = host.now_ms();
-        let mut delivery = self.shared.delivery.borrow_mut();
-        let Some(mut queue) = self.shared.queue(host) else {
+        let mut delivery = delivery.borrow_mut();
+        let Some(body) = delivery.next_batch(&mut HostData(host), now) else {
             return;
         };
-        let (body, counts) = delivery.next_batch(&mut queue, now);
-        count(host, counts);
-        let Some(body) = body else { return };
         let authorization = collector
             .bearer_token
             .as_ref()
@@ -237,12 +217,7 @@ impl Audit {
                     LogLevel::Warn,
                     &format!("audit: cannot send to cluster {}", collector.cluster),
                 );
-                let counts = self
-                    .shared
-                    .queue(host)
-                    .map_or_else(Counts::default, |mut queue| {
-                        delivery.failed(&mut queue, now)
-                    });
+                let counts = delivery.failed(&mut HostData(host), now);
                 count(host, counts);
             }
         }
@@ -408,12 +383,11 @@ impl StageStream for AuditStream {
         if config.access_log {
             host.set_fact(Fact::AuditRecord, &record);
         }
-        if let Some(mut queue) = self.shared.queue(host) {
-            let counts = self
-                .shared
-                .delivery
+        if let Some(delivery) = &self.shared.delivery {
+            let now = host.now_ms();
+            let counts = delivery
                 .borrow_mut()
-                .push(&mut queue, record.as_bytes());
+                .push(&mut HostData(host), record.as_bytes(), now);
             count(host, counts);
         }
     }

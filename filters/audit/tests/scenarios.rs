@@ -46,6 +46,15 @@ fn chat(model: &str, stream: bool) -> ClientRequest {
         .fact("llm.pii.findings", "EMAIL:redact:1")
 }
 
+/// The records waiting for the collector: the full slots of the rings in
+/// shared data (`audit::delivery`).
+fn waiting(host: &MemoryHost) -> usize {
+    host.shared
+        .iter()
+        .filter(|(key, (value, _))| key.contains(" s") && !value.is_empty())
+        .count()
+}
+
 fn record(out: &Outcome) -> Value {
     serde_json::from_str(out.fact("llm.audit.record").expect("a record")).unwrap()
 }
@@ -56,9 +65,9 @@ fn assert_no_content(host: &MemoryHost, out: &Outcome) {
     let mut kept: Vec<String> = out.facts.values().cloned().collect();
     kept.extend(host.log_lines());
     kept.extend(
-        host.queued()
-            .iter()
-            .map(|r| String::from_utf8_lossy(r).into_owned()),
+        host.shared
+            .values()
+            .map(|(v, _)| String::from_utf8_lossy(v).into_owned()),
     );
     for text in kept {
         for secret in [PROMPT, "Jane", "sk-client-secret", "Revenue grew"] {
@@ -334,7 +343,7 @@ fn records_reach_the_collector_in_batches_and_a_failed_batch_is_retried() {
             ),
         );
     }
-    assert_eq!(host.queued().len(), 3, "queued in Envoy's shared queue");
+    assert_eq!(waiting(&host), 3, "written into Envoy's shared data");
 
     host.tick(&stages);
     let first = host.http_calls.last().unwrap().clone();
@@ -357,27 +366,29 @@ fn records_reach_the_collector_in_batches_and_a_failed_batch_is_retried() {
     assert_eq!(lines.len(), 2, "one batch of max_batch records");
     assert!(lines.iter().all(|r| r["client"]["id"] == "demo"));
 
-    // The collector fails: the batch goes back to the queue, and the next
+    // The collector fails: the batch goes back to shared data, and the next
     // attempt waits a second.
     host.http_call_response(&stages, first.token, Some(503));
     assert_eq!(host.counter("llm_gateway.audit.records_retried"), 2);
-    assert_eq!(host.queued().len(), 3);
+    assert_eq!(waiting(&host), 3);
     host.tick(&stages);
     assert_eq!(host.http_calls.len(), 1, "backing off");
     host.advance(Duration::from_millis(1_000));
     host.tick(&stages);
     let retry = host.http_calls.last().unwrap().clone();
     assert_eq!(retry.token, 2);
-    // Delivered: a full batch waiting is not, so the rest waits for the
-    // next tick.
+    // Delivered, and the batch was full: the next goes at once, without
+    // waiting for the tick.
     host.http_call_response(&stages, retry.token, Some(200));
     assert_eq!(host.counter("llm_gateway.audit.records_sent"), 2);
+    assert_eq!(host.http_calls.len(), 3);
     host.tick(&stages);
+    assert_eq!(host.http_calls.len(), 3, "one batch in flight");
     let last = host.http_calls.last().unwrap().clone();
     assert_eq!(last.token, 3);
     host.http_call_response(&stages, last.token, Some(204));
     assert_eq!(host.counter("llm_gateway.audit.records_sent"), 3);
-    assert!(host.queued().is_empty());
+    assert_eq!(waiting(&host), 0);
     assert_eq!(host.counter("llm_gateway.audit.records_dropped"), 0);
 }
 

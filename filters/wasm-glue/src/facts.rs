@@ -96,15 +96,6 @@ impl Host for FactsHost<'_> {
     ) -> Result<(), SharedConflict> {
         self.host.shared_set(key, value, cas)
     }
-    fn queue_register(&mut self, name: &str) -> Option<u32> {
-        self.host.queue_register(name)
-    }
-    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-        self.host.queue_push(queue, item)
-    }
-    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
-        self.host.queue_pop(queue)
-    }
     fn dispatch_http(
         &mut self,
         cluster: &str,

@@ -70,15 +70,6 @@ pub trait Host {
         value: &[u8],
         cas: Option<u32>,
     ) -> Result<(), SharedConflict>;
-    /// Registers the FIFO queue `name` of this plugin's `vm_id` (or finds it:
-    /// every VM registering a name gets the same queue) and returns its id.
-    /// Envoy keeps a queue and its items outside the VMs, so they outlive a
-    /// VM that fails and is reloaded; every worker's VM may push and pop.
-    fn queue_register(&mut self, name: &str) -> Option<u32>;
-    /// Appends an item to a queue; false if the queue is unknown.
-    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool;
-    /// Takes the oldest item of a queue (atomically: no other VM gets it).
-    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>>;
     /// Sends an HTTP request to an Envoy cluster without blocking; the answer
     /// comes to [`crate::Stage::on_http_call_response`] with the returned
     /// token. `None` if Envoy refused it (e.g. an unknown cluster).

@@ -543,25 +543,6 @@ impl Host for EnvoyHost {
         .map_err(|_| SharedConflict)
     }
 
-    /// Envoy answers every registration (it keys queues by `vm_id` and
-    /// name); the SDK's other statuses would be a broken host.
-    fn queue_register(&mut self, name: &str) -> Option<u32> {
-        hostcalls::register_shared_queue(name).ok()
-    }
-
-    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-        span(
-            || "host",
-            "queue_push",
-            || hostcalls::enqueue_shared_queue(queue, Some(item)),
-        )
-        .is_ok()
-    }
-
-    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
-        hostcalls::dequeue_shared_queue(queue).ok().flatten()
-    }
-
     fn dispatch_http(
         &mut self,
         cluster: &str,

@@ -1,9 +1,9 @@
 //! What a failed VM loses, through a real Envoy running the crash bundle
 //! (`make crash-bundle`; see vm_failure.rs): only the calls in flight on it.
 //! Every completed call keeps both copies of its record: the access-log line,
-//! written by Envoy itself when the call ends, and the collector copy, queued
-//! in Envoy's shared queue outside the VM and sent by the reloaded VMs
-//! (docs/configuration.md, audit, "what can be lost").
+//! written by Envoy itself when the call ends, and the collector copy,
+//! written into Envoy's shared data outside the VM and sent by the reloaded
+//! VMs (docs/configuration.md, audit, "what can be lost").
 
 use gateway_harness::curl::{post_json, Response};
 use gateway_harness::{paths, Stack, StackOptions};
@@ -42,7 +42,7 @@ fn a_failed_vm_loses_only_its_calls_in_flight() {
     let url = stack.url("/v1/chat/completions");
 
     // Completed calls, then VM failures at once, within the demo's 500 ms
-    // flush interval: their records are still queued, not yet sent.
+    // flush interval: their records are still waiting, not yet sent.
     let completed: BTreeSet<String> = (0..8)
         .map(|_| {
             let response = post_json(&url, CHAT, &[]).unwrap();

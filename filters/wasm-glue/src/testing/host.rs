@@ -6,7 +6,7 @@ use crate::host::{Host, LogLevel, SharedConflict};
 use crate::pipeline::Stages;
 use llm_api::Fact;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 /// What the host holds for one HTTP stream: the request and response header
@@ -31,7 +31,7 @@ pub struct HttpCall {
 }
 
 /// Envoy's side of a filter, in memory: header maps, facts, metrics, logs,
-/// shared data with Envoy's compare-and-swap, shared queues, HTTP calls and
+/// shared data with Envoy's compare-and-swap, HTTP calls and
 /// a clock the test sets. Every field is public so that a test reads what a
 /// stage did and sets what Envoy would hold (a fact from another filter, the
 /// endpoint metadata of an upstream attempt).
@@ -60,8 +60,6 @@ pub struct MemoryHost {
     pub logs: RefCell<Vec<(LogLevel, String)>>,
     /// Shared data: value and compare-and-swap version.
     pub shared: HashMap<String, (Vec<u8>, u32)>,
-    /// Shared queues by id (the index): name and items not yet taken.
-    pub queues: Vec<(String, VecDeque<Vec<u8>>)>,
     /// HTTP calls made, in order.
     pub http_calls: Vec<HttpCall>,
     /// The upstream endpoint's metadata, `(namespace, key)` → value.
@@ -97,7 +95,6 @@ impl Default for MemoryHost {
             histograms: BTreeMap::new(),
             logs: RefCell::new(Vec::new()),
             shared: HashMap::new(),
-            queues: Vec::new(),
             http_calls: Vec::new(),
             upstream_metadata: BTreeMap::new(),
             upstream_attempts: None,
@@ -147,14 +144,6 @@ impl MemoryHost {
     /// A fact's value.
     pub fn fact_value(&self, name: &str) -> Option<&str> {
         self.facts.get(name).map(String::as_str)
-    }
-
-    /// The items waiting in every shared queue, oldest first.
-    pub fn queued(&self) -> Vec<&[u8]> {
-        self.queues
-            .iter()
-            .flat_map(|(_, items)| items.iter().map(Vec::as_slice))
-            .collect()
     }
 
     /// Every log line's text.
@@ -311,31 +300,6 @@ impl Host for MemoryHost {
         Ok(())
     }
 
-    fn queue_register(&mut self, name: &str) -> Option<u32> {
-        self.note(|| format!("queue_register {name}"));
-        let index = match self.queues.iter().position(|(n, _)| n == name) {
-            Some(index) => index,
-            None => {
-                self.queues.push((name.to_owned(), VecDeque::new()));
-                self.queues.len() - 1
-            }
-        };
-        u32::try_from(index).ok()
-    }
-
-    fn queue_push(&mut self, queue: u32, item: &[u8]) -> bool {
-        self.note(|| "queue_push".to_owned());
-        self.queues
-            .get_mut(queue as usize)
-            .map(|(_, items)| items.push_back(item.to_vec()))
-            .is_some()
-    }
-
-    fn queue_pop(&mut self, queue: u32) -> Option<Vec<u8>> {
-        self.note(|| "queue_pop".to_owned());
-        self.queues.get_mut(queue as usize)?.1.pop_front()
-    }
-
     fn dispatch_http(
         &mut self,
         cluster: &str,
@@ -386,16 +350,5 @@ mod tests {
         assert_eq!(host.shared_set("k", b"c", Some(0)), Ok(()), "0: no check");
         assert_eq!(host.shared_set("k", b"d", None), Ok(()));
         assert_eq!(host.shared_get("k").unwrap().0, b"d");
-    }
-
-    #[test]
-    fn queues_are_found_by_name_and_keep_their_order() {
-        let mut host = MemoryHost::default();
-        let q = host.queue_register("q").unwrap();
-        assert_eq!(host.queue_register("q"), Some(q));
-        assert!(host.queue_push(q, b"1") && host.queue_push(q, b"2"));
-        assert!(!host.queue_push(q + 1, b"x"), "an unknown queue");
-        assert_eq!(host.queued(), [b"1", b"2"]);
-        assert_eq!(host.queue_pop(q).as_deref(), Some(&b"1"[..]));
     }
 }
