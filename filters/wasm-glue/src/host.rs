@@ -59,7 +59,8 @@ pub trait Host {
     fn count(&mut self, name: &str, by: u64);
     /// Records `value` in the histogram `name` (defined on first use).
     fn record(&mut self, name: &str, value: u64);
-    /// Reads data shared by every worker's VM: the value and its version.
+    /// Reads data shared by every worker's VM: the value (empty for a key
+    /// set to an empty value) and its version; `None` for a key never set.
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
     /// Writes shared data. With `Some(cas)` the write succeeds only if the
     /// value is still at that version, so read-modify-write loops lose no

@@ -523,8 +523,9 @@ impl Host for EnvoyHost {
     }
 
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        // The SDK answers a key set to an empty value without bytes.
         match span(|| "host", "shared_get", || hostcalls::get_shared_data(key)) {
-            Ok((Some(value), Some(cas))) => Some((value, cas)),
+            Ok((value, Some(cas))) => Some((value.unwrap_or_default(), cas)),
             _ => None,
         }
     }
