@@ -70,7 +70,7 @@ pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     if stages.is_empty() {
         return Err(ConfigError::new(NAME, "", "no filter is configured"));
     }
-    Ok(Stages::new(stages).with_client_identity(&settings.client_identity))
+    Ok(Stages::new(stages).with_settings(&settings))
 }
 
 /// Builds the stage of one filter's own module (`filter` is its section

@@ -41,6 +41,14 @@ macro_rules! facts {
                     $(Fact::$fact => $name,)*
                 }
             }
+
+            /// The fact named `name` (without the `wasm.` prefix), if any.
+            pub fn from_name(name: &str) -> Option<Fact> {
+                match name {
+                    $($name => Some(Fact::$fact),)*
+                    _ => None,
+                }
+            }
         }
     };
 }

@@ -20,6 +20,7 @@ pub mod routing;
 mod translate;
 
 pub use config::{Provider, RouteTranslateConfig, TranslateConfig};
+pub use translate::READS as TRANSLATE_READS;
 
 /// The name of this filter in configuration and logs.
 pub const NAME: &str = "route_translate";

@@ -22,6 +22,20 @@ use llm_api::{
 use serde_json::{json, Map, Value};
 use wasm_glue::{Exchange, Flow, Host, LogLevel, Reply, Stage, StageStream};
 
+/// Every fact the translate role reads. The route role publishes them in
+/// the listener's module; where the translate role runs in a provider
+/// cluster's upstream filter, that module must publish them to Envoy
+/// (`envoy_facts`), which the renderer sees to.
+pub const READS: [Fact; 7] = [
+    Fact::RequestPath,
+    Fact::Fallback,
+    Fact::ModelUpstream,
+    Fact::Provider,
+    Fact::AzureDeployment,
+    Fact::AzureApiVersion,
+    Fact::Stream,
+];
+
 /// The `translate` role's stage.
 pub struct TranslateStage {
     config: TranslateConfig,

@@ -357,3 +357,56 @@ fn a_bad_configuration_is_refused_naming_the_field() {
     .unwrap();
     assert_eq!(err.field, "provider", "{err}");
 }
+
+/// The listener's module publishes to Envoy only the facts something reads
+/// (`envoy_facts`, from `route_translate::TRANSLATE_READS` for this
+/// filter): a fact read here and missing from that list would be absent on
+/// a provider cluster.
+#[test]
+fn the_translate_role_reads_exactly_the_facts_it_declares() {
+    let mut read = std::collections::BTreeSet::new();
+    let mut record = |host: &MemoryHost| {
+        for line in host.trace.borrow().iter() {
+            if let Some(name) = line.strip_prefix("fact ") {
+                read.insert(name.to_owned());
+            }
+        }
+    };
+    let answer =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]});
+    let (stages, mut host) = on_cluster("azure");
+    host.tracing.set(true);
+    let azure = routed(
+        "/v1/chat/completions",
+        &json!({"model": "m", "messages": [{"role": "user", "content": "Hi"}]}),
+        "azure",
+        "gpt-4o-mini",
+    )
+    .fact("llm.azure.deployment", "d")
+    .fact("llm.azure.api_version", "v");
+    host.call(&stages, &azure, &ProviderResponse::json(200, &answer));
+    record(&host);
+
+    let (stages, mut host) = module(json!({"role": "translate"}));
+    host.tracing.set(true);
+    let chain = json!([{"provider": "openai", "kind": "openai", "upstream_model": "gpt-4o-mini"}]);
+    host.upstream_metadata.insert(
+        ("llm".to_owned(), "provider".to_owned()),
+        "openai".to_owned(),
+    );
+    let fallback = routed(
+        "/v1/chat/completions",
+        &json!({"model": "m", "messages": [{"role": "user", "content": "Hi"}]}),
+        "openai",
+        "gpt-4o-mini",
+    )
+    .fact("llm.fallback", &chain.to_string());
+    host.call(&stages, &fallback, &ProviderResponse::json(200, &answer));
+    record(&host);
+
+    let declared: std::collections::BTreeSet<String> = route_translate::TRANSLATE_READS
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect();
+    assert_eq!(read, declared);
+}

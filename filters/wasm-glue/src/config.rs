@@ -1,6 +1,7 @@
 //! Loading filter configuration with errors that name the bad field.
 
 use llm_api::pricing::{PriceEntry, PriceMap};
+use llm_api::Fact;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
 
@@ -100,6 +101,10 @@ fn take_client_identity(
 /// own fields (or the bundle's sections).
 pub const PRICES_KEY: &str = "prices";
 
+/// The plugin configuration's key for the facts published to Envoy (its
+/// filter state), beside a module's own fields (or the bundle's sections).
+pub const ENVOY_FACTS_KEY: &str = "envoy_facts";
+
 /// The settings of a plugin configuration that every stage of its module
 /// shares, taken off it before the stages are built from the rest: each is
 /// written once, so that no two stages can disagree on it.
@@ -110,6 +115,11 @@ pub struct ModuleSettings {
     /// The built-in list prices overlaid with the top-level `prices`, when
     /// the configuration has them.
     prices: Option<Rc<PriceMap>>,
+    /// The facts published to Envoy (`envoy_facts`): those its configuration
+    /// reads (access logs, route matches, the upstream filter); `None`, the
+    /// default, publishes every fact. Each one costs a host call a stream,
+    /// and the module's own stages read facts from memory either way.
+    pub envoy_facts: Option<Vec<Fact>>,
 }
 
 impl Default for ModuleSettings {
@@ -117,22 +127,31 @@ impl Default for ModuleSettings {
         ModuleSettings {
             client_identity: DEFAULT_CLIENT_IDENTITY.to_owned(),
             prices: None,
+            envoy_facts: None,
         }
     }
 }
 
 impl ModuleSettings {
-    /// Takes `client_identity` and `prices` off a plugin configuration and
-    /// validates them; errors name `filter` and the field.
+    /// Takes `client_identity`, `prices` and `envoy_facts` off a plugin
+    /// configuration and validates them; errors name `filter` and the field.
     pub fn take(filter: &str, config: &mut serde_json::Value) -> Result<Self, ConfigError> {
         let client_identity = take_client_identity(filter, config)?;
         let prices = match config.as_object_mut().and_then(|c| c.remove(PRICES_KEY)) {
             Some(value) => Some(Rc::new(price_map(filter, value)?)),
             None => None,
         };
+        let envoy_facts = match config
+            .as_object_mut()
+            .and_then(|c| c.remove(ENVOY_FACTS_KEY))
+        {
+            Some(value) => Some(envoy_facts(filter, &value)?),
+            None => None,
+        };
         Ok(ModuleSettings {
             client_identity,
             prices,
+            envoy_facts,
         })
     }
 
@@ -160,6 +179,32 @@ impl ModuleSettings {
             (None, None) => Ok(Rc::new(PriceMap::default())),
         }
     }
+}
+
+/// The facts of an `envoy_facts` list: fact names without Envoy's `wasm.`
+/// prefix (`llm.provider`).
+fn envoy_facts(filter: &str, value: &serde_json::Value) -> Result<Vec<Fact>, ConfigError> {
+    let Some(names) = value.as_array() else {
+        return Err(ConfigError::new(
+            filter,
+            ENVOY_FACTS_KEY,
+            "must be a list of fact names such as \"llm.provider\"",
+        ));
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            name.as_str().and_then(Fact::from_name).ok_or_else(|| {
+                let known: Vec<&str> = Fact::ALL.iter().map(|f| f.name()).collect();
+                ConfigError::new(
+                    filter,
+                    format!("{ENVOY_FACTS_KEY}[{i}]"),
+                    format!("{name} is not a fact; expected one of {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
 }
 
 /// The price map of a `prices` table: the built-in list prices overlaid
@@ -193,8 +238,7 @@ pub fn single_stage(
 ) -> Result<crate::Stages, ConfigError> {
     let mut config = parse_json(filter, bytes)?;
     let settings = ModuleSettings::take(filter, &mut config)?;
-    Ok(crate::Stages::new(vec![build(config, &settings)?])
-        .with_client_identity(&settings.client_identity))
+    Ok(crate::Stages::new(vec![build(config, &settings)?]).with_settings(&settings))
 }
 
 /// Checks that `name` is a lowercase HTTP header name, as Envoy stores them.
@@ -304,6 +348,31 @@ mod tests {
             ("token_limit", "prices")
         );
         assert!(err.to_string().contains("top level"), "{err}");
+    }
+
+    #[test]
+    fn envoy_facts_are_fact_names_and_errors_name_the_entry() {
+        let mut config = serde_json::json!({"envoy_facts": ["llm.cluster", "llm.audit.record"]});
+        let settings = ModuleSettings::take("llm_gateway", &mut config).unwrap();
+        assert_eq!(
+            settings.envoy_facts,
+            Some(vec![Fact::Cluster, Fact::AuditRecord])
+        );
+        assert_eq!(config, serde_json::json!({}));
+        let everything = ModuleSettings::take("x", &mut serde_json::json!({})).unwrap();
+        assert_eq!(everything.envoy_facts, None, "every fact by default");
+        let take = |value: serde_json::Value| {
+            ModuleSettings::take(
+                "llm_gateway",
+                &mut serde_json::json!({"envoy_facts": value}),
+            )
+            .unwrap_err()
+        };
+        let err = take(serde_json::json!(["llm.cluster", "wasm.llm.provider"]));
+        assert_eq!(err.field, "envoy_facts[1]");
+        assert!(err.message.contains("llm.provider"), "{err}");
+        assert_eq!(take(serde_json::json!("llm.cluster")).field, "envoy_facts");
+        assert_eq!(take(serde_json::json!([7])).field, "envoy_facts[0]");
     }
 
     #[test]

@@ -13,6 +13,28 @@ use crate::host::{Host, LogLevel, SharedConflict};
 use llm_api::Fact;
 use std::time::{Duration, SystemTime};
 
+/// A set of facts, one bit each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FactSet(u64);
+
+const _: () = assert!(Fact::ALL.len() <= 64, "a FactSet holds 64 facts");
+
+impl FactSet {
+    pub(crate) const ALL: FactSet = FactSet(u64::MAX);
+
+    pub(crate) fn of(facts: &[Fact]) -> FactSet {
+        FactSet(facts.iter().fold(0, |set, f| set | FactSet::bit(*f)))
+    }
+
+    pub(crate) fn contains(self, fact: Fact) -> bool {
+        self.0 & FactSet::bit(fact) != 0
+    }
+
+    fn bit(fact: Fact) -> u64 {
+        1 << (fact as u32)
+    }
+}
+
 /// What this stream's stages published, in the order they did.
 #[derive(Debug, Default)]
 pub(crate) struct Facts {
@@ -38,17 +60,22 @@ impl Facts {
 /// The host as a pipeline's stages see it: facts they published are read
 /// back from [`Facts`]; a fact one of them `owns` (may publish, per
 /// [`crate::Stage::publishes`]) and did not publish is absent without asking
-/// Envoy, since no other filter sets it. Every other call goes to Envoy.
+/// Envoy, since no other filter sets it. A fact reaches Envoy only if it is
+/// in `to_envoy` (the configuration's `envoy_facts`). Every other call goes
+/// to Envoy.
 pub(crate) struct FactsHost<'a> {
     pub(crate) host: &'a mut dyn Host,
     pub(crate) facts: &'a mut Facts,
     pub(crate) owned: &'a [Fact],
+    pub(crate) to_envoy: FactSet,
 }
 
 impl Host for FactsHost<'_> {
     fn set_fact(&mut self, fact: Fact, value: &str) {
         self.facts.set(fact, value);
-        self.host.set_fact(fact, value);
+        if self.to_envoy.contains(fact) {
+            self.host.set_fact(fact, value);
+        }
     }
 
     fn fact(&self, fact: Fact) -> Option<String> {
@@ -127,6 +154,7 @@ mod tests {
             host: &mut envoy,
             facts: &mut facts,
             owned: &owned,
+            to_envoy: FactSet::ALL,
         };
         host.set_fact(Fact::Provider, "openai");
         host.set_fact(Fact::Provider, "azure");
@@ -143,6 +171,7 @@ mod tests {
             host: &mut envoy,
             facts: &mut facts,
             owned: &owned,
+            to_envoy: FactSet::ALL,
         };
         assert_eq!(
             host.fact(Fact::Provider).as_deref(),
@@ -155,5 +184,37 @@ mod tests {
             Some("from-upstream"),
             "not owned: Envoy's"
         );
+    }
+
+    #[test]
+    fn only_the_facts_envoy_reads_are_published_to_it_and_all_are_read_back() {
+        let mut envoy = MemoryHost::default();
+        let mut facts = Facts::default();
+        let mut host = FactsHost {
+            host: &mut envoy,
+            facts: &mut facts,
+            owned: &[Fact::Provider, Fact::Cluster],
+            to_envoy: FactSet::of(&[Fact::Cluster]),
+        };
+        host.set_fact(Fact::Provider, "openai");
+        host.set_fact(Fact::Cluster, "openai_eu");
+        assert_eq!(host.fact(Fact::Provider).as_deref(), Some("openai"));
+        assert_eq!(
+            envoy.facts.keys().collect::<Vec<_>>(),
+            [Fact::Cluster.name()],
+            "only the listed fact reached Envoy"
+        );
+    }
+
+    #[test]
+    fn a_fact_set_holds_exactly_its_facts() {
+        let set = FactSet::of(&[Fact::Api, Fact::AuditRecord]);
+        for fact in Fact::ALL {
+            assert_eq!(
+                set.contains(*fact),
+                matches!(fact, Fact::Api | Fact::AuditRecord)
+            );
+            assert!(FactSet::ALL.contains(*fact));
+        }
     }
 }

@@ -6,9 +6,9 @@
 //! headers callback when a stage will rewrite the body.
 
 use crate::body_limit::MAX_REQUEST_BODY;
-use crate::config::DEFAULT_CLIENT_IDENTITY;
+use crate::config::{ModuleSettings, DEFAULT_CLIENT_IDENTITY};
 use crate::exchange::Exchange;
-use crate::facts::{Facts, FactsHost};
+use crate::facts::{FactSet, Facts, FactsHost};
 use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
@@ -209,6 +209,8 @@ pub struct Stages {
     request_counters: Vec<String>,
     /// Every fact some stage of the module publishes.
     published: Vec<Fact>,
+    /// The facts published to Envoy as well ([`ModuleSettings::envoy_facts`]).
+    to_envoy: FactSet,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
 }
@@ -228,13 +230,19 @@ impl Stages {
             stages,
             request_counters,
             published,
+            to_envoy: FactSet::ALL,
             client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY),
         }
     }
 
-    /// The stages with the client named by the request header `header`.
-    pub fn with_client_identity(mut self, header: &str) -> Stages {
-        self.client_identity = Rc::from(header);
+    /// The stages with the module's settings that the pipeline applies: the
+    /// client identity header and the facts published to Envoy.
+    pub fn with_settings(mut self, settings: &ModuleSettings) -> Stages {
+        self.client_identity = Rc::from(settings.client_identity.as_str());
+        self.to_envoy = settings
+            .envoy_facts
+            .as_deref()
+            .map_or(FactSet::ALL, FactSet::of);
         self
     }
 
@@ -281,6 +289,7 @@ impl Pipeline {
                 host,
                 facts: &mut facts,
                 owned: &stages.published,
+                to_envoy: stages.to_envoy,
             },
         );
         self.facts = facts;

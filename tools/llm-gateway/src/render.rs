@@ -40,10 +40,11 @@
 // never panics, and members are written only into objects built here.
 #![allow(clippy::indexing_slicing)]
 
+use llm_api::Fact;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use wasm_glue::config::{CLIENT_IDENTITY_KEY, PRICES_KEY};
+use wasm_glue::config::{CLIENT_IDENTITY_KEY, ENVOY_FACTS_KEY, PRICES_KEY};
 
 /// How the bundle's filters are loaded into Envoy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +147,34 @@ impl Template {
         std::fs::write(out, rendered).map_err(|e| format!("{}: {e}", out.display()))
     }
 
+    /// Renders `text`. In the bundle layout it renders twice: once to learn
+    /// which facts the config reads (access logs, route matches, matchers,
+    /// descriptors: every `wasm.llm.*` name outside comments, and the facts
+    /// the upstream translate filters read when there are any), then with
+    /// the bundle's `envoy_facts` set to them, so that the listener's module
+    /// publishes no fact that nothing reads (each costs a host call a
+    /// request). The separate layout's modules read each other's facts
+    /// through Envoy, so they publish every fact.
     fn render_text(&self, text: &str) -> Result<String, String> {
+        let (rendered, translated) = self.render_pass(text, None)?;
+        if self.layout != Layout::Bundle {
+            return Ok(rendered);
+        }
+        let mut read = facts_read_by(&rendered);
+        if translated {
+            read.extend(route_translate::TRANSLATE_READS);
+        }
+        Ok(self.render_pass(text, Some(&read))?.0)
+    }
+
+    /// One rendering of `text`, with the bundle's `envoy_facts` when given;
+    /// also says whether it wrote an upstream translate filter.
+    fn render_pass(
+        &self,
+        text: &str,
+        envoy_facts: Option<&BTreeSet<Fact>>,
+    ) -> Result<(String, bool), String> {
+        let mut translated = false;
         let mut out = String::with_capacity(text.len() * 2);
         for (number, line) in text.lines().enumerate() {
             // Comments are copied as they are: they may describe placeholders.
@@ -162,8 +190,9 @@ impl Template {
                 .and_then(|d| d.strip_suffix('}'))
                 .unwrap_or_default();
             let generated = if directive == "LLM_FILTERS" {
-                Some(self.downstream_filters()?)
+                Some(self.downstream_filters(envoy_facts)?)
             } else if let Some(kind) = directive.strip_prefix("UPSTREAM_FILTERS:") {
+                translated = true;
                 Some(self.upstream_filters(kind)?)
             } else if let Some(name) = directive.strip_prefix("UPSTREAM_TLS:") {
                 Some(self.upstream_tls(name)?)
@@ -174,7 +203,9 @@ impl Template {
             } else if directive == "FALLBACK_ROUTES" {
                 Some(self.fallback_routes(&out)?)
             } else if directive == "FALLBACK_CLUSTERS" {
-                Some(self.fallback_clusters(&out)?)
+                let clusters = self.fallback_clusters(&out)?;
+                translated |= !clusters.is_empty();
+                Some(clusters)
             } else {
                 None
             };
@@ -195,7 +226,7 @@ impl Template {
                 }
             }
         }
-        Ok(out)
+        Ok((out, translated))
     }
 
     /// Replaces `${NAME}` and `${NAME:-default}` in one line; a default may
@@ -269,12 +300,22 @@ impl Template {
         })
     }
 
-    fn downstream_filters(&self) -> Result<Vec<String>, String> {
+    fn downstream_filters(
+        &self,
+        envoy_facts: Option<&BTreeSet<Fact>>,
+    ) -> Result<Vec<String>, String> {
         match self.layout {
-            Layout::Bundle => Ok(vec![format!(
-                "- {}",
-                self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &self.filters)
-            )]),
+            Layout::Bundle => {
+                let mut config = self.filters.clone();
+                if let (Some(facts), Some(fields)) = (envoy_facts, config.as_object_mut()) {
+                    let names = facts.iter().map(|f| json!(f.name())).collect();
+                    fields.insert(ENVOY_FACTS_KEY.to_owned(), Value::Array(names));
+                }
+                Ok(vec![format!(
+                    "- {}",
+                    self.wasm_filter(BUNDLE_NAME, BUNDLE_NAME, BUNDLE_WASM, &config)
+                )])
+            }
             Layout::Separate => MODULES
                 .iter()
                 .filter_map(|(section, module)| {
@@ -783,6 +824,25 @@ impl Aliases {
     }
 }
 
+/// The facts a rendered config reads: every `wasm.llm.*` filter state name
+/// outside comments (`%FILTER_STATE(wasm.llm.audit.record:PLAIN)%`,
+/// `key: wasm.llm.cluster`).
+fn facts_read_by(rendered: &str) -> BTreeSet<Fact> {
+    rendered
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(|line| line.split("wasm.").skip(1))
+        .filter_map(|rest| {
+            let end = rest
+                .find(|c: char| {
+                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                })
+                .unwrap_or(rest.len());
+            Fact::from_name(rest[..end].trim_end_matches('.'))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,9 +893,60 @@ mod tests {
             config["vm_config"]["code"]["local"]["filename"],
             "/w/llm_gateway_bundle.wasm"
         );
-        let sections: Value =
+        let mut sections: Value =
             serde_json::from_str(config["configuration"]["value"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            sections["envoy_facts"],
+            json!([]),
+            "nothing in the config reads a fact"
+        );
+        sections.as_object_mut().unwrap().remove("envoy_facts");
         assert_eq!(sections, t_filters());
+    }
+
+    /// The listener bundle's plugin configuration in a rendered config: the
+    /// first filter loading the bundle.
+    fn bundle_configuration(rendered: &str) -> Value {
+        let line = rendered
+            .lines()
+            .find(|l| l.contains("llm_gateway_bundle.wasm"))
+            .unwrap();
+        let filter: Value = serde_json::from_str(line.trim().trim_start_matches("- ")).unwrap();
+        serde_json::from_str(
+            filter["typed_config"]["config"]["configuration"]["value"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_bundle_publishes_to_envoy_the_facts_the_config_reads() {
+        let text = "\
+# a comment naming wasm.llm.cost_usd does not count
+  ${LLM_FILTERS}
+  format: \"%FILTER_STATE(wasm.llm.audit.record:PLAIN)%\"
+  filter_state: [{ key: wasm.llm.cluster, string_match: { exact: x } }]
+";
+        let facts = |rendered: &str| bundle_configuration(rendered)["envoy_facts"].clone();
+        let t = template(Layout::Bundle);
+        let out = t.render_text(text).unwrap();
+        assert_eq!(facts(&out), json!(["llm.cluster", "llm.audit.record"]));
+
+        // A provider cluster's translate filter reads the route's facts.
+        let out = t
+            .render_text(&format!("{text}  ${{UPSTREAM_FILTERS:claude}}\n"))
+            .unwrap();
+        let mut expected: Vec<&str> = route_translate::TRANSLATE_READS
+            .iter()
+            .chain([&Fact::Cluster, &Fact::AuditRecord])
+            .map(|f| f.name())
+            .collect();
+        expected.sort_by_key(|name| Fact::from_name(name));
+        assert_eq!(facts(&out), json!(expected));
+
+        let out = template(Layout::Separate).render_text(text).unwrap();
+        assert!(!out.contains("envoy_facts"), "separate modules publish all");
     }
 
     fn t_filters() -> Value {
