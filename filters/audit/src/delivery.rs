@@ -4,10 +4,12 @@
 //! at most one batch in flight, retried with exponential back-off while the
 //! collector is down or slow.
 //!
-//! Writing a record is one shared-data write. Envoy's shared queue, the
-//! obvious alternative, posts a callback to a worker and enters a VM for
-//! every item it takes: about 19 µs of Envoy CPU a call against about 1
-//! (docs/benchmarks.md, "What the hardening costs").
+//! Writing a record is one shared-data write, on the calling worker alone.
+//! Envoy's shared queue, the obvious alternative, posts a callback to the
+//! worker that registered the queue and enters its VM for every item, so
+//! under load every record wakes that one worker; measured through Envoy
+//! the two cost the same CPU a call within the noise (docs/benchmarks.md,
+//! "What the hardening costs"), and the rings keep their bounds exactly.
 //!
 //! A VM that fails takes with it only what it held itself: the calls in
 //! flight on it and the one batch it had in flight to the collector. Every
