@@ -2,7 +2,7 @@
 //! base64 source, Gemini `inlineData` parts, OpenAI chat `file` parts and
 //! Responses `input_file` items (`file_data`, a `data:` URL or bare base64).
 //!
-//! A document whose media type is text (see [`class`]) is decoded so the text
+//! A document whose media type is text (see `class`) is decoded so the text
 //! walker can offer it like any other field, and a rewrite is encoded back the
 //! same way (same alphabet, same `data:` URL header), so the provider receives
 //! the rewritten document. Images, audio and video are media, not text. Any
@@ -181,7 +181,7 @@ pub(crate) fn decode(
     })
 }
 
-/// `text` carried like `original` (which [`decode`] read): the same
+/// `text` carried like `original` (which `decode` read): the same
 /// `data:` header and base64 alphabet.
 pub(crate) fn encode(carrier: Carrier, original: &str, text: &str) -> String {
     let (header, payload) = match carrier {
