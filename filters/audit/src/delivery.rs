@@ -19,8 +19,8 @@
 //! The layout, under the collector's prefix `P`:
 //!
 //! - `P rings`: the ring table, [`ENTRY`] bytes a ring: the nonce of the VM
-//!   that leased it and the time (ms) of its lease, which the VM renews at
-//!   every tick;
+//!   that leased it and the time (ms) its lease runs out, which the VM moves
+//!   on at every tick;
 //! - `P r<n> head`: the sequence number of ring `n`'s oldest record not yet
 //!   taken;
 //! - `P r<n> s<i>`: slot `i` of ring `n`, `i` the sequence number modulo
@@ -59,7 +59,7 @@ const CAS_ATTEMPTS: usize = 8;
 /// run out.
 const MAX_RINGS: usize = 1024;
 
-/// Bytes of a ring's entry in the ring table: nonce and lease time.
+/// Bytes of a ring's entry in the ring table: nonce and lease expiry.
 const ENTRY: usize = 16;
 
 /// Bytes before the record in a slot: its sequence number.
@@ -121,20 +121,20 @@ fn number(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..end)?.try_into().ok()?))
 }
 
-/// A ring's entry in the table: its VM's nonce and lease time.
+/// A ring's entry in the table: its VM's nonce and when its lease runs out.
 fn entry(table: &[u8], ring: usize) -> Option<(u64, u64)> {
     let at = ring.checked_mul(ENTRY)?;
     Some((number(table, at)?, number(table, at + 8)?))
 }
 
-fn set_entry(table: &mut Vec<u8>, ring: usize, nonce: u64, lease_ms: u64) {
+fn set_entry(table: &mut Vec<u8>, ring: usize, nonce: u64, expires_ms: u64) {
     let at = ring * ENTRY;
     if table.len() < at + ENTRY {
         table.resize(at + ENTRY, 0);
     }
     let mut bytes = [0; ENTRY];
     bytes[..8].copy_from_slice(&nonce.to_le_bytes());
-    bytes[8..].copy_from_slice(&lease_ms.to_le_bytes());
+    bytes[8..].copy_from_slice(&expires_ms.to_le_bytes());
     if let Some(entry) = table.get_mut(at..at + ENTRY) {
         entry.copy_from_slice(&bytes);
     }
@@ -152,10 +152,15 @@ struct Ring {
     head: u64,
     sizes: VecDeque<u64>,
     bytes: u64,
+    /// When this VM last renewed its lease.
+    renewed_ms: u64,
 }
 
 impl Ring {
-    /// Forgets the records before `head`: readers took them.
+    /// Forgets the records before `head`: readers took them. A head past
+    /// the tail (which only a ring taken over while readers drained it
+    /// could show) moves the tail with it, so that no record is written
+    /// where readers no longer look.
     fn forget_below(&mut self, head: u64) {
         while self.head < head {
             let Some(size) = self.sizes.pop_front() else {
@@ -163,6 +168,10 @@ impl Ring {
             };
             self.bytes -= size;
             self.head += 1;
+        }
+        if self.head < head {
+            self.head = head;
+            self.tail = self.tail.max(head);
         }
     }
 
@@ -242,6 +251,16 @@ impl Delivery {
     /// none; drops the ring's oldest records if it is full.
     pub fn push(&mut self, data: &mut dyn SharedData, record: &[u8], now_ms: u64) -> Counts {
         let mut counts = Counts::default();
+        // A VM whose ticks stopped for most of a lease (a stalled worker, a
+        // jump of the clock) checks that the ring is still its own before
+        // writing into it, so that two VMs never write one ring.
+        if self
+            .ring
+            .as_ref()
+            .is_some_and(|r| now_ms.saturating_sub(r.renewed_ms) > self.lease_ms / 2)
+        {
+            self.renew(data, now_ms);
+        }
         if self.ring.is_none() {
             self.ring = self.lease(data, now_ms);
         }
@@ -280,65 +299,90 @@ impl Delivery {
                 continue;
             };
             let rings = table.len() / ENTRY;
-            let expired = (0..rings).find(|&n| {
-                entry(&table, n).is_some_and(|(_, at)| now_ms.saturating_sub(at) > self.lease_ms)
-            });
+            let expired =
+                (0..rings).find(|&n| entry(&table, n).is_some_and(|(_, until)| now_ms > until));
             let index = match expired {
                 Some(n) => n,
-                None if rings < MAX_RINGS => {
-                    // A new ring's head exists before any reader can see
-                    // the ring, so that readers move it only by
-                    // compare-and-swap.
-                    if data.get(&self.keys.head(rings)).is_none() {
-                        data.set(&self.keys.head(rings), &0u64.to_le_bytes(), None);
-                    }
-                    rings
-                }
+                None if rings < MAX_RINGS => rings,
                 None => return None,
             };
             table.truncate(rings * ENTRY);
-            set_entry(&mut table, index, self.nonce, now_ms);
+            set_entry(
+                &mut table,
+                index,
+                self.nonce,
+                now_ms.saturating_add(self.lease_ms),
+            );
             if data.set(&key, &table, Some(cas)) {
-                return Some(self.take_over(data, index));
+                // A new ring's head is created by the VM that won it alone;
+                // readers skip a ring without one.
+                if data.get(&self.keys.head(index)).is_none() {
+                    data.set(&self.keys.head(index), &0u64.to_le_bytes(), None);
+                }
+                return Some(self.take_over(data, index, now_ms));
             }
         }
         None
     }
 
     /// This VM's view of ring `index`: from its head, the records still in
-    /// it, up to the first slot that does not hold the next one.
-    fn take_over(&self, data: &dyn SharedData, index: usize) -> Ring {
-        let head = self.keys.read_head(data, index).map_or(0, |(h, _)| h);
-        let mut ring = Ring {
-            index,
-            tail: head,
-            head,
-            sizes: VecDeque::new(),
-            bytes: 0,
-        };
-        while (ring.sizes.len() as u64) < self.keys.capacity {
-            let Some((value, _)) = data.get(&self.keys.slot(index, ring.tail)) else {
-                break;
+    /// it, up to the first slot that does not hold the next one. Readers
+    /// may take records while the scan runs: a slot they emptied ends the
+    /// scan early, but they moved the head past it first, so the scan starts
+    /// again from the head until the head it reads after a scan is not past
+    /// the tail that scan found. Each new scan starts further on, so it
+    /// ends.
+    fn take_over(&self, data: &dyn SharedData, index: usize, now_ms: u64) -> Ring {
+        let mut head = self.keys.read_head(data, index).map_or(0, |(h, _)| h);
+        loop {
+            let mut ring = Ring {
+                index,
+                tail: head,
+                head,
+                sizes: VecDeque::new(),
+                bytes: 0,
+                renewed_ms: now_ms,
             };
-            if number(&value, 0) != Some(ring.tail) {
-                break;
+            while (ring.sizes.len() as u64) < self.keys.capacity {
+                let Some((value, _)) = data.get(&self.keys.slot(index, ring.tail)) else {
+                    break;
+                };
+                if number(&value, 0) != Some(ring.tail) {
+                    break;
+                }
+                ring.sizes.push_back(value.len() as u64);
+                ring.bytes += value.len() as u64;
+                ring.tail += 1;
             }
-            ring.sizes.push_back(value.len() as u64);
-            ring.bytes += value.len() as u64;
-            ring.tail += 1;
+            let now = self.keys.read_head(data, index).map_or(0, |(h, _)| h);
+            if now <= ring.tail {
+                ring.forget_below(now);
+                return ring;
+            }
+            head = now;
         }
-        ring
     }
 
     /// At every tick: renews this VM's lease (or gives up a ring another VM
     /// leased meanwhile) and learns how far readers have taken its ring.
     pub fn tick(&mut self, data: &mut dyn SharedData, now_ms: u64) {
+        if let Some(ring) = self.ring.as_mut() {
+            if let Some((head, _)) = self.keys.read_head(data, ring.index) {
+                ring.forget_below(head);
+            }
+        }
+        self.renew(data, now_ms);
+    }
+
+    /// Moves this VM's lease on. Gives the ring up only when its entry no
+    /// longer holds this VM's nonce (another VM leased it after this one
+    /// stopped renewing, or the table is gone): then the next record leases
+    /// a ring anew. Losing every compare-and-swap to other VMs' renewals
+    /// keeps the ring; the next tick tries again.
+    fn renew(&mut self, data: &mut dyn SharedData, now_ms: u64) {
         let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        if let Some((head, _)) = self.keys.read_head(data, ring.index) {
-            ring.forget_below(head);
-        }
         let key = self.keys.table();
         for _ in 0..CAS_ATTEMPTS {
             let Some((mut table, cas)) = data.get(&key) else {
@@ -347,15 +391,24 @@ impl Delivery {
             if entry(&table, ring.index).map(|(nonce, _)| nonce) != Some(self.nonce) {
                 break;
             }
-            set_entry(&mut table, ring.index, self.nonce, now_ms);
+            set_entry(
+                &mut table,
+                ring.index,
+                self.nonce,
+                now_ms.saturating_add(self.lease_ms),
+            );
             if data.set(&key, &table, Some(cas)) {
+                ring.renewed_ms = now_ms;
                 return;
             }
         }
-        // Leased by another VM (this one stopped ticking for longer than
-        // the lease), or the table is gone: the next record leases a ring
-        // anew.
-        self.ring = None;
+        let still_ours = data
+            .get(&key)
+            .and_then(|(table, _)| entry(&table, ring.index))
+            .is_some_and(|(nonce, _)| nonce == self.nonce);
+        if !still_ours {
+            self.ring = None;
+        }
     }
 
     /// Whether the last batch was full (`max_batch` records), so more may
@@ -498,6 +551,9 @@ fn make_room(
     size: u64,
     max_bytes: u64,
 ) -> u64 {
+    if size > max_bytes {
+        return 0;
+    }
     for _ in 0..CAS_ATTEMPTS {
         let Some((head, cas)) = keys.read_head(data, ring.index) else {
             return 0;
@@ -776,6 +832,109 @@ mod tests {
             ["l", "r"],
             "every ring read"
         );
+    }
+
+    /// Shared data where a reader on another worker takes the first two
+    /// records of ring 0 just before the second slot read.
+    struct DrainedDuringScan {
+        memory: std::cell::RefCell<Memory>,
+        slot_reads: std::cell::Cell<usize>,
+    }
+
+    impl SharedData for DrainedDuringScan {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            if key.contains(" s") {
+                let n = self.slot_reads.get();
+                self.slot_reads.set(n + 1);
+                if n == 1 {
+                    let mut reader = vm(100, 2, usize::MAX, 9);
+                    let taken = reader.next_batch(&mut *self.memory.borrow_mut(), 0);
+                    assert_eq!(lines(taken).len(), 2);
+                }
+            }
+            self.memory.borrow().get(key)
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+            self.memory.borrow_mut().set(key, value, cas)
+        }
+    }
+
+    #[test]
+    fn a_ring_taken_over_while_readers_drain_it_loses_nothing() {
+        let mut memory = Memory::default();
+        queued(&mut vm(100, 10, usize::MAX, 1), &mut memory, 4);
+        let raced = DrainedDuringScan {
+            memory: std::cell::RefCell::new(memory),
+            slot_reads: std::cell::Cell::new(0),
+        };
+        // The scan reads slot 0, then finds slot 1 emptied by the reader,
+        // which moved the head to 2 first: it scans again from there.
+        let later = vm(100, 10, usize::MAX, 2);
+        let ring = later.take_over(&raced, 0, 0);
+        assert_eq!((ring.head, ring.tail), (2, 4));
+    }
+
+    #[test]
+    fn a_head_past_the_tail_moves_the_tail() {
+        let mut ring = Ring {
+            index: 0,
+            tail: 1,
+            head: 0,
+            sizes: VecDeque::from([8]),
+            bytes: 8,
+            renewed_ms: 0,
+        };
+        ring.forget_below(3);
+        assert_eq!((ring.head, ring.tail, ring.bytes), (3, 3, 0));
+    }
+
+    #[test]
+    fn a_stalled_vm_checks_its_lease_before_writing() {
+        let mut memory = Memory::default();
+        let mut stalled = vm(100, 10, usize::MAX, 1);
+        stalled.push(&mut memory, b"a", 0);
+        let mut other = vm(100, 10, usize::MAX, 2);
+        other.push(&mut memory, b"b", MIN_LEASE_MS + 1);
+        assert_eq!(other.ring.as_ref().unwrap().index, 0, "expired: leased");
+        // No tick in between: the stalled VM's next record finds out.
+        stalled.push(&mut memory, b"c", MIN_LEASE_MS + 2);
+        assert_eq!(stalled.ring.as_ref().unwrap().index, 1, "a ring of its own");
+        other.push(&mut memory, b"d", MIN_LEASE_MS + 3);
+        assert_eq!(
+            lines(other.next_batch(&mut memory, MIN_LEASE_MS + 4)),
+            ["a", "b", "d", "c"]
+        );
+    }
+
+    /// Shared data where every compare-and-swap of the ring table loses.
+    struct Contended(Memory);
+
+    impl SharedData for Contended {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            self.0.get(key)
+        }
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
+            !(key.ends_with(" rings") && cas.is_some()) && self.0.set(key, value, cas)
+        }
+    }
+
+    #[test]
+    fn a_lease_renewal_that_loses_every_race_keeps_the_ring() {
+        let mut memory = Memory::default();
+        let mut vm = vm(100, 10, usize::MAX, 1);
+        vm.push(&mut memory, b"a", 0);
+        let mut contended = Contended(memory);
+        vm.tick(&mut contended, 1_000);
+        assert!(vm.ring.is_some(), "still its own; the next tick retries");
+    }
+
+    #[test]
+    fn a_record_larger_than_the_bound_drops_only_itself() {
+        let mut memory = Memory::default();
+        let mut vm = vm(100, 10, 2 * (SEQ + 1), 1);
+        vm.push(&mut memory, b"a", 0);
+        assert_eq!(vm.push(&mut memory, &[b'x'; 100], 0).dropped, 1);
+        assert_eq!(lines(vm.next_batch(&mut memory, 0)), ["a"]);
     }
 
     #[test]

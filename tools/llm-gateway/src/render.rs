@@ -161,7 +161,7 @@ impl Template {
             return Ok(rendered);
         }
         let mut read = facts_read_by(&rendered);
-        if translated {
+        if translated || has_translate_role(&rendered) {
             read.extend(route_translate::TRANSLATE_READS);
         }
         Ok(self.render_pass(text, Some(&read))?.0)
@@ -824,6 +824,20 @@ impl Aliases {
     }
 }
 
+/// Whether a rendered config holds a translate filter the renderer did not
+/// write (a template's own): a `role` whose value is `translate`, however
+/// its JSON is quoted or escaped.
+fn has_translate_role(rendered: &str) -> bool {
+    rendered
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .flat_map(|line| line.split("role").skip(1))
+        .any(|rest| {
+            rest.trim_start_matches(['"', '\\', '\'', ':', ' '])
+                .starts_with("translate")
+        })
+}
+
 /// The facts a rendered config reads: every `wasm.llm.*` filter state name
 /// outside comments (`%FILTER_STATE(wasm.llm.audit.record:PLAIN)%`,
 /// `key: wasm.llm.cluster`).
@@ -943,6 +957,12 @@ mod tests {
             .map(|f| f.name())
             .collect();
         expected.sort_by_key(|name| Fact::from_name(name));
+        assert_eq!(facts(&out), json!(expected));
+
+        // A template's own translate filter counts too.
+        let own =
+            r#"  configuration: { value: "{\"route_translate\": {\"role\": \"translate\"}}" }"#;
+        let out = t.render_text(&format!("{text}{own}\n")).unwrap();
         assert_eq!(facts(&out), json!(expected));
 
         let out = template(Layout::Separate).render_text(text).unwrap();
