@@ -16,9 +16,12 @@ What is generated, and from what:
 | kubernetes/gateway/envoy-config.yaml | production.yaml + filters/production.json |
 | kubernetes/provider-sds.yaml, istio/provider-sds.yaml | envoy/secrets/<provider>-key.yaml, gateway-cert.yaml |
 | istio/wasmplugins.yaml, istio/wasmplugin-bundle.yaml | filters/production.json (+ the ISTIO_OVERRIDES below) |
-| istio/providers.yaml | production.yaml's provider clusters and routes (host, TLS, retries, outlier detection) |
+| istio/providers.yaml | production.yaml's provider clusters and routes (host, TLS, retries, outlier detection), the paths of each provider's API (`llm-gateway providers`) |
 | istio/provider-keys.yaml | production.yaml's credential_injector filters |
 | istio/stats-bootstrap.yaml | the templates' stats_config.stats_tags |
+
+What differs per provider (names, public hosts and ports, the paths of
+their APIs) comes from `llm-gateway providers`, the filters' own table.
 
 The templates are used as they are, plus the OVERLAYS below: each one
 replaces text that must occur exactly once (or a stated number of times), so
@@ -28,6 +31,7 @@ that silently lacks it.
 
 import argparse
 import copy
+import functools
 import json
 import os
 import subprocess
@@ -55,15 +59,30 @@ DEFAULTS = {
     "OPS_PORT": "9902",
 }
 
+@functools.cache
+def providers():
+    """What differs per provider, from the filters' own table
+    (`llm-gateway providers`, llm_api::providers)."""
+    result = subprocess.run([str(LLM_GATEWAY_BIN), "providers"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"llm-gateway providers failed: {result.stderr}")
+    return json.loads(result.stdout)
+
+
 def provider_hosts(values):
-    """The real provider APIs: production.yaml's hosts (the tests compare),
-    Azure's being the user's resource."""
-    return {
-        "openai": "api.openai.com",
-        "anthropic": "api.anthropic.com",
-        "gemini": "generativelanguage.googleapis.com",
-        "azure": values["AZURE_RESOURCE_HOST"],
-    }
+    """The real provider APIs: production.yaml's hosts (the tests compare);
+    a provider without a public host (Azure OpenAI) is the user's resource,
+    <NAME>_RESOURCE_HOST."""
+    hosts = {}
+    for provider in providers():
+        host = provider["default_host"]
+        if host is None:
+            variable = f"{provider['name'].upper()}_RESOURCE_HOST"
+            if variable not in values:
+                raise SystemExit(f"provider {provider['name']} has no public host: add {variable} to DEFAULTS")
+            host = values[variable]
+        hosts[provider["name"]] = host
+    return hosts
 
 
 # The filters as separate modules: (configuration section, module, image name).
@@ -210,9 +229,10 @@ def configmap(name, files, header, labels=None):
 
 def real_provider_vars(values):
     sets = {}
-    for provider, host in provider_hosts(values).items():
-        upper = provider.upper()
-        sets.update({f"{upper}_HOST": host, f"{upper}_PORT": "443", f"{upper}_TLS_SNI": host})
+    hosts = provider_hosts(values)
+    for provider in providers():
+        upper, host = provider["name"].upper(), hosts[provider["name"]]
+        sets.update({f"{upper}_HOST": host, f"{upper}_PORT": str(provider["default_port"]), f"{upper}_TLS_SNI": host})
     return sets
 
 
@@ -241,8 +261,9 @@ def kubernetes_gateway(values):
 
 def provider_sds():
     files = {}
-    for provider in ("openai", "anthropic", "gemini", "azure"):
-        files[f"{provider}-key.yaml"] = (ENVOY / f"secrets/{provider}-key.yaml").read_text()
+    for provider in providers():
+        name = provider["name"]
+        files[f"{name}-key.yaml"] = (ENVOY / f"secrets/{name}-key.yaml").read_text()
     files["gateway-cert.yaml"] = (ENVOY / "secrets/gateway-cert.yaml").read_text()
     header = GENERATED.format(sources="envoy/secrets")
     header += ("# The SDS files that name the secrets Envoy reads (not secrets themselves): each\n"
@@ -371,18 +392,15 @@ def duration_ms(value):
     return int(float(value.rstrip("s")) * 1000)
 
 
-# The calls the filters understand on each provider's host (llm_api's
-# ApiKind, POST only; `GET /v1/models` is answered by the route stage itself).
-# Istio routes by host, not by the bundle's decision, so each provider's
-# VirtualService routes only these; any other method or path gets a 404 in
-# the caller's format from the sidecar and never reaches the provider with
-# the injected key.
-API_CALLS = {
-    "openai": [{"uri": {"exact": p}} for p in ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")],
-    "anthropic": [{"uri": {"exact": "/v1/messages"}}],
-    "gemini": [{"uri": {"regex": "/v1beta/models/[^/:]+:(generateContent|streamGenerateContent|embedContent|batchEmbedContents)"}}],
-    "azure": [{"uri": {"regex": "/openai/deployments/[^/]+/(chat/completions|embeddings)"}}],
-}
+def api_calls(kind):
+    """The calls the filters understand on a provider's host (its descriptor's
+    `api_paths`, POST only; `GET /v1/models` is answered by the route stage
+    itself). Istio routes by host, not by the bundle's decision, so each
+    provider's VirtualService routes only these; any other method or path
+    gets a 404 in the caller's format from the sidecar and never reaches the
+    provider with the injected key."""
+    (provider,) = (p for p in providers() if p["name"] == kind)
+    return [{"uri": path} for path in provider["api_paths"]]
 
 NOT_SERVED = "The gateway does not serve this method and path."
 
@@ -464,7 +482,7 @@ def istio_providers(values):
             "spec": {
                 "hosts": [host],
                 "http": [{
-                    "match": [{**call, "method": {"exact": "POST"}} for call in API_CALLS[provider["kind"]]],
+                    "match": [{**call, "method": {"exact": "POST"}} for call in api_calls(provider["kind"])],
                     "timeout": route["timeout"],
                     "retries": {
                         "attempts": retry["num_retries"],

@@ -7,7 +7,7 @@
 # Environment (all optional; compose passes your .env):
 #   <P>_UPSTREAM   e.g. OPENAI_UPSTREAM=https://api.openai.com: send that provider's
 #                  calls there (TLS for https) instead of the fake provider
-#                  (P = OPENAI, ANTHROPIC, GEMINI, AZURE)
+#                  (P: a name of `llm-gateway providers --names`, upper-cased)
 #   <P>_API_KEY    the key injected upstream for that provider (default sk-demo-<p>,
 #                  which the fake provider accepts)
 #   GATEWAY_CLIENT_KEYS  "key:client,key:client": the keys clients may use
@@ -68,7 +68,8 @@ sets=(
   --set "AUDIT_LOG=/dev/null"
 )
 
-for provider in openai anthropic gemini azure; do
+providers=$("$LLM_GATEWAY_BIN" providers --names)
+for provider in $providers; do
   P=${provider^^}
   key_var="${P}_API_KEY" upstream_var="${P}_UPSTREAM"
   key=${!key_var:-sk-demo-$provider}

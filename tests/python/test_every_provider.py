@@ -2,13 +2,21 @@
 gateway endpoint: the same calls, answered by OpenAI, Azure OpenAI,
 Anthropic and Gemini (the fake ones), translated both ways."""
 
+import re
+import sys
+from pathlib import Path
+
 import anthropic
 import openai
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+import generate  # noqa: E402  (examples/generate.py: `llm-gateway providers`)
+
 DEMO_KEY = "demo-key"
 
-# (model as the client names it, provider that serves it, path it reaches)
+# (model as the client names it, provider that serves it, path it reaches):
+# one per provider of `llm-gateway providers` (test_every_provider_is_here).
 CHAT_MODELS = [
     ("gpt-4o-mini", "openai", "/v1/chat/completions"),
     ("gpt-4o-mini-azure", "azure", "/openai/deployments/gpt-4o-mini/chat/completions"),
@@ -46,9 +54,23 @@ def claude(gateway):
     return anthropic.Anthropic(base_url=gateway.base, api_key=DEMO_KEY, max_retries=0)
 
 
-def reached(gateway, path):
+def test_every_provider_is_here():
+    assert sorted(IDS) == sorted(p["name"] for p in generate.providers())
+
+
+def is_api_path(provider, path):
+    """Whether `path` (its query aside) is one of the provider's API paths
+    its descriptor lists, which the Istio example lets through."""
+    (descriptor,) = (p for p in generate.providers() if p["name"] == provider)
+    path = path.split("?")[0]
+    return any(pattern.get("exact") == path or ("regex" in pattern and re.fullmatch(pattern["regex"], path))
+               for pattern in descriptor["api_paths"])
+
+
+def reached(gateway, provider, path):
     recorded = gateway.last_provider_request()["path"]
     assert recorded.startswith(path), f"{recorded} is not {path}"
+    assert is_api_path(provider, recorded), f"{recorded} is not an API path of {provider}"
     return recorded
 
 
@@ -58,7 +80,7 @@ def test_openai_sdk_chat(oai, gateway, model, provider, path):
     assert reply.choices[0].message.content == f"Hello from the fake {provider} provider."
     assert reply.choices[0].finish_reason == "stop"
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens > 0
-    reached(gateway, path)
+    reached(gateway, provider, path)
 
 
 @pytest.mark.parametrize("model, provider, path", CHAT_MODELS, ids=IDS)
@@ -74,7 +96,7 @@ def test_openai_sdk_stream_with_usage(oai, gateway, model, provider, path):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Hello from the fake {provider} provider."
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
-    recorded = reached(gateway, path)
+    recorded = reached(gateway, provider, path)
     if provider == "gemini":
         assert "streamGenerateContent" in recorded and "alt=sse" in recorded
 
@@ -95,7 +117,7 @@ def test_openai_sdk_tool_call_and_result(oai, gateway, model, provider, path):
     final = oai.chat.completions.create(model=model, messages=messages, tools=WEATHER_OPENAI)
     assert final.choices[0].finish_reason == "stop"
     assert final.choices[0].message.content
-    reached(gateway, path)
+    reached(gateway, provider, path)
 
 
 @pytest.mark.parametrize("model, provider, path", CHAT_MODELS, ids=IDS)
@@ -108,20 +130,20 @@ def test_openai_sdk_streamed_tool_call(oai, model, provider, path):
 
 
 @pytest.mark.parametrize(
-    "model, path",
+    "model, provider, path",
     [
-        ("text-embedding-3-small", "/v1/embeddings"),
-        ("azure/text-embedding-3-small", "/openai/deployments/text-embedding-3-small/embeddings"),
-        ("gemini/text-embedding-004", "/v1beta/models/text-embedding-004:batchEmbedContents"),
+        ("text-embedding-3-small", "openai", "/v1/embeddings"),
+        ("azure/text-embedding-3-small", "azure", "/openai/deployments/text-embedding-3-small/embeddings"),
+        ("gemini/text-embedding-004", "gemini", "/v1beta/models/text-embedding-004:batchEmbedContents"),
     ],
     ids=["openai", "azure", "gemini"],
 )
-def test_openai_sdk_embeddings(oai, gateway, model, path):
+def test_openai_sdk_embeddings(oai, gateway, model, provider, path):
     result = oai.embeddings.create(model=model, input=["one", "two"])
     assert [d.index for d in result.data] == [0, 1]
     assert len(result.data[0].embedding) > 0
     assert result.usage.prompt_tokens >= 0
-    reached(gateway, path)
+    reached(gateway, provider, path)
 
 
 @pytest.mark.parametrize("model, provider, path", CHAT_MODELS, ids=IDS)
@@ -133,7 +155,7 @@ def test_anthropic_sdk_message(claude, gateway, model, provider, path):
     assert message.content[0].text == f"Hello from the fake {provider} provider."
     assert message.stop_reason == "end_turn"
     assert message.usage.input_tokens > 0 and message.usage.output_tokens > 0
-    reached(gateway, path)
+    reached(gateway, provider, path)
 
 
 @pytest.mark.parametrize("model, provider, path", CHAT_MODELS, ids=IDS)

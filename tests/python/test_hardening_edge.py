@@ -128,7 +128,7 @@ def replace_once(text, old, new):
 
 def write_provider_keys(secrets):
     """A key per provider, and its SDS file pointed at it here."""
-    for provider in ("openai", "anthropic", "gemini", "azure"):
+    for provider in (p["name"] for p in generate.providers()):
         (secrets / f"{provider}.key").write_text(f"sk-edge-{provider}")
         sds = secrets / f"{provider}-key.yaml"
         sds.write_text(sds.read_text().replace(generate.SECRETS_DIR, str(secrets)))
@@ -145,7 +145,7 @@ def assert_not_understood_get_404(base, fake, headers):
 
 # --- Kubernetes ------------------------------------------------------------------------
 
-PROVIDER_HOSTS = ["api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com", "example.openai.azure.com"]
+PROVIDER_HOSTS = list(generate.provider_hosts(generate.DEFAULTS).values())
 
 
 @pytest.mark.parametrize("layout", ["gateway", "sidecar"])

@@ -2,12 +2,19 @@
 //! usage and stream events.
 
 use crate::error::ErrorKind;
+use crate::providers::{Operation, UpstreamCall};
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Value};
 
-/// `POST /v1/messages`
-pub const MESSAGES_PATH: &str = "/v1/messages";
+/// `/v1/messages`, streamed or not; Anthropic has no embeddings and no
+/// Responses API.
+pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
+    match call.operation {
+        Operation::Generate => Some("/v1/messages".to_owned()),
+        Operation::Embed { .. } | Operation::Responses => None,
+    }
+}
 
 /// The `anthropic-version` header every request must carry; set by the
 /// translator when the caller spoke another API (an Anthropic client's own

@@ -6,50 +6,24 @@
 //! does not spend a re-serialisation on it.
 
 use crate::api::encode_segment;
+use crate::providers::{Operation, UpstreamCall};
 
 /// The `api-version` used when the route names none (the current GA version).
 pub const DEFAULT_API_VERSION: &str = "2024-10-21";
 
-/// `/openai/deployments/{deployment}/chat/completions?api-version=…`
-pub fn chat_path(deployment: &str, api_version: &str) -> String {
-    deployment_path(deployment, "chat/completions", api_version)
-}
-
-/// `/openai/deployments/{deployment}/embeddings?api-version=…`
-pub fn embeddings_path(deployment: &str, api_version: &str) -> String {
-    deployment_path(deployment, "embeddings", api_version)
-}
-
-/// `/openai/responses?api-version=…`: the Responses API is not per
-/// deployment; the body's `model` names the deployment.
-pub fn responses_path(api_version: &str) -> String {
-    format!(
-        "/openai/responses?api-version={}",
-        encode_segment(api_version)
-    )
-}
-
-fn deployment_path(deployment: &str, operation: &str, api_version: &str) -> String {
-    format!(
-        "/openai/deployments/{}/{operation}?api-version={}",
-        encode_segment(deployment),
-        encode_segment(api_version)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_carry_deployment_and_version() {
-        assert_eq!(
-            chat_path("gpt-4o-mini", DEFAULT_API_VERSION),
-            "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
-        );
-        assert_eq!(
-            embeddings_path("a/b", "v&x"),
-            "/openai/deployments/a%2Fb/embeddings?api-version=v%26x"
-        );
-    }
+/// `/openai/deployments/{deployment}/chat/completions?api-version=…` (or
+/// `.../embeddings`), the deployment being the call's model; the Responses
+/// API is not per deployment (`/openai/responses?api-version=…`): the
+/// body's `model` names the deployment.
+pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
+    let version = encode_segment(call.api_version);
+    let operation = match call.operation {
+        Operation::Generate => "chat/completions",
+        Operation::Embed { .. } => "embeddings",
+        Operation::Responses => return Some(format!("/openai/responses?api-version={version}")),
+    };
+    Some(format!(
+        "/openai/deployments/{}/{operation}?api-version={version}",
+        encode_segment(call.model)
+    ))
 }

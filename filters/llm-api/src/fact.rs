@@ -14,7 +14,7 @@
 //! both, and that every `wasm.llm.*` name in the Envoy configs, examples
 //! and docs is one of these.
 
-use crate::provider::ProviderKind;
+use crate::providers::ProviderKind;
 use crate::usage::Usage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

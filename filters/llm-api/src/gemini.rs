@@ -1,31 +1,24 @@
 //! Google Gemini's wire format: model-named paths and its vocabulary.
 
 use crate::api::encode_segment;
+use crate::providers::{Operation, UpstreamCall};
 
-/// `/v1beta/models/{model}:generateContent`, or
-/// `:streamGenerateContent?alt=sse` for a stream (without `alt=sse` Gemini
-/// streams one JSON array, which is not SSE).
-pub fn generate_path(model: &str, stream: bool) -> String {
-    let model = encode_segment(model);
-    if stream {
-        format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
-    } else {
-        format!("/v1beta/models/{model}:generateContent")
-    }
-}
-
-/// `/v1beta/models/{model}:batchEmbedContents`
-pub fn batch_embed_path(model: &str) -> String {
-    format!(
-        "/v1beta/models/{}:batchEmbedContents",
-        encode_segment(model)
-    )
-}
-
-/// `/v1beta/models/{model}:{method}` for a Gemini client's own method.
-pub fn method_path(model: &str, method: &str, stream: bool) -> String {
-    let sse = if stream { "?alt=sse" } else { "" };
-    format!("/v1beta/models/{}:{method}{sse}", encode_segment(model))
+/// `/v1beta/models/{model}:{method}`: `generateContent`, or
+/// `streamGenerateContent?alt=sse` for a stream (without `alt=sse` Gemini
+/// streams one JSON array, which is not SSE); `embedContent`, or
+/// `batchEmbedContents` for a batch. Gemini has no Responses API.
+pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
+    let method = match call.operation {
+        Operation::Generate if call.stream => "streamGenerateContent?alt=sse",
+        Operation::Generate => "generateContent",
+        Operation::Embed { batch: false } => "embedContent",
+        Operation::Embed { batch: true } => "batchEmbedContents",
+        Operation::Responses => return None,
+    };
+    Some(format!(
+        "/v1beta/models/{}:{method}",
+        encode_segment(call.model)
+    ))
 }
 
 /// OpenAI's `finish_reason` for a Gemini `finishReason`.
@@ -43,22 +36,6 @@ pub fn finish_reason_to_openai(reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(
-            generate_path("gemini-2.5-flash", false),
-            "/v1beta/models/gemini-2.5-flash:generateContent"
-        );
-        assert_eq!(
-            generate_path("gemini-2.5-flash", true),
-            "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
-        );
-        assert_eq!(
-            batch_embed_path("text-embedding-004"),
-            "/v1beta/models/text-embedding-004:batchEmbedContents"
-        );
-    }
 
     #[test]
     fn finish_reasons() {

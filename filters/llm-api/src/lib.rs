@@ -12,9 +12,10 @@
 //! event streams incrementally, [`translate`] turns one API into another, and
 //! [`error`] renders rejections in the caller's format; [`member`] looks up
 //! the members of the small JSON objects those walks visit; [`fact`] names
-//! the facts the filters publish to each other and to Envoy. What is specific to one
-//! provider's wire format lives in its own module ([`openai`], [`anthropic`],
-//! [`gemini`], [`azure`]).
+//! the facts the filters publish to each other and to Envoy. What differs
+//! from one provider to another is in one table, [`providers`]; what is
+//! specific to one provider's wire format lives in its own module
+//! ([`openai`], [`anthropic`], [`gemini`], [`azure`]).
 //!
 //! Nothing here calls proxy-wasm, so all of it is tested natively.
 
@@ -30,7 +31,7 @@ pub mod json;
 pub mod member;
 pub mod openai;
 pub mod pricing;
-pub mod provider;
+pub mod providers;
 pub mod request;
 pub mod response;
 pub mod sse;
@@ -43,7 +44,7 @@ pub use body::{Body, BodyRef};
 pub use error::{ApiError, ErrorKind};
 pub use fact::{Fact, JsonFact};
 pub use json::Json;
-pub use provider::ProviderKind;
+pub use providers::ProviderKind;
 pub use request::LlmRequest;
 pub use sse::{SseEvent, SseParser};
 pub use text::{Content, Role, TextField, TextKind};

@@ -2,16 +2,21 @@
 //! and the `chat.completion.chunk` stream that every provider's stream is
 //! turned into for OpenAI clients.
 
+use crate::providers::{Operation, UpstreamCall};
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
-/// `POST /v1/chat/completions`
-pub const CHAT_COMPLETIONS_PATH: &str = "/v1/chat/completions";
-/// `POST /v1/embeddings`
-pub const EMBEDDINGS_PATH: &str = "/v1/embeddings";
-/// `POST /v1/responses`
-pub const RESPONSES_PATH: &str = "/v1/responses";
+/// `/v1/chat/completions`, `/v1/embeddings` or `/v1/responses`: one path
+/// per operation, whatever the model.
+pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
+    let path = match call.operation {
+        Operation::Generate => "/v1/chat/completions",
+        Operation::Embed { .. } => "/v1/embeddings",
+        Operation::Responses => "/v1/responses",
+    };
+    Some(path.to_owned())
+}
 
 /// The last event of every OpenAI stream.
 pub const DONE: &str = "[DONE]";

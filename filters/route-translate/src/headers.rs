@@ -12,6 +12,7 @@
 //! Responses: the provider's identifiers of the gateway's account and its
 //! cookies are removed, whatever else the answer holds.
 
+use llm_api::providers::credential_headers;
 use serde::Deserialize;
 use wasm_glue::ConfigError;
 
@@ -76,15 +77,10 @@ pub fn forwarded(name: &str, extra: &[HeaderPattern]) -> bool {
     name.starts_with(':') || FORWARDED.contains(&name) || extra.iter().any(|p| p.matches(name))
 }
 
-/// The headers that carry a provider key: the gateway's own, injected after
-/// the translate stage, never a client's.
-pub const CREDENTIAL_HEADERS: [&str; 4] =
-    ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
-
 /// Checks that no pattern lets a client's provider key header through.
 pub fn validate(field: &str, extra: &[HeaderPattern]) -> Result<(), ConfigError> {
     for (i, pattern) in extra.iter().enumerate() {
-        if let Some(name) = CREDENTIAL_HEADERS.iter().find(|h| pattern.matches(h)) {
+        if let Some(name) = credential_headers().find(|h| pattern.matches(h)) {
             return Err(ConfigError::new(
                 crate::NAME,
                 format!("{field}[{i}]"),

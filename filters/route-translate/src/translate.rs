@@ -13,8 +13,9 @@
 //! route stage's `llm.fallback` fact gives that provider's model names.
 
 use crate::config::TranslateConfig;
-use crate::headers::{self, ACCOUNT_HEADERS, CREDENTIAL_HEADERS};
+use crate::headers::{self, ACCOUNT_HEADERS};
 use llm_api::fact::{FallbackChain, Target};
+use llm_api::providers::credential_headers;
 use llm_api::translate::HeaderEdits;
 use llm_api::{
     translator, ApiError, ApiKind, ErrorKind, Fact, LlmRequest, TranslateOptions, Translator,
@@ -162,7 +163,7 @@ impl StageStream for TranslateStream {
         // Envoy gives a retry the request headers as the previous attempt's
         // upstream filters left them, so an attempt on another provider
         // would otherwise carry the first provider's key along with its own.
-        for name in CREDENTIAL_HEADERS {
+        for name in credential_headers() {
             host.set_request_header(name, None);
         }
         // The client's API from the path it sent: on a retry `:path` is the

@@ -1,9 +1,11 @@
 //! `llm-gateway demo` and `llm-gateway up`: the demo gateway, run until
 //! SIGINT (Ctrl-C) or SIGTERM.
 
-use crate::stack::{upstream_vars, PROVIDERS};
+use crate::providers::variable_prefix;
+use crate::stack::upstream_vars;
 use crate::{paths, secrets};
 use crate::{Layout, Stack, StackOptions};
+use llm_api::ProviderKind;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,11 +21,9 @@ pub fn demo(layout: Layout) -> Result<(), String> {
     options.listener_port = 10000;
     options.admin_port = 9901;
     options.vars = upstream_overrides()?;
-    for provider in PROVIDERS {
-        if let Ok(key) = std::env::var(format!("{provider}_API_KEY")) {
-            options
-                .provider_keys
-                .insert(provider.to_ascii_lowercase(), key);
+    for kind in ProviderKind::ALL {
+        if let Ok(key) = std::env::var(format!("{}_API_KEY", variable_prefix(kind))) {
+            options.provider_keys.insert(kind.name().to_owned(), key);
         }
     }
     options.inherit_output = true;
@@ -40,10 +40,11 @@ pub fn demo(layout: Layout) -> Result<(), String> {
 /// `OPENAI_UPSTREAM=https://api.openai.com`.
 fn upstream_overrides() -> Result<BTreeMap<String, String>, String> {
     let mut vars = BTreeMap::new();
-    for provider in PROVIDERS {
-        if let Ok(url) = std::env::var(format!("{provider}_UPSTREAM")) {
+    for kind in ProviderKind::ALL {
+        let prefix = variable_prefix(kind);
+        if let Ok(url) = std::env::var(format!("{prefix}_UPSTREAM")) {
             vars.extend(
-                upstream_vars(provider, &url).map_err(|e| format!("{provider}_UPSTREAM: {e}"))?,
+                upstream_vars(&prefix, &url).map_err(|e| format!("{prefix}_UPSTREAM: {e}"))?,
             );
         }
     }

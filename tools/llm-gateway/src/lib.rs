@@ -8,11 +8,13 @@
 //! - [`stack`]: the demo gateway, Envoy and the fake providers started
 //!   together on loopback ports ([`demo`] runs it until a signal);
 //! - [`usage`]: tokens, cost and calls per client, agent, model and
-//!   provider, from audit records.
+//!   provider, from audit records;
+//! - [`providers`]: what differs per provider, for scripts and tests.
 
 pub mod demo;
 pub mod paths;
 pub mod process;
+pub mod providers;
 pub mod render;
 pub mod secrets;
 pub mod stack;

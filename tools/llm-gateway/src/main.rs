@@ -3,7 +3,9 @@
 //! and `llm-gateway <command> --help` say how.
 
 use clap::{Parser, Subcommand};
+use llm_api::ProviderKind;
 use llm_gateway::demo::{self, Up};
+use llm_gateway::providers;
 use llm_gateway::usage::{Dimension, Options, Usage};
 use llm_gateway::validate::{self, Checked, Module};
 use llm_gateway::{paths, Layout, Template};
@@ -68,8 +70,8 @@ enum Command {
     ///
     /// Envoy (admin on 127.0.0.1:9901) and the fake providers, from a
     /// checkout with `make wasm tools` done. <P>_UPSTREAM=https://... and
-    /// <P>_API_KEY (P = OPENAI, ANTHROPIC, GEMINI, AZURE) send a provider's
-    /// calls to its real API.
+    /// <P>_API_KEY (P: a provider's name upper-cased, e.g. OPENAI; see
+    /// `llm-gateway providers`) send a provider's calls to its real API.
     Demo {
         #[arg(long, default_value = "bundle")]
         layout: Layout,
@@ -92,6 +94,18 @@ enum Command {
         /// Another filter configuration than envoy/filters/demo.json.
         #[arg(long)]
         filters: Option<PathBuf>,
+    },
+    /// Print what differs per provider, as JSON.
+    ///
+    /// One object per provider: its name, the credential the gateway's key
+    /// is sent as (header and prefix), its public host and port (TLS), the
+    /// client APIs it serves, its stream framing, the paths of its API the
+    /// gateway understands (exact or regex) and the <NAME>_UPSTREAM variable
+    /// that points it elsewhere.
+    Providers {
+        /// Print only the names, one a line (for shell scripts).
+        #[arg(long)]
+        names: bool,
     },
     /// Report calls, errors, tokens and cost from audit records.
     ///
@@ -172,6 +186,7 @@ fn main() -> ExitCode {
             admin_port,
             filters,
         }),
+        Command::Providers { names } => providers(names),
         Command::Usage {
             files,
             by,
@@ -262,6 +277,17 @@ fn read_stdin() -> Result<String, String> {
         .read_to_string(&mut text)
         .map_err(|e| format!("standard input: {e}"))?;
     Ok(text)
+}
+
+fn providers(names: bool) -> Result<(), String> {
+    let text = if names {
+        ProviderKind::ALL.map(ProviderKind::name).join("\n") + "\n"
+    } else {
+        format!("{:#}\n", providers::listing())
+    };
+    io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("standard output: {e}"))
 }
 
 fn usage(files: &[PathBuf], options: Options, json: bool) -> Result<(), String> {

@@ -40,7 +40,8 @@
 // never panics, and members are written only into objects built here.
 #![allow(clippy::indexing_slicing)]
 
-use llm_api::Fact;
+use llm_api::providers::Credential;
+use llm_api::{Fact, ProviderKind};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -352,19 +353,20 @@ impl Template {
         Ok(config)
     }
 
-    /// The API kind of a provider, from the route configuration.
-    fn provider_kind(&self, provider: &str) -> Result<String, String> {
-        self.filters["route_translate"]["providers"][provider]["kind"]
+    /// The kind of a provider, from the route configuration.
+    fn provider_kind(&self, provider: &str) -> Result<ProviderKind, String> {
+        let kind = self.filters["route_translate"]["providers"][provider]["kind"]
             .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("provider `{provider}` is not in route_translate.providers"))
+            .ok_or_else(|| format!("provider `{provider}` is not in route_translate.providers"))?;
+        ProviderKind::from_name(kind)
+            .ok_or_else(|| format!("provider `{provider}` has an unknown kind `{kind}`"))
     }
 
     fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
         let kind = self.provider_kind(provider)?;
         let filters = [
-            self.translate_filter(self.translate_config(Some(&kind))),
-            self.credential_injector(provider, &kind)?,
+            self.translate_filter(self.translate_config(Some(kind))),
+            self.credential_injector(provider, kind)?,
             Self::codec(),
         ];
         Ok(filters.iter().map(|f| format!("- {f}")).collect())
@@ -373,10 +375,10 @@ impl Template {
     /// The translate role's configuration for a provider's cluster (`kind`)
     /// or a fallback chain's (`None`): with the client headers each provider
     /// gets besides the defaults (`providers.<name>.forward_headers`).
-    fn translate_config(&self, kind: Option<&str>) -> Value {
+    fn translate_config(&self, kind: Option<ProviderKind>) -> Value {
         let mut config = json!({"role": "translate"});
         if let Some(kind) = kind {
-            config["provider"] = json!(kind);
+            config["provider"] = json!(kind.name());
         }
         let providers = self.filters["route_translate"]["providers"].as_object();
         // Global limits: Envoy's ratelimit filter builds its stream-done
@@ -547,7 +549,7 @@ impl Template {
                 let kind = self.provider_kind(provider)?;
                 filters.push(Self::only_for_attempts_on(
                     provider,
-                    self.credential_injector(provider, &kind)?,
+                    self.credential_injector(provider, kind)?,
                 ));
             }
             filters.push(Self::codec());
@@ -728,18 +730,13 @@ impl Template {
     /// Injects the provider's key in the header its API expects. The key is
     /// an SDS generic secret in a watched directory, so replacing the key file
     /// (an atomic rename) rotates it without a restart.
-    fn credential_injector(&self, provider: &str, kind: &str) -> Result<Value, String> {
-        let (header, prefix) = match kind {
-            "openai" => ("authorization", "Bearer "),
-            "anthropic" => ("x-api-key", ""),
-            "gemini" => ("x-goog-api-key", ""),
-            "azure" => ("api-key", ""),
-            other => {
-                return Err(format!(
-                    "no credential header known for provider kind `{other}`"
-                ))
-            }
-        };
+    /// Envoy's `credential_injector` sending `provider`'s key as its kind
+    /// takes it (`llm_api::providers`).
+    fn credential_injector(&self, provider: &str, kind: ProviderKind) -> Result<Value, String> {
+        let Credential::Header {
+            name: header,
+            prefix,
+        } = kind.descriptor().credential;
         let secrets = self.substitute(&format!("${{SECRETS_DIR:-{DEFAULT_SECRETS_DIR}}}"))?;
         Ok(json!({
             "name": "envoy.filters.http.credential_injector",

@@ -3,6 +3,7 @@
 //! secrets for `credential_injector`). Envoy watches the directory, so any of
 //! them rotates by replacing its file with an atomic rename, without restart.
 
+use llm_api::providers::credential_headers;
 use std::path::Path;
 
 /// A client key accepted by the gateway and the client id it stands for.
@@ -32,17 +33,22 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
 }
 
 /// `client-keys.yaml`: the `api_key_auth` filter configuration, served to
-/// Envoy by ECDS from the file. Keys are accepted in the header each SDK uses:
-/// `Authorization: Bearer` (OpenAI), `x-api-key` (Anthropic), `api-key`
-/// (Azure OpenAI), `x-goog-api-key` (Gemini).
+/// Envoy by ECDS from the file. Keys are accepted in the header each SDK
+/// sends its key in, which is the one its provider takes the gateway's key
+/// in (`llm_api::providers::credential_headers`: `Authorization: Bearer`
+/// for OpenAI, `x-api-key` for Anthropic, ...).
 pub fn write_client_keys(dir: &Path, clients: &[ClientKey]) -> Result<(), String> {
     let credentials: Vec<String> = clients
         .iter()
         .map(|c| format!("    - {{ key: \"{}\", client: \"{}\" }}", c.key, c.client))
         .collect();
+    let sources: Vec<String> = credential_headers()
+        .map(|header| format!("{{ header: {header} }}"))
+        .collect();
     let yaml = format!(
-        "resources:\n- \"@type\": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig\n  name: client_auth\n  typed_config:\n    \"@type\": type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth\n    credentials:\n{}\n    key_sources: [{{ header: authorization }}, {{ header: x-api-key }}, {{ header: api-key }}, {{ header: x-goog-api-key }}]\n    forwarding: {{ header: x-client-id, hide_credentials: true }}\n",
-        credentials.join("\n")
+        "resources:\n- \"@type\": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig\n  name: client_auth\n  typed_config:\n    \"@type\": type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth\n    credentials:\n{}\n    key_sources: [{}]\n    forwarding: {{ header: x-client-id, hide_credentials: true }}\n",
+        credentials.join("\n"),
+        sources.join(", ")
     );
     write_atomic(&dir.join("client-keys.yaml"), &yaml)
 }

@@ -7,8 +7,10 @@
 
 use crate::paths;
 use crate::process::{Output, Process};
+use crate::providers::variable_prefix;
 use crate::render::{Layout, Template};
 use crate::secrets;
+use llm_api::ProviderKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -374,14 +376,12 @@ fn wait_for_json_lines(path: &Path, n: usize, timeout: Duration) -> Result<Vec<V
     }
 }
 
-/// The providers of the demo, as their template variables are prefixed.
-pub const PROVIDERS: [&str; 4] = ["OPENAI", "ANTHROPIC", "GEMINI", "AZURE"];
-
 /// The file in the run directory where Envoy's access log writes each
 /// call's audit record (the template's `AUDIT_LOG`).
 pub const AUDIT_LOG: &str = "audit-log.jsonl";
 
-/// The template variables that point `provider` (e.g. `OPENAI`) at `url`
+/// The template variables that point `provider` (its variable prefix, e.g.
+/// `OPENAI`: [`variable_prefix`]) at `url`
 /// (`http(s)://host[:port]`), with TLS origination for https.
 pub fn upstream_vars(provider: &str, url: &str) -> Result<BTreeMap<String, String>, String> {
     let (tls, rest) = match url.split_once("://") {
@@ -514,13 +514,15 @@ impl Stack {
         let secrets = dir.path.join("secrets");
         std::fs::create_dir_all(&secrets).map_err(|e| format!("{}: {e}", secrets.display()))?;
         secrets::write_client_keys(&secrets, &secrets::DEMO_CLIENTS)?;
-        for provider in PROVIDERS.map(str::to_ascii_lowercase) {
+        // The demo names each provider after its kind.
+        for kind in ProviderKind::ALL {
+            let provider = kind.name();
             let key = options
                 .provider_keys
-                .get(&provider)
+                .get(provider)
                 .cloned()
-                .unwrap_or_else(|| demo_provider_key(&provider));
-            secrets::write_provider_key(&secrets, &provider, &key)?;
+                .unwrap_or_else(|| demo_provider_key(provider));
+            secrets::write_provider_key(&secrets, provider, &key)?;
         }
         template.set("SECRETS_DIR", secrets.display());
         template
@@ -528,10 +530,11 @@ impl Stack {
             .set("ADMIN_PORT", options.admin_port);
         template.set("COLLECTOR_PORT", fake_port);
         template.set("AUDIT_LOG", dir.path.join(AUDIT_LOG).display());
-        for provider in PROVIDERS {
+        for kind in ProviderKind::ALL {
+            let prefix = variable_prefix(kind);
             template
-                .set(&format!("{provider}_HOST"), fake_host)
-                .set(&format!("{provider}_PORT"), fake_port);
+                .set(&format!("{prefix}_HOST"), fake_host)
+                .set(&format!("{prefix}_PORT"), fake_port);
         }
         for (name, value) in &options.vars {
             template.set(name, value);

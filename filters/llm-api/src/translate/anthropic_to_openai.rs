@@ -18,25 +18,19 @@
 //! (`message_start`, `content_block_start` / `_delta` / `_stop` per block,
 //! `message_delta` with the stop reason and usage, `message_stop`).
 
-use super::{
-    copy_field, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, UpstreamRequest,
-};
+use super::{copy_field, to_upstream, unsupported, HeaderEdits, Pair, Upstream, UpstreamRequest};
 use crate::anthropic::{self, finish_to_stop_reason};
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
 use crate::json::{Json, Kind};
 use crate::openai;
-use crate::provider::ProviderKind;
+use crate::providers::ProviderKind;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
 pub(super) struct MessagesToChat {
-    /// The provider the request finally reaches, named in errors about what
-    /// it cannot take (not always OpenAI: see the module comment).
-    provider: ProviderKind,
-    path: String,
-    model: String,
+    upstream: Upstream,
     stream: EventStream,
 }
 
@@ -70,16 +64,9 @@ impl Block {
 }
 
 impl MessagesToChat {
-    pub(super) fn new(
-        provider: ProviderKind,
-        path: String,
-        model: String,
-        _options: &TranslateOptions,
-    ) -> MessagesToChat {
+    pub(super) fn new(upstream: Upstream) -> MessagesToChat {
         MessagesToChat {
-            provider,
-            path,
-            model,
+            upstream,
             stream: EventStream::default(),
         }
     }
@@ -91,7 +78,7 @@ impl Pair for MessagesToChat {
 
     fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         let mut out = Map::new();
-        out.insert("model".into(), json!(self.model));
+        out.insert("model".into(), json!(self.upstream.model));
         let mut messages = Vec::new();
         match body.field("system").map(Json::kind) {
             Some(Kind::String(system)) => {
@@ -112,9 +99,12 @@ impl Pair for MessagesToChat {
         };
         for (i, turn) in turns.iter().enumerate() {
             match turn.str_field("role") {
-                Some("user") => {
-                    user_messages(turn.field("content"), i, self.provider, &mut messages)?
-                }
+                Some("user") => user_messages(
+                    turn.field("content"),
+                    i,
+                    self.upstream.provider,
+                    &mut messages,
+                )?,
                 Some("assistant") => messages.push(assistant_message(turn.field("content"))),
                 _ => {
                     return Err(
@@ -146,7 +136,7 @@ impl Pair for MessagesToChat {
             set: Vec::new(),
             remove: vec!["anthropic-version".into(), "anthropic-beta".into()],
         };
-        Ok(to_upstream(self.path.clone(), headers, &out))
+        Ok(to_upstream(self.upstream.paths.get(stream), headers, &out))
     }
 
     fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
@@ -184,7 +174,7 @@ impl Pair for MessagesToChat {
             "id": body.str_field("id").unwrap_or_default(),
             "type": "message",
             "role": "assistant",
-            "model": body.str_field("model").unwrap_or(&self.model),
+            "model": body.str_field("model").unwrap_or(&self.upstream.model),
             "content": content,
             "stop_reason": stop_reason,
             "stop_sequence": null,
@@ -224,7 +214,7 @@ impl Pair for MessagesToChat {
         if !stream.started {
             stream.started = true;
             let message = json!({"id": chunk.str_field("id").unwrap_or_default(), "type": "message", "role": "assistant",
-                "model": chunk.str_field("model").unwrap_or(&self.model), "content": [], "stop_reason": null,
+                "model": chunk.str_field("model").unwrap_or(&self.upstream.model), "content": [], "stop_reason": null,
                 "stop_sequence": null, "usage": {"input_tokens": 0, "output_tokens": 0}});
             out.push(anthropic::event(
                 &json!({"type": "message_start", "message": message}),

@@ -132,7 +132,7 @@ fn merge(earlier: HeaderEdits, later: HeaderEdits) -> HeaderEdits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provider::ProviderKind;
+    use crate::providers::ProviderKind;
     use crate::translate::{translator, TranslateOptions};
 
     fn anthropic_to_gemini(body: &str) -> (Box<dyn Translator>, Result<UpstreamRequest, ApiError>) {

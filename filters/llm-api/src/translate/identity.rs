@@ -2,57 +2,56 @@
 //! for the model name when the route maps it to another, and responses pass
 //! through untouched (no parse, no copy).
 
-use super::{HeaderEdits, Translator, UpstreamRequest};
+use super::{HeaderEdits, Paths, Translator, UpstreamRequest};
 use crate::error::ApiError;
-use crate::gemini;
 use crate::json::Json;
 use crate::request::LlmRequest;
 use crate::usage::Usage;
 use serde_json::Value;
 
 pub(super) struct Identity {
-    target: Target,
+    paths: Paths,
+    model: Model,
 }
 
-enum Target {
-    /// A fixed path; the body's `model` set to this one when given.
-    Path { path: String, model: Option<String> },
-    /// Gemini embeddings, on the client's own method (`batchEmbedContents`
-    /// when `batch`, else `embedContent`). The body names the model again
-    /// (each batch entry, a single request optionally): set to the route's
-    /// when it names another.
+/// Where the request body names the model.
+enum Model {
+    /// In `model`, set to this one when given.
+    Field(Option<String>),
+    /// Gemini embeddings: each batch entry's `model` (`batch`), else the
+    /// optional top-level one, as `models/{model}`; set to the route's when
+    /// they name another.
     GeminiEmbed { model: String, batch: bool },
 }
 
 impl Identity {
-    pub(super) fn boxed(path: String, model: Option<String>) -> Box<dyn Translator> {
+    pub(super) fn boxed(paths: Paths, model: Option<String>) -> Box<dyn Translator> {
         Box::new(Identity {
-            target: Target::Path { path, model },
+            paths,
+            model: Model::Field(model),
         })
     }
 
-    pub(super) fn gemini_embed(model: String, batch: bool) -> Box<dyn Translator> {
+    pub(super) fn gemini_embed(paths: Paths, model: String, batch: bool) -> Box<dyn Translator> {
         Box::new(Identity {
-            target: Target::GeminiEmbed { model, batch },
+            paths,
+            model: Model::GeminiEmbed { model, batch },
         })
     }
 }
 
 impl Translator for Identity {
     fn request(&mut self, request: &LlmRequest) -> Result<UpstreamRequest, ApiError> {
-        let (path, body) = match &self.target {
-            Target::Path { path, model } => {
-                let body = model
-                    .as_ref()
-                    .filter(|m| request.str_field("model") != Some(m.as_str()))
-                    .map(|model| {
-                        let mut body = request.object().into_owned();
-                        body.insert("model".to_owned(), Value::String(model.clone()));
-                        serde_json::to_vec(&body).unwrap_or_default()
-                    });
-                (path.clone(), body)
-            }
-            Target::GeminiEmbed { model, batch } => {
+        let body = match &self.model {
+            Model::Field(model) => model
+                .as_ref()
+                .filter(|m| request.str_field("model") != Some(m.as_str()))
+                .map(|model| {
+                    let mut body = request.object().into_owned();
+                    body.insert("model".to_owned(), Value::String(model.clone()));
+                    serde_json::to_vec(&body).unwrap_or_default()
+                }),
+            Model::GeminiEmbed { model, batch } => {
                 let name = format!("models/{model}");
                 let stale = |entry: Option<&str>| entry.is_some_and(|m| m != name);
                 let any_stale = crate::with_json_body!(request, |body| {
@@ -64,7 +63,7 @@ impl Translator for Identity {
                         stale(body.str_field("model"))
                     }
                 });
-                let body = any_stale.then(|| {
+                any_stale.then(|| {
                     let mut body = request.object().into_owned();
                     let model = Value::String(name.clone());
                     if !*batch {
@@ -75,19 +74,12 @@ impl Translator for Identity {
                         }
                     }
                     serde_json::to_vec(&body).unwrap_or_default()
-                });
-                let method = if *batch {
-                    "batchEmbedContents"
-                } else {
-                    "embedContent"
-                };
-                (gemini::method_path(model, method, false), body)
+                })
             }
         };
-        let headers = HeaderEdits::default();
         Ok(UpstreamRequest {
-            path,
-            headers,
+            path: self.paths.get(request.stream),
+            headers: HeaderEdits::default(),
             body,
         })
     }

@@ -18,6 +18,9 @@
 //!    [`response_chunk`](Translator::response_chunk) for each chunk of an
 //!    event stream as it arrives, the last one with `end_of_stream`.
 //!
+//! A translator is chosen by the client's API and the provider's dialect,
+//! and takes its upstream paths from the provider's descriptor
+//! ([`crate::providers`]), so every provider of one dialect shares them.
 //! Translators for same-format pairs (OpenAI → OpenAI, Anthropic →
 //! Anthropic, Gemini → Gemini, OpenAI → Azure) only set the path and the
 //! upstream model and leave responses untouched. Pairs without a translator
@@ -27,6 +30,8 @@
 //! A pair's translator lives in `<client-api>_to_<provider>.rs`, the name of
 //! its golden tests' directory (`testdata/golden`); `identity.rs` holds the
 //! same-format pairs and `chained.rs` the composition of two translators.
+//! What several translators read alike from OpenAI requests (tools,
+//! `tool_choice`, user content parts, tool call arguments) is read here once.
 
 mod anthropic_to_openai;
 mod chained;
@@ -36,13 +41,13 @@ mod openai_chat_to_gemini;
 mod openai_embeddings_to_gemini;
 
 use crate::api::{ApiKind, Dialect};
+use crate::azure;
 use crate::error::{ApiError, ErrorKind};
 use crate::json::{Json, Kind};
-use crate::provider::ProviderKind;
+use crate::providers::{Operation, ProviderKind, UpstreamCall};
 use crate::request::LlmRequest;
 use crate::sse::{write_events, SseEvent, SseParser};
 use crate::usage::{Usage, UsageAccumulator};
-use crate::{azure, gemini, openai};
 use serde_json::{Map, Value};
 
 /// Settings a route gives its translators.
@@ -121,96 +126,137 @@ pub trait Translator {
 }
 
 /// The translator for requests of `client`'s API sent to a `provider`
-/// under the name `upstream_model`.
+/// under the name `upstream_model`. Chosen by the provider's dialect, with
+/// its paths from its descriptor ([`crate::providers`]), so providers that
+/// speak one dialect share its translators.
 pub fn translator(
     client: &ApiKind,
     provider: ProviderKind,
     upstream_model: &str,
     options: &TranslateOptions,
 ) -> Result<Box<dyn Translator>, ApiError> {
-    use ProviderKind as P;
-    let model = upstream_model.to_owned();
-    let deployment = options
-        .azure_deployment
-        .as_deref()
-        .unwrap_or(upstream_model);
-    let version = options.azure_api_version.as_str();
-    let translator: Box<dyn Translator> = match (client, provider) {
-        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Openai) => {
-            identity::Identity::boxed(openai::CHAT_COMPLETIONS_PATH.to_owned(), Some(model))
-        }
-        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Azure) => {
-            identity::Identity::boxed(azure::chat_path(deployment, version), None)
-        }
-        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Anthropic) => {
-            Translation::boxed(openai_chat_to_anthropic::ChatToAnthropic::new(
-                model, options,
-            ))
-        }
-        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, P::Gemini) => {
-            Translation::boxed(openai_chat_to_gemini::ChatToGemini::new(model, options))
-        }
-        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Openai) => {
-            identity::Identity::boxed(openai::EMBEDDINGS_PATH.to_owned(), Some(model))
-        }
-        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Azure) => {
-            identity::Identity::boxed(azure::embeddings_path(deployment, version), None)
-        }
-        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, P::Gemini) => {
-            Translation::boxed(openai_embeddings_to_gemini::EmbeddingsToGemini::new(model))
-        }
-        (ApiKind::Responses, P::Openai) => {
-            identity::Identity::boxed(openai::RESPONSES_PATH.to_owned(), Some(model))
-        }
-        (ApiKind::Responses, P::Azure) => {
-            identity::Identity::boxed(azure::responses_path(version), Some(deployment.to_owned()))
-        }
-        (ApiKind::AnthropicMessages, P::Anthropic) => {
-            identity::Identity::boxed(crate::anthropic::MESSAGES_PATH.to_owned(), Some(model))
-        }
-        (ApiKind::AnthropicMessages, P::Openai) => {
-            Translation::boxed(anthropic_to_openai::MessagesToChat::new(
-                P::Openai,
-                openai::CHAT_COMPLETIONS_PATH.to_owned(),
-                model,
-                options,
-            ))
-        }
-        (ApiKind::AnthropicMessages, P::Azure) => {
-            Translation::boxed(anthropic_to_openai::MessagesToChat::new(
-                P::Azure,
-                azure::chat_path(deployment, version),
-                model,
-                options,
-            ))
-        }
-        // Through OpenAI chat completions; the path written by the first
-        // translator is replaced by the second's.
-        (ApiKind::AnthropicMessages, P::Gemini) => chained::Chained::boxed(
-            Translation::new(anthropic_to_openai::MessagesToChat::new(
-                P::Gemini,
-                openai::CHAT_COMPLETIONS_PATH.to_owned(),
-                model.clone(),
-                options,
-            )),
-            ApiKind::ChatCompletions,
-            Translation::new(openai_chat_to_gemini::ChatToGemini::new(model, options)),
-        ),
-        (ApiKind::GeminiGenerate { stream, .. }, P::Gemini) => {
-            identity::Identity::boxed(gemini::generate_path(upstream_model, *stream), None)
-        }
-        (ApiKind::GeminiEmbed { batch, .. }, P::Gemini) => {
-            identity::Identity::gemini_embed(model, *batch)
-        }
-        (client, provider) => {
-            return Err(ApiError::invalid(format!(
-                "Requests to the {} API cannot be sent to a provider of kind '{provider}'.",
-                client.name()
-            ))
-            .with_code("unsupported_provider"))
+    use Operation as Op;
+    let descriptor = provider.descriptor();
+    let refused = || {
+        ApiError::invalid(format!(
+            "Requests to the {} API cannot be sent to a provider of kind '{provider}'.",
+            client.name()
+        ))
+        .with_code("unsupported_provider")
+    };
+    // The name the provider's paths give the model.
+    let addressed = match &options.azure_deployment {
+        Some(deployment) if descriptor.deployments => deployment.as_str(),
+        _ => upstream_model,
+    };
+    let paths = |operation| {
+        let path = |stream| {
+            descriptor.upstream_path(&UpstreamCall {
+                operation,
+                model: addressed,
+                stream,
+                api_version: &options.azure_api_version,
+            })
+        };
+        match (path(false), path(true)) {
+            (Some(whole), Some(streamed)) => Ok(Paths { whole, streamed }),
+            _ => Err(refused()),
         }
     };
+    let model = upstream_model.to_owned();
+    let upstream = |operation| {
+        Ok::<_, ApiError>(Upstream {
+            provider,
+            paths: paths(operation)?,
+            model: model.clone(),
+        })
+    };
+    // Same-format bodies name the provider's model, except where the path
+    // names the deployment that serves.
+    let body_model = (!descriptor.deployments).then(|| model.clone());
+    let translator: Box<dyn Translator> = match (client, descriptor.dialect) {
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, Dialect::OpenAi) => {
+            identity::Identity::boxed(paths(Op::Generate)?, body_model)
+        }
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, Dialect::Anthropic) => {
+            Translation::boxed(openai_chat_to_anthropic::ChatToAnthropic::new(
+                upstream(Op::Generate)?,
+                options,
+            ))
+        }
+        (ApiKind::ChatCompletions | ApiKind::AzureChatCompletions { .. }, Dialect::Gemini) => {
+            Translation::boxed(openai_chat_to_gemini::ChatToGemini::new(
+                upstream(Op::Generate)?,
+                options,
+            ))
+        }
+        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, Dialect::OpenAi) => {
+            identity::Identity::boxed(paths(Op::Embed { batch: true })?, body_model)
+        }
+        (ApiKind::Embeddings | ApiKind::AzureEmbeddings { .. }, Dialect::Gemini) => {
+            Translation::boxed(openai_embeddings_to_gemini::EmbeddingsToGemini::new(
+                upstream(Op::Embed { batch: true })?,
+            ))
+        }
+        // The Responses API names the deployment in the body, not the path.
+        (ApiKind::Responses, Dialect::OpenAi) => {
+            identity::Identity::boxed(paths(Op::Responses)?, Some(addressed.to_owned()))
+        }
+        (ApiKind::AnthropicMessages, Dialect::Anthropic) => {
+            identity::Identity::boxed(paths(Op::Generate)?, body_model)
+        }
+        (ApiKind::AnthropicMessages, Dialect::OpenAi) => Translation::boxed(
+            anthropic_to_openai::MessagesToChat::new(upstream(Op::Generate)?),
+        ),
+        // Through OpenAI chat completions; the chain sends the second
+        // translator's path, so the first has none.
+        (ApiKind::AnthropicMessages, Dialect::Gemini) => {
+            let second = upstream(Op::Generate)?;
+            let first = Upstream {
+                paths: Paths::default(),
+                ..second.clone()
+            };
+            chained::Chained::boxed(
+                Translation::new(anthropic_to_openai::MessagesToChat::new(first)),
+                ApiKind::ChatCompletions,
+                Translation::new(openai_chat_to_gemini::ChatToGemini::new(second, options)),
+            )
+        }
+        // The model is in the path alone.
+        (ApiKind::GeminiGenerate { .. }, Dialect::Gemini) => {
+            identity::Identity::boxed(paths(Op::Generate)?, None)
+        }
+        (ApiKind::GeminiEmbed { batch, .. }, Dialect::Gemini) => {
+            identity::Identity::gemini_embed(paths(Op::Embed { batch: *batch })?, model, *batch)
+        }
+        _ => return Err(refused()),
+    };
     Ok(translator)
+}
+
+/// Where a translator that rewrites bodies sends them.
+#[derive(Debug, Clone)]
+struct Upstream {
+    /// The provider the request finally reaches, named in errors about what
+    /// it cannot take.
+    provider: ProviderKind,
+    paths: Paths,
+    /// The provider's name for the model.
+    model: String,
+}
+
+/// A provider's path for one operation, for a whole and for a streamed
+/// response (Gemini streams from another method).
+#[derive(Debug, Clone, Default)]
+struct Paths {
+    whole: String,
+    streamed: String,
+}
+
+impl Paths {
+    fn get(&self, stream: bool) -> String {
+        if stream { &self.streamed } else { &self.whole }.clone()
+    }
 }
 
 /// What differs between the pairs that rewrite bodies; [`Translation`]
@@ -435,6 +481,80 @@ fn function_tools<J: Json>(
         .collect()
 }
 
+/// OpenAI's `tool_choice`, as every provider's translator reads it.
+enum ToolChoice<'v> {
+    Auto,
+    None,
+    Required,
+    /// `{"type": "function", "function": {"name": ...}}`
+    Function(&'v str),
+}
+
+/// Reads `tool_choice`: `None` when absent or null, a 400 naming the field
+/// when it is neither a mode nor a named function.
+fn read_tool_choice<J: Json>(choice: Option<&J>) -> Result<Option<ToolChoice<'_>>, ApiError> {
+    let choice = match choice.map(Json::kind) {
+        None | Some(Kind::Null) => return Ok(None),
+        Some(Kind::String("auto")) => ToolChoice::Auto,
+        Some(Kind::String("none")) => ToolChoice::None,
+        Some(Kind::String("required")) => ToolChoice::Required,
+        Some(Kind::String(_)) => {
+            return Err(ApiError::invalid(
+                "'tool_choice' must be auto, none, required or a named function.",
+            )
+            .with_param("tool_choice"))
+        }
+        Some(_) => match choice
+            .and_then(|c| c.field("function"))
+            .and_then(|f| f.str_field("name"))
+        {
+            Some(name) => ToolChoice::Function(name),
+            None => {
+                return Err(
+                    ApiError::invalid("'tool_choice' names no function.").with_param("tool_choice")
+                )
+            }
+        },
+    };
+    Ok(Some(choice))
+}
+
+/// A part of an OpenAI user message, as every provider's translator reads it.
+enum UserPart<'v> {
+    /// Text, never empty.
+    Text(&'v str),
+    /// An image by URL: a `data:` URL or another.
+    Image(&'v str),
+}
+
+/// The parts of an OpenAI user message's content array (`param`), empty
+/// text dropped; a part of another type is a 400 naming it and `provider`.
+fn user_parts<'v, J: Json>(
+    parts: &'v [J],
+    param: &str,
+    provider: ProviderKind,
+) -> Result<Vec<UserPart<'v>>, ApiError> {
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, part) in parts.iter().enumerate() {
+        match part.str_field("type") {
+            Some("text") => {
+                if let Some(text) = part.str_field("text").filter(|t| !t.is_empty()) {
+                    out.push(UserPart::Text(text));
+                }
+            }
+            Some("image_url") => out.push(UserPart::Image(image_url(part))),
+            _ => {
+                return Err(unsupported(
+                    format!("{param}[{j}].type"),
+                    "this content part type (only text and image_url)",
+                    provider,
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn to_upstream(path: String, headers: HeaderEdits, body: &Map<String, Value>) -> UpstreamRequest {
     UpstreamRequest {
         path,
@@ -511,43 +631,5 @@ mod tests {
             &TranslateOptions::default()
         )
         .is_err());
-    }
-
-    #[test]
-    fn every_supported_pair_has_a_translator() {
-        let options = TranslateOptions::default();
-        let gemini = ApiKind::GeminiGenerate {
-            model: "g".into(),
-            stream: false,
-        };
-        let pairs = [
-            (ApiKind::ChatCompletions, ProviderKind::Openai),
-            (ApiKind::ChatCompletions, ProviderKind::Azure),
-            (ApiKind::ChatCompletions, ProviderKind::Anthropic),
-            (ApiKind::ChatCompletions, ProviderKind::Gemini),
-            (ApiKind::Embeddings, ProviderKind::Openai),
-            (ApiKind::Embeddings, ProviderKind::Azure),
-            (ApiKind::Embeddings, ProviderKind::Gemini),
-            (ApiKind::Responses, ProviderKind::Openai),
-            (ApiKind::Responses, ProviderKind::Azure),
-            (ApiKind::AnthropicMessages, ProviderKind::Anthropic),
-            (ApiKind::AnthropicMessages, ProviderKind::Openai),
-            (ApiKind::AnthropicMessages, ProviderKind::Azure),
-            (ApiKind::AnthropicMessages, ProviderKind::Gemini),
-            (gemini, ProviderKind::Gemini),
-            (
-                ApiKind::GeminiEmbed {
-                    model: "e".into(),
-                    batch: true,
-                },
-                ProviderKind::Gemini,
-            ),
-        ];
-        for (client, provider) in pairs {
-            assert!(
-                translator(&client, provider, "m", &options).is_ok(),
-                "{client:?} -> {provider}"
-            );
-        }
     }
 }

@@ -20,24 +20,22 @@
 //! it (`stream_options.include_usage`).
 
 use super::{
-    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text,
-    stop_sequences, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns,
-    UpstreamRequest,
+    arguments_object, copy_field, function_tools, include_usage, joined_text, read_tool_choice,
+    stop_sequences, to_upstream, unsupported, user_parts, HeaderEdits, Pair, ToolChoice,
+    TranslateOptions, Turns, Upstream, UpstreamRequest, UserPart,
 };
 use crate::anthropic::{self, stop_reason_to_finish};
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
 use crate::json::{Json, Kind};
 use crate::openai::{self, ChunkWriter};
-use crate::provider::ProviderKind;
-use crate::sse::SseEvent;
+use crate::providers::ProviderKind;
+use crate::sse::{error_event, SseEvent};
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
-const PROVIDER: ProviderKind = ProviderKind::Anthropic;
-
 pub(super) struct ChatToAnthropic {
-    model: String,
+    upstream: Upstream,
     default_max_tokens: u64,
     include_usage: bool,
     stream: ChunkStream,
@@ -53,10 +51,10 @@ struct ChunkStream {
 }
 
 impl ChatToAnthropic {
-    pub(super) fn new(model: String, options: &TranslateOptions) -> ChatToAnthropic {
-        let writer = ChunkWriter::new("", &model, options.created);
+    pub(super) fn new(upstream: Upstream, options: &TranslateOptions) -> ChatToAnthropic {
+        let writer = ChunkWriter::new("", &upstream.model, options.created);
         ChatToAnthropic {
-            model,
+            upstream,
             default_max_tokens: options.default_max_tokens,
             include_usage: false,
             stream: ChunkStream {
@@ -78,11 +76,15 @@ impl Pair for ChatToAnthropic {
             .and_then(Json::as_u64)
             .is_some_and(|n| n > 1)
         {
-            return Err(unsupported("n", "more than one choice", PROVIDER));
+            return Err(unsupported(
+                "n",
+                "more than one choice",
+                self.upstream.provider,
+            ));
         }
         let mut out = Map::new();
-        out.insert("model".into(), json!(self.model));
-        let (system, messages) = messages(body.field("messages"))?;
+        out.insert("model".into(), json!(self.upstream.model));
+        let (system, messages) = messages(body.field("messages"), self.upstream.provider)?;
         if let Some(system) = system {
             out.insert("system".into(), system);
         }
@@ -102,7 +104,7 @@ impl Pair for ChatToAnthropic {
             out.insert("stream".into(), json!(true));
         }
         if let Some(tools) = body.field("tools").filter(|t| !t.is_null()) {
-            out.insert("tools".into(), tools_of(tools)?);
+            out.insert("tools".into(), tools_of(tools, self.upstream.provider)?);
         }
         if let Some(choice) = tool_choice(body)? {
             out.insert("tool_choice".into(), choice);
@@ -114,11 +116,7 @@ impl Pair for ChatToAnthropic {
             set: vec![("anthropic-version".into(), anthropic::API_VERSION.into())],
             remove: Vec::new(),
         };
-        Ok(to_upstream(
-            anthropic::MESSAGES_PATH.to_owned(),
-            headers,
-            &out,
-        ))
+        Ok(to_upstream(self.upstream.paths.get(stream), headers, &out))
     }
 
     fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
@@ -144,7 +142,7 @@ impl Pair for ChatToAnthropic {
             "id": body.str_field("id").unwrap_or_default(),
             "object": "chat.completion",
             "created": self.stream.writer.created(),
-            "model": body.str_field("model").unwrap_or(&self.model),
+            "model": body.str_field("model").unwrap_or(&self.upstream.model),
             "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
             "usage": openai::usage_json(&usage.unwrap_or_default()),
         }))
@@ -162,7 +160,7 @@ impl Pair for ChatToAnthropic {
         match data.str_field("type") {
             Some("message_start") => {
                 let message = data.get("message").unwrap_or(&Value::Null);
-                let model = message.str_field("model").unwrap_or(&self.model);
+                let model = message.str_field("model").unwrap_or(&self.upstream.model);
                 stream
                     .writer
                     .set_identity(message.str_field("id").unwrap_or_default(), model);
@@ -237,8 +235,7 @@ impl Pair for ChatToAnthropic {
                     .get("error")
                     .and_then(|e| e.str_field("message"))
                     .unwrap_or("The provider reported an error.");
-                let body = ApiError::new(kind, message).body(Dialect::OpenAi);
-                out.push(SseEvent::data(String::from_utf8_lossy(&body).into_owned()));
+                out.push(error_event(Dialect::OpenAi, &ApiError::new(kind, message)));
             }
             // ping, content_block_stop: nothing to say to an OpenAI client.
             _ => {}
@@ -277,7 +274,10 @@ fn into_messages(turns: Turns) -> Value {
 }
 
 /// `(system, messages)` for Anthropic from OpenAI's `messages`.
-fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), ApiError> {
+fn messages<J: Json>(
+    messages: Option<&J>,
+    provider: ProviderKind,
+) -> Result<(Option<Value>, Value), ApiError> {
     let Some(messages) = messages.and_then(Json::as_array) else {
         return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
     };
@@ -286,15 +286,18 @@ fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
     for (i, message) in messages.iter().enumerate() {
         let param = |field: &str| format!("messages[{i}].{field}");
         match message.str_field("role") {
-            Some("system" | "developer") => {
-                system.extend(text_blocks(message.field("content"), &param("content"))?)
-            }
+            Some("system" | "developer") => system.extend(text_blocks(
+                message.field("content"),
+                &param("content"),
+                provider,
+            )?),
             Some("user") => turns.push(
                 "user",
-                user_blocks(message.field("content"), &param("content"))?,
+                user_blocks(message.field("content"), &param("content"), provider)?,
             ),
             Some("assistant") => {
-                let mut blocks = text_blocks(message.field("content"), &param("content"))?;
+                let mut blocks =
+                    text_blocks(message.field("content"), &param("content"), provider)?;
                 for (j, call) in message
                     .field("tool_calls")
                     .map(Json::elements)
@@ -315,7 +318,9 @@ fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
             Some("tool") => {
                 let content = message.field("content");
                 let content = match content.map(Json::kind) {
-                    Some(Kind::Array(_)) => Value::Array(text_blocks(content, &param("content"))?),
+                    Some(Kind::Array(_)) => {
+                        Value::Array(text_blocks(content, &param("content"), provider)?)
+                    }
                     Some(Kind::String(text)) => json!(text),
                     None => json!(""),
                     Some(_) => json!(joined_text(content)),
@@ -326,7 +331,7 @@ fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
                     "tool_use_id": message.str_field("tool_call_id"), "content": content})],
                 );
             }
-            _ => return Err(unsupported(param("role"), "this message role", PROVIDER)),
+            _ => return Err(unsupported(param("role"), "this message role", provider)),
         }
     }
     let system = match system.as_slice() {
@@ -339,7 +344,11 @@ fn messages<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
 
 /// Text content (a string or text parts) as text blocks; empty text is
 /// dropped because Anthropic rejects empty text blocks.
-fn text_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
+fn text_blocks<J: Json>(
+    content: Option<&J>,
+    param: &str,
+    provider: ProviderKind,
+) -> Result<Vec<Value>, ApiError> {
     let text = |t: &str| json!({"type": "text", "text": t});
     match content.map(Json::kind) {
         None | Some(Kind::Null) => Ok(Vec::new()),
@@ -363,7 +372,7 @@ fn text_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, 
                     _ => Err(unsupported(
                         format!("{param}[{j}].type"),
                         "this content part type here (only text)",
-                        PROVIDER,
+                        provider,
                     )),
                 }
             })
@@ -376,43 +385,34 @@ fn text_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, 
 }
 
 /// User content: text and image parts.
-fn user_blocks<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
+fn user_blocks<J: Json>(
+    content: Option<&J>,
+    param: &str,
+    provider: ProviderKind,
+) -> Result<Vec<Value>, ApiError> {
     let Some(parts) = content.and_then(Json::as_array) else {
-        return text_blocks(content, param);
+        return text_blocks(content, param, provider);
     };
-    let mut blocks = Vec::with_capacity(parts.len());
-    for (j, part) in parts.iter().enumerate() {
-        match part.str_field("type") {
-            Some("text") => {
-                if let Some(text) = part.str_field("text").filter(|t| !t.is_empty()) {
-                    blocks.push(json!({"type": "text", "text": text}));
-                }
-            }
-            Some("image_url") => {
-                let url = image_url(part);
+    let blocks = user_parts(parts, param, provider)?
+        .into_iter()
+        .map(|part| match part {
+            UserPart::Text(text) => json!({"type": "text", "text": text}),
+            UserPart::Image(url) => {
                 let source = match openai::parse_data_url(url) {
                     Some((media_type, data)) => {
                         json!({"type": "base64", "media_type": media_type, "data": data})
                     }
                     None => json!({"type": "url", "url": url}),
                 };
-                blocks.push(json!({"type": "image", "source": source}));
+                json!({"type": "image", "source": source})
             }
-            _ => {
-                return Err(unsupported(
-                    format!("{param}[{j}].type"),
-                    "this content part type (only text and image_url)",
-                    PROVIDER,
-                ))
-            }
-        }
-    }
-    Ok(blocks)
+        });
+    Ok(blocks.collect())
 }
 
 /// OpenAI function tools as Anthropic tools.
-fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
-    let tools = function_tools(tools, PROVIDER)?
+fn tools_of<J: Json>(tools: &J, provider: ProviderKind) -> Result<Value, ApiError> {
+    let tools = function_tools(tools, provider)?
         .into_iter()
         .map(|tool| {
             let mut converted = Map::new();
@@ -433,32 +433,12 @@ fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
 
 /// `tool_choice` (and `parallel_tool_calls: false`) in Anthropic's form.
 fn tool_choice<J: Json>(body: &J) -> Result<Option<Value>, ApiError> {
-    let named = body.field("tool_choice");
-    let mut choice = match named.map(Json::kind) {
-        None | Some(Kind::Null) => None,
-        Some(Kind::String(mode)) => match mode {
-            "auto" => Some(json!({"type": "auto"})),
-            "none" => Some(json!({"type": "none"})),
-            "required" => Some(json!({"type": "any"})),
-            _ => {
-                return Err(ApiError::invalid(
-                    "'tool_choice' must be auto, none, required or a named function.",
-                )
-                .with_param("tool_choice"))
-            }
-        },
-        Some(_) => match named
-            .and_then(|n| n.field("function"))
-            .and_then(|f| f.str_field("name"))
-        {
-            Some(name) => Some(json!({"type": "tool", "name": name})),
-            None => {
-                return Err(
-                    ApiError::invalid("'tool_choice' names no function.").with_param("tool_choice")
-                )
-            }
-        },
-    };
+    let mut choice = read_tool_choice(body.field("tool_choice"))?.map(|choice| match choice {
+        ToolChoice::Auto => json!({"type": "auto"}),
+        ToolChoice::None => json!({"type": "none"}),
+        ToolChoice::Required => json!({"type": "any"}),
+        ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
+    });
     if body.field("parallel_tool_calls").and_then(Json::as_bool) == Some(false) {
         let choice = choice.get_or_insert_with(|| json!({"type": "auto"}));
         if let Some(choice) = choice

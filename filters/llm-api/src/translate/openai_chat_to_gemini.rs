@@ -20,24 +20,22 @@
 //! stream.
 
 use super::{
-    arguments_object, copy_field, function_tools, image_url, include_usage, joined_text,
-    stop_sequences, to_upstream, unsupported, HeaderEdits, Pair, TranslateOptions, Turns,
-    UpstreamRequest,
+    arguments_object, copy_field, function_tools, include_usage, joined_text, read_tool_choice,
+    stop_sequences, to_upstream, unsupported, user_parts, HeaderEdits, Pair, ToolChoice,
+    TranslateOptions, Turns, Upstream, UpstreamRequest, UserPart,
 };
 use crate::api::Dialect;
 use crate::error::{ApiError, ErrorKind};
-use crate::gemini::{self, finish_reason_to_openai};
+use crate::gemini::finish_reason_to_openai;
 use crate::json::{Json, Kind};
 use crate::openai::{self, ChunkWriter};
-use crate::provider::ProviderKind;
-use crate::sse::SseEvent;
+use crate::providers::ProviderKind;
+use crate::sse::{error_event, SseEvent};
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
-const PROVIDER: ProviderKind = ProviderKind::Gemini;
-
 pub(super) struct ChatToGemini {
-    model: String,
+    upstream: Upstream,
     include_usage: bool,
     writer: ChunkWriter,
     /// Whether the stream's id and model were taken from its first event.
@@ -49,10 +47,10 @@ pub(super) struct ChatToGemini {
 }
 
 impl ChatToGemini {
-    pub(super) fn new(model: String, options: &TranslateOptions) -> ChatToGemini {
-        let writer = ChunkWriter::new("", &model, options.created);
+    pub(super) fn new(upstream: Upstream, options: &TranslateOptions) -> ChatToGemini {
+        let writer = ChunkWriter::new("", &upstream.model, options.created);
         ChatToGemini {
-            model,
+            upstream,
             include_usage: false,
             writer,
             identified: false,
@@ -69,13 +67,13 @@ impl Pair for ChatToGemini {
     fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         self.include_usage = include_usage(body);
         let mut out = Map::new();
-        let (system, contents) = contents(body.field("messages"))?;
+        let (system, contents) = contents(body.field("messages"), self.upstream.provider)?;
         out.insert("contents".into(), contents);
         if let Some(system) = system {
             out.insert("systemInstruction".into(), system);
         }
         if let Some(tools) = body.field("tools").filter(|t| !t.is_null()) {
-            out.insert("tools".into(), tools_of(tools)?);
+            out.insert("tools".into(), tools_of(tools, self.upstream.provider)?);
         }
         if let Some(config) = tool_config(body.field("tool_choice"))? {
             out.insert("toolConfig".into(), config);
@@ -84,8 +82,11 @@ impl Pair for ChatToGemini {
         if !config.is_empty() {
             out.insert("generationConfig".into(), Value::Object(config));
         }
-        let path = gemini::generate_path(&self.model, stream);
-        Ok(to_upstream(path, HeaderEdits::default(), &out))
+        Ok(to_upstream(
+            self.upstream.paths.get(stream),
+            HeaderEdits::default(),
+            &out,
+        ))
     }
 
     fn response(&mut self, body: Value, usage: Option<Usage>) -> Result<Value, ApiError> {
@@ -107,7 +108,7 @@ impl Pair for ChatToGemini {
             "id": body.str_field("responseId").unwrap_or_default(),
             "object": "chat.completion",
             "created": self.writer.created(),
-            "model": body.str_field("modelVersion").unwrap_or(&self.model),
+            "model": body.str_field("modelVersion").unwrap_or(&self.upstream.model),
             "choices": choices,
             "usage": usage_json(&body, &usage.unwrap_or_default()),
         }))
@@ -129,17 +130,15 @@ impl Pair for ChatToGemini {
                 .get("code")
                 .and_then(Value::as_u64)
                 .and_then(|c| u16::try_from(c).ok());
-            let body = ApiError::new(
-                code.map_or(ErrorKind::Internal, ErrorKind::from_status),
-                message,
-            )
-            .body(Dialect::OpenAi);
-            out.push(SseEvent::data(String::from_utf8_lossy(&body).into_owned()));
+            let kind = code.map_or(ErrorKind::Internal, ErrorKind::from_status);
+            out.push(error_event(Dialect::OpenAi, &ApiError::new(kind, message)));
             return;
         }
         if !self.identified {
             self.identified = true;
-            let model = data.str_field("modelVersion").unwrap_or(&self.model);
+            let model = data
+                .str_field("modelVersion")
+                .unwrap_or(&self.upstream.model);
             self.writer
                 .set_identity(data.str_field("responseId").unwrap_or_default(), model);
         }
@@ -267,7 +266,10 @@ fn usage_json(body: &Value, usage: &Usage) -> Value {
 }
 
 /// `(systemInstruction, contents)` from OpenAI's `messages`.
-fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), ApiError> {
+fn contents<J: Json>(
+    messages: Option<&J>,
+    provider: ProviderKind,
+) -> Result<(Option<Value>, Value), ApiError> {
     let Some(messages) = messages.and_then(Json::as_array) else {
         return Err(ApiError::invalid("'messages' must be an array.").with_param("messages"));
     };
@@ -286,7 +288,7 @@ fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
             }
             Some("user") => turns.push(
                 "user",
-                user_parts(message.field("content"), &param("content"))?,
+                user_content(message.field("content"), &param("content"), provider)?,
             ),
             Some("assistant") => {
                 let mut parts = Vec::new();
@@ -340,7 +342,7 @@ fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
                     vec![json!({"functionResponse": {"name": name, "response": response}})],
                 );
             }
-            _ => return Err(unsupported(param("role"), "this message role", PROVIDER)),
+            _ => return Err(unsupported(param("role"), "this message role", provider)),
         }
     }
     let system = (!system.is_empty()).then(|| json!({"parts": system}));
@@ -352,7 +354,11 @@ fn contents<J: Json>(messages: Option<&J>) -> Result<(Option<Value>, Value), Api
 }
 
 /// User content: text and image parts.
-fn user_parts<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, ApiError> {
+fn user_content<J: Json>(
+    content: Option<&J>,
+    param: &str,
+    provider: ProviderKind,
+) -> Result<Vec<Value>, ApiError> {
     let parts = match content.map(Json::kind) {
         Some(Kind::String(text)) if !text.is_empty() => return Ok(vec![json!({"text": text})]),
         Some(Kind::Array(parts)) => parts,
@@ -364,31 +370,16 @@ fn user_parts<J: Json>(content: Option<&J>, param: &str) -> Result<Vec<Value>, A
             )
         }
     };
-    let mut out = Vec::with_capacity(parts.len());
-    for (j, part) in parts.iter().enumerate() {
-        match part.str_field("type") {
-            Some("text") => {
-                if let Some(text) = part.str_field("text").filter(|t| !t.is_empty()) {
-                    out.push(json!({"text": text}));
-                }
-            }
-            Some("image_url") => {
-                let url = image_url(part);
-                out.push(match openai::parse_data_url(url) {
-                    Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
-                    None => json!({"fileData": {"mimeType": mime_from_url(url), "fileUri": url}}),
-                });
-            }
-            _ => {
-                return Err(unsupported(
-                    format!("{param}[{j}].type"),
-                    "this content part type (only text and image_url)",
-                    PROVIDER,
-                ))
-            }
-        }
-    }
-    Ok(out)
+    let parts = user_parts(parts, param, provider)?
+        .into_iter()
+        .map(|part| match part {
+            UserPart::Text(text) => json!({"text": text}),
+            UserPart::Image(url) => match openai::parse_data_url(url) {
+                Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
+                None => json!({"fileData": {"mimeType": mime_from_url(url), "fileUri": url}}),
+            },
+        });
+    Ok(parts.collect())
 }
 
 /// The image type a URL's extension suggests (Gemini's `fileData` needs one).
@@ -410,8 +401,8 @@ fn mime_from_url(url: &str) -> &'static str {
 
 /// OpenAI function tools as Gemini function declarations (the schema as
 /// `parametersJsonSchema`, which takes full JSON Schema).
-fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
-    let declarations: Vec<Value> = function_tools(tools, PROVIDER)?
+fn tools_of<J: Json>(tools: &J, provider: ProviderKind) -> Result<Value, ApiError> {
+    let declarations: Vec<Value> = function_tools(tools, provider)?
         .into_iter()
         .map(|tool| {
             let mut declaration = Map::new();
@@ -429,32 +420,16 @@ fn tools_of<J: Json>(tools: &J) -> Result<Value, ApiError> {
 }
 
 fn tool_config<J: Json>(choice: Option<&J>) -> Result<Option<Value>, ApiError> {
-    let config = match choice.map(Json::kind) {
-        None | Some(Kind::Null) => return Ok(None),
-        Some(Kind::String(mode)) => match mode {
-            "auto" => json!({"mode": "AUTO"}),
-            "none" => json!({"mode": "NONE"}),
-            "required" => json!({"mode": "ANY"}),
-            _ => {
-                return Err(ApiError::invalid(
-                    "'tool_choice' must be auto, none, required or a named function.",
-                )
-                .with_param("tool_choice"))
-            }
-        },
-        Some(_) => match choice
-            .and_then(|c| c.field("function"))
-            .and_then(|f| f.str_field("name"))
-        {
-            Some(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
-            None => {
-                return Err(
-                    ApiError::invalid("'tool_choice' names no function.").with_param("tool_choice")
-                )
-            }
-        },
-    };
-    Ok(Some(json!({"functionCallingConfig": config})))
+    let config = read_tool_choice(choice)?.map(|choice| {
+        let config = match choice {
+            ToolChoice::Auto => json!({"mode": "AUTO"}),
+            ToolChoice::None => json!({"mode": "NONE"}),
+            ToolChoice::Required => json!({"mode": "ANY"}),
+            ToolChoice::Function(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+        };
+        json!({"functionCallingConfig": config})
+    });
+    Ok(config)
 }
 
 fn generation_config<J: Json>(body: &J) -> Map<String, Value> {

@@ -7,26 +7,24 @@
 //! default). Gemini reports no token usage for embeddings, so `usage` is
 //! zero.
 
-use super::{to_upstream, unsupported, HeaderEdits, Pair, UpstreamRequest};
+use super::{to_upstream, unsupported, HeaderEdits, Pair, Upstream, UpstreamRequest};
 use crate::api::Dialect;
 use crate::error::ApiError;
-use crate::gemini;
 use crate::json::{Json, Kind};
 use crate::openai;
-use crate::provider::ProviderKind;
 use crate::sse::SseEvent;
 use crate::usage::Usage;
 use serde_json::{json, Map, Value};
 
 pub(super) struct EmbeddingsToGemini {
-    model: String,
+    upstream: Upstream,
     base64: bool,
 }
 
 impl EmbeddingsToGemini {
-    pub(super) fn new(model: String) -> EmbeddingsToGemini {
+    pub(super) fn new(upstream: Upstream) -> EmbeddingsToGemini {
         EmbeddingsToGemini {
-            model,
+            upstream,
             base64: false,
         }
     }
@@ -36,7 +34,7 @@ impl Pair for EmbeddingsToGemini {
     const CLIENT: Dialect = Dialect::OpenAi;
     const PROVIDER: Dialect = Dialect::Gemini;
 
-    fn request<J: Json>(&mut self, body: &J, _stream: bool) -> Result<UpstreamRequest, ApiError> {
+    fn request<J: Json>(&mut self, body: &J, stream: bool) -> Result<UpstreamRequest, ApiError> {
         self.base64 = body.str_field("encoding_format") == Some("base64");
         let texts: Vec<&str> = match body.field("input").map(Json::kind) {
             Some(Kind::String(text)) => vec![text],
@@ -45,7 +43,7 @@ impl Pair for EmbeddingsToGemini {
                 .map(Json::as_str)
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| {
-                    unsupported("input", "token arrays as input", ProviderKind::Gemini)
+                    unsupported("input", "token arrays as input", self.upstream.provider)
                 })?,
             _ => {
                 return Err(
@@ -54,7 +52,7 @@ impl Pair for EmbeddingsToGemini {
                 )
             }
         };
-        let name = format!("models/{}", self.model);
+        let name = format!("models/{}", self.upstream.model);
         let dimensions = body.field("dimensions").and_then(Json::as_u64);
         let requests: Vec<Value> = texts
             .into_iter()
@@ -69,7 +67,7 @@ impl Pair for EmbeddingsToGemini {
         let mut out = Map::new();
         out.insert("requests".into(), Value::Array(requests));
         Ok(to_upstream(
-            gemini::batch_embed_path(&self.model),
+            self.upstream.paths.get(stream),
             HeaderEdits::default(),
             &out,
         ))
@@ -101,7 +99,7 @@ impl Pair for EmbeddingsToGemini {
         Ok(json!({
             "object": "list",
             "data": data,
-            "model": self.model,
+            "model": self.upstream.model,
             "usage": {"prompt_tokens": 0, "total_tokens": 0},
         }))
     }

@@ -4,7 +4,7 @@ use super::pattern::Pattern;
 use super::{ClientPolicy, Fallback, RouteConfig, RouteTarget};
 use crate::config::Provider;
 use llm_api::fact::Target;
-use llm_api::{ApiError, ErrorKind, ProviderKind};
+use llm_api::{ApiError, ErrorKind};
 use serde_json::{json, Value};
 use wasm_glue::config::check_header_name;
 use wasm_glue::ConfigError;
@@ -434,17 +434,17 @@ impl Router {
     fn target(&self, model: &str, target: &RouteTarget) -> Option<Target> {
         let provider = self.config.providers.get(&target.provider)?;
         let upstream_model = target.model.clone().unwrap_or_else(|| model.to_owned());
-        let azure = provider.kind == ProviderKind::Azure;
+        let deployments = provider.kind.descriptor().deployments;
         Some(Target {
             provider: target.provider.clone(),
             kind: provider.kind,
-            deployment: azure.then(|| {
+            deployment: deployments.then(|| {
                 target
                     .deployment
                     .clone()
                     .unwrap_or_else(|| upstream_model.clone())
             }),
-            api_version: if azure {
+            api_version: if deployments {
                 target
                     .api_version
                     .clone()
@@ -458,13 +458,13 @@ impl Router {
 
     /// `model` sent to a provider as named, on the provider's own cluster.
     fn direct(name: &str, provider: &Provider, model: &str) -> Decision {
-        let azure = provider.kind == ProviderKind::Azure;
+        let deployments = provider.kind.descriptor().deployments;
         let target = Target {
             provider: name.to_owned(),
             kind: provider.kind,
             upstream_model: model.to_owned(),
-            deployment: azure.then(|| model.to_owned()),
-            api_version: if azure {
+            deployment: deployments.then(|| model.to_owned()),
+            api_version: if deployments {
                 provider.api_version.clone()
             } else {
                 None
