@@ -62,11 +62,15 @@ DEFAULTS = {
 @functools.cache
 def providers():
     """What differs per provider, from the filters' own table
-    (`llm-gateway providers`, llm_api::providers)."""
+    (`llm-gateway providers`, llm_api::providers), for the kinds the
+    production filters route to (there each provider is named after its
+    kind)."""
     result = subprocess.run([str(LLM_GATEWAY_BIN), "providers"], capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"llm-gateway providers failed: {result.stderr}")
-    return json.loads(result.stdout)
+    configured = json.loads((ENVOY / "filters/production.json").read_text())["route_translate"]["providers"]
+    kinds = {provider["kind"] for provider in configured.values()}
+    return [provider for provider in json.loads(result.stdout) if provider["name"] in kinds]
 
 
 def provider_hosts(values):

@@ -18,6 +18,17 @@ pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
     Some(path.to_owned())
 }
 
+/// The same calls under an OpenAI-compatible server's base path
+/// (`/v1/chat/completions`, `/openai/v1/embeddings`, ...).
+pub(crate) fn compatible_path(call: &UpstreamCall) -> Option<String> {
+    let operation = match call.operation {
+        Operation::Generate => "chat/completions",
+        Operation::Embed { .. } => "embeddings",
+        Operation::Responses => "responses",
+    };
+    Some(format!("{}/{operation}", call.base_path))
+}
+
 /// The last event of every OpenAI stream.
 pub const DONE: &str = "[DONE]";
 

@@ -23,6 +23,10 @@ pub enum ProviderKind {
     Gemini,
     /// Azure OpenAI: OpenAI bodies on deployment paths with an `api-version`.
     Azure,
+    /// A server speaking OpenAI's API under a base path of its own: vLLM,
+    /// Ollama, LM Studio, and hosted ones such as Mistral, Groq, DeepSeek
+    /// and xAI.
+    OpenaiCompatible,
 }
 
 /// Everything the gateway knows about one kind of provider.
@@ -57,6 +61,10 @@ pub struct Descriptor {
     /// the query): where clients call the provider's host directly (the Istio
     /// example), only these may reach it with the gateway's key.
     pub api_paths: &'static [PathPattern],
+    /// The path its API's calls start with when the route configuration
+    /// names none (`providers.<name>.base_path`); `None` where the API's
+    /// paths are fixed, and a route may not set one.
+    pub base_path: Option<&'static str>,
     /// Its upstream path for a call; `None` when it has no such operation.
     upstream_path: fn(&UpstreamCall) -> Option<String>,
 }
@@ -128,6 +136,8 @@ pub struct UpstreamCall<'a> {
     pub stream: bool,
     /// The API version, for providers that version their paths.
     pub api_version: &'a str,
+    /// The base path, for providers that take one ([`Descriptor::base_path`]).
+    pub base_path: &'a str,
 }
 
 impl Descriptor {
@@ -167,6 +177,7 @@ const OPENAI: Descriptor = Descriptor {
         PathPattern::Exact("/v1/embeddings"),
         PathPattern::Exact("/v1/responses"),
     ],
+    base_path: None,
     upstream_path: openai::upstream_path,
 };
 
@@ -188,6 +199,7 @@ const ANTHROPIC: Descriptor = Descriptor {
     ],
     stream_framing: StreamFraming::Sse,
     api_paths: &[PathPattern::Exact("/v1/messages")],
+    base_path: None,
     upstream_path: anthropic::upstream_path,
 };
 
@@ -215,6 +227,7 @@ const GEMINI: Descriptor = Descriptor {
     api_paths: &[PathPattern::Regex(
         "/v1beta/models/[^/:]+:(generateContent|streamGenerateContent|embedContent|batchEmbedContents)",
     )],
+    base_path: None,
     upstream_path: gemini::upstream_path,
 };
 
@@ -235,11 +248,35 @@ const AZURE: Descriptor = Descriptor {
         PathPattern::Regex("/openai/deployments/[^/]+/(chat/completions|embeddings)"),
         PathPattern::Exact("/openai/responses"),
     ],
+    base_path: None,
     upstream_path: azure::upstream_path,
 };
 
+const OPENAI_COMPATIBLE: Descriptor = Descriptor {
+    kind: ProviderKind::OpenaiCompatible,
+    name: "openai_compatible",
+    dialect: Dialect::OpenAi,
+    // Sent only where the route configuration gives the provider a key: a
+    // server on the operator's own network often takes none.
+    credential: Credential::Header {
+        name: "authorization",
+        prefix: "Bearer ",
+    },
+    default_host: None,
+    default_port: 443,
+    deployments: false,
+    client_apis: OPENAI_CLIENT_APIS,
+    stream_framing: StreamFraming::Sse,
+    api_paths: &[PathPattern::Regex(
+        "(/[A-Za-z0-9._~-]+)*/(chat/completions|embeddings|responses)",
+    )],
+    base_path: Some("/v1"),
+    upstream_path: openai::compatible_path,
+};
+
 /// Every provider, in the order listings and errors give them.
-pub const DESCRIPTORS: [&Descriptor; 4] = [&OPENAI, &ANTHROPIC, &GEMINI, &AZURE];
+pub const DESCRIPTORS: [&Descriptor; 5] =
+    [&OPENAI, &ANTHROPIC, &GEMINI, &AZURE, &OPENAI_COMPATIBLE];
 
 /// The request headers that carry a provider key, each once: the gateway's
 /// own, never a client's.
@@ -287,6 +324,7 @@ impl ProviderKind {
             ProviderKind::Anthropic => &ANTHROPIC,
             ProviderKind::Gemini => &GEMINI,
             ProviderKind::Azure => &AZURE,
+            ProviderKind::OpenaiCompatible => &OPENAI_COMPATIBLE,
         }
     }
 
@@ -333,13 +371,15 @@ mod tests {
             ProviderKind::Openai
             | ProviderKind::Anthropic
             | ProviderKind::Gemini
-            | ProviderKind::Azure => kind,
+            | ProviderKind::Azure
+            | ProviderKind::OpenaiCompatible => kind,
         };
         [
             ProviderKind::Openai,
             ProviderKind::Anthropic,
             ProviderKind::Gemini,
             ProviderKind::Azure,
+            ProviderKind::OpenaiCompatible,
         ]
         .map(listed)
         .to_vec()
@@ -397,6 +437,7 @@ mod tests {
             model,
             stream,
             api_version: "2024-10-21",
+            base_path: kind.descriptor().base_path.unwrap_or_default(),
         })
     }
 
@@ -406,7 +447,7 @@ mod tests {
     #[test]
     fn upstream_paths_are_the_providers_own() {
         use Operation::{Embed, Generate, Responses};
-        use ProviderKind::{Anthropic, Azure, Gemini, Openai};
+        use ProviderKind::{Anthropic, Azure, Gemini, Openai, OpenaiCompatible};
         let gemini = |method: &str| format!("/v1beta/models/m-1.5:{method}");
         let azure = |operation: &str| {
             format!("/openai/deployments/m-1.5/{operation}?api-version=2024-10-21")
@@ -469,6 +510,24 @@ mod tests {
                 Some(azure("embeddings")),
             ),
             (
+                OpenaiCompatible,
+                Generate,
+                true,
+                Some("/v1/chat/completions".to_owned()),
+            ),
+            (
+                OpenaiCompatible,
+                Embed { batch: true },
+                false,
+                Some("/v1/embeddings".to_owned()),
+            ),
+            (
+                OpenaiCompatible,
+                Responses,
+                false,
+                Some("/v1/responses".to_owned()),
+            ),
+            (
                 Azure,
                 Responses,
                 false,
@@ -508,6 +567,7 @@ mod tests {
             model: "a/b?c",
             stream: false,
             api_version: "v&x",
+            base_path: "/openai/v1",
         };
         assert_eq!(
             ProviderKind::Azure

@@ -202,6 +202,7 @@ impl StageStream for TranslateStream {
         let stream = host.fact(Fact::Stream).as_deref() == Some("true");
         let mut options = TranslateOptions {
             azure_deployment: target.deployment,
+            base_path: self.config.base_paths.get(&target.provider).cloned(),
             created: host.now_ms() / 1000,
             ..TranslateOptions::default()
         };

@@ -410,3 +410,24 @@ fn the_translate_role_reads_exactly_the_facts_it_declares() {
         .collect();
     assert_eq!(read, declared);
 }
+
+#[test]
+fn an_openai_compatible_server_gets_its_base_path_and_no_client_key() {
+    let (stages, mut host) = module(json!({"role": "translate", "provider": "openai_compatible",
+        "base_paths": {"local": "/local/v1"}}));
+    let request = routed(
+        "/v1/chat/completions",
+        &json!({"model": "local/llama-3.1-8b", "messages": [{"role": "user", "content": "Hi"}]}),
+        "local",
+        "llama-3.1-8b",
+    )
+    .header("authorization", "Bearer client-key");
+    let answer =
+        json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]});
+    let out = host.call(&stages, &request, &ProviderResponse::json(200, &answer));
+    let sent = out.upstream.as_ref().unwrap();
+    assert_eq!(sent.header(":path"), Some("/local/v1/chat/completions"));
+    assert_eq!(sent.json()["model"], "llama-3.1-8b");
+    assert_eq!(sent.header("authorization"), None, "no client key upstream");
+    assert_eq!(out.json(), answer);
+}

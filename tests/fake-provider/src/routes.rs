@@ -81,6 +81,14 @@ pub fn route(method: &Method, path: &str) -> Route {
 
 fn endpoint(method: &Method, path: &str) -> Endpoint {
     let post = method == Method::POST;
+    // An OpenAI-compatible server under a base path of its own (the demo's
+    // `local` provider): OpenAI's endpoints below `/compat`.
+    if let Some(openai) = path
+        .strip_prefix("/compat")
+        .filter(|p| p.starts_with("/v1/"))
+    {
+        return endpoint(method, openai);
+    }
     match path {
         "/v1/chat/completions" if post => return Endpoint::OpenAiChat,
         "/v1/embeddings" if post => return Endpoint::OpenAiEmbeddings,
@@ -173,6 +181,22 @@ mod tests {
         assert_eq!(gemini_framing(false, "alt=sse"), Framing::Json);
         assert_eq!(
             route(&Method::POST, "/v1beta/models/gemini-2.5-flash:explode"),
+            Route::Provider(Endpoint::NotFound)
+        );
+    }
+
+    #[test]
+    fn an_openai_compatible_server_answers_under_its_base_path() {
+        assert_eq!(
+            route(&Method::POST, "/compat/v1/chat/completions"),
+            Route::Provider(Endpoint::OpenAiChat)
+        );
+        assert_eq!(
+            route(&Method::POST, "/compat/v1/embeddings"),
+            Route::Provider(Endpoint::OpenAiEmbeddings)
+        );
+        assert_eq!(
+            route(&Method::POST, "/compat/v1beta/models/m:generateContent"),
             Route::Provider(Endpoint::NotFound)
         );
     }

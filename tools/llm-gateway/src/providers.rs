@@ -41,6 +41,7 @@ fn describe(descriptor: &Descriptor) -> Value {
         "client_apis": descriptor.client_apis,
         "stream_framing": descriptor.stream_framing.name(),
         "api_paths": api_paths,
+        "base_path": descriptor.base_path,
         "upstream_variable": format!("{}_UPSTREAM", variable_prefix(descriptor.kind)),
     })
 }
@@ -57,7 +58,17 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["openai", "anthropic", "gemini", "azure"]);
+        assert_eq!(
+            names,
+            [
+                "openai",
+                "anthropic",
+                "gemini",
+                "azure",
+                "openai_compatible"
+            ]
+        );
+        assert_eq!(providers[4]["base_path"], "/v1");
         let openai = &providers[0];
         assert_eq!(
             openai["credential"],

@@ -364,11 +364,11 @@ impl Template {
 
     fn upstream_filters(&self, provider: &str) -> Result<Vec<String>, String> {
         let kind = self.provider_kind(provider)?;
-        let filters = [
-            self.translate_filter(self.translate_config(Some(kind))),
-            self.credential_injector(provider, kind)?,
-            Self::codec(),
-        ];
+        let mut filters = vec![self.translate_filter(self.translate_config(Some(kind)))];
+        if self.sends_key(provider) {
+            filters.push(self.credential_injector(provider, kind)?);
+        }
+        filters.push(Self::codec());
         Ok(filters.iter().map(|f| format!("- {f}")).collect())
     }
 
@@ -408,7 +408,24 @@ impl Template {
         if !forward.is_empty() {
             config["forward_headers"] = Value::Object(forward);
         }
+        let base_paths: Map<String, Value> = providers
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, provider)| {
+                let path = provider.get("base_path")?;
+                Some((name.clone(), path.clone()))
+            })
+            .collect();
+        if !base_paths.is_empty() {
+            config["base_paths"] = Value::Object(base_paths);
+        }
         config
+    }
+
+    /// Whether the gateway injects a key for `provider` (its `send_key`,
+    /// true unless set to false).
+    fn sends_key(&self, provider: &str) -> bool {
+        self.filters["route_translate"]["providers"][provider]["send_key"] != json!(false)
     }
 
     /// The translate filter with its configuration.
@@ -547,10 +564,12 @@ impl Template {
                     tls.push(json!({"name": provider, "match": {"provider": provider}, "transport_socket": aliases.alias(&format!("{provider}_tls"))}));
                 }
                 let kind = self.provider_kind(provider)?;
-                filters.push(Self::only_for_attempts_on(
-                    provider,
-                    self.credential_injector(provider, kind)?,
-                ));
+                if self.sends_key(provider) {
+                    filters.push(Self::only_for_attempts_on(
+                        provider,
+                        self.credential_injector(provider, kind)?,
+                    ));
+                }
             }
             filters.push(Self::codec());
             // HTTP/2 by ALPN when every provider of the chain speaks TLS (ALPN

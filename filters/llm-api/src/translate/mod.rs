@@ -61,6 +61,9 @@ pub struct TranslateOptions {
     pub azure_api_version: String,
     /// The Azure deployment; the upstream model name when `None`.
     pub azure_deployment: Option<String>,
+    /// The base path of a provider that takes one; its descriptor's default
+    /// when `None`.
+    pub base_path: Option<String>,
     /// Unix time (seconds) written as `created` in translated OpenAI
     /// responses. The caller supplies it because library code has no clock.
     pub created: u64,
@@ -72,6 +75,7 @@ impl Default for TranslateOptions {
             default_max_tokens: 4096,
             azure_api_version: azure::DEFAULT_API_VERSION.to_owned(),
             azure_deployment: None,
+            base_path: None,
             created: 0,
         }
     }
@@ -156,6 +160,11 @@ pub fn translator(
                 model: addressed,
                 stream,
                 api_version: &options.azure_api_version,
+                base_path: options
+                    .base_path
+                    .as_deref()
+                    .or(descriptor.base_path)
+                    .unwrap_or_default(),
             })
         };
         match (path(false), path(true)) {
