@@ -27,3 +27,24 @@ pub fn last_upstream(stack: &Stack) -> Value {
         .pop()
         .expect("a request reached a provider")
 }
+
+/// Makes `call` (given how many calls were admitted so far) until one is
+/// refused with a 429: the admitted responses and the refusal. Any other
+/// status fails the test, and so do `most` admitted calls (`never` says
+/// what that means).
+pub fn until_refused(
+    most: usize,
+    never: &str,
+    mut call: impl FnMut(usize) -> Response,
+) -> (Vec<Response>, Response) {
+    let mut admitted = Vec::new();
+    loop {
+        let response = call(admitted.len());
+        match response.status {
+            200 => admitted.push(response),
+            429 => return (admitted, response),
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+        assert!(admitted.len() < most, "{never}");
+    }
+}

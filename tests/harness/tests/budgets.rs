@@ -5,7 +5,7 @@
 //! charge what the audit records say a call cost, and output reserved at
 //! admission so that concurrent answers cannot overshoot an output limit.
 
-use gateway_harness::client::{post, post_as};
+use gateway_harness::client::{post, post_as, until_refused};
 use gateway_harness::curl::{post_json, Response};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
@@ -54,26 +54,14 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
     let stack =
         Stack::start(StackOptions::demo("budgets-rotate")).unwrap_or_else(|e| panic!("{e}"));
     let body = kilobyte_chat("gpt-4o-mini");
-    let mut admitted = 0;
-    let rejection = loop {
-        let agent = format!("x-agent-id: rotating-{admitted}");
+    let never = "rotating agent ids multiplied the client's 5,000 tokens a minute";
+    let (admitted, rejection) = until_refused(40, never, |n| {
+        let agent = format!("x-agent-id: rotating-{n}");
         // Every third request sends no agent id at all.
-        let extra: &[&str] = if admitted % 3 == 2 {
-            &[]
-        } else {
-            &["-H", &agent]
-        };
-        let response = post_as(&stack, "/v1/chat/completions", &body, INTERN, extra);
-        match response.status {
-            200 => admitted += 1,
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(
-            admitted < 40,
-            "rotating agent ids multiplied the client's 5,000 tokens a minute"
-        );
-    };
+        let extra: &[&str] = if n % 3 == 2 { &[] } else { &["-H", &agent] };
+        post_as(&stack, "/v1/chat/completions", &body, INTERN, extra)
+    });
+    let admitted = admitted.len();
     assert!(
         (8..=25).contains(&admitted),
         "5,000 tokens admit about 16 requests of ~300, got {admitted}"
@@ -262,16 +250,10 @@ fn the_top_level_price_table_serves_cost_budgets_and_the_audit() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"openai/house-model-1","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
     let args = ["-H", "x-agent-id: budget-1", "-H", "x-fake-reply-words: 10"];
-    let mut admitted = Vec::new();
-    let rejection = loop {
-        let response = post(&stack, "/v1/chat/completions", body, &args);
-        match response.status {
-            200 => admitted.push(response.request_id()),
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(admitted.len() < 20, "the budget never ran out");
-    };
+    let (admitted, rejection) = until_refused(20, "the budget never ran out", |_| {
+        post(&stack, "/v1/chat/completions", body, &args)
+    });
+    let admitted: Vec<String> = admitted.iter().map(Response::request_id).collect();
     let message = rejection.json()["error"]["message"]
         .as_str()
         .unwrap()

@@ -1,7 +1,7 @@
 //! Token limits through a real Envoy: the demo's `demo-limited` agent has
 //! 2,000 input tokens per minute, which a handful of 1 KB requests exhaust.
 
-use gateway_harness::client::post;
+use gateway_harness::client::{post, until_refused};
 use gateway_harness::curl::post_json;
 use gateway_harness::{Stack, StackOptions};
 use std::time::{Duration, Instant};
@@ -23,21 +23,15 @@ fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
     let stack = Stack::start(StackOptions::demo("limits-demo")).unwrap_or_else(|e| panic!("{e}"));
     let url = stack.url("/v1/chat/completions");
     let limited = ["-H", "x-agent-id: demo-limited"];
-    let mut admitted = 0;
-    let rejection = loop {
-        let response = post_json(&url, &kilobyte_chat("gpt-4o-mini"), &limited).unwrap();
-        match response.status {
-            200 => {
-                admitted += 1;
-                assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"));
-                assert!(response.header("x-ratelimit-remaining-tokens").is_some());
-                assert!(response.header("x-ratelimit-limit-requests").is_some());
-                assert!(admitted < 20, "the limit never applied");
-            }
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-    };
+    let (admitted, rejection) = until_refused(20, "the limit never applied", |_| {
+        post_json(&url, &kilobyte_chat("gpt-4o-mini"), &limited).unwrap()
+    });
+    for response in &admitted {
+        assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"));
+        assert!(response.header("x-ratelimit-remaining-tokens").is_some());
+        assert!(response.header("x-ratelimit-limit-requests").is_some());
+    }
+    let admitted = admitted.len();
     assert!(
         (3..=9).contains(&admitted),
         "2,000 tokens admit a handful of 1 KB requests, got {admitted}"
@@ -298,21 +292,11 @@ fn a_cost_budget_stops_a_client_that_spent_it() {
     // A short prompt on a cheap model fits; its cost is charged; the budget
     // runs out after a few.
     let cheap = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
-    let mut admitted = 0;
-    let rejection = loop {
-        let response = post(
-            &stack,
-            "/v1/chat/completions",
-            cheap,
-            &["-H", "x-agent-id: budget-2", "-H", "x-fake-reply-words: 50"],
-        );
-        match response.status {
-            200 => admitted += 1,
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(admitted < 50, "the budget never ran out");
-    };
+    let args = ["-H", "x-agent-id: budget-2", "-H", "x-fake-reply-words: 50"];
+    let (admitted, rejection) = until_refused(50, "the budget never ran out", |_| {
+        post(&stack, "/v1/chat/completions", cheap, &args)
+    });
+    let admitted = admitted.len();
     // Each call: ~9 input at $0.15/M + 50 output at $0.60/M ≈ $0.0000314.
     assert!(
         (2..=4).contains(&admitted),
