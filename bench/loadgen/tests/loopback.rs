@@ -108,18 +108,24 @@ fn run(mode: &str, path: &str, args: &str) -> (bool, Value) {
     (output.status.success(), json)
 }
 
+/// [`run`], which must succeed: its report.
+fn run_ok(mode: &str, path: &str, args: &str) -> Value {
+    let (ok, j) = run(mode, path, args);
+    assert!(ok, "{j}");
+    j
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
 
 #[test]
 fn closed_mode_counts_and_times_requests() {
-    let (ok, j) = run(
+    let j = run_ok(
         "closed",
         "/ok",
         "--connections 4 --duration 0.6 --warmup 0.2",
     );
-    assert!(ok, "{j}");
     assert_eq!(j["mode"], "closed");
     assert!(j["ok"].as_u64().unwrap() > 100, "{j}");
     assert_eq!(j["non_2xx"], 0);
@@ -137,12 +143,11 @@ fn closed_mode_counts_and_times_requests() {
 
 #[test]
 fn rate_mode_keeps_the_rate() {
-    let (ok, j) = run(
+    let j = run_ok(
         "rate",
         "/ok",
         "--rate 200 --connections 2 --duration 1 --warmup 0.2",
     );
-    assert!(ok, "{j}");
     let rate = &j["rate"];
     assert_eq!(rate["scheduled"], 200, "{j}");
     assert_eq!(rate["sent"], 200, "{j}");
@@ -158,12 +163,11 @@ fn rate_mode_keeps_the_rate() {
 #[test]
 fn rate_mode_reports_saturation_and_corrects_latency() {
     // One connection at 50 ms per request serves 20 req/s; 100 are asked.
-    let (ok, j) = run(
+    let j = run_ok(
         "rate",
         "/slow",
         "--rate 100 --connections 1 --max-connections 1 --duration 0.5",
     );
-    assert!(ok, "{j}");
     let rate = &j["rate"];
     assert_eq!(rate["saturated"], true, "{j}");
     assert_eq!(rate["connections_used"], 1);
@@ -179,8 +183,7 @@ fn stream_ttft_in_both_modes() {
         ("closed", "--connections 2 --duration 0.5"),
         ("rate", "--rate 50 --connections 2 --duration 0.5"),
     ] {
-        let (ok, j) = run(mode, "/sse", &format!("{args} --stream"));
-        assert!(ok, "{j}");
+        let j = run_ok(mode, "/sse", &format!("{args} --stream"));
         assert_eq!(j["ttft_missing"], 0, "{j}");
         let ttft = f(&j["ttft_ms"]["p50"]);
         assert!((20.0..60.0).contains(&ttft), "{mode}: {j}");

@@ -22,24 +22,25 @@ use llm_api::{translator, ApiKind, LlmRequest, ProviderKind, TranslateOptions, T
 use serde_json::{json, Value};
 use std::hint::black_box;
 
-/// A realistic chat request of about 2 KB: system prompt, a few turns, one tool.
-fn request_2kb() -> Vec<u8> {
+/// The system prompt of both 2 KB requests.
+const SYSTEM: &str = "You are a careful financial analyst. Answer in short bullet points.";
+
+/// The conversation of both 2 KB requests after the system prompt: six
+/// exchanges and a last question, each answer's text as `answer` puts it.
+fn turns(answer: impl Fn(String) -> Value) -> Vec<Value> {
     let turn = "Could you summarise the attached quarterly report and list the three main risks it names? ";
-    let mut messages = vec![
-        json!({"role": "system", "content": "You are a careful financial analyst. Answer in short bullet points."}),
-    ];
+    let mut messages = Vec::new();
     for i in 0..6 {
         messages.push(json!({"role": "user", "content": format!("{turn}(part {i})")}));
-        messages.push(json!({"role": "assistant", "content": format!("Here is part {i} of the summary: revenue grew, costs grew faster, margins narrowed.")}));
+        messages.push(json!({"role": "assistant", "content": answer(format!("Here is part {i} of the summary: revenue grew, costs grew faster, margins narrowed."))}));
     }
     messages.push(json!({"role": "user", "content": "Now the risks, please."}));
-    let body = json!({
-        "model": "gpt-4o-mini", "messages": messages, "temperature": 0.3, "max_tokens": 512, "stream": true,
-        "stream_options": {"include_usage": true},
-        "tools": [{"type": "function", "function": {"name": "lookup_ticker", "description": "Look up a stock ticker",
-            "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}}]
-    });
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    messages
+}
+
+/// `body` as bytes, which must be about 2 KB.
+fn about_2kb(body: &Value) -> Vec<u8> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
     assert!(
         (1800..2400).contains(&bytes.len()),
         "request is {} bytes",
@@ -48,28 +49,27 @@ fn request_2kb() -> Vec<u8> {
     bytes
 }
 
+/// A realistic chat request of about 2 KB: system prompt, a few turns, one tool.
+fn request_2kb() -> Vec<u8> {
+    let mut messages = vec![json!({"role": "system", "content": SYSTEM})];
+    messages.extend(turns(Value::from));
+    about_2kb(&json!({
+        "model": "gpt-4o-mini", "messages": messages, "temperature": 0.3, "max_tokens": 512, "stream": true,
+        "stream_options": {"include_usage": true},
+        "tools": [{"type": "function", "function": {"name": "lookup_ticker", "description": "Look up a stock ticker",
+            "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}}]
+    }))
+}
+
 /// The same conversation as an Anthropic Messages request (about 2 KB).
 fn anthropic_request_2kb() -> Vec<u8> {
-    let turn = "Could you summarise the attached quarterly report and list the three main risks it names? ";
-    let mut messages = Vec::new();
-    for i in 0..6 {
-        messages.push(json!({"role": "user", "content": format!("{turn}(part {i})")}));
-        messages.push(json!({"role": "assistant", "content": [{"type": "text", "text": format!("Here is part {i} of the summary: revenue grew, costs grew faster, margins narrowed.")}]}));
-    }
-    messages.push(json!({"role": "user", "content": "Now the risks, please."}));
-    let body = json!({
-        "model": "claude-sonnet-4-5", "system": "You are a careful financial analyst. Answer in short bullet points.",
+    let messages = turns(|text| json!([{"type": "text", "text": text}]));
+    about_2kb(&json!({
+        "model": "claude-sonnet-4-5", "system": SYSTEM,
         "messages": messages, "temperature": 0.3, "max_tokens": 512, "stream": true, "stop_sequences": ["END"],
         "tools": [{"name": "lookup_ticker", "description": "Look up a stock ticker",
             "input_schema": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}]
-    });
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    assert!(
-        (1800..2400).contains(&bytes.len()),
-        "request is {} bytes",
-        bytes.len()
-    );
-    bytes
+    }))
 }
 
 /// A Gemini `streamGenerateContent?alt=sse` stream of 100 events: 99 text
@@ -205,46 +205,58 @@ fn bench(c: &mut Criterion) {
         LlmRequest::parse(&anthropic, &anthropic_bytes).unwrap_or_else(|e| panic!("{e}"));
 
     let mut group = c.benchmark_group("request_2kb");
-    group.throughput(Throughput::Bytes(bytes.len() as u64));
-    for (name, provider, model) in [
+    // (name, client API, its request and the request's size, provider,
+    // upstream model)
+    let requests = [
         (
             "openai_to_anthropic",
+            &api,
+            &request,
+            bytes.len(),
             ProviderKind::Anthropic,
             "claude-sonnet-4-5",
         ),
-        ("openai_to_gemini", ProviderKind::Gemini, "gemini-2.5-flash"),
         (
-            "openai_to_openai_model_rewrite",
-            ProviderKind::Openai,
-            "gpt-4o-mini-2024-07-18",
-        ),
-    ] {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut t =
-                    translator(&api, provider, model, &options).unwrap_or_else(|e| panic!("{e}"));
-                black_box(
-                    t.request(black_box(&request))
-                        .map(|r| r.body.map(|b| b.len())),
-                )
-            })
-        });
-    }
-    group.throughput(Throughput::Bytes(anthropic_bytes.len() as u64));
-    for (name, provider, model) in [
-        ("anthropic_to_openai", ProviderKind::Openai, "gpt-4o-mini"),
-        (
-            "anthropic_to_gemini",
+            "openai_to_gemini",
+            &api,
+            &request,
+            bytes.len(),
             ProviderKind::Gemini,
             "gemini-2.5-flash",
         ),
-    ] {
+        (
+            "openai_to_openai_model_rewrite",
+            &api,
+            &request,
+            bytes.len(),
+            ProviderKind::Openai,
+            "gpt-4o-mini-2024-07-18",
+        ),
+        (
+            "anthropic_to_openai",
+            &anthropic,
+            &anthropic_request,
+            anthropic_bytes.len(),
+            ProviderKind::Openai,
+            "gpt-4o-mini",
+        ),
+        (
+            "anthropic_to_gemini",
+            &anthropic,
+            &anthropic_request,
+            anthropic_bytes.len(),
+            ProviderKind::Gemini,
+            "gemini-2.5-flash",
+        ),
+    ];
+    for (name, client, client_request, size, provider, model) in requests {
+        group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut t = translator(&anthropic, provider, model, &options)
-                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut t =
+                    translator(client, provider, model, &options).unwrap_or_else(|e| panic!("{e}"));
                 black_box(
-                    t.request(black_box(&anthropic_request))
+                    t.request(black_box(client_request))
                         .map(|r| r.body.map(|b| b.len())),
                 )
             })

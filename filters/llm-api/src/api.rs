@@ -164,80 +164,57 @@ pub(crate) fn encode_segment(segment: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Asserts what each `(method, path)` is classified as.
+    fn assert_classified(cases: &[(&str, &str, ApiKind)]) {
+        for (method, path, kind) in cases {
+            assert_eq!(&ApiKind::classify(method, path), kind, "{method} {path}");
+        }
+    }
+
     #[test]
     fn classifies_openai_and_anthropic_paths() {
-        assert_eq!(
-            ApiKind::classify("POST", "/v1/chat/completions"),
-            ApiKind::ChatCompletions
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1/chat/completions/"),
-            ApiKind::ChatCompletions
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1/embeddings?x=1"),
-            ApiKind::Embeddings
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1/responses"),
-            ApiKind::Responses
-        );
-        assert_eq!(ApiKind::classify("GET", "/v1/models"), ApiKind::Models);
-        assert_eq!(
-            ApiKind::classify("POST", "/v1/messages"),
-            ApiKind::AnthropicMessages
-        );
-        assert_eq!(
-            ApiKind::classify("GET", "/v1/chat/completions"),
-            ApiKind::Other
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v2/chat/completions"),
-            ApiKind::Other
-        );
+        assert_classified(&[
+            ("POST", "/v1/chat/completions", ApiKind::ChatCompletions),
+            ("POST", "/v1/chat/completions/", ApiKind::ChatCompletions),
+            ("POST", "/v1/embeddings?x=1", ApiKind::Embeddings),
+            ("POST", "/v1/responses", ApiKind::Responses),
+            ("GET", "/v1/models", ApiKind::Models),
+            ("POST", "/v1/messages", ApiKind::AnthropicMessages),
+            ("GET", "/v1/chat/completions", ApiKind::Other),
+            ("POST", "/v2/chat/completions", ApiKind::Other),
+        ]);
     }
 
     #[test]
     fn classifies_gemini_paths_with_dotted_models() {
-        assert_eq!(
-            ApiKind::classify(
+        let generate = |model: &str, stream| ApiKind::GeminiGenerate {
+            model: model.into(),
+            stream,
+        };
+        let embed = |model: &str, batch| ApiKind::GeminiEmbed {
+            model: model.into(),
+            batch,
+        };
+        assert_classified(&[
+            (
                 "POST",
-                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                generate("gemini-2.5-flash", true),
             ),
-            ApiKind::GeminiGenerate {
-                model: "gemini-2.5-flash".into(),
-                stream: true
-            }
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1beta/models/text-embedding-004:embedContent"),
-            ApiKind::GeminiEmbed {
-                model: "text-embedding-004".into(),
-                batch: false
-            }
-        );
-        assert_eq!(
-            ApiKind::classify(
+            (
                 "POST",
-                "/v1beta/models/text-embedding-004:batchEmbedContents"
+                "/v1beta/models/text-embedding-004:embedContent",
+                embed("text-embedding-004", false),
             ),
-            ApiKind::GeminiEmbed {
-                model: "text-embedding-004".into(),
-                batch: true
-            }
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1beta/models/:generateContent"),
-            ApiKind::Other
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1beta/models/a/b:generateContent"),
-            ApiKind::Other
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/v1beta/models/gemini-2.5-flash"),
-            ApiKind::Other
-        );
+            (
+                "POST",
+                "/v1beta/models/text-embedding-004:batchEmbedContents",
+                embed("text-embedding-004", true),
+            ),
+            ("POST", "/v1beta/models/:generateContent", ApiKind::Other),
+            ("POST", "/v1beta/models/a/b:generateContent", ApiKind::Other),
+            ("POST", "/v1beta/models/gemini-2.5-flash", ApiKind::Other),
+        ]);
     }
 
     #[test]
@@ -253,16 +230,16 @@ mod tests {
             }
         );
         assert_eq!(kind.path_model(), Some("gpt4o"));
-        assert_eq!(
-            ApiKind::classify("POST", "/openai/deployments/emb/embeddings"),
-            ApiKind::AzureEmbeddings {
-                deployment: "emb".into()
-            }
-        );
-        assert_eq!(
-            ApiKind::classify("POST", "/openai/deployments//embeddings"),
-            ApiKind::Other
-        );
+        assert_classified(&[
+            (
+                "POST",
+                "/openai/deployments/emb/embeddings",
+                ApiKind::AzureEmbeddings {
+                    deployment: "emb".into(),
+                },
+            ),
+            ("POST", "/openai/deployments//embeddings", ApiKind::Other),
+        ]);
     }
 
     #[test]

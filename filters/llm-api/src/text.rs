@@ -1107,6 +1107,22 @@ mod tests {
         (role, kind, text.to_owned())
     }
 
+    /// Gemini's generate call for the model `m`.
+    fn gemini(stream: bool) -> ApiKind {
+        ApiKind::GeminiGenerate {
+            model: "m".into(),
+            stream,
+        }
+    }
+
+    /// Gemini's batch embed call for the model `e`.
+    fn gemini_batch_embed() -> ApiKind {
+        ApiKind::GeminiEmbed {
+            model: "e".into(),
+            batch: true,
+        }
+    }
+
     #[test]
     fn openai_chat_request_fields() {
         let body = json!({
@@ -1211,10 +1227,7 @@ mod tests {
 
     #[test]
     fn gemini_request_fields() {
-        let api = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: false,
-        };
+        let api = gemini(false);
         let body = json!({
             "systemInstruction": {"parts": [{"text": "Sys"}]},
             "contents": [
@@ -1232,10 +1245,7 @@ mod tests {
                 t(Tool, ToolResult, "{\"r\":\"ok\"}"),
             ]
         );
-        let embed = ApiKind::GeminiEmbed {
-            model: "e".into(),
-            batch: true,
-        };
+        let embed = gemini_batch_embed();
         let body =
             json!({"requests": [{"model": "models/e", "content": {"parts": [{"text": "x"}]}}]});
         assert_eq!(collect(&embed, body), vec![t(User, EmbeddingInput, "x")]);
@@ -1281,14 +1291,10 @@ mod tests {
             collect_response(&ApiKind::AnthropicMessages, event),
             vec![t(Assistant, ToolArguments, "{\"a")]
         );
-        let gemini =
+        let candidate =
             json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "G"}]}}]});
-        let api = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: true,
-        };
         assert_eq!(
-            collect_response(&api, gemini),
+            collect_response(&gemini(true), candidate),
             vec![t(Assistant, Message, "G")]
         );
     }
@@ -1314,10 +1320,7 @@ mod tests {
     #[test]
     fn json_replacement_that_is_not_json_becomes_a_string() {
         let mut body = json!({"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"k": "v"}}}]}}]});
-        let api = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: false,
-        };
+        let api = gemini(false);
         assert!(rewrite_response_text(&api, &mut body, |_| Some(
             "{broken".into()
         )));
@@ -1330,14 +1333,8 @@ mod tests {
     /// One body per API format with a distinct marker (`zzNN`) in every
     /// field the model or the provider reads.
     fn every_field_bodies() -> Vec<(ApiKind, Value)> {
-        let gemini = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: false,
-        };
-        let embed = ApiKind::GeminiEmbed {
-            model: "e".into(),
-            batch: true,
-        };
+        let gemini = gemini(false);
+        let embed = gemini_batch_embed();
         vec![
             (
                 ApiKind::ChatCompletions,
@@ -1568,10 +1565,7 @@ mod tests {
             ]
         );
 
-        let gemini = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: true,
-        };
+        let gemini = gemini(true);
         let chunk = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "t", "thought": true}, {"text": "a"}]},
             "logprobsResult": {"chosenCandidates": [{"token": "a"}]}}]});
         assert_eq!(
@@ -1586,10 +1580,7 @@ mod tests {
     /// One body per shape of inline document, each holding `data` (base64
     /// of text) declared as `media_type`.
     fn document_bodies(media_type: &str, data: &str) -> Vec<(ApiKind, Value)> {
-        let gemini = ApiKind::GeminiGenerate {
-            model: "m".into(),
-            stream: false,
-        };
+        let gemini = gemini(false);
         let url = format!("data:{media_type};base64,{data}");
         vec![
             (

@@ -32,15 +32,20 @@ fn run(args: &[&str], input: &str) -> (String, String, Option<i32>) {
     )
 }
 
+/// Each line of `--jsonl` output, parsed.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn jsonl_redacts_everything_by_default_with_offsets_into_the_input() {
     let input = "{\"text\": \"Mail jane.doe@example.com or call (415) 555-0132.\"}\n{\"text\": \"nothing here\"}\n";
     let (stdout, _, code) = run(&["--jsonl"], input);
     assert_eq!(code, Some(0));
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout);
     assert_eq!(
         lines,
         vec![
@@ -67,10 +72,7 @@ fn config_selects_actions_per_entity() {
         "{\"text\": \"a@x.io, b@y.io, a@x.io, 10.0.0.1\"}\n{\"text\": \"SSN 078-05-1120\"}\n";
     let (stdout, _, code) = run(&["--config", config.to_str().unwrap(), "--jsonl"], input);
     assert_eq!(code, Some(0));
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout);
     assert_eq!(
         lines[0]["text"],
         "<EMAIL_1>, <EMAIL_2>, <EMAIL_1>, 10.0.0.1"

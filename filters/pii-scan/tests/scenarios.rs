@@ -312,20 +312,13 @@ fn documents_that_cannot_be_scanned_are_refused_in_the_callers_format() {
 
 #[test]
 fn a_bad_configuration_is_refused_naming_the_field() {
-    let err = single_stage(
-        pii_scan::NAME,
-        br#"{"entities": {"EMAIL": "shred"}}"#,
-        pii_scan::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "entities.EMAIL", "{err}");
-    let err = single_stage(
-        pii_scan::NAME,
-        br#"{"entities": {"EMAIL": "route"}}"#,
-        pii_scan::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "route_to", "{err}");
+    for (config, field) in [
+        (r#"{"entities": {"EMAIL": "shred"}}"#, "entities.EMAIL"),
+        (r#"{"entities": {"EMAIL": "route"}}"#, "route_to"),
+    ] {
+        let err = single_stage(pii_scan::NAME, config.as_bytes(), pii_scan::stage)
+            .err()
+            .unwrap();
+        assert_eq!(err.field, field, "{err}");
+    }
 }

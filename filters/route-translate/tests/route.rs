@@ -12,10 +12,12 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
+use common::{module, refusal};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use wasm_glue::config::single_stage;
 use wasm_glue::testing::{ClientRequest, MemoryHost, Outcome, ProviderResponse};
 use wasm_glue::Stages;
 
@@ -31,16 +33,6 @@ fn demo() -> Value {
         {"provider": "anthropic", "model": "claude-haiku-4-5", "weight": 1}]}));
     models.push(json!({"match": "text-embedding-004", "to": [{"provider": "gemini"}]}));
     route
-}
-
-fn module(config: &Value) -> (Rc<Stages>, MemoryHost) {
-    let stages = single_stage(
-        route_translate::NAME,
-        config.to_string().as_bytes(),
-        route_translate::stage,
-    )
-    .unwrap();
-    (Rc::new(stages), MemoryHost::default())
 }
 
 fn chat(model: &str) -> ClientRequest {
@@ -321,20 +313,11 @@ fn other_calls_pass_untouched() {
 fn a_bad_configuration_is_refused_naming_the_field() {
     let mut config = demo();
     config["providers"]["openai"]["forward_headers"] = json!(["x-fake-*", "authorization"]);
-    let err = single_stage(
-        route_translate::NAME,
-        config.to_string().as_bytes(),
-        route_translate::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "providers.openai.forward_headers[1]", "{err}");
-    let err = single_stage(
-        route_translate::NAME,
-        br#"{"role": "router"}"#,
-        route_translate::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "role");
+    for (config, field) in [
+        (config.to_string(), "providers.openai.forward_headers[1]"),
+        (r#"{"role": "router"}"#.to_owned(), "role"),
+    ] {
+        let err = refusal(&config);
+        assert_eq!(err.field, field, "{err}");
+    }
 }

@@ -13,24 +13,16 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
+use common::{module, refusal};
 use serde_json::{json, Value};
 use std::rc::Rc;
-use wasm_glue::config::single_stage;
 use wasm_glue::testing::{ClientRequest, MemoryHost, ProviderResponse};
 use wasm_glue::Stages;
 
-fn module(config: Value) -> (Rc<Stages>, MemoryHost) {
-    let stages = single_stage(
-        route_translate::NAME,
-        config.to_string().as_bytes(),
-        route_translate::stage,
-    )
-    .unwrap();
-    (Rc::new(stages), MemoryHost::default())
-}
-
 fn on_cluster(provider: &str) -> (Rc<Stages>, MemoryHost) {
-    module(json!({"role": "translate", "provider": provider,
+    module(&json!({"role": "translate", "provider": provider,
         "forward_headers": {provider: ["x-fake-*"]}}))
 }
 
@@ -279,7 +271,7 @@ fn an_azure_deployment_gets_its_path_and_api_version_from_the_decision() {
 /// with the headers the previous attempt left.
 #[test]
 fn each_attempt_of_a_fallback_chain_is_translated_for_the_provider_it_reaches() {
-    let (stages, mut host) = module(json!({"role": "translate"}));
+    let (stages, mut host) = module(&json!({"role": "translate"}));
     let chain = json!([
         {"provider": "openai", "kind": "openai", "upstream_model": "gpt-4o-mini"},
         {"provider": "anthropic", "kind": "anthropic", "upstream_model": "claude-haiku-4-5"}
@@ -340,22 +332,19 @@ fn a_request_the_route_did_not_decide_passes_untouched() {
 
 #[test]
 fn a_bad_configuration_is_refused_naming_the_field() {
-    let err = single_stage(
-        route_translate::NAME,
-        br#"{"role": "translate", "provider": "anthropic", "forward_headers": {"anthropic": ["x-api-key"]}}"#,
-        route_translate::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "forward_headers.anthropic[0]", "{err}");
-    let err = single_stage(
-        route_translate::NAME,
-        br#"{"role": "translate", "provider": "mistral"}"#,
-        route_translate::stage,
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.field, "provider", "{err}");
+    for (config, field) in [
+        (
+            r#"{"role": "translate", "provider": "anthropic", "forward_headers": {"anthropic": ["x-api-key"]}}"#,
+            "forward_headers.anthropic[0]",
+        ),
+        (
+            r#"{"role": "translate", "provider": "mistral"}"#,
+            "provider",
+        ),
+    ] {
+        let err = refusal(config);
+        assert_eq!(err.field, field, "{err}");
+    }
 }
 
 /// The listener's module publishes to Envoy only the facts something reads

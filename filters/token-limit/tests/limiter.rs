@@ -9,10 +9,11 @@
 )]
 
 use proptest::prelude::*;
+use serde_json::{json, Value};
 use token_limit::limit::policy::{StoreConfig, MINUTE_MS};
 use token_limit::limit::{
-    Actual, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore, Outcome, Reason,
-    Store, BUCKETS,
+    Actual, CasMismatch, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore,
+    Outcome, Reason, Store, BUCKETS,
 };
 
 fn limiter() -> Limiter {
@@ -20,6 +21,17 @@ fn limiter() -> Limiter {
         slots: 64,
         ..StoreConfig::default()
     })
+}
+
+/// The limit set of `limits`, written as a key's `limits` are configured.
+fn limit_set(limits: Value) -> Vec<Limit> {
+    serde_json::from_value::<Limits>(limits).unwrap().to_set()
+}
+
+/// A limiter, an empty store, and the limit set of `limits`: what most
+/// tests start from.
+fn setup(limits: Value) -> (Limiter, MemoryStore, Vec<Limit>) {
+    (limiter(), MemoryStore::default(), limit_set(limits))
 }
 
 fn tokens(n: u64) -> Demand {
@@ -30,21 +42,41 @@ fn tokens(n: u64) -> Demand {
     }
 }
 
+fn actual(input_tokens: u64, output_tokens: u64, cost_nano_usd: Option<u64>) -> Actual {
+    Actual {
+        input_tokens,
+        output_tokens,
+        cost_nano_usd,
+    }
+}
+
 fn admitted(o: &Outcome) -> bool {
     matches!(o, Outcome::Admitted(_))
 }
 
+/// Whether `l` admits `demand` for `key` at `now`.
+fn admits(
+    l: &Limiter,
+    s: &mut dyn Store,
+    key: &str,
+    limits: &[Limit],
+    demand: Demand,
+    now: u64,
+) -> bool {
+    admitted(&l.admit(s, key, limits, demand, now).outcome)
+}
+
+/// What each limit of `limits` has used for `key` at `now`.
+fn used(l: &Limiter, s: &MemoryStore, key: &str, limits: &[Limit], now: u64) -> Vec<u64> {
+    l.peek(s, key, limits, now).iter().map(|x| x.used).collect()
+}
+
 #[test]
 fn exactly_the_limit_is_admitted_and_no_more() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        requests_per_minute: Some(10),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({"requests_per_minute": 10}));
     for i in 0..10 {
         assert!(
-            admitted(&l.admit(&mut s, "k", &limits, tokens(1), 1000 + i).outcome),
+            admits(&l, &mut s, "k", &limits, tokens(1), 1000 + i),
             "request {i}"
         );
     }
@@ -56,32 +88,23 @@ fn exactly_the_limit_is_admitted_and_no_more() {
     assert_eq!(d.limits[0].used, 10);
     // All ten were in bucket 0 (0-6 s), which leaves at 66 s.
     assert_eq!(r.retry_after_ms, Some(66_000 - 2000));
-    assert!(admitted(
-        &l.admit(&mut s, "k", &limits, tokens(1), 66_000).outcome
-    ));
+    assert!(admits(&l, &mut s, "k", &limits, tokens(1), 66_000));
 }
 
 #[test]
 fn token_edges() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        input_tokens_per_minute: Some(1000),
-        ..Limits::default()
-    }
-    .to_set();
-    assert!(admitted(
-        &l.admit(&mut s, "k", &limits, tokens(990), 0).outcome
-    ));
+    let (l, mut s, limits) = setup(json!({"input_tokens_per_minute": 1000}));
+    assert!(admits(&l, &mut s, "k", &limits, tokens(990), 0));
     assert!(
-        !admitted(&l.admit(&mut s, "k", &limits, tokens(11), 0).outcome),
+        !admits(&l, &mut s, "k", &limits, tokens(11), 0),
         "990 + 11 > 1000"
     );
     assert!(
-        admitted(&l.admit(&mut s, "k", &limits, tokens(10), 0).outcome),
+        admits(&l, &mut s, "k", &limits, tokens(10), 0),
         "990 + 10 = 1000 fits"
     );
     assert!(
-        !admitted(&l.admit(&mut s, "k", &limits, tokens(1), 0).outcome),
+        !admits(&l, &mut s, "k", &limits, tokens(1), 0),
         "at exactly the limit: rejected"
     );
     let d = l.admit(&mut s, "other", &limits, tokens(1001), 0);
@@ -97,15 +120,10 @@ fn token_edges() {
 #[test]
 fn no_double_burst_at_window_edges() {
     // A fixed window would admit 10 at 59.9 s and 10 more at 60.1 s.
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        requests_per_minute: Some(10),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({"requests_per_minute": 10}));
     let mut times = Vec::new();
     for t in (0..200_000).step_by(100) {
-        if admitted(&l.admit(&mut s, "k", &limits, tokens(1), t).outcome) {
+        if admits(&l, &mut s, "k", &limits, tokens(1), t) {
             times.push(t);
         }
     }
@@ -125,77 +143,37 @@ fn no_double_burst_at_window_edges() {
 
 #[test]
 fn reconciliation_credits_and_debits() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        input_tokens_per_minute: Some(1000),
-        output_tokens_per_minute: Some(500),
-        total_tokens_per_day: Some(10_000),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({
+        "input_tokens_per_minute": 1000,
+        "output_tokens_per_minute": 500,
+        "total_tokens_per_day": 10_000,
+    }));
     let d = l.admit(&mut s, "k", &limits, tokens(600), 0);
     let Outcome::Admitted(res) = d.outcome else {
         panic!()
     };
     // Real usage 400 in (credit 200), 300 out.
-    l.reconcile(
-        &mut s,
-        &res,
-        &limits,
-        Actual {
-            input_tokens: 400,
-            output_tokens: 300,
-            cost_nano_usd: Some(0),
-        },
-        5000,
-    )
-    .unwrap();
-    let used: Vec<u64> = l
-        .peek(&s, "k", &limits, 5000)
-        .iter()
-        .map(|x| x.used)
-        .collect();
-    assert_eq!(used, vec![400, 300, 700]);
+    l.reconcile(&mut s, &res, &limits, actual(400, 300, Some(0)), 5000)
+        .unwrap();
+    assert_eq!(used(&l, &s, "k", &limits, 5000), vec![400, 300, 700]);
     // Debit: reserved 100, used 700.
     let Outcome::Admitted(res) = l.admit(&mut s, "k", &limits, tokens(100), 6000).outcome else {
         panic!()
     };
-    l.reconcile(
-        &mut s,
-        &res,
-        &limits,
-        Actual {
-            input_tokens: 700,
-            output_tokens: 0,
-            cost_nano_usd: Some(0),
-        },
-        7000,
-    )
-    .unwrap();
+    l.reconcile(&mut s, &res, &limits, actual(700, 0, Some(0)), 7000)
+        .unwrap();
     assert_eq!(
         l.peek(&s, "k", &limits, 7000)[0].used,
         1100,
         "a debit may overshoot: the tokens were used"
     );
-    assert!(!admitted(
-        &l.admit(&mut s, "k", &limits, tokens(1), 7000).outcome
-    ));
+    assert!(!admits(&l, &mut s, "k", &limits, tokens(1), 7000));
     // Output limit: 300 of 500 used; a stream counted at 250 more fills it.
     let Outcome::Admitted(res) = l.admit(&mut s, "k2", &limits, tokens(1), 0).outcome else {
         panic!()
     };
-    l.reconcile(
-        &mut s,
-        &res,
-        &limits,
-        Actual {
-            input_tokens: 1,
-            output_tokens: 500,
-            cost_nano_usd: Some(0),
-        },
-        0,
-    )
-    .unwrap();
+    l.reconcile(&mut s, &res, &limits, actual(1, 500, Some(0)), 0)
+        .unwrap();
     let d = l.admit(&mut s, "k2", &limits, tokens(1), 1);
     assert_eq!(
         match d.outcome {
@@ -206,33 +184,41 @@ fn reconciliation_credits_and_debits() {
     );
 }
 
-/// A store that counts its reads, and whose next write can lose a race to
-/// another worker admitting `rival` tokens for the same key in between.
-struct LosesFirstRace {
-    inner: MemoryStore,
-    rival: Option<Demand>,
+/// Another worker's turn: what it does to the store between one worker's
+/// read and its write.
+type OtherWorker<'a> = Box<dyn FnOnce(&mut MemoryStore) + 'a>;
+
+/// A store that counts its reads and writes, and whose next write loses a
+/// race when `before_next_set` is set: that other worker acts on the store
+/// just before it.
+struct Racing<'a> {
+    inner: &'a mut MemoryStore,
+    before_next_set: Option<OtherWorker<'a>>,
     reads: std::cell::Cell<usize>,
+    sets: usize,
 }
 
-impl Store for LosesFirstRace {
+impl<'a> Racing<'a> {
+    fn new(inner: &'a mut MemoryStore) -> Self {
+        Racing {
+            inner,
+            before_next_set: None,
+            reads: Default::default(),
+            sets: 0,
+        }
+    }
+}
+
+impl Store for Racing<'_> {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         self.reads.set(self.reads.get() + 1);
         self.inner.get(key)
     }
-    fn set(
-        &mut self,
-        key: &str,
-        value: &[u8],
-        cas: Option<u32>,
-    ) -> Result<(), token_limit::limit::CasMismatch> {
-        if let Some(rival) = self.rival.take() {
-            let limits = Limits {
-                input_tokens_per_minute: Some(1000),
-                ..Limits::default()
-            }
-            .to_set();
-            limiter().admit(&mut self.inner, "k", &limits, rival, 0);
+    fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), CasMismatch> {
+        if let Some(other) = self.before_next_set.take() {
+            other(self.inner);
         }
+        self.sets += 1;
         self.inner.set(key, value, cas)
     }
 }
@@ -240,16 +226,9 @@ impl Store for LosesFirstRace {
 #[test]
 fn a_measured_admission_reads_once_and_measures_once() {
     let l = limiter();
-    let limits = Limits {
-        input_tokens_per_minute: Some(1000),
-        ..Limits::default()
-    }
-    .to_set();
-    let mut s = LosesFirstRace {
-        inner: MemoryStore::default(),
-        rival: None,
-        reads: Default::default(),
-    };
+    let limits = limit_set(json!({"input_tokens_per_minute": 1000}));
+    let mut store = MemoryStore::default();
+    let mut s = Racing::new(&mut store);
     let (d, _) = l.admit_measured(&mut s, "k", &limits, 0, |before| {
         tokens(600 + before[0].used)
     });
@@ -258,7 +237,10 @@ fn a_measured_admission_reads_once_and_measures_once() {
         (1, 600),
         "one read serves the measure and the admission"
     );
-    s.rival = Some(tokens(100));
+    // The rival admits 100 for the same key between the read and the write.
+    s.before_next_set = Some(Box::new(|store: &mut MemoryStore| {
+        l.admit(store, "k", &limits, tokens(100), 0);
+    }));
     let mut seen = Vec::new();
     let (d, demand) = l.admit_measured(&mut s, "k", &limits, 0, |before| {
         seen.push(before[0].used);
@@ -281,12 +263,7 @@ fn a_measured_admission_reads_once_and_measures_once() {
 
 #[test]
 fn cost_budget() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        cost_usd_per_month: Some(0.01),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({"cost_usd_per_month": 0.01}));
     let demand = Demand {
         input_tokens: 1000,
         cost_nano_usd: 4_000_000,
@@ -299,45 +276,23 @@ fn cost_budget() {
         &mut s,
         &res,
         &limits,
-        Actual {
-            input_tokens: 1000,
-            output_tokens: 500,
-            cost_nano_usd: Some(9_000_000),
-        },
+        actual(1000, 500, Some(9_000_000)),
         10,
     )
     .unwrap();
-    assert!(admitted(
-        &l.admit(
-            &mut s,
-            "k",
-            &limits,
-            Demand {
-                input_tokens: 1,
-                cost_nano_usd: 1_000_000,
-                ..Demand::default()
-            },
-            20
-        )
-        .outcome
-    ));
-    let d = l.admit(
-        &mut s,
-        "k",
-        &limits,
-        Demand {
-            input_tokens: 1,
-            cost_nano_usd: 1,
-            ..Demand::default()
-        },
-        30,
-    );
+    let priced = |cost_nano_usd| Demand {
+        input_tokens: 1,
+        cost_nano_usd,
+        ..Demand::default()
+    };
+    assert!(admits(&l, &mut s, "k", &limits, priced(1_000_000), 20));
+    let d = l.admit(&mut s, "k", &limits, priced(1), 30);
     assert!(!admitted(&d.outcome), "the budget is used up exactly");
 }
 
 #[test]
 fn tiers_and_overrides() {
-    let mut p: LimitPolicy = serde_json::from_value(serde_json::json!({
+    let mut p: LimitPolicy = serde_json::from_value(json!({
         "limits": {"requests_per_minute": 100},
         "tiers": {"free": {"requests_per_minute": 2}},
         "overrides": [{"key": "demo-limited", "limits": {"input_tokens_per_minute": 2000}}, {"key": "free-*", "tier": "free"}]
@@ -345,21 +300,12 @@ fn tiers_and_overrides() {
     p.validate().unwrap();
     let (l, mut s) = (limiter(), MemoryStore::default());
     let free = p.levels[0].limits_for("free-1").to_set();
-    assert!(admitted(
-        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
-    ));
-    assert!(admitted(
-        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
-    ));
-    assert!(!admitted(
-        &l.admit(&mut s, "free-1", &free, tokens(1), 0).outcome
-    ));
+    assert!(admits(&l, &mut s, "free-1", &free, tokens(1), 0));
+    assert!(admits(&l, &mut s, "free-1", &free, tokens(1), 0));
+    assert!(!admits(&l, &mut s, "free-1", &free, tokens(1), 0));
     let demo = p.levels[0].limits_for("demo-limited").to_set();
     let mut n = 0;
-    while admitted(
-        &l.admit(&mut s, "demo-limited", &demo, tokens(300), 0)
-            .outcome,
-    ) {
+    while admits(&l, &mut s, "demo-limited", &demo, tokens(300), 0) {
         n += 1;
     }
     assert_eq!(
@@ -371,50 +317,14 @@ fn tiers_and_overrides() {
 /// Two logical workers interleave their read and their CAS write.
 #[test]
 fn interleaved_workers_lose_no_update_and_never_over_admit() {
-    let l = limiter();
-    let mut s = MemoryStore::default();
+    let (l, mut s, limits) = setup(json!({"input_tokens_per_minute": 1000}));
     l.init_slots(&mut s);
-    let limits = Limits {
-        input_tokens_per_minute: Some(1000),
-        ..Limits::default()
-    }
-    .to_set();
     // Worker A reads, worker B admits 600 in between, A's stale write fails
     // its CAS and A retries on fresh state: 600 + 500 > 1000, rejected.
-    type OtherWorker<'a> = Box<dyn FnOnce(&mut MemoryStore) + 'a>;
-    struct Interleave<'a> {
-        inner: &'a mut MemoryStore,
-        before_first_set: Option<OtherWorker<'a>>,
-        sets: usize,
-    }
-    impl Store for Interleave<'_> {
-        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            self.inner.get(key)
-        }
-        fn set(
-            &mut self,
-            key: &str,
-            value: &[u8],
-            cas: Option<u32>,
-        ) -> Result<(), token_limit::limit::CasMismatch> {
-            if let Some(other) = self.before_first_set.take() {
-                other(self.inner);
-            }
-            self.sets += 1;
-            self.inner.set(key, value, cas)
-        }
-    }
-    let l2 = l.clone();
-    let limits2 = limits.clone();
-    let mut a = Interleave {
-        inner: &mut s,
-        before_first_set: Some(Box::new(move |store: &mut MemoryStore| {
-            assert!(admitted(
-                &l2.admit(store, "k", &limits2, tokens(600), 0).outcome
-            ));
-        })),
-        sets: 0,
-    };
+    let mut a = Racing::new(&mut s);
+    a.before_next_set = Some(Box::new(|store: &mut MemoryStore| {
+        assert!(admits(&l, store, "k", &limits, tokens(600), 0));
+    }));
     let d = l.admit(&mut a, "k", &limits, tokens(500), 0);
     assert_eq!(
         a.sets, 1,
@@ -428,14 +338,8 @@ fn interleaved_workers_lose_no_update_and_never_over_admit() {
 #[test]
 fn many_workers_interleaving_round_robin() {
     // 8 workers each do read → (others run) → CAS write, in lock step.
-    let l = limiter();
-    let mut s = MemoryStore::default();
+    let (l, mut s, limits) = setup(json!({"requests_per_minute": 50}));
     l.init_slots(&mut s);
-    let limits = Limits {
-        requests_per_minute: Some(50),
-        ..Limits::default()
-    }
-    .to_set();
     let key = "shared";
     let mut admitted_total = 0;
     for round in 0..40 {
@@ -449,7 +353,7 @@ fn many_workers_interleaving_round_robin() {
                 read_from: &snap,
                 write_to: &mut s,
             };
-            if admitted(&l.admit(&mut w, key, &limits, tokens(1), round).outcome) {
+            if admits(&l, &mut w, key, &limits, tokens(1), round) {
                 winners += 1;
             }
         }
@@ -475,12 +379,7 @@ fn many_workers_interleaving_round_robin() {
                 _ => real,
             }
         }
-        fn set(
-            &mut self,
-            key: &str,
-            value: &[u8],
-            cas: Option<u32>,
-        ) -> Result<(), token_limit::limit::CasMismatch> {
+        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), CasMismatch> {
             self.write_to.set(key, value, cas)
         }
     }
@@ -493,21 +392,14 @@ fn idle_keys_expire_and_memory_stays_bounded() {
         ..StoreConfig::default()
     });
     let mut s = MemoryStore::default();
-    let limits = Limits {
-        requests_per_minute: Some(5),
-        input_tokens_per_hour: Some(10_000),
-        ..Limits::default()
-    }
-    .to_set();
+    let limits = limit_set(json!({"requests_per_minute": 5, "input_tokens_per_hour": 10_000}));
     let n: u64 = std::env::var("KEYS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     for i in 0..n {
         let key = format!("agent-{i}");
-        assert!(admitted(
-            &l.admit(&mut s, &key, &limits, tokens(10), i % 1000).outcome
-        ));
+        assert!(admits(&l, &mut s, &key, &limits, tokens(10), i % 1000));
     }
     assert!(s.keys() <= 4096);
     let per_key = s.value_bytes() as f64 / n as f64;
@@ -519,9 +411,7 @@ fn idle_keys_expire_and_memory_stays_bounded() {
     assert!(per_key < 80.0, "{per_key}");
     // One key stays active.
     let hour = 3_600_000;
-    assert!(admitted(
-        &l.admit(&mut s, "active", &limits, tokens(1), hour).outcome
-    ));
+    assert!(admits(&l, &mut s, "active", &limits, tokens(1), hour));
     // Not yet idle: nothing removed.
     let sweep = l.sweep(&mut s, 0, 4096, hour);
     assert_eq!(sweep.removed, 0);
@@ -573,7 +463,7 @@ proptest! {
     #[test]
     fn never_admits_beyond_the_limit(ops in prop::collection::vec(op(), 1..150)) {
         let (l, mut s) = (limiter(), MemoryStore::default());
-        let limits: Vec<Limit> = Limits { requests_per_minute: Some(7), input_tokens_per_minute: Some(1000), ..Limits::default() }.to_set();
+        let limits = limit_set(json!({"requests_per_minute": 7, "input_tokens_per_minute": 1000}));
         let mut now = 0;
         let mut log: Vec<(u8, u64, u64)> = Vec::new();
         let mut reservations = Vec::new();
@@ -593,7 +483,7 @@ proptest! {
                     if let Some((r, at)) = reservations.get_mut(which).and_then(Option::take) {
                         // Credits only (debits may legitimately overshoot).
                         let input = input.min(r.reserved.input_tokens);
-                        l.reconcile(&mut s, &r, &limits, Actual { input_tokens: input, output_tokens: output, cost_nano_usd: Some(0) }, now).unwrap();
+                        l.reconcile(&mut s, &r, &limits, actual(input, output, Some(0)), now).unwrap();
                         log[at].2 = input;
                     }
                 }
@@ -613,12 +503,7 @@ proptest! {
 /// then use 6,400.
 #[test]
 fn concurrent_requests_reserve_their_expected_output() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        output_tokens_per_minute: Some(1000),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({"output_tokens_per_minute": 1000}));
     let demand = Demand {
         input_tokens: 10,
         output_tokens: 100,
@@ -633,18 +518,8 @@ fn concurrent_requests_reserve_their_expected_output() {
     assert_eq!(admitted_now.len(), 10);
     // Each answer used 80 of its 100: the difference is credited back.
     for r in &admitted_now {
-        l.reconcile(
-            &mut s,
-            r,
-            &limits,
-            Actual {
-                input_tokens: 10,
-                output_tokens: 80,
-                cost_nano_usd: None,
-            },
-            100,
-        )
-        .unwrap();
+        l.reconcile(&mut s, r, &limits, actual(10, 80, None), 100)
+            .unwrap();
     }
     assert_eq!(l.peek(&s, "k", &limits, 100)[0].used, 800);
     // A request asking for more than there is room for is admitted while
@@ -653,24 +528,17 @@ fn concurrent_requests_reserve_their_expected_output() {
         output_tokens: 5000,
         ..demand
     };
-    assert!(admitted(&l.admit(&mut s, "k", &limits, big, 200).outcome));
+    assert!(admits(&l, &mut s, "k", &limits, big, 200));
     assert_eq!(l.peek(&s, "k", &limits, 200)[0].used, 1000);
-    assert!(!admitted(
-        &l.admit(&mut s, "k", &limits, demand, 200).outcome
-    ));
+    assert!(!admits(&l, &mut s, "k", &limits, demand, 200));
 }
 
 /// Total-token and cost limits reserve the expected output too; an
 /// unpriced call (`cost_nano_usd: None`) keeps its reserved cost.
 #[test]
 fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        total_tokens_per_day: Some(1000),
-        cost_usd_per_month: Some(1.0),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) =
+        setup(json!({"total_tokens_per_day": 1000, "cost_usd_per_month": 1.0}));
     let demand = Demand {
         input_tokens: 100,
         output_tokens: 400,
@@ -680,27 +548,11 @@ fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
     let Outcome::Admitted(r) = l.admit(&mut s, "k", &limits, demand, 0).outcome else {
         panic!()
     };
-    let used: Vec<u64> = l.peek(&s, "k", &limits, 0).iter().map(|x| x.used).collect();
-    assert_eq!(used, [500, 5_000_000]);
-    l.reconcile(
-        &mut s,
-        &r,
-        &limits,
-        Actual {
-            input_tokens: 100,
-            output_tokens: 50,
-            cost_nano_usd: None,
-        },
-        10,
-    )
-    .unwrap();
-    let used: Vec<u64> = l
-        .peek(&s, "k", &limits, 10)
-        .iter()
-        .map(|x| x.used)
-        .collect();
+    assert_eq!(used(&l, &s, "k", &limits, 0), [500, 5_000_000]);
+    l.reconcile(&mut s, &r, &limits, actual(100, 50, None), 10)
+        .unwrap();
     assert_eq!(
-        used,
+        used(&l, &s, "k", &limits, 10),
         [150, 5_000_000],
         "the tokens are corrected; the unknown cost stays as reserved"
     );
@@ -710,14 +562,11 @@ fn total_and_cost_limits_reserve_the_output_and_unpriced_calls_keep_it() {
 /// nothing behind, the request count included.
 #[test]
 fn a_released_reservation_leaves_nothing() {
-    let (l, mut s) = (limiter(), MemoryStore::default());
-    let limits = Limits {
-        requests_per_minute: Some(5),
-        input_tokens_per_minute: Some(1000),
-        output_tokens_per_minute: Some(1000),
-        ..Limits::default()
-    }
-    .to_set();
+    let (l, mut s, limits) = setup(json!({
+        "requests_per_minute": 5,
+        "input_tokens_per_minute": 1000,
+        "output_tokens_per_minute": 1000,
+    }));
     let demand = Demand {
         input_tokens: 300,
         output_tokens: 200,
@@ -727,7 +576,7 @@ fn a_released_reservation_leaves_nothing() {
         panic!()
     };
     l.release(&mut s, &r, &limits, 50).unwrap();
-    assert!(l.peek(&s, "k", &limits, 50).iter().all(|x| x.used == 0));
+    assert!(used(&l, &s, "k", &limits, 50).iter().all(|&u| u == 0));
 }
 
 /// A slot holds at most `max_slot_bytes`: past it, new keys are handled as
@@ -743,17 +592,10 @@ fn a_full_slot_takes_no_new_keys_but_keeps_counting_its_own() {
         ..StoreConfig::default()
     });
     let mut s = MemoryStore::default();
-    let limits = Limits {
-        requests_per_minute: Some(1000),
-        input_tokens_per_minute: Some(100_000),
-        ..Limits::default()
-    }
-    .to_set();
+    let limits =
+        limit_set(json!({"requests_per_minute": 1000, "input_tokens_per_minute": 100_000}));
     let mut keys = 0;
-    while admitted(
-        &l.admit(&mut s, &format!("k{keys}"), &limits, tokens(5), 0)
-            .outcome,
-    ) {
+    while admits(&l, &mut s, &format!("k{keys}"), &limits, tokens(5), 0) {
         keys += 1;
         assert!(keys < 100, "the slot never filled");
     }
@@ -763,7 +605,7 @@ fn a_full_slot_takes_no_new_keys_but_keeps_counting_its_own() {
     };
     assert_eq!(r.reason, Reason::StoreContention);
     assert!(
-        admitted(&l.admit(&mut s, "k0", &limits, tokens(5), 0).outcome),
+        admits(&l, &mut s, "k0", &limits, tokens(5), 0),
         "a key already in the slot is still counted"
     );
     assert!(s.get("tl/0").unwrap().0.len() <= 600);

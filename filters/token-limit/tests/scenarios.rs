@@ -42,6 +42,13 @@ fn client_limits(limits: Value) -> Value {
     json!({"levels": [{"name": "client", "key": ["client"], "limits": limits}]})
 }
 
+/// A POST of `body` to `path` from the client `demo`.
+fn from_demo(path: &str, body: &Value) -> ClientRequest {
+    ClientRequest::post(path)
+        .header("x-client-id", "demo")
+        .json(body)
+}
+
 fn chat(client: &str, max_tokens: u64) -> ClientRequest {
     ClientRequest::post("/v1/chat/completions")
         .header("x-client-id", client)
@@ -105,10 +112,11 @@ fn requests_pass_with_openais_headers_until_the_limit_then_get_a_429() {
 #[test]
 fn a_429_comes_in_the_callers_format() {
     let (stages, mut host) = module(client_limits(json!({"requests_per_minute": 1})));
-    let anthropic = ClientRequest::post("/v1/messages")
-        .header("x-client-id", "demo")
-        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 16,
-            "messages": [{"role": "user", "content": "Hi"}]}));
+    let anthropic = from_demo(
+        "/v1/messages",
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Hi"}]}),
+    );
     assert_eq!(
         host.call(&stages, &anthropic, &answer(1, 1)).status,
         Some(200)
@@ -119,9 +127,10 @@ fn a_429_comes_in_the_callers_format() {
     assert_eq!(out.json()["error"]["type"], "rate_limit_error");
     assert!(out.header("retry-after").is_some());
 
-    let gemini = ClientRequest::post("/v1beta/models/gemini-2.5-flash:generateContent")
-        .header("x-client-id", "demo")
-        .json(&json!({"contents": [{"parts": [{"text": "Hi"}]}]}));
+    let gemini = from_demo(
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        &json!({"contents": [{"parts": [{"text": "Hi"}]}]}),
+    );
     let out = host.call(&stages, &gemini, &answer(1, 1));
     assert_eq!(out.status, Some(429));
     assert_eq!(out.json()["error"]["status"], "RESOURCE_EXHAUSTED");
@@ -131,9 +140,10 @@ fn a_429_comes_in_the_callers_format() {
 fn a_request_larger_than_a_whole_window_is_a_400_that_says_so() {
     let (stages, mut host) = module(client_limits(json!({"input_tokens_per_minute": 50})));
     let long = "word ".repeat(500);
-    let request = ClientRequest::post("/v1/chat/completions")
-        .header("x-client-id", "demo")
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": long}]}));
+    let request = from_demo(
+        "/v1/chat/completions",
+        &json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": long}]}),
+    );
     let out = host.call(&stages, &request, &answer(1, 1));
     assert_eq!(out.status, Some(400));
     let error = &out.json()["error"];
@@ -287,9 +297,10 @@ fn a_request_without_its_key_is_refused_when_the_level_says_so() {
 #[test]
 fn a_cost_budget_refuses_unpriced_models_and_charges_priced_ones() {
     let (stages, mut host) = module(client_limits(json!({"cost_usd_per_month": 1})));
-    let unpriced = ClientRequest::post("/v1/chat/completions")
-        .header("x-client-id", "demo")
-        .json(&json!({"model": "house-model", "messages": [{"role": "user", "content": "Hi"}]}));
+    let unpriced = from_demo(
+        "/v1/chat/completions",
+        &json!({"model": "house-model", "messages": [{"role": "user", "content": "Hi"}]}),
+    );
     let out = host.call(&stages, &unpriced, &answer(1, 1));
     assert_eq!(out.status, Some(400));
     assert_eq!(out.json()["error"]["code"], "model_not_priced");
@@ -318,12 +329,11 @@ fn a_cost_budget_refuses_unpriced_models_and_charges_priced_ones() {
 #[test]
 fn a_stream_gets_its_usage_asked_for_hidden_from_the_client_and_charged() {
     let (stages, mut host) = module(client_limits(json!({"total_tokens_per_day": 1000})));
-    let request = ClientRequest::post("/v1/chat/completions")
-        .header("x-client-id", "demo")
-        .json(
-            &json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 50,
+    let request = from_demo(
+        "/v1/chat/completions",
+        &json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 50,
             "messages": [{"role": "user", "content": "Hello there"}]}),
-        );
+    );
     let content = concat!(
         "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}],\"usage\":null}\n\n",
         "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
@@ -352,10 +362,11 @@ fn a_stream_gets_its_usage_asked_for_hidden_from_the_client_and_charged() {
     assert!(number(&next, "x-ratelimit-remaining-tokens") <= 500 - estimate);
 
     // A client that asks for the usage keeps it.
-    let asking = ClientRequest::post("/v1/chat/completions")
-        .header("x-client-id", "demo")
-        .json(&json!({"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
-            "messages": [{"role": "user", "content": "Hi"}]}));
+    let asking = from_demo(
+        "/v1/chat/completions",
+        &json!({"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "Hi"}]}),
+    );
     let out = host.call(&stages, &asking, &ProviderResponse::sse(&sse));
     assert_eq!(out.text(), sse);
     assert_eq!(out.fact("llm.usage.stream"), None);
@@ -364,12 +375,11 @@ fn a_stream_gets_its_usage_asked_for_hidden_from_the_client_and_charged() {
 #[test]
 fn a_stream_without_usage_is_charged_its_counted_output() {
     let (stages, mut host) = module(client_limits(json!({"output_tokens_per_minute": 10_000})));
-    let request = ClientRequest::post("/v1/chat/completions")
-        .header("x-client-id", "demo")
-        .json(
-            &json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 5000,
+    let request = from_demo(
+        "/v1/chat/completions",
+        &json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 5000,
             "messages": [{"role": "user", "content": "Tell me a story"}]}),
-        );
+    );
     let words = "once upon a time ".repeat(50);
     let sse = format!(
         "data: {}\n\ndata: [DONE]\n\n",

@@ -245,12 +245,8 @@ mod tests {
 
     /// Upper-cases every stream event's data (when allowed to rewrite), or a
     /// JSON response's `text`; records what it saw.
+    #[derive(Clone)]
     struct Shout {
-        rewrite: bool,
-        seen: Rc<RefCell<Vec<String>>>,
-    }
-
-    struct ShoutStream {
         rewrite: bool,
         seen: Rc<RefCell<Vec<String>>>,
     }
@@ -260,14 +256,11 @@ mod tests {
             "shout"
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(ShoutStream {
-                rewrite: self.rewrite,
-                seen: self.seen.clone(),
-            })
+            Box::new(self.clone())
         }
     }
 
-    impl StageStream for ShoutStream {
+    impl StageStream for Shout {
         fn reads_response(&self, _ex: &Exchange) -> bool {
             true
         }
@@ -301,17 +294,22 @@ mod tests {
         }
     }
 
-    fn pipeline(rewrite: bool) -> (Pipeline, Rc<RefCell<Vec<String>>>) {
-        let seen = Rc::new(RefCell::new(Vec::new()));
-        let stages = Rc::new(Stages::new(vec![Box::new(Shout {
-            rewrite,
-            seen: seen.clone(),
-        })]));
+    /// A pipeline of `stages` for a chat completion request.
+    fn chat_pipeline(stages: Vec<Box<dyn Stage>>) -> Pipeline {
         let headers = vec![
             (":method".into(), "POST".into()),
             (":path".into(), "/v1/chat/completions".into()),
         ];
-        (Pipeline::new(&stages, headers), seen)
+        Pipeline::new(&Rc::new(Stages::new(stages)), headers)
+    }
+
+    fn pipeline(rewrite: bool) -> (Pipeline, Rc<RefCell<Vec<String>>>) {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let shout = Shout {
+            rewrite,
+            seen: seen.clone(),
+        };
+        (chat_pipeline(vec![Box::new(shout)]), seen)
     }
 
     const STREAM: &[u8] = b"data: one\n\ndata: two\n\nevent: x\ndata: three\n\n";
@@ -458,6 +456,7 @@ mod tests {
 
     /// Reads a buffered response (if `reads`), its output or not; records
     /// what it got.
+    #[derive(Clone)]
     struct Peek {
         reads: bool,
         output: bool,
@@ -469,11 +468,7 @@ mod tests {
             "peek"
         }
         fn stream(&self) -> Box<dyn StageStream> {
-            Box::new(Peek {
-                reads: self.reads,
-                output: self.output,
-                seen: self.seen.clone(),
-            })
+            Box::new(self.clone())
         }
     }
 
@@ -495,33 +490,35 @@ mod tests {
         }
     }
 
+    /// Sends `body` as a buffered JSON response through a pipeline of `Peek`
+    /// stages, one for each `(reads, output)`, all recording into `seen`.
+    fn peek_json(peeks: &[(bool, bool)], seen: &Rc<RefCell<Vec<String>>>, body: &[u8]) {
+        let stages = peeks
+            .iter()
+            .map(|&(reads, output)| {
+                Box::new(Peek {
+                    reads,
+                    output,
+                    seen: seen.clone(),
+                }) as Box<dyn Stage>
+            })
+            .collect();
+        let mut p = chat_pipeline(stages);
+        let mut host = MemoryHost::default();
+        p.on_response_headers(&mut host, Some(200), Some("application/json"));
+        assert_eq!(
+            p.on_response_body(&mut host, body, true),
+            BodyStep::Continue
+        );
+    }
+
     #[test]
     fn a_response_is_parsed_with_its_output_only_when_a_stage_reads_it() {
         const BODY: &[u8] =
             br#"{"id":"c1","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3}}"#;
         let seen = Rc::new(RefCell::new(Vec::new()));
         for outputs in [[false, false], [false, true]] {
-            let peeks = outputs.map(|output| {
-                Box::new(Peek {
-                    reads: true,
-                    output,
-                    seen: seen.clone(),
-                }) as Box<dyn Stage>
-            });
-            let stages = Rc::new(Stages::new(peeks.into()));
-            let mut p = Pipeline::new(
-                &stages,
-                vec![
-                    (":method".into(), "POST".into()),
-                    (":path".into(), "/v1/chat/completions".into()),
-                ],
-            );
-            let mut host = MemoryHost::default();
-            p.on_response_headers(&mut host, Some(200), Some("application/json"));
-            assert_eq!(
-                p.on_response_body(&mut host, BODY, true),
-                BodyStep::Continue
-            );
+            peek_json(&outputs.map(|output| (true, output)), &seen, BODY);
         }
         let without = r#"{"id":"c1","usage":{"prompt_tokens":3}}"#;
         let whole = std::str::from_utf8(BODY).unwrap();
@@ -536,27 +533,7 @@ mod tests {
     fn only_the_stages_that_read_the_response_are_called_with_it() {
         const BODY: &[u8] = br#"{"usage":{"prompt_tokens":3}}"#;
         let seen = Rc::new(RefCell::new(Vec::new()));
-        let peeks = [false, true].map(|reads| {
-            Box::new(Peek {
-                reads,
-                output: false,
-                seen: seen.clone(),
-            }) as Box<dyn Stage>
-        });
-        let stages = Rc::new(Stages::new(peeks.into()));
-        let mut p = Pipeline::new(
-            &stages,
-            vec![
-                (":method".into(), "POST".into()),
-                (":path".into(), "/v1/chat/completions".into()),
-            ],
-        );
-        let mut host = MemoryHost::default();
-        p.on_response_headers(&mut host, Some(200), Some("application/json"));
-        assert_eq!(
-            p.on_response_body(&mut host, BODY, true),
-            BodyStep::Continue
-        );
+        peek_json(&[(false, false), (true, false)], &seen, BODY);
         assert_eq!(
             *seen.borrow(),
             [std::str::from_utf8(BODY).unwrap()],

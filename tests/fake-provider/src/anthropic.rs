@@ -185,11 +185,7 @@ impl Message<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(body: Value) -> ProviderRequest {
-        let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
-    }
+    use crate::reply::request;
 
     #[test]
     fn requires_max_tokens() {

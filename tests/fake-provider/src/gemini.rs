@@ -189,11 +189,7 @@ pub fn batch_embed(req: &ProviderRequest) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(body: Value) -> ProviderRequest {
-        let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
-    }
+    use crate::reply::request;
 
     #[test]
     fn json_answer_with_usage() {

@@ -376,11 +376,7 @@ pub fn responses(req: &ProviderRequest) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(body: Value) -> ProviderRequest {
-        let raw = body.to_string();
-        ProviderRequest::new(body, crate::reply::sha256(raw.as_bytes()), None, false)
-    }
+    use crate::reply::request;
 
     fn json_of(reply: Reply) -> Value {
         match reply {

@@ -39,6 +39,13 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// A request of `body` with no test headers, as the unit tests answer it.
+#[cfg(test)]
+pub(crate) fn request(body: Value) -> ProviderRequest {
+    let raw = body.to_string();
+    ProviderRequest::new(body, sha256(raw.as_bytes()), None, false)
+}
+
 /// A parsed provider request: the JSON body plus the facts derived from it.
 pub struct ProviderRequest {
     pub body: Value,

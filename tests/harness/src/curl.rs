@@ -23,6 +23,24 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The `data:` payloads of an SSE response, `[DONE]` excluded, each
+    /// of which must be JSON.
+    pub fn sse_data(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
+            .collect()
+    }
+
+    /// The `x-request-id` the gateway returned, which keys its audit record.
+    pub fn request_id(&self) -> String {
+        self.header("x-request-id")
+            .expect("x-request-id returned to the client")
+            .to_owned()
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))

@@ -5,6 +5,7 @@
 //! tests use; this crate adds curl as the tests' client, the production
 //! config on loopback, and the tool's binary.
 
+pub mod client;
 pub mod curl;
 pub mod production;
 pub mod tool;

@@ -2,7 +2,7 @@
 //! certificate, and every provider at a local TLS address (a fake provider)
 //! verified against a test CA, SNI and names staying the real providers'.
 
-use crate::curl::{curl, Response, DEMO_AUTH};
+use crate::curl::{post_json, Response};
 use crate::paths;
 use crate::process::Output;
 use crate::secrets;
@@ -129,21 +129,8 @@ impl Production {
         let resolve = format!("{GATEWAY_NAME}:{}:127.0.0.1", self.port());
         let url = format!("https://{GATEWAY_NAME}:{}{path}", self.port());
         let ca = self.listener.ca.display().to_string();
-        let mut args = vec![
-            url.as_str(),
-            http,
-            "--cacert",
-            &ca,
-            "--resolve",
-            &resolve,
-            "-H",
-            DEMO_AUTH,
-            "-H",
-            "content-type: application/json",
-            "--data-binary",
-            body,
-        ];
+        let mut args = vec![http, "--cacert", &ca, "--resolve", &resolve];
         args.extend_from_slice(extra);
-        curl(&args)
+        post_json(&url, body, &args)
     }
 }

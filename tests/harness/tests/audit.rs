@@ -3,6 +3,7 @@
 //! and never holding prompt text, keys or PII values; `llm-gateway usage`
 //! over them.
 
+use gateway_harness::client::post;
 use gateway_harness::curl::{curl, post_json, Response, DEMO_AUTH};
 use gateway_harness::stack::AUDIT_LOG;
 use gateway_harness::{tool, RunDir, Stack, StackOptions};
@@ -48,13 +49,6 @@ fn usage_report(file: &Path) -> Value {
     serde_json::from_str(&run.stdout).unwrap()
 }
 
-fn id(response: &Response) -> String {
-    response
-        .header("x-request-id")
-        .expect("x-request-id returned to the client")
-        .to_owned()
-}
-
 #[test]
 fn one_record_per_request_whatever_the_outcome_and_no_content() {
     let dir = RunDir::new("audit-outcomes-filters").unwrap();
@@ -65,12 +59,14 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let url = stack.url("/v1/chat/completions");
     let ok = post_json(&url, &chat("gpt-4o-mini"), &["-H", "x-agent-id: agent-7"]).unwrap();
-    let streamed = post_json(
-        &stack.url("/v1/messages"),
-        &format!(r#"{{"model":"claude-sonnet-4-5","max_tokens":32,"stream":true,"messages":[{{"role":"user","content":"{CANARY}"}}]}}"#),
+    let streamed = post(
+        &stack,
+        "/v1/messages",
+        &format!(
+            r#"{{"model":"claude-sonnet-4-5","max_tokens":32,"stream":true,"messages":[{{"role":"user","content":"{CANARY}"}}]}}"#
+        ),
         &["-N"],
-    )
-    .unwrap();
+    );
     let unknown = post_json(&url, &chat("gpt-9"), &[]).unwrap();
     let upstream_400 = post_json(
         &url,
@@ -132,7 +128,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert!(aborted.is_err(), "curl gave up");
 
     let records = records(&stack, 10);
-    let ok_record = &records[&id(&ok)];
+    let ok_record = &records[&ok.request_id()];
     assert_eq!(ok_record["status"], 200);
     assert_eq!(ok_record["provider"], "openai");
     assert_eq!(
@@ -155,7 +151,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
             && ok_record["timestamp"].as_str().unwrap().ends_with('Z')
     );
 
-    let stream_record = &records[&id(&streamed)];
+    let stream_record = &records[&streamed.request_id()];
     assert_eq!(stream_record["stream"], true);
     assert_eq!(stream_record["api"], "anthropic_messages");
     assert!(
@@ -165,7 +161,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     assert!(stream_record["time_to_first_token_ms"].is_u64());
 
     let outcome = |response: &Response| {
-        let record = &records[&id(response)];
+        let record = &records[&response.request_id()];
         (
             record["status"].as_u64(),
             record["error_type"].as_str().map(str::to_owned),
@@ -188,16 +184,16 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
         (Some(429), Some("rate_limit_exceeded".into()), None)
     );
     assert_eq!(
-        records[&id(&rejected)]["ratelimit"]["key"],
+        records[&rejected.request_id()]["ratelimit"]["key"],
         "client=demo;agent=demo|demo-limited"
     );
     assert_eq!(outcome(&blocked).0, Some(400));
-    assert!(records[&id(&blocked)]["pii"]
+    assert!(records[&blocked.request_id()]["pii"]
         .as_array()
         .unwrap()
         .iter()
         .any(|f| f["entity"] == "US_SSN" && f["action"] == "block"));
-    let fallback = &records[&id(&fell_back)];
+    let fallback = &records[&fell_back.request_id()];
     assert_eq!(
         (
             fallback["provider"].as_str(),
@@ -401,14 +397,14 @@ fn usage_cost_and_metrics_for_every_provider_format() {
             } else {
                 body
             };
-            let response = post_json(&stack.url(path), &body, &["-N"]).unwrap();
+            let response = post(&stack, path, &body, &["-N"]);
             assert_eq!(
                 response.status,
                 200,
                 "{path} {model} stream={stream}: {}",
                 response.text()
             );
-            ids.push(id(&response));
+            ids.push(response.request_id());
         }
     }
     let records = records(&stack, ids.len());
@@ -483,14 +479,7 @@ fn records_survive_a_collector_outage() {
         .queue_fault("status=503", 1000, "/collector")
         .unwrap();
     let ids: Vec<String> = (0..5)
-        .map(|_| {
-            id(&post_json(
-                &stack.url("/v1/chat/completions"),
-                &chat("gpt-4o-mini"),
-                &[],
-            )
-            .unwrap())
-        })
+        .map(|_| post(&stack, "/v1/chat/completions", &chat("gpt-4o-mini"), &[]).request_id())
         .collect();
     std::thread::sleep(Duration::from_secs(10));
     assert_eq!(

@@ -2,6 +2,7 @@
 //! gets a clear answer in the caller's format or passes as documented, and
 //! no wasm VM ever fails (a failed VM would answer 503 to everything after).
 
+use gateway_harness::client::{last_upstream, post};
 use gateway_harness::curl::{curl, post_json, DEMO_AUTH};
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
@@ -12,12 +13,12 @@ fn start(name: &str) -> Stack {
 
 /// A well-formed call still works: the VMs survived what came before.
 fn still_serving(stack: &Stack) {
-    let ok = post_json(
-        &stack.url("/v1/chat/completions"),
+    let ok = post(
+        stack,
+        "/v1/chat/completions",
         r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(ok.status, 200, "{}", ok.text());
     let log = stack.envoy.log();
     assert!(
@@ -83,7 +84,7 @@ fn unusual_but_valid_requests_pass() {
     std::fs::write(&path, body.to_string()).unwrap();
     let response = post_json(&url, &format!("@{}", path.display()), &[]).unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    let sent = last_upstream(&stack);
     assert_eq!(
         sent["body_len"].as_u64().unwrap() as usize,
         body.to_string().len(),
@@ -136,18 +137,18 @@ fn a_slow_upload_is_read_whole() {
     let path = stack.dir.path.join("slow.json");
     std::fs::write(&path, &body).unwrap();
     let started = std::time::Instant::now();
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        "/v1/chat/completions",
         &format!("@{}", path.display()),
         &["--limit-rate", "4k"],
-    )
-    .unwrap();
+    );
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(2),
         "the upload was slow"
     );
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    let sent = last_upstream(&stack);
     let sent_body = sent["body"].as_str().unwrap();
     assert!(
         !sent_body.contains(email) && sent_body.contains("slowly uploaded words"),

@@ -5,13 +5,13 @@
 //! charge what the audit records say a call cost, and output reserved at
 //! admission so that concurrent answers cannot overshoot an output limit.
 
-use gateway_harness::curl::{curl, post_json_as, Response};
+use gateway_harness::client::{post, post_as, until_refused};
+use gateway_harness::curl::{post_json, Response};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 const INTERN: &str = "authorization: Bearer demo-intern-key";
-const DEMO: &str = "authorization: Bearer demo-key";
 
 /// A chat request of about 1 KB (roughly 300 tokens as admission counts it).
 fn kilobyte_chat(model: &str) -> String {
@@ -19,10 +19,6 @@ fn kilobyte_chat(model: &str) -> String {
     format!(
         r#"{{"model":"{model}","max_tokens":16,"messages":[{{"role":"user","content":"{words}"}}]}}"#
     )
-}
-
-fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    post_json_as(&stack.url(path), body, auth, extra).unwrap()
 }
 
 /// The demo stack with `edit` applied to the agent level (`levels[1]`) of
@@ -41,6 +37,15 @@ fn start_with_agent_level(name: &str, edit: impl FnOnce(&mut Value)) -> (RunDir,
     (dir, stack)
 }
 
+/// Adds to a token-limit level an override of `limits` for the keys that
+/// match `key`.
+fn push_override(level: &mut Value, key: &str, limits: Value) {
+    level["overrides"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": key, "limits": limits}));
+}
+
 /// The demo's `demo-intern-key` has 5,000 input tokens a minute for the
 /// whole client: sending a new `x-agent-id` with every request, or none,
 /// does not multiply it. The 429 names the level that refused.
@@ -49,26 +54,14 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
     let stack =
         Stack::start(StackOptions::demo("budgets-rotate")).unwrap_or_else(|e| panic!("{e}"));
     let body = kilobyte_chat("gpt-4o-mini");
-    let mut admitted = 0;
-    let rejection = loop {
-        let agent = format!("x-agent-id: rotating-{admitted}");
+    let never = "rotating agent ids multiplied the client's 5,000 tokens a minute";
+    let (admitted, rejection) = until_refused(40, never, |n| {
+        let agent = format!("x-agent-id: rotating-{n}");
         // Every third request sends no agent id at all.
-        let extra: &[&str] = if admitted % 3 == 2 {
-            &[]
-        } else {
-            &["-H", &agent]
-        };
-        let response = post(&stack, "/v1/chat/completions", &body, INTERN, extra);
-        match response.status {
-            200 => admitted += 1,
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(
-            admitted < 40,
-            "rotating agent ids multiplied the client's 5,000 tokens a minute"
-        );
-    };
+        let extra: &[&str] = if n % 3 == 2 { &[] } else { &["-H", &agent] };
+        post_as(&stack, "/v1/chat/completions", &body, INTERN, extra)
+    });
+    let admitted = admitted.len();
     assert!(
         (8..=25).contains(&admitted),
         "5,000 tokens admit about 16 requests of ~300, got {admitted}"
@@ -90,7 +83,7 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
     assert_eq!(rejection.header("x-ratelimit-limit-tokens"), Some("5000"));
     assert!(rejection.header("retry-after").is_some());
     // Anthropic callers read it in their format.
-    let anthropic = post(
+    let anthropic = post_as(
         &stack,
         "/v1/messages",
         &kilobyte_chat("gpt-4o-mini"),
@@ -109,7 +102,6 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
         &stack,
         "/v1/chat/completions",
         &body,
-        DEMO,
         &["-H", "x-agent-id: rotating-1"],
     );
     assert_eq!(other.status, 200, "{}", other.text());
@@ -121,19 +113,16 @@ fn rotating_or_omitting_agent_ids_hits_the_clients_cap() {
 #[test]
 fn a_missing_agent_id_never_merges_clients() {
     let (_dir, stack) = start_with_agent_level("budgets-missing", |agent| {
-        agent["overrides"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "*|%none", "limits": {"input_tokens_per_minute": 1000}}));
+        push_override(agent, "*|%none", json!({"input_tokens_per_minute": 1000}));
     });
     let body = kilobyte_chat("gpt-4o-mini");
     let mut admitted = 0;
-    while post(&stack, "/v1/chat/completions", &body, INTERN, &[]).status == 200 {
+    while post_as(&stack, "/v1/chat/completions", &body, INTERN, &[]).status == 200 {
         admitted += 1;
         assert!(admitted < 10, "the no-agent bucket never filled");
     }
     assert!(admitted >= 1);
-    let demo = post(&stack, "/v1/chat/completions", &body, DEMO, &[]);
+    let demo = post(&stack, "/v1/chat/completions", &body, &[]);
     assert_eq!(
         demo.status,
         200,
@@ -142,7 +131,7 @@ fn a_missing_agent_id_never_merges_clients() {
     );
     // A value longer than a key part may be is refused, not stored.
     let long = format!("x-agent-id: {}", "a".repeat(300));
-    let refused = post(&stack, "/v1/chat/completions", &body, DEMO, &["-H", &long]);
+    let refused = post(&stack, "/v1/chat/completions", &body, &["-H", &long]);
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.json()["error"]["code"], "key_too_long");
     assert!(
@@ -154,19 +143,12 @@ fn a_missing_agent_id_never_merges_clients() {
         agent["missing_key"] = json!("reject")
     });
     let anthropic = r#"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
-    let refused = post(&strict, "/v1/messages", anthropic, DEMO, &[]);
+    let refused = post(&strict, "/v1/messages", anthropic, &[]);
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert_eq!(refused.json()["error"]["type"], "invalid_request_error");
     assert!(refused.text().contains("x-agent-id"), "{}", refused.text());
     assert_eq!(
-        post(
-            &strict,
-            "/v1/messages",
-            anthropic,
-            DEMO,
-            &["-H", "x-agent-id: a"]
-        )
-        .status,
+        post(&strict, "/v1/messages", anthropic, &["-H", "x-agent-id: a"]).status,
         200
     );
     assert_eq!(
@@ -183,16 +165,12 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
     let unpriced =
         r#"{"model":"openai/unpriced-model-7","messages":[{"role":"user","content":"Hi"}]}"#;
     let (_dir, stack) = start_with_agent_level("budgets-unpriced", |agent| {
-        agent["overrides"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 1.0}}));
+        push_override(agent, "*|budget-*", json!({"cost_usd_per_month": 1.0}));
     });
     let refused = post(
         &stack,
         "/v1/chat/completions",
         unpriced,
-        DEMO,
         &["-H", "x-agent-id: budget-1"],
     );
     assert_eq!(refused.status, 400, "{}", refused.text());
@@ -205,7 +183,6 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
         &stack,
         "/v1/chat/completions",
         &kilobyte_chat("gpt-4o-mini"),
-        DEMO,
         &["-H", "x-agent-id: budget-1"],
     );
     assert_eq!(priced.status, 200, "{}", priced.text());
@@ -215,7 +192,6 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
             &stack,
             "/v1/chat/completions",
             unpriced,
-            DEMO,
             &["-H", "x-agent-id: free"]
         )
         .status,
@@ -228,10 +204,7 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
     let options = StackOptions::demo_with_filters("budgets-default-price", &dir, |filters| {
         filters["token_limit"]["unpriced_models"] = json!({"input": 1000, "output": 1000});
         let agent = &mut filters["token_limit"]["levels"][1];
-        agent["overrides"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.1}}));
+        push_override(agent, "*|budget-*", json!({"cost_usd_per_month": 0.1}));
     })
     .unwrap();
     let priced = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
@@ -241,7 +214,6 @@ fn a_cost_budget_never_lets_an_unpriced_model_through() {
         &priced,
         "/v1/chat/completions",
         body,
-        DEMO,
         &["-H", "x-agent-id: budget-2"],
     )
     .status
@@ -268,25 +240,20 @@ fn the_top_level_price_table_serves_cost_budgets_and_the_audit() {
         assert!(filters["token_limit"].get("prices").is_none());
         // $0.001 a token: a call of ~10 tokens in and 10 out costs ~$0.02.
         filters["prices"] = json!([{"model": "house-model-1", "input": 1000, "output": 1000}]);
-        filters["token_limit"]["levels"][1]["overrides"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "*|budget-*", "limits": {"cost_usd_per_month": 0.1}}));
+        push_override(
+            &mut filters["token_limit"]["levels"][1],
+            "*|budget-*",
+            json!({"cost_usd_per_month": 0.1}),
+        );
     })
     .unwrap();
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"openai/house-model-1","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
     let args = ["-H", "x-agent-id: budget-1", "-H", "x-fake-reply-words: 10"];
-    let mut admitted = Vec::new();
-    let rejection = loop {
-        let response = post(&stack, "/v1/chat/completions", body, DEMO, &args);
-        match response.status {
-            200 => admitted.push(response.header("x-request-id").unwrap().to_owned()),
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(admitted.len() < 20, "the budget never ran out");
-    };
+    let (admitted, rejection) = until_refused(20, "the budget never ran out", |_| {
+        post(&stack, "/v1/chat/completions", body, &args)
+    });
+    let admitted: Vec<String> = admitted.iter().map(Response::request_id).collect();
     let message = rejection.json()["error"]["message"]
         .as_str()
         .unwrap()
@@ -344,10 +311,7 @@ fn the_top_level_price_table_serves_cost_budgets_and_the_audit() {
 #[test]
 fn concurrent_answers_overshoot_an_output_limit_by_at_most_one_answer() {
     let (_dir, stack) = start_with_agent_level("budgets-output", |agent| {
-        agent["overrides"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"key": "*|out64", "limits": {"output_tokens_per_minute": 1000}}));
+        push_override(agent, "*|out64", json!({"output_tokens_per_minute": 1000}));
     });
     let url = stack.url("/v1/chat/completions");
     let body = r#"{"model":"gpt-4o-mini","max_tokens":100,"messages":[{"role":"user","content":"Write at length."}]}"#;
@@ -355,18 +319,8 @@ fn concurrent_answers_overshoot_an_output_limit_by_at_most_one_answer() {
         let handles: Vec<_> = (0..64)
             .map(|_| {
                 scope.spawn(|| {
-                    let args = [
-                        url.as_str(),
-                        "-H",
-                        DEMO,
-                        "-H",
-                        "content-type: application/json",
-                        "--data-binary",
-                        body,
-                    ];
-                    let mut args = args.to_vec();
-                    args.extend(["-H", "x-agent-id: out64", "-H", "x-fake-reply-words: 400"]);
-                    curl(&args).unwrap()
+                    let extra = ["-H", "x-agent-id: out64", "-H", "x-fake-reply-words: 400"];
+                    post_json(&url, body, &extra).unwrap()
                 })
             })
             .collect();

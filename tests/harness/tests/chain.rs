@@ -1,9 +1,9 @@
 //! Every filter of the bundle loaded into a real Envoy and in the path of
 //! every API the demo serves, as the bundle and as four separate modules.
 
-use gateway_harness::curl::{curl, post_json, DEMO_AUTH};
+use gateway_harness::client::post;
+use gateway_harness::curl::{curl, DEMO_AUTH};
 use gateway_harness::{Layout, Stack, StackOptions};
-use serde_json::Value;
 
 /// The stages and the requests each is expected to have seen.
 const STAGES: [&str; 5] = [
@@ -65,7 +65,7 @@ fn calls() -> Vec<(
 fn every_api_passes_every_stage(layout: Layout, name: &str) {
     let stack = start(name, layout);
     for (path, body, extra, upstream_path) in calls() {
-        let response = post_json(&stack.url(path), body, extra).unwrap();
+        let response = post(&stack, path, body, extra);
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         let recorded = stack.fake.requests().unwrap();
         let last = recorded
@@ -104,19 +104,14 @@ fn separate_modules_put_every_filter_in_the_path_of_every_api() {
 fn streams_pass_through_event_by_event() {
     let stack = start("chain-stream", Layout::Bundle);
     let body = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &["-N"]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &["-N"]);
     assert_eq!(response.status, 200);
     assert!(response
         .header("content-type")
         .unwrap_or_default()
         .starts_with("text/event-stream"));
     let text = response.text();
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let events = response.sse_data();
     assert!(events.len() >= 3, "{text}");
     assert!(
         events.last().unwrap()["usage"]["total_tokens"]
@@ -131,21 +126,21 @@ fn streams_pass_through_event_by_event() {
 #[test]
 fn bad_requests_get_errors_in_the_callers_format() {
     let stack = start("chain-errors", Layout::Bundle);
-    let openai = post_json(&stack.url("/v1/chat/completions"), "{not json", &[]).unwrap();
+    let openai = post(&stack, "/v1/chat/completions", "{not json", &[]);
     assert_eq!(openai.status, 400);
     assert_eq!(openai.json()["error"]["code"], "invalid_json");
 
-    let anthropic = post_json(&stack.url("/v1/messages"), "[]", &[]).unwrap();
+    let anthropic = post(&stack, "/v1/messages", "[]", &[]);
     assert_eq!(anthropic.status, 400);
     assert_eq!(anthropic.json()["type"], "error");
     assert_eq!(anthropic.json()["error"]["type"], "invalid_request_error");
 
-    let gemini = post_json(
-        &stack.url("/v1beta/models/gemini-2.5-flash:generateContent"),
+    let gemini = post(
+        &stack,
+        "/v1beta/models/gemini-2.5-flash:generateContent",
         "",
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(gemini.status, 400);
     assert_eq!(gemini.json()["error"]["status"], "INVALID_ARGUMENT");
 
@@ -170,7 +165,7 @@ fn the_demo_directory_can_be_reused_run_after_run() {
         options.keep_dir = Some(dir.clone());
         let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
         let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
-        let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+        let response = post(&stack, "/v1/chat/completions", body, &[]);
         assert_eq!(response.status, 200, "run {run}: {}", response.text());
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,6 +3,7 @@
 //! Anthropic (`claude-haiku-4-5`), each attempt translated for the provider
 //! it reaches and carrying only that provider's key.
 
+use gateway_harness::client::post;
 use gateway_harness::curl::{post_json, Response};
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
@@ -66,18 +67,24 @@ fn assert_only_key(record: &Value, header: &str, value: &str) {
     }
 }
 
+/// Queues `fault` for the next `count` requests to paths starting with
+/// `path`.
+fn queue_fault(stack: &Stack, fault: &str, count: u32, path: &str) {
+    stack.fake.queue_fault(fault, count, path).unwrap();
+}
+
 fn sent_body(record: &Value) -> Value {
     serde_json::from_str(record["body"].as_str().unwrap()).unwrap()
 }
 
 fn chat(stack: &Stack, body: &str) -> Response {
-    post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap()
+    post(stack, "/v1/chat/completions", body, &[])
 }
 
 #[test]
 fn a_5xx_is_retried_once_on_the_same_provider_and_translated_again() {
     let stack = start("fallback-retry");
-    stack.fake.queue_fault("status=503", 1, ANTHROPIC).unwrap();
+    queue_fault(&stack, "status=503", 1, ANTHROPIC);
     let body = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}],"max_tokens":20}"#;
     let response = chat(&stack, body);
     assert_eq!(response.status, 200, "{}", response.text());
@@ -102,7 +109,7 @@ fn a_5xx_is_retried_once_on_the_same_provider_and_translated_again() {
         );
     }
     // Two 503s in a row: one retry, then the provider's error, in OpenAI's format.
-    stack.fake.queue_fault("status=503", 2, ANTHROPIC).unwrap();
+    queue_fault(&stack, "status=503", 2, ANTHROPIC);
     let response = chat(&stack, body);
     assert_eq!(response.status, 503);
     assert!(
@@ -116,7 +123,7 @@ fn a_5xx_is_retried_once_on_the_same_provider_and_translated_again() {
 #[test]
 fn a_failing_provider_falls_back_to_the_next_with_its_own_key() {
     let stack = start("fallback-azure");
-    stack.fake.queue_fault("status=503", 1, OPENAI).unwrap();
+    queue_fault(&stack, "status=503", 1, OPENAI);
     let response = chat(&stack, CHAT);
     assert_eq!(response.status, 200, "{}", response.text());
     let attempts = upstream(&stack);
@@ -139,11 +146,8 @@ fn a_failing_provider_falls_back_to_the_next_with_its_own_key() {
 fn a_fallback_to_another_api_is_translated_for_it() {
     let stack = start("fallback-anthropic");
     for stream in [false, true] {
-        stack.fake.queue_fault("status=503", 1, OPENAI).unwrap();
-        stack
-            .fake
-            .queue_fault("status=502", 1, "/openai/deployments")
-            .unwrap();
+        queue_fault(&stack, "status=503", 1, OPENAI);
+        queue_fault(&stack, "status=502", 1, "/openai/deployments");
         let request = CHAT.replace("\"model\"", &format!("\"stream\":{stream},\"model\""));
         let response = chat(&stack, &request);
         assert_eq!(response.status, 200, "{}", response.text());
@@ -183,18 +187,15 @@ fn a_fallback_to_another_api_is_translated_for_it() {
 #[test]
 fn anthropic_clients_fall_back_from_openai_to_anthropic_itself() {
     let stack = start("fallback-reverse");
-    stack.fake.queue_fault("status=500", 1, OPENAI).unwrap();
-    stack
-        .fake
-        .queue_fault("reset", 1, "/openai/deployments")
-        .unwrap();
+    queue_fault(&stack, "status=500", 1, OPENAI);
+    queue_fault(&stack, "reset", 1, "/openai/deployments");
     let request = r#"{"model":"gpt-4o-mini","max_tokens":32,"system":"Be brief.","messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(
-        &stack.url("/v1/messages"),
+    let response = post(
+        &stack,
+        "/v1/messages",
         request,
         &["-H", "anthropic-version: 2023-06-01"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["type"], "message", "{}", response.text());
     let attempts = upstream(&stack);
@@ -218,12 +219,9 @@ fn anthropic_clients_fall_back_from_openai_to_anthropic_itself() {
 #[test]
 fn when_every_provider_fails_the_client_gets_the_last_error_in_its_format() {
     let stack = start("fallback-exhausted");
-    stack.fake.queue_fault("status=503", 1, OPENAI).unwrap();
-    stack
-        .fake
-        .queue_fault("status=503", 1, "/openai/deployments")
-        .unwrap();
-    stack.fake.queue_fault("status=529", 1, ANTHROPIC).unwrap();
+    queue_fault(&stack, "status=503", 1, OPENAI);
+    queue_fault(&stack, "status=503", 1, "/openai/deployments");
+    queue_fault(&stack, "status=529", 1, ANTHROPIC);
     let response = chat(&stack, CHAT);
     assert_eq!(response.status, 529, "{}", response.text());
     assert!(
@@ -238,12 +236,12 @@ fn when_every_provider_fails_the_client_gets_the_last_error_in_its_format() {
     );
     // A 400 is the client's fault: no fallback.
     stack.fake.clear_requests().unwrap();
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        "/v1/chat/completions",
         CHAT,
         &["-H", "x-fake-fault: status=400"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 400);
     assert_eq!(upstream(&stack).len(), 1);
 }
@@ -251,7 +249,7 @@ fn when_every_provider_fails_the_client_gets_the_last_error_in_its_format() {
 #[test]
 fn a_stream_cut_after_it_started_is_not_retried() {
     let stack = start("fallback-stream-cut");
-    stack.fake.queue_fault("truncate=3", 1, OPENAI).unwrap();
+    queue_fault(&stack, "truncate=3", 1, OPENAI);
     let request = CHAT.replace("\"model\"", "\"stream\":true,\"model\"");
     // The client sees the events that were sent and then the cut, never a
     // second answer spliced onto the first.
@@ -275,7 +273,7 @@ fn a_provider_that_keeps_failing_is_ejected_and_the_chain_starts_at_the_next() {
     let stack = start("fallback-outlier");
     // Five 5xx in a row from OpenAI (each call still served by Azure) eject
     // it from the chain (`consecutive_5xx: 5` in the demo).
-    stack.fake.queue_fault("status=503", 5, OPENAI).unwrap();
+    queue_fault(&stack, "status=503", 5, OPENAI);
     for _ in 0..5 {
         assert_eq!(chat(&stack, CHAT).status, 200);
     }
@@ -302,7 +300,7 @@ fn a_provider_that_times_out_is_retried_then_the_client_gets_a_504_in_its_format
         .insert("PROVIDER_TRY_TIMEOUT".into(), "1s".into());
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     // A chain: OpenAI answers too late, so the attempt moves on to Azure.
-    stack.fake.queue_fault("delay=3s", 1, OPENAI).unwrap();
+    queue_fault(&stack, "delay=3s", 1, OPENAI);
     let started = std::time::Instant::now();
     let response = chat(&stack, CHAT);
     assert_eq!(response.status, 200, "{}", response.text());
@@ -314,13 +312,13 @@ fn a_provider_that_times_out_is_retried_then_the_client_gets_a_504_in_its_format
     assert_eq!(paths, [OPENAI, AZURE]);
     // A single provider that stays too slow: one retry, then a 504 in the
     // caller's format (Anthropic's here).
-    stack.fake.queue_fault("delay=3s", 2, ANTHROPIC).unwrap();
-    let response = post_json(
-        &stack.url("/v1/messages"),
+    queue_fault(&stack, "delay=3s", 2, ANTHROPIC);
+    let response = post(
+        &stack,
+        "/v1/messages",
         r#"{"model":"claude-sonnet-4-5","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}"#,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 504, "{}", response.text());
     let error = response.json();
     assert_eq!(

@@ -5,7 +5,8 @@
 //! stream event that never ends is cut off with an error event in the
 //! caller's format.
 
-use gateway_harness::curl::{post_json, Response};
+use gateway_harness::client::post;
+use gateway_harness::curl::post_json;
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,13 +19,6 @@ fn chat(model: &str, stream: bool) -> String {
     format!(
         r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
     )
-}
-
-fn id(response: &Response) -> String {
-    response
-        .header("x-request-id")
-        .expect("x-request-id returned to the client")
-        .to_owned()
 }
 
 #[test]
@@ -49,12 +43,12 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     // The same through the upstream translator: an Anthropic client, an
     // OpenAI provider.
     let messages = r#"{"model":"gpt-4o-mini","max_tokens":32,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
-    let translated = post_json(
-        &stack.url("/v1/messages"),
+    let translated = post(
+        &stack,
+        "/v1/messages",
         messages,
         &["-N", "-H", "x-fake-huge-event: 6000000"],
-    )
-    .unwrap();
+    );
     assert_eq!(
         [&first, &second, &long, &forged, &huge, &translated].map(|r| r.status),
         [200, 200, 400, 400, 200, 200]
@@ -76,15 +70,15 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
 
     // The same client-sent id twice: two gateway ids, each the one the
     // client got back, and the client's id kept apart.
-    assert_ne!(id(&first), id(&second));
+    assert_ne!(first.request_id(), second.request_id());
     for response in [&first, &second] {
-        let record = &records[&id(response)];
+        let record = &records[&response.request_id()];
         assert_eq!(record["client_request_id"], "client-chosen");
     }
     assert!(!records.contains_key("client-chosen"));
 
     // Long values are cut and marked, in the record and in the access log.
-    let record = &records[&id(&long)];
+    let record = &records[&long.request_id()];
     let requested = record["model"]["requested"].as_str().unwrap();
     assert!(
         requested.len() <= MAX_VALUE && requested.ends_with('…'),
@@ -145,7 +139,7 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
         huge.body.len()
     );
     assert!(!text.contains("[DONE]"), "nothing after the error event");
-    assert_eq!(records[&id(&huge)]["status"], 200);
+    assert_eq!(records[&huge.request_id()]["status"], 200);
     let text = translated.text();
     let last = text.trim_end().rsplit("\n\n").next().unwrap();
     assert!(

@@ -6,7 +6,8 @@
 //! One Envoy for the whole file, started by the one test that drives it
 //! (Envoy and the fake provider die with the thread that started them).
 
-use gateway_harness::curl::{curl, post_json, Response, DEMO_AUTH};
+use gateway_harness::client::post;
+use gateway_harness::curl::{curl, Response, DEMO_AUTH};
 use gateway_harness::secrets::{self, ClientKey};
 use gateway_harness::{Stack, StackOptions};
 use serde_json::Value;
@@ -114,8 +115,7 @@ fn only_allowed_client_headers_reach_a_provider_on_every_attempt(stack: &Stack) 
 
 fn provider_account_headers_never_reach_the_client(stack: &Stack) {
     for (path, body) in [("/v1/chat/completions", CHAT), ("/v1/messages", MESSAGES)] {
-        let response =
-            post_json(&stack.url(path), body, &["-H", "x-fake-account-headers: 1"]).unwrap();
+        let response = post(stack, path, body, &["-H", "x-fake-account-headers: 1"]);
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         for name in [
             "openai-organization",
@@ -343,9 +343,7 @@ fn a_revoked_client_key_is_refused_without_a_restart(stack: &Stack) {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        post_json(&stack.url("/v1/chat/completions"), CHAT, &[])
-            .unwrap()
-            .status,
+        post(stack, "/v1/chat/completions", CHAT, &[]).status,
         200,
         "other keys still work"
     );

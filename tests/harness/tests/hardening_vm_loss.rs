@@ -5,20 +5,13 @@
 //! written into Envoy's shared data outside the VM and sent by the reloaded
 //! VMs (docs/configuration.md, audit, "what can be lost").
 
-use gateway_harness::curl::{post_json, Response};
+use gateway_harness::curl::post_json;
 use gateway_harness::{paths, Stack, StackOptions};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
-
-fn id(response: &Response) -> String {
-    response
-        .header("x-request-id")
-        .expect("x-request-id returned to the client")
-        .to_owned()
-}
 
 fn ids(records: &[Value]) -> BTreeSet<String> {
     records
@@ -47,7 +40,7 @@ fn a_failed_vm_loses_only_its_calls_in_flight() {
         .map(|_| {
             let response = post_json(&url, CHAT, &[]).unwrap();
             assert_eq!(response.status, 200);
-            id(&response)
+            response.request_id()
         })
         .collect();
     for i in 0..4 {
@@ -89,7 +82,7 @@ fn a_failed_vm_loses_only_its_calls_in_flight() {
     while after.len() < 4 {
         let response = post_json(&url, CHAT, &[]).unwrap();
         if response.status == 200 {
-            after.insert(id(&response));
+            after.insert(response.request_id());
         } else {
             assert!(Instant::now() < deadline, "no fresh VM within 15 s");
             std::thread::sleep(Duration::from_millis(200));

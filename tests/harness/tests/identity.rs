@@ -4,7 +4,8 @@
 //! chose; allow-lists fail closed without an identity, and a restricted
 //! client cannot reach other models by naming a provider.
 
-use gateway_harness::curl::{curl, post_json_as, Response};
+use gateway_harness::client::post_as;
+use gateway_harness::curl::curl;
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::json;
 use std::time::Duration;
@@ -14,10 +15,6 @@ const DEMO: &str = "authorization: Bearer demo-key";
 const CHAT: &str =
     r#"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
 
-fn post(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    post_json_as(&stack.url(path), body, auth, extra).unwrap()
-}
-
 /// The intern claims to be `demo` with `x-client-id`: the audit record,
 /// the client-wide limit and the allow-list all still see the intern.
 #[test]
@@ -25,7 +22,7 @@ fn a_claimed_client_id_changes_nothing() {
     let stack =
         Stack::start(StackOptions::demo("identity-claim")).unwrap_or_else(|e| panic!("{e}"));
     let claim = ["-H", "x-client-id: demo", "-H", "x-agent-id: claimant"];
-    let response = post(&stack, "/v1/chat/completions", CHAT, INTERN, &claim);
+    let response = post_as(&stack, "/v1/chat/completions", CHAT, INTERN, &claim);
     assert_eq!(response.status, 200, "{}", response.text());
     // The intern's client-wide limit (5,000 tokens), not demo's.
     assert_eq!(
@@ -36,7 +33,7 @@ fn a_claimed_client_id_changes_nothing() {
     );
     let claude = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#;
     assert_eq!(
-        post(&stack, "/v1/chat/completions", claude, INTERN, &claim).status,
+        post_as(&stack, "/v1/chat/completions", claude, INTERN, &claim).status,
         403
     );
     let records = stack
@@ -76,7 +73,7 @@ fn a_restricted_client_cannot_pick_other_models_by_provider() {
         ),
     ];
     for (body, extra) in cases {
-        let response = post(&stack, "/v1/chat/completions", body, INTERN, extra);
+        let response = post_as(&stack, "/v1/chat/completions", body, INTERN, extra);
         assert_eq!(
             response.status,
             403,
@@ -90,7 +87,7 @@ fn a_restricted_client_cannot_pick_other_models_by_provider() {
         "nothing reached a provider"
     );
     // The same model on another provider that serves it under its name is allowed.
-    let azure = post(
+    let azure = post_as(
         &stack,
         "/v1/chat/completions",
         CHAT,
@@ -100,7 +97,7 @@ fn a_restricted_client_cannot_pick_other_models_by_provider() {
     assert_eq!(azure.status, 200, "{}", azure.text());
     // An unrestricted client may pick the provider.
     assert_eq!(
-        post(
+        post_as(
             &stack,
             "/v1/chat/completions",
             CHAT,
@@ -124,7 +121,7 @@ fn allow_lists_fail_closed_without_an_identity() {
     .unwrap();
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     for auth in [DEMO, INTERN] {
-        let response = post(&stack, "/v1/chat/completions", CHAT, auth, &[]);
+        let response = post_as(&stack, "/v1/chat/completions", CHAT, auth, &[]);
         assert_eq!(response.status, 403, "{}", response.text());
         assert_eq!(response.json()["error"]["code"], "client_unidentified");
     }

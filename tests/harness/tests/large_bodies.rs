@@ -1,6 +1,7 @@
 //! Bodies up to the 32 MiB limit pass through every filter; larger ones get a
 //! clean 413 in the caller's format, never a hang.
 
+use gateway_harness::client::post;
 use gateway_harness::curl::post_json;
 use gateway_harness::{Layout, Stack, StackOptions};
 use std::path::PathBuf;
@@ -27,12 +28,12 @@ fn sixteen_megabytes_pass_every_filter(layout: Layout, name: &str) {
     let (path, len) = chat_body(&stack, 16 * 1024 * 1024);
     let expected = sha256(&path);
     for (n, protocol) in PROTOCOLS.into_iter().enumerate() {
-        let response = post_json(
-            &stack.url("/v1/chat/completions"),
+        let response = post(
+            &stack,
+            "/v1/chat/completions",
             &format!("@{}", path.display()),
             &[protocol],
-        )
-        .unwrap();
+        );
         assert_eq!(response.status, 200, "{protocol}: {}", response.text());
         let recorded = stack.fake.requests().unwrap();
         assert_eq!(recorded.len(), n + 1, "{protocol}");
@@ -77,12 +78,12 @@ fn sixteen_megabyte_response_passes(layout: Layout, name: &str) {
     options.layout = layout;
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write a lot"}]}"#;
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        "/v1/chat/completions",
         body,
         &["-H", "x-fake-reply-words: 2800000"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200);
     assert!(
         response.body.len() > 16 * 1024 * 1024,

@@ -1,6 +1,7 @@
 //! Token limits through a real Envoy: the demo's `demo-limited` agent has
 //! 2,000 input tokens per minute, which a handful of 1 KB requests exhaust.
 
+use gateway_harness::client::{post, until_refused};
 use gateway_harness::curl::post_json;
 use gateway_harness::{Stack, StackOptions};
 use std::time::{Duration, Instant};
@@ -13,26 +14,24 @@ fn kilobyte_chat(model: &str) -> String {
     )
 }
 
+/// A streamed chat request that does not ask for the usage chunk.
+const STREAMED_CHAT: &str =
+    r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+
 #[test]
 fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
     let stack = Stack::start(StackOptions::demo("limits-demo")).unwrap_or_else(|e| panic!("{e}"));
     let url = stack.url("/v1/chat/completions");
     let limited = ["-H", "x-agent-id: demo-limited"];
-    let mut admitted = 0;
-    let rejection = loop {
-        let response = post_json(&url, &kilobyte_chat("gpt-4o-mini"), &limited).unwrap();
-        match response.status {
-            200 => {
-                admitted += 1;
-                assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"));
-                assert!(response.header("x-ratelimit-remaining-tokens").is_some());
-                assert!(response.header("x-ratelimit-limit-requests").is_some());
-                assert!(admitted < 20, "the limit never applied");
-            }
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-    };
+    let (admitted, rejection) = until_refused(20, "the limit never applied", |_| {
+        post_json(&url, &kilobyte_chat("gpt-4o-mini"), &limited).unwrap()
+    });
+    for response in &admitted {
+        assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"));
+        assert!(response.header("x-ratelimit-remaining-tokens").is_some());
+        assert!(response.header("x-ratelimit-limit-requests").is_some());
+    }
+    let admitted = admitted.len();
     assert!(
         (3..=9).contains(&admitted),
         "2,000 tokens admit a handful of 1 KB requests, got {admitted}"
@@ -55,12 +54,12 @@ fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
     );
 
     // The same key is limited whatever the API; Anthropic callers get their format.
-    let anthropic = post_json(
-        &stack.url("/v1/messages"),
+    let anthropic = post(
+        &stack,
+        "/v1/messages",
         &kilobyte_chat("claude-sonnet-4-5"),
         &limited,
-    )
-    .unwrap();
+    );
     assert_eq!(anthropic.status, 429);
     assert_eq!(anthropic.json()["error"]["type"], "rate_limit_error");
 
@@ -127,12 +126,12 @@ fn a_request_larger_than_the_whole_limit_can_never_succeed() {
     let stack = Stack::start(StackOptions::demo("limits-never")).unwrap_or_else(|e| panic!("{e}"));
     // About 3,000 tokens: more than the 2,000 the whole minute allows.
     let huge = kilobyte_chat("gpt-4o-mini").replace("quick", &"quick ".repeat(120));
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        "/v1/chat/completions",
         &huge,
         &["-H", "x-agent-id: demo-limited"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 400, "{}", response.text());
     assert_eq!(
         response.json()["error"]["code"],
@@ -184,8 +183,7 @@ fn start_with_limits_counting(name: &str, mode: &str) -> (gateway_harness::RunDi
 #[test]
 fn streamed_usage_is_charged_for_every_provider_format() {
     let (_dir, stack) = start_with_limits("limits-streams");
-    let openai_no_usage =
-        r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let openai_no_usage = STREAMED_CHAT;
     let cases = [
         ("/v1/chat/completions", openai_no_usage.to_owned()),
         ("/v1/chat/completions", openai_no_usage.replace("gpt-4o-mini", "claude-sonnet-4-5")),
@@ -197,7 +195,7 @@ fn streamed_usage_is_charged_for_every_provider_format() {
         let agent = format!("x-agent-id: out-{i}");
         let args = ["-N", "-H", &agent, "-H", "x-fake-reply-words: 10"];
         for attempt in 0..2 {
-            let response = post_json(&stack.url(path), body, &args).unwrap();
+            let response = post(&stack, path, body, &args);
             assert_eq!(
                 response.status,
                 200,
@@ -214,7 +212,7 @@ fn streamed_usage_is_charged_for_every_provider_format() {
                 );
             }
         }
-        let third = post_json(&stack.url(path), body, &args).unwrap();
+        let third = post(&stack, path, body, &args);
         assert_eq!(third.status, 429, "{path} {body}: 20 output tokens used");
     }
     let openai = stack
@@ -238,8 +236,7 @@ fn streamed_usage_is_charged_for_every_provider_format() {
 #[test]
 fn a_stream_without_usage_is_charged_from_its_text() {
     let (_dir, stack) = start_with_limits("limits-counted");
-    let body =
-        r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#;
+    let body = STREAMED_CHAT;
     let args = [
         "-N",
         "-H",
@@ -249,15 +246,13 @@ fn a_stream_without_usage_is_charged_from_its_text() {
         "-H",
         "x-fake-ignore-stream-options: 1",
     ];
-    let first = post_json(&stack.url("/v1/chat/completions"), body, &args).unwrap();
+    let first = post(&stack, "/v1/chat/completions", body, &args);
     assert_eq!(first.status, 200);
-    let second = post_json(&stack.url("/v1/chat/completions"), body, &args).unwrap();
+    let second = post(&stack, "/v1/chat/completions", body, &args);
     assert_eq!(second.status, 200);
     // Two answers of 12 words are about 26 tokens: over the 20 a minute.
     assert_eq!(
-        post_json(&stack.url("/v1/chat/completions"), body, &args)
-            .unwrap()
-            .status,
+        post(&stack, "/v1/chat/completions", body, &args).status,
         429
     );
     assert_eq!(
@@ -279,7 +274,7 @@ fn a_cost_budget_stops_a_client_that_spent_it() {
     // $0.0001 budget once spent.
     let body = kilobyte_chat("claude-sonnet-4-5");
     let args = ["-H", "x-agent-id: budget-1", "-H", "x-fake-reply-words: 10"];
-    let first = post_json(&stack.url("/v1/chat/completions"), &body, &args).unwrap();
+    let first = post(&stack, "/v1/chat/completions", &body, &args);
     assert_eq!(
         first.status,
         400,
@@ -297,21 +292,11 @@ fn a_cost_budget_stops_a_client_that_spent_it() {
     // A short prompt on a cheap model fits; its cost is charged; the budget
     // runs out after a few.
     let cheap = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
-    let mut admitted = 0;
-    let rejection = loop {
-        let response = post_json(
-            &stack.url("/v1/chat/completions"),
-            cheap,
-            &["-H", "x-agent-id: budget-2", "-H", "x-fake-reply-words: 50"],
-        )
-        .unwrap();
-        match response.status {
-            200 => admitted += 1,
-            429 => break response,
-            other => panic!("unexpected {other}: {}", response.text()),
-        }
-        assert!(admitted < 50, "the budget never ran out");
-    };
+    let args = ["-H", "x-agent-id: budget-2", "-H", "x-fake-reply-words: 50"];
+    let (admitted, rejection) = until_refused(50, "the budget never ran out", |_| {
+        post(&stack, "/v1/chat/completions", cheap, &args)
+    });
+    let admitted = admitted.len();
     // Each call: ~9 input at $0.15/M + 50 output at $0.60/M ≈ $0.0000314.
     assert!(
         (2..=4).contains(&admitted),
@@ -388,12 +373,12 @@ fn concurrent_clients_never_get_more_than_the_limit() {
 /// The admission count of `body` for a fresh key (from the audit fact the
 /// token-limit stage publishes, via the response's rate-limit headers).
 fn estimate_of(stack: &Stack, body: &str) -> u64 {
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        stack,
+        "/v1/chat/completions",
         body,
         &["-H", "x-agent-id: burst-probe"],
-    )
-    .unwrap();
+    );
     let remaining: u64 = response
         .header("x-ratelimit-remaining-tokens")
         .unwrap()

@@ -1,20 +1,12 @@
 //! PII scanning through a real Envoy: the demo redacts every entity type;
 //! other policies come from a filters file of the test's own.
 
-use gateway_harness::curl::post_json;
+use gateway_harness::client::{last_upstream, post};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
 
 fn upstream_text(stack: &Stack) -> String {
-    stack
-        .fake
-        .requests()
-        .unwrap()
-        .pop()
-        .expect("a request reached a provider")["body"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    last_upstream(stack)["body"].as_str().unwrap().to_owned()
 }
 
 /// The demo with `pii_scan` replaced by `policy`, its filters written into `dir`.
@@ -26,7 +18,7 @@ fn with_pii_policy(name: &str, dir: &RunDir, policy: Value) -> StackOptions {
 fn the_demo_redacts_every_type_in_every_api_format() {
     let stack = Stack::start(StackOptions::demo("pii-redact")).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Mail jane.doe@example.com, SSN 123-45-6789, card 4111 1111 1111 1111"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
         response.header("x-pii-detected"),
@@ -46,7 +38,7 @@ fn the_demo_redacts_every_type_in_every_api_format() {
 
     // Anthropic format: system prompt and messages alike.
     let body = r#"{"model":"claude-sonnet-4-5","max_tokens":16,"system":"Key: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD","messages":[{"role":"user","content":"Call +1 415-555-0100"}]}"#;
-    let response = post_json(&stack.url("/v1/messages"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/messages", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("x-pii-detected"), Some("PHONE,SECRET"));
     let sent = upstream_text(&stack);
@@ -58,7 +50,7 @@ fn the_demo_redacts_every_type_in_every_api_format() {
     // A member name sent twice: the provider reads the last value, and the
     // earlier one, which held an address, does not reach it either.
     let twice = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Mail jane.doe@example.com","content":"hello"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), twice, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", twice, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let sent = upstream_text(&stack);
     assert!(
@@ -69,7 +61,7 @@ fn the_demo_redacts_every_type_in_every_api_format() {
     // Clean requests pass untouched and carry no header.
     let clean =
         r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What is 2 + 2?"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), clean, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", clean, &[]);
     assert!(response.header("x-pii-detected").is_none());
     assert_eq!(
         upstream_text(&stack),
@@ -96,7 +88,7 @@ fn a_blocked_type_is_rejected_naming_the_type_never_the_value() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body =
         r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"My SSN is 123-45-6789"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 400);
     let error = &response.json()["error"];
     assert_eq!(error["code"], "pii_blocked");
@@ -105,12 +97,12 @@ fn a_blocked_type_is_rejected_naming_the_type_never_the_value() {
         !response.text().contains("123-45-6789"),
         "the value must never be echoed"
     );
-    let anthropic = post_json(
-        &stack.url("/v1/messages"),
+    let anthropic = post(
+        &stack,
+        "/v1/messages",
         r#"{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"SSN 123-45-6789"}]}"#,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(anthropic.status, 400);
     assert_eq!(anthropic.json()["type"], "error");
     assert!(
@@ -125,7 +117,7 @@ fn tokenized_values_never_reach_the_provider_and_the_same_value_keeps_its_placeh
     let options = with_pii_policy("pii-tokenize", &dir, json!({"default_action": "tokenize"}));
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write to jane@example.com"},{"role":"assistant","content":"OK"},{"role":"user","content":"Also bob@example.org and again jane@example.com"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let sent: Value = serde_json::from_str(&upstream_text(&stack)).unwrap();
     assert_eq!(sent["messages"][0]["content"], "Write to <EMAIL_1>");
@@ -166,7 +158,7 @@ fn responses_are_scanned_whole_and_streamed_with_values_split_across_events() {
         )
     };
     let echo = ["-H", "x-fake-echo: last-user", "-N"];
-    let whole = post_json(&stack.url("/v1/chat/completions"), &body(false), &echo).unwrap();
+    let whole = post(&stack, "/v1/chat/completions", &body(false), &echo);
     assert_eq!(whole.status, 200, "{}", whole.text());
     let text = whole.json()["choices"][0]["message"]["content"]
         .as_str()
@@ -177,7 +169,7 @@ fn responses_are_scanned_whole_and_streamed_with_values_split_across_events() {
         text, expected,
         "redacted in the answer; PHONE only detected"
     );
-    let streamed = post_json(&stack.url("/v1/chat/completions"), &body(true), &echo).unwrap();
+    let streamed = post(&stack, "/v1/chat/completions", &body(true), &echo);
     assert_eq!(streamed.status, 200);
     assert_eq!(
         streamed_text(&streamed),
@@ -213,7 +205,7 @@ fn custom_detectors_and_the_route_action_come_from_the_filter_config() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     let body =
         r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Badge E-123456 asks"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.header("x-pii-detected"), Some("EMPLOYEE_ID"));
     assert!(
@@ -225,10 +217,10 @@ fn custom_detectors_and_the_route_action_come_from_the_filter_config() {
     // provider and model instead, untouched, in its API.
     let body =
         r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Status of Bluebird?"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["object"], "chat.completion");
-    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    let sent = last_upstream(&stack);
     assert_eq!(sent["path"], "/v1/messages");
     let upstream: Value = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
     assert_eq!(upstream["model"], "claude-haiku-4-5");

@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use gateway_harness::curl::post_json;
+use gateway_harness::client::{last_upstream, post};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::Value;
 
@@ -116,12 +116,7 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
         .flat_map(|s| [(s, "text/plain"), (s, "application/json; charset=utf-8")])
     {
         let before = stack.fake.requests().unwrap().len();
-        let response = post_json(
-            &stack.url(shape.path),
-            &shape.body(media_type, &encoded),
-            &[],
-        )
-        .unwrap();
+        let response = post(&stack, shape.path, &shape.body(media_type, &encoded), &[]);
         let case = format!("{} {media_type}", shape.name);
         if response.status != 200 || stack.fake.requests().unwrap().len() != before + 1 {
             failures.push(format!(
@@ -158,8 +153,7 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
     ];
     for (shape, (media_type, data, code)) in SHAPES.iter().flat_map(|s| refused.map(|r| (s, r))) {
         let before = stack.fake.requests().unwrap().len();
-        let response =
-            post_json(&stack.url(shape.path), &shape.body(media_type, data), &[]).unwrap();
+        let response = post(&stack, shape.path, &shape.body(media_type, data), &[]);
         let case = format!("{} {media_type}", shape.name);
         let error: Value = serde_json::from_slice(&response.body).unwrap_or_default();
         let message = error["error"]["message"].as_str().unwrap_or_default();
@@ -185,7 +179,7 @@ fn base64_documents_are_scanned_and_refused_when_unreadable() {
     // Images are media, not documents: they pass as before.
     let png = STANDARD.encode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
     let shape = &SHAPES[1];
-    let response = post_json(&stack.url(shape.path), &shape.body("image/png", &png), &[]).unwrap();
+    let response = post(&stack, shape.path, &shape.body("image/png", &png), &[]);
     let forwarded = stack
         .fake
         .requests()
@@ -216,26 +210,26 @@ fn by_default_binary_documents_pass_and_undecodable_text_does_not() {
         Stack::start(StackOptions::demo("pii-documents-default")).unwrap_or_else(|e| panic!("{e}"));
     let pdf = STANDARD.encode(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj");
     let shape = &SHAPES[0];
-    let response = post_json(
-        &stack.url(shape.path),
+    let response = post(
+        &stack,
+        shape.path,
         &shape.body("application/pdf", &pdf),
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = stack.fake.requests().unwrap().pop().unwrap()["body"]
+    let sent = last_upstream(&stack)["body"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     assert!(sent.contains(&pdf), "{sent}");
 
     let before = stack.fake.requests().unwrap().len();
-    let response = post_json(
-        &stack.url(shape.path),
+    let response = post(
+        &stack,
+        shape.path,
         &shape.body("text/plain", "bWFpbCBqYW5lQGV4YW1wbGUuY29t!!"),
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 400, "{}", response.text());
     assert!(
         response.text().contains("invalid_request_error"),

@@ -3,6 +3,7 @@
 //! one case per field per format, each with its own address, checking what
 //! the fake provider received.
 
+use gateway_harness::client::{last_upstream, post};
 use gateway_harness::curl::post_json;
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
@@ -480,7 +481,7 @@ fn every_field_of_every_format_is_redacted_before_the_provider() {
         let address = format!("f-{}@example.com", case.name);
         let body = case.body.replace("ADDR", &address);
         let before = stack.fake.requests().unwrap().len();
-        let response = post_json(&stack.url(case.path), &body, case.headers).unwrap();
+        let response = post(&stack, case.path, &body, case.headers);
         let requests = stack.fake.requests().unwrap();
         if response.status != 200 || requests.len() != before + 1 {
             failures.push(format!(
@@ -748,10 +749,7 @@ fn tokenized_values_are_restored_in_the_events_that_repeat_the_text() {
         {"type": "response.output_item.done", "output_index": 0, "item": output[0]},
         {"type": "response.completed", "response": {"id": "r1", "object": "response", "status": "completed", "output": output}}]);
     let text = exchange(&stack, RESPONSES, body, &reply).unwrap_or_else(|e| panic!("{e}"));
-    let sent = stack.fake.requests().unwrap().pop().unwrap()["body"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sent = last_upstream(&stack)["body"].as_str().unwrap().to_owned();
     assert!(
         sent.contains("Write to <EMAIL_1>") && !sent.contains("jane.roe"),
         "{sent}"
@@ -795,12 +793,12 @@ fn tokenized_values_are_restored_in_the_events_that_repeat_the_text() {
     let file = dir.path.join("typed-placeholders.json");
     std::fs::write(&file, &body).unwrap();
     let started = std::time::Instant::now();
-    let response = post_json(
-        &stack.url(RESPONSES),
+    let response = post(
+        &stack,
+        RESPONSES,
         &format!("@{}", file.display()),
         &["--max-time", "60"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
@@ -815,7 +813,7 @@ fn tokenized_values_are_restored_in_the_events_that_repeat_the_text() {
         .sum();
     let expected =
         body.len() - values.trim_end().split(' ').map(str::len).sum::<usize>() + placeholders;
-    let sent = stack.fake.requests().unwrap().pop().unwrap();
+    let sent = last_upstream(&stack);
     assert_eq!(
         sent["body_len"], expected,
         "every value tokenized, none reusing a typed number"

@@ -1,29 +1,16 @@
 //! Client authentication, provider choice, key injection and rotation, and
 //! per-client allow-lists, through a real Envoy with the demo configuration.
 
-use gateway_harness::curl::{curl, post_json, post_json_as, Response, DEMO_AUTH};
+use gateway_harness::client::{last_upstream, post, post_as};
+use gateway_harness::curl::{curl, DEMO_AUTH};
 use gateway_harness::secrets::write_atomic;
 use gateway_harness::{Stack, StackOptions};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
 
 fn start(name: &str) -> Stack {
     Stack::start(StackOptions::demo(name)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn post_as(stack: &Stack, path: &str, body: &str, auth: &str, extra: &[&str]) -> Response {
-    post_json_as(&stack.url(path), body, auth, extra).unwrap()
-}
-
-fn last_upstream(stack: &Stack) -> Value {
-    stack
-        .fake
-        .requests()
-        .unwrap()
-        .pop()
-        .expect("a request reached a provider")
 }
 
 #[test]
@@ -119,12 +106,7 @@ fn each_provider_gets_its_own_key_and_never_the_clients() {
 #[test]
 fn a_provider_key_rotates_by_replacing_its_file() {
     let stack = start("routing-rotate");
-    assert_eq!(
-        post_json(&stack.url("/v1/chat/completions"), CHAT, &[])
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(post(&stack, "/v1/chat/completions", CHAT, &[]).status, 200);
     assert_eq!(
         last_upstream(&stack)["headers"]["authorization"],
         "Bearer sk-demo-openai"
@@ -132,12 +114,7 @@ fn a_provider_key_rotates_by_replacing_its_file() {
     write_atomic(&stack.secrets_dir().join("openai.key"), "sk-rotated-openai").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        assert_eq!(
-            post_json(&stack.url("/v1/chat/completions"), CHAT, &[])
-                .unwrap()
-                .status,
-            200
-        );
+        assert_eq!(post(&stack, "/v1/chat/completions", CHAT, &[]).status, 200);
         if last_upstream(&stack)["headers"]["authorization"] == "Bearer sk-rotated-openai" {
             break;
         }
@@ -162,9 +139,7 @@ fn the_provider_is_chosen_by_header_then_prefix_then_table() {
     let prefixed =
         r#"{"model":"anthropic/claude-sonnet-4-5","messages":[{"role":"user","content":"Hi"}]}"#;
     assert_eq!(
-        post_json(&stack.url("/v1/chat/completions"), prefixed, &[])
-            .unwrap()
-            .status,
+        post(&stack, "/v1/chat/completions", prefixed, &[]).status,
         200
     );
     assert_eq!(
@@ -173,12 +148,12 @@ fn the_provider_is_chosen_by_header_then_prefix_then_table() {
         "provider/model prefix"
     );
     assert_eq!(
-        post_json(
-            &stack.url("/v1/chat/completions"),
+        post(
+            &stack,
+            "/v1/chat/completions",
             CHAT,
             &["-H", "x-llm-provider: gemini"]
         )
-        .unwrap()
         .status,
         200
     );
@@ -188,12 +163,7 @@ fn the_provider_is_chosen_by_header_then_prefix_then_table() {
         "header wins over the table"
     );
     let azure = r#"{"model":"gpt-4o-mini-azure","messages":[{"role":"user","content":"Hi"}]}"#;
-    assert_eq!(
-        post_json(&stack.url("/v1/chat/completions"), azure, &[])
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(post(&stack, "/v1/chat/completions", azure, &[]).status, 200);
     assert_eq!(
         cluster_key(&stack),
         "sk-demo-azure",
@@ -204,12 +174,12 @@ fn the_provider_is_chosen_by_header_then_prefix_then_table() {
 #[test]
 fn unknown_models_and_providers_are_400s_in_the_callers_format() {
     let stack = start("routing-unknown");
-    let openai = post_json(
-        &stack.url("/v1/chat/completions"),
+    let openai = post(
+        &stack,
+        "/v1/chat/completions",
         r#"{"model":"gpt-9","messages":[]}"#,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(openai.status, 400);
     let error = &openai.json()["error"];
     assert_eq!(
@@ -221,12 +191,12 @@ fn unknown_models_and_providers_are_400s_in_the_callers_format() {
         .unwrap()
         .contains("gpt-4o-mini, text-embedding-3-small, claude-sonnet-4-5"));
 
-    let anthropic = post_json(
-        &stack.url("/v1/messages"),
+    let anthropic = post(
+        &stack,
+        "/v1/messages",
         r#"{"model":"claude-9","max_tokens":5,"messages":[]}"#,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(anthropic.status, 400);
     assert_eq!(anthropic.json()["type"], "error");
     assert!(anthropic.json()["error"]["message"]
@@ -234,12 +204,12 @@ fn unknown_models_and_providers_are_400s_in_the_callers_format() {
         .unwrap()
         .contains("anthropic/<model>"));
 
-    let provider = post_json(
-        &stack.url("/v1/chat/completions"),
+    let provider = post(
+        &stack,
+        "/v1/chat/completions",
         CHAT,
         &["-H", "x-llm-provider: mistral"],
-    )
-    .unwrap();
+    );
     assert_eq!(provider.status, 400);
     assert!(provider.json()["error"]["message"]
         .as_str()

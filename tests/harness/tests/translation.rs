@@ -2,36 +2,19 @@
 //! the provider's API and responses (whole and streamed) back into the
 //! caller's, through a real Envoy and the fake providers.
 
-use gateway_harness::curl::{post_json, Response};
+use gateway_harness::client::{last_upstream, post};
 use gateway_harness::{RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
+
+/// OpenAI's chat completions, the path most tests call the gateway on.
+const COMPLETIONS: &str = "/v1/chat/completions";
 
 fn start(name: &str) -> Stack {
     Stack::start(StackOptions::demo(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn upstream(stack: &Stack) -> Value {
-    stack
-        .fake
-        .requests()
-        .unwrap()
-        .pop()
-        .expect("a request reached a provider")
-}
-
 fn upstream_body(stack: &Stack) -> Value {
-    serde_json::from_str(upstream(stack)["body"].as_str().unwrap()).unwrap()
-}
-
-/// The `data:` payloads of an SSE response, `[DONE]` excluded.
-fn sse_data(response: &Response) -> Vec<Value> {
-    response
-        .text()
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
-        .collect()
+    serde_json::from_str(last_upstream(stack)["body"].as_str().unwrap()).unwrap()
 }
 
 fn chat(model: &str, stream: bool) -> String {
@@ -43,12 +26,7 @@ fn chat(model: &str, stream: bool) -> String {
 #[test]
 fn openai_chat_to_anthropic_and_back() {
     let stack = start("translate-anthropic");
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
-        &chat("claude-sonnet-4-5", false),
-        &[],
-    )
-    .unwrap();
+    let response = post(&stack, COMPLETIONS, &chat("claude-sonnet-4-5", false), &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let reply = response.json();
     assert_eq!(reply["object"], "chat.completion");
@@ -58,7 +36,7 @@ fn openai_chat_to_anthropic_and_back() {
     );
     assert_eq!(reply["choices"][0]["finish_reason"], "stop");
     assert!(reply["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
-    let sent = upstream(&stack);
+    let sent = last_upstream(&stack);
     assert_eq!(sent["path"], "/v1/messages");
     assert!(sent["headers"]["anthropic-version"].is_string());
     let body = upstream_body(&stack);
@@ -69,14 +47,14 @@ fn openai_chat_to_anthropic_and_back() {
         "Anthropic requires max_tokens"
     );
 
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        COMPLETIONS,
         &chat("claude-sonnet-4-5", true),
         &["-N"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200);
-    let chunks = sse_data(&response);
+    let chunks = response.sse_data();
     assert!(
         chunks
             .iter()
@@ -102,19 +80,14 @@ fn openai_chat_to_anthropic_and_back() {
 #[test]
 fn openai_chat_to_gemini_whole_and_streamed() {
     let stack = start("translate-gemini");
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
-        &chat("gemini-2.5-flash", false),
-        &[],
-    )
-    .unwrap();
+    let response = post(&stack, COMPLETIONS, &chat("gemini-2.5-flash", false), &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
         response.json()["choices"][0]["message"]["content"],
         "Hello from the fake gemini provider."
     );
     assert_eq!(
-        upstream(&stack)["path"],
+        last_upstream(&stack)["path"],
         "/v1beta/models/gemini-2.5-flash:generateContent"
     );
     assert_eq!(
@@ -122,18 +95,18 @@ fn openai_chat_to_gemini_whole_and_streamed() {
         "Be brief."
     );
 
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        COMPLETIONS,
         &chat("gemini-2.5-flash", true),
         &["-N"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200);
     assert_eq!(
-        upstream(&stack)["path"],
+        last_upstream(&stack)["path"],
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
-    let chunks = sse_data(&response);
+    let chunks = response.sse_data();
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
@@ -151,7 +124,7 @@ fn openai_chat_to_gemini_whole_and_streamed() {
 fn anthropic_clients_reach_an_openai_provider() {
     let stack = start("translate-reverse");
     let body = r#"{"model":"gpt-4o-mini","max_tokens":64,"system":"Be brief.","messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(&stack.url("/v1/messages"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/messages", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let message = response.json();
     assert_eq!(message["type"], "message");
@@ -160,11 +133,11 @@ fn anthropic_clients_reach_an_openai_provider() {
         "Hello from the fake openai provider."
     );
     assert_eq!(message["stop_reason"], "end_turn");
-    assert_eq!(upstream(&stack)["path"], "/v1/chat/completions");
+    assert_eq!(last_upstream(&stack)["path"], "/v1/chat/completions");
     assert_eq!(upstream_body(&stack)["messages"][0]["role"], "system");
 
     let stream = body.replacen('{', r#"{"stream":true,"#, 1);
-    let response = post_json(&stack.url("/v1/messages"), &stream, &["-N"]).unwrap();
+    let response = post(&stack, "/v1/messages", &stream, &["-N"]);
     assert_eq!(response.status, 200);
     let text = response.text();
     let events: Vec<&str> = text
@@ -185,14 +158,9 @@ fn anthropic_clients_reach_an_openai_provider() {
 #[test]
 fn a_model_mapped_to_an_azure_deployment_uses_its_path() {
     let stack = start("translate-azure");
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
-        &chat("gpt-4o-mini-azure", false),
-        &[],
-    )
-    .unwrap();
+    let response = post(&stack, COMPLETIONS, &chat("gpt-4o-mini-azure", false), &[]);
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = upstream(&stack);
+    let sent = last_upstream(&stack);
     assert_eq!(
         sent["path"],
         "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21"
@@ -205,9 +173,7 @@ fn tool_calls_cross_formats_both_ways() {
     let stack = start("translate-tools");
     let openai_tools = r#"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"Weather?"}],
         "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}}]}"#;
-    let reply = post_json(&stack.url("/v1/chat/completions"), openai_tools, &[])
-        .unwrap()
-        .json();
+    let reply = post(&stack, COMPLETIONS, openai_tools, &[]).json();
     assert_eq!(
         reply["choices"][0]["finish_reason"], "tool_calls",
         "{reply}"
@@ -220,9 +186,7 @@ fn tool_calls_cross_formats_both_ways() {
 
     let anthropic_tools = r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Weather?"}],
         "tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{}}}]}"#;
-    let message = post_json(&stack.url("/v1/messages"), anthropic_tools, &[])
-        .unwrap()
-        .json();
+    let message = post(&stack, "/v1/messages", anthropic_tools, &[]).json();
     assert_eq!(message["stop_reason"], "tool_use", "{message}");
     let block = message["content"]
         .as_array()
@@ -242,13 +206,13 @@ fn tool_calls_cross_formats_both_ways() {
 fn embeddings_reach_gemini_by_prefix() {
     let stack = start("translate-embeddings");
     let body = r#"{"model":"gemini/text-embedding-004","input":["one","two"]}"#;
-    let response = post_json(&stack.url("/v1/embeddings"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/embeddings", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let list = response.json();
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     assert_eq!(
-        upstream(&stack)["path"],
+        last_upstream(&stack)["path"],
         "/v1beta/models/text-embedding-004:batchEmbedContents"
     );
 }
@@ -273,12 +237,12 @@ fn gemini_embed_content_reaches_gemini_as_embed_content() {
         ("by header", &["-H", "x-llm-provider: gemini"][..]),
         ("by model", &[][..]),
     ] {
-        let response = post_json(
-            &stack.url("/v1beta/models/text-embedding-004:embedContent"),
+        let response = post(
+            &stack,
+            "/v1beta/models/text-embedding-004:embedContent",
             single,
             extra,
-        )
-        .unwrap();
+        );
         assert_eq!(response.status, 200, "{how}: {}", response.text());
         let values = response.json()["embedding"]["values"].clone();
         assert!(
@@ -286,7 +250,7 @@ fn gemini_embed_content_reaches_gemini_as_embed_content() {
             "{how}: embedContent's shape: {}",
             response.text()
         );
-        let sent = upstream(&stack);
+        let sent = last_upstream(&stack);
         assert_eq!(
             sent["path"], "/v1beta/models/text-embedding-004:embedContent",
             "{how}"
@@ -298,16 +262,16 @@ fn gemini_embed_content_reaches_gemini_as_embed_content() {
         );
     }
     let batch = r#"{"requests":[{"model":"models/text-embedding-004","content":{"parts":[{"text":"a"}]}},{"model":"models/text-embedding-004","content":{"parts":[{"text":"b"}]}}]}"#;
-    let response = post_json(
-        &stack.url("/v1beta/models/text-embedding-004:batchEmbedContents"),
+    let response = post(
+        &stack,
+        "/v1beta/models/text-embedding-004:batchEmbedContents",
         batch,
         &[],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["embeddings"].as_array().unwrap().len(), 2);
     assert_eq!(
-        upstream(&stack)["path"],
+        last_upstream(&stack)["path"],
         "/v1beta/models/text-embedding-004:batchEmbedContents"
     );
 }
@@ -315,12 +279,12 @@ fn gemini_embed_content_reaches_gemini_as_embed_content() {
 #[test]
 fn provider_errors_reach_the_caller_in_its_own_format() {
     let stack = start("translate-errors");
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
+    let response = post(
+        &stack,
+        COMPLETIONS,
         &chat("claude-sonnet-4-5", false),
         &["-H", "x-fake-fault: status=429"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 429);
     let error = &response.json()["error"];
     assert!(
@@ -331,12 +295,12 @@ fn provider_errors_reach_the_caller_in_its_own_format() {
 
     let body =
         r#"{"model":"gpt-4o-mini","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(
-        &stack.url("/v1/messages"),
+    let response = post(
+        &stack,
+        "/v1/messages",
         body,
         &["-H", "x-fake-fault: status=400"],
-    )
-    .unwrap();
+    );
     assert_eq!(response.status, 400);
     assert_eq!(
         response.json()["type"],
@@ -350,15 +314,15 @@ fn provider_errors_reach_the_caller_in_its_own_format() {
 fn the_responses_api_reaches_openai_and_azure() {
     let stack = start("translate-responses");
     let body = r#"{"model":"gpt-4o-mini","input":"Hi"}"#;
-    let response = post_json(&stack.url("/v1/responses"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/responses", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["object"], "response");
-    assert_eq!(upstream(&stack)["path"], "/v1/responses");
+    assert_eq!(last_upstream(&stack)["path"], "/v1/responses");
 
     let body = r#"{"model":"gpt-4o-mini-azure","input":"Hi"}"#;
-    let response = post_json(&stack.url("/v1/responses"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/responses", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
-    let sent = upstream(&stack);
+    let sent = last_upstream(&stack);
     assert!(
         sent["path"]
             .as_str()
@@ -387,16 +351,10 @@ fn a_weighted_split_sends_a_model_to_both_providers() {
     let (mut openai, mut azure) = (0, 0);
     for _ in 0..40 {
         assert_eq!(
-            post_json(
-                &stack.url("/v1/chat/completions"),
-                &chat("gpt-4o-mini", false),
-                &[]
-            )
-            .unwrap()
-            .status,
+            post(&stack, COMPLETIONS, &chat("gpt-4o-mini", false), &[]).status,
             200
         );
-        match upstream(&stack)["path"].as_str().unwrap() {
+        match last_upstream(&stack)["path"].as_str().unwrap() {
             "/v1/chat/completions" => openai += 1,
             path if path.starts_with("/openai/deployments/gpt-4o-mini/") => azure += 1,
             other => panic!("unexpected upstream path {other}"),
@@ -419,12 +377,7 @@ fn image_parts_reach_each_provider_in_its_format() {
         format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":{content}}}]}}"#)
     };
 
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
-        &request("claude-sonnet-4-5"),
-        &[],
-    )
-    .unwrap();
+    let response = post(&stack, COMPLETIONS, &request("claude-sonnet-4-5"), &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["messages"][0]["content"].clone();
     assert_eq!(
@@ -443,12 +396,7 @@ fn image_parts_reach_each_provider_in_its_format() {
         .iter()
         .all(|p| p["type"] == "image"));
 
-    let response = post_json(
-        &stack.url("/v1/chat/completions"),
-        &request("gemini-2.5-flash"),
-        &[],
-    )
-    .unwrap();
+    let response = post(&stack, COMPLETIONS, &request("gemini-2.5-flash"), &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["contents"][0]["parts"].clone();
     assert_eq!(parts[0]["text"], "What is in these?");
@@ -465,7 +413,7 @@ fn image_parts_reach_each_provider_in_its_format() {
     let body = format!(
         r#"{{"model":"gpt-4o-mini","max_tokens":32,"messages":[{{"role":"user","content":[{{"type":"image","source":{{"type":"base64","media_type":"image/png","data":"{PNG}"}}}},{{"type":"text","text":"What is this?"}}]}}]}}"#
     );
-    let response = post_json(&stack.url("/v1/messages"), &body, &[]).unwrap();
+    let response = post(&stack, "/v1/messages", &body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let parts = upstream_body(&stack)["messages"][0]["content"].clone();
     assert_eq!(

@@ -2,7 +2,7 @@
 //! over https (`OPENAI_UPSTREAM=https://api.openai.com make demo`): here an
 //! https fake provider with a test CA stands in for the real API.
 
-use gateway_harness::curl::post_json;
+use gateway_harness::client::post;
 use gateway_harness::process::Output;
 use gateway_harness::stack::{upstream_vars, Certs, FakeProvider};
 use gateway_harness::{RunDir, Stack, StackOptions};
@@ -34,7 +34,7 @@ fn a_provider_pointed_at_an_https_url_is_reached_over_tls_with_its_name() {
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
 
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}"#;
-    let response = post_json(&stack.url("/v1/chat/completions"), body, &[]).unwrap();
+    let response = post(&stack, "/v1/chat/completions", body, &[]);
     assert_eq!(response.status, 200, "{}", response.text());
     let recorded = remote.requests().unwrap();
     assert_eq!(
@@ -51,12 +51,7 @@ fn a_provider_pointed_at_an_https_url_is_reached_over_tls_with_its_name() {
 
     // The other providers still go to the local fake.
     let body = r#"{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"Hi"}]}"#;
-    assert_eq!(
-        post_json(&stack.url("/v1/messages"), body, &[])
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(post(&stack, "/v1/messages", body, &[]).status, 200);
     assert_eq!(stack.fake.requests().unwrap().len(), 1);
 }
 

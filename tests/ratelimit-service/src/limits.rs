@@ -97,27 +97,30 @@ pub fn descriptor_context(descriptor: &RateLimitDescriptor) -> Option<Context<'s
     Some(context)
 }
 
+/// A descriptor of `entries`, as Envoy sends it: what the unit tests decide
+/// on.
+#[cfg(test)]
+pub(crate) fn descriptor(entries: &[(&str, &str)]) -> RateLimitDescriptor {
+    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
+    RateLimitDescriptor {
+        entries: entries
+            .iter()
+            .map(|(k, v)| Entry {
+                key: (*k).to_owned(),
+                value: (*v).to_owned(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
 
     fn limit(json: &str) -> Limit {
         let file = LimitsFile::parse(&format!(r#"{{"limits": [{json}]}}"#)).expect("valid");
         to_limitador(&file).expect("maps").remove(0)
-    }
-
-    fn descriptor(entries: &[(&str, &str)]) -> RateLimitDescriptor {
-        RateLimitDescriptor {
-            entries: entries
-                .iter()
-                .map(|(k, v)| Entry {
-                    key: (*k).to_owned(),
-                    value: (*v).to_owned(),
-                })
-                .collect(),
-            ..Default::default()
-        }
     }
 
     fn applies(limit: &Limit, entries: &[(&str, &str)]) -> bool {

@@ -257,7 +257,6 @@ mod tests {
     use super::*;
     use crate::config::LimitsFile;
     use crate::limits::to_limitador;
-    use envoy_types::pb::envoy::extensions::common::ratelimit::v3::rate_limit_descriptor::Entry;
     use envoy_types::pb::envoy::service::ratelimit::v3::rate_limit_response::rate_limit::Unit;
     use envoy_types::pb::google::protobuf::UInt64Value;
     use std::time::Duration;
@@ -270,17 +269,11 @@ mod tests {
         )))
     }
 
+    /// A descriptor of `entries`, charged its own `hits` when given.
     fn descriptor(entries: &[(&str, &str)], hits: Option<u64>) -> RateLimitDescriptor {
         RateLimitDescriptor {
-            entries: entries
-                .iter()
-                .map(|(k, v)| Entry {
-                    key: (*k).to_owned(),
-                    value: (*v).to_owned(),
-                })
-                .collect(),
             hits_addend: hits.map(|value| UInt64Value { value }),
-            ..Default::default()
+            ..crate::limits::descriptor(entries)
         }
     }
 
@@ -292,12 +285,17 @@ mod tests {
         }
     }
 
+    async fn decide(service: &Service, request: &RateLimitRequest) -> RateLimitResponse {
+        service.decide(request).await.expect("decides")
+    }
+
     /// One descriptor `agent=<agent>` charged `hits` (request level).
     async fn charge(service: &Service, agent: &str, hits: u32) -> RateLimitResponse {
-        service
-            .decide(&request(vec![descriptor(&[("agent", agent)], None)], hits))
-            .await
-            .expect("decides")
+        decide(
+            service,
+            &request(vec![descriptor(&[("agent", agent)], None)], hits),
+        )
+        .await
     }
 
     fn code(response: &RateLimitResponse) -> Code {
@@ -312,24 +310,9 @@ mod tests {
             r#"{"domain": "gw", "descriptor": [{"key": "agent"}, {"key": "model", "value": "big"}], "max_value": 1, "seconds": 60}"#,
         );
         let big = |agent: &str| descriptor(&[("agent", agent), ("model", "big")], None);
-        assert_eq!(
-            code(
-                &service
-                    .decide(&request(vec![big("a")], 1))
-                    .await
-                    .expect("ok")
-            ),
-            Code::Ok
-        );
-        assert_eq!(
-            code(
-                &service
-                    .decide(&request(vec![big("a")], 1))
-                    .await
-                    .expect("ok")
-            ),
-            Code::OverLimit
-        );
+        let once = request(vec![big("a")], 1);
+        assert_eq!(code(&decide(&service, &once).await), Code::Ok);
+        assert_eq!(code(&decide(&service, &once).await), Code::OverLimit);
         // Another model, another domain, a missing or an extra key: no limit.
         for unmatched in [
             request(
@@ -349,7 +332,7 @@ mod tests {
                 1,
             ),
         ] {
-            let response = service.decide(&unmatched).await.expect("ok");
+            let response = decide(&service, &unmatched).await;
             assert_eq!(code(&response), Code::Ok);
             assert_eq!(
                 response.statuses[0].current_limit, None,
@@ -386,13 +369,13 @@ mod tests {
         );
         let per_descriptor = request(vec![descriptor(&[("agent", "a")], Some(4))], 3);
         assert_eq!(
-            remaining(&service.decide(&per_descriptor).await.expect("ok")),
+            remaining(&decide(&service, &per_descriptor).await),
             2,
             "descriptor level wins"
         );
         let zero = request(vec![descriptor(&[("agent", "a")], Some(0))], 3);
         assert_eq!(
-            remaining(&service.decide(&zero).await.expect("ok")),
+            remaining(&decide(&service, &zero).await),
             2,
             "an explicit 0 charges nothing"
         );
@@ -481,7 +464,7 @@ mod tests {
                 hits,
             )
         };
-        let refused = service.decide(&both(4)).await.expect("ok");
+        let refused = decide(&service, &both(4)).await;
         assert_eq!(code(&refused), Code::OverLimit);
         let statuses: Vec<Code> = refused
             .statuses
@@ -497,7 +480,7 @@ mod tests {
             refused.statuses[0].limit_remaining, 10,
             "the agent was not charged for the refused request"
         );
-        let admitted = service.decide(&both(3)).await.expect("ok");
+        let admitted = decide(&service, &both(3)).await;
         assert_eq!(code(&admitted), Code::Ok);
         assert_eq!(
             (
@@ -519,7 +502,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            code(&service.decide(&spent).await.unwrap()),
+            code(&decide(&service, &spent).await),
             Code::Ok,
             "never refused"
         );
@@ -536,7 +519,7 @@ mod tests {
             ..descriptor(&[("agent", "a")], Some(5))
         };
         assert_eq!(
-            code(&service.decide(&request(vec![refill], 1)).await.expect("ok")),
+            code(&decide(&service, &request(vec![refill], 1)).await),
             Code::Ok
         );
         assert_eq!(

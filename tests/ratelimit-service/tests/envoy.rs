@@ -27,17 +27,15 @@ const LIMITS: &str = r#"{"limits": [
   {"name": "tokens", "domain": "llm-gateway", "descriptor": [{"key": "agent"}], "max_value": 100, "seconds": 60}
 ]}"#;
 
-/// A listener whose requests are rate limited: the descriptor is
-/// `agent=<x-agent-id>`, charged `x-tokens` units. `hits_addend` is only
-/// honoured in the filter's own `rate_limits` (or per-route filter config),
-/// not in a route's `rate_limits`. The ratelimit filter only acts on routes
-/// to a cluster (not on `direct_response`), so the route goes to `backend`,
-/// an internal listener of the same Envoy that answers 200.
-fn listener(name: &str, failure_mode_deny: bool) -> String {
+/// A listener of one HTTP connection manager, named `name` like its stats:
+/// `socket` says where it listens (a YAML mapping entry), every request
+/// takes `route` (the route's action, YAML flow) through `filters` (YAML
+/// list items at the filters' indentation), then the router.
+fn http_listener(name: &str, socket: &str, route: &str, filters: &str) -> String {
     format!(
         r#"
   - name: {name}
-    address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}
+    {socket}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -50,8 +48,22 @@ fn listener(name: &str, failure_mode_deny: bool) -> String {
               domains: ["*"]
               routes:
               - match: {{prefix: "/"}}
-                route: {{cluster: backend}}
-          http_filters:
+                {route}
+          http_filters:{filters}
+          - name: envoy.filters.http.router
+            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"#
+    )
+}
+
+/// A listener whose requests are rate limited: the descriptor is
+/// `agent=<x-agent-id>`, charged `x-tokens` units. `hits_addend` is only
+/// honoured in the filter's own `rate_limits` (or per-route filter config),
+/// not in a route's `rate_limits`. The ratelimit filter only acts on routes
+/// to a cluster (not on `direct_response`), so the route goes to `backend`,
+/// an internal listener of the same Envoy that answers 200.
+fn listener(name: &str, failure_mode_deny: bool) -> String {
+    let ratelimit = format!(
+        r#"
           - name: envoy.filters.http.ratelimit
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
@@ -66,9 +78,13 @@ fn listener(name: &str, failure_mode_deny: bool) -> String {
                 hits_addend: {{format: "%REQ(x-tokens)%"}}
               rate_limit_service:
                 transport_api_version: V3
-                grpc_service: {{envoy_grpc: {{cluster_name: ratelimit}}}}
-          - name: envoy.filters.http.router
-            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"#
+                grpc_service: {{envoy_grpc: {{cluster_name: ratelimit}}}}"#
+    );
+    http_listener(
+        name,
+        "address: {socket_address: {address: 127.0.0.1, port_value: 0}}",
+        "route: {cluster: backend}",
+        &ratelimit,
     )
 }
 
@@ -84,25 +100,7 @@ bootstrap_extensions:
   typed_config:
     "@type": type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener
 static_resources:
-  listeners:{open}{closed}
-  - name: backend
-    internal_listener: {{}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: backend
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{prefix: "/"}}
-                direct_response: {{status: 200, body: {{inline_string: "admitted"}}}}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+  listeners:{open}{closed}{backend}
   clusters:
   - name: backend
     load_assignment:
@@ -121,6 +119,12 @@ static_resources:
 "#,
         open = listener("fail_open", false),
         closed = listener("fail_closed", true),
+        backend = http_listener(
+            "backend",
+            "internal_listener: {}",
+            r#"direct_response: {status: 200, body: {inline_string: "admitted"}}"#,
+            "",
+        ),
     )
 }
 
@@ -148,6 +152,17 @@ fn get(envoy: &Envoy, listener: &str, agent: &str, tokens: Option<&str>) -> Resp
     curl(&args).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Asserts that `response` has the header `name`, a number of seconds
+/// within the limit's one-minute window.
+fn assert_within_the_minute(response: &Response, name: &str) {
+    let seconds: u64 = response
+        .header(name)
+        .unwrap_or_else(|| panic!("no {name} header: {response:?}"))
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&seconds), "{name}: {seconds}");
+}
+
 #[test]
 fn two_envoys_share_one_budget_and_fail_open_or_closed_as_configured() {
     let dir = RunDir::new("ratelimit-envoy").expect("run dir");
@@ -167,12 +182,7 @@ fn two_envoys_share_one_budget_and_fail_open_or_closed_as_configured() {
         Some(r#"100, 100;w=60;name="tokens""#)
     );
     assert_eq!(first.header("x-ratelimit-remaining"), Some("40"));
-    let reset: u64 = first
-        .header("x-ratelimit-reset")
-        .expect("reset header")
-        .parse()
-        .expect("seconds");
-    assert!((1..=60).contains(&reset), "{reset}");
+    assert_within_the_minute(&first, "x-ratelimit-reset");
     let second = get(&envoy_b, "fail_closed", "alice", Some("40"));
     assert_eq!(second.status, 200, "{second:?}");
     assert_eq!(
@@ -192,12 +202,7 @@ fn two_envoys_share_one_budget_and_fail_open_or_closed_as_configured() {
             "no body: the caller's API format is the filter's job"
         );
         assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
-        let retry_after: u64 = refused
-            .header("retry-after")
-            .expect("retry-after")
-            .parse()
-            .expect("seconds");
-        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert_within_the_minute(&refused, "retry-after");
     }
     assert_eq!(
         get(&envoy_b, "fail_open", "bob", Some("100")).status,

@@ -1,6 +1,7 @@
 //! Applying the configured action per entity type to a text's findings.
 
 use super::entity::{EntityKind, Finding};
+use super::splice::{splice, spliced_text};
 use super::vault::Vault;
 use crate::config::{Action, PiiConfig, ResponsePolicy};
 use std::borrow::Cow;
@@ -87,14 +88,10 @@ impl Policy {
             }
         });
         blocked.sort();
-        let text = match rewritten {
-            None => Cow::Borrowed(text),
-            Some(bytes) => Cow::Owned(
-                String::from_utf8(bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            ),
-        };
-        Applied { text, blocked }
+        Applied {
+            text: spliced_text(text, rewritten),
+            blocked,
+        }
     }
 
     /// Applies the actions to response text: `redact` and `block` replace
@@ -143,25 +140,7 @@ impl Policy {
 fn rewrite(
     text: &[u8],
     findings: &[Finding],
-    mut replace: impl FnMut(&Finding, &[u8]) -> Option<String>,
+    replace: impl FnMut(&Finding, &[u8]) -> Option<String>,
 ) -> Option<Vec<u8>> {
-    let mut out: Option<Vec<u8>> = None;
-    let mut copied = 0;
-    for f in findings {
-        let Some(value) = text.get(f.start..f.end) else {
-            continue;
-        };
-        if f.start < copied {
-            continue;
-        }
-        if let Some(replacement) = replace(f, value) {
-            let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
-            buf.extend_from_slice(text.get(copied..f.start).unwrap_or_default());
-            buf.extend_from_slice(replacement.as_bytes());
-            copied = f.end;
-        }
-    }
-    let mut buf = out?;
-    buf.extend_from_slice(text.get(copied..).unwrap_or_default());
-    Some(buf)
+    splice(text, findings.iter().map(|f| (f.start..f.end, f)), replace)
 }

@@ -29,6 +29,7 @@ mod keyvalue;
 mod numbers;
 mod scan;
 mod secret;
+mod splice;
 mod stream;
 mod vault;
 

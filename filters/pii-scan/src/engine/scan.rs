@@ -150,18 +150,27 @@ pub(crate) fn is_word(b: u8) -> bool {
     WORDS.get(usize::from(b)).copied().unwrap_or(false)
 }
 
-// Const evaluation: an out-of-range index would fail the build, not panic.
-#[allow(clippy::indexing_slicing)]
-const WORDS: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'_';
-        b += 1;
-    }
-    t
-};
+/// A table of `$value` for every byte `$c`, built at compile time (a const
+/// fn cannot take the closure).
+macro_rules! byte_table {
+    ($default:expr, |$c:ident| $value:expr) => {{
+        let mut t = [$default; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $c = b as u8;
+            // Const evaluation: an out-of-range index would fail the build,
+            // not panic.
+            #[allow(clippy::indexing_slicing)]
+            {
+                t[b] = $value;
+            }
+            b += 1;
+        }
+        t
+    }};
+}
+
+const WORDS: [bool; 256] = byte_table!(false, |c| c.is_ascii_alphanumeric() || c == b'_');
 
 const OTHER: u8 = 0;
 const WORD: u8 = 1;
@@ -172,33 +181,24 @@ const COLON: u8 = 5;
 const EQUALS: u8 = 6;
 const DASH: u8 = 7;
 
-#[allow(clippy::indexing_slicing)]
-const CLASSES: [u8; 256] = {
-    let mut t = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c.is_ascii_digit() || c == b'+' || c == b'(' {
-            NUMBER
-        } else if c.is_ascii_uppercase() {
-            UPPER
-        } else if c.is_ascii_lowercase() || c == b'_' {
-            WORD
-        } else if c == b'@' {
-            AT
-        } else if c == b':' {
-            COLON
-        } else if c == b'=' {
-            EQUALS
-        } else if c == b'-' {
-            DASH
-        } else {
-            OTHER
-        };
-        b += 1;
-    }
-    t
-};
+const CLASSES: [u8; 256] =
+    byte_table!(OTHER, |c| if c.is_ascii_digit() || c == b'+' || c == b'(' {
+        NUMBER
+    } else if c.is_ascii_uppercase() {
+        UPPER
+    } else if c.is_ascii_lowercase() || c == b'_' {
+        WORD
+    } else if c == b'@' {
+        AT
+    } else if c == b':' {
+        COLON
+    } else if c == b'=' {
+        EQUALS
+    } else if c == b'-' {
+        DASH
+    } else {
+        OTHER
+    });
 
 /// Runs the structural detectors (email, numbers, IBAN, IPv6) over the text.
 pub(crate) fn structural(scan: &mut Scan) {

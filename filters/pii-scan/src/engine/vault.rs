@@ -2,6 +2,7 @@
 //! restoring values into response text, whole or streamed.
 
 use super::entity::EntityKind;
+use super::splice::{splice, spliced_text};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
@@ -87,13 +88,7 @@ impl Vault {
 
     /// Puts the values back in place of their placeholders.
     pub fn restore<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match self.restore_bytes(text.as_bytes()) {
-            None => Cow::Borrowed(text),
-            Some(bytes) => Cow::Owned(
-                String::from_utf8(bytes)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            ),
-        }
+        spliced_text(text, self.restore_bytes(text.as_bytes()))
     }
 
     /// `restore` over bytes (a response chunk need not be valid UTF-8);
@@ -102,23 +97,12 @@ impl Vault {
         if self.values.is_empty() {
             return None;
         }
-        let mut out: Option<Vec<u8>> = None;
-        let mut copied = 0;
-        for span in placeholder_spans(text, self.longest) {
-            let value = text
-                .get(span.clone())
-                .and_then(|p| std::str::from_utf8(p).ok())
-                .and_then(|p| self.values.get(p));
-            if let Some(value) = value {
-                let buf = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
-                buf.extend_from_slice(text.get(copied..span.start).unwrap_or_default());
-                buf.extend_from_slice(value.as_bytes());
-                copied = span.end;
-            }
-        }
-        let mut buf = out?;
-        buf.extend_from_slice(text.get(copied..).unwrap_or_default());
-        Some(buf)
+        let spans = placeholder_spans(text, self.longest).map(|span| (span, ()));
+        splice(text, spans, |(), placeholder| {
+            std::str::from_utf8(placeholder)
+                .ok()
+                .and_then(|p| self.values.get(p))
+        })
     }
 
     /// Whether `tail` (starting with `<`, no `>` yet) could still become one

@@ -44,6 +44,25 @@ pub struct Router {
     clients: Option<Clients>,
 }
 
+/// `Ok` when `config` defines the provider `name`; otherwise the error at
+/// `field`, which lists the providers there are.
+fn check_provider(config: &RouteConfig, field: String, name: &str) -> Result<(), ConfigError> {
+    if config.providers.contains_key(name) {
+        return Ok(());
+    }
+    let choices = config
+        .providers
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ConfigError::new(
+        crate::NAME,
+        field,
+        format!("`{name}` is not one of the providers: {choices}"),
+    ))
+}
+
 /// Longest model name echoed back in an error (a client controls it).
 const MAX_ECHO: usize = 100;
 
@@ -78,20 +97,8 @@ impl Router {
                 ));
             }
         }
-        let known = |name: &str| config.providers.contains_key(name);
-        let choices = config
-            .providers
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
         if let Some(default) = &config.default_provider {
-            if !known(default) {
-                return Err(err(
-                    "default_provider".into(),
-                    format!("`{default}` is not one of the providers: {choices}"),
-                ));
-            }
+            check_provider(&config, "default_provider".into(), default)?;
         }
         check_header_name(crate::NAME, "provider_header", &config.provider_header)?;
         let mut entries = Vec::with_capacity(config.models.len());
@@ -105,15 +112,11 @@ impl Router {
                 ));
             }
             for (j, target) in route.to.iter().enumerate() {
-                if !known(&target.provider) {
-                    return Err(err(
-                        format!("models[{i}].to[{j}].provider"),
-                        format!(
-                            "`{}` is not one of the providers: {choices}",
-                            target.provider
-                        ),
-                    ));
-                }
+                check_provider(
+                    &config,
+                    format!("models[{i}].to[{j}].provider"),
+                    &target.provider,
+                )?;
                 if target.weight == 0 {
                     return Err(err(
                         format!("models[{i}].to[{j}].weight"),
@@ -179,24 +182,10 @@ impl Router {
                 format!("`{}` is the cluster of the provider `{name}`; a chain needs a cluster of its own", fallback.cluster),
             ));
         }
-        let choices = config
-            .providers
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut seen: Vec<&str> = route.to.iter().map(|t| t.provider.as_str()).collect();
         for (j, target) in fallback.to.iter().enumerate() {
             let field = format!("models[{i}].fallback.to[{j}]");
-            if !config.providers.contains_key(&target.provider) {
-                return Err(err(
-                    format!("{field}.provider"),
-                    format!(
-                        "`{}` is not one of the providers: {choices}",
-                        target.provider
-                    ),
-                ));
-            }
+            check_provider(config, format!("{field}.provider"), &target.provider)?;
             if seen.contains(&target.provider.as_str()) {
                 return Err(err(
                     format!("{field}.provider"),
@@ -790,75 +779,87 @@ mod tests {
     fn configuration_errors_name_the_field() {
         let bad = |config: Value| Router::new(serde_json::from_value(config).unwrap()).unwrap_err();
         let providers = json!({"openai": {"kind": "openai", "cluster": "openai"}});
-        let err = bad(
-            json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "nope"}]}]}),
-        );
-        assert_eq!(err.field, "models[0].to[0].provider");
-        let err = bad(
-            json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "openai", "weight": 0}]}]}),
-        );
-        assert_eq!(err.field, "models[0].to[0].weight");
-        let err = bad(json!({"providers": providers, "models": [{"match": "x", "to": []}]}));
-        assert_eq!(err.field, "models[0].to");
-        let err = bad(json!({"providers": providers, "default_provider": "nope"}));
-        assert_eq!(err.field, "default_provider");
-        let err = bad(json!({"providers": {}}));
-        assert_eq!(err.field, "providers");
-        let err = bad(json!({"providers": {"a/b": {"kind": "openai", "cluster": "c"}}}));
-        assert_eq!(err.field, "providers.a/b");
-        let fallback = |to: Value, fallback: Value| {
-            bad(
+        for (config, field) in [
+            (
+                json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "nope"}]}]}),
+                "models[0].to[0].provider",
+            ),
+            (
+                json!({"providers": providers, "models": [{"match": "x", "to": [{"provider": "openai", "weight": 0}]}]}),
+                "models[0].to[0].weight",
+            ),
+            (
+                json!({"providers": providers, "models": [{"match": "x", "to": []}]}),
+                "models[0].to",
+            ),
+            (
+                json!({"providers": providers, "default_provider": "nope"}),
+                "default_provider",
+            ),
+            (json!({"providers": {}}), "providers"),
+            (
+                json!({"providers": {"a/b": {"kind": "openai", "cluster": "c"}}}),
+                "providers.a/b",
+            ),
+            (
+                json!({"providers": providers, "provider_header": "Bad Header"}),
+                "provider_header",
+            ),
+        ] {
+            assert_eq!(bad(config).field, field);
+        }
+        // Each chain with the field its error names, and what the message
+        // says where it matters.
+        let one = json!([{"provider": "openai"}]);
+        for (to, fallback, field, message) in [
+            (
+                json!([{"provider": "openai"}, {"provider": "azure"}]),
+                json!({"cluster": "chain", "to": [{"provider": "azure"}]}),
+                "models[0].fallback",
+                "",
+            ),
+            (
+                one.clone(),
+                json!({"cluster": "chain", "to": []}),
+                "models[0].fallback.to",
+                "",
+            ),
+            (
+                one.clone(),
+                json!({"cluster": "azure", "to": [{"provider": "azure"}]}),
+                "models[0].fallback.cluster",
+                "cluster of the provider `azure`",
+            ),
+            (
+                one.clone(),
+                json!({"cluster": "a b", "to": [{"provider": "azure"}]}),
+                "models[0].fallback.cluster",
+                "",
+            ),
+            (
+                one.clone(),
+                json!({"cluster": "chain", "to": [{"provider": "openai"}]}),
+                "models[0].fallback.to[0].provider",
+                "already in this chain",
+            ),
+            (
+                one.clone(),
+                json!({"cluster": "chain", "to": [{"provider": "gemini"}]}),
+                "models[0].fallback.to[0].provider",
+                "",
+            ),
+            (
+                one,
+                json!({"cluster": "chain", "to": [{"provider": "azure", "weight": 2}]}),
+                "models[0].fallback.to[0].weight",
+                "",
+            ),
+        ] {
+            let err = bad(
                 json!({"providers": {"openai": {"kind": "openai", "cluster": "openai"}, "azure": {"kind": "azure", "cluster": "azure"}},
                 "models": [{"match": "m", "to": to, "fallback": fallback}]}),
-            )
-        };
-        let one = json!([{"provider": "openai"}]);
-        let err = fallback(
-            json!([{"provider": "openai"}, {"provider": "azure"}]),
-            json!({"cluster": "chain", "to": [{"provider": "azure"}]}),
-        );
-        assert_eq!(err.field, "models[0].fallback");
-        assert_eq!(
-            fallback(one.clone(), json!({"cluster": "chain", "to": []})).field,
-            "models[0].fallback.to"
-        );
-        let err = fallback(
-            one.clone(),
-            json!({"cluster": "azure", "to": [{"provider": "azure"}]}),
-        );
-        assert!(
-            err.field == "models[0].fallback.cluster"
-                && err.message.contains("cluster of the provider `azure`"),
-            "{err}"
-        );
-        assert_eq!(
-            fallback(
-                one.clone(),
-                json!({"cluster": "a b", "to": [{"provider": "azure"}]})
-            )
-            .field,
-            "models[0].fallback.cluster"
-        );
-        let err = fallback(
-            one.clone(),
-            json!({"cluster": "chain", "to": [{"provider": "openai"}]}),
-        );
-        assert!(
-            err.field == "models[0].fallback.to[0].provider"
-                && err.message.contains("already in this chain"),
-            "{err}"
-        );
-        let err = fallback(
-            one.clone(),
-            json!({"cluster": "chain", "to": [{"provider": "gemini"}]}),
-        );
-        assert_eq!(err.field, "models[0].fallback.to[0].provider");
-        let err = fallback(
-            one,
-            json!({"cluster": "chain", "to": [{"provider": "azure", "weight": 2}]}),
-        );
-        assert_eq!(err.field, "models[0].fallback.to[0].weight");
-        let err = bad(json!({"providers": providers, "provider_header": "Bad Header"}));
-        assert_eq!(err.field, "provider_header");
+            );
+            assert!(err.field == field && err.message.contains(message), "{err}");
+        }
     }
 }
