@@ -376,7 +376,7 @@ fn the_translate_role_reads_exactly_the_facts_it_declares() {
     host.call(&stages, &azure, &ProviderResponse::json(200, &answer));
     record(&host);
 
-    let (stages, mut host) = module(json!({"role": "translate"}));
+    let (stages, mut host) = module(&json!({"role": "translate"}));
     host.tracing.set(true);
     let chain = json!([{"provider": "openai", "kind": "openai", "upstream_model": "gpt-4o-mini"}]);
     host.upstream_metadata.insert(
@@ -402,8 +402,10 @@ fn the_translate_role_reads_exactly_the_facts_it_declares() {
 
 #[test]
 fn an_openai_compatible_server_gets_its_base_path_and_no_client_key() {
-    let (stages, mut host) = module(json!({"role": "translate", "provider": "openai_compatible",
-        "base_paths": {"local": "/local/v1"}}));
+    let (stages, mut host) = module(
+        &json!({"role": "translate", "provider": "openai_compatible",
+        "base_paths": {"local": "/local/v1"}}),
+    );
     let request = routed(
         "/v1/chat/completions",
         &json!({"model": "local/llama-3.1-8b", "messages": [{"role": "user", "content": "Hi"}]}),
