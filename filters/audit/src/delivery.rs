@@ -834,28 +834,31 @@ mod tests {
         );
     }
 
-    /// Shared data where a reader on another worker takes the first two
-    /// records of ring 0 just before the second slot read.
-    struct DrainedDuringScan {
+    /// Shared data in which other workers act at chosen moments: `hook`
+    /// runs before every read (`None`) and write (`Some(cas)`) of a key, may
+    /// change the data first, and refuses the write when it answers false.
+    struct Racing<F: Fn(&str, Option<Option<u32>>, &mut Memory) -> bool> {
         memory: std::cell::RefCell<Memory>,
-        slot_reads: std::cell::Cell<usize>,
+        hook: F,
     }
 
-    impl SharedData for DrainedDuringScan {
-        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            if key.contains(" s") {
-                let n = self.slot_reads.get();
-                self.slot_reads.set(n + 1);
-                if n == 1 {
-                    let mut reader = vm(100, 2, usize::MAX, 9);
-                    let taken = reader.next_batch(&mut *self.memory.borrow_mut(), 0);
-                    assert_eq!(lines(taken).len(), 2);
-                }
+    impl<F: Fn(&str, Option<Option<u32>>, &mut Memory) -> bool> Racing<F> {
+        fn new(memory: Memory, hook: F) -> Self {
+            Racing {
+                memory: std::cell::RefCell::new(memory),
+                hook,
             }
+        }
+    }
+
+    impl<F: Fn(&str, Option<Option<u32>>, &mut Memory) -> bool> SharedData for Racing<F> {
+        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+            (self.hook)(key, None, &mut self.memory.borrow_mut());
             self.memory.borrow().get(key)
         }
         fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
-            self.memory.borrow_mut().set(key, value, cas)
+            (self.hook)(key, Some(cas), &mut self.memory.borrow_mut())
+                && self.memory.borrow_mut().set(key, value, cas)
         }
     }
 
@@ -863,10 +866,19 @@ mod tests {
     fn a_ring_taken_over_while_readers_drain_it_loses_nothing() {
         let mut memory = Memory::default();
         queued(&mut vm(100, 10, usize::MAX, 1), &mut memory, 4);
-        let raced = DrainedDuringScan {
-            memory: std::cell::RefCell::new(memory),
-            slot_reads: std::cell::Cell::new(0),
-        };
+        // A reader on another worker takes the first two records just
+        // before the scan's second slot read.
+        let slot_reads = std::cell::Cell::new(0);
+        let raced = Racing::new(memory, |key, write, memory| {
+            if write.is_none() && key.contains(" s") {
+                slot_reads.set(slot_reads.get() + 1);
+                if slot_reads.get() == 2 {
+                    let taken = vm(100, 2, usize::MAX, 9).next_batch(memory, 0);
+                    assert_eq!(lines(taken).len(), 2);
+                }
+            }
+            true
+        });
         // The scan reads slot 0, then finds slot 1 emptied by the reader,
         // which moved the head to 2 first: it scans again from there.
         let later = vm(100, 10, usize::MAX, 2);
@@ -906,24 +918,15 @@ mod tests {
         );
     }
 
-    /// Shared data where every compare-and-swap of the ring table loses.
-    struct Contended(Memory);
-
-    impl SharedData for Contended {
-        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            self.0.get(key)
-        }
-        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
-            !(key.ends_with(" rings") && cas.is_some()) && self.0.set(key, value, cas)
-        }
-    }
-
     #[test]
     fn a_lease_renewal_that_loses_every_race_keeps_the_ring() {
         let mut memory = Memory::default();
         let mut vm = vm(100, 10, usize::MAX, 1);
         vm.push(&mut memory, b"a", 0);
-        let mut contended = Contended(memory);
+        // Every compare-and-swap of the ring table loses.
+        let mut contended = Racing::new(memory, |key, write, _| {
+            !(key.ends_with(" rings") && matches!(write, Some(Some(_))))
+        });
         vm.tick(&mut contended, 1_000);
         assert!(vm.ring.is_some(), "still its own; the next tick retries");
     }
@@ -954,35 +957,21 @@ mod tests {
         assert_eq!(lines(other.next_batch(&mut memory, 0)), ["a", "b", "c"]);
     }
 
-    /// Shared data where another reader takes the two oldest records of a
-    /// ring between this VM's read of the head and its compare-and-swap.
-    struct Raced {
-        memory: Memory,
-        raced: bool,
-    }
-
-    impl SharedData for Raced {
-        fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
-            self.memory.get(key)
-        }
-        fn set(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> bool {
-            if !self.raced && key.ends_with(" head") && cas.is_some() {
-                self.raced = true;
-                let head = number(&self.memory.get(key).unwrap().0, 0).unwrap();
-                self.memory.set(key, &(head + 2).to_le_bytes(), None);
-            }
-            self.memory.set(key, value, cas)
-        }
-    }
-
     #[test]
     fn two_readers_never_take_the_same_record() {
         let mut memory = Memory::default();
         queued(&mut vm(100, 10, usize::MAX, 1), &mut memory, 6);
-        let mut raced = Raced {
-            memory,
-            raced: false,
-        };
+        // Another reader takes the two oldest records between this reader's
+        // read of the head and its compare-and-swap.
+        let raced_once = std::cell::Cell::new(false);
+        let mut raced = Racing::new(memory, |key, write, memory| {
+            if !raced_once.get() && key.ends_with(" head") && matches!(write, Some(Some(_))) {
+                raced_once.set(true);
+                let head = number(&memory.get(key).unwrap().0, 0).unwrap();
+                memory.set(key, &(head + 2).to_le_bytes(), None);
+            }
+            true
+        });
         let mut reader = vm(100, 10, usize::MAX, 2);
         assert_eq!(
             lines(reader.next_batch(&mut raced, 0)),
