@@ -23,13 +23,16 @@ mod context;
 mod custom;
 mod email;
 mod entity;
+mod entropy;
 mod iban;
 mod ipv6;
 mod keyvalue;
 mod numbers;
+mod prose;
 mod scan;
 mod secret;
 mod stream;
+mod userinfo;
 mod vault;
 
 pub use actions::{Applied, Policy};

@@ -1,0 +1,253 @@
+//! SECRET: credentials named in running text and on command lines, where
+//! no `key=value` separator marks them (those live in `keyvalue.rs`):
+//!
+//! * prose: a password word, optionally a short phrase, a copula, the
+//!   value ("the password for the VPN is X", "das Passwort lautet X",
+//!   "la contraseña es X", "パスワードは X"); a token word with a copula
+//!   takes only machine-generated values ("our Travis token is X");
+//! * flags: `--password X`, `--token X`, mysql's `-pX`, `sshpass -p X`,
+//!   `curl -u user:X`.
+//!
+//! The value is the finding. Unquoted, it is a run of printable ASCII and
+//! must look like a password (a digit, a symbol, or mixed case), so "the
+//! password is required" or "das Passwort ist abgelaufen" is none.
+
+use super::entropy::random_enough;
+use super::keyvalue::{value_plausible, KeyClass};
+use super::scan::Scan;
+use crate::config::Entity;
+
+/// Words that name a password, lowercase (ASCII letters compare without
+/// case; the rest byte for byte).
+const PASSWORD_WORDS: &[&str] = &[
+    "password",
+    "passwort",
+    "passphrase",
+    "passcode",
+    "kennwort",
+    "wachtwoord",
+    "contraseña",
+    "senha",
+    "mot de passe",
+    "hasło",
+    "lösenord",
+    "パスワード",
+];
+/// Words that name a token or key: their values must look machine-made.
+const TOKEN_WORDS: &[&str] = &["token", "secret", "api key", "access key"];
+/// Words between a credential word and its value ("is", "lautet", "は").
+const COPULAS: &[&str] = &[
+    "is", "was", "ist", "lautet", "war", "est", "était", "es", "era", "é", "è", "to", "は", "：",
+];
+/// Words that may open a short phrase between the credential word and the
+/// copula ("password for the staging VPN is").
+const PREPOSITIONS: &[&str] = &[
+    "for", "für", "pour", "para", "per", "voor", "do", "da", "del", "de", "du", "dla", "of", "on",
+    "van", "des", "to",
+];
+/// Words the phrase may hold at most, the copula included.
+const MAX_PHRASE_WORDS: usize = 6;
+/// Longest value taken.
+const MAX_VALUE: usize = 128;
+/// How far back a command line is read for the command a short flag
+/// belongs to.
+const MAX_LINE: usize = 128;
+
+/// The first four bytes of each credential word, ASCII lowercase: one
+/// comparison tells most words apart.
+fn may_start(scan: &Scan, i: usize) -> bool {
+    let head = [
+        scan.at(i).to_ascii_lowercase(),
+        scan.at(i + 1).to_ascii_lowercase(),
+        scan.at(i + 2).to_ascii_lowercase(),
+        scan.at(i + 3).to_ascii_lowercase(),
+    ];
+    matches!(
+        &head,
+        b"pass"
+            | b"kenn"
+            | b"wach"
+            | b"cont"
+            | b"senh"
+            | b"secr"
+            | b"mot "
+            | b"has\xc5"
+            | b"l\xc3\xb6s"
+            | b"toke"
+            | b"api "
+            | b"acce"
+            | b"\xe3\x83\x91\xe3"
+    )
+}
+
+/// Handles the start of a word at `i`. Runs under [`Scan::candidate`].
+pub(crate) fn at_word(scan: &mut Scan, i: usize) {
+    let dash = scan.before(i) == b'-';
+    if dash && matches!(scan.before(i - 1), b' ' | b'\t') {
+        short_flag(scan, i);
+        return;
+    }
+    if !may_start(scan, i) {
+        return;
+    }
+    let long_flag = dash && scan.before(i - 1) == b'-';
+    let (class, end) = if let Some(end) = word_at(scan, i, PASSWORD_WORDS) {
+        (KeyClass::Password, end)
+    } else if let Some(end) = word_at(scan, i, TOKEN_WORDS) {
+        (KeyClass::Loose, end)
+    } else {
+        return;
+    };
+    if long_flag {
+        if scan.at(end) == b' ' {
+            value(scan, skip_blanks(scan, end), class);
+        }
+        return;
+    }
+    let mut p = end;
+    let mut phrase = false;
+    for _ in 0..MAX_PHRASE_WORDS {
+        p = skip_blanks(scan, p);
+        if matches!(scan.at(p), b'"' | b'\'' | b'`') && p > end {
+            value(scan, p, class);
+            return;
+        }
+        let word_end = phrase_word_end(scan, p);
+        if word_end == p {
+            return;
+        }
+        let word = scan.text.get(p..word_end).unwrap_or_default();
+        if is_one_of(word, COPULAS) {
+            value(scan, skip_blanks(scan, word_end), class);
+            return;
+        }
+        if !(phrase || is_one_of(word, PREPOSITIONS)) {
+            return;
+        }
+        phrase = true;
+        p = word_end;
+    }
+}
+
+/// Where the credential word at `i` ends, if one of `words` starts there
+/// and no letter follows it (`passwords`, `tokens` are not credential words).
+fn word_at(scan: &Scan, i: usize, words: &[&str]) -> Option<usize> {
+    words.iter().find_map(|w| {
+        let w = w.as_bytes();
+        let matches = w
+            .iter()
+            .enumerate()
+            .all(|(k, &c)| scan.at(i + k).to_ascii_lowercase() == c);
+        let end = i + w.len();
+        (matches && !scan.at(end).is_ascii_alphanumeric()).then_some(end)
+    })
+}
+
+fn is_one_of(word: &[u8], list: &[&str]) -> bool {
+    list.iter()
+        .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+}
+
+fn skip_blanks(scan: &Scan, mut p: usize) -> usize {
+    let from = p;
+    while p - from < 4 && matches!(scan.at(p), b' ' | b'\t') {
+        p += 1;
+    }
+    p
+}
+
+/// The end of a word of the phrase: up to a blank, or after `は` / `：`,
+/// which need no blank before the value.
+fn phrase_word_end(scan: &Scan, p: usize) -> usize {
+    for glued in ["は", "："] {
+        if scan.has(p, glued.as_bytes()) {
+            return p + glued.len();
+        }
+    }
+    let mut q = p;
+    while q - p < 32 && scan.at(q) > b' ' && !matches!(scan.at(q), b':' | b'=' | b',' | b'.') {
+        q += 1;
+    }
+    q
+}
+
+/// The value at `p`: quoted (spaces allowed) or a run of printable ASCII
+/// without its sentence punctuation.
+fn value(scan: &mut Scan, p: usize, class: KeyClass) {
+    let quote = scan.at(p);
+    let (start, end, quoted) = if matches!(quote, b'"' | b'\'' | b'`') {
+        let start = p + 1;
+        let mut q = start;
+        while scan.at(q) != quote {
+            if q - start > MAX_VALUE || matches!(scan.at(q), b'\n' | b'\r' | 0) {
+                return;
+            }
+            q += 1;
+        }
+        (start, q, true)
+    } else {
+        let mut q = p;
+        while q - p < MAX_VALUE && scan.at(q) > b' ' && scan.at(q) < 0x7f {
+            q += 1;
+        }
+        while q > p && matches!(scan.at(q - 1), b'.' | b',' | b';' | b':' | b')' | b'"' | b'\'') {
+            q -= 1;
+        }
+        (p, q, false)
+    };
+    let text = scan.text.get(start..end).unwrap_or_default();
+    // "case-sensitive", "well-known": hyphenated words, not a passphrase
+    // (those join three words or more, or hold a digit).
+    let compound = !quoted
+        && text.iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
+        && text.split(|&b| b == b'-').count() < 3;
+    let plausible = !compound && match class {
+        KeyClass::Password => value_plausible(text, quoted, KeyClass::Password),
+        _ => random_enough(text),
+    };
+    if plausible {
+        scan.add(Entity::Secret, start, end, if quoted { 0.8 } else { 0.75 });
+    }
+}
+
+/// A one-letter flag after ` -` at `i`: mysql's `-pSECRET` (glued),
+/// `sshpass -p SECRET`, `docker login -p SECRET`, `curl -u user:SECRET`.
+fn short_flag(scan: &mut Scan, i: usize) {
+    let flag = scan.at(i);
+    let next = scan.at(i + 1);
+    if !matches!(flag, b'p' | b'u') || next.is_ascii_alphabetic() && flag == b'u' {
+        return;
+    }
+    let line_from = line_start(scan, i);
+    let line = scan.text.get(line_from..i).unwrap_or_default();
+    let has = |cmd: &[u8]| line.windows(cmd.len()).any(|w| w == cmd);
+    match (flag, next) {
+        (b'p', b' ') if has(b"sshpass") || has(b" login") => {
+            value(scan, skip_blanks(scan, i + 1), KeyClass::Password);
+        }
+        (b'p', b) if b > b' ' && (has(b"mysql") || has(b"mariadb")) => {
+            value(scan, i + 1, KeyClass::Password);
+        }
+        (b'u', b' ') if has(b"curl") => {
+            let mut p = skip_blanks(scan, i + 1);
+            let from = p;
+            while p - from < MAX_VALUE && scan.at(p) > b' ' && scan.at(p) != b':' {
+                p += 1;
+            }
+            if scan.at(p) == b':' && p > from {
+                value(scan, p + 1, KeyClass::Password);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The start of the line holding `i`, looking back at most `MAX_LINE`.
+fn line_start(scan: &Scan, i: usize) -> usize {
+    let from = i.saturating_sub(MAX_LINE);
+    let before = scan.text.get(from..i).unwrap_or_default();
+    before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(from, |k| from + k + 1)
+}
