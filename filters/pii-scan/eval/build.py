@@ -559,6 +559,42 @@ NEW_TEMPLATES = [
 ]
 TEMPLATES += NEW_TEMPLATES
 
+
+# Written after the detectors above were tuned: ordinary text around the
+# same words, and a few positives in new phrasings.
+NEW_TEMPLATES += [
+    ("en", "code", "git log --oneline\n{SHORTSHA} Fix token refresh\n{SHORTSHA} Bump version to {VERSION}\ncommit {SHA}\nAuthor: Jane <{EMAIL}>\n"),
+    ("en", "prose", "Tokens per minute: 90000; secret santa on {DATE}; password reset links expire after 30 minutes; the pass rate was 97.5%."),
+    ("en", "code", "def check(password: str) -> bool:\n    return len(password) >= 12 and password != 'changeme'\n\nAPI_KEY = os.getenv('API_KEY')\nkey = f\"{prefix}:{uid}\"\n"),
+    ("de", "prose", "Passwort vergessen? Klicke auf 'Passwort zurücksetzen'. Der Token ist 15 Minuten gültig; Version {VERSION}, Vorgang {ORDERNO}."),
+    ("fr", "prose", "Le jeton expire après 3600 secondes ; le mot de passe oublié se réinitialise via le lien du {DATE}. Commande {ORDERNO}."),
+    ("ja", "prose", "パスワードを忘れた場合は、リセットリンクを使ってください。トークンの有効期限は {EPOCH} です。"),
+    ("en", "logs", "{DATE} 10:15:22 INFO login ok user_id=48213 session_key={IDENT} trace_id={HEX32} latency_ms=18 build {VERSION}"),
+    ("en", "prose", "Our build {SHA256} passed; the passphrase policy requires four words and the API key rotation runs at {EPOCH}."),
+    ("es", "prose", "El soporte atiende de 9 a 18 h; el pedido {ORDERNO} se envió el {DATE} por {AMOUNT}."),
+    ("nl", "code", "curl -X POST https://api.example.com/v2/orders -H 'Content-Type: application/json' -d '{\"order\": \"{ORDERNO}\", \"qty\": 3}'"),
+    ("en", "prose", "Key facts: revenue grew 12% to {AMOUNT}; the secret sauce is our onboarding; token usage fell after {VERSION}."),
+    ("pt", "prose", "Para redefinir a senha, acesse o portal; o token de acesso expira em 24 horas. Fatura {ORDERNO}."),
+    ("it", "prose", "Per cambiare la password apri le impostazioni; il token scade dopo 1 ora. Versione {VERSION}, ordine {ORDERNO}."),
+    ("en", "code", "ssh-keygen -t ed25519 -C \"{EMAIL}\"\n# fingerprint SHA256:{SHORTSHA}\nmysql -u report -p reporting  # prompts for the password\n"),
+    ("de", "code", "DB_PASSWORD=$DB_PASSWORD\nAPI_TOKEN=<dein-token>\nSECRET_KEY=changeme\nsort_key=erstellt_am\n"),
+    ("en", "prose", "I ran `psql postgres://localhost:5432/app` and `redis://cache:6379`, no credentials in either, then pinged {IPV4}."),
+    ("zh", "prose", "请把密码重置链接发给我；订单号 {ORDERNO}，金额 {AMOUNT}。"),
+    ("ko", "prose", "비밀번호를 잊으셨나요? 재설정 링크는 24시간 유효합니다. 버전 {VERSION}."),
+    ("sv", "prose", "Lösenordet måste ha minst 12 tecken. Ordernummer {ORDERNO}, datum {DATE}."),
+    ("en", "prose", "Heads up: the Wi-Fi passcode is {PASSWORD} and the door code changed."),
+    ("de", "prose", "Zugangsdaten: Benutzer jdoe, Kennwort ist {PASSWORD}. Rückfragen unter {NATIONAL}."),
+    ("fr", "code", "mysql -u admin -p{PASSWORD} --host={IPV4} compta"),
+    ("en", "code", "redis-cli -u redis://default:{URLPW}@cache.internal:6379 PING"),
+    ("es", "prose", "Te paso el token de GitLab: {TOKEN}. Caduca el {DATE}."),
+    ("ja", "prose", "電話: {ASIAN}、メール: {EMAIL}。"),
+    ("ko", "prose", "연락처: {ASIAN}, 이메일 {EMAIL}."),
+    ("zh", "prose", "联系电话：{ASIAN}，邮箱 {EMAIL}。"),
+    ("sv", "prose", "Mitt lösenord är {PASSWORD} — byt det efter mötet."),
+    ("pl", "prose", "Hasło jest {PASSWORD}, nie udostępniaj go. Numer zamówienia {ORDERNO}."),
+]
+TEMPLATES += NEW_TEMPLATES[-29:]
+
 def pem_inline():
     return pem().replace("\n", "\\n")
 

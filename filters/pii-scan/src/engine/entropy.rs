@@ -18,9 +18,9 @@ const MIN_BITS: f32 = 3.0;
 /// and words keep one class for a whole word.
 pub(crate) fn random_enough(value: &[u8]) -> bool {
     if value.len() < MIN_LEN
-        || !value
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'.' | b'-'))
+        || !value.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'.' | b'-')
+        })
         || !value.iter().any(u8::is_ascii_digit)
         || !value.iter().any(u8::is_ascii_alphabetic)
     {

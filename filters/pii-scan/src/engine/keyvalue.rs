@@ -8,8 +8,8 @@
 //! looks machine-generated ([`random_enough`]), so `sort_key: created_at`
 //! is no finding.
 
-use super::scan::Scan;
 use super::entropy::random_enough;
+use super::scan::Scan;
 use super::secret::placeholder;
 use crate::config::Entity;
 
@@ -48,7 +48,14 @@ const CREDENTIAL_KEYS: &[&str] = &[
 ];
 /// Key suffixes that name a secret only loosely: their values must look
 /// machine-generated.
-const LOOSE_KEYS: &[&str] = &["key", "keybase", "credential", "credentials", "auth", "salt"];
+const LOOSE_KEYS: &[&str] = &[
+    "key",
+    "keybase",
+    "credential",
+    "credentials",
+    "auth",
+    "salt",
+];
 /// Keys ending like a credential that name something else.
 const NOT_CREDENTIALS: &[&str] = &[
     "publickey",
@@ -275,7 +282,8 @@ fn short_password_key(key: &[u8]) -> bool {
             && key
                 .get(key.len() - n..)
                 .is_some_and(|tail| tail.eq_ignore_ascii_case(short.as_bytes()))
-            && (key.len() == n || matches!(key.get(key.len() - n - 1), Some(b'_' | b'-' | b'.' | b' ')))
+            && (key.len() == n
+                || matches!(key.get(key.len() - n - 1), Some(b'_' | b'-' | b'.' | b' ')))
     })
 }
 

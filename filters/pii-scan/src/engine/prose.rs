@@ -37,7 +37,8 @@ const PASSWORD_WORDS: &[&str] = &[
 const TOKEN_WORDS: &[&str] = &["token", "secret", "api key", "access key"];
 /// Words between a credential word and its value ("is", "lautet", "は").
 const COPULAS: &[&str] = &[
-    "is", "was", "ist", "lautet", "war", "est", "était", "es", "era", "é", "è", "to", "は", "：",
+    "is", "was", "ist", "lautet", "war", "est", "était", "es", "era", "é", "è", "to", "är", "jest",
+    "は", "：",
 ];
 /// Words that may open a short phrase between the credential word and the
 /// copula ("password for the staging VPN is").
@@ -54,14 +55,14 @@ const MAX_VALUE: usize = 128;
 const MAX_LINE: usize = 128;
 
 /// The first four bytes of each credential word, ASCII lowercase: one
-/// comparison tells most words apart.
+/// comparison tells most words apart. A text that ends within four bytes
+/// ends in its last word, which a stream holds back anyway, so this reads
+/// no byte past the end.
 fn may_start(scan: &Scan, i: usize) -> bool {
-    let head = [
-        scan.at(i).to_ascii_lowercase(),
-        scan.at(i + 1).to_ascii_lowercase(),
-        scan.at(i + 2).to_ascii_lowercase(),
-        scan.at(i + 3).to_ascii_lowercase(),
-    ];
+    let Some(&[a, b, c, d]) = scan.text.get(i..i + 4) else {
+        return false;
+    };
+    let head = [a, b, c, d].map(|x| x.to_ascii_lowercase());
     matches!(
         &head,
         b"pass"
@@ -144,8 +145,7 @@ fn word_at(scan: &Scan, i: usize, words: &[&str]) -> Option<usize> {
 }
 
 fn is_one_of(word: &[u8], list: &[&str]) -> bool {
-    list.iter()
-        .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+    list.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
 }
 
 fn skip_blanks(scan: &Scan, mut p: usize) -> usize {
@@ -190,7 +190,12 @@ fn value(scan: &mut Scan, p: usize, class: KeyClass) {
         while q - p < MAX_VALUE && scan.at(q) > b' ' && scan.at(q) < 0x7f {
             q += 1;
         }
-        while q > p && matches!(scan.at(q - 1), b'.' | b',' | b';' | b':' | b')' | b'"' | b'\'') {
+        while q > p
+            && matches!(
+                scan.at(q - 1),
+                b'.' | b',' | b';' | b':' | b')' | b'"' | b'\''
+            )
+        {
             q -= 1;
         }
         (p, q, false)
@@ -201,10 +206,11 @@ fn value(scan: &mut Scan, p: usize, class: KeyClass) {
     let compound = !quoted
         && text.iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
         && text.split(|&b| b == b'-').count() < 3;
-    let plausible = !compound && match class {
-        KeyClass::Password => value_plausible(text, quoted, KeyClass::Password),
-        _ => random_enough(text),
-    };
+    let plausible = !compound
+        && match class {
+            KeyClass::Password => value_plausible(text, quoted, KeyClass::Password),
+            _ => random_enough(text),
+        };
     if plausible {
         scan.add(Entity::Secret, start, end, if quoted { 0.8 } else { 0.75 });
     }

@@ -115,7 +115,9 @@ fn is_token(b: u8) -> bool {
 #[inline]
 pub(crate) fn may_start_word(scan: &Scan, start: usize) -> bool {
     match (scan.at(start), scan.at(start + 1)) {
-        (b's' | b'r', b'k') | (b'g', b'h' | b'i' | b'l') | (b'x', b'o' | b'a') | (b'e', b'y') => true,
+        (b's' | b'r', b'k') | (b'g', b'h' | b'i' | b'l') | (b'x', b'o' | b'a') | (b'e', b'y') => {
+            true
+        }
         (b'h', b'f') | (b'S', b'G' | b'K') | (b'n', b'p') | (b'p', b'y') | (b'k', b'e') => true,
         (b'd', b'o') | (b's', b'h') => true,
         (b'a' | b'A', b'w' | b'W') => true,
@@ -159,7 +161,12 @@ pub(crate) fn at_word(scan: &mut Scan, start: usize) {
 /// Segments of token characters joined by single dots, starting at
 /// `body_start`, each with its length in the given bounds and nothing
 /// glued after the last. Returns the end.
-fn segments(scan: &mut Scan, start: usize, body_start: usize, bounds: &[(usize, usize)]) -> Option<usize> {
+fn segments(
+    scan: &mut Scan,
+    start: usize,
+    body_start: usize,
+    bounds: &[(usize, usize)],
+) -> Option<usize> {
     let mut p = body_start;
     for (i, &(min, max)) in bounds.iter().enumerate() {
         if i > 0 {

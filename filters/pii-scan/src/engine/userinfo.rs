@@ -17,7 +17,11 @@ const NON_PASSWORDS: &[&str] = &["password", "pass", "passwd", "pwd", "secret", 
 
 /// Bytes that end the user information (or the URL) before an `@`.
 fn ends_userinfo(b: u8) -> bool {
-    b <= b' ' || matches!(b, b'/' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'\\')
+    b <= b' '
+        || matches!(
+            b,
+            b'/' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'\\'
+        )
 }
 
 /// Handles the `:` at `colon`. Runs under [`Scan::candidate`]: the user
