@@ -38,19 +38,21 @@ impl Rule {
     fn matches(&self, text: &[u8], start: usize) -> bool {
         let from = start.saturating_sub(self.window);
         let before = text.get(from..start).unwrap_or_default();
-        self.words.iter().any(|word| {
-            let Some(&first) = word.first() else {
+        // Walk the window once, trying the words at each word start.
+        (0..before.len()).any(|i| {
+            let at = from + i;
+            let at_word_start =
+                at == 0 || text.get(at - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
+            let Some(first) = before.get(i).map(u8::to_ascii_lowercase) else {
                 return false;
             };
-            before.windows(word.len()).enumerate().any(|(i, w)| {
-                if w.first().map(u8::to_ascii_lowercase) != Some(first) {
-                    return false;
-                }
-                let at = from + i;
-                let at_word_start =
-                    at == 0 || text.get(at - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
-                at_word_start && w.eq_ignore_ascii_case(word)
-            })
+            at_word_start
+                && self.words.iter().any(|word| {
+                    word.first() == Some(&first)
+                        && before
+                            .get(i..i + word.len())
+                            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+                })
         })
     }
 }

@@ -203,13 +203,21 @@ fn key_before(scan: &Scan, sep: usize) -> Option<KeyClass> {
         ke -= 1;
     }
     // Every credential key ends in one of these bytes (`passworD`,
-    // `secreT`, `tokeN`, `apikeY`, `clavE`, `mdP`, `contraseñA`, `hasłO`,
-    // `passS`, `pW`, `autH`, the last byte of `パスワード`): most other
-    // keys leave here.
-    if !matches!(
-        scan.before(ke).to_ascii_lowercase(),
-        b'd' | b't' | b'e' | b'p' | b'n' | b'y' | b'a' | b'o' | b's' | b'w' | b'h' | 0x89
-    ) {
+    // `secreT`, `tokeN`, `apikeY`, `clavE`, `mdP`, `contraseñA`, `autH`,
+    // the last byte of `パスワード`), or in `pasS`, `credentialS`, `hasłO`,
+    // `pW`: most other keys leave here.
+    let tail = |n: usize| {
+        ke.checked_sub(n)
+            .map_or(0, |k| scan.at(k).to_ascii_lowercase())
+    };
+    let credential_end = match tail(1) {
+        b'd' | b't' | b'e' | b'p' | b'n' | b'y' | b'a' | b'h' | 0x89 => true,
+        b's' => (tail(2), tail(3)) == (b's', b'a') || (tail(2), tail(3)) == (b'l', b'a'),
+        b'o' => tail(2) == 0x82,
+        b'w' => tail(2) == b'p',
+        _ => false,
+    };
+    if !credential_end {
         return None;
     }
     let mut ks = ke;
@@ -256,7 +264,17 @@ pub(crate) fn classify_key(key: &[u8]) -> Option<KeyClass> {
         len += 1;
     }
     let norm = norm.get(..len)?;
-    let ends = |list: &[&str]| list.iter().any(|s| norm.ends_with(s.as_bytes()));
+    if !credential_suffix(norm) {
+        return None;
+    }
+    // The last byte first: most list words fail there, without a compare
+    // of the whole suffix.
+    let ends = |list: &[&str]| {
+        list.iter().any(|s| {
+            let s = s.as_bytes();
+            norm.last() == s.last() && norm.ends_with(s)
+        })
+    };
     if ends(NOT_CREDENTIALS) {
         None
     } else if norm.ends_with(b"authorization") {
@@ -272,6 +290,32 @@ pub(crate) fn classify_key(key: &[u8]) -> Option<KeyClass> {
     } else {
         None
     }
+}
+
+/// Whether the normalised key ends in the last two bytes of a word of
+/// the lists above: most keys leave here without a list being searched.
+fn credential_suffix(norm: &[u8]) -> bool {
+    let [.., x, y] = norm else {
+        return false;
+    };
+    matches!(
+        (x, y),
+        (b'r', b'd' | b't')
+            | (b'w', b'd')
+            | (b's', b'e' | b's')
+            | (b'd', b'e' | b'p')
+            | (0xB1, b'a')
+            | (b'v', b'e')
+            | (b'h', b'a')
+            | (0x82, b'o')
+            | (0x83, 0x89)
+            | (b'p', b'w')
+            | (b'e', b't' | b'n' | b'y')
+            | (b'o', b'n')
+            | (b'a', b'l')
+            | (b'l', b's' | b't')
+            | (b't', b'h')
+    )
 }
 
 /// `pass`, `DB_PASS`, `smtp.pass`, `pw`; not `bypass` or `compass`.
@@ -377,4 +421,33 @@ fn reference(value: &[u8]) -> bool {
         .iter()
         .any(|o| first.eq_ignore_ascii_case(o.as_bytes()))
         || classify_key(last).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-byte filter in front of the lists lets every listed word
+    /// through.
+    #[test]
+    fn every_listed_key_passes_the_suffix_filter() {
+        let lists = [
+            PASSWORD_KEYS,
+            SHORT_PASSWORD_KEYS,
+            CREDENTIAL_KEYS,
+            LOOSE_KEYS,
+        ];
+        for word in lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .chain(&["authorization"])
+        {
+            assert!(credential_suffix(word.as_bytes()), "{word}");
+            assert!(classify_key(word.as_bytes()).is_some(), "{word}");
+        }
+        assert_eq!(classify_key(b"temperature"), None);
+        assert_eq!(classify_key(b"sort_key"), None);
+        assert_eq!(classify_key(b"bypass"), None);
+        assert_eq!(classify_key(b"DB_PASS"), Some(KeyClass::Password));
+    }
 }

@@ -499,6 +499,16 @@ fn mobile(scan: &mut Scan, run: &Run, a: usize) {
     let Some(first) = run.group(a) else { return };
     let d = group_digits(scan, first);
     let lead = d.first().copied().unwrap_or(0);
+    let possible = match d.len() {
+        2 => first.paren,
+        3 => matches!(lead, b'1' | b'3' | b'5'..=b'9'),
+        5 => matches!(lead, b'6'..=b'9'),
+        11 => lead == b'1',
+        _ => false,
+    };
+    if !possible {
+        return;
+    }
     let size = |k: usize| run.group(a + k).map_or(0, Group::len);
     let chinese = lead == b'1' && matches!(d.get(1), Some(b'3'..=b'9'));
     if first.paren {

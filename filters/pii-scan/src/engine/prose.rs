@@ -54,41 +54,89 @@ const MAX_VALUE: usize = 128;
 /// belongs to.
 const MAX_LINE: usize = 128;
 
-/// The first four bytes of each credential word, ASCII lowercase: one
-/// comparison tells most words apart. A text that ends within four bytes
-/// ends in its last word, which a stream holds back anyway, so this reads
-/// no byte past the end.
-fn may_start(scan: &Scan, i: usize) -> bool {
-    let Some(&[a, b, c, d]) = scan.text.get(i..i + 4) else {
-        return false;
-    };
-    let head = [a, b, c, d].map(|x| x.to_ascii_lowercase());
-    matches!(
-        &head,
-        b"pass"
-            | b"kenn"
-            | b"wach"
-            | b"cont"
-            | b"senh"
-            | b"secr"
-            | b"mot "
-            | b"has\xc5"
-            | b"l\xc3\xb6s"
-            | b"toke"
-            | b"api "
-            | b"acce"
-            | b"\xe3\x83\x91\xe3"
-    )
+/// The first four bytes of each credential word with the ASCII case bit
+/// set (`fold`), as little-endian words: one load and a few comparisons
+/// tell most words apart.
+const HEADS: [u32; 13] = [
+    fold(*b"pass"),
+    fold(*b"kenn"),
+    fold(*b"wach"),
+    fold(*b"cont"),
+    fold(*b"senh"),
+    fold(*b"secr"),
+    fold(*b"mot "),
+    fold(*b"has\xc5"),
+    fold(*b"l\xc3\xb6s"),
+    fold(*b"toke"),
+    fold(*b"api "),
+    fold(*b"acce"),
+    fold(*b"\xe3\x83\x91\xe3"),
+];
+
+/// Four bytes as a little-endian word with bit 0x20 set in each: ASCII
+/// letters of either case fold together (other bytes may collide; the
+/// full comparison in [`at_word`] decides).
+const fn fold(head: [u8; 4]) -> u32 {
+    u32::from_le_bytes(head) | 0x2020_2020
 }
 
-/// Handles the start of a word at `i`. Runs under [`Scan::candidate`].
+/// For each first byte, the second bytes a credential word may have, as
+/// bits of `second & 0x1f` (`pa`, `ke`, `wa`, `co`, `se`, `mo`, `ha`,
+/// `lö`, `to`, `ap`/`ac`, `パ`): one lookup rules out most words.
+const SECOND: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let pairs: [(u8, u8); 12] = [
+        (b'p', b'a'),
+        (b'k', b'e'),
+        (b'w', b'a'),
+        (b'c', b'o'),
+        (b's', b'e'),
+        (b'm', b'o'),
+        (b'h', b'a'),
+        (b'l', 0xC3),
+        (b't', b'o'),
+        (b'a', b'p'),
+        (b'a', b'c'),
+        (0xE3, 0x83),
+    ];
+    let mut k = 0;
+    while k < pairs.len() {
+        let (first, second) = pairs[k];
+        let bit = 1u32 << (second & 0x1f);
+        t[first as usize] |= bit;
+        t[first.to_ascii_uppercase() as usize] |= bit;
+        k += 1;
+    }
+    t
+};
+
+/// Whether a credential word or a short flag may start at `i`, the start
+/// of a word. Called for every word, so the common case is one table
+/// lookup. A text that ends within four bytes ends in its last word, which
+/// a stream holds back anyway, so this reads no byte past the end.
+#[inline]
+pub(crate) fn may_start(scan: &Scan, i: usize) -> bool {
+    let (Some(&a), Some(&b)) = (scan.text.get(i), scan.text.get(i + 1)) else {
+        return false;
+    };
+    let seconds = SECOND.get(usize::from(a)).copied().unwrap_or(0);
+    if seconds & (1 << (b & 0x1f)) != 0 {
+        if let Some(&[c, d]) = scan.text.get(i + 2..i + 4) {
+            if HEADS.contains(&fold([a, b, c, d])) {
+                return true;
+            }
+        }
+    }
+    // A short flag (`-p`, `-u`); long ones (`--password`) pass above.
+    (a == b'p' || a == b'u') && scan.before(i) == b'-'
+}
+
+/// Handles the start of a word at `i` that [`may_start`]. Runs under
+/// [`Scan::candidate`].
 pub(crate) fn at_word(scan: &mut Scan, i: usize) {
     let dash = scan.before(i) == b'-';
     if dash && matches!(scan.before(i - 1), b' ' | b'\t') {
         short_flag(scan, i);
-        return;
-    }
-    if !may_start(scan, i) {
         return;
     }
     let long_flag = dash && scan.before(i - 1) == b'-';

@@ -224,7 +224,9 @@ pub(crate) fn structural(scan: &mut Scan) {
                     if secret::may_start_word(scan, i) {
                         secret::at_word(scan, i);
                     }
-                    scan.candidate(i, |scan| prose::at_word(scan, i));
+                    if prose::may_start(scan, i) {
+                        scan.candidate(i, |scan| prose::at_word(scan, i));
+                    }
                 }
                 scan.word_end(i)
             }
@@ -239,7 +241,9 @@ pub(crate) fn structural(scan: &mut Scan) {
             }
             EQUALS => keyvalue::at(scan, i),
             KANA => {
-                scan.candidate(i, |scan| prose::at_word(scan, i));
+                if prose::may_start(scan, i) {
+                    scan.candidate(i, |scan| prose::at_word(scan, i));
+                }
                 i + 1
             }
             _ => {

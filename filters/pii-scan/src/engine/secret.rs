@@ -110,22 +110,50 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-/// Whether a prefix can start at the word starting at `start`: two bytes
-/// decide, so most words cost one comparison.
+/// For each first byte, the second bytes a prefix may have, as bits of
+/// `second & 0x1f` (so `SG` also lets `Sg` through; [`at_word`] decides).
+const SECOND: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let pairs: &[(u8, &[u8])] = &[
+        (b's', b"kh"),
+        (b'r', b"k"),
+        (b'g', b"hil"),
+        (b'x', b"oa"),
+        (b'e', b"y"),
+        (b'h', b"f"),
+        (b'S', b"GK"),
+        (b'n', b"p"),
+        (b'p', b"y"),
+        (b'k', b"e"),
+        (b'd', b"o"),
+        (b'a', b"wW"),
+        (b'A', b"ABCDEFGHIJKLMNOPQRSTUVWXYZw"),
+        // Discord bot tokens: a user id's decimal digits in base64.
+        (b'M', b"Tjz"),
+        (b'N', b"DTjz"),
+        (b'O', b"DT"),
+    ];
+    let mut k = 0;
+    while k < pairs.len() {
+        let (first, seconds) = pairs[k];
+        let mut j = 0;
+        while j < seconds.len() {
+            t[first as usize] |= 1 << (seconds[j] & 0x1f);
+            j += 1;
+        }
+        k += 1;
+    }
+    t
+};
+
+/// Whether a prefix can start at the word starting at `start`: one table
+/// lookup on the first two bytes, so most words cost one comparison.
 #[inline]
 pub(crate) fn may_start_word(scan: &Scan, start: usize) -> bool {
-    match (scan.at(start), scan.at(start + 1)) {
-        (b's' | b'r', b'k') | (b'g', b'h' | b'i' | b'l') | (b'x', b'o' | b'a') | (b'e', b'y') => {
-            true
-        }
-        (b'h', b'f') | (b'S', b'G' | b'K') | (b'n', b'p') | (b'p', b'y') | (b'k', b'e') => true,
-        (b'd', b'o') | (b's', b'h') => true,
-        (b'a' | b'A', b'w' | b'W') => true,
-        (b'A', second) => second.is_ascii_uppercase(),
-        // Discord bot tokens: a base64 user id (`MT`, `OD`, `Nz`, ...).
-        (b'M' | b'N' | b'O', second) => second.is_ascii_alphanumeric(),
-        _ => false,
-    }
+    let (Some(&first), Some(&second)) = (scan.text.get(start), scan.text.get(start + 1)) else {
+        return false;
+    };
+    SECOND.get(usize::from(first)).copied().unwrap_or(0) & (1 << (second & 0x1f)) != 0
 }
 
 /// Handles the start of a word at `start` that `may_start_word`.
@@ -141,10 +169,9 @@ pub(crate) fn at_word(scan: &mut Scan, start: usize) {
         aws_secret(scan, start + 3);
         return;
     }
-    let Some((literal, kind)) = PREFIXES
-        .iter()
-        .find(|(literal, _)| rest.starts_with(literal.as_bytes()))
-    else {
+    let Some((literal, kind)) = PREFIXES.iter().find(|(literal, _)| {
+        literal.as_bytes().first() == rest.first() && rest.starts_with(literal.as_bytes())
+    }) else {
         if matches!(rest.first(), Some(b'M' | b'N' | b'O')) {
             discord(scan, start);
         }
