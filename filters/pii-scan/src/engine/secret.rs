@@ -112,6 +112,8 @@ fn is_token(b: u8) -> bool {
 
 /// For each first byte, the second bytes a prefix may have, as bits of
 /// `second & 0x1f` (so `SG` also lets `Sg` through; [`at_word`] decides).
+// Const evaluation: an out-of-range index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
 const SECOND: [u32; 256] = {
     let mut t = [0u32; 256];
     let pairs: &[(u8, &[u8])] = &[
