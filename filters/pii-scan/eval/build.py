@@ -6,7 +6,14 @@ The prompts below were written for this set (no text copied from the web).
 pass mod-97, SSNs avoid the never-issued ranges; everything else in the
 text, including the hard negatives (invalid Luhn, bad IBAN checksums,
 invalid SSN ranges, UUIDs, git SHAs, dates, versions, order numbers,
-timestamps, placeholders), is written inline and is not labelled.
+timestamps, placeholders, identifiers assigned to `*_key` names, words
+about passwords), is written inline and is not labelled. Placeholders are
+never secrets: `<password>`, `****`, `$API_TOKEN`, and `changeme` in
+documentation that tells the reader to replace it. The templates after the
+first block cover passwords in prose, config, URLs and shell commands in
+nine languages, service tokens by their documented formats, random strings
+assigned to loosely named keys, national and international phone formats,
+URL-encoded emails, cards of every network and IBANs in groups of four.
 
 Each output line: {"id": N, "lang": "..", "format": "..", "text": "...",
 "spans": [{"entity": "EMAIL", "start": 3, "end": 20}]}, byte offsets into
