@@ -414,8 +414,7 @@ fn reference(value: &[u8]) -> bool {
     if !dotted {
         return false;
     }
-    let mut parts = value.split(|&b| b == b'.');
-    let first = parts.next().unwrap_or_default();
+    let first = value.split(|&b| b == b'.').next().unwrap_or_default();
     let last = value.rsplit(|&b| b == b'.').next().unwrap_or_default();
     CODE_OBJECTS
         .iter()

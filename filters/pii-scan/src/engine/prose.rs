@@ -12,7 +12,6 @@
 //! must look like a password (a digit, a symbol, or mixed case), so "the
 //! password is required" or "das Passwort ist abgelaufen" is none.
 
-use super::entropy::random_enough;
 use super::keyvalue::{value_plausible, KeyClass};
 use super::scan::Scan;
 use crate::config::Entity;
@@ -33,7 +32,8 @@ const PASSWORD_WORDS: &[&str] = &[
     "lösenord",
     "パスワード",
 ];
-/// Words that name a token or key: their values must look machine-made.
+/// Words that name a token or key: their values must look machine-made
+/// (they are read as loosely named keys, [`KeyClass::Loose`]).
 const TOKEN_WORDS: &[&str] = &["token", "secret", "api key", "access key"];
 /// Words between a credential word and its value ("is", "lautet", "は").
 const COPULAS: &[&str] = &[
@@ -256,12 +256,7 @@ fn value(scan: &mut Scan, p: usize, class: KeyClass) {
     let compound = !quoted
         && text.iter().all(|b| b.is_ascii_lowercase() || *b == b'-')
         && text.split(|&b| b == b'-').count() < 3;
-    let plausible = !compound
-        && match class {
-            KeyClass::Password => value_plausible(text, quoted, KeyClass::Password),
-            _ => random_enough(text),
-        };
-    if plausible {
+    if !compound && value_plausible(text, quoted, class) {
         scan.add(Entity::Secret, start, end, if quoted { 0.8 } else { 0.75 });
     }
 }
