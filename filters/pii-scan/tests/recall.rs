@@ -261,3 +261,15 @@ fn url_encoded_emails() {
     );
     assert_none("a discount of 40% applies; progress%40 done");
 }
+
+/// Found by fuzzing: an unquoted value longer than any value was cut at the
+/// length limit, inside a two-byte character.
+#[test]
+fn an_overlong_unquoted_value_is_none() {
+    let mut text = "token=".to_owned();
+    text.push_str(&"\u{5b6}".repeat(300));
+    assert_none(&text);
+    let mut ascii = "token=".to_owned();
+    ascii.push_str(&"a1".repeat(300));
+    assert_none(&ascii);
+}

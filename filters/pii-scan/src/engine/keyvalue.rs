@@ -175,6 +175,11 @@ pub(crate) fn at(scan: &mut Scan, sep: usize) -> usize {
         if q >= scan.len() {
             scan.open(value_start);
         }
+        if q - p > MAX_VALUE {
+            // Longer than any value, as a quoted one would be; cut there,
+            // it could split a character.
+            return next;
+        }
         // A sentence may end right after the value: "password: hunter2."
         while q > p && scan.at(q - 1) == b'.' {
             q -= 1;
