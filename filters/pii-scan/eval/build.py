@@ -6,7 +6,14 @@ The prompts below were written for this set (no text copied from the web).
 pass mod-97, SSNs avoid the never-issued ranges; everything else in the
 text, including the hard negatives (invalid Luhn, bad IBAN checksums,
 invalid SSN ranges, UUIDs, git SHAs, dates, versions, order numbers,
-timestamps, placeholders), is written inline and is not labelled.
+timestamps, placeholders, identifiers assigned to `*_key` names, words
+about passwords), is written inline and is not labelled. Placeholders are
+never secrets: `<password>`, `****`, `$API_TOKEN`, and `changeme` in
+documentation that tells the reader to replace it. The templates after the
+first block cover passwords in prose, config, URLs and shell commands in
+nine languages, service tokens by their documented formats, random strings
+assigned to loosely named keys, national and international phone formats,
+URL-encoded emails, cards of every network and IBANs in groups of four.
 
 Each output line: {"id": N, "lang": "..", "format": "..", "text": "...",
 "spans": [{"entity": "EMAIL", "start": 3, "end": 20}]}, byte offsets into
@@ -256,6 +263,345 @@ TEMPLATES = [
     ("es", "csv", "fecha;cliente;correo;teléfono\n2024-05-01;Mateo García;{EMAIL};{INTL}\n2024-05-02;Inés Fernández;{EMAIL};{INTL}\n"),
 ]
 
+
+# --- Passwords, service tokens, keyed random strings, national phones ---
+
+WORDS = ["lantern", "meadow", "copper", "violin", "harbor", "pepper", "glacier", "orbit", "maple", "thunder", "velvet", "canyon",
+         "ember", "nimbus", "quartz", "saffron", "walnut", "pebble", "falcon", "cobalt", "tundra", "marble", "juniper", "cactus"]
+
+def passphrase():
+    w = rng.sample(WORDS, 4)
+    return rng.choice(["-".join(w), ".".join(w), "".join(x.capitalize() for x in w[:3]) + str(rng.randint(10, 99)),
+                       "_".join(w[:3]) + str(rng.randint(1, 9)), w[0] + str(rng.randint(100, 9999))])
+
+def spaced_passphrase():
+    return " ".join(rng.sample(WORDS, rng.randint(3, 5)))
+
+def url_password():
+    return rng.choice([lambda: b62(rng.randint(10, 20)), lambda: rng.choice(WORDS).capitalize() + "-" + digits(3) + rng.choice(["x", "Q", "z"]),
+                       lambda: rng.choice(WORDS) + "_" + b62(6), lambda: rng.choice(WORDS) + "%21" + digits(4)])()
+
+def hexs(n):
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+def b64(n):
+    return "".join(rng.choice(string.ascii_letters + string.digits + "+/") for _ in range(n))
+
+def discord():
+    return rng.choice(["MT", "OD", "Nz", "OT"]) + b64url(rng.randint(22, 24)) + "." + b64url(6) + "." + b64url(rng.randint(27, 38))
+
+def service_token():
+    return rng.choice([
+        lambda: "hf_" + "".join(rng.choice(string.ascii_letters) for _ in range(34)),
+        lambda: "SG." + b64url(22) + "." + b64url(43),
+        lambda: rng.choice(["xoxb-", "xoxp-", "xoxr-"]) + digits(11) + "-" + digits(12) + "-" + b62(24),
+        lambda: "xoxa-2-" + digits(11) + "-" + digits(12) + "-" + hexs(32),
+        lambda: "SK" + hexs(32),
+        lambda: "AC" + hexs(32),
+        lambda: rng.choice(["sk_live_", "rk_live_", "sk_test_"]) + b62(rng.choice([24, 34, 99])),
+        lambda: "npm_" + b62(36),
+        lambda: "pypi-AgEIcHlwaS5vcmc" + b64url(rng.randint(50, 120)),
+        lambda: rng.choice(["ghp_", "gho_", "ghs_"]) + b62(36),
+        lambda: "github_pat_11" + b62(20) + "_" + b62(59),
+        lambda: "glpat-" + b64url(20),
+        lambda: rng.choice(["AKIA", "ASIA"]) + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16)),
+        lambda: "AIza" + b64url(35),
+        lambda: "key-" + hexs(32),
+        discord,
+        lambda: rng.choice(["dop_v1_", "doo_v1_"]) + hexs(64),
+        lambda: rng.choice(["shpat_", "shpss_", "shpca_"]) + hexs(32),
+        lambda: "sk-ant-api03-" + b64url(93) + "AA",
+    ])()
+
+def telegram():
+    return digits(rng.choice([9, 10])) + ":AA" + b64url(33)
+
+def keyed_random():
+    return rng.choice([lambda: hexs(rng.choice([32, 40, 64])), lambda: b64(rng.choice([32, 43])) + "=", lambda: b62(rng.choice([24, 32, 40])),
+                       lambda: b64url(rng.choice([32, 43]))])()
+
+def azure_key():
+    return b64(86) + "=="
+
+def ci_token():
+    return hexs(40)
+
+def travis_token():
+    return b62(22)
+
+def grouped(n, sizes, sep):
+    out, p = [], 0
+    for s in sizes:
+        out.append(n[p:p + s])
+        p += s
+    return sep.join(out)
+
+def national():
+    sep = rng.choice([" ", "-"])
+    return rng.choice([
+        lambda: f"030 {digits(7)}", lambda: f"0171 {digits(7)}", lambda: f"0171-{digits(7)}", lambda: f"(030) {digits(8)}",
+        lambda: f"089 {digits(4)} {digits(4)}", lambda: f"0221 {digits(6)}", lambda: f"0664 {digits(7)}",
+        lambda: f"020 7946 {digits(4)}", lambda: f"07700 900{digits(3)}", lambda: f"0161 496 {digits(4)}", lambda: f"01632 960{digits(3)}",
+        lambda: f"020-{digits(7)}", lambda: f"06-{digits(8)}", lambda: f"06 {digits(8)}", lambda: f"010 {digits(3)} {digits(4)}",
+        lambda: f"06 {digits(4)} {digits(4)}", lambda: f"02 {digits(8)}", lambda: f"044 {digits(3)} {digits(2)} {digits(2)}",
+        lambda: f"079 {digits(3)} {digits(2)} {digits(2)}", lambda: f"08-{digits(3)} {digits(3)} {digits(2)}",
+        lambda: f"070-{digits(3)} {digits(2)} {digits(2)}", lambda: f"02 {digits(3)} {digits(2)} {digits(2)}",
+        lambda: f"0470 {digits(2)} {digits(2)} {digits(2)}", lambda: f"022 {digits(4)} {digits(4)}",
+        lambda: f"0{rng.choice('67')}{sep}{digits(2)}{sep}{digits(2)}{sep}{digits(2)}{sep}{digits(2)}",
+    ])()
+
+def asian():
+    return rng.choice([
+        lambda: f"03-{digits(4)}-{digits(4)}", lambda: f"090-{digits(4)}-{digits(4)}", lambda: f"06-6{digits(3)}-{digits(4)}",
+        lambda: f"0120-{digits(3)}-{digits(3)}", lambda: f"(03) {digits(4)}-{digits(4)}", lambda: f"080 {digits(4)} {digits(4)}",
+        lambda: f"010-{digits(4)}-{digits(4)}", lambda: f"02-{digits(3)}-{digits(4)}", lambda: f"031-{digits(3)}-{digits(4)}",
+        lambda: f"010-{digits(8)}", lambda: f"021-{digits(4)} {digits(4)}", lambda: f"0755-{digits(8)}",
+    ])()
+
+def bare_national():
+    return rng.choice([f"0171{digits(7)}", f"06{digits(8)}", f"090{digits(8)}", f"020{digits(8)}", f"0{rng.randint(1, 7)}{digits(8)}"])
+
+def mobile_no_trunk():
+    return rng.choice([
+        lambda: f"6{digits(2)} {digits(3)} {digits(3)}", lambda: f"91{digits(1)} {digits(3)} {digits(3)}", lambda: f"5{digits(2)} {digits(3)} {digits(3)}",
+        lambda: f"3{digits(2)} {digits(3)} {digits(4)}", lambda: f"1{rng.choice('3589')}{digits(1)} {digits(4)} {digits(4)}",
+        lambda: f"1{rng.choice('3589')}{digits(9)}", lambda: f"{rng.choice('6789')}{digits(4)} {digits(5)}",
+        lambda: f"(11) 9{digits(4)}-{digits(4)}", lambda: f"(21) 3{digits(3)}-{digits(4)}",
+    ])()
+
+def intl_any():
+    return rng.choice([
+        lambda: f"+44 (0)20 7946 {digits(4)}", lambda: f"+81-3-{digits(4)}-{digits(4)}", lambda: f"+81 90 {digits(4)} {digits(4)}",
+        lambda: f"+86 138 {digits(4)} {digits(4)}", lambda: f"+82 10-{digits(4)}-{digits(4)}", lambda: f"+91 9{digits(4)} {digits(5)}",
+        lambda: f"+55 11 9{digits(4)}-{digits(4)}", lambda: f"+351 912 {digits(3)} {digits(3)}", lambda: f"+48 512 {digits(3)} {digits(3)}",
+        lambda: f"+46 8 {digits(3)} {digits(3)} {digits(2)}", lambda: f"+39 333 {digits(3)} {digits(4)}", lambda: f"+31 6 {digits(8)}",
+        lambda: f"+41 79 {digits(3)} {digits(2)} {digits(2)}", lambda: f"+43 664 {digits(7)}", lambda: f"+32 470 {digits(2)} {digits(2)} {digits(2)}",
+        lambda: f"0044 20 7946 {digits(4)}", lambda: f"+4420794{digits(5)}", lambda: f"+49-171-{digits(7)}", lambda: f"+33.6.{digits(2)}.{digits(2)}.{digits(2)}.{digits(2)}",
+        lambda: f"+65 {rng.choice('89')}{digits(3)} {digits(4)}", lambda: f"+852 {digits(4)} {digits(4)}", lambda: f"+61 4{digits(2)} {digits(3)} {digits(3)}",
+    ])()
+
+def url_email():
+    return email().replace("@", "%40").replace("+", "%2B")
+
+def card_any():
+    kind = rng.choice(["visa", "visa13", "visa19", "mc", "mc2", "amex", "discover", "discover65", "jcb", "unionpay", "unionpay19", "diners", "maestro"])
+    if kind == "amex":
+        return grouped(luhn_complete(rng.choice(["34", "37"]), 15), [4, 6, 5], rng.choice([" ", "-", " "]))
+    if kind == "diners":
+        return grouped(luhn_complete("36", 14), [4, 6, 4], rng.choice([" ", "-"]))
+    length = {"visa13": 13, "visa19": 19, "unionpay19": 19}.get(kind, 16)
+    prefix = {"visa": "4", "visa13": "4", "visa19": "4", "mc": str(rng.randint(51, 55)), "mc2": str(rng.randint(2221, 2720)), "discover": "6011",
+              "discover65": "65", "jcb": str(rng.randint(3528, 3589)), "unionpay": "62" + str(rng.randint(30, 99)), "unionpay19": "6212", "maestro": "6759"}[kind]
+    n = luhn_complete(prefix, length)
+    if length == 13:
+        return n
+    sep = rng.choice([" ", "-", "", " "])
+    return grouped(n, [4] * (length // 4) + ([length % 4] if length % 4 else []), sep)
+
+def bad_luhn_ids():
+    n = luhn_complete("5", 16)
+    wrong = n[:-1] + str((int(n[-1]) + rng.randint(1, 9)) % 10)
+    return grouped(wrong, [4, 4, 4, 4], rng.choice([" ", "-"]))
+
+def iban_any():
+    country = rng.choice(["DE", "FR", "ES", "GB", "NL", "IT", "CH", "AT", "BE", "PL", "PT", "SE", "NO"])
+    if country not in IBAN_LEN:
+        b = digits({"PL": 24, "PT": 21, "SE": 20, "NO": 11}[country])
+        value = country + iban_check(country, b) + b
+    else:
+        value = iban_compact(country)
+    return " ".join(value[i:i + 4] for i in range(0, len(value), 4)) if rng.random() < 0.8 else value
+
+def ssn_bare():
+    while True:
+        a, g, s = rng.randint(1, 899), rng.randint(1, 99), rng.randint(1, 9999)
+        if a != 666:
+            return f"{a:03d}{g:02d}{s:04d}"
+
+GEN.update({"PASSPHRASE": passphrase, "SPACEDPHRASE": spaced_passphrase, "URLPW": url_password, "TOKEN": service_token, "TELEGRAM": telegram,
+            "KEYED": keyed_random, "AZUREKEY": azure_key, "CITOKEN": ci_token, "TRAVIS": travis_token, "NATIONAL": national, "ASIAN": asian,
+            "BARENAT": bare_national, "MOBILE": mobile_no_trunk, "INTLANY": intl_any, "URLEMAIL": url_email, "CARDANY": card_any,
+            "IBANANY": iban_any, "SSNBARE": ssn_bare})
+ENTITY.update({"PASSPHRASE": "SECRET", "SPACEDPHRASE": "SECRET", "URLPW": "SECRET", "TOKEN": "SECRET", "TELEGRAM": "SECRET", "KEYED": "SECRET",
+               "AZUREKEY": "SECRET", "CITOKEN": "SECRET", "TRAVIS": "SECRET", "NATIONAL": "PHONE", "ASIAN": "PHONE", "BARENAT": "PHONE",
+               "MOBILE": "PHONE", "INTLANY": "PHONE", "URLEMAIL": "EMAIL", "CARDANY": "CREDIT_CARD", "IBANANY": "IBAN", "SSNBARE": "US_SSN"})
+NEG.update({"BADLUHN": bad_luhn_ids, "SHA256": lambda: hexs(64), "HEX32": lambda: hexs(32), "DATE": lambda: rng.choice(["2024-06-03", "03.06.2024", "06/03/2024", "2024/06/03", "03-06-2024"]),
+            "VERSION": lambda: f"{rng.randint(0, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}", "AMOUNT": lambda: rng.choice(["1 234 567,89 €", "€1,234.50", "12.500,00 EUR", "¥128,000", "R$ 1.299,90"]),
+            "ORDERNO": lambda: rng.choice([f"0{digits(3)}-{digits(4)}-{digits(4)}", f"{digits(4)}-{digits(4)}-{digits(4)}", f"0{digits(4)} {digits(5)}", f"{digits(3)} {digits(3)} {digits(3)}"]),
+            "EPOCH": lambda: str(rng.randint(1600000000, 1760000000)), "IDENT": lambda: rng.choice(["user_profile_settings", "createdAtTimestamp", "order_items_v2", "tenant_id", "customerAccountReference", "session-cache-key"])})
+
+NEW_TEMPLATES = [
+    # Passwords and passphrases in prose
+    ("en", "prose", "My password is {PASSWORD} and I keep getting locked out since the 4.2.0 update. Can you write to IT for me?"),
+    ("en", "prose", "The password for the staging VPN is {PASSPHRASE}, please don't share it outside the team (ticket #5512)."),
+    ("en", "prose", "I changed the wifi password to {PASSPHRASE} yesterday; the old one was printed on the router."),
+    ("en", "prose", "Use the passphrase \"{SPACEDPHRASE}\" to unlock the backup archive from {DATE}."),
+    ("en", "prose", "Our shared admin password was {PASSWORD} until the audit on {DATE}. Draft a note asking everyone to rotate."),
+    ("en", "prose", "New passphrase: {PASSPHRASE}. Is it strong enough? My current password is {PASSWORD}."),
+    ("en", "prose", "Reminder: the password is required, the password is case-sensitive and passwords are stored as bcrypt hashes. Never log them."),
+    ("en", "prose", "The token is valid for 24 hours and the secret is rotated monthly; the password policy asks for 12 characters."),
+    ("en", "docs", "Set the password to <password> in config.yml (replace changeme with your own). The default password is changeme; change it before first use."),
+    ("de", "prose", "Das Passwort für den Router lautet {PASSWORD}, bitte nach dem Umzug am {DATE} ändern."),
+    ("de", "prose", "Mein neues Passwort ist {PASSPHRASE}. Kannst du eine Mail an die IT formulieren, dass es nicht funktioniert?"),
+    ("de", "prose", "Kennwort: {PASSWORD} (Benutzer admin, Server {IPV4}). Das alte Kennwort ist abgelaufen."),
+    ("de", "prose", "Das Passwort ist abgelaufen und muss mindestens 12 Zeichen haben; Passwörter werden gehasht gespeichert."),
+    ("fr", "prose", "Le mot de passe du compte partagé est {PASSWORD}, merci de le changer après la réunion du {DATE}."),
+    ("fr", "prose", "Mon mot de passe : {PASSPHRASE}. Pourquoi la connexion échoue depuis la version {VERSION} ?"),
+    ("fr", "prose", "Le mot de passe est incorrect ou expiré ; le mot de passe doit contenir 12 caractères."),
+    ("es", "prose", "La contraseña del wifi es {PASSWORD} y la contraseña del router es {PASSPHRASE}. ¿Puedes redactar un aviso?"),
+    ("es", "prose", "Mi contraseña: {PASSWORD}. No funciona desde el {DATE}, pedido {ORDERNO}."),
+    ("es", "prose", "La contraseña es demasiado corta y la contraseña anterior no se puede reutilizar."),
+    ("pt", "prose", "A senha do servidor é {PASSWORD}, e o usuário é admin. Pode escrever um e-mail para {EMAIL}?"),
+    ("pt", "prose", "Minha senha: {PASSPHRASE}. O acesso falha desde a versão {VERSION}; meu telefone é {INTLANY}."),
+    ("pt", "prose", "A senha é inválida ou expirou; a senha deve ter pelo menos 10 caracteres."),
+    ("it", "prose", "La password del wifi è {PASSWORD}, e la password del NAS è {PASSPHRASE}. Mi scrivi un promemoria?"),
+    ("it", "prose", "Password: {PASSWORD} — l'accesso non funziona dalla versione {VERSION}. Chiamami al {NATIONAL}."),
+    ("it", "prose", "La password è scaduta e la password deve avere almeno 12 caratteri."),
+    ("nl", "prose", "Het wachtwoord is {PASSWORD} en de gebruikersnaam is beheer. Kun je een mail aan {EMAIL} schrijven?"),
+    ("nl", "prose", "Mijn wachtwoord: {PASSPHRASE}. Het werkt niet meer sinds {DATE}; bel me op {NATIONAL}."),
+    ("nl", "prose", "Het wachtwoord is verlopen en het wachtwoord moet minstens 12 tekens bevatten."),
+    ("ja", "prose", "パスワードは {PASSWORD} です。ログインできないので、{EMAIL} に連絡してください。"),
+    ("ja", "prose", "パスワード：{PASSPHRASE}（管理者用）。バージョン {VERSION} から接続できません。"),
+    ("ja", "prose", "パスワードは8文字以上で、パスワードは定期的に変更してください。"),
+    ("pl", "prose", "Hasło do serwera to {PASSWORD}, a login to admin. Napisz proszę wiadomość do {EMAIL}."),
+    ("pl", "prose", "Hasło: {PASSPHRASE}. Nie działa od {DATE}; mój telefon to {MOBILE}."),
+    # Passwords in config, JSON, shells and connection strings
+    ("en", "code", "DB_HOST=db.internal\nDB_USER=app\nDB_PASS={PASSWORD}\nDB_NAME=orders\nDB_POOL=10\n"),
+    ("en", "code", "[database]\nhost = \"db.internal\"\nuser = \"app\"\npassword = \"{SPACEDPHRASE}\"\nport = 5432\n"),
+    ("en", "code", "DATABASE_URL=postgres://app:{URLPW}@db.internal:5432/orders?sslmode=require\nREDIS_URL=redis://cache.internal:6379/0\n"),
+    ("en", "code", "engine = create_engine(\"mysql+pymysql://report:{URLPW}@{IPV4}/analytics\")  # commit {SHA}\n"),
+    ("en", "code", "mongo \"mongodb+srv://admin:{URLPW}@cluster0.example.net/test\" --eval 'db.stats()'"),
+    ("en", "shell", "mysql -u root -p{PASSWORD} -h db.internal orders < dump_{DATE}.sql"),
+    ("en", "shell", "mysqldump --user=backup --password={PASSWORD} --single-transaction shop > shop.sql"),
+    ("en", "shell", "pg_dump \"postgresql://backup:{URLPW}@db-replica.internal:5432/shop\" > shop.sql && gzip shop.sql"),
+    ("en", "shell", "sshpass -p '{PASSWORD}' ssh deploy@{IPV4} 'sudo systemctl restart api'"),
+    ("en", "shell", "curl -u admin:{URLPW} https://jenkins.example.com/job/build/api/json"),
+    ("en", "shell", "docker login registry.example.com -u ci-bot --password {PASSWORD}\n# image tag {VERSION}, digest sha256:{SHA256}"),
+    ("en", "json", "{\"db\": {\"host\": \"{IPV4}\", \"user\": \"svc\", \"pwd\": \"{PASSWORD}\"}, \"retries\": 3, \"version\": \"{VERSION}\"}"),
+    ("en", "json", "{\"username\": \"{EMAIL}\", \"passphrase\": \"{SPACEDPHRASE}\", \"created\": \"{DATE}\"}"),
+    ("en", "yaml", "mail:\n  user: {EMAIL}\n  pass: {PASSWORD}\n  host: smtp.example.com\n  port: 587\n"),
+    ("en", "code", "# docs: set password: <password> and token: <your-token> before running\npassword: ********\ntoken: $API_TOKEN\n"),
+    ("de", "code", "# Zugang\nBENUTZER=admin\nPASSWORT={PASSWORD}\nURL=ftp://backup:{URLPW}@ftp.firma-beispiel.de/archiv\n"),
+    ("fr", "code", "# connexion\nDB_URL=postgresql://appli:{URLPW}@bdd.exemple.fr:5432/prod\nmot_de_passe={PASSWORD}\n"),
+    ("es", "code", "{\"usuario\": \"admin\", \"contraseña\": \"{PASSWORD}\", \"servidor\": \"{IPV4}\", \"pedido\": \"{ORDERNO}\"}"),
+    ("pt", "code", "{\"usuario\": \"{EMAIL}\", \"senha\": \"{PASSWORD}\", \"versao\": \"{VERSION}\"}"),
+    ("nl", "code", "gebruiker: beheer\nwachtwoord: {PASSWORD}\nserver: {IPV4}\n"),
+    ("ja", "code", "ユーザー: admin\nパスワード: {PASSWORD}\nホスト: {IPV4}\n"),
+    ("it", "code", "utente=admin\npassword={PASSWORD}\nhost=db.esempio.it\n"),
+    # Service tokens
+    ("en", "prose", "Here's the token that keeps failing: {TOKEN}. It was created on {DATE}, build {VERSION}."),
+    ("en", "code", "export HF_TOKEN={TOKEN}\npython train.py --epochs 3 --seed 42 --run-id {HEX32}\n"),
+    ("en", "code", "client = Client(\"{TOKEN}\")\nresult = client.send(to=\"{EMAIL}\", template=\"welcome_v2\")\n"),
+    ("en", "prose", "Rotate these leaked credentials today: {TOKEN} and {TOKEN}. The incident id is INC-2024-0611."),
+    ("en", "code", "headers = {\"Authorization\": \"Bearer {TOKEN}\", \"X-Request-Id\": \"{UUID}\"}\n"),
+    ("en", "code", "# .npmrc\n//registry.npmjs.org/:_authToken={TOKEN}\n# lockfile {SHA256}\n"),
+    ("en", "code", "[pypi]\n  username = __token__\n  password = {TOKEN}\n"),
+    ("en", "code", "bot = Bot(token=\"{TELEGRAM}\")  # created {DATE}\n"),
+    ("en", "code", "requests.get(f\"https://api.telegram.org/bot{TELEGRAM}/getUpdates\", timeout=10)"),
+    ("en", "code", "DefaultEndpointsProtocol=https;AccountName=assetsprod;AccountKey={AZUREKEY};EndpointSuffix=core.windows.net"),
+    ("en", "code", "circleci:\n  CIRCLE_TOKEN={CITOKEN}\n  project: gh/example/api\n  pipeline: 1842\n"),
+    ("en", "prose", "Our Travis token is {TRAVIS} and the CircleCI token is {CITOKEN}; both were in the public build log of {VERSION}."),
+    ("en", "code", "aws_access_key_id = {SECRET}\naws_secret_access_key = {AWS_SECRET}\nregion = eu-west-1\n"),
+    ("de", "prose", "Kannst du prüfen, warum dieser Schlüssel abgelehnt wird? {TOKEN} (erstellt am {DATE})."),
+    ("fr", "prose", "Voici la clé qui ne marche plus : {TOKEN}. Le ticket est le 2024-FR-00981."),
+    ("es", "prose", "Este token dejó de funcionar: {TOKEN}. Versión del cliente {VERSION}."),
+    ("pt", "prose", "Este token vazou no repositório: {TOKEN}. Commit {SHA}."),
+    ("it", "prose", "Questa chiave è stata pubblicata per errore: {TOKEN}. Revocala entro oggi."),
+    ("nl", "prose", "Deze sleutel is gelekt: {TOKEN}. Intrekken graag, incident INC-4412."),
+    ("ja", "prose", "このトークンが漏洩しました: {TOKEN} 至急無効化してください。"),
+    ("pl", "prose", "Ten token wyciekł do logów: {TOKEN}. Wersja {VERSION}."),
+    # Keyed random strings
+    ("en", "code", "SECRET_KEY_BASE={KEYED}\nRAILS_ENV=production\nPORT=3000\n"),
+    ("en", "code", "const signingKey = \"{KEYED}\";\nconst sortKey = \"created_at\";\nconst cacheKey = `user:${id}`;\n"),
+    ("en", "code", "ENCRYPTION_KEY: \"{KEYED}\"\nprimary_key: id\npartition_key: tenant_id\nidempotency_key: order-2024-0042\n"),
+    ("en", "json", "{\"webhook_secret\": \"{KEYED}\", \"event\": \"invoice.paid\", \"id\": \"{UUID}\", \"sha\": \"{SHA}\"}"),
+    ("en", "json", "{\"credentials\": \"{KEYED}\", \"publicKey\": \"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\", \"key\": \"{IDENT}\"}"),
+    ("en", "code", "HMAC_KEY = '{KEYED}'\nKEY_PREFIX = 'app'\nLOOKUP_KEY = '{IDENT}'\n"),
+    ("en", "code", "app:\n  master_key: {KEYED}\n  session_key: {KEYED}\n  cache_key: {IDENT}\n"),
+    ("en", "code", "docker run -e API_SECRET={KEYED} -e LOG_LEVEL=debug example/api:{VERSION}"),
+    ("en", "prose", "The commit {SHA} changed the key handling; sha256 {SHA256} is the archive's checksum, and request {UUID} failed."),
+    ("en", "prose", "The key is stored in Vault, the secret is rotated weekly and the token expires at {EPOCH}."),
+    ("de", "code", "geheimnis:\n  api_secret: {KEYED}\n  sort_key: erstellt_am\n"),
+    ("fr", "code", "API_KEY={KEYED}\n# jeton de session\nsession_token={KEYED}\n"),
+    # National and international phones
+    ("de", "prose", "Ruf mich bitte unter {NATIONAL} an, tagsüber bin ich unter {NATIONAL} erreichbar. Rechnung {ORDERNO} vom {DATE}."),
+    ("de", "prose", "Handy: {BARENAT}, Festnetz: {NATIONAL}. Kundennummer KD-{DATE}."),
+    ("en", "prose", "UK office: {NATIONAL}. Mobile: {NATIONAL}. Invoice {ORDERNO} is due on {DATE}."),
+    ("en", "prose", "Call our Tokyo desk on {ASIAN} or the Seoul desk on {ASIAN}. The shipment {ORDERNO} left on {DATE}."),
+    ("en", "prose", "Contacts: {INTLANY}, {INTLANY} and {INTLANY}. Amounts due: {AMOUNT}."),
+    ("en", "prose", "You can reach me on {MOBILE} (mobile) or on WhatsApp at {INTLANY}. Order {ORDERNO}, version {VERSION}."),
+    ("en", "csv", "name,phone,country\nAnna Kowalski,{INTLANY},PL\nRavi Patel,{INTLANY},IN\nLi Wei,{INTLANY},CN\nTest,0000,XX\n"),
+    ("fr", "prose", "Mon portable : {NATIONAL}, le fixe du bureau : {INTLANY}. Facture {ORDERNO} du {DATE}."),
+    ("es", "prose", "Llámame al {MOBILE} o al fijo {INTLANY}. El importe es {AMOUNT}, pedido {ORDERNO}."),
+    ("pt", "prose", "Meu celular é {MOBILE}, o telefone fixo {INTLANY}. Pedido {ORDERNO} de {DATE}."),
+    ("it", "prose", "Il mio cellulare: {MOBILE}; l'ufficio: {NATIONAL}. Ordine {ORDERNO} del {DATE}."),
+    ("nl", "prose", "Bel me op {NATIONAL} of mobiel {NATIONAL}. Bestelling {ORDERNO} van {DATE}."),
+    ("ja", "prose", "電話番号は {ASIAN} です。携帯は {ASIAN}。注文番号 {ORDERNO}、{DATE} 発送。"),
+    ("ja", "prose", "連絡先：{INTLANY}（東京オフィス）。請求額 {AMOUNT}、バージョン {VERSION}。"),
+    ("pl", "prose", "Mój telefon: {MOBILE}, biuro: {INTLANY}. Zamówienie {ORDERNO} z {DATE}."),
+    ("zh", "prose", "我的手机是 {MOBILE}，办公室电话 {ASIAN}。订单号 {ORDERNO}，日期 {DATE}。"),
+    ("ko", "prose", "제 전화번호는 {ASIAN} 입니다. 주문 번호 {ORDERNO}, 날짜 {DATE}."),
+    ("sv", "prose", "Ring mig på {NATIONAL} eller mobil {INTLANY}. Faktura {ORDERNO}, belopp {AMOUNT}."),
+    ("en", "logs", "2024-06-03T08:14:02Z sms.sent to={INTLANY} template=otp_v3 order={ORDERNO} ts={EPOCH} build={VERSION}"),
+    ("de", "json", "{\"name\": \"Becker\", \"telefon\": \"{NATIONAL}\", \"mobil\": \"{BARENAT}\", \"auftrag\": \"{ORDERNO}\"}"),
+    ("en", "prose", "Order numbers {ORDERNO} and {ORDERNO}, dates {DATE} and {DATE}, versions {VERSION} and {VERSION}: none of these is a phone number."),
+    # Emails, cards, IBANs, SSNs in the forms people write
+    ("en", "code", "GET /invite/accept?email={URLEMAIL}&ref=newsletter&ts={EPOCH} HTTP/1.1"),
+    ("en", "logs", "[{DATE}] redirect https://app.example.com/login?next=%2Fbilling&user={URLEMAIL} status=302"),
+    ("de", "prose", "Der Link https://portal.firma-beispiel.de/reset?mail={URLEMAIL} funktioniert nicht; Rabatt 40% gilt bis {DATE}."),
+    ("en", "prose", "Please charge {CARDANY} for the renewal; the previous card {CARDANY} expired in 09/24."),
+    ("en", "prose", "Cards on file: {CARDANY}, {CARDANY}. Rejected: {BADLUHN} (checksum). Order {ORDERNO}."),
+    ("fr", "prose", "Ma carte bancaire est la {CARDANY}, l'ancienne {BADLUHN} a été refusée. Montant {AMOUNT}."),
+    ("es", "prose", "Pagué con la tarjeta {CARDANY}; el número de seguimiento es {ORDERNO}."),
+    ("ja", "prose", "クレジットカード番号は {CARDANY} です。有効期限は 12/27。"),
+    ("it", "prose", "Il numero della carta è {CARDANY}. L'importo è {AMOUNT}."),
+    ("en", "prose", "Pay the invoice to {IBANANY}; our old account {BADIBAN} is closed."),
+    ("nl", "prose", "Mijn rekeningnummer is {IBANANY}. Het bedrag is {AMOUNT}."),
+    ("pl", "prose", "Proszę o przelew na konto {IBANANY} do {DATE}."),
+    ("pt", "prose", "O meu IBAN é {IBANANY}; a fatura {ORDERNO} vence em {DATE}."),
+    ("it", "prose", "IBAN per il rimborso: {IBANANY}. Pratica {ORDERNO}."),
+    ("en", "prose", "My employee number is 123456789 and the routing number is 021000021. For the tax form, my SSN is {SSNBARE}."),
+    ("en", "form", "Applicant: Jane Roe\nSocial Security Number: {SSNBARE}\nOrder: {ORDERNO}\nSubmitted: {DATE}\n"),
+    ("en", "json", "{\"applicant\": {\"ssn\": \"{SSNBARE}\", \"zip\": \"94043\", \"account\": \"987654321\"}, \"ts\": {EPOCH}}"),
+]
+TEMPLATES += NEW_TEMPLATES
+
+
+# Written after the detectors above were tuned: ordinary text around the
+# same words, and a few positives in new phrasings.
+NEW_TEMPLATES += [
+    ("en", "code", "git log --oneline\n{SHORTSHA} Fix token refresh\n{SHORTSHA} Bump version to {VERSION}\ncommit {SHA}\nAuthor: Jane <{EMAIL}>\n"),
+    ("en", "prose", "Tokens per minute: 90000; secret santa on {DATE}; password reset links expire after 30 minutes; the pass rate was 97.5%."),
+    ("en", "code", "def check(password: str) -> bool:\n    return len(password) >= 12 and password != 'changeme'\n\nAPI_KEY = os.getenv('API_KEY')\nkey = f\"{prefix}:{uid}\"\n"),
+    ("de", "prose", "Passwort vergessen? Klicke auf 'Passwort zurücksetzen'. Der Token ist 15 Minuten gültig; Version {VERSION}, Vorgang {ORDERNO}."),
+    ("fr", "prose", "Le jeton expire après 3600 secondes ; le mot de passe oublié se réinitialise via le lien du {DATE}. Commande {ORDERNO}."),
+    ("ja", "prose", "パスワードを忘れた場合は、リセットリンクを使ってください。トークンの有効期限は {EPOCH} です。"),
+    ("en", "logs", "{DATE} 10:15:22 INFO login ok user_id=48213 session_key={IDENT} trace_id={HEX32} latency_ms=18 build {VERSION}"),
+    ("en", "prose", "Our build {SHA256} passed; the passphrase policy requires four words and the API key rotation runs at {EPOCH}."),
+    ("es", "prose", "El soporte atiende de 9 a 18 h; el pedido {ORDERNO} se envió el {DATE} por {AMOUNT}."),
+    ("nl", "code", "curl -X POST https://api.example.com/v2/orders -H 'Content-Type: application/json' -d '{\"order\": \"{ORDERNO}\", \"qty\": 3}'"),
+    ("en", "prose", "Key facts: revenue grew 12% to {AMOUNT}; the secret sauce is our onboarding; token usage fell after {VERSION}."),
+    ("pt", "prose", "Para redefinir a senha, acesse o portal; o token de acesso expira em 24 horas. Fatura {ORDERNO}."),
+    ("it", "prose", "Per cambiare la password apri le impostazioni; il token scade dopo 1 ora. Versione {VERSION}, ordine {ORDERNO}."),
+    ("en", "code", "ssh-keygen -t ed25519 -C \"{EMAIL}\"\n# fingerprint SHA256:{SHORTSHA}\nmysql -u report -p reporting  # prompts for the password\n"),
+    ("de", "code", "DB_PASSWORD=$DB_PASSWORD\nAPI_TOKEN=<dein-token>\nSECRET_KEY=changeme\nsort_key=erstellt_am\n"),
+    ("en", "prose", "I ran `psql postgres://localhost:5432/app` and `redis://cache:6379`, no credentials in either, then pinged {IPV4}."),
+    ("zh", "prose", "请把密码重置链接发给我；订单号 {ORDERNO}，金额 {AMOUNT}。"),
+    ("ko", "prose", "비밀번호를 잊으셨나요? 재설정 링크는 24시간 유효합니다. 버전 {VERSION}."),
+    ("sv", "prose", "Lösenordet måste ha minst 12 tecken. Ordernummer {ORDERNO}, datum {DATE}."),
+    ("en", "prose", "Heads up: the Wi-Fi passcode is {PASSWORD} and the door code changed."),
+    ("de", "prose", "Zugangsdaten: Benutzer jdoe, Kennwort ist {PASSWORD}. Rückfragen unter {NATIONAL}."),
+    ("fr", "code", "mysql -u admin -p{PASSWORD} --host={IPV4} compta"),
+    ("en", "code", "redis-cli -u redis://default:{URLPW}@cache.internal:6379 PING"),
+    ("es", "prose", "Te paso el token de GitLab: {TOKEN}. Caduca el {DATE}."),
+    ("ja", "prose", "電話: {ASIAN}、メール: {EMAIL}。"),
+    ("ko", "prose", "연락처: {ASIAN}, 이메일 {EMAIL}."),
+    ("zh", "prose", "联系电话：{ASIAN}，邮箱 {EMAIL}。"),
+    ("sv", "prose", "Mitt lösenord är {PASSWORD} — byt det efter mötet."),
+    ("pl", "prose", "Hasło jest {PASSWORD}, nie udostępniaj go. Numer zamówienia {ORDERNO}."),
+]
+TEMPLATES += NEW_TEMPLATES[-29:]
+
 def pem_inline():
     return pem().replace("\n", "\\n")
 
@@ -280,7 +626,7 @@ def render(text):
 
 def main():
     rows = []
-    for round_ in range(3):
+    for round_ in range(5):
         for lang, fmt, template in TEMPLATES:
             text, spans = render(template)
             rows.append({"id": len(rows) + 1, "lang": lang, "format": fmt, "text": text, "spans": spans})

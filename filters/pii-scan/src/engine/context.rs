@@ -38,19 +38,21 @@ impl Rule {
     fn matches(&self, text: &[u8], start: usize) -> bool {
         let from = start.saturating_sub(self.window);
         let before = text.get(from..start).unwrap_or_default();
-        self.words.iter().any(|word| {
-            let Some(&first) = word.first() else {
+        // Walk the window once, trying the words at each word start.
+        (0..before.len()).any(|i| {
+            let at = from + i;
+            let at_word_start =
+                at == 0 || text.get(at - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
+            let Some(first) = before.get(i).map(u8::to_ascii_lowercase) else {
                 return false;
             };
-            before.windows(word.len()).enumerate().any(|(i, w)| {
-                if w.first().map(u8::to_ascii_lowercase) != Some(first) {
-                    return false;
-                }
-                let at = from + i;
-                let at_word_start =
-                    at == 0 || text.get(at - 1).is_some_and(|b| !b.is_ascii_alphanumeric());
-                at_word_start && w.eq_ignore_ascii_case(word)
-            })
+            at_word_start
+                && self.words.iter().any(|word| {
+                    word.first() == Some(&first)
+                        && before
+                            .get(i..i + word.len())
+                            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+                })
         })
     }
 }
@@ -61,8 +63,39 @@ pub(crate) fn builtin_rules() -> Vec<Rule> {
     let ssn = EntityKind::Builtin(Entity::UsSsn);
     let ip = EntityKind::Builtin(Entity::IpAddress);
     let ids = [
-        "order", "invoice", "tracking", "ticket", "isbn", "serial", "part no", "sku", "commande",
-        "bestell", "rechnung", "facture", "pedido", "factura", "ref", "réf",
+        "order",
+        "invoice",
+        "tracking",
+        "ticket",
+        "isbn",
+        "serial",
+        "part no",
+        "sku",
+        "commande",
+        "bestell",
+        "rechnung",
+        "facture",
+        "pedido",
+        "factura",
+        "ref",
+        "réf",
+        "shipment",
+        "ordine",
+        "fattura",
+        "bestelling",
+        "auftrag",
+        "faktura",
+        "fatura",
+        "zamówien",
+        "seguimiento",
+        "pratica",
+        "dossier",
+        "vorgang",
+        "aktenzeichen",
+        "expediente",
+        "注文",
+        "订单",
+        "주문",
     ];
     vec![
         Rule::new(
@@ -89,6 +122,19 @@ pub(crate) fn builtin_rules() -> Vec<Rule> {
                 "telefono",
                 "móvil",
                 "llam",
+                "llám",
+                "reach",
+                "ring",
+                "bel ",
+                "celular",
+                "telefoon",
+                "mobiel",
+                "festnetz",
+                "手机",
+                "电话",
+                "電話",
+                "携帯",
+                "전화",
             ],
             0.3,
         ),

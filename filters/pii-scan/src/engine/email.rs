@@ -1,8 +1,11 @@
-//! EMAIL: found from its `@`, expanded both ways over the characters
-//! addresses use in practice (ASCII local parts; internationalised addresses
-//! are rare in prompts and their byte classes would swallow punctuation).
+//! EMAIL: found from its `@` (or `%40`, the `@` of a URL-encoded address in
+//! a query string), expanded both ways over the characters addresses use in
+//! practice (ASCII local parts; internationalised addresses are rare in
+//! prompts and their byte classes would swallow punctuation). The host of a
+//! URL's user information (`postgres://app:pw@db.example.com`) is not one.
 
 use super::scan::Scan;
+use super::userinfo;
 use crate::config::Entity;
 
 const MAX_LOCAL: usize = 64;
@@ -24,6 +27,21 @@ const FILE_EXTENSIONS: [&[u8]; 16] = [
 
 /// Looks for an address around the `@` at `at`; returns where to go on.
 pub(crate) fn at(scan: &mut Scan, at: usize) -> usize {
+    around(scan, at, 1)
+}
+
+/// Looks for a URL-encoded address around the `%` at `at`, if `%40`
+/// follows; returns where to go on.
+pub(crate) fn at_encoded(scan: &mut Scan, at: usize) -> usize {
+    if scan.has(at, b"%40") {
+        around(scan, at, 3)
+    } else {
+        at + 1
+    }
+}
+
+/// An address whose `@` (`sep_len` bytes: `@` or `%40`) is at `at`.
+fn around(scan: &mut Scan, at: usize, sep_len: usize) -> usize {
     let mut start = at;
     while start > 0 && at - start < MAX_LOCAL && is_local(scan.at(start - 1)) {
         start -= 1;
@@ -31,21 +49,27 @@ pub(crate) fn at(scan: &mut Scan, at: usize) -> usize {
     while scan.at(start) == b'.' && start < at {
         start += 1;
     }
-    let mut end = at + 1;
-    while end - at <= MAX_DOMAIN && is_domain(scan.at(end)) {
+    let domain_start = at + sep_len;
+    let mut end = domain_start;
+    while end - domain_start < MAX_DOMAIN && is_domain(scan.at(end)) {
         end += 1;
     }
     if end >= scan.len() {
         scan.open(start);
     }
-    while end > at + 1 && matches!(scan.at(end - 1), b'.' | b'-') {
+    while end > domain_start && matches!(scan.at(end - 1), b'.' | b'-') {
         end -= 1;
     }
-    let (Some(local), Some(domain)) = (scan.text.get(start..at), scan.text.get(at + 1..end)) else {
+    let (Some(local), Some(domain)) = (scan.text.get(start..at), scan.text.get(domain_start..end))
+    else {
         return at + 1;
     };
     let followed_by_path = scan.at(end) == b':' && scan.at(end + 1) > b' ';
-    if valid_local(local) && valid_domain(domain) && !followed_by_path && scan.before(start) != b'@'
+    if valid_local(local)
+        && valid_domain(domain)
+        && !followed_by_path
+        && scan.before(start) != b'@'
+        && !userinfo::inside_userinfo(scan, at)
     {
         scan.add(Entity::Email, start, end, 0.95);
         return end.max(at + 1);

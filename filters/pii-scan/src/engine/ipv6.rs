@@ -37,12 +37,14 @@ pub(crate) fn at(scan: &mut Scan, i: usize) -> usize {
         return next;
     }
     // Sentence punctuation after an address: "... at fe80::1." or "::1:".
-    while matches!(scan.at(end.saturating_sub(1)), b'.')
-        || (scan.at(end - 1) == b':' && scan.at(end - 2) != b':')
+    while end > start
+        && (scan.at(end - 1) == b'.' || (scan.at(end - 1) == b':' && scan.before(end - 1) != b':'))
     {
         end -= 1;
     }
-    while scan.at(start) == b'.' || (scan.at(start) == b':' && scan.at(start + 1) != b':') {
+    while start < end
+        && (scan.at(start) == b'.' || (scan.at(start) == b':' && scan.at(start + 1) != b':'))
+    {
         start += 1;
     }
     let Some(candidate) = scan.text.get(start..end) else {
@@ -83,4 +85,20 @@ fn ipv6_private(addr: &Ipv6Addr) -> bool {
         || addr
             .to_ipv4_mapped()
             .is_some_and(|v4| v4.is_private() || v4.is_loopback() || v4.is_link_local())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+
+    /// Found by fuzzing: trimming the dots around a `::` at the start of
+    /// the text ran past it (an overflow in debug builds).
+    #[test]
+    fn dots_around_a_double_colon_at_the_start() {
+        let mut text = vec![b'.'; 87];
+        text.extend_from_slice(b"::");
+        text.extend_from_slice(&[b'.'; 17]);
+        text.push(0xbc);
+        assert!(Engine::builtin().unwrap().scan(&text).is_empty());
+    }
 }

@@ -1,10 +1,14 @@
 //! SECRET values of `key=value`, `key: value` and JSON `"key": "value"`
 //! pairs whose key names a credential (`password`, `client_secret`,
 //! `apiKey`, `AWS_SECRET_ACCESS_KEY`, `Authorization`, `Passwort`,
-//! `mot de passe`, `contraseña`, ...). The value is the finding, not the
-//! key. Values that are placeholders, types, code expressions or prose words
-//! are not.
+//! `mot de passe`, `contraseña`, `senha`, `パスワード`, ...). The value is the
+//! finding, not the key. Values that are placeholders, types, code
+//! expressions or prose words are not. Keys that only loosely name a secret
+//! (`signing_key`, `credentials`, `AccountKey`) take a value only if it
+//! looks machine-generated ([`random_enough`]), so `sort_key: created_at`
+//! is no finding.
 
+use super::entropy::random_enough;
 use super::scan::Scan;
 use super::secret::placeholder;
 use crate::config::Entity;
@@ -22,7 +26,16 @@ const PASSWORD_KEYS: &[&str] = &[
     "contraseña",
     "clave",
     "kennwort",
+    "passcode",
+    "senha",
+    "wachtwoord",
+    "hasło",
+    "lösenord",
+    "パスワード",
 ];
+/// Short password keys that end other words (`bypass`, `compass`): they
+/// count alone or after a separator (`DB_PASS`, `smtp.pass`).
+const SHORT_PASSWORD_KEYS: &[&str] = &["pass", "pw"];
 /// Other credential key suffixes.
 const CREDENTIAL_KEYS: &[&str] = &[
     "secret",
@@ -33,8 +46,29 @@ const CREDENTIAL_KEYS: &[&str] = &[
     "privatekey",
     "authorization",
 ];
+/// Key suffixes that name a secret only loosely: their values must look
+/// machine-generated.
+const LOOSE_KEYS: &[&str] = &[
+    "key",
+    "keybase",
+    "credential",
+    "credentials",
+    "auth",
+    "salt",
+];
 /// Keys ending like a credential that name something else.
 const NOT_CREDENTIALS: &[&str] = &[
+    "publickey",
+    "pubkey",
+    "primarykey",
+    "foreignkey",
+    "sortkey",
+    "partitionkey",
+    "cachekey",
+    "idempotencykey",
+    "hashkey",
+    "rangekey",
+    "lookupkey",
     "maxtoken",
     "nexttoken",
     "pagetoken",
@@ -141,6 +175,11 @@ pub(crate) fn at(scan: &mut Scan, sep: usize) -> usize {
         if q >= scan.len() {
             scan.open(value_start);
         }
+        if q - p > MAX_VALUE {
+            // Longer than any value, as a quoted one would be; cut there,
+            // it could split a character.
+            return next;
+        }
         // A sentence may end right after the value: "password: hunter2."
         while q > p && scan.at(q - 1) == b'.' {
             q -= 1;
@@ -168,13 +207,22 @@ fn key_before(scan: &Scan, sep: usize) -> Option<KeyClass> {
     if matches!(quote, b'"' | b'\'') {
         ke -= 1;
     }
-    // Every credential key ends in one of these letters (`passworD`,
-    // `secreT`, `tokeN`, `apikeY`, `clavE`, `mdP`, `contraseñA`): most
-    // other keys leave here.
-    if !matches!(
-        scan.before(ke).to_ascii_lowercase(),
-        b'd' | b't' | b'e' | b'p' | b'n' | b'y' | b'a'
-    ) {
+    // Every credential key ends in one of these bytes (`passworD`,
+    // `secreT`, `tokeN`, `apikeY`, `clavE`, `mdP`, `contraseñA`, `autH`,
+    // the last byte of `パスワード`), or in `pasS`, `credentialS`, `hasłO`,
+    // `pW`: most other keys leave here.
+    let tail = |n: usize| {
+        ke.checked_sub(n)
+            .map_or(0, |k| scan.at(k).to_ascii_lowercase())
+    };
+    let credential_end = match tail(1) {
+        b'd' | b't' | b'e' | b'p' | b'n' | b'y' | b'a' | b'h' | 0x89 => true,
+        b's' => (tail(2), tail(3)) == (b's', b'a') || (tail(2), tail(3)) == (b'l', b'a'),
+        b'o' => tail(2) == 0x82,
+        b'w' => tail(2) == b'p',
+        _ => false,
+    };
+    if !credential_end {
         return None;
     }
     let mut ks = ke;
@@ -202,13 +250,15 @@ fn key_before(scan: &Scan, sep: usize) -> Option<KeyClass> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyClass {
+pub(crate) enum KeyClass {
     Password,
     Credential,
+    /// A key that names a secret only loosely (`signing_key`).
+    Loose,
     Authorization,
 }
 
-fn classify_key(key: &[u8]) -> Option<KeyClass> {
+pub(crate) fn classify_key(key: &[u8]) -> Option<KeyClass> {
     let mut norm = [0u8; MAX_KEY];
     let mut len = 0;
     for &b in key {
@@ -219,7 +269,17 @@ fn classify_key(key: &[u8]) -> Option<KeyClass> {
         len += 1;
     }
     let norm = norm.get(..len)?;
-    let ends = |list: &[&str]| list.iter().any(|s| norm.ends_with(s.as_bytes()));
+    if !credential_suffix(norm) {
+        return None;
+    }
+    // The last byte first: most list words fail there, without a compare
+    // of the whole suffix.
+    let ends = |list: &[&str]| {
+        list.iter().any(|s| {
+            let s = s.as_bytes();
+            norm.last() == s.last() && norm.ends_with(s)
+        })
+    };
     if ends(NOT_CREDENTIALS) {
         None
     } else if norm.ends_with(b"authorization") {
@@ -228,9 +288,52 @@ fn classify_key(key: &[u8]) -> Option<KeyClass> {
         Some(KeyClass::Password)
     } else if ends(CREDENTIAL_KEYS) {
         Some(KeyClass::Credential)
+    } else if short_password_key(key) {
+        Some(KeyClass::Password)
+    } else if ends(LOOSE_KEYS) {
+        Some(KeyClass::Loose)
     } else {
         None
     }
+}
+
+/// Whether the normalised key ends in the last two bytes of a word of
+/// the lists above: most keys leave here without a list being searched.
+fn credential_suffix(norm: &[u8]) -> bool {
+    let [.., x, y] = norm else {
+        return false;
+    };
+    matches!(
+        (x, y),
+        (b'r', b'd' | b't')
+            | (b'w', b'd')
+            | (b's', b'e' | b's')
+            | (b'd', b'e' | b'p')
+            | (0xB1, b'a')
+            | (b'v', b'e')
+            | (b'h', b'a')
+            | (0x82, b'o')
+            | (0x83, 0x89)
+            | (b'p', b'w')
+            | (b'e', b't' | b'n' | b'y')
+            | (b'o', b'n')
+            | (b'a', b'l')
+            | (b'l', b's' | b't')
+            | (b't', b'h')
+    )
+}
+
+/// `pass`, `DB_PASS`, `smtp.pass`, `pw`; not `bypass` or `compass`.
+fn short_password_key(key: &[u8]) -> bool {
+    SHORT_PASSWORD_KEYS.iter().any(|short| {
+        let n = short.len();
+        key.len() >= n
+            && key
+                .get(key.len() - n..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(short.as_bytes()))
+            && (key.len() == n
+                || matches!(key.get(key.len() - n - 1), Some(b'_' | b'-' | b'.' | b' ')))
+    })
 }
 
 fn skip_blanks(scan: &Scan, mut p: usize) -> usize {
@@ -263,9 +366,12 @@ fn ends_unquoted(b: u8) -> bool {
         )
 }
 
-fn value_plausible(value: &[u8], quoted: bool, class: KeyClass) -> bool {
+pub(crate) fn value_plausible(value: &[u8], quoted: bool, class: KeyClass) -> bool {
     if value.len() < 4 || placeholder(value) {
         return false;
+    }
+    if class == KeyClass::Loose {
+        return random_enough(value);
     }
     if NON_VALUES
         .iter()
@@ -286,15 +392,66 @@ fn value_plausible(value: &[u8], quoted: bool, class: KeyClass) -> bool {
     }
     // Unquoted: code (`getpass()`, `os.environ[...]`, `config.password`) and
     // prose words ("the token: we ...") are not values.
-    let code = value.contains(&b'(')
-        || value.contains(&b'[')
-        || (value.first().is_some_and(u8::is_ascii_alphabetic)
-            && value.contains(&b'.')
-            && value
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.')));
+    let code = value.contains(&b'(') || value.contains(&b'[') || reference(value);
     let symbol_or_digit = value.iter().any(|b| !b.is_ascii_alphabetic());
     let mixed_case =
         value.iter().any(u8::is_ascii_uppercase) && value.iter().any(u8::is_ascii_lowercase);
     !code && (symbol_or_digit || (mixed_case && value.len() >= 8))
+}
+
+/// Objects whose fields code reads a credential from (`config.password`,
+/// `self.token`, `process.env.API_KEY`).
+const CODE_OBJECTS: &[&str] = &[
+    "self", "this", "config", "cfg", "conf", "settings", "env", "os", "process", "request", "req",
+    "args", "opts", "options", "params", "ctx", "app", "user", "secrets", "vars",
+];
+
+/// A dotted reference in code (`config.password`, `process.env.API_KEY`)
+/// rather than a value (`thunder.copper.walnut.pebble`, a passphrase of
+/// dotted words): its first part names an object code reads from, or its
+/// last part names a credential.
+fn reference(value: &[u8]) -> bool {
+    let dotted = value.first().is_some_and(u8::is_ascii_alphabetic)
+        && value.contains(&b'.')
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'));
+    if !dotted {
+        return false;
+    }
+    let first = value.split(|&b| b == b'.').next().unwrap_or_default();
+    let last = value.rsplit(|&b| b == b'.').next().unwrap_or_default();
+    CODE_OBJECTS
+        .iter()
+        .any(|o| first.eq_ignore_ascii_case(o.as_bytes()))
+        || classify_key(last).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-byte filter in front of the lists lets every listed word
+    /// through.
+    #[test]
+    fn every_listed_key_passes_the_suffix_filter() {
+        let lists = [
+            PASSWORD_KEYS,
+            SHORT_PASSWORD_KEYS,
+            CREDENTIAL_KEYS,
+            LOOSE_KEYS,
+        ];
+        for word in lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .chain(&["authorization"])
+        {
+            assert!(credential_suffix(word.as_bytes()), "{word}");
+            assert!(classify_key(word.as_bytes()).is_some(), "{word}");
+        }
+        assert_eq!(classify_key(b"temperature"), None);
+        assert_eq!(classify_key(b"sort_key"), None);
+        assert_eq!(classify_key(b"bypass"), None);
+        assert_eq!(classify_key(b"DB_PASS"), Some(KeyClass::Password));
+    }
 }

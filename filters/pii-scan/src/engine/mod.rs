@@ -23,14 +23,17 @@ mod context;
 mod custom;
 mod email;
 mod entity;
+mod entropy;
 mod iban;
 mod ipv6;
 mod keyvalue;
 mod numbers;
+mod prose;
 mod scan;
 mod secret;
 mod splice;
 mod stream;
+mod userinfo;
 mod vault;
 
 pub use actions::{Applied, Policy};

@@ -1,4 +1,6 @@
-//! Digit-shaped entities: PHONE, US_SSN, CREDIT_CARD and IPv4 addresses.
+//! Digit-shaped entities: PHONE (North American, international, national
+//! formats with a trunk prefix, mobile shapes), US_SSN, CREDIT_CARD and
+//! IPv4 addresses.
 //!
 //! A run of digit groups joined by short separators (` `, `-`, `.`, or a
 //! parenthesised group such as `(555)`) is cut into groups once; each
@@ -128,6 +130,8 @@ pub(crate) fn at(scan: &mut Scan, i: usize) -> usize {
             card(scan, &run, a);
             nanp(scan, &run, a);
             french(scan, &run, a);
+            national(scan, &run, a);
+            mobile(scan, &run, a);
             ipv4(scan, &run, a);
         }
         international(scan, &run);
@@ -268,7 +272,7 @@ fn ssn(scan: &mut Scan, run: &Run, a: usize) {
 /// CREDIT_CARD: 13-19 digits, bare or in groups of four (Amex 4-6-5, Diners
 /// 4-6-4) joined by one space or one dash, Luhn-valid, known issuer.
 fn card(scan: &mut Scan, run: &Run, a: usize) {
-    if a == 0 && run.plus {
+    if a == 0 && (run.plus || after_iban_head(scan, run)) {
         return;
     }
     for b in (a..(a + 5).min(run.groups.len())).rev() {
@@ -310,6 +314,19 @@ fn card(scan: &mut Scan, run: &Run, a: usize) {
             return;
         }
     }
+}
+
+/// Whether the run follows `DE11 `, the head of an IBAN in groups of four:
+/// its digits are the IBAN's (one whose checksum failed), not a card's.
+fn after_iban_head(scan: &Scan, run: &Run) -> bool {
+    let Some(start) = run.group(0).map(|g| g.start) else {
+        return false;
+    };
+    let Some(head) = start.checked_sub(5).and_then(|h| scan.text.get(h..start)) else {
+        return false;
+    };
+    matches!(head, [c1, c2, d1, d2, b' '] if c1.is_ascii_uppercase() && c2.is_ascii_uppercase()
+        && d1.is_ascii_digit() && d2.is_ascii_digit() && checksum::iban_length([*c1, *c2]).is_some())
 }
 
 /// PHONE, North American numbering plan: optional `+1`/`1`, area code
@@ -408,6 +425,128 @@ fn international(scan: &mut Scan, run: &Run) {
     }
     if let Some(last) = best.and_then(|b| run.group(b)) {
         scan.add(Entity::Phone, first.start.saturating_sub(1), last.end, 0.8);
+    }
+}
+
+/// PHONE, national formats with a trunk prefix, as written across Europe
+/// and Asia: `030 1234567`, `0171-2345678`, `(030) 12345678`,
+/// `020 7946 0958`, `08-123 456 78`, `03-1234-5678`, `010-1234-5678`,
+/// `021-3997 2980`; and numbers dialled with the `00` international prefix
+/// (`0044 20 7946 0958`). The first group starts with `0`; groups are joined
+/// by spaces or hyphens, every separator after the first the same (so a
+/// date and a time, `03-06-2024 10`, is none); 9 to 12 digits. Ten or
+/// eleven bare digits after a trunk `0` are weak and need context.
+fn national(scan: &mut Scan, run: &Run, a: usize) {
+    if a == 0 && run.plus {
+        return;
+    }
+    let Some(first) = run.group(a) else { return };
+    let d = group_digits(scan, first);
+    let international = d.starts_with(b"00") && matches!(d.get(2), Some(b'1'..=b'9'));
+    let trunk = d.first() == Some(&b'0') && matches!(d.get(1), Some(b'1'..=b'9'));
+    if !(trunk || international) {
+        return;
+    }
+    if !first.paren && (10..=11).contains(&d.len()) && trunk && run.bounded(a, a, true) {
+        scan.add(Entity::Phone, first.start, first.end, 0.4);
+        return;
+    }
+    if !(2..=5).contains(&d.len()) {
+        return;
+    }
+    let mut total = d.len();
+    let mut rest_sep = None;
+    let mut best = None;
+    for b in a + 1..(a + 6).min(run.groups.len()) {
+        let Some(g) = run.group(b) else { break };
+        let sep_ok = match g.sep {
+            Sep::Space | Sep::Dash => true,
+            Sep::None => b == a + 1 && first.paren,
+            _ => false,
+        };
+        if !sep_ok || g.paren || !(2..=8).contains(&g.len()) {
+            break;
+        }
+        if b > a + 1 {
+            if rest_sep.is_some_and(|s| s != g.sep) {
+                break;
+            }
+            rest_sep = Some(g.sep);
+        }
+        total += g.len();
+        if total > 12 + 2 * usize::from(international) {
+            break;
+        }
+        let spaced = (a + 1..=b).any(|k| run.group(k).is_some_and(|g| g.sep == Sep::Space));
+        if total >= 9 + 2 * usize::from(international) && run.bounded(a, b, spaced) {
+            best = Some(b);
+        }
+    }
+    if let Some(last) = best.and_then(|b| run.group(b)) {
+        scan.add(Entity::Phone, first.start, last.end, 0.6);
+    }
+}
+
+/// PHONE, mobile numbers written without trunk prefix: 9 digits as 3-3-3
+/// (Spain, Portugal, Poland), Italian `3xx xxx xxxx`, Chinese
+/// `1xx xxxx xxxx` or 11 bare digits, Indian `9xxxx xxxxx`: shapes ordinary
+/// numbers also take, so they need context ("mobile", "手机", "celular").
+/// Brazilian `(11) 91234-5678` is distinctive enough alone.
+fn mobile(scan: &mut Scan, run: &Run, a: usize) {
+    if a == 0 && run.plus {
+        return;
+    }
+    let Some(first) = run.group(a) else { return };
+    let d = group_digits(scan, first);
+    let lead = d.first().copied().unwrap_or(0);
+    let possible = match d.len() {
+        2 => first.paren,
+        3 => matches!(lead, b'1' | b'3' | b'5'..=b'9'),
+        5 => matches!(lead, b'6'..=b'9'),
+        11 => lead == b'1',
+        _ => false,
+    };
+    if !possible {
+        return;
+    }
+    let size = |k: usize| run.group(a + k).map_or(0, Group::len);
+    let chinese = lead == b'1' && matches!(d.get(1), Some(b'3'..=b'9'));
+    if first.paren {
+        // Brazil: (DD) NNNN-NNNN or (DD) 9NNNN-NNNN.
+        let shape = d.len() == 2
+            && matches!(size(1), 4 | 5)
+            && size(2) == 4
+            && run.group(a + 1).is_some_and(|g| g.sep == Sep::Space)
+            && run.group(a + 2).is_some_and(|g| g.sep == Sep::Dash);
+        if shape && run.bounded(a, a + 2, true) {
+            if let Some(last) = run.group(a + 2) {
+                scan.add(Entity::Phone, first.start, last.end, 0.75);
+            }
+        }
+        return;
+    }
+    if d.len() == 11 && chinese && run.bounded(a, a, true) {
+        scan.add(Entity::Phone, first.start, first.end, 0.4);
+        return;
+    }
+    let shapes: [(&[usize], bool); 4] = [
+        (&[3, 3, 3], (b'5'..=b'9').contains(&lead)),
+        (&[3, 3, 4], lead == b'3'),
+        (&[3, 4, 4], chinese),
+        (&[5, 5], (b'6'..=b'9').contains(&lead)),
+    ];
+    for (sizes, lead_ok) in shapes {
+        let b = a + sizes.len() - 1;
+        let shape =
+            lead_ok && sizes.iter().enumerate().all(|(k, &n)| size(k) == n) && !run.any_paren(a, b);
+        let sep = if shape { run.uniform_sep(a, b) } else { None };
+        if matches!(sep, Some(Sep::Space | Sep::Dash)) && run.bounded(a, b, sep == Some(Sep::Space))
+        {
+            if let Some(last) = run.group(b) {
+                scan.add(Entity::Phone, first.start, last.end, 0.4);
+            }
+            return;
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! One pass over the text. A 256-entry byte table sends the few bytes that
-//! can start a candidate to their detector: `@` (email), `:` and `=`
-//! (key=value secrets, IPv6), digits, `+` and `(` (phone, SSN, card, IPv4),
-//! `-----BEGIN` (PEM), and the first letter of a word (IBAN, prefixed
-//! secrets such as `sk-` or `AKIA`). Every other byte costs one table
-//! lookup, and the rest of a word is skipped whole.
+//! can start a candidate to their detector: `@` and `%40` (email), `:` and
+//! `=` (key=value secrets, URL passwords, Telegram tokens, IPv6), digits,
+//! `+` and `(` (phone, SSN, card, IPv4), `-----BEGIN` (PEM), the first
+//! letter of a word (IBAN, prefixed secrets such as `sk-` or `AKIA`,
+//! passwords named in prose) and the lead byte of `パスワード`. Every other
+//! byte costs one table lookup, and the rest of a word is skipped whole.
 //!
 //! The same pass serves whole texts and streams: with `at_end == false` a
 //! detector that runs into the end of the buffer while a candidate could
@@ -18,7 +19,7 @@
 //! [`Scan::candidate`] opens the candidate whose decision made such a read.
 
 use super::entity::{EntityKind, Finding};
-use super::{email, iban, ipv6, keyvalue, numbers, secret};
+use super::{email, iban, ipv6, keyvalue, numbers, prose, secret, userinfo};
 use crate::config::Entity;
 use std::cell::Cell;
 
@@ -180,6 +181,9 @@ const AT: u8 = 4;
 const COLON: u8 = 5;
 const EQUALS: u8 = 6;
 const DASH: u8 = 7;
+const PERCENT: u8 = 8;
+/// 0xE3, the lead byte of katakana (`パスワード`).
+const KANA: u8 = 9;
 
 const CLASSES: [u8; 256] =
     byte_table!(OTHER, |c| if c.is_ascii_digit() || c == b'+' || c == b'(' {
@@ -196,6 +200,10 @@ const CLASSES: [u8; 256] =
         EQUALS
     } else if c == b'-' {
         DASH
+    } else if c == b'%' {
+        PERCENT
+    } else if c == 0xE3 {
+        KANA
     } else {
         OTHER
     });
@@ -216,16 +224,28 @@ pub(crate) fn structural(scan: &mut Scan) {
                     if secret::may_start_word(scan, i) {
                         secret::at_word(scan, i);
                     }
+                    if prose::may_start(scan, i) {
+                        scan.candidate(i, |scan| prose::at_word(scan, i));
+                    }
                 }
                 scan.word_end(i)
             }
             NUMBER => scan.candidate(i, |scan| numbers::at(scan, i)),
             AT => email::at(scan, i),
+            PERCENT => email::at_encoded(scan, i),
             COLON => {
                 keyvalue::at(scan, i);
+                scan.candidate(i, |scan| userinfo::at(scan, i));
+                secret::at_telegram(scan, i);
                 ipv6::at(scan, i)
             }
             EQUALS => keyvalue::at(scan, i),
+            KANA => {
+                if prose::may_start(scan, i) {
+                    scan.candidate(i, |scan| prose::at_word(scan, i));
+                }
+                i + 1
+            }
             _ => {
                 // Most dashes start no PEM block; the next byte tells (at
                 // the end of a stream's buffer, `at_pem` decides).

@@ -1,9 +1,14 @@
-//! SECRET: provider credentials recognised by their prefixes (OpenAI and
-//! Anthropic `sk-`, GitHub `ghp_`/`github_pat_`, Slack `xox?-`, Google
-//! `AIza`, AWS `AKIA...`, Stripe `sk_live_`), JWTs, PEM private key blocks,
-//! and AWS secret keys near an AWS access key id or the word "aws".
-//! Values of `password=`/`"token": ...` pairs live in `keyvalue.rs`. The
-//! scan calls in here at the start of each word and at `-----BEGIN `.
+//! SECRET: provider credentials recognised by their documented formats
+//! (OpenAI and Anthropic `sk-`, GitHub `ghp_`/`github_pat_`, GitLab
+//! `glpat-`, Slack `xox?-`, Google `AIza`, AWS `AKIA...`, Stripe
+//! `sk_live_`/`rk_live_`/`sk_test_`, Hugging Face `hf_`, SendGrid `SG.`,
+//! Twilio `SK`/`AC` + 32 hex, npm `npm_`, PyPI `pypi-`, Mailgun `key-`,
+//! DigitalOcean `dop_v1_`, Shopify `shpat_`, Discord and Telegram bot
+//! tokens), JWTs, PEM private key blocks, and AWS secret keys near an AWS
+//! access key id or the word "aws". Values of `password=`/`"token": ...`
+//! pairs live in `keyvalue.rs`, passwords in prose in `prose.rs`. The scan
+//! calls in here at the start of each word, at `:` (Telegram) and at
+//! `-----BEGIN `.
 
 use super::scan::Scan;
 use crate::config::Entity;
@@ -22,6 +27,24 @@ pub(crate) enum Prefixed {
     AwsKeyId,
     Google,
     Jwt,
+    /// `hf_`: 34 letters.
+    HuggingFace,
+    /// `SG.` + 22 + `.` + 43 base64url characters.
+    SendGrid,
+    /// `SK`/`AC` + 32 lowercase hex (Twilio API key, account SID).
+    Twilio,
+    /// `npm_` + 36 base62.
+    Npm,
+    /// `pypi-` + a base64url macaroon naming pypi.org.
+    PyPi,
+    /// `glpat-` + 20 or more.
+    GitLab,
+    /// `key-` + 32 hex.
+    Mailgun,
+    /// `dop_v1_`, `doo_v1_`, `dor_v1_` + 64 hex.
+    DigitalOcean,
+    /// `shpat_`, `shpss_`, `shpca_`, `shppa_` + 32 hex.
+    Shopify,
 }
 
 /// The case-sensitive trigger literals and what they start.
@@ -29,6 +52,8 @@ pub(crate) const PREFIXES: &[(&str, Prefixed)] = &[
     ("sk-", Prefixed::OpenAi),
     ("sk_live_", Prefixed::Stripe),
     ("rk_live_", Prefixed::Stripe),
+    ("sk_test_", Prefixed::Stripe),
+    ("rk_test_", Prefixed::Stripe),
     ("ghp_", Prefixed::GitHub),
     ("gho_", Prefixed::GitHub),
     ("ghu_", Prefixed::GitHub),
@@ -55,7 +80,26 @@ pub(crate) const PREFIXES: &[(&str, Prefixed)] = &[
     ("APKA", Prefixed::AwsKeyId),
     ("AIza", Prefixed::Google),
     ("eyJ", Prefixed::Jwt),
+    ("hf_", Prefixed::HuggingFace),
+    ("SG.", Prefixed::SendGrid),
+    ("SK", Prefixed::Twilio),
+    ("AC", Prefixed::Twilio),
+    ("npm_", Prefixed::Npm),
+    ("pypi-", Prefixed::PyPi),
+    ("glpat-", Prefixed::GitLab),
+    ("key-", Prefixed::Mailgun),
+    ("dop_v1_", Prefixed::DigitalOcean),
+    ("doo_v1_", Prefixed::DigitalOcean),
+    ("dor_v1_", Prefixed::DigitalOcean),
+    ("shpat_", Prefixed::Shopify),
+    ("shpss_", Prefixed::Shopify),
+    ("shpca_", Prefixed::Shopify),
+    ("shppa_", Prefixed::Shopify),
 ];
+
+/// What a PyPI token's body starts with: a macaroon whose location is
+/// pypi.org, base64url-encoded.
+const PYPI_BODY: &[u8] = b"AgEIcHlwaS5vcmc";
 
 /// How far after "aws" or an access key id an AWS secret key is looked for.
 pub(crate) const AWS_WINDOW: usize = 128;
@@ -66,16 +110,52 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-/// Whether a prefix can start at the word starting at `start`: two bytes
-/// decide, so most words cost one comparison.
+/// For each first byte, the second bytes a prefix may have, as bits of
+/// `second & 0x1f` (so `SG` also lets `Sg` through; [`at_word`] decides).
+// Const evaluation: an out-of-range index would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+const SECOND: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let pairs: &[(u8, &[u8])] = &[
+        (b's', b"kh"),
+        (b'r', b"k"),
+        (b'g', b"hil"),
+        (b'x', b"oa"),
+        (b'e', b"y"),
+        (b'h', b"f"),
+        (b'S', b"GK"),
+        (b'n', b"p"),
+        (b'p', b"y"),
+        (b'k', b"e"),
+        (b'd', b"o"),
+        (b'a', b"wW"),
+        (b'A', b"ABCDEFGHIJKLMNOPQRSTUVWXYZw"),
+        // Discord bot tokens: a user id's decimal digits in base64.
+        (b'M', b"Tjz"),
+        (b'N', b"DTjz"),
+        (b'O', b"DT"),
+    ];
+    let mut k = 0;
+    while k < pairs.len() {
+        let (first, seconds) = pairs[k];
+        let mut j = 0;
+        while j < seconds.len() {
+            t[first as usize] |= 1 << (seconds[j] & 0x1f);
+            j += 1;
+        }
+        k += 1;
+    }
+    t
+};
+
+/// Whether a prefix can start at the word starting at `start`: one table
+/// lookup on the first two bytes, so most words cost one comparison.
 #[inline]
 pub(crate) fn may_start_word(scan: &Scan, start: usize) -> bool {
-    match (scan.at(start), scan.at(start + 1)) {
-        (b's' | b'r', b'k') | (b'g', b'h' | b'i') | (b'x', b'o' | b'a') | (b'e', b'y') => true,
-        (b'a' | b'A', b'w' | b'W') => true,
-        (b'A', second) => second.is_ascii_uppercase(),
-        _ => false,
-    }
+    let (Some(&first), Some(&second)) = (scan.text.get(start), scan.text.get(start + 1)) else {
+        return false;
+    };
+    SECOND.get(usize::from(first)).copied().unwrap_or(0) & (1 << (second & 0x1f)) != 0
 }
 
 /// Handles the start of a word at `start` that `may_start_word`.
@@ -91,16 +171,102 @@ pub(crate) fn at_word(scan: &mut Scan, start: usize) {
         aws_secret(scan, start + 3);
         return;
     }
-    let Some((literal, kind)) = PREFIXES
-        .iter()
-        .find(|(literal, _)| rest.starts_with(literal.as_bytes()))
-    else {
+    let Some((literal, kind)) = PREFIXES.iter().find(|(literal, _)| {
+        literal.as_bytes().first() == rest.first() && rest.starts_with(literal.as_bytes())
+    }) else {
+        if matches!(rest.first(), Some(b'M' | b'N' | b'O')) {
+            discord(scan, start);
+        }
         return;
     };
     let end = start + literal.len();
     match kind {
         Prefixed::Jwt => jwt(scan, start),
+        Prefixed::SendGrid => dotted(scan, start, end, &[(22, 22), (43, 43)]),
         _ => token(scan, *kind, start, end),
+    }
+}
+
+/// Segments of token characters joined by single dots, starting at
+/// `body_start`, each with its length in the given bounds and nothing
+/// glued after the last. Returns the end.
+fn segments(
+    scan: &mut Scan,
+    start: usize,
+    body_start: usize,
+    bounds: &[(usize, usize)],
+) -> Option<usize> {
+    let mut p = body_start;
+    for (i, &(min, max)) in bounds.iter().enumerate() {
+        if i > 0 {
+            if scan.at(p) != b'.' {
+                return None;
+            }
+            p += 1;
+        }
+        let from = p;
+        while is_token(scan.at(p)) && p - from <= max {
+            p += 1;
+        }
+        if p >= scan.len() {
+            scan.open(start);
+        }
+        if !(min..=max).contains(&(p - from)) {
+            return None;
+        }
+    }
+    let glued = is_token(scan.at(p)) || (scan.at(p) == b'.' && is_token(scan.at(p + 1)));
+    (!glued).then_some(p)
+}
+
+/// A token of dot-joined segments after a prefix (SendGrid `SG.`).
+fn dotted(scan: &mut Scan, start: usize, body_start: usize, bounds: &[(usize, usize)]) {
+    if let Some(end) = segments(scan, start, body_start, bounds) {
+        let whole = scan.text.get(start..end).unwrap_or_default();
+        if mixed(whole) && !placeholder(whole) {
+            scan.add(Entity::Secret, start, end, 0.95);
+        }
+    }
+}
+
+/// A Discord bot token: the base64 user id (23 to 28 characters), a
+/// 6-character timestamp, a 27 to 40 character HMAC, dot-joined.
+fn discord(scan: &mut Scan, start: usize) {
+    if let Some(end) = segments(scan, start, start, &[(23, 28), (6, 7), (27, 40)]) {
+        let whole = scan.text.get(start..end).unwrap_or_default();
+        if mixed(whole) && whole.iter().any(u8::is_ascii_uppercase) && !placeholder(whole) {
+            scan.add(Entity::Secret, start, end, 0.9);
+        }
+    }
+}
+
+/// A Telegram bot token around the `:` at `colon`: 8 to 10 digits (the bot
+/// id, alone or after `bot` in an API URL), then `AA` and 33 base64url
+/// characters.
+pub(crate) fn at_telegram(scan: &mut Scan, colon: usize) {
+    if !(scan.at(colon + 1) == b'A' && scan.at(colon + 2) == b'A') {
+        return;
+    }
+    let mut start = colon;
+    while start > 0 && colon - start < 10 && scan.at(start - 1).is_ascii_digit() {
+        start -= 1;
+    }
+    let id_len = colon - start;
+    let lead = scan.before(start);
+    let after_bot = start >= 3 && scan.text.get(start - 3..start) == Some(b"bot".as_slice());
+    if !(8..=10).contains(&id_len) || (is_token(lead) && !after_bot) {
+        return;
+    }
+    let body = colon + 1;
+    let mut end = body;
+    while is_token(scan.at(end)) && end - body <= 35 {
+        end += 1;
+    }
+    if end >= scan.len() {
+        scan.open(start);
+    }
+    if end - body == 35 {
+        scan.add(Entity::Secret, start, end, 0.9);
     }
 }
 
@@ -130,7 +296,20 @@ fn token(scan: &mut Scan, kind: Prefixed, start: usize, body_start: usize) {
         Prefixed::Slack => body.len() >= 10 && body.iter().any(u8::is_ascii_digit),
         Prefixed::AwsKeyId => body.len() == 16 && upper_alnum(body),
         Prefixed::Google => body.len() == 35,
-        Prefixed::Jwt => false,
+        Prefixed::HuggingFace => {
+            body.len() >= 30
+                && alnum(body)
+                && body.iter().any(u8::is_ascii_uppercase)
+                && body.iter().any(u8::is_ascii_lowercase)
+        }
+        Prefixed::Twilio => body.len() == 32 && lower_hex(body),
+        Prefixed::Npm => body.len() == 36 && alnum(body) && mixed(body),
+        Prefixed::PyPi => body.len() >= 50 && body.starts_with(PYPI_BODY),
+        Prefixed::GitLab => body.len() >= 20 && mixed(body),
+        Prefixed::Mailgun => body.len() == 32 && lower_hex(body),
+        Prefixed::DigitalOcean => body.len() == 64 && lower_hex(body),
+        Prefixed::Shopify => body.len() == 32 && lower_hex(body),
+        Prefixed::Jwt | Prefixed::SendGrid => false,
     };
     if valid && !placeholder(whole) {
         scan.add(Entity::Secret, start, end, 0.95);
@@ -138,6 +317,11 @@ fn token(scan: &mut Scan, kind: Prefixed, start: usize, body_start: usize) {
             aws_secret(scan, end);
         }
     }
+}
+
+fn lower_hex(body: &[u8]) -> bool {
+    body.iter()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 /// Has a letter and a digit: real keys do, word-like strings rarely.
