@@ -900,14 +900,21 @@ mod tests {
         assert_eq!((ring.head, ring.tail, ring.bytes), (3, 3, 0));
     }
 
+    /// A VM that wrote "a" and stopped renewing its lease, and the VM that
+    /// leased its ring once the lease ran out and wrote "b".
+    fn stalled_and_successor(memory: &mut Memory) -> (Delivery, Delivery) {
+        let mut stalled = vm(100, 10, usize::MAX, 1);
+        stalled.push(memory, b"a", 0);
+        let mut other = vm(100, 10, usize::MAX, 2);
+        other.push(memory, b"b", MIN_LEASE_MS + 1);
+        assert_eq!(other.ring.as_ref().unwrap().index, 0, "expired: leased");
+        (stalled, other)
+    }
+
     #[test]
     fn a_stalled_vm_checks_its_lease_before_writing() {
         let mut memory = Memory::default();
-        let mut stalled = vm(100, 10, usize::MAX, 1);
-        stalled.push(&mut memory, b"a", 0);
-        let mut other = vm(100, 10, usize::MAX, 2);
-        other.push(&mut memory, b"b", MIN_LEASE_MS + 1);
-        assert_eq!(other.ring.as_ref().unwrap().index, 0, "expired: leased");
+        let (mut stalled, mut other) = stalled_and_successor(&mut memory);
         // No tick in between: the stalled VM's next record finds out.
         stalled.push(&mut memory, b"c", MIN_LEASE_MS + 2);
         assert_eq!(stalled.ring.as_ref().unwrap().index, 1, "a ring of its own");
@@ -943,11 +950,7 @@ mod tests {
     #[test]
     fn a_vm_whose_ring_was_leased_by_another_leases_a_new_one() {
         let mut memory = Memory::default();
-        let mut stalled = vm(100, 10, usize::MAX, 1);
-        stalled.push(&mut memory, b"a", 0);
-        let mut other = vm(100, 10, usize::MAX, 2);
-        other.push(&mut memory, b"b", MIN_LEASE_MS + 1);
-        assert_eq!(other.ring.as_ref().unwrap().index, 0, "expired: leased");
+        let (mut stalled, mut other) = stalled_and_successor(&mut memory);
         stalled.tick(&mut memory, MIN_LEASE_MS + 2);
         assert!(stalled.ring.is_none(), "its ring is another's now");
         stalled.push(&mut memory, b"c", MIN_LEASE_MS + 3);

@@ -187,4 +187,6 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod recall_tests;
+#[cfg(test)]
 mod tests;

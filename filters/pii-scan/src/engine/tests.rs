@@ -3,12 +3,12 @@
 use super::*;
 use crate::config::{Action, Entity};
 
-fn engine() -> Engine {
+pub(super) fn engine() -> Engine {
     Engine::builtin().unwrap()
 }
 
 /// The (entity, value) pairs found in `text`.
-fn found(text: &str) -> Vec<(String, String)> {
+pub(super) fn found(text: &str) -> Vec<(String, String)> {
     engine()
         .scan(text.as_bytes())
         .iter()

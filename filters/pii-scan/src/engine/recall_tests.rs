@@ -4,28 +4,9 @@
 //! entropy test, national phone formats, URL-encoded emails. Each with its
 //! near misses, and each found alike when streamed in any cut.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
-use pii_scan::engine::{Engine, Policy, StreamScanner};
-use pii_scan::Action;
-
-fn engine() -> Engine {
-    Engine::builtin().unwrap()
-}
-
-/// The findings of a whole scan as (entity, value).
-fn found(text: &str) -> Vec<(String, String)> {
-    engine()
-        .scan(text.as_bytes())
-        .iter()
-        .map(|f| (f.entity.name().to_owned(), text[f.start..f.end].to_owned()))
-        .collect()
-}
+use super::tests::{engine, found};
+use super::{Policy, StreamScanner};
+use crate::config::Action;
 
 fn assert_finds(text: &str, entity: &str, value: &str) {
     let all = found(text);
