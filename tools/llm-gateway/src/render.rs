@@ -157,25 +157,23 @@ impl Template {
     /// request). The separate layout's modules read each other's facts
     /// through Envoy, so they publish every fact.
     fn render_text(&self, text: &str) -> Result<String, String> {
-        let (rendered, translated) = self.render_pass(text, None)?;
+        let rendered = self.render_pass(text, None)?;
         if self.layout != Layout::Bundle {
             return Ok(rendered);
         }
         let mut read = facts_read_by(&rendered);
-        if translated || has_translate_role(&rendered) {
+        if has_translate_role(&rendered) {
             read.extend(route_translate::TRANSLATE_READS);
         }
-        Ok(self.render_pass(text, Some(&read))?.0)
+        self.render_pass(text, Some(&read))
     }
 
-    /// One rendering of `text`, with the bundle's `envoy_facts` when given;
-    /// also says whether it wrote an upstream translate filter.
+    /// One rendering of `text`, with the bundle's `envoy_facts` when given.
     fn render_pass(
         &self,
         text: &str,
         envoy_facts: Option<&BTreeSet<Fact>>,
-    ) -> Result<(String, bool), String> {
-        let mut translated = false;
+    ) -> Result<String, String> {
         let mut out = String::with_capacity(text.len() * 2);
         for (number, line) in text.lines().enumerate() {
             // Comments are copied as they are: they may describe placeholders.
@@ -193,7 +191,6 @@ impl Template {
             let generated = if directive == "LLM_FILTERS" {
                 Some(self.downstream_filters(envoy_facts)?)
             } else if let Some(kind) = directive.strip_prefix("UPSTREAM_FILTERS:") {
-                translated = true;
                 Some(self.upstream_filters(kind)?)
             } else if let Some(name) = directive.strip_prefix("UPSTREAM_TLS:") {
                 Some(self.upstream_tls(name)?)
@@ -204,9 +201,7 @@ impl Template {
             } else if directive == "FALLBACK_ROUTES" {
                 Some(self.fallback_routes(&out)?)
             } else if directive == "FALLBACK_CLUSTERS" {
-                let clusters = self.fallback_clusters(&out)?;
-                translated |= !clusters.is_empty();
-                Some(clusters)
+                Some(self.fallback_clusters(&out)?)
             } else {
                 None
             };
@@ -227,7 +222,7 @@ impl Template {
                 }
             }
         }
-        Ok((out, translated))
+        Ok(out)
     }
 
     /// Replaces `${NAME}` and `${NAME:-default}` in one line; a default may
@@ -840,13 +835,18 @@ impl Aliases {
     }
 }
 
-/// Whether a rendered config holds a translate filter the renderer did not
-/// write (a template's own): a `role` whose value is `translate`, however
-/// its JSON is quoted or escaped.
-fn has_translate_role(rendered: &str) -> bool {
+/// The lines of a rendered config that are not comments.
+fn config_lines(rendered: &str) -> impl Iterator<Item = &str> {
     rendered
         .lines()
         .filter(|line| !line.trim_start().starts_with('#'))
+}
+
+/// Whether a rendered config holds a translate filter, the renderer's own
+/// (provider clusters, fallback chains) or a template's: a `role` whose
+/// value is `translate`, however its JSON is quoted or escaped.
+fn has_translate_role(rendered: &str) -> bool {
+    config_lines(rendered)
         .flat_map(|line| line.split("role").skip(1))
         .any(|rest| {
             rest.trim_start_matches(['"', '\\', '\'', ':', ' '])
@@ -858,9 +858,7 @@ fn has_translate_role(rendered: &str) -> bool {
 /// outside comments (`%FILTER_STATE(wasm.llm.audit.record:PLAIN)%`,
 /// `key: wasm.llm.cluster`).
 fn facts_read_by(rendered: &str) -> BTreeSet<Fact> {
-    rendered
-        .lines()
-        .filter(|line| !line.trim_start().starts_with('#'))
+    config_lines(rendered)
         .flat_map(|line| line.split("wasm.").skip(1))
         .filter_map(|rest| {
             let end = rest
