@@ -10,23 +10,23 @@ use serde_json::{json, Map, Value};
 /// `/v1/chat/completions`, `/v1/embeddings` or `/v1/responses`: one path
 /// per operation, whatever the model.
 pub(crate) fn upstream_path(call: &UpstreamCall) -> Option<String> {
-    let path = match call.operation {
-        Operation::Generate => "/v1/chat/completions",
-        Operation::Embed { .. } => "/v1/embeddings",
-        Operation::Responses => "/v1/responses",
-    };
-    Some(path.to_owned())
+    Some(operation_path("/v1", call.operation))
 }
 
 /// The same calls under an OpenAI-compatible server's base path
 /// (`/v1/chat/completions`, `/openai/v1/embeddings`, ...).
 pub(crate) fn compatible_path(call: &UpstreamCall) -> Option<String> {
-    let operation = match call.operation {
+    Some(operation_path(call.base_path, call.operation))
+}
+
+/// OpenAI's path for `operation` under `base`.
+fn operation_path(base: &str, operation: Operation) -> String {
+    let operation = match operation {
         Operation::Generate => "chat/completions",
         Operation::Embed { .. } => "embeddings",
         Operation::Responses => "responses",
     };
-    Some(format!("{}/{operation}", call.base_path))
+    format!("{base}/{operation}")
 }
 
 /// The last event of every OpenAI stream.
