@@ -3,6 +3,10 @@
     # Envoy CPU per 2 KB call of two builds of the bundle (copy build/wasm's
     # llm_gateway_bundle.wasm aside before rebuilding):
     .venv/bin/python bench/compare.py cpu /tmp/before.wasm build/wasm/llm_gateway_bundle.wasm
+    # the same against another checkout (`git worktree add /tmp/old REV`,
+    # then `make wasm tools` there), run as that checkout benchmarks itself:
+    # its renderer, benchmark template and budgets configuration:
+    .venv/bin/python bench/compare.py cpu /tmp/old build/wasm/llm_gateway_bundle.wasm
     # where bare Envoy's and the bundle's time goes inside Envoy, per phase:
     .venv/bin/python bench/compare.py phases build/wasm/llm_gateway_bundle.wasm [--stream]
     # where the bundle's own time goes, per stage callback and kind of host
@@ -37,6 +41,7 @@ import argparse
 import contextlib
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -62,11 +67,22 @@ LOG_FORMAT = ",".join(f"%COMMON_DURATION(DS_RX_BEG:{e}:us)%" for e in EVENTS)
 
 def target(module):
     """Bare Envoy for None, else the bundle (the configuration of the
-    budgets, docs/benchmarks.md) loading `module`."""
+    budgets, docs/benchmarks.md) loading `module`; for a directory, the
+    bundle of that checkout with its own configuration."""
     by_name = {t["name"]: t for t in run.targets()}
     if module is None:
         return dict(by_name["bare"])
+    if module.is_dir():
+        return dict(by_name["bundle"], tree=module.resolve(), **checkout_bench(module.resolve()))
     return dict(by_name["bundle"], module=str(Path(module).resolve()))
+
+
+def checkout_bench(tree):
+    """The renderer and the budgets configuration that checkout's
+    `make bench` uses."""
+    code = "import json, run; print(json.dumps({'renderer': str(run.RENDER), 'filters': run.demo_filters()}))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tree / "bench", check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
 
 
 def label(module):
@@ -142,7 +158,7 @@ def spans(opts, upstream, workdir, body):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["cpu", "phases", "spans"])
-    parser.add_argument("modules", nargs="+", type=Path, help="builds of the bundle's .wasm (bare Envoy is added)")
+    parser.add_argument("modules", nargs="+", type=Path, help="builds of the bundle's .wasm, or other checkouts (bare Envoy is added)")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=3, help="per round; spans: the one run (give it 10)")
     parser.add_argument("--rate", type=int, default=50, help="phases: requests/s")

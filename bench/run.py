@@ -211,14 +211,17 @@ def ratelimit_service(workdir):
 
 # --- targets ----------------------------------------------------------------
 
-def render(template, filters, layout, out, sets):
+def render(template, filters, layout, out, sets, tree=ROOT, renderer=RENDER):
+    """Renders `template` with `filters`; `tree` and `renderer` name
+    another checkout and its renderer (`bench/compare.py cpu` against an
+    older build), whose build/wasm the rendered config then loads."""
     filters_file = out.with_suffix(".filters.json")
     filters_file.write_text(json.dumps(filters))
-    args = [str(RENDER), "render", "--template", str(template), "--filters", str(filters_file),
+    args = [str(renderer), "render", "--template", str(template), "--filters", str(filters_file),
             "--out", str(out), "--layout", layout]
     for name, value in sets.items():
         args += ["--set", f"{name}={value}"]
-    subprocess.run(args, check=True, cwd=ROOT, capture_output=True)
+    subprocess.run(args, check=True, cwd=tree, capture_output=True)
 
 
 @contextlib.contextmanager
@@ -231,7 +234,8 @@ def envoy_target(target, upstream, workdir):
     if target["kind"] == "demo":
         yield from demo_target(target, workdir)
         return
-    template = ROOT / "bench/envoy-bench.yaml"
+    tree = target.get("tree", ROOT)
+    template = tree / "bench/envoy-bench.yaml"
     if target["filters"] is None:  # bare Envoy: the same file without the bundle's lines
         template = workdir / "bare.yaml"
         template.write_text("".join(l for l in (ROOT / "bench/envoy-bench.yaml").read_text().splitlines(True)
@@ -240,7 +244,8 @@ def envoy_target(target, upstream, workdir):
     with contextlib.ExitStack() as services:
         if target.get("global"):
             sets["RATELIMIT_PORT"] = services.enter_context(ratelimit_service(workdir))
-        render(template, target["filters"] or {}, target.get("layout", "bundle"), config, sets)
+        render(template, target["filters"] or {}, target.get("layout", "bundle"), config, sets, tree,
+               target.get("renderer", RENDER))
         customise(config, target, workdir)
         # No api_key_auth in this config: the request names its client
         # itself, as the authenticated id would (the demo's allow-lists
