@@ -41,8 +41,9 @@ struct Shared {
     next_sweep_slot: Cell<u32>,
 }
 
-/// How often idle keys are swept (at least; the VM's timer runs at the
-/// shortest period any stage asks for) and how many slots one sweep visits:
+/// How often owed credits are written and idle keys swept (at least; the
+/// VM's timer runs at the shortest period any stage asks for) and how many
+/// slots one sweep visits:
 /// with the default 65,536 slots and three VMs (two workers, the main
 /// thread), every slot is visited within about 20 s, at a few microseconds a
 /// slot.
@@ -120,11 +121,17 @@ impl Stage for TokenLimit {
         Some(SWEEP_PERIOD)
     }
 
-    /// Removes keys idle longer than their longest window, a bounded number
-    /// of slots at a time, so the shared store stays bounded by the keys
-    /// active within their windows (a million one-off keys do not pile up).
+    /// Writes the credits this VM owes (the limiter holds back
+    /// reconciliations that only give back), then removes keys idle longer
+    /// than their longest window, a bounded number of slots at a time, so
+    /// the shared store stays bounded by the keys active within their
+    /// windows (a million one-off keys do not pile up).
     fn on_tick(&self, host: &mut dyn Host) {
         let now = host.now_ms();
+        let lost = self.shared.limiter.pay_owed(&mut HostStore(host), now);
+        if lost > 0 {
+            host.count("llm_gateway.token_limit.reconcile_lost", lost as u64);
+        }
         let from = self.shared.next_sweep_slot.get();
         let sweep = self
             .shared

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use token_limit::limit::policy::{StoreConfig, MINUTE_MS};
 use token_limit::limit::{
     Actual, CasMismatch, Demand, Limit, LimitPolicy, Limiter, Limits, Measure, MemoryStore,
-    Outcome, Reason, Store, BUCKETS,
+    Outcome, Reason, Store, BUCKETS, MAX_OWED,
 };
 
 fn limiter() -> Limiter {
@@ -182,6 +182,116 @@ fn reconciliation_credits_and_debits() {
         },
         Some(Measure::OutputTokens)
     );
+}
+
+/// A reconciliation that gives back a little is owed by the VM that made
+/// it: its own reads count it at once, other VMs once it is written, which
+/// its next admission of the key does in the same write, or its tick. One
+/// that charges more, or gives back more than `OWED_SHARE` of a limit, is
+/// written at once.
+#[test]
+fn small_credits_are_owed_until_the_next_write_and_the_rest_is_written_at_once() {
+    // A hundredth of 10,000: up to 100 tokens may be owed a key.
+    let (vm, mut store, limits) = setup(json!({"input_tokens_per_minute": 10_000}));
+    let other_vm = limiter();
+    let admit = |store: &mut MemoryStore, key: &str, n: u64, now: u64| {
+        let Outcome::Admitted(res) = vm.admit(store, key, &limits, tokens(n), now).outcome else {
+            panic!("{key}: {n} refused")
+        };
+        res
+    };
+    let res = admit(&mut store, "k", 6000, 0);
+    let mut s = Racing::new(&mut store);
+    vm.reconcile(&mut s, &res, &limits, actual(5950, 0, None), 10)
+        .unwrap();
+    assert_eq!((s.reads.get(), s.sets), (0, 0), "owed, not written");
+    drop(s);
+    assert_eq!(vm.owed(), 1);
+    assert_eq!(
+        used(&vm, &store, "k", &limits, 10),
+        [5950],
+        "its own VM counts it"
+    );
+    assert_eq!(
+        used(&other_vm, &store, "k", &limits, 10),
+        [6000],
+        "others do not yet"
+    );
+    // The next admission (5,950 + 4,050 fits, 6,000 + 4,050 would not)
+    // writes the credit with its own charge: one read, one write.
+    let mut s = Racing::new(&mut store);
+    assert!(admits(&vm, &mut s, "k", &limits, tokens(4050), 20));
+    assert_eq!((s.reads.get(), s.sets), (1, 1));
+    drop(s);
+    assert_eq!(vm.owed(), 0);
+    assert_eq!(used(&other_vm, &store, "k", &limits, 20), [10_000]);
+
+    // Its tick writes what no admission did.
+    let res = admit(&mut store, "k2", 3000, 30);
+    vm.reconcile(&mut store, &res, &limits, actual(2950, 0, None), 40)
+        .unwrap();
+    assert_eq!(used(&other_vm, &store, "k2", &limits, 40), [3000]);
+    assert_eq!(vm.pay_owed(&mut store, 50), 0);
+    assert_eq!(vm.owed(), 0);
+    assert_eq!(used(&other_vm, &store, "k2", &limits, 50), [2950]);
+
+    // A refusal keeps what is owed: nothing was written.
+    let res = admit(&mut store, "k3", 9000, 60);
+    vm.reconcile(&mut store, &res, &limits, actual(8950, 0, None), 70)
+        .unwrap();
+    assert!(!admits(&vm, &mut store, "k3", &limits, tokens(1100), 80));
+    assert_eq!(vm.owed(), 1);
+    assert!(admits(&vm, &mut store, "k3", &limits, tokens(1050), 90));
+    assert_eq!(used(&other_vm, &store, "k3", &limits, 90), [10_000]);
+
+    // A debit is written at once, with the key's credits.
+    let first = admit(&mut store, "k4", 3000, 100);
+    let second = admit(&mut store, "k4", 1000, 100);
+    vm.reconcile(&mut store, &first, &limits, actual(2960, 0, None), 110)
+        .unwrap();
+    assert_eq!(vm.owed(), 1);
+    vm.reconcile(&mut store, &second, &limits, actual(1020, 0, None), 110)
+        .unwrap();
+    assert_eq!(vm.owed(), 0);
+    assert_eq!(used(&other_vm, &store, "k4", &limits, 110), [3980]);
+
+    // So are a large credit, and one that takes what the key is owed past
+    // a hundredth of the limit.
+    let res = admit(&mut store, "k5", 5000, 120);
+    vm.reconcile(&mut store, &res, &limits, actual(3000, 0, None), 130)
+        .unwrap();
+    assert_eq!(vm.owed(), 0);
+    assert_eq!(used(&other_vm, &store, "k5", &limits, 130), [3000]);
+    let first = admit(&mut store, "k6", 1000, 140);
+    let second = admit(&mut store, "k6", 1000, 140);
+    vm.reconcile(&mut store, &first, &limits, actual(940, 0, None), 150)
+        .unwrap();
+    assert_eq!(vm.owed(), 1);
+    vm.reconcile(&mut store, &second, &limits, actual(940, 0, None), 150)
+        .unwrap();
+    assert_eq!(vm.owed(), 0);
+    assert_eq!(used(&other_vm, &store, "k6", &limits, 150), [1880]);
+}
+
+/// Past `MAX_OWED` credits a reconciliation is written at once, so what a
+/// VM holds back stays bounded however many keys it serves.
+#[test]
+fn owed_credits_are_bounded() {
+    let (vm, mut store, limits) = setup(json!({"input_tokens_per_minute": 1000}));
+    let other_vm = limiter();
+    for n in 0..=MAX_OWED {
+        let key = format!("k{n}");
+        let Outcome::Admitted(res) = vm.admit(&mut store, &key, &limits, tokens(10), 0).outcome
+        else {
+            panic!()
+        };
+        vm.reconcile(&mut store, &res, &limits, actual(5, 0, None), 1)
+            .unwrap();
+    }
+    assert_eq!(vm.owed(), MAX_OWED);
+    let last = format!("k{MAX_OWED}");
+    assert_eq!(used(&other_vm, &store, &last, &limits, 1), [5], "written");
+    assert_eq!(used(&other_vm, &store, "k0", &limits, 1), [10], "owed");
 }
 
 /// Another worker's turn: what it does to the store between one worker's

@@ -26,11 +26,18 @@ fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
     let (admitted, rejection) = until_refused(20, "the limit never applied", |_| {
         post_json(&url, &kilobyte_chat("gpt-4o-mini"), &limited).unwrap()
     });
+    let remaining = |r: &gateway_harness::curl::Response| -> u64 {
+        r.header("x-ratelimit-remaining-tokens")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
     for response in &admitted {
         assert_eq!(response.header("x-ratelimit-limit-tokens"), Some("2000"));
         assert!(response.header("x-ratelimit-remaining-tokens").is_some());
         assert!(response.header("x-ratelimit-limit-requests").is_some());
     }
+    let reservation = 2000 - remaining(&admitted[0]);
     let admitted = admitted.len();
     assert!(
         (3..=9).contains(&admitted),
@@ -46,7 +53,13 @@ fn a_limited_agent_gets_429s_in_its_format_with_retry_after() {
         rejection.headers
     );
     assert!(rejection.header("retry-after-ms").is_some());
-    assert_eq!(rejection.header("x-ratelimit-remaining-tokens"), Some("0"));
+    // Refused because the request no longer fits: fewer tokens remain than
+    // one request reserves (what the first admission took from 2,000).
+    assert!(
+        remaining(&rejection) < reservation,
+        "{} tokens remain, a request reserves {reservation}",
+        remaining(&rejection)
+    );
     assert_eq!(
         stack.fake.requests().unwrap().len(),
         admitted,

@@ -20,6 +20,7 @@
 use super::policy::{window_of_id, FailMode, Limit, Measure, StoreConfig};
 use super::state::{key_hash, KeyState, Slot};
 use super::store::Store;
+use std::cell::RefCell;
 
 /// What a request reserves at admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,15 +158,39 @@ pub struct Sweep {
     pub kept: usize,
 }
 
-/// The limiter. Holds no state of its own: everything lives in the store,
-/// so every worker's limiter sees the same counts.
+/// The limiter. Every count lives in the store, so every worker's limiter
+/// sees the same counts; a limiter holds only the credits it owes them
+/// (see the module's documentation).
 #[derive(Debug, Clone)]
 pub struct Limiter {
     slots: u32,
     retries: u32,
     on_contention: FailMode,
     max_slot_bytes: usize,
+    owed: RefCell<Vec<Credit>>,
 }
+
+/// A reconciliation that gives back and is not written yet.
+#[derive(Debug, Clone, PartialEq)]
+struct Credit {
+    key_hash: u64,
+    /// When the reservation was charged: the sub-bucket it is taken from.
+    at_ms: u64,
+    /// Each limit's correction, all at most zero.
+    corrections: Vec<(Limit, i64)>,
+}
+
+/// The most credits a VM holds back; past them a reconciliation is written
+/// at once. Each is written within a tick, so this bounds a tick's worth of
+/// reconciliations (memory, and the writes one tick makes).
+pub const MAX_OWED: usize = 512;
+
+/// What a VM may owe a key against each limit: a hundredth of it. Other
+/// workers count a key's owed credits until they land, so near a limit
+/// they may refuse what fits by at most this share per VM, for at most a
+/// tick; a larger credit (an unused `max_tokens` reserved against a small
+/// output or cost limit) is written at once.
+pub const OWED_SHARE: u64 = 100;
 
 const SLOT_PREFIX: &str = "tl/";
 
@@ -176,6 +201,7 @@ impl Limiter {
             retries: config.cas_retries.max(1),
             on_contention: config.on_contention,
             max_slot_bytes: config.max_slot_bytes as usize,
+            owed: RefCell::default(),
         }
     }
 
@@ -221,10 +247,28 @@ impl Limiter {
             .find(hash)
             .and_then(KeyState::decode)
             .unwrap_or_default();
+        self.apply_owed(hash, &mut state, now_ms);
         limits
             .iter()
             .map(|l| limit_state(&mut state, l, now_ms))
             .collect()
+    }
+
+    /// Applies the credits this limiter owes the key `hash` to its state.
+    fn apply_owed(&self, hash: u64, state: &mut KeyState, now_ms: u64) {
+        for credit in self.owed.borrow().iter().filter(|c| c.key_hash == hash) {
+            apply(state, credit.at_ms, &credit.corrections, now_ms);
+        }
+    }
+
+    /// Whether this limiter owes the key `hash` anything.
+    fn owes(&self, hash: u64) -> bool {
+        self.owed.borrow().iter().any(|c| c.key_hash == hash)
+    }
+
+    /// Credits owed, not yet written (for tests and metrics).
+    pub fn owed(&self) -> usize {
+        self.owed.borrow().len()
     }
 
     /// Reads the state of the key `hash`, lets `change` modify it and writes
@@ -232,13 +276,17 @@ impl Limiter {
     /// another worker wrote the slot first. `change` returns `Err` to stop
     /// without writing. `None` when every retry lost the race, or when the
     /// key is new and the slot has no room for it (`max_slot_bytes`).
+    /// The credits this limiter owes the key are applied first and, once
+    /// written, forgotten.
     fn update<T>(
         &self,
         store: &mut dyn Store,
         hash: u64,
+        now_ms: u64,
         mut change: impl FnMut(&mut KeyState) -> Result<T, T>,
     ) -> Option<T> {
         let slot_key = self.slot_key(self.slot_of(hash));
+        let owes = self.owes(hash);
         for _ in 0..self.retries {
             let (bytes, cas) = match store.get(&slot_key) {
                 Some((bytes, cas)) => (bytes, Some(cas)),
@@ -247,6 +295,9 @@ impl Limiter {
             let slot = Slot::new(&bytes);
             let found = slot.find(hash);
             let mut state = found.and_then(KeyState::decode).unwrap_or_default();
+            if owes {
+                self.apply_owed(hash, &mut state, now_ms);
+            }
             match change(&mut state) {
                 Err(stopped) => return Some(stopped),
                 Ok(done) => {
@@ -256,6 +307,9 @@ impl Limiter {
                         return None;
                     }
                     if store.set(&slot_key, &written, cas).is_ok() {
+                        if owes {
+                            self.owed.borrow_mut().retain(|c| c.key_hash != hash);
+                        }
                         return Some(done);
                     }
                 }
@@ -300,7 +354,7 @@ impl Limiter {
         let hash = key_hash(key);
         let mut measure = Some(measure);
         let mut measured = None;
-        let decided = self.update(store, hash, |state| {
+        let decided = self.update(store, hash, now_ms, |state| {
             let demand = *measured.get_or_insert_with(|| {
                 let before: Vec<LimitState> = limits
                     .iter()
@@ -370,7 +424,9 @@ impl Limiter {
 
     /// Replaces the reservation with what the request really used: each
     /// limit is corrected by the difference (credited or debited), in the
-    /// sub-bucket the reservation was charged to.
+    /// sub-bucket the reservation was charged to. A correction that only
+    /// credits is owed (see the module's documentation) while fewer than
+    /// [`MAX_OWED`] are.
     pub fn reconcile(
         &self,
         store: &mut dyn Store,
@@ -379,21 +435,48 @@ impl Limiter {
         actual: Actual,
         now_ms: u64,
     ) -> Result<(), Contended> {
-        self.correct(store, reservation, limits, now_ms, |limit| {
-            match limit.measure {
-                Measure::Requests => Some(1),
-                Measure::InputTokens => Some(actual.input_tokens),
-                Measure::OutputTokens => Some(actual.output_tokens),
-                Measure::TotalTokens => {
-                    Some(actual.input_tokens.saturating_add(actual.output_tokens))
-                }
-                Measure::CostNanoUsd => actual.cost_nano_usd,
-            }
-        })
+        let corrections = corrections(reservation, limits, |limit| match limit.measure {
+            Measure::Requests => Some(1),
+            Measure::InputTokens => Some(actual.input_tokens),
+            Measure::OutputTokens => Some(actual.output_tokens),
+            Measure::TotalTokens => Some(actual.input_tokens.saturating_add(actual.output_tokens)),
+            Measure::CostNanoUsd => actual.cost_nano_usd,
+        });
+        if corrections.iter().all(|&(_, delta)| delta == 0) {
+            return Ok(());
+        }
+        if self.may_owe(reservation.key_hash, &corrections) {
+            self.owed.borrow_mut().push(Credit {
+                key_hash: reservation.key_hash,
+                at_ms: reservation.at_ms,
+                corrections,
+            });
+            return Ok(());
+        }
+        self.correct(store, reservation, &corrections, now_ms)
+    }
+
+    /// Whether `corrections` of the key `hash` may be owed: they only give
+    /// back, fewer than [`MAX_OWED`] credits are owed, and with what the key
+    /// is owed already they stay within [`OWED_SHARE`] of each limit.
+    fn may_owe(&self, hash: u64, corrections: &[(Limit, i64)]) -> bool {
+        let owed = self.owed.borrow();
+        owed.len() < MAX_OWED
+            && corrections.iter().all(|&(limit, delta)| {
+                let before: u64 = owed
+                    .iter()
+                    .filter(|c| c.key_hash == hash)
+                    .flat_map(|c| &c.corrections)
+                    .filter(|(l, _)| *l == limit)
+                    .map(|(_, d)| d.unsigned_abs())
+                    .sum();
+                delta <= 0 && before.saturating_add(delta.unsigned_abs()) <= limit.max / OWED_SHARE
+            })
     }
 
     /// Gives a reservation back whole, the request included: another level
-    /// refused the request, so it never ran.
+    /// refused the request, so it never ran. Written at once: the refusal
+    /// answers now, and the next request may be the client's retry.
     pub fn release(
         &self,
         store: &mut dyn Store,
@@ -401,33 +484,38 @@ impl Limiter {
         limits: &[Limit],
         now_ms: u64,
     ) -> Result<(), Contended> {
-        self.correct(store, reservation, limits, now_ms, |_| Some(0))
+        let corrections = corrections(reservation, limits, |_| Some(0));
+        self.correct(store, reservation, &corrections, now_ms)
     }
 
-    /// Corrects every limit by `used(limit)` minus what the reservation
-    /// charged it.
-    /// `None` leaves a limit as charged (a cost that could not be known).
     fn correct(
         &self,
         store: &mut dyn Store,
         reservation: &Reservation,
-        limits: &[Limit],
+        corrections: &[(Limit, i64)],
         now_ms: u64,
-        used: impl Fn(&Limit) -> Option<u64>,
     ) -> Result<(), Contended> {
-        let corrected = self.update(store, reservation.key_hash, |state| {
-            for (limit, &charged) in limits.iter().zip(&reservation.charged) {
-                let ring = state.ring(limit);
-                ring.advance(limit.window_ms, now_ms);
-                ring.correct(
-                    limit.window_ms,
-                    reservation.at_ms,
-                    signed_delta(used(limit).unwrap_or(charged), charged),
-                );
-            }
+        self.update(store, reservation.key_hash, now_ms, |state| {
+            apply(state, reservation.at_ms, corrections, now_ms);
             Ok(())
-        });
-        corrected.ok_or(Contended)
+        })
+        .ok_or(Contended)
+    }
+
+    /// Writes every credit owed (called from the VM's tick), one write per
+    /// key. Returns how many could not be written within the retries:
+    /// they are dropped, so a key keeps counting what it was charged.
+    pub fn pay_owed(&self, store: &mut dyn Store, now_ms: u64) -> usize {
+        let mut lost = 0;
+        loop {
+            let Some(hash) = self.owed.borrow().first().map(|c| c.key_hash) else {
+                return lost;
+            };
+            if self.update(store, hash, now_ms, |_| Ok(())).is_none() {
+                self.owed.borrow_mut().retain(|c| c.key_hash != hash);
+                lost += 1;
+            }
+        }
     }
 
     /// Removes the entries of keys idle longer than their longest window
@@ -471,6 +559,35 @@ impl Limiter {
         }
         sweep.next_slot = slot;
         sweep
+    }
+}
+
+/// Each limit's correction from what the reservation charged it to what
+/// `used(limit)` says was used; `None` leaves a limit as charged (a cost
+/// that could not be known).
+fn corrections(
+    reservation: &Reservation,
+    limits: &[Limit],
+    used: impl Fn(&Limit) -> Option<u64>,
+) -> Vec<(Limit, i64)> {
+    limits
+        .iter()
+        .zip(&reservation.charged)
+        .map(|(limit, &charged)| {
+            (
+                *limit,
+                signed_delta(used(limit).unwrap_or(charged), charged),
+            )
+        })
+        .collect()
+}
+
+/// Applies `corrections` of a reservation charged at `at_ms` to `state`.
+fn apply(state: &mut KeyState, at_ms: u64, corrections: &[(Limit, i64)], now_ms: u64) {
+    for (limit, delta) in corrections {
+        let ring = state.ring(limit);
+        ring.advance(limit.window_ms, now_ms);
+        ring.correct(limit.window_ms, at_ms, *delta);
     }
 }
 

@@ -13,7 +13,7 @@ pub use headers::openai_headers;
 pub use key::{build_key, KeyError, MAX_PART_BYTES};
 pub use limiter::{
     Actual, Contended, Decision, Demand, LimitState, Limiter, Outcome, Reason, Rejection,
-    Reservation, Sweep,
+    Reservation, Sweep, MAX_OWED,
 };
 pub use policy::{Level, Limit, LimitPolicy, Limits, Measure, Unpriced};
 pub use store::{CasMismatch, KeptReads, MemoryStore, Store};
