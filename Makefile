@@ -79,9 +79,14 @@ bench-tools:
 	cargo build --release -p llm-load -p fake-provider
 
 # The full benchmark: every figure of docs/benchmarks.md "make bench", its plot
-# and build/bench/{results.json,report.md}.
+# and build/bench/{results.json,report.md}. Its floor row loads
+# bench/floor-bundle (the bundle's pipeline with stages that only read both
+# bodies), built here only.
 bench: wasm tools bench-tools venv
 	cargo build --release -p ratelimit-service
+	cargo build --release --target $(WASM_TARGET) --lib -p floor-bundle
+	@mkdir -p build/wasm-floor
+	@cp $(WASM_BUILD)/floor_bundle.wasm build/wasm-floor/
 	bash bench/install-peers.sh
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(VENV)/bin/python bench/run.py --plot docs/benchmarks.png
@@ -155,7 +160,7 @@ lint:
 	cargo fmt --all --check
 	cd fuzz && cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-bundle -- -D warnings
+	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(FILTER_CRATES)) -p llm-gateway-bundle -p floor-bundle -- -D warnings
 	cargo clippy --target $(WASM_TARGET) -p wasm-glue --features span-profile -- -D warnings
 
 clean:

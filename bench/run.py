@@ -8,7 +8,9 @@ one run on loopback.
     .venv/bin/python bench/run.py --quick --check   # the regression mode of `make test`
 
 Targets: the upstream itself (`direct`), bare Envoy (same version, no wasm),
-Envoy with each filter's own module alone, Envoy with the bundle (all four
+Envoy with each filter's own module alone, the floor (the bundle's pipeline
+with four stages that only read both bodies, bench/floor-bundle: what any
+bundle of four body-reading stages must pay), Envoy with the bundle (all four
 stages, default configuration: the budgets in docs/benchmarks.md), the bundle with exact
 token counting on every request, the bundle with global token limits (Envoy's
 ratelimit filter, our rate-limit service, Redis), the whole demo gateway (client keys,
@@ -57,6 +59,7 @@ LOAD = ROOT / "target/release/llm-load"
 FAKE = ROOT / "target/release/fake-provider"
 RATELIMIT = ROOT / "target/release/ratelimit-service"
 RENDER = ROOT / "target/debug/llm-gateway"
+FLOOR = ROOT / "build/wasm-floor/floor_bundle.wasm"
 WORKERS = 2
 MODEL = "gpt-4o-mini"
 
@@ -312,6 +315,8 @@ def targets():
         {"name": "bare", "label": "bare Envoy", "kind": "envoy", "filters": None},
         *[{"name": f"only-{s}", "label": f"Envoy + {s} alone (its own module)", "kind": "envoy",
            "layout": "separate", "filters": {s: demo[s]}} for s in ("audit", "pii_scan", "token_limit", "route_translate")],
+        {"name": "floor", "label": "Envoy + floor: the bundle's pipeline, four stages that only read both bodies",
+         "kind": "envoy", "filters": demo, "module": str(FLOOR)},
         {"name": "bundle", "label": "Envoy + bundle, all four stages, default config", "kind": "envoy",
          "filters": demo},
         {"name": "bundle-exact", "label": "Envoy + bundle, exact token counting", "kind": "envoy",
@@ -658,7 +663,8 @@ def main():
     opts.workloads = opts.workloads.split(",")
     opts.rate = {"2k": opts.rate_2k, "2k-stream": opts.rate_2k, "64k": opts.rate_64k}
     chosen = [t for t in targets() if not opts.targets or t["name"] in opts.targets.split(",")]
-    needed = [ENVOY, LOAD, FAKE, RENDER] + ([RATELIMIT] if any(t.get("global") for t in chosen) else [])
+    needed = ([ENVOY, LOAD, FAKE, RENDER] + ([RATELIMIT] if any(t.get("global") for t in chosen) else [])
+              + ([FLOOR] if any(t["name"] == "floor" for t in chosen) else []))
     for tool in needed:
         if not tool.exists():
             sys.exit(f"{tool} is missing: run `make bench` (it builds every tool)")
