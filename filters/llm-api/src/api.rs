@@ -13,6 +13,9 @@ pub enum ApiKind {
     Responses,
     /// `GET /v1/models`
     Models,
+    /// `GET /v1/gateway/usage`: the calling client's limits and what it has
+    /// used of them, answered by the gateway itself.
+    GatewayUsage,
     /// `POST /v1/messages`
     AnthropicMessages,
     /// `POST /v1beta/models/{model}:generateContent` or `:streamGenerateContent`
@@ -43,6 +46,7 @@ impl ApiKind {
         let path = path.strip_suffix('/').unwrap_or(path);
         match method {
             "GET" if path == "/v1/models" => ApiKind::Models,
+            "GET" if path == "/v1/gateway/usage" => ApiKind::GatewayUsage,
             "POST" => Self::classify_post(path),
             _ => ApiKind::Other,
         }
@@ -113,7 +117,10 @@ impl ApiKind {
 
     /// Whether the request carries an LLM JSON body worth parsing.
     pub fn has_json_body(&self) -> bool {
-        !matches!(self, ApiKind::Models | ApiKind::Other)
+        !matches!(
+            self,
+            ApiKind::Models | ApiKind::GatewayUsage | ApiKind::Other
+        )
     }
 
     /// A short stable name for records and metrics.
@@ -123,6 +130,7 @@ impl ApiKind {
             ApiKind::Embeddings => "embeddings",
             ApiKind::Responses => "responses",
             ApiKind::Models => "models",
+            ApiKind::GatewayUsage => "gateway_usage",
             ApiKind::AnthropicMessages => "anthropic_messages",
             ApiKind::GeminiGenerate { .. } => "gemini_generate_content",
             ApiKind::GeminiEmbed { .. } => "gemini_embed_content",
@@ -179,6 +187,8 @@ mod tests {
             ("POST", "/v1/embeddings?x=1", ApiKind::Embeddings),
             ("POST", "/v1/responses", ApiKind::Responses),
             ("GET", "/v1/models", ApiKind::Models),
+            ("GET", "/v1/gateway/usage", ApiKind::GatewayUsage),
+            ("POST", "/v1/gateway/usage", ApiKind::Other),
             ("POST", "/v1/messages", ApiKind::AnthropicMessages),
             ("GET", "/v1/chat/completions", ApiKind::Other),
             ("POST", "/v2/chat/completions", ApiKind::Other),

@@ -593,6 +593,7 @@ mod tests {
             ApiKind::Embeddings,
             ApiKind::Responses,
             ApiKind::Models,
+            ApiKind::GatewayUsage,
             ApiKind::AnthropicMessages,
             ApiKind::GeminiGenerate {
                 model: model(),

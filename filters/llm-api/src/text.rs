@@ -176,7 +176,7 @@ impl Shape {
             ApiKind::AnthropicMessages => Shape::Anthropic,
             ApiKind::GeminiGenerate { .. } => Shape::GeminiGenerate,
             ApiKind::GeminiEmbed { .. } => Shape::GeminiEmbed,
-            ApiKind::Models | ApiKind::Other => Shape::None,
+            ApiKind::Models | ApiKind::GatewayUsage | ApiKind::Other => Shape::None,
         }
     }
 }

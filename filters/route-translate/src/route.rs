@@ -74,6 +74,13 @@ impl StageStream for RouteStream {
         if ex.api == ApiKind::Other {
             return Flow::Continue;
         }
+        if ex.api == ApiKind::GatewayUsage {
+            // The token-limit stage answers it before this one; without it
+            // there are no limits to report, and no provider serves it.
+            let err = ApiError::new(ErrorKind::NotFound, "This gateway enforces no limits.")
+                .with_code("usage_not_available");
+            return Flow::Respond(Reply::error(&err, &ex.api));
+        }
         let mut model = ex.request.as_ref().and_then(|r| r.model.clone());
         let mut provider = ex
             .request_header(self.router.provider_header())

@@ -5,7 +5,8 @@
 //! estimates, and the `auto` choice between them), `limit` the policy and the
 //! sliding-window limiter over a compare-and-swap store, `stage` the filter
 //! that runs them on each request with Envoy's shared data as the store,
-//! `stream_usage` what a streamed response used.
+//! `stream_usage` what a streamed response used, `usage` the answer to
+//! `GET /v1/gateway/usage`.
 
 mod config;
 pub mod count;
@@ -13,6 +14,7 @@ pub mod limit;
 mod max_output;
 mod stage;
 mod stream_usage;
+mod usage;
 
 pub use stage::TokenLimit;
 

@@ -20,7 +20,7 @@ use crate::limit::store::{CasMismatch, KeptReads, Store};
 use crate::max_output::requested_max_output;
 use crate::stream_usage::{ask_for_usage, is_chat, must_ask_for_usage, StreamUsage};
 use llm_api::pricing::{Price, PriceMap};
-use llm_api::{with_json_body, ApiError, ErrorKind, Fact, LlmRequest, Usage};
+use llm_api::{with_json_body, ApiError, ApiKind, ErrorKind, Fact, LlmRequest, Usage};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -454,8 +454,47 @@ fn part_name(part: &KeyPart) -> String {
     }
 }
 
+impl TokenLimitStream {
+    /// `GET /v1/gateway/usage`: the calling client's limits and use of them
+    /// (`usage`). Global limits live in the rate-limit service, which this
+    /// filter cannot read.
+    fn usage(&self, ex: &Exchange, host: &mut dyn Host) -> Flow {
+        let Some(client) = ex.client_id() else {
+            let err = ApiError::new(
+                ErrorKind::Authentication,
+                "This gateway reports usage per client; the request names none.",
+            )
+            .with_code("missing_client_key");
+            return Flow::Respond(Reply::error(&err, &ex.api));
+        };
+        let policy = &self.shared.policy;
+        if policy.global.is_some() {
+            let err = ApiError::new(
+                ErrorKind::NotFound,
+                "This gateway's limits are kept by its rate-limit service, which reports no usage here.",
+            )
+            .with_code("usage_not_available");
+            return Flow::Respond(Reply::error(&err, &ex.api));
+        }
+        let now = host.now_ms();
+        let client: String = client.chars().take(MAX_PART_BYTES).collect();
+        let report = crate::usage::report(
+            policy,
+            &self.shared.limiter,
+            &HostStore(host),
+            &client,
+            |name| ex.request_header(name),
+            now,
+        );
+        Flow::Respond(Reply::json(200, report.to_string().into_bytes()))
+    }
+}
+
 impl StageStream for TokenLimitStream {
     fn on_request(&mut self, ex: &mut Exchange, host: &mut dyn Host) -> Flow {
+        if ex.api == ApiKind::GatewayUsage {
+            return self.usage(ex, host);
+        }
         let shared = self.shared.clone();
         let policy = &shared.policy;
         let model = ex.request.as_ref().and_then(|r| r.model.clone());

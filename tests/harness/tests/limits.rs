@@ -427,3 +427,77 @@ fn vocabularies_are_built_at_start_before_any_request() {
         "no request was sent"
     );
 }
+
+/// `GET /v1/gateway/usage` answers the calling client with its own limits
+/// and what it used of them; another client naming the same agent reads its
+/// own buckets, and a caller without a key gets nothing.
+#[test]
+fn each_client_reads_its_own_usage_and_no_one_elses() {
+    use gateway_harness::curl::curl;
+    let stack = Stack::start(StackOptions::demo("limits-usage")).unwrap_or_else(|e| panic!("{e}"));
+    let usage_url = stack.url("/v1/gateway/usage");
+    let agent = ["-H", "x-agent-id: demo-limited"];
+    let chat = post_json(
+        &stack.url("/v1/chat/completions"),
+        &kilobyte_chat("gpt-4o-mini"),
+        &agent,
+    )
+    .unwrap();
+    assert_eq!(chat.status, 200, "{}", chat.text());
+    let spent: u64 = 2000
+        - chat
+            .header("x-ratelimit-remaining-tokens")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    let usage =
+        |auth: &str| curl(&[&usage_url, "-H", auth, "-H", "x-agent-id: demo-limited"]).unwrap();
+    let own = usage("authorization: Bearer demo-key");
+    assert_eq!(own.status, 200, "{}", own.text());
+    let own = own.json();
+    assert_eq!(own["object"], "gateway.usage");
+    let levels = own["levels"].as_array().unwrap();
+    let names: Vec<&str> = levels
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["client", "agent"], "{own}");
+    let agent_limits = &levels[1]["limits"];
+    let tokens = agent_limits
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "input_tokens")
+        .unwrap();
+    assert_eq!(tokens["limit"], 2000);
+    let used = tokens["used"].as_u64().unwrap();
+    assert!(
+        used > 0 && used <= spent,
+        "the call's input is counted ({used} of the {spent} reserved)"
+    );
+    assert_eq!(tokens["remaining"].as_u64().unwrap(), 2000 - used);
+    assert!(tokens["resets_in_ms"].as_u64().unwrap() > 0);
+    let requests = levels[0]["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "requests")
+        .unwrap();
+    assert_eq!(requests["used"], 1);
+
+    // The intern naming the same agent reads its own, untouched buckets.
+    let intern = usage("authorization: Bearer demo-intern-key").json();
+    assert_eq!(intern["client"], "intern");
+    for level in intern["levels"].as_array().unwrap() {
+        for limit in level["limits"].as_array().unwrap() {
+            assert_eq!(limit["used"], 0, "{intern}");
+        }
+    }
+    let anonymous = curl(&[&usage_url]).unwrap();
+    assert_eq!(anonymous.status, 401);
+    assert!(!anonymous.text().contains("demo"), "{}", anonymous.text());
+    assert!(
+        stack.fake.requests().unwrap().len() == 1,
+        "usage is answered by the gateway, never a provider"
+    );
+}

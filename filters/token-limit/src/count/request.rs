@@ -47,7 +47,7 @@ impl Format {
             K::Responses => Format::OpenAiResponses,
             K::AnthropicMessages => Format::AnthropicMessages,
             K::GeminiGenerate { .. } | K::GeminiEmbed { .. } => Format::GeminiGenerate,
-            K::Models | K::Other => return None,
+            K::Models | K::GatewayUsage | K::Other => return None,
         })
     }
 
