@@ -104,6 +104,10 @@ fn default_true() -> bool {
     true
 }
 
+/// The record's own fields of `client`: the authenticated id and its team.
+/// A header of the same name would overwrite one of them.
+const CLIENT_FIELDS: [&str; 2] = ["id", "team"];
+
 fn default_client_headers() -> Vec<String> {
     vec!["x-agent-id".to_owned(), "x-agent-purpose".to_owned()]
 }
@@ -116,7 +120,15 @@ impl AuditConfig {
         let mut config: AuditConfig = parse_section(crate::NAME, value)?;
         config.price_map = settings.prices(crate::NAME, config.prices.as_deref())?;
         for (i, name) in config.client_headers.iter().enumerate() {
-            check_header_name(crate::NAME, &format!("client_headers[{i}]"), name)?;
+            let field = format!("client_headers[{i}]");
+            check_header_name(crate::NAME, &field, name)?;
+            if CLIENT_FIELDS.contains(&name.as_str()) {
+                return Err(ConfigError::new(
+                    crate::NAME,
+                    field,
+                    format!("`{name}` is a field of the record's `client` the gateway fills"),
+                ));
+            }
         }
         for (i, model) in config.metric_models.iter().enumerate() {
             if model.is_empty()
@@ -186,6 +198,8 @@ mod tests {
     #[test]
     fn rejects_bad_header_names_and_unknown_fields() {
         let err = from_json(json!({"client_headers": ["x-ok", "X Bad"]})).unwrap_err();
+        assert_eq!(err.field, "client_headers[1]");
+        let err = from_json(json!({"client_headers": ["x-ok", "team"]})).unwrap_err();
         assert_eq!(err.field, "client_headers[1]");
         let err = from_json(json!({"client_header": []})).unwrap_err();
         assert!(

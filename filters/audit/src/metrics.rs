@@ -1,17 +1,23 @@
 //! The GenAI metrics on Envoy's `/stats/prometheus`: requests, tokens and
-//! cost by provider, model and status, and the duration and time to first
-//! token histograms, named after the OpenTelemetry GenAI semantic
-//! conventions (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`,
-//! `gen_ai.server.time_to_first_token`) as far as Envoy's stats allow.
+//! cost by provider, model, status, team and client, and the duration and
+//! time to first token histograms by provider and model, named after the
+//! OpenTelemetry GenAI semantic conventions (`gen_ai.client.token.usage`,
+//! `gen_ai.client.operation.duration`, `gen_ai.server.time_to_first_token`)
+//! as far as Envoy's stats allow.
 //!
 //! Envoy stats have no labels of their own: the labels travel inside the
-//! name (`…token.usage.token_type.input.provider.openai.model.gpt-4o-mini`)
+//! name (`…token.usage.token_type.input.provider.openai.team.platform.client.demo.model.gpt-4o-mini`)
 //! and the bootstrap's `stats_tags` turn them back into Prometheus labels
 //! (see docs/configuration.md). The model comes last because model names
-//! hold dots (`gemini-2.5-flash`), which the tag regex takes to the end.
+//! hold dots (`gemini-2.5-flash`), which the tag regex takes to the end;
+//! the client comes right before it and the team right before the client,
+//! and their regexes match only there, since `gen_ai.client.token.usage`
+//! holds a `client` segment of its own.
 //! Only models the configuration names (`metric_models`, the price map) get
 //! their own label, and no label can add a tag: a model such as
 //! `x.status.500` would otherwise give a token counter a `status` label.
+//! Teams and clients are labelled only as the configuration's `clients`
+//! names them (`wasm_glue::clients`): any other client id is `other`.
 //! Durations are milliseconds (Envoy's histogram buckets are tuned to them),
 //! cost is in micro-dollars (Envoy counters are integers).
 
@@ -20,7 +26,8 @@ use llm_api::pricing::PriceMap;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
-use wasm_glue::Host;
+use wasm_glue::clients::{NO_LABEL, OTHER_LABEL, STAT_TAG_NAMES};
+use wasm_glue::{Exchange, Host};
 
 /// Distinct model labels per VM; beyond, models are counted as `other`.
 /// Labels are only given to configured models, but a price map's dated
@@ -30,17 +37,6 @@ const MAX_MODELS: usize = 200;
 const MAX_MODEL_LABEL: usize = 64;
 /// Label sets whose metric names are kept; beyond, names are built per call.
 const MAX_NAMED: usize = 1024;
-/// The tag names of the bootstrap's `stats_tags`: a name segment equal to
-/// one of them would start a tag.
-const TAG_NAMES: [&str; 6] = [
-    "provider",
-    "model",
-    "status",
-    "token_type",
-    "entity",
-    "action",
-];
-
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// The configured models (`metric_models`).
@@ -58,6 +54,8 @@ struct Labels {
     provider: String,
     model: String,
     status: Option<u16>,
+    team: String,
+    client: String,
 }
 
 /// The names of one label set's metrics.
@@ -77,17 +75,23 @@ impl Names {
             provider,
             model,
             status,
+            team,
+            client,
         } = labels;
         let tags = format!("provider.{provider}.model.{model}");
-        let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
-        let tokens =
-            |kind: &str| format!("llm_gateway.gen_ai.client.token.usage.token_type.{kind}.{tags}");
+        let who = format!("team.{team}.client.{client}.model.{model}");
+        let status = status.map_or_else(|| NO_LABEL.to_owned(), |s| s.to_string());
+        let tokens = |kind: &str| {
+            format!(
+                "llm_gateway.gen_ai.client.token.usage.token_type.{kind}.provider.{provider}.{who}"
+            )
+        };
         Names {
             requests: format!(
-                "llm_gateway.gen_ai.requests.provider.{provider}.status.{status}.model.{model}"
+                "llm_gateway.gen_ai.requests.provider.{provider}.status.{status}.{who}"
             ),
             tokens: [tokens("input"), tokens("output"), tokens("cached_input")],
-            cost: format!("llm_gateway.gen_ai.cost_micro_usd.{tags}"),
+            cost: format!("llm_gateway.gen_ai.cost_micro_usd.provider.{provider}.{who}"),
             duration: format!("llm_gateway.gen_ai.client.operation.duration_ms.{tags}"),
             ttft: format!("llm_gateway.gen_ai.server.time_to_first_token_ms.{tags}"),
         }
@@ -111,10 +115,10 @@ impl Metrics {
         prices: &PriceMap,
     ) -> String {
         let Some(model) = model else {
-            return "none".to_owned();
+            return NO_LABEL.to_owned();
         };
         if !self.configured.contains(model) && prices.price(provider, model).is_none() {
-            return "other".to_owned();
+            return OTHER_LABEL.to_owned();
         }
         let model = tag_safe(model);
         if self.models.contains(&model) {
@@ -124,7 +128,7 @@ impl Metrics {
             self.models.insert(model.clone());
             return model;
         }
-        "other".to_owned()
+        OTHER_LABEL.to_owned()
     }
 
     /// The metric names of `labels`, built once per label set while there
@@ -136,11 +140,12 @@ impl Metrics {
         Cow::Borrowed(self.names.entry(labels).or_insert_with_key(Names::of))
     }
 
-    /// Counts one finished call.
+    /// Counts one finished call of the exchange `ex`.
     pub fn record(
         &mut self,
         call: &Call,
         facts: &Facts,
+        ex: &Exchange,
         cost: Option<f64>,
         prices: &PriceMap,
         ended: SystemTime,
@@ -149,10 +154,13 @@ impl Metrics {
         let model = facts
             .served_upstream_model()
             .or(call.model_requested.as_deref());
+        let (team, client) = client_labels(ex);
         let labels = Labels {
-            provider: label(facts.served_provider().unwrap_or("none")),
+            provider: label(facts.served_provider().unwrap_or(NO_LABEL)),
             model: self.model_label(model, facts.served_provider(), prices),
             status: call.status,
+            team: team.to_owned(),
+            client: client.to_owned(),
         };
         let names = self.names(labels);
         host.count(&names.requests, 1);
@@ -184,6 +192,18 @@ impl Metrics {
     }
 }
 
+/// The team and client labels of a call: the configured client's (its
+/// team `none` when it has none), `other` for a client id the
+/// configuration's `clients` does not name, and `none` for a call without a
+/// client id.
+fn client_labels(ex: &Exchange) -> (&str, &str) {
+    match (ex.client_id(), ex.client()) {
+        (None, _) => (NO_LABEL, NO_LABEL),
+        (Some(_), None) => (NO_LABEL, OTHER_LABEL),
+        (Some(_), Some(client)) => (client.team.as_deref().unwrap_or(NO_LABEL), &client.label),
+    }
+}
+
 /// A provider name as a label: names are validated by the route stage, but
 /// a dot would shift every tag after it.
 fn label(name: &str) -> String {
@@ -210,7 +230,7 @@ fn tag_safe(model: &str) -> String {
     let mut out = String::with_capacity(clean.len());
     for (i, segment) in clean.split('.').enumerate() {
         if i > 0 {
-            out.push(if TAG_NAMES.contains(&segment) {
+            out.push(if STAT_TAG_NAMES.contains(&segment) {
                 '_'
             } else {
                 '.'
@@ -231,17 +251,24 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o-mini".into(),
             status: Some(i),
+            team: "platform".into(),
+            client: "demo".into(),
         };
         let mut metrics = Metrics::default();
         let names = metrics.names(labels(200)).into_owned();
         assert_eq!(
             names.requests,
-            "llm_gateway.gen_ai.requests.provider.openai.status.200.model.gpt-4o-mini"
+            "llm_gateway.gen_ai.requests.provider.openai.status.200.team.platform.client.demo.model.gpt-4o-mini"
         );
-        assert_eq!(names.tokens[2], "llm_gateway.gen_ai.client.token.usage.token_type.cached_input.provider.openai.model.gpt-4o-mini");
+        assert_eq!(names.tokens[2], "llm_gateway.gen_ai.client.token.usage.token_type.cached_input.provider.openai.team.platform.client.demo.model.gpt-4o-mini");
+        assert_eq!(
+            names.cost,
+            "llm_gateway.gen_ai.cost_micro_usd.provider.openai.team.platform.client.demo.model.gpt-4o-mini"
+        );
         assert_eq!(
             names.ttft,
-            "llm_gateway.gen_ai.server.time_to_first_token_ms.provider.openai.model.gpt-4o-mini"
+            "llm_gateway.gen_ai.server.time_to_first_token_ms.provider.openai.model.gpt-4o-mini",
+            "the histograms are labelled by provider and model only"
         );
         let unknown = Labels {
             status: None,
@@ -249,7 +276,7 @@ mod tests {
         };
         assert_eq!(
             metrics.names(unknown).requests,
-            "llm_gateway.gen_ai.requests.provider.openai.status.none.model.gpt-4o-mini"
+            "llm_gateway.gen_ai.requests.provider.openai.status.none.team.platform.client.demo.model.gpt-4o-mini"
         );
         for i in 0..(MAX_NAMED as u16 + 10) {
             assert_eq!(*metrics.names(labels(i)), Names::of(&labels(i)));
@@ -300,6 +327,36 @@ mod tests {
                 .len(),
             MAX_MODEL_LABEL
         );
+    }
+
+    #[test]
+    fn team_and_client_labels_are_only_configured_names() {
+        use std::rc::Rc;
+        use wasm_glue::Clients;
+        let clients = Clients::from_json(
+            "audit",
+            serde_json::json!({"demo": {"team": "platform"}, "ops.bot": {}}),
+        )
+        .unwrap();
+        let clients = Rc::new(clients);
+        let labels = |client: Option<&str>| {
+            let headers = client
+                .map(|c| ("x-client-id".to_owned(), c.to_owned()))
+                .into_iter()
+                .collect();
+            let ex = Exchange::new(headers, Rc::from("x-client-id"), Rc::clone(&clients));
+            let (team, client) = client_labels(&ex);
+            (team.to_owned(), client.to_owned())
+        };
+        let pair = |team: &str, client: &str| (team.to_owned(), client.to_owned());
+        assert_eq!(labels(Some("demo")), pair("platform", "demo"));
+        assert_eq!(labels(Some("ops.bot")), pair("none", "ops_bot"), "no team");
+        assert_eq!(
+            labels(Some("x.model.evil")),
+            pair("none", "other"),
+            "never an unconfigured id"
+        );
+        assert_eq!(labels(None), pair("none", "none"));
     }
 
     #[test]

@@ -241,6 +241,9 @@ impl StageStream for AuditStream {
         if let Some(id) = ex.client_id() {
             self.call.client.insert("id".into(), bounded(id).into());
         }
+        self.call
+            .client
+            .insert("team".into(), ex.team().map(str::to_owned).into());
         for header in &self.shared.config.client_headers {
             if let Some(value) = ex.request_header(header) {
                 self.call
@@ -366,6 +369,7 @@ impl StageStream for AuditStream {
         self.shared.metrics.borrow_mut().record(
             &self.call,
             &facts,
+            ex,
             cost,
             &config.price_map,
             ended,

@@ -78,7 +78,7 @@ fn assert_no_content(host: &MemoryHost, out: &Outcome) {
 
 #[test]
 fn a_call_leaves_one_record_with_its_usage_cost_timings_and_policies() {
-    let (stages, mut host) = module(json!({}));
+    let (stages, mut host) = module(json!({"clients": {"demo": {"team": "platform"}}}));
     let mut call = Call::start(&stages, &mut host, &chat("gpt-4o-mini", false));
     let upstream = call.upstream().unwrap().clone();
     host.advance(Duration::from_millis(120));
@@ -103,7 +103,7 @@ fn a_call_leaves_one_record_with_its_usage_cost_timings_and_policies() {
     assert_eq!(record["timestamp"], "2027-01-15T08:00:00.000Z");
     assert_eq!(
         record["client"],
-        json!({"id": "demo", "x-agent-id": "bot-7"})
+        json!({"id": "demo", "team": "platform", "x-agent-id": "bot-7"})
     );
     assert_eq!(
         (&record["api"], &record["stream"], &record["messages"]),
@@ -144,18 +144,23 @@ fn a_call_leaves_one_record_with_its_usage_cost_timings_and_policies() {
     assert_eq!(out.fact("llm.model.requested"), Some("gpt-4o-mini"));
 
     let tags = "provider.openai.model.gpt-4o-mini";
+    let who = "team.platform.client.demo.model.gpt-4o-mini";
     assert_eq!(
-        host.counter("llm_gateway.gen_ai.requests.provider.openai.status.200.model.gpt-4o-mini"),
+        host.counter(&format!(
+            "llm_gateway.gen_ai.requests.provider.openai.status.200.{who}"
+        )),
         1
     );
     assert_eq!(
         host.counter(&format!(
-            "llm_gateway.gen_ai.client.token.usage.token_type.input.{tags}"
+            "llm_gateway.gen_ai.client.token.usage.token_type.input.provider.openai.{who}"
         )),
         1000
     );
     assert_eq!(
-        host.counter(&format!("llm_gateway.gen_ai.cost_micro_usd.{tags}")),
+        host.counter(&format!(
+            "llm_gateway.gen_ai.cost_micro_usd.provider.openai.{who}"
+        )),
         450
     );
     assert_eq!(
@@ -254,7 +259,9 @@ fn errors_rejections_and_aborts_each_leave_a_record() {
     );
     assert_eq!(upstream_error["tokens"]["usage"], Value::Null);
     assert_eq!(
-        host.counter("llm_gateway.gen_ai.requests.provider.openai.status.503.model.gpt-4o-mini"),
+        host.counter(
+            "llm_gateway.gen_ai.requests.provider.openai.status.503.team.none.client.other.model.gpt-4o-mini"
+        ),
         1
     );
 
@@ -319,7 +326,14 @@ fn client_values_are_cut_to_256_bytes_and_unconfigured_models_count_as_other() {
     }
     assert_eq!(out.fact("llm.model.requested").unwrap().len(), 256);
     assert_eq!(
-        host.counter("llm_gateway.gen_ai.requests.provider.openai.status.200.model.other"),
+        record["client"]["team"],
+        Value::Null,
+        "a client the configuration does not name has no team"
+    );
+    assert_eq!(
+        host.counter(
+            "llm_gateway.gen_ai.requests.provider.openai.status.200.team.none.client.other.model.other"
+        ),
         1
     );
 }

@@ -10,8 +10,8 @@
 //! {"audit": {}, "pii_scan": {}, "token_limit": {}, "route_translate": {"role": "route", ...}}
 //! ```
 //!
-//! Beside the sections, `client_identity` and `prices` are set once for all
-//! of them ([`ModuleSettings`]).
+//! Beside the sections, `client_identity`, `clients` and `prices` are set
+//! once for all of them ([`ModuleSettings`]).
 //!
 //! On a provider cluster the same module runs as an upstream filter with only
 //! `{"route_translate": {"role": "translate", ...}}`.
@@ -34,8 +34,8 @@ const SECTIONS: [(&str, StageBuilder); 4] = [
 /// Builds the configured stages, in chain order, from the bundle's JSON:
 /// one section per filter, and the settings all of them share:
 /// `client_identity` (the header naming the authenticated client,
-/// `x-client-id` by default) and `prices` (the price table of the audit's
-/// costs and of cost budgets).
+/// `x-client-id` by default), `clients` (each client's team) and `prices`
+/// (the price table of the audit's costs and of cost budgets).
 pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     let mut config = parse_json(NAME, bytes)?;
     let settings = ModuleSettings::take(NAME, &mut config)?;
@@ -254,9 +254,22 @@ mod tests {
 
     #[test]
     fn a_filters_own_module_takes_the_shared_settings_off_its_configuration() {
-        let config = br#"{"prices": [{"model": "m", "input": 1, "output": 2}], "client_identity": "x-user"}"#;
+        let config =
+            br#"{"prices": [{"model": "m", "input": 1, "output": 2}], "client_identity": "x-user",
+            "clients": {"demo": {"team": "platform"}}}"#;
         assert!(load_filter("token_limit", config).is_ok());
         assert!(load_filter("pii_scan", config).is_ok());
+        let route =
+            br#"{"role": "route", "providers": {"openai": {"kind": "openai", "cluster": "openai"}},
+            "default_provider": "openai", "clients": {"demo": {}}}"#;
+        assert!(load_filter("route_translate", route).is_ok());
+        let err = load_filter("audit", br#"{"clients": {"demo": {"team": "a.b"}}}"#)
+            .err()
+            .unwrap();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("audit", "clients.demo.team")
+        );
         let err = load_filter(
             "audit",
             br#"{"prices": [{"model": "", "input": 1, "output": 2}]}"#,

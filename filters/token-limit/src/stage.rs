@@ -412,6 +412,7 @@ impl TokenLimitStream {
             let key = build_key(&level.key, level.missing_key, |part| match part {
                 KeyPart::Header(name) => ex.request_header(name),
                 KeyPart::Client => ex.client_id(),
+                KeyPart::Team => ex.team(),
                 KeyPart::Model => model,
                 KeyPart::Api => Some(ex.api.name()),
             });
@@ -427,6 +428,12 @@ impl TokenLimitStream {
                     "This gateway limits requests per client; the request names none.",
                 )
                 .with_code("missing_client_key"),
+                // The team is the configuration's, not the caller's to send.
+                Err(KeyError::Missing(KeyPart::Team)) => ApiError::new(
+                    ErrorKind::PermissionDenied,
+                    "This gateway limits requests per team; this client belongs to none.",
+                )
+                .with_code("missing_team"),
                 Err(KeyError::Missing(part)) => ApiError::invalid(format!(
                     "This gateway limits requests per {}; send it.",
                     part_name(part)
@@ -449,6 +456,7 @@ fn part_name(part: &KeyPart) -> String {
     match part {
         KeyPart::Header(name) => format!("header `{name}`"),
         KeyPart::Client => "client".to_owned(),
+        KeyPart::Team => "team".to_owned(),
         KeyPart::Model => "model".to_owned(),
         KeyPart::Api => "api".to_owned(),
     }

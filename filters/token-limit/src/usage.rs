@@ -5,8 +5,9 @@
 //! Only levels keyed on the client report, with the caller's own values for
 //! any header parts: such a key always holds the authenticated client id,
 //! so no header a caller sends names another client's bucket. Levels keyed
-//! without the client (shared by every client, such as a per-model budget)
-//! or on the model or API (a GET names neither) are left out.
+//! without the client (shared by every client, such as a per-model budget),
+//! on the team (its figures are the other clients' of the team too) or on
+//! the model or API (a GET names neither) are left out.
 
 use crate::limit::key::build_key;
 use crate::limit::limiter::{LimitState, Limiter};
@@ -38,7 +39,7 @@ pub fn report<'a>(
         let Ok(key) = build_key(&level.key, level.missing_key, |part| match part {
             KeyPart::Client => Some(client),
             KeyPart::Header(name) => header(name),
-            KeyPart::Model | KeyPart::Api => None,
+            KeyPart::Team | KeyPart::Model | KeyPart::Api => None,
         }) else {
             continue;
         };

@@ -268,6 +268,54 @@ fn every_level_applies_and_a_refusal_names_its_level_and_gives_the_others_back()
     );
 }
 
+/// A level keyed on `team` caps the clients of a team together; a client
+/// without a team gets the level's missing-part behaviour: its own "none"
+/// bucket, or a 403 under `missing_key: reject`.
+#[test]
+fn clients_of_one_team_share_its_cap() {
+    let levels = |missing: &str| {
+        json!({"levels": [{"key": ["team"], "missing_key": missing, "limits": {"requests_per_minute": 2}}],
+            "clients": {"alice": {"team": "blue"}, "bob": {"team": "blue"}, "carol": {"team": "red"}, "dave": {}}})
+    };
+    let (stages, mut host) = module(levels("placeholder"));
+    for client in ["alice", "bob"] {
+        let out = host.call(&stages, &chat(client, 8), &answer(1, 1));
+        assert_eq!(out.status, Some(200), "{client}: {}", out.text());
+        assert_eq!(out.fact("llm.ratelimit.key"), Some("team=blue"));
+    }
+    let out = host.call(&stages, &chat("alice", 8), &answer(1, 1));
+    assert_eq!(
+        out.status,
+        Some(429),
+        "bob's calls count against alice's team"
+    );
+    assert_eq!(out.header("x-ratelimit-level"), Some("team"));
+    assert_eq!(
+        host.call(&stages, &chat("carol", 8), &answer(1, 1)).status,
+        Some(200),
+        "another team"
+    );
+    for client in ["dave", "erin"] {
+        let out = host.call(&stages, &chat(client, 8), &answer(1, 1));
+        assert_eq!(out.status, Some(200), "{client}");
+        assert_eq!(out.fact("llm.ratelimit.key"), Some("team=%none"));
+    }
+    assert_eq!(
+        host.call(&stages, &chat("dave", 8), &answer(1, 1)).status,
+        Some(429),
+        "clients without a team share the \"none\" bucket"
+    );
+
+    let (stages, mut host) = module(levels("reject"));
+    let out = host.call(&stages, &chat("dave", 8), &answer(1, 1));
+    assert_eq!(out.status, Some(403), "{}", out.text());
+    assert_eq!(out.json()["error"]["code"], "missing_team");
+    assert_eq!(
+        host.call(&stages, &chat("carol", 8), &answer(1, 1)).status,
+        Some(200)
+    );
+}
+
 #[test]
 fn a_request_without_its_key_is_refused_when_the_level_says_so() {
     let config = json!({"levels": [{"name": "team", "key": [{"header": "x-team"}], "missing_key": "reject",

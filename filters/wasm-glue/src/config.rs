@@ -1,5 +1,6 @@
 //! Loading filter configuration with errors that name the bad field.
 
+use crate::clients::{Clients, CLIENTS_KEY};
 use llm_api::pricing::{PriceEntry, PriceMap};
 use llm_api::Fact;
 use serde::de::DeserializeOwned;
@@ -112,6 +113,9 @@ pub const ENVOY_FACTS_KEY: &str = "envoy_facts";
 pub struct ModuleSettings {
     /// The request header that names the authenticated client.
     pub client_identity: String,
+    /// The configured clients (`clients`): each client id's team and
+    /// metric label.
+    pub clients: Rc<Clients>,
     /// The built-in list prices overlaid with the top-level `prices`, when
     /// the configuration has them.
     prices: Option<Rc<PriceMap>>,
@@ -126,6 +130,7 @@ impl Default for ModuleSettings {
     fn default() -> Self {
         ModuleSettings {
             client_identity: DEFAULT_CLIENT_IDENTITY.to_owned(),
+            clients: Rc::default(),
             prices: None,
             envoy_facts: None,
         }
@@ -133,10 +138,15 @@ impl Default for ModuleSettings {
 }
 
 impl ModuleSettings {
-    /// Takes `client_identity`, `prices` and `envoy_facts` off a plugin
-    /// configuration and validates them; errors name `filter` and the field.
+    /// Takes `client_identity`, `clients`, `prices` and `envoy_facts` off a
+    /// plugin configuration and validates them; errors name `filter` and the
+    /// field.
     pub fn take(filter: &str, config: &mut serde_json::Value) -> Result<Self, ConfigError> {
         let client_identity = take_client_identity(filter, config)?;
+        let clients = match config.as_object_mut().and_then(|c| c.remove(CLIENTS_KEY)) {
+            Some(value) => Rc::new(Clients::from_json(filter, value)?),
+            None => Rc::default(),
+        };
         let prices = match config.as_object_mut().and_then(|c| c.remove(PRICES_KEY)) {
             Some(value) => Some(Rc::new(price_map(filter, value)?)),
             None => None,
@@ -150,6 +160,7 @@ impl ModuleSettings {
         };
         Ok(ModuleSettings {
             client_identity,
+            clients,
             prices,
             envoy_facts,
         })
@@ -348,6 +359,34 @@ mod tests {
             ("token_limit", "prices")
         );
         assert!(err.to_string().contains("top level"), "{err}");
+    }
+
+    #[test]
+    fn the_clients_are_taken_off_and_errors_name_the_client() {
+        let mut config = serde_json::json!({
+            "clients": {"demo": {"team": "platform"}, "intern": {}},
+            "audit": {}
+        });
+        let settings = ModuleSettings::take("llm_gateway", &mut config).unwrap();
+        assert_eq!(config, serde_json::json!({"audit": {}}));
+        let demo = settings.clients.get("demo").unwrap();
+        assert_eq!(demo.team.as_deref(), Some("platform"));
+        assert_eq!(settings.clients.get("intern").unwrap().team, None);
+        let none = ModuleSettings::take("x", &mut serde_json::json!({})).unwrap();
+        assert_eq!(
+            none.clients.get("demo"),
+            None,
+            "no client is configured by default"
+        );
+        let err = ModuleSettings::take(
+            "llm_gateway",
+            &mut serde_json::json!({"clients": {"demo": {"team": "a b"}}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.filter.as_str(), err.field.as_str()),
+            ("llm_gateway", "clients.demo.team")
+        );
     }
 
     #[test]

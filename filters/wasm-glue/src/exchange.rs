@@ -1,5 +1,6 @@
 //! What the stages of one HTTP stream share.
 
+use crate::clients::{Client, Clients};
 use llm_api::{ApiKind, Body, LlmRequest};
 use std::rc::Rc;
 
@@ -26,6 +27,8 @@ pub struct Exchange {
     pub response: Option<Body>,
     /// The request header that holds the client's authenticated identity.
     client_identity: Rc<str>,
+    /// The configured clients, by that identity.
+    clients: Rc<Clients>,
     request_changed: bool,
     /// A whole new request body from a stage that rewrites the wire format.
     request_replacement: Option<Vec<u8>>,
@@ -34,12 +37,18 @@ pub struct Exchange {
 
 impl Exchange {
     /// An exchange for a request with these headers, whose client is named
-    /// by the header `client_identity` (see [`Exchange::client_id`]).
-    pub fn new(request_headers: Vec<(String, String)>, client_identity: Rc<str>) -> Self {
+    /// by the header `client_identity` (see [`Exchange::client_id`]) and
+    /// looked up in `clients`.
+    pub fn new(
+        request_headers: Vec<(String, String)>,
+        client_identity: Rc<str>,
+        clients: Rc<Clients>,
+    ) -> Self {
         let mut exchange = Exchange {
             api: ApiKind::Other,
             request_headers,
             client_identity,
+            clients,
             request: None,
             response_status: None,
             response_media_type: None,
@@ -66,6 +75,18 @@ impl Exchange {
     pub fn client_id(&self) -> Option<&str> {
         self.request_header(&self.client_identity)
             .filter(|id| !id.is_empty())
+    }
+
+    /// The authenticated client's entry in the configuration's `clients`,
+    /// if it has one.
+    pub fn client(&self) -> Option<&Client> {
+        self.clients.get(self.client_id()?)
+    }
+
+    /// The authenticated client's team, from the configuration's `clients`:
+    /// what limits keyed on `team`, the audit record and the metrics read.
+    pub fn team(&self) -> Option<&str> {
+        self.client()?.team.as_deref()
     }
 
     /// The first value of a request header, by lowercase name.

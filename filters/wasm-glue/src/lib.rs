@@ -12,6 +12,7 @@
 //! tests); [`wasm`] is the thin adapter onto proxy-wasm.
 
 pub mod body_limit;
+pub mod clients;
 pub mod config;
 mod exchange;
 mod facts;
@@ -24,6 +25,7 @@ pub mod testing;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+pub use clients::{Client, Clients};
 pub use config::{parse_section, ConfigError, ModuleSettings};
 pub use exchange::Exchange;
 pub use host::{Host, LogLevel, SharedConflict};

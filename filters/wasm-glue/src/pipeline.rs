@@ -6,6 +6,7 @@
 //! headers callback when a stage will rewrite the body.
 
 use crate::body_limit::MAX_REQUEST_BODY;
+use crate::clients::Clients;
 use crate::config::{ModuleSettings, DEFAULT_CLIENT_IDENTITY};
 use crate::exchange::Exchange;
 use crate::facts::{FactSet, Facts, FactsHost};
@@ -213,6 +214,8 @@ pub struct Stages {
     to_envoy: FactSet,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
+    /// The configured clients ([`Exchange::client`]).
+    clients: Rc<Clients>,
 }
 
 impl Stages {
@@ -232,13 +235,16 @@ impl Stages {
             published,
             to_envoy: FactSet::ALL,
             client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY),
+            clients: Rc::default(),
         }
     }
 
     /// The stages with the module's settings that the pipeline applies: the
-    /// client identity header and the facts published to Envoy.
+    /// client identity header, the configured clients and the facts
+    /// published to Envoy.
     pub fn with_settings(mut self, settings: &ModuleSettings) -> Stages {
         self.client_identity = Rc::from(settings.client_identity.as_str());
+        self.clients = Rc::clone(&settings.clients);
         self.to_envoy = settings
             .envoy_facts
             .as_deref()
@@ -267,7 +273,11 @@ impl Pipeline {
         Pipeline {
             streams: stages.iter().map(|s| s.stream()).collect(),
             stages: stages.clone(),
-            exchange: Exchange::new(request_headers, Rc::clone(&stages.client_identity)),
+            exchange: Exchange::new(
+                request_headers,
+                Rc::clone(&stages.client_identity),
+                Rc::clone(&stages.clients),
+            ),
             replied: false,
             response_mode: ResponseMode::Pass,
             facts: Facts::default(),

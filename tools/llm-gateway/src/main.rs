@@ -110,8 +110,8 @@ enum Command {
     /// Report calls, errors, tokens and cost from audit records.
     ///
     /// Reads the collector's JSON lines or Envoy's access log; rows are
-    /// grouped by client, agent, model and provider, most costly first.
-    /// Lines that are not audit records are skipped.
+    /// grouped by team, client, agent, model and provider, most costly
+    /// first. Lines that are not audit records are skipped.
     Usage {
         /// The files; standard input if none (or `-`).
         files: Vec<PathBuf>,
@@ -120,7 +120,7 @@ enum Command {
             long,
             value_enum,
             value_delimiter = ',',
-            default_value = "client,agent,model,provider"
+            default_value = "team,client,agent,model,provider"
         )]
         by: Vec<Dimension>,
         /// The client header that names the agent in the records.
@@ -128,11 +128,17 @@ enum Command {
         agent_header: String,
         /// Only calls since this time: RFC 3339 (2025-11-23T00:00:00Z) or
         /// a duration back from now (24h, 7days).
-        #[arg(long, value_parser = since)]
+        #[arg(long, value_parser = time)]
         since: Option<SystemTime>,
+        /// Only calls before this time, in the same forms as `--since`.
+        #[arg(long, value_parser = time)]
+        until: Option<SystemTime>,
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV instead of a table: a header line and one line per row.
+        #[arg(long)]
+        csv: bool,
         /// Distinct groups to keep; the records of any further group are
         /// summed in one `(other)` row.
         #[arg(long, default_value_t = 10_000)]
@@ -150,7 +156,7 @@ fn module(name: &str) -> Result<Module, String> {
     Module::named(name).ok_or_else(|| format!("one of {}", Module::names().join(", ")))
 }
 
-fn since(text: &str) -> Result<SystemTime, String> {
+fn time(text: &str) -> Result<SystemTime, String> {
     if let Ok(time) = humantime::parse_rfc3339_weak(text) {
         return Ok(time);
     }
@@ -192,18 +198,30 @@ fn main() -> ExitCode {
             by,
             agent_header,
             since,
+            until,
             json,
+            csv,
             max_groups,
-        } => usage(
-            &files,
-            Options {
-                by,
-                agent_header,
-                since,
-                max_groups,
-            },
-            json,
-        ),
+        } => {
+            let format = if json {
+                Format::Json
+            } else if csv {
+                Format::Csv
+            } else {
+                Format::Table
+            };
+            usage(
+                &files,
+                Options {
+                    by,
+                    agent_header,
+                    since,
+                    until,
+                    max_groups,
+                },
+                format,
+            )
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -290,7 +308,19 @@ fn providers(names: bool) -> Result<(), String> {
         .map_err(|e| format!("standard output: {e}"))
 }
 
-fn usage(files: &[PathBuf], options: Options, json: bool) -> Result<(), String> {
+/// How `llm-gateway usage` prints its report.
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn usage(files: &[PathBuf], options: Options, format: Format) -> Result<(), String> {
+    if let (Some(since), Some(until)) = (options.since, options.until) {
+        if until <= since {
+            return Err("--until must be later than --since".to_owned());
+        }
+    }
     let mut usage = Usage::new(options);
     if files.is_empty() {
         usage
@@ -305,10 +335,10 @@ fn usage(files: &[PathBuf], options: Options, json: bool) -> Result<(), String> 
         };
         read.map_err(|e| format!("{}: {e}", file.display()))?;
     }
-    let report = if json {
-        format!("{:#}\n", usage.to_json())
-    } else {
-        usage.to_table()
+    let report = match format {
+        Format::Table => usage.to_table(),
+        Format::Json => format!("{:#}\n", usage.to_json()),
+        Format::Csv => usage.to_csv(),
     };
     io::stdout()
         .write_all(report.as_bytes())

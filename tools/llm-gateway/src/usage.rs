@@ -1,6 +1,7 @@
-//! `llm-gateway usage`: calls, tokens and cost per client, agent, model and
-//! provider, summed from audit records as the audit filter writes them (one
-//! JSON object a line, in the collector's file or Envoy's access log).
+//! `llm-gateway usage`: calls, tokens and cost per team, client, agent,
+//! model and provider over a time range, summed from audit records as the
+//! audit filter writes them (one JSON object a line, in the collector's file
+//! or Envoy's access log), as a table, JSON or CSV.
 //!
 //! Records hold no prompt or completion text, and the report prints only
 //! the grouping values and sums. Memory stays bounded whatever the input:
@@ -22,6 +23,9 @@ const MAX_LINE: u64 = 64 * 1024;
 /// What the rows of the report are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dimension {
+    /// The client's team (`client.team`), as the configuration's `clients`
+    /// gave it.
+    Team,
     /// The authenticated client (`client.id`).
     Client,
     /// The agent header's value (`x-agent-id` unless told otherwise).
@@ -35,6 +39,7 @@ pub enum Dimension {
 impl Dimension {
     fn name(self) -> &'static str {
         match self {
+            Dimension::Team => "team",
             Dimension::Client => "client",
             Dimension::Agent => "agent",
             Dimension::Model => "model",
@@ -51,6 +56,8 @@ pub struct Options {
     pub agent_header: String,
     /// Only records of calls that started at or after this time.
     pub since: Option<SystemTime>,
+    /// Only records of calls that started before this time.
+    pub until: Option<SystemTime>,
     /// Distinct groups kept before the rest go to `(other)`.
     pub max_groups: usize,
 }
@@ -59,6 +66,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             by: vec![
+                Dimension::Team,
                 Dimension::Client,
                 Dimension::Agent,
                 Dimension::Model,
@@ -66,6 +74,7 @@ impl Default for Options {
             ],
             agent_header: "x-agent-id".to_owned(),
             since: None,
+            until: None,
             max_groups: 10_000,
         }
     }
@@ -165,8 +174,10 @@ pub struct Usage {
     groups: BTreeMap<Vec<String>, Totals>,
     /// Records past `max_groups`.
     other: Totals,
-    /// Records before `since`.
+    /// Records before `since` (or without a time, when a range is given).
     pub earlier: u64,
+    /// Records at or after `until`.
+    pub later: u64,
     /// Lines that are not audit records (other log lines, broken JSON,
     /// records of another schema version).
     pub skipped_lines: u64,
@@ -179,6 +190,7 @@ impl Usage {
             groups: BTreeMap::new(),
             other: Totals::default(),
             earlier: 0,
+            later: 0,
             skipped_lines: 0,
         }
     }
@@ -209,13 +221,22 @@ impl Usage {
     }
 
     fn add(&mut self, record: &Record) {
-        if let Some(since) = self.options.since {
+        let Options { since, until, .. } = self.options;
+        if since.is_some() || until.is_some() {
             let started = record
                 .timestamp
                 .as_deref()
                 .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
-            if started.is_none_or(|t| t < since) {
+            let Some(started) = started else {
                 self.earlier += 1;
+                return;
+            };
+            if since.is_some_and(|since| started < since) {
+                self.earlier += 1;
+                return;
+            }
+            if until.is_some_and(|until| started >= until) {
+                self.later += 1;
                 return;
             }
         }
@@ -236,6 +257,7 @@ impl Usage {
 
     fn value<'r>(&self, dimension: Dimension, record: &'r Record) -> Option<&'r str> {
         match dimension {
+            Dimension::Team => record.client.get("team").and_then(Value::as_str),
             Dimension::Client => record.client.get("id").and_then(Value::as_str),
             Dimension::Agent => record
                 .client
@@ -282,7 +304,8 @@ impl Usage {
     }
 
     /// The report as JSON: `{"by": [...], "rows": [{<dimension>: value, ...
-    /// totals}], "total": {...}, "skipped_lines": n, "earlier": n}`.
+    /// totals}], "total": {...}, "skipped_lines": n, "earlier": n,
+    /// "later": n}`.
     pub fn to_json(&self) -> Value {
         let rows: Vec<Value> = self
             .rows()
@@ -307,7 +330,28 @@ impl Usage {
             "total": self.total(),
             "skipped_lines": self.skipped_lines,
             "earlier": self.earlier,
+            "later": self.later,
         })
+    }
+
+    /// The report as CSV (RFC 4180): a header line, then one line per row;
+    /// no total line, so that a spreadsheet's sums count each call once.
+    /// Control characters (line breaks included) are escaped as in the
+    /// table, a value holding a comma or a quote is quoted, and a
+    /// client-sent value that a spreadsheet would run as a formula (`=`,
+    /// `+`, `-`, `@`) is prefixed with `'`.
+    pub fn to_csv(&self) -> String {
+        let mut header: Vec<&str> = self.options.by.iter().map(|d| d.name()).collect();
+        header.extend(SUMS);
+        let mut out = header.join(",");
+        out.push_str("\r\n");
+        for (key, totals) in self.rows() {
+            let mut cells: Vec<String> = key.iter().map(|v| csv_cell(v)).collect();
+            cells.extend(numbers(&totals));
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
     }
 
     /// The report as an aligned text table with a total line. Control
@@ -316,27 +360,7 @@ impl Usage {
     pub fn to_table(&self) -> String {
         let mut header: Vec<String> = self.options.by.iter().map(|d| d.name().into()).collect();
         let text_columns = header.len();
-        header.extend(
-            [
-                "requests",
-                "errors",
-                "input_tokens",
-                "output_tokens",
-                "total_tokens",
-                "cost_usd",
-            ]
-            .map(String::from),
-        );
-        let numbers = |t: &Totals| {
-            [
-                t.requests.to_string(),
-                t.errors.to_string(),
-                t.input_tokens.to_string(),
-                t.output_tokens.to_string(),
-                t.total_tokens.to_string(),
-                format!("{:.6}", t.cost_usd),
-            ]
-        };
+        header.extend(SUMS.map(String::from));
         let mut lines = vec![header];
         for (key, totals) in self.rows() {
             let mut line: Vec<String> = key.iter().map(|v| printable(v)).collect();
@@ -380,6 +404,43 @@ impl Usage {
     }
 }
 
+/// The columns of the sums, after the dimensions'.
+const SUMS: [&str; 6] = [
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+];
+
+/// The sums of a row, as [`SUMS`] names them.
+fn numbers(t: &Totals) -> [String; 6] {
+    [
+        t.requests.to_string(),
+        t.errors.to_string(),
+        t.input_tokens.to_string(),
+        t.output_tokens.to_string(),
+        t.total_tokens.to_string(),
+        format!("{:.6}", t.cost_usd),
+    ]
+}
+
+/// One CSV value (see [`Usage::to_csv`]).
+fn csv_cell(value: &str) -> String {
+    let mut text = printable(value);
+    let formula = matches!(text.chars().next(), Some('=' | '+' | '@'))
+        || (text.starts_with('-') && text != NONE);
+    if formula {
+        text.insert(0, '\'');
+    }
+    if text.contains([',', '"']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
 /// Reads up to the end of an overlong line, holding at most a buffer of it.
 fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
     loop {
@@ -420,8 +481,10 @@ mod tests {
     use std::time::Duration;
 
     /// Audit records as a real Envoy run wrote them (tests/harness's audit
-    /// test): calls of two clients and agents to three providers, a stream,
-    /// a fallback, an unknown model, 400s, a 429, a 500, a client abort.
+    /// test): calls of two clients (`demo` of team `platform`, `intern` of
+    /// team `research`, as the demo configures them) and agents to three
+    /// providers, a stream, a fallback, an unknown model, 400s, a 429, a
+    /// 500, a client abort.
     const FIXTURE: &str = include_str!("../tests/fixtures/audit-records.jsonl");
 
     fn usage(options: Options, input: &str) -> Usage {
@@ -515,12 +578,12 @@ mod tests {
         assert_eq!(json["total"]["requests"], report.total().requests);
         assert_eq!(
             json["by"],
-            serde_json::json!(["client", "agent", "model", "provider"])
+            serde_json::json!(["team", "client", "agent", "model", "provider"])
         );
         let table = report.to_table();
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), report.rows().len() + 2);
-        assert!(lines[0].starts_with("client") && lines[0].ends_with("cost_usd"));
+        assert!(lines[0].starts_with("team") && lines[0].ends_with("cost_usd"));
         let last = lines.last().unwrap();
         assert!(
             last.starts_with("total") && last.ends_with(&format!("{:.6}", report.total().cost_usd))
@@ -566,6 +629,136 @@ mod tests {
         assert_eq!(rows[10].0, [OTHER]);
         assert_eq!(rows[10].1.requests, 40);
         assert_eq!(capped.total().requests, 50);
+    }
+
+    #[test]
+    fn teams_are_a_dimension_and_clients_without_one_are_grouped_apart() {
+        let records = fixture_records();
+        let by_team = usage(
+            Options {
+                by: vec![Dimension::Team, Dimension::Client],
+                ..Options::default()
+            },
+            FIXTURE,
+        );
+        let rows: Vec<(Vec<String>, u64)> = by_team
+            .rows()
+            .into_iter()
+            .map(|(key, totals)| (key, totals.requests))
+            .collect();
+        let of = |client: &str| {
+            records
+                .iter()
+                .filter(|r| r["client"]["id"] == client)
+                .count() as u64
+        };
+        let key = |team: &str, client: &str| vec![team.to_owned(), client.to_owned()];
+        assert_eq!(
+            rows,
+            [
+                (key("platform", "demo"), of("demo")),
+                (key("research", "intern"), of("intern"))
+            ]
+        );
+        let mut teamless = fixture_records().swap_remove(0);
+        teamless["client"]["team"] = Value::Null;
+        let report = usage(
+            Options {
+                by: vec![Dimension::Team],
+                ..Options::default()
+            },
+            &format!("{teamless}\n{}", FIXTURE.lines().next().unwrap()),
+        );
+        let teams: Vec<String> = report
+            .rows()
+            .into_iter()
+            .map(|(k, _)| k[0].clone())
+            .collect();
+        assert_eq!(teams, [NONE, "platform"], "equal sums, so by name");
+    }
+
+    #[test]
+    fn a_time_range_counts_the_calls_that_started_within_it() {
+        let records = fixture_records();
+        let mut times: Vec<SystemTime> = records
+            .iter()
+            .map(|r| humantime::parse_rfc3339_weak(r["timestamp"].as_str().unwrap()).unwrap())
+            .collect();
+        times.sort_unstable();
+        let (since, until) = (times[3], times[times.len() - 4]);
+        let report = usage(
+            Options {
+                since: Some(since),
+                until: Some(until),
+                ..Options::default()
+            },
+            FIXTURE,
+        );
+        let within = times.iter().filter(|t| since <= **t && **t < until).count() as u64;
+        assert!(within > 0 && within < records.len() as u64);
+        assert_eq!(report.total().requests, within);
+        assert_eq!(
+            (report.earlier, report.later),
+            (3, 4),
+            "`until` is left out"
+        );
+        assert_eq!(report.to_json()["later"], 4);
+        let mut untimed = fixture_records().swap_remove(0);
+        untimed["timestamp"] = Value::Null;
+        let report = usage(
+            Options {
+                until: Some(until),
+                ..Options::default()
+            },
+            &untimed.to_string(),
+        );
+        assert_eq!(
+            (report.total().requests, report.earlier),
+            (0, 1),
+            "a record without a time is outside any range"
+        );
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_line_per_row_with_values_made_safe() {
+        let report = usage(Options::default(), FIXTURE);
+        let csv = report.to_csv();
+        let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "team,client,agent,model,provider,requests,errors,input_tokens,output_tokens,total_tokens,cost_usd"
+        );
+        assert_eq!(lines.len(), report.rows().len() + 1, "no total line");
+        let (key, totals) = &report.rows()[0];
+        let first: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(
+            first[..5],
+            key.iter().map(String::as_str).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(first[5], totals.requests.to_string());
+        assert_eq!(first[10], format!("{:.6}", totals.cost_usd));
+        assert!(
+            csv.contains("platform,demo,agent-7,gpt-4o-mini,openai,"),
+            "{csv}"
+        );
+        for (agent, cell) in [
+            ("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""),
+            ("a,b", "\"a,b\""),
+            ("-1+2", "'-1+2"),
+            ("@sum", "'@sum"),
+            ("line\nbreak", "line\\nbreak"),
+        ] {
+            let csv = usage(
+                Options {
+                    by: vec![Dimension::Agent],
+                    ..Options::default()
+                },
+                &with_agent(agent),
+            )
+            .to_csv();
+            let row = csv.split_terminator("\r\n").nth(1).unwrap();
+            assert!(row.starts_with(&format!("{cell},1,")), "{agent:?}: {row}");
+        }
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum KeyPart {
     Header(String),
     /// The client id established by Envoy's authentication.
     Client,
+    /// The authenticated client's team, from the configuration's `clients`:
+    /// a level keyed on it caps every client of the team together.
+    Team,
     /// The model the request names.
     Model,
     /// The API the caller speaks (`ApiKind::name`, e.g. `chat_completions`).
@@ -339,6 +342,7 @@ impl KeyPart {
         match self {
             KeyPart::Header(name) => name,
             KeyPart::Client => "client",
+            KeyPart::Team => "team",
             KeyPart::Model => "model",
             KeyPart::Api => "api",
         }
@@ -444,9 +448,9 @@ impl LimitPolicy {
             if let Some(i) = level
                 .key
                 .iter()
-                .position(|p| matches!(p, KeyPart::Model | KeyPart::Api))
+                .position(|p| matches!(p, KeyPart::Team | KeyPart::Model | KeyPart::Api))
             {
-                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`model` and `api` are not request headers)");
+                return err(format!("key[{i}]"), "global mode keys on headers and the client only (`team`, `model` and `api` are not request headers)");
             }
             if level.limits != Limits::default()
                 || !level.tiers.is_empty()
@@ -670,6 +674,23 @@ mod tests {
             assert_eq!(p.levels[0].key, [KeyPart::Client, KeyPart::Api]);
             assert_eq!(p.levels[0].name, "client+api");
         }
+    }
+
+    #[test]
+    fn a_team_level_is_named_after_it_and_kept_out_of_global_mode() {
+        let mut p = policy(
+            json!({"levels": [{"key": ["team"], "limits": {"input_tokens_per_minute": 1}}]}),
+        );
+        p.validate().unwrap();
+        assert_eq!(
+            (p.levels[0].key.as_slice(), p.levels[0].name.as_str()),
+            ([KeyPart::Team].as_slice(), "team")
+        );
+        let err = policy(json!({"key": ["client", "team"], "global": {}}))
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.field, "key[1]");
+        assert!(err.message.contains("`team`"), "{}", err.message);
     }
 
     #[test]
