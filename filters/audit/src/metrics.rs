@@ -16,8 +16,8 @@
 //! Only models the configuration names (`metric_models`, the price map) get
 //! their own label, and no label can add a tag: a model such as
 //! `x.status.500` would otherwise give a token counter a `status` label.
-//! Teams and clients are labelled only as the configuration's `clients`
-//! names them (`wasm_glue::clients`): any other client id is `other`.
+//! Teams and clients are labelled only as the configuration's `teams`
+//! name them (`wasm_glue::teams`): any other client id is `other`.
 //! Durations are milliseconds (Envoy's histogram buckets are tuned to them),
 //! cost is in micro-dollars (Envoy counters are integers).
 
@@ -26,7 +26,7 @@ use llm_api::pricing::PriceMap;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
-use wasm_glue::clients::{NO_LABEL, OTHER_LABEL, STAT_TAG_NAMES};
+use wasm_glue::teams::{NO_LABEL, OTHER_LABEL, STAT_TAG_NAMES};
 use wasm_glue::{Exchange, Host};
 
 /// Distinct model labels per VM; beyond, models are counted as `other`.
@@ -192,15 +192,14 @@ impl Metrics {
     }
 }
 
-/// The team and client labels of a call: the configured client's (its
-/// team `none` when it has none), `other` for a client id the
-/// configuration's `clients` does not name, and `none` for a call without a
-/// client id.
+/// The team and client labels of a call: a client's team and label when
+/// the configuration's `teams` name it, team `none` and client `other` for
+/// any other client id, and `none` for both without a client id.
 fn client_labels(ex: &Exchange) -> (&str, &str) {
     match (ex.client_id(), ex.client()) {
         (None, _) => (NO_LABEL, NO_LABEL),
         (Some(_), None) => (NO_LABEL, OTHER_LABEL),
-        (Some(_), Some(client)) => (client.team.as_deref().unwrap_or(NO_LABEL), &client.label),
+        (Some(_), Some(client)) => (&client.team, &client.label),
     }
 }
 
@@ -332,25 +331,29 @@ mod tests {
     #[test]
     fn team_and_client_labels_are_only_configured_names() {
         use std::rc::Rc;
-        use wasm_glue::Clients;
-        let clients = Clients::from_json(
+        use wasm_glue::Teams;
+        let teams = Teams::from_json(
             "audit",
-            serde_json::json!({"demo": {"team": "platform"}, "ops.bot": {}}),
+            serde_json::json!({"platform": {"clients": ["demo", "ops.bot"]}}),
         )
         .unwrap();
-        let clients = Rc::new(clients);
+        let teams = Rc::new(teams);
         let labels = |client: Option<&str>| {
             let headers = client
                 .map(|c| ("x-client-id".to_owned(), c.to_owned()))
                 .into_iter()
                 .collect();
-            let ex = Exchange::new(headers, Rc::from("x-client-id"), Rc::clone(&clients));
+            let ex = Exchange::new(headers, Rc::from("x-client-id"), Rc::clone(&teams));
             let (team, client) = client_labels(&ex);
             (team.to_owned(), client.to_owned())
         };
         let pair = |team: &str, client: &str| (team.to_owned(), client.to_owned());
         assert_eq!(labels(Some("demo")), pair("platform", "demo"));
-        assert_eq!(labels(Some("ops.bot")), pair("none", "ops_bot"), "no team");
+        assert_eq!(
+            labels(Some("ops.bot")),
+            pair("platform", "ops_bot"),
+            "tag-safe"
+        );
         assert_eq!(
             labels(Some("x.model.evil")),
             pair("none", "other"),

@@ -25,8 +25,8 @@ pub struct Call {
     pub stream: bool,
     pub messages: Option<usize>,
     pub model_requested: Option<String>,
-    /// Client identity: the authenticated id, its team (`null` when the
-    /// configuration's `clients` gives it none) and the configured headers.
+    /// Client identity: the authenticated id, its team (`null` when no team
+    /// of the configuration's `teams` names it) and the configured headers.
     pub client: Map<String, Value>,
     pub status: Option<u16>,
     pub error_type: Option<String>,

@@ -78,7 +78,7 @@ fn assert_no_content(host: &MemoryHost, out: &Outcome) {
 
 #[test]
 fn a_call_leaves_one_record_with_its_usage_cost_timings_and_policies() {
-    let (stages, mut host) = module(json!({"clients": {"demo": {"team": "platform"}}}));
+    let (stages, mut host) = module(json!({"teams": {"platform": {"clients": ["demo"]}}}));
     let mut call = Call::start(&stages, &mut host, &chat("gpt-4o-mini", false));
     let upstream = call.upstream().unwrap().clone();
     host.advance(Duration::from_millis(120));
@@ -328,7 +328,7 @@ fn client_values_are_cut_to_256_bytes_and_unconfigured_models_count_as_other() {
     assert_eq!(
         record["client"]["team"],
         Value::Null,
-        "a client the configuration does not name has no team"
+        "a client no team names has none"
     );
     assert_eq!(
         host.counter(

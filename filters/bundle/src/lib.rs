@@ -10,7 +10,7 @@
 //! {"audit": {}, "pii_scan": {}, "token_limit": {}, "route_translate": {"role": "route", ...}}
 //! ```
 //!
-//! Beside the sections, `client_identity`, `clients` and `prices` are set
+//! Beside the sections, `client_identity`, `teams` and `prices` are set
 //! once for all of them ([`ModuleSettings`]).
 //!
 //! On a provider cluster the same module runs as an upstream filter with only
@@ -34,7 +34,7 @@ const SECTIONS: [(&str, StageBuilder); 4] = [
 /// Builds the configured stages, in chain order, from the bundle's JSON:
 /// one section per filter, and the settings all of them share:
 /// `client_identity` (the header naming the authenticated client,
-/// `x-client-id` by default), `clients` (each client's team) and `prices`
+/// `x-client-id` by default), `teams` (the clients of each team) and `prices`
 /// (the price table of the audit's costs and of cost budgets).
 pub fn load(bytes: &[u8]) -> Result<Stages, ConfigError> {
     let mut config = parse_json(NAME, bytes)?;
@@ -256,19 +256,20 @@ mod tests {
     fn a_filters_own_module_takes_the_shared_settings_off_its_configuration() {
         let config =
             br#"{"prices": [{"model": "m", "input": 1, "output": 2}], "client_identity": "x-user",
-            "clients": {"demo": {"team": "platform"}}}"#;
+            "teams": {"platform": {"clients": ["demo"]}}}"#;
         assert!(load_filter("token_limit", config).is_ok());
         assert!(load_filter("pii_scan", config).is_ok());
         let route =
             br#"{"role": "route", "providers": {"openai": {"kind": "openai", "cluster": "openai"}},
-            "default_provider": "openai", "clients": {"demo": {}}}"#;
+            "default_provider": "openai", "clients": {"allowed_models": {"demo": ["gpt-4o"]}},
+            "teams": {"platform": {"clients": ["demo"]}}}"#;
         assert!(load_filter("route_translate", route).is_ok());
-        let err = load_filter("audit", br#"{"clients": {"demo": {"team": "a.b"}}}"#)
+        let err = load_filter("audit", br#"{"teams": {"a.b": {"clients": ["demo"]}}}"#)
             .err()
             .unwrap();
         assert_eq!(
             (err.filter.as_str(), err.field.as_str()),
-            ("audit", "clients.demo.team")
+            ("audit", "teams.a.b")
         );
         let err = load_filter(
             "audit",

@@ -275,7 +275,7 @@ fn every_level_applies_and_a_refusal_names_its_level_and_gives_the_others_back()
 fn clients_of_one_team_share_its_cap() {
     let levels = |missing: &str| {
         json!({"levels": [{"key": ["team"], "missing_key": missing, "limits": {"requests_per_minute": 2}}],
-            "clients": {"alice": {"team": "blue"}, "bob": {"team": "blue"}, "carol": {"team": "red"}, "dave": {}}})
+            "teams": {"blue": {"clients": ["alice", "bob"]}, "red": {"clients": ["carol"]}}})
     };
     let (stages, mut host) = module(levels("placeholder"));
     for client in ["alice", "bob"] {

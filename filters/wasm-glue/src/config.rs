@@ -1,6 +1,6 @@
 //! Loading filter configuration with errors that name the bad field.
 
-use crate::clients::{Clients, CLIENTS_KEY};
+use crate::teams::{Teams, TEAMS_KEY};
 use llm_api::pricing::{PriceEntry, PriceMap};
 use llm_api::Fact;
 use serde::de::DeserializeOwned;
@@ -113,9 +113,9 @@ pub const ENVOY_FACTS_KEY: &str = "envoy_facts";
 pub struct ModuleSettings {
     /// The request header that names the authenticated client.
     pub client_identity: String,
-    /// The configured clients (`clients`): each client id's team and
-    /// metric label.
-    pub clients: Rc<Clients>,
+    /// The teams (`teams`): each configured client id's team and metric
+    /// label.
+    pub teams: Rc<Teams>,
     /// The built-in list prices overlaid with the top-level `prices`, when
     /// the configuration has them.
     prices: Option<Rc<PriceMap>>,
@@ -130,7 +130,7 @@ impl Default for ModuleSettings {
     fn default() -> Self {
         ModuleSettings {
             client_identity: DEFAULT_CLIENT_IDENTITY.to_owned(),
-            clients: Rc::default(),
+            teams: Rc::default(),
             prices: None,
             envoy_facts: None,
         }
@@ -138,13 +138,13 @@ impl Default for ModuleSettings {
 }
 
 impl ModuleSettings {
-    /// Takes `client_identity`, `clients`, `prices` and `envoy_facts` off a
+    /// Takes `client_identity`, `teams`, `prices` and `envoy_facts` off a
     /// plugin configuration and validates them; errors name `filter` and the
     /// field.
     pub fn take(filter: &str, config: &mut serde_json::Value) -> Result<Self, ConfigError> {
         let client_identity = take_client_identity(filter, config)?;
-        let clients = match config.as_object_mut().and_then(|c| c.remove(CLIENTS_KEY)) {
-            Some(value) => Rc::new(Clients::from_json(filter, value)?),
+        let teams = match config.as_object_mut().and_then(|c| c.remove(TEAMS_KEY)) {
+            Some(value) => Rc::new(Teams::from_json(filter, value)?),
             None => Rc::default(),
         };
         let prices = match config.as_object_mut().and_then(|c| c.remove(PRICES_KEY)) {
@@ -160,7 +160,7 @@ impl ModuleSettings {
         };
         Ok(ModuleSettings {
             client_identity,
-            clients,
+            teams,
             prices,
             envoy_facts,
         })
@@ -362,30 +362,25 @@ mod tests {
     }
 
     #[test]
-    fn the_clients_are_taken_off_and_errors_name_the_client() {
+    fn the_teams_are_taken_off_and_errors_name_the_team() {
         let mut config = serde_json::json!({
-            "clients": {"demo": {"team": "platform"}, "intern": {}},
+            "teams": {"platform": {"clients": ["demo"]}},
             "audit": {}
         });
         let settings = ModuleSettings::take("llm_gateway", &mut config).unwrap();
         assert_eq!(config, serde_json::json!({"audit": {}}));
-        let demo = settings.clients.get("demo").unwrap();
-        assert_eq!(demo.team.as_deref(), Some("platform"));
-        assert_eq!(settings.clients.get("intern").unwrap().team, None);
+        assert_eq!(settings.teams.client("demo").unwrap().team, "platform");
+        assert_eq!(settings.teams.client("intern"), None);
         let none = ModuleSettings::take("x", &mut serde_json::json!({})).unwrap();
-        assert_eq!(
-            none.clients.get("demo"),
-            None,
-            "no client is configured by default"
-        );
+        assert_eq!(none.teams.client("demo"), None, "no team by default");
         let err = ModuleSettings::take(
             "llm_gateway",
-            &mut serde_json::json!({"clients": {"demo": {"team": "a b"}}}),
+            &mut serde_json::json!({"teams": {"a b": {"clients": ["demo"]}}}),
         )
         .unwrap_err();
         assert_eq!(
             (err.filter.as_str(), err.field.as_str()),
-            ("llm_gateway", "clients.demo.team")
+            ("llm_gateway", "teams.a b")
         );
     }
 

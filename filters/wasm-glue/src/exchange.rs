@@ -1,6 +1,6 @@
 //! What the stages of one HTTP stream share.
 
-use crate::clients::{Client, Clients};
+use crate::teams::{Client, Teams};
 use llm_api::{ApiKind, Body, LlmRequest};
 use std::rc::Rc;
 
@@ -27,8 +27,8 @@ pub struct Exchange {
     pub response: Option<Body>,
     /// The request header that holds the client's authenticated identity.
     client_identity: Rc<str>,
-    /// The configured clients, by that identity.
-    clients: Rc<Clients>,
+    /// The teams, which name some client identities.
+    teams: Rc<Teams>,
     request_changed: bool,
     /// A whole new request body from a stage that rewrites the wire format.
     request_replacement: Option<Vec<u8>>,
@@ -38,17 +38,17 @@ pub struct Exchange {
 impl Exchange {
     /// An exchange for a request with these headers, whose client is named
     /// by the header `client_identity` (see [`Exchange::client_id`]) and
-    /// looked up in `clients`.
+    /// looked up in `teams`.
     pub fn new(
         request_headers: Vec<(String, String)>,
         client_identity: Rc<str>,
-        clients: Rc<Clients>,
+        teams: Rc<Teams>,
     ) -> Self {
         let mut exchange = Exchange {
             api: ApiKind::Other,
             request_headers,
             client_identity,
-            clients,
+            teams,
             request: None,
             response_status: None,
             response_media_type: None,
@@ -77,16 +77,16 @@ impl Exchange {
             .filter(|id| !id.is_empty())
     }
 
-    /// The authenticated client's entry in the configuration's `clients`,
-    /// if it has one.
+    /// The authenticated client as the configuration's `teams` name it, if
+    /// a team does.
     pub fn client(&self) -> Option<&Client> {
-        self.clients.get(self.client_id()?)
+        self.teams.client(self.client_id()?)
     }
 
-    /// The authenticated client's team, from the configuration's `clients`:
+    /// The authenticated client's team, from the configuration's `teams`:
     /// what limits keyed on `team`, the audit record and the metrics read.
     pub fn team(&self) -> Option<&str> {
-        self.client()?.team.as_deref()
+        self.client().map(|c| c.team.as_str())
     }
 
     /// The first value of a request header, by lowercase name.

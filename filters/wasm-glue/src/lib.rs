@@ -12,7 +12,6 @@
 //! tests); [`wasm`] is the thin adapter onto proxy-wasm.
 
 pub mod body_limit;
-pub mod clients;
 pub mod config;
 mod exchange;
 mod facts;
@@ -20,14 +19,15 @@ mod host;
 mod pipeline;
 pub mod profile;
 mod response;
+pub mod teams;
 #[cfg(any(test, feature = "test-host"))]
 pub mod testing;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use clients::{Client, Clients};
 pub use config::{parse_section, ConfigError, ModuleSettings};
 pub use exchange::Exchange;
 pub use host::{Host, LogLevel, SharedConflict};
 pub use pipeline::{Flow, Pipeline, Reply, Stage, StageStream, Stages, Step};
 pub use response::{BodyNeed, BodyStep};
+pub use teams::{Client, Teams};

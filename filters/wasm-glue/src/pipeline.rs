@@ -6,13 +6,13 @@
 //! headers callback when a stage will rewrite the body.
 
 use crate::body_limit::MAX_REQUEST_BODY;
-use crate::clients::Clients;
 use crate::config::{ModuleSettings, DEFAULT_CLIENT_IDENTITY};
 use crate::exchange::Exchange;
 use crate::facts::{FactSet, Facts, FactsHost};
 use crate::host::Host;
 use crate::profile::span;
 use crate::response::ResponseMode;
+use crate::teams::Teams;
 use llm_api::sse::SseEvent;
 use llm_api::{ApiError, ApiKind, ErrorKind, Fact, LlmRequest};
 use std::rc::Rc;
@@ -214,8 +214,8 @@ pub struct Stages {
     to_envoy: FactSet,
     /// The header naming the authenticated client ([`Exchange::client_id`]).
     client_identity: Rc<str>,
-    /// The configured clients ([`Exchange::client`]).
-    clients: Rc<Clients>,
+    /// The teams and their clients ([`Exchange::client`]).
+    teams: Rc<Teams>,
 }
 
 impl Stages {
@@ -235,16 +235,16 @@ impl Stages {
             published,
             to_envoy: FactSet::ALL,
             client_identity: Rc::from(DEFAULT_CLIENT_IDENTITY),
-            clients: Rc::default(),
+            teams: Rc::default(),
         }
     }
 
     /// The stages with the module's settings that the pipeline applies: the
-    /// client identity header, the configured clients and the facts
+    /// client identity header, the teams and the facts
     /// published to Envoy.
     pub fn with_settings(mut self, settings: &ModuleSettings) -> Stages {
         self.client_identity = Rc::from(settings.client_identity.as_str());
-        self.clients = Rc::clone(&settings.clients);
+        self.teams = Rc::clone(&settings.teams);
         self.to_envoy = settings
             .envoy_facts
             .as_deref()
@@ -276,7 +276,7 @@ impl Pipeline {
             exchange: Exchange::new(
                 request_headers,
                 Rc::clone(&stages.client_identity),
-                Rc::clone(&stages.clients),
+                Rc::clone(&stages.teams),
             ),
             replied: false,
             response_mode: ResponseMode::Pass,

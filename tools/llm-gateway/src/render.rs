@@ -45,8 +45,8 @@ use llm_api::{Fact, ProviderKind};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use wasm_glue::clients::CLIENTS_KEY;
 use wasm_glue::config::{CLIENT_IDENTITY_KEY, ENVOY_FACTS_KEY, PRICES_KEY};
+use wasm_glue::teams::TEAMS_KEY;
 
 /// How the bundle's filters are loaded into Envoy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ const DEFAULT_SECRETS_DIR: &str = "/etc/llm-gateway/secrets";
 
 /// The settings of the filter configuration's top level that every module
 /// shares (`wasm_glue::config::ModuleSettings`).
-const SHARED_SETTINGS: [&str; 3] = [CLIENT_IDENTITY_KEY, CLIENTS_KEY, PRICES_KEY];
+const SHARED_SETTINGS: [&str; 3] = [CLIENT_IDENTITY_KEY, TEAMS_KEY, PRICES_KEY];
 
 /// The separate modules, in chain order: (configuration section, module).
 pub(crate) const MODULES: [(&str, &str); 4] = [
@@ -327,7 +327,7 @@ impl Template {
 
     /// A separate module's plugin configuration: its section with the
     /// settings the bundle shares among its sections (`client_identity`,
-    /// `clients`, `prices`) copied in, since each module gets only its own. A section
+    /// `teams`, `prices`) copied in, since each module gets only its own. A section
     /// with its own `prices` (the older spelling) beside the top-level ones
     /// is refused, as the bundle refuses it.
     fn module_configuration(&self, section: &str, config: &Value) -> Result<Value, String> {
@@ -1052,8 +1052,8 @@ mod tests {
         let prices = json!([{"model": "m", "input": 1, "output": 2}]);
         t.filters["prices"] = prices.clone();
         t.filters["client_identity"] = json!("x-user");
-        let clients = json!({"demo": {"team": "platform"}});
-        t.filters["clients"] = clients.clone();
+        let teams = json!({"platform": {"clients": ["demo"]}});
+        t.filters["teams"] = teams.clone();
         let out = t.render_text("${LLM_FILTERS}").unwrap();
         for line in out.lines() {
             let filter: Value = serde_json::from_str(&line[2..]).unwrap();
@@ -1065,7 +1065,7 @@ mod tests {
             .unwrap();
             assert_eq!(config["prices"], prices, "{line}");
             assert_eq!(config["client_identity"], "x-user", "{line}");
-            assert_eq!(config["clients"], clients, "{line}");
+            assert_eq!(config["teams"], teams, "{line}");
         }
         t.filters["audit"]["prices"] = prices;
         let err = t.render_text("${LLM_FILTERS}").unwrap_err();

@@ -23,7 +23,7 @@ const MAX_LINE: u64 = 64 * 1024;
 /// What the rows of the report are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dimension {
-    /// The client's team (`client.team`), as the configuration's `clients`
+    /// The client's team (`client.team`), as the configuration's `teams`
     /// gave it.
     Team,
     /// The authenticated client (`client.id`).

@@ -41,7 +41,7 @@ pub enum KeyPart {
     Header(String),
     /// The client id established by Envoy's authentication.
     Client,
-    /// The authenticated client's team, from the configuration's `clients`:
+    /// The authenticated client's team, from the configuration's `teams`:
     /// a level keyed on it caps every client of the team together.
     Team,
     /// The model the request names.
