@@ -353,7 +353,7 @@ def dump_all(docs, header):
 # The filter configuration's top-level settings that every filter shares; a
 # separate module gets them in its own configuration, as `llm-gateway render`
 # gives them (the bundle reads them beside its sections).
-SHARED_SETTINGS = ("client_identity", "prices")
+SHARED_SETTINGS = ("client_identity", "teams", "prices")
 
 
 def module_config(filters, section):

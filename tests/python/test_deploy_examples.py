@@ -782,3 +782,6 @@ def test_dashboard_queries_only_metrics_the_filters_emit(compose_gateway):
                        "llm_gateway_gen_ai_server_time_to_first_token_ms_bucket", "llm_gateway_pii_scan_findings",
                        "llm_gateway_token_limit_rejected", "llm_gateway_audit_records_sent"):
         assert documented in wanted, f"the dashboard does not show {documented}"
+    for by_team in ("llm_gateway_gen_ai_requests", "llm_gateway_gen_ai_client_token_usage",
+                    "llm_gateway_gen_ai_cost_micro_usd"):
+        assert {"team", "client"} <= wanted[by_team], f"the dashboard does not show {by_team} by team and client"

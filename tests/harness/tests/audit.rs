@@ -140,6 +140,7 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     );
     assert_eq!(ok_record["model"]["requested"], "gpt-4o-mini");
     assert_eq!(ok_record["client"]["id"], "demo");
+    assert_eq!(ok_record["client"]["team"], "platform");
     assert_eq!(ok_record["client"]["x-agent-id"], "agent-7");
     assert!(ok_record["tokens"]["usage"]["total"].as_u64().unwrap() > 0);
     assert!(ok_record["tokens"]["input_estimated"].as_u64().unwrap() > 0);
@@ -328,8 +329,8 @@ fn one_record_per_request_whatever_the_outcome_and_no_content() {
     let prometheus = stack.envoy.prometheus().unwrap();
     for line in [
         r#"llm_gateway_pii_scan_findings{entity="US_SSN",action="block"} 1"#,
-        r#"llm_gateway_gen_ai_requests{provider="anthropic",status="500",model="claude-sonnet-4-5"} 1"#,
-        r#"llm_gateway_gen_ai_requests{provider="azure",status="200",model="gpt-4o-mini"} 1"#,
+        r#"llm_gateway_gen_ai_requests{provider="anthropic",status="500",team="platform",client="demo",model="claude-sonnet-4-5"} 1"#,
+        r#"llm_gateway_gen_ai_requests{provider="azure",status="200",team="platform",client="demo",model="gpt-4o-mini"} 1"#,
         "llm_gateway_token_limit_rejected{} 1",
         "llm_gateway_audit_records_sent{} 10",
     ] {
@@ -443,7 +444,7 @@ fn usage_cost_and_metrics_for_every_provider_format() {
     let prometheus = stack.envoy.prometheus().unwrap();
     for ((provider, model), n) in expected_requests {
         let line = format!(
-            r#"llm_gateway_gen_ai_requests{{provider="{provider}",status="200",model="{model}"}} {n}"#
+            r#"llm_gateway_gen_ai_requests{{provider="{provider}",status="200",team="platform",client="demo",model="{model}"}} {n}"#
         );
         assert!(
             prometheus.contains(&line),
@@ -452,12 +453,12 @@ fn usage_cost_and_metrics_for_every_provider_format() {
     }
     for ((provider, model, kind), n) in expected_tokens {
         let line = format!(
-            r#"llm_gateway_gen_ai_client_token_usage{{token_type="{kind}",provider="{provider}",model="{model}"}} {n}"#
+            r#"llm_gateway_gen_ai_client_token_usage{{token_type="{kind}",provider="{provider}",team="platform",client="demo",model="{model}"}} {n}"#
         );
         assert!(prometheus.contains(&line), "{line} missing");
     }
     assert!(prometheus.contains(
-        r#"llm_gateway_gen_ai_cost_micro_usd{provider="anthropic",model="claude-sonnet-4-5"}"#
+        r#"llm_gateway_gen_ai_cost_micro_usd{provider="anthropic",team="platform",client="demo",model="claude-sonnet-4-5"}"#
     ));
     // Histograms reach /stats/prometheus at Envoy's stats flush (every 5 s).
     let deadline = Instant::now() + Duration::from_secs(15);
