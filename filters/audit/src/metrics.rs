@@ -25,6 +25,7 @@ use crate::record::{millis_between as millis, Call, Facts};
 use llm_api::pricing::PriceMap;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::time::SystemTime;
 use wasm_glue::teams::{NO_LABEL, OTHER_LABEL, STAT_TAG_NAMES};
 use wasm_glue::{Exchange, Host};
@@ -41,6 +42,8 @@ const MAX_NAMED: usize = 1024;
 pub struct Metrics {
     /// The configured models (`metric_models`).
     configured: HashSet<String>,
+    /// The price map: priced models get their own label too.
+    prices: Rc<PriceMap>,
     /// The model labels given so far.
     models: HashSet<String>,
     /// The metric names of each label set seen: formatting seven names of
@@ -99,25 +102,21 @@ impl Names {
 }
 
 impl Metrics {
-    pub fn new(configured: impl IntoIterator<Item = String>) -> Metrics {
+    pub fn new(configured: impl IntoIterator<Item = String>, prices: Rc<PriceMap>) -> Metrics {
         Metrics {
             configured: configured.into_iter().collect(),
+            prices,
             ..Metrics::default()
         }
     }
 
     /// The label for `model`: itself, made tag-safe, when it is configured
     /// or priced and the set of labels has room; else `other`.
-    fn model_label(
-        &mut self,
-        model: Option<&str>,
-        provider: Option<&str>,
-        prices: &PriceMap,
-    ) -> String {
+    fn model_label(&mut self, model: Option<&str>, provider: Option<&str>) -> String {
         let Some(model) = model else {
             return NO_LABEL.to_owned();
         };
-        if !self.configured.contains(model) && prices.price(provider, model).is_none() {
+        if !self.configured.contains(model) && self.prices.price(provider, model).is_none() {
             return OTHER_LABEL.to_owned();
         }
         let model = tag_safe(model);
@@ -147,7 +146,6 @@ impl Metrics {
         facts: &Facts,
         ex: &Exchange,
         cost: Option<f64>,
-        prices: &PriceMap,
         ended: SystemTime,
         host: &mut dyn Host,
     ) {
@@ -157,7 +155,7 @@ impl Metrics {
         let (team, client) = client_labels(ex);
         let labels = Labels {
             provider: label(facts.served_provider().unwrap_or(NO_LABEL)),
-            model: self.model_label(model, facts.served_provider(), prices),
+            model: self.model_label(model, facts.served_provider()),
             status: call.status,
             team: team.to_owned(),
             client: client.to_owned(),
@@ -289,41 +287,42 @@ mod tests {
 
     #[test]
     fn only_configured_or_priced_models_get_a_label_and_labels_are_bounded() {
-        let prices = PriceMap::default();
-        let mut metrics = Metrics::new((0..MAX_MODELS + 1).map(|i| format!("m{i}")));
+        let prices = Rc::new(PriceMap::default());
+        let mut metrics = Metrics::new(
+            (0..MAX_MODELS + 1).map(|i| format!("m{i}")),
+            Rc::clone(&prices),
+        );
         for i in 0..MAX_MODELS {
             assert_eq!(
-                metrics.model_label(Some(&format!("m{i}")), None, &prices),
+                metrics.model_label(Some(&format!("m{i}")), None),
                 format!("m{i}")
             );
         }
         assert_eq!(
-            metrics.model_label(Some(&format!("m{MAX_MODELS}")), None, &prices),
+            metrics.model_label(Some(&format!("m{MAX_MODELS}")), None),
             "other",
             "the bound"
         );
         assert_eq!(
-            metrics.model_label(Some("m7"), None, &prices),
+            metrics.model_label(Some("m7"), None),
             "m7",
             "known models keep their label"
         );
-        let mut metrics = Metrics::new(["a b\n".to_owned(), "x".repeat(100)]);
+        let mut metrics = Metrics::new(["a b\n".to_owned(), "x".repeat(100)], prices);
         assert_eq!(
-            metrics.model_label(Some("gpt-4o-mini"), Some("openai"), &prices),
+            metrics.model_label(Some("gpt-4o-mini"), Some("openai")),
             "gpt-4o-mini",
             "priced"
         );
         assert_eq!(
-            metrics.model_label(Some("gpt-9"), Some("openai"), &prices),
+            metrics.model_label(Some("gpt-9"), Some("openai")),
             "other",
             "neither"
         );
-        assert_eq!(metrics.model_label(Some("a b\n"), None, &prices), "a_b_");
-        assert_eq!(metrics.model_label(None, None, &prices), "none");
+        assert_eq!(metrics.model_label(Some("a b\n"), None), "a_b_");
+        assert_eq!(metrics.model_label(None, None), "none");
         assert_eq!(
-            metrics
-                .model_label(Some(&"x".repeat(100)), None, &prices)
-                .len(),
+            metrics.model_label(Some(&"x".repeat(100)), None).len(),
             MAX_MODEL_LABEL
         );
     }

@@ -41,7 +41,10 @@ impl Audit {
             };
             RefCell::new(Delivery::new(settings, nonce()))
         });
-        let metrics = RefCell::new(Metrics::new(config.metric_models.clone()));
+        let metrics = RefCell::new(Metrics::new(
+            config.metric_models.clone(),
+            Rc::clone(&config.price_map),
+        ));
         let shared = Shared {
             config,
             delivery,
@@ -366,15 +369,10 @@ impl StageStream for AuditStream {
         let config = &self.shared.config;
         let cost = record::cost(&self.call, &facts, &config.price_map);
         let ended = host.now();
-        self.shared.metrics.borrow_mut().record(
-            &self.call,
-            &facts,
-            ex,
-            cost,
-            &config.price_map,
-            ended,
-            host,
-        );
+        self.shared
+            .metrics
+            .borrow_mut()
+            .record(&self.call, &facts, ex, cost, ended, host);
         if let Some(usage) = &self.call.usage {
             host.set_fact(Fact::UsagePrompt, &usage.input.to_string());
             host.set_fact(Fact::UsageCompletion, &usage.output.to_string());

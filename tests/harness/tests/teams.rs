@@ -7,7 +7,7 @@
 use gateway_harness::client::{post, post_as, until_refused};
 use gateway_harness::curl::Response;
 use gateway_harness::secrets::{self, ClientKey};
-use gateway_harness::{RunDir, Stack, StackOptions};
+use gateway_harness::{Layout, RunDir, Stack, StackOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -163,11 +163,13 @@ fn metrics_and_records_carry_the_team_and_client() {
 }
 
 /// A level keyed on `team` caps what the clients of a team send together;
-/// a client in no team has the level's missing-part bucket (`%none`).
+/// a client in no team has the level's missing-part bucket (`%none`). In
+/// the separate-modules layout, where each module gets `teams` from the
+/// renderer (token_limit.wasm for the cap, audit.wasm for the labels).
 #[test]
 fn clients_of_one_team_share_the_teams_cap() {
     let dir = RunDir::new("teams-cap-filters").unwrap();
-    let options = StackOptions::demo_with_filters("teams-cap", &dir, |filters| {
+    let mut options = StackOptions::demo_with_filters("teams-cap", &dir, |filters| {
         filters["teams"] = json!({"shared": {"clients": ["demo", "intern"]}});
         filters["token_limit"]["levels"]
             .as_array_mut()
@@ -175,6 +177,7 @@ fn clients_of_one_team_share_the_teams_cap() {
             .push(json!({"name": "team", "key": ["team"], "limits": {"input_tokens_per_minute": 3000}}));
     })
     .unwrap();
+    options.layout = Layout::Separate;
     let stack = Stack::start(options).unwrap_or_else(|e| panic!("{e}"));
     // About 300 tokens as admission counts it.
     let words = "The quick brown fox jumps over the lazy dog. ".repeat(22);
@@ -213,4 +216,21 @@ fn clients_of_one_team_share_the_teams_cap() {
         "a client in no team has the \"none\" bucket: {}",
         guest.text()
     );
+    let requests = series(
+        &stack.envoy.prometheus().unwrap(),
+        "llm_gateway_gen_ai_requests",
+    );
+    for client in ["demo", "intern"] {
+        let admitted = labels(&[
+            ("provider", "openai"),
+            ("status", "200"),
+            ("team", "shared"),
+            ("client", client),
+            ("model", "gpt-4o-mini"),
+        ]);
+        assert!(
+            requests.iter().any(|(l, n)| *l == admitted && *n >= 1.0),
+            "{client}: {requests:?}"
+        );
+    }
 }
