@@ -215,7 +215,7 @@ TEMPLATES = [
     ("en", "logs", "Jun 03 10:15:23 gw-01 sshd[2231]: Accepted publickey for deploy from {IPV6} port 51514 ssh2: RSA SHA256:{SHORTSHA}"),
     ("en", "logs", "[2024-06-03 10:16:01] payment.declined card={CREDIT_CARD} amount=42.00 currency=USD order=ORD-2024-004512 latency_ms=184"),
     ("en", "logs", "level=info msg=\"upstream connected\" peer={IPV4}:443 tls=1.3 build=1.40.2 commit={SHA} uptime=3d4h"),
-    ("en", "csv", "name,email,phone,ssn\nJane Roe,{EMAIL},{NANP},{US_SSN}\nOmar Haddad,{EMAIL},{NANP},{US_SSN}\nTest User,test@invalid,555-0100,000-00-0000\n"),
+    ("en", "csv", "name,email,phone,ssn\n{PERSON=Jane Roe},{EMAIL},{NANP},{US_SSN}\n{PERSON=Omar Haddad},{EMAIL},{NANP},{US_SSN}\nTest User,test@invalid,555-0100,000-00-0000\n"),
     ("en", "csv", "date,account,iban,amount\n2024-05-01,ACME GmbH,{IBAN},1200.00\n2024-05-02,Dubois SARL,{IBAN},980.50\n2024-05-03,Unknown,{BADIBAN},10.00\n"),
     ("en", "prose", "The new GPU box is at {IPV6}; the old one was 10.0.0.300 (typo in the wiki, it doesn't exist). Ping me at {EMAIL}."),
     ("en", "prose", "Draft a polite decline to {EMAIL}. Context: their quote Q-2024-0611 for 1,250 units at $3.75 expired on 06/11/2024."),
@@ -228,7 +228,7 @@ TEMPLATES = [
     ("de", "prose", "Im Anhang die Logdatei. Fehler trat um 14:32:05 auf, Version 4.1.7, Auftrag 4711-0815-42, Host {IPV4}."),
     ("de", "json", "{\"kunde\": \"Müller\", \"email\": \"{EMAIL}\", \"telefon\": \"{INTL}\", \"iban\": \"{IBAN}\", \"kundennummer\": \"KD-2024-77812\"}"),
     ("de", "code", "# Konfiguration\nSMTP_HOST=mail.firma-beispiel.de\nSMTP_USER={EMAIL}\nSMTP_PASSWORD={PASSWORD}\nSMTP_PORT=587\n"),
-    ("de", "csv", "Name;E-Mail;Telefon;IBAN\nLukas Becker;{EMAIL};{INTL};{IBAN}\nGreta Schulz;{EMAIL};{INTL};{IBAN}\n"),
+    ("de", "csv", "Name;E-Mail;Telefon;IBAN\n{PERSON=Lukas Becker};{EMAIL};{INTL};{IBAN}\n{PERSON=Greta Schulz};{EMAIL};{INTL};{IBAN}\n"),
     ("de", "prose", "Mein Handy: {INTL}. Festnetz bitte nicht nutzen. Sozialversicherungsnummer habe ich keine US-SSN, nur 65 170839 J 003."),
     ("fr", "prose", "Bonjour, pouvez-vous répondre à {EMAIL} ? Le client attend un devis avant vendredi ; son numéro est le {FRPHONE}."),
     ("fr", "prose", "Voici mon RIB : {IBAN}. Merci de ne pas utiliser l'ancien compte, clôturé le 31/12/2023."),
@@ -236,14 +236,14 @@ TEMPLATES = [
     ("fr", "prose", "Résume ce ticket : l'utilisateur {EMAIL} (tél. {FRPHONE}) signale une erreur 502 depuis la version 3.4.0."),
     ("fr", "json", "{\"nom\": \"Dubois\", \"courriel\": \"{EMAIL}\", \"tel\": \"{INTL}\", \"carte\": \"{CREDIT_CARD}\", \"commande\": \"CMD-2024-00917\"}"),
     ("fr", "logs", "2024-06-03 11:02:44,120 ERREUR connexion refusée pour {EMAIL} depuis {IPV4} (id {UUID})"),
-    ("fr", "csv", "nom,courriel,téléphone\nAmélie Martin,{EMAIL},{FRPHONE}\nPierre Moreau,{EMAIL},{INTL}\n"),
+    ("fr", "csv", "nom,courriel,téléphone\n{PERSON=Amélie Martin},{EMAIL},{FRPHONE}\n{PERSON=Pierre Moreau},{EMAIL},{INTL}\n"),
     ("es", "prose", "Hola, ¿puedes contestar a {EMAIL}? Quiere saber si el pedido 2024-55-1234 llegó; su móvil es {INTL}."),
     ("es", "prose", "Mi tarjeta es la {CREDIT_CARD} y la cuenta para la devolución es {IBAN}. Gracias."),
     ("es", "prose", "La contraseña: {PASSWORD} dejó de funcionar después de la actualización 2.3.9 del 12/05/2024."),
     ("es", "prose", "El servidor {IPV4} responde lento; el de respaldo {IPV6} está bien. Escríbeme a {EMAIL}."),
-    ("es", "json", "{\"nombre\": \"Lucía López\", \"correo\": \"{EMAIL}\", \"telefono\": \"{INTL}\", \"iban\": \"{IBAN}\", \"factura\": \"F-2024-000381\"}"),
+    ("es", "json", "{\"nombre\": \"{PERSON=Lucía López}\", \"correo\": \"{EMAIL}\", \"telefono\": \"{INTL}\", \"iban\": \"{IBAN}\", \"factura\": \"F-2024-000381\"}"),
     ("es", "code", "db:\n  host: {IPV4}\n  user: app\n  password: \"{PASSWORD}\"\n  pool: 10\napi:\n  key: TU_API_KEY\n"),
-    ("en", "prose", "Please anonymise: Patient John Q. Public, DOB 04/12/1980, SSN {US_SSN}, phone {NANP}, email {EMAIL}."),
+    ("en", "prose", "Please anonymise: Patient {PERSON=John Q. Public}, DOB 04/12/1980, SSN {US_SSN}, phone {NANP}, email {EMAIL}."),
     ("en", "prose", "Placeholders only: api_key=YOUR_API_KEY, token=<your-token>, password=********, sk-xxxxxxxxxxxxxxxxxxxx, AKIAXXXXXXXXXXXXXXXX."),
     ("en", "prose", "Hash check: {SHA} vs {SHA}; UUIDs {UUID} and {UUID}; released 2024-03-15T09:45:12Z as v10.2.0."),
     ("en", "prose", "Order numbers 2024-0001-7734, 123-45-67890 and 4000-1234-5678 are internal ids, not PII. ISBN 978-3-16-148410-0."),
@@ -251,7 +251,7 @@ TEMPLATES = [
     ("en", "yaml", "smtp:\n  host: smtp.example.com\n  username: {EMAIL}\n  password: {PASSWORD}\nretries: 3\ntimeout: 30s\n"),
     ("en", "prose", "Wire from {IBAN} to {IBAN} failed with code 6612-88; retry after 10:30."),
     ("en", "prose", "My cards: {CREDIT_CARD} (personal) and {CREDIT_CARD} (company). Expiry 09/27 and 11/26."),
-    ("en", "prose", "Reach support at {INTL} or {NANP}; our office is at 1600 Example Ave, Suite 400, zip 94043."),
+    ("en", "prose", "Reach support at {INTL} or {NANP}; our office is at {ADDRESS=1600 Example Ave, Suite 400}, zip 94043."),
     ("en", "prose", "Firewall rule: allow {IPV4}/32 and {IPV4}/24 to port 5432; deny 0.0.0.0/0 otherwise. Version 1.2.3.4 of the agent ignores this."),
     ("en", "code", "ssh -i ~/.ssh/id_ed25519 admin@{IPV4} 'systemctl restart api' # host key SHA256:{SHORTSHA}"),
     ("en", "prose", "Token for the webhook: {JWT}. It expires at 1717411200 (unix time)."),
@@ -260,7 +260,7 @@ TEMPLATES = [
     ("de", "prose", "Bitte sende die Unterlagen an {EMAIL} und ruf {INTL} an, falls Fragen sind; Aktenzeichen 12 O 345/23."),
     ("fr", "prose", "Appelez le {FRPHONE} ou écrivez à {EMAIL}. Référence dossier 2024-FR-00123."),
     ("de", "prose", "Rückruf bitte unter {DENATIONAL} (Festnetz, Berlin), nicht unter der Zentrale. Vorgang 2024-DE-0042."),
-    ("es", "csv", "fecha;cliente;correo;teléfono\n2024-05-01;Mateo García;{EMAIL};{INTL}\n2024-05-02;Inés Fernández;{EMAIL};{INTL}\n"),
+    ("es", "csv", "fecha;cliente;correo;teléfono\n2024-05-01;{PERSON=Mateo García};{EMAIL};{INTL}\n2024-05-02;{PERSON=Inés Fernández};{EMAIL};{INTL}\n"),
 ]
 
 
@@ -530,7 +530,7 @@ NEW_TEMPLATES = [
     ("en", "prose", "Call our Tokyo desk on {ASIAN} or the Seoul desk on {ASIAN}. The shipment {ORDERNO} left on {DATE}."),
     ("en", "prose", "Contacts: {INTLANY}, {INTLANY} and {INTLANY}. Amounts due: {AMOUNT}."),
     ("en", "prose", "You can reach me on {MOBILE} (mobile) or on WhatsApp at {INTLANY}. Order {ORDERNO}, version {VERSION}."),
-    ("en", "csv", "name,phone,country\nAnna Kowalski,{INTLANY},PL\nRavi Patel,{INTLANY},IN\nLi Wei,{INTLANY},CN\nTest,0000,XX\n"),
+    ("en", "csv", "name,phone,country\n{PERSON=Anna Kowalski},{INTLANY},PL\n{PERSON=Ravi Patel},{INTLANY},IN\n{PERSON=Li Wei},{INTLANY},CN\nTest,0000,XX\n"),
     ("fr", "prose", "Mon portable : {NATIONAL}, le fixe du bureau : {INTLANY}. Facture {ORDERNO} du {DATE}."),
     ("es", "prose", "Llámame al {MOBILE} o al fijo {INTLANY}. El importe es {AMOUNT}, pedido {ORDERNO}."),
     ("pt", "prose", "Meu celular é {MOBILE}, o telefone fixo {INTLANY}. Pedido {ORDERNO} de {DATE}."),
@@ -561,7 +561,7 @@ NEW_TEMPLATES = [
     ("pt", "prose", "O meu IBAN é {IBANANY}; a fatura {ORDERNO} vence em {DATE}."),
     ("it", "prose", "IBAN per il rimborso: {IBANANY}. Pratica {ORDERNO}."),
     ("en", "prose", "My employee number is 123456789 and the routing number is 021000021. For the tax form, my SSN is {SSNBARE}."),
-    ("en", "form", "Applicant: Jane Roe\nSocial Security Number: {SSNBARE}\nOrder: {ORDERNO}\nSubmitted: {DATE}\n"),
+    ("en", "form", "Applicant: {PERSON=Jane Roe}\nSocial Security Number: {SSNBARE}\nOrder: {ORDERNO}\nSubmitted: {DATE}\n"),
     ("en", "json", "{\"applicant\": {\"ssn\": \"{SSNBARE}\", \"zip\": \"94043\", \"account\": \"987654321\"}, \"ts\": {EPOCH}}"),
 ]
 TEMPLATES += NEW_TEMPLATES
@@ -608,12 +608,293 @@ def pem_inline():
 GEN["PEMINLINE"] = pem_inline
 ENTITY["PEMINLINE"] = "SECRET"
 
+
+# --- Person names and street addresses: PERSON and ADDRESS, off by default ---
+#
+# Labelling rules. PERSON: a given name with its surname (middle names,
+# initials and particles included: "Emily R. Thompson", "Sofía de la
+# Fuente"); a surname after a title, without the title ("Dr. [Okafor]"); a
+# lone given name only where it greets, signs or introduces ("Hi [Jane],",
+# "Thanks,\n[Jane]", "my name is [Jane]"). Famous people are persons too
+# ("[Marie Curie] discovered polonium"): fame does not tell whether a text is
+# about a private person, and no list of the famous is kept. Not PERSON:
+# companies, products, AI models and places named after people ("Hugo Boss",
+# "Claude Sonnet", "San Francisco"), a lone given or family name elsewhere.
+# ADDRESS: the street line in the order of its language (house number and
+# street, a unit after it: "1600 Example Ave, Suite 400"), with the postal
+# code and city when a postal code follows ("Hauptstraße 5, 10115 Berlin");
+# a street, city or country named alone is not an address. A few forms the
+# detector does not know (a street without a street-type word, "Am Markt 5",
+# "Gran Vía 28") are in the set so that recall is not overstated.
+
+EN_GIVEN = ["Emily", "James", "Sarah", "Michael", "Olivia", "Daniel", "Hannah", "Thomas", "Rachel", "Benjamin", "Imogen", "Declan", "Siobhan",
+            "Rhys", "Marisol", "Kwame", "Priya", "Tobias", "Niamh", "Callum", "Harriet", "Desmond", "Eleanor", "Arjun", "Margaret", "Kevin"]
+EN_SUR = ["Thompson", "Whitaker", "Okafor", "Nakamura", "Fitzgerald", "Brennan", "Castillo", "Hughes", "Patel", "Morrison", "Sullivan",
+          "Kowalczyk", "Ashworth", "Delgado", "Lindqvist", "O'Connor", "MacLeod", "Harrington", "Osei", "Chen", "Abernathy", "Reyes",
+          "Blackwood", "Pemberton", "Goldberg"]
+DE_GIVEN = ["Lukas", "Anna", "Jonas", "Katharina", "Matthias", "Sabine", "Felix", "Johanna", "Tobias", "Ursula", "Wolfgang", "Leonie",
+            "Friedrich", "Annegret", "Henning", "Mareike", "Detlef", "Wiebke", "Jannik", "Ilse"]
+DE_SUR = ["Müller", "Schneider", "Fischer", "Weber", "Wagner", "Becker", "Hoffmann", "Schäfer", "Koch", "Richter", "Klein", "Wolf",
+          "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hartmann", "Lange", "Krause", "Lehmann", "Köhler",
+          "Maier", "von Arnim"]
+FR_GIVEN = ["Camille", "Julien", "Élodie", "Mathieu", "Sophie", "Antoine", "Céline", "Nicolas", "Manon", "Thierry", "Aurélie",
+            "François", "Margaux", "Benoît", "Solène", "Gaëtan", "Maëlle", "Yannick", "Ophélie", "Loïc"]
+FR_SUR = ["Dubois", "Lefèvre", "Moreau", "Laurent", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
+          "Mercier", "Blanc", "Guérin", "Faure", "Chevalier", "Garnier", "Perrin", "Lemaire", "de Villiers"]
+ES_GIVEN = ["Lucía", "Javier", "Carmen", "Alejandro", "Marta", "Diego", "Sofía", "Pablo", "Elena", "Álvaro", "Nerea", "Íñigo",
+            "Rocío", "Gonzalo", "Itziar", "Xavier", "Maite", "Joaquín", "Begoña", "Iker"]
+ES_SUR = ["García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Gómez", "Martín", "Jiménez",
+          "Ruiz", "Hernández", "Díaz", "Moreno", "Álvarez", "Romero", "Navarro", "Torres", "de la Fuente"]
+NAMES = {"EN": (EN_GIVEN, EN_SUR), "DE": (DE_GIVEN, DE_SUR), "FR": (FR_GIVEN, FR_SUR), "ES": (ES_GIVEN, ES_SUR)}
+
+def full_name(lang):
+    given, sur = NAMES[lang]
+    first = rng.choice(given)
+    if lang == "EN" and rng.random() < 0.15:
+        first += f" {rng.choice(string.ascii_uppercase)}."
+    if lang == "FR" and rng.random() < 0.15:
+        first += "-" + rng.choice(["Pierre", "Marie", "Luc", "Claire"])
+    last = rng.choice(sur)
+    if lang == "ES" and rng.random() < 0.5:
+        last += " " + rng.choice([s for s in sur if s != last and not s.startswith("de ")])
+    if lang == "DE" and rng.random() < 0.1:
+        last += "-" + rng.choice(["Lüdenscheidt", "Berger", "Brandt"])
+    return f"{first} {last}"
+
+for _lang in NAMES:
+    GEN[f"PERSON_{_lang}"] = (lambda l: lambda: full_name(l))(_lang)
+    GEN[f"GIVEN_{_lang}"] = (lambda l: lambda: rng.choice(NAMES[l][0]))(_lang)
+    GEN[f"SURNAME_{_lang}"] = (lambda l: lambda: rng.choice(NAMES[l][1]))(_lang)
+    for _kind in ("PERSON", "GIVEN", "SURNAME"):
+        ENTITY[f"{_kind}_{_lang}"] = "PERSON"
+
+EN_STREETS = ["Maple", "Oak", "Cedar", "Elm", "Pine", "Willow", "Harbor", "Lincoln", "Highland", "Sunset", "Riverside", "Chestnut",
+              "Mill", "Church", "Park", "Station", "Victoria", "King", "Market", "Walnut"]
+EN_TYPES = ["Street", "St", "Avenue", "Ave", "Road", "Rd", "Lane", "Boulevard", "Blvd", "Drive", "Court", "Place", "Way", "Terrace"]
+US_CITIES = [("Springfield", "IL"), ("Portland", "OR"), ("Austin", "TX"), ("Columbus", "OH"), ("Denver", "CO"), ("Madison", "WI"),
+             ("Raleigh", "NC"), ("Salem", "MA"), ("San Jose", "CA"), ("Fort Collins", "CO")]
+UK_CITIES = ["London", "Leeds", "Bristol", "Cambridge", "Manchester", "York"]
+
+def uk_postcode():
+    letters = lambda n: "".join(rng.choice("ABDEFGHJLNPQRSTUWXYZ") for _ in range(n))
+    return f"{letters(rng.choice([1, 2]))}{rng.randint(1, 20)} {rng.randint(1, 9)}{letters(2)}"
+
+def address_en():
+    number = rng.choice([str(rng.randint(1, 99)), str(rng.randint(100, 9999)), f"{rng.randint(1, 300)}{rng.choice('AB')}"])
+    name = rng.choice(EN_STREETS)
+    if rng.random() < 0.2:
+        name = rng.choice(["North", "West", "East", "South", "Old", "New"]) + " " + name
+    line = f"{number} {name} {rng.choice(EN_TYPES)}"
+    if rng.random() < 0.2:
+        line += rng.choice([", Apt 4B", ", Suite 210", ", Unit 7", " #12", ", Apt. 3"])
+    r = rng.random()
+    if r < 0.4:
+        city, state = rng.choice(US_CITIES)
+        line += f", {city}, {state} {digits(5)}"
+    elif r < 0.5:
+        line += f", {rng.choice(UK_CITIES)} {uk_postcode()}"
+    return line
+
+def address_en_unknown():
+    return rng.choice(["One Microsoft Way", "PO Box 1187", "Flat 3, Rosewood House", "Unit 12, Riverside Industrial Estate"])
+
+DE_STEMS = ["Haupt", "Bahnhof", "Schiller", "Goethe", "Linden", "Birken", "Garten", "Kirch", "Schul", "Berg", "Wald", "Rosen", "Mozart",
+            "Friedrich-Ebert-", "Karl-Marx-", "Heinrich-Heine-"]
+DE_SUFFIXES = ["straße", "straße", "str.", "strasse", "weg", "allee", "platz", "gasse"]
+DE_CITIES = [("10115", "Berlin"), ("80331", "München"), ("50667", "Köln"), ("20095", "Hamburg"), ("60311", "Frankfurt am Main"),
+             ("70173", "Stuttgart"), ("1010", "Wien"), ("8001", "Zürich"), ("04109", "Leipzig")]
+
+def address_de():
+    r = rng.random()
+    if r < 0.1:
+        line = rng.choice(["Am Markt", "Unter den Linden", "An der Alster", "Im Winkel"]) + f" {rng.randint(1, 40)}"
+    elif r < 0.3:
+        line = rng.choice(["Berliner", "Frankfurter", "Kölner", "Münchner", "Alte", "Neue"]) + " " + rng.choice(["Straße", "Str.", "Allee", "Weg", "Platz"])
+        line += f" {rng.randint(1, 180)}"
+    else:
+        stem = rng.choice(DE_STEMS)
+        suffix = rng.choice(DE_SUFFIXES)
+        if stem.endswith("-"):
+            suffix = suffix.capitalize()
+        line = f"{stem}{suffix} {rng.randint(1, 180)}{rng.choice(['', '', '', 'a', 'b'])}"
+    if rng.random() < 0.5:
+        code, city = rng.choice(DE_CITIES)
+        line += rng.choice([", ", ", ", "\n"]) + f"{code} {city}"
+    return line
+
+FR_TYPES = ["rue", "rue", "avenue", "boulevard", "place", "chemin", "allée", "impasse", "quai"]
+FR_STREETS = ["de la République", "Victor Hugo", "des Lilas", "du Général Leclerc", "Jean Jaurès", "de la Paix", "Saint-Michel",
+              "des Écoles", "Pasteur", "de la Gare", "du Moulin", "des Vignes", "Gambetta", "de Verdun", "Émile Zola"]
+FR_CITIES = [("75006", "Paris"), ("69002", "Lyon"), ("33000", "Bordeaux"), ("13001", "Marseille"), ("31000", "Toulouse"),
+             ("44000", "Nantes"), ("67000", "Strasbourg"), ("42000", "Saint-Étienne"), ("13100", "Aix-en-Provence")]
+
+def address_fr():
+    kind = rng.choice(FR_TYPES)
+    if rng.random() < 0.2:
+        kind = kind.capitalize()
+    number = str(rng.randint(1, 150)) + rng.choice(["", "", "", "", " bis", " ter"])
+    line = f"{number}{rng.choice(['', '', ','])} {kind} {rng.choice(FR_STREETS)}"
+    if rng.random() < 0.5:
+        code, city = rng.choice(FR_CITIES)
+        line += rng.choice([", ", ", ", " ", "\n"]) + f"{code} {city}"
+    return line
+
+ES_TYPES = ["Calle", "calle", "Avenida", "avenida", "Avda.", "Plaza", "plaza", "Paseo", "C/"]
+ES_STREETS = ["Mayor", "de Alcalá", "del Prado", "de la Constitución", "de Gracia", "Real", "de San Bernardo", "Serrano",
+              "de la Castellana", "del Carmen", "de Colón", "Nueva", "de los Reyes Católicos", "de Andalucía"]
+ES_CITIES = [("28013", "Madrid"), ("08007", "Barcelona"), ("41001", "Sevilla"), ("46002", "Valencia"), ("29015", "Málaga"),
+             ("48001", "Bilbao"), ("50001", "Zaragoza")]
+
+def address_es():
+    if rng.random() < 0.1:
+        line = rng.choice(["Gran Vía", "Rambla de Catalunya", "Ronda Sant Pere"]) + f" {rng.randint(1, 90)}"
+    else:
+        line = f"{rng.choice(ES_TYPES)} {rng.choice(ES_STREETS)}{rng.choice([' ', ' ', ', ', ', nº '])}{rng.randint(1, 120)}"
+    if rng.random() < 0.5:
+        code, city = rng.choice(ES_CITIES)
+        line += rng.choice([", ", ", ", " ", "\n"]) + f"{code} {city}"
+    return line
+
+GEN.update({"ADDRESS_EN": lambda: address_en() if rng.random() < 0.93 else address_en_unknown(), "ADDRESS_DE": address_de,
+            "ADDRESS_FR": address_fr, "ADDRESS_ES": address_es})
+ENTITY.update({"ADDRESS_EN": "ADDRESS", "ADDRESS_DE": "ADDRESS", "ADDRESS_FR": "ADDRESS", "ADDRESS_ES": "ADDRESS"})
+
+# Hard negatives for names and addresses, unlabelled.
+NEG.update({
+    "PLACE": lambda: rng.choice(["Paris", "Berlin", "New York", "San Francisco", "Buenos Aires", "Los Angeles", "Santa Monica", "Saint Louis",
+                                 "Costa Rica", "Frankfurt am Main", "Aix-en-Provence", "Santiago de Chile", "Charlotte", "Florence",
+                                 "Victoria", "Georgetown", "Hong Kong", "Mont Blanc", "Lake Geneva", "South Africa", "Nueva York"]),
+    "COMPANY": lambda: rng.choice(["Goldman Sachs", "Morgan Stanley", "Deutsche Bank", "Société Générale", "Banco Santander", "El Corte Inglés",
+                                   "Microsoft Teams", "Google Meet", "GitHub Actions", "Visual Studio Code", "Adobe Acrobat Reader",
+                                   "Salesforce Service Cloud", "Hugo Boss", "Louis Vuitton", "Tim Hortons", "Wells Fargo", "Johnson Controls",
+                                   "Claude Sonnet", "Claude Opus", "Gemini Pro", "Mistral Large", "Siemens Healthineers", "Air France",
+                                   "Crédit Agricole", "Real Madrid", "Ernst & Young", "Marks & Spencer"]),
+    "CODEID": lambda: rng.choice(["JohnDoeService", "user.FirstName", "James_Bond_007", "getAnnaConfig()", "MaxRetries", "HttpClient",
+                                  "MarkdownRenderer", "PeterPanTest", "Thomas.Algorithm", "class EmilyBot", "ELIZABETH_TOWER", "@Victoria"]),
+    "OSVERSION": lambda: rng.choice(["Ubuntu 22.04 Jammy Jellyfish", "Debian 12 Bookworm", "macOS Sonoma 14.4", "Android 14 Upside Down Cake",
+                                     "Fedora 40 Workstation", "Windows 11 Pro 23H2", "Python 3.12.2", "Node 20 Iron", "Kubernetes 1.30 Uwubernetes"]),
+})
+
+NAME_TEMPLATES = [
+    # English: names
+    ("en", "prose", "Hi, my name is {PERSON_EN} and I can't log in since yesterday. Order {ORDERNO}."),
+    ("en", "prose", "Please summarise this thread between {PERSON_EN} and {PERSON_EN} about the Q3 budget; keep it under 100 words."),
+    ("en", "email", "Dear Mr. {SURNAME_EN},\n\nThank you for your application. We would like to invite you to an interview on {DATE}.\n\nBest regards,\n{PERSON_EN}\nHead of Talent"),
+    ("en", "email", "Hi {GIVEN_EN},\n\nthe invoice is attached. Let me know if anything is missing.\n\nThanks,\n{GIVEN_EN}"),
+    ("en", "form", "Name: {PERSON_EN}\nDate of birth: 1984-03-12\nPolicy: HX-55120\nPolicy start: {DATE}\n"),
+    ("en", "json", "{\"customer\": {\"full_name\": \"{PERSON_EN}\", \"tier\": \"gold\", \"since\": \"{DATE}\"}}"),
+    ("en", "prose", "Can you write a reference letter for {PERSON_EN}? She led our data team from 2019 to 2023."),
+    ("en", "notes", "Meeting notes {DATE}: {PERSON_EN} presented the roadmap; {PERSON_EN} raised concerns about hiring; next review in two weeks."),
+    ("en", "prose", "Dr. {SURNAME_EN} will see the patient at 10:30; Ms. {PERSON_EN} from accounting needs to approve invoice INV-2291 first."),
+    ("en", "prose", "Forward the contract to {PERSON_EN} today and copy Mrs. {SURNAME_EN}."),
+    ("en", "csv", "employee,department,start\n{PERSON_EN},Finance,{DATE}\n{PERSON_EN},Legal,{DATE}\n"),
+    ("en", "prose", "Explain how {PERSON=Ada Lovelace}'s notes anticipated modern programming, and compare them with {PERSON=Alan Turing}'s 1936 paper."),
+    ("en", "prose", "{PERSON=Marie Curie} won two Nobel Prizes; summarise her work on radioactivity for a school project."),
+    ("en", "prose", "Write a short bio of {PERSON=Nelson Mandela} and one of {PERSON=Grace Hopper} for the museum panels."),
+    # English: addresses
+    ("en", "prose", "Please ship the replacement to {ADDRESS_EN} before Friday; the order is {ORDERNO}."),
+    ("en", "prose", "Our office moved to {ADDRESS_EN}. Update the footer of the newsletter and the contact page."),
+    ("en", "form", "Billing address: {ADDRESS_EN}\nCard ending 4242\nInvoice {ORDERNO}\n"),
+    ("en", "prose", "I live at {ADDRESS_EN} and my neighbour at {ADDRESS_EN} keeps receiving my parcels. Draft a complaint to the courier."),
+    ("en", "json", "{\"shipping\": {\"line1\": \"{ADDRESS_EN}\", \"country\": \"US\"}, \"items\": 3}"),
+    # English: hard negatives
+    ("en", "prose", "Will the migration finish before Friday? Grace periods apply to late invoices. Mark the ticket as done and Bill the client in May."),
+    ("en", "prose", "Compare {COMPANY} and {COMPANY} for a 40-person company; we also looked at {COMPANY}."),
+    ("en", "prose", "The team in {PLACE} hands over to {PLACE} at 17:00; flights via {PLACE} were cancelled."),
+    ("en", "prose", "Wall Street analysts expect 3 rate cuts; the road ahead is long, and Main Street retailers saw 12% growth. Take Highway 101 north."),
+    ("en", "code", "const svc = new {CODEID}(); // see {CODEID} and {CODEID}\nexport default svc;\n"),
+    ("en", "prose", "Upgrade from {OSVERSION} to {OSVERSION} before the audit; version {VERSION} of the agent is required."),
+    ("en", "email", "Dear Customer,\n\nyour order {ORDERNO} has shipped.\n\nKind regards,\nThe Support Team"),
+    ("en", "email", "Dear Hiring Manager,\n\nplease find my CV attached.\n\nHi Team, quick update: Release 4 Street View tiles are live."),
+    ("en", "prose", "Ask Claude Sonnet to review the diff, then let Gemini Pro write the tests; Chapter 3 covers Abbey Road and Oxford Street."),
+    ("en", "prose", "Sesame Street episode 4 and the Champs-Élysées scene; Park Avenue, Baker Street and Route 66 are famous streets."),
+    # German: names
+    ("de", "prose", "Hallo, mein Name ist {PERSON_DE} und ich habe eine Frage zu meiner Rechnung {ORDERNO}."),
+    ("de", "email", "Sehr geehrte Frau {SURNAME_DE},\n\nvielen Dank für Ihre Anfrage vom {DATE}.\n\nMit freundlichen Grüßen\n{PERSON_DE}"),
+    ("de", "email", "Sehr geehrter Herr {SURNAME_DE},\n\nanbei das Angebot.\n\nViele Grüße\n{GIVEN_DE}"),
+    ("de", "prose", "Bitte leite die Nachricht an {PERSON_DE} weiter und setze {PERSON_DE} in CC."),
+    ("de", "form", "Ansprechpartner: {PERSON_DE}\nAbteilung: Einkauf\nDurchwahl: -214\n"),
+    ("de", "notes", "Protokoll vom {DATE}: {PERSON_DE} stellt das Budget vor, {PERSON_DE} übernimmt die Planung."),
+    # German: addresses
+    ("de", "prose", "Bitte liefern Sie an {ADDRESS_DE}. Die Bestellung {ORDERNO} ist bezahlt."),
+    ("de", "prose", "Unsere neue Anschrift lautet {ADDRESS_DE}; die alte Adresse {ADDRESS_DE} bitte löschen."),
+    ("de", "form", "Rechnungsadresse:\n{ADDRESS_DE}\nKundennummer KD-{DATE}\n"),
+    # German: hard negatives
+    ("de", "prose", "Die Straße war wegen Bauarbeiten gesperrt; Platz 3 in der Tabelle ging an Leipzig, Arbeitsplatz 12 ist frei, Lösungsweg 2 ist kürzer."),
+    ("de", "prose", "Der Kunde wohnt in {PLACE}; die Filiale der {COMPANY} am Hauptbahnhof schließt um 18 Uhr."),
+    ("de", "email", "Sehr geehrte Damen und Herren,\n\nanbei die Unterlagen.\n\nMit freundlichen Grüßen\nIhr Kundenservice"),
+    ("de", "prose", "Im Sprint 14 Planung Meeting besprechen wir Version 3, die Frankfurter Allee und die Königsallee als Standorte."),
+    # French: names
+    ("fr", "prose", "Bonjour, je m'appelle {PERSON_FR} et je souhaite modifier ma commande {ORDERNO}."),
+    ("fr", "email", "Madame {SURNAME_FR},\n\nJe vous remercie pour votre retour du {DATE}.\n\nCordialement,\n{PERSON_FR}"),
+    ("fr", "prose", "M. {SURNAME_FR} a validé le devis ; Mme {PERSON_FR} est absente jusqu'au 12 mai."),
+    ("fr", "prose", "Pouvez-vous résumer l'échange entre {PERSON_FR} et {PERSON_FR} au sujet du budget ?"),
+    ("fr", "form", "Nom : {PERSON_FR}\nService : comptabilité\nPoste : 3312\n"),
+    ("fr", "prose", "Rédige une courte biographie de {PERSON=Victor Hugo} et de {PERSON=Simone de Beauvoir} pour l'exposition."),
+    # French: addresses
+    ("fr", "prose", "Merci de livrer au {ADDRESS_FR} avant vendredi ; la commande {ORDERNO} est payée."),
+    ("fr", "prose", "Notre siège a déménagé au {ADDRESS_FR}. Mettez à jour le pied de page."),
+    ("fr", "form", "Adresse de facturation :\n{ADDRESS_FR}\nFacture {ORDERNO}\n"),
+    # French: hard negatives
+    ("fr", "prose", "La rue était bondée ; sur la place du marché, 3 stands vendaient des fleurs et le boulevard périphérique était fermé."),
+    ("fr", "prose", "Le client habite à {PLACE} ; {COMPANY} et {COMPANY} ont répondu à l'appel d'offres."),
+    ("fr", "email", "Bonjour à tous,\n\nla réunion est déplacée.\n\nCordialement,\nLe service client"),
+    # Spanish: names
+    ("es", "prose", "Hola, me llamo {PERSON_ES} y tengo un problema con mi pedido {ORDERNO}."),
+    ("es", "email", "Estimado Sr. {SURNAME_ES}:\n\nle escribo en relación con su reclamación del {DATE}.\n\nAtentamente,\n{PERSON_ES}"),
+    ("es", "email", "Estimada Sra. {SURNAME_ES}:\n\nadjunto la factura.\n\nSaludos,\n{GIVEN_ES}"),
+    ("es", "prose", "Por favor, reenvía el informe a {PERSON_ES} y a {PERSON_ES} antes del viernes."),
+    ("es", "form", "Nombre: {PERSON_ES}\nDepartamento: Ventas\nExtensión: 2207\n"),
+    ("es", "prose", "Resume la obra de {PERSON=Gabriel García Márquez} y de {PERSON=Frida Kahlo} en dos párrafos."),
+    # Spanish: addresses
+    ("es", "prose", "Envíe el paquete a {ADDRESS_ES}; el pedido {ORDERNO} ya está pagado."),
+    ("es", "prose", "Nuestra nueva oficina está en {ADDRESS_ES}. Actualiza la web, por favor."),
+    ("es", "form", "Dirección de envío:\n{ADDRESS_ES}\nFactura {ORDERNO}\n"),
+    # Spanish: hard negatives
+    ("es", "prose", "La calle estaba cortada por obras y la Plaza Mayor estaba llena; en la avenida había 3 coches parados."),
+    ("es", "prose", "El cliente vive en {PLACE}; {COMPANY} y {COMPANY} presentaron ofertas."),
+    ("es", "email", "Estimado cliente:\n\nsu pedido ha sido enviado.\n\nUn saludo,\nEl equipo de soporte"),
+    # More addresses, in the four languages
+    ("en", "prose", "The courier left the parcel at {ADDRESS_EN} instead of {ADDRESS_EN}; can you write to them?"),
+    ("en", "csv", "name,street,notes\nwarehouse,{ADDRESS_EN},dock 4\nstore,{ADDRESS_EN},closed Sundays\n"),
+    ("de", "prose", "Der Termin findet in unserem Büro in der {ADDRESS_DE} statt, Eingang über den Hof."),
+    ("de", "csv", "Filiale;Adresse;Öffnungszeiten\nNord;{ADDRESS_DE};8-18\nSüd;{ADDRESS_DE};9-17\n"),
+    ("fr", "prose", "Le rendez-vous a lieu au {ADDRESS_FR}, 2e étage ; l'ancienne adresse, {ADDRESS_FR}, n'est plus valable."),
+    ("fr", "csv", "agence;adresse\nNord;{ADDRESS_FR}\nSud;{ADDRESS_FR}\n"),
+    ("es", "prose", "La reunión será en {ADDRESS_ES}; la dirección antigua, {ADDRESS_ES}, ya no es válida."),
+    ("es", "csv", "tienda;dirección\nCentro;{ADDRESS_ES}\nNorte;{ADDRESS_ES}\n"),
+]
+
+# Written after the PERSON and ADDRESS detectors were tuned on the templates
+# above: new phrasings, and negatives the rules were not shaped by.
+NAME_TEMPLATES += [
+    ("en", "prose", "Attendees: {PERSON_EN}, {PERSON_EN} and {PERSON_EN}. Apologies from the finance team."),
+    ("en", "prose", "The package for {PERSON_EN} should go to {ADDRESS_EN}, not to the warehouse on Harbor Road."),
+    ("en", "code", "git commit --author=\"{PERSON_EN}\" -m 'Fix null check in {CODEID}'"),
+    ("en", "prose", "In 2019 Oak Street Health was acquired; How Daniel Built A Startup In Six Months is the headline we need to shorten."),
+    ("en", "prose", "Kind regards from the whole team at Northwind Traders, and thanks to Microsoft Azure for the credits."),
+    ("de", "prose", "Herr {SURNAME_DE} und Frau {SURNAME_DE} haben den Vertrag am {DATE} unterschrieben."),
+    ("de", "prose", "Die Lieferadresse ist {ADDRESS_DE}, bitte im Hinterhaus klingeln."),
+    ("de", "prose", "Im Mai eröffnet die Filiale in der Kaiserstraße; Seite 12 Abschnitt 3 beschreibt den Umbau. {PERSON=Thomas Mann} schrieb den Zauberberg."),
+    ("fr", "prose", "Le dossier de {PERSON_FR} est complet ; envoyez la réponse à Mme {SURNAME_FR}."),
+    ("fr", "prose", "Rendez-vous au {ADDRESS_FR} à 14 h, au deuxième étage."),
+    ("fr", "prose", "Les 3 avenues principales mènent à La Défense ; le 14 juillet, place de la Bastille, le Crédit Lyonnais était fermé."),
+    ("es", "prose", "La solicitud de {PERSON_ES} está pendiente; avisa a la Sra. {SURNAME_ES} cuanto antes."),
+    ("es", "prose", "Nos vemos en {ADDRESS_ES} a las 10, en la segunda planta."),
+    ("es", "prose", "El 12 de octubre la Plaza de España estaba llena; Calle 13 tocó en el Palacio de los Deportes."),
+]
+
 def render(text):
     out, spans, pos = "", [], 0
-    for m in re.finditer(r"\{([A-Z0-9_]+)\}", text):
+    for m in re.finditer(r"\{([A-Z0-9_]+)(?:=([^{}]*))?\}", text):
         out += text[pos:m.start()]
         name = m.group(1)
-        if name in NEG:
+        if m.group(2) is not None:
+            # A value written inline, labelled as `name`: {PERSON=Jane Roe}.
+            start = len(out.encode())
+            out += m.group(2)
+            spans.append({"entity": name, "start": start, "end": len(out.encode())})
+        elif name in NEG:
             out += NEG[name]()
         else:
             value = GEN[name]()
@@ -630,6 +911,13 @@ def main():
         for lang, fmt, template in TEMPLATES:
             text, spans = render(template)
             rows.append({"id": len(rows) + 1, "lang": lang, "format": fmt, "text": text, "spans": spans})
+    # Names and addresses after the rest, so the rows above stay as they were;
+    # a template without slots is rendered once.
+    for round_ in range(5):
+        for lang, fmt, template in NAME_TEMPLATES:
+            if round_ == 0 or re.search(r"\{[A-Z0-9_]+\}", template):
+                text, spans = render(template)
+                rows.append({"id": len(rows) + 1, "lang": lang, "format": fmt, "text": text, "spans": spans})
     with open("pii_eval.jsonl", "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

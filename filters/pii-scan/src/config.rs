@@ -20,6 +20,20 @@ pub enum Entity {
     Iban,
     IpAddress,
     Secret,
+    /// Person names: off unless `entities` names it (see [`Entity::opt_in`]).
+    Person,
+    /// Street addresses: off unless `entities` names it.
+    Address,
+}
+
+impl Entity {
+    /// Whether the type is detected only when the configuration's
+    /// `entities` names it. Names and addresses are less certain than the
+    /// other types (a capitalised pair of words is not always a person), and
+    /// many texts name people on purpose, so a team turns them on knowingly.
+    pub fn opt_in(self) -> bool {
+        matches!(self, Entity::Person | Entity::Address)
+    }
 }
 
 /// What happens to a finding of an entity type.
@@ -146,11 +160,17 @@ impl PiiConfig {
         let known = |field: String, name: &str| -> Result<EntityKind, ConfigError> {
             let kind = EntityKind::from_name(name);
             match &kind {
-                EntityKind::Custom(_) if !engine.custom.iter().any(|c| c.name == name) => Err(ConfigError::new(
-                    crate::NAME,
-                    field,
-                    format!("`{name}` is neither a built-in entity type (EMAIL, PHONE, US_SSN, CREDIT_CARD, IBAN, IP_ADDRESS, SECRET) nor a detector in `custom`"),
-                )),
+                EntityKind::Custom(_) if !engine.custom.iter().any(|c| c.name == name) => {
+                    let builtin: Vec<&str> = EntityKind::builtin_names().collect();
+                    Err(ConfigError::new(
+                        crate::NAME,
+                        field,
+                        format!(
+                            "`{name}` is neither a built-in entity type ({}) nor a detector in `custom`",
+                            builtin.join(", ")
+                        ),
+                    ))
+                }
                 _ => Ok(kind),
             }
         };
@@ -159,10 +179,36 @@ impl PiiConfig {
             .iter()
             .map(|(name, action)| Ok((known(format!("entities.{name}"), name)?, *action)))
             .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
+        let opt_in: Vec<Entity> = entities
+            .keys()
+            .filter_map(|kind| match kind {
+                EntityKind::Builtin(entity) if entity.opt_in() => Some(*entity),
+                _ => None,
+            })
+            .collect();
+        // An opt-in type that `entities` does not name is never detected:
+        // an action or label for it elsewhere would silently do nothing.
+        let on = |field: String, kind: EntityKind| -> Result<EntityKind, ConfigError> {
+            match &kind {
+                EntityKind::Builtin(entity) if entity.opt_in() && !opt_in.contains(entity) => {
+                    Err(ConfigError::new(
+                        crate::NAME,
+                        field,
+                        format!(
+                            "`{kind}` is off unless `entities` names it with an action (e.g. \"{kind}\": \"redact\")"
+                        ),
+                    ))
+                }
+                _ => Ok(kind),
+            }
+        };
         let labels = raw
             .labels
             .iter()
-            .map(|(name, label)| Ok((known(format!("labels.{name}"), name)?, label.clone())))
+            .map(|(name, label)| {
+                let field = format!("labels.{name}");
+                Ok((on(field.clone(), known(field, name)?)?, label.clone()))
+            })
             .collect::<Result<BTreeMap<_, _>, ConfigError>>()?;
         let routes = std::iter::once(&raw.default_action)
             .chain(entities.values())
@@ -179,8 +225,8 @@ impl PiiConfig {
             Some(raw_response) => {
                 let mut response_entities = BTreeMap::new();
                 for (name, action) in &raw_response.entities {
-                    response_entities
-                        .insert(known(format!("response.entities.{name}"), name)?, *action);
+                    let field = format!("response.entities.{name}");
+                    response_entities.insert(on(field.clone(), known(field, name)?)?, *action);
                 }
                 let actions = std::iter::once((
                     "response.default_action".to_owned(),
@@ -207,6 +253,7 @@ impl PiiConfig {
                 })
             }
         };
+        engine.opt_in = opt_in;
         Ok(PiiConfig {
             default_action: raw.default_action,
             entities,
@@ -256,6 +303,43 @@ mod tests {
         let err = PiiConfig::from_json(json!({"entities": {"PASSPORT": "redact"}})).unwrap_err();
         assert_eq!(err.field, "entities.PASSPORT");
         assert!(err.message.contains("nor a detector in `custom`"), "{err}");
+    }
+
+    #[test]
+    fn names_and_addresses_are_on_only_when_entities_names_them() {
+        assert!(PiiConfig::from_json(json!({"default_action": "block"}))
+            .unwrap()
+            .engine
+            .opt_in
+            .is_empty());
+        let config = PiiConfig::from_json(json!({
+            "entities": {"PERSON": "tokenize", "ADDRESS": "detect"},
+            "labels": {"PERSON": "<name>"},
+            "response": {"entities": {"ADDRESS": "redact"}}
+        }))
+        .unwrap();
+        assert_eq!(config.engine.opt_in, [Entity::Person, Entity::Address]);
+        assert_eq!(config.action(&Entity::Person.into()), Action::Tokenize);
+        for (value, field) in [
+            (
+                json!({"response": {"entities": {"PERSON": "redact"}}}),
+                "response.entities.PERSON",
+            ),
+            (
+                json!({"entities": {"PERSON": "redact"}, "labels": {"ADDRESS": "<a>"}}),
+                "labels.ADDRESS",
+            ),
+        ] {
+            let err = PiiConfig::from_json(value).unwrap_err();
+            assert_eq!(err.field, field);
+            assert!(
+                err.message.contains("off unless `entities` names it"),
+                "{err}"
+            );
+        }
+        let err = PiiConfig::from_json(json!({"entities": {"NAME": "redact"}})).unwrap_err();
+        assert_eq!(err.field, "entities.NAME");
+        assert!(err.message.contains("PERSON, ADDRESS"), "{err}");
     }
 
     #[test]

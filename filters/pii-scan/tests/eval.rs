@@ -1,7 +1,10 @@
 //! Precision and recall of the built-in detectors on the labelled
-//! evaluation set in eval/ (see eval/build.py). A finding counts when its
-//! entity type and byte span match a label exactly. Every entity must
-//! reach 0.98 precision and 0.97 recall.
+//! evaluation set in eval/ (see eval/build.py), with the opt-in types
+//! (PERSON, ADDRESS) turned on. A finding counts when its entity type and
+//! byte span match a label exactly. Every entity on by default must reach
+//! 0.98 precision and 0.97 recall, and so must their overall figures; the
+//! opt-in ones, which rely on capitalisation and word lists, 0.9 precision
+//! and the recall floor below.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,8 +13,13 @@
     clippy::panic
 )]
 
-use pii_scan::engine::Engine;
+use pii_scan::engine::{Engine, EngineConfig, EntityKind};
+use pii_scan::Entity;
 use std::collections::BTreeMap;
+
+/// Recall the opt-in types must keep on this set (measured: see
+/// docs/testing.md); it guards against regressions, it is no target.
+const OPT_IN_RECALL: f64 = 0.8;
 
 #[derive(serde::Deserialize)]
 struct Case {
@@ -53,7 +61,13 @@ impl Counts {
 
 #[test]
 fn precision_and_recall_on_the_evaluation_set() {
-    let engine = Engine::builtin().unwrap();
+    let engine = Engine::new(&EngineConfig {
+        opt_in: vec![Entity::Person, Entity::Address],
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let opt_in =
+        |name: &str| matches!(EntityKind::from_name(name), EntityKind::Builtin(e) if e.opt_in());
     let data = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/eval/pii_eval.jsonl"))
         .unwrap();
     let mut per_entity: BTreeMap<String, Counts> = BTreeMap::new();
@@ -100,7 +114,7 @@ fn precision_and_recall_on_the_evaluation_set() {
         "{cases} texts\n{:<12} {:>5} {:>4} {:>4} {:>9} {:>7}",
         "entity", "tp", "fp", "fn", "precision", "recall"
     );
-    for (entity, c) in &per_entity {
+    let row = |entity: &str, c: &Counts| {
         println!(
             "{entity:<12} {:>5} {:>4} {:>4} {:>9.3} {:>7.3}",
             c.tp,
@@ -109,19 +123,17 @@ fn precision_and_recall_on_the_evaluation_set() {
             c.precision(),
             c.recall()
         );
+    };
+    for (entity, c) in per_entity.iter().filter(|(e, _)| !opt_in(e)) {
+        row(entity, c);
         total.tp += c.tp;
         total.fp += c.fp;
         total.fn_ += c.fn_;
     }
-    println!(
-        "{:<12} {:>5} {:>4} {:>4} {:>9.3} {:>7.3}",
-        "overall",
-        total.tp,
-        total.fp,
-        total.fn_,
-        total.precision(),
-        total.recall()
-    );
+    row("overall", &total);
+    for (entity, c) in per_entity.iter().filter(|(e, _)| opt_in(e)) {
+        row(entity, c);
+    }
     for miss in &misses {
         println!("{miss}");
     }
@@ -131,7 +143,12 @@ fn precision_and_recall_on_the_evaluation_set() {
     );
     let mut failures = Vec::new();
     for (entity, c) in per_entity.iter().chain([(&"overall".to_owned(), &total)]) {
-        if c.precision() < 0.98 || c.recall() < 0.97 {
+        let (precision, recall) = if opt_in(entity) {
+            (0.9, OPT_IN_RECALL)
+        } else {
+            (0.98, 0.97)
+        };
+        if c.precision() < precision || c.recall() < recall {
             failures.push(format!(
                 "{entity}: precision {:.3}, recall {:.3}",
                 c.precision(),
@@ -141,6 +158,12 @@ fn precision_and_recall_on_the_evaluation_set() {
     }
     assert!(
         failures.is_empty(),
-        "below 0.98 precision / 0.97 recall: {failures:?}"
+        "below 0.98 precision / 0.97 recall (opt-in types: 0.9 / {OPT_IN_RECALL}): {failures:?}"
     );
+    for entity in ["PERSON", "ADDRESS"] {
+        assert!(
+            per_entity.get(entity).is_some_and(|c| c.tp + c.fn_ >= 100),
+            "the set should hold at least 100 labelled {entity} values"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Property tests: no input panics, and streaming over any chunking gives
-//! the same result as the whole text.
+//! the same result as the whole text, with the default detectors and with
+//! the opt-in ones (PERSON, ADDRESS) on too.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,7 +9,9 @@
     clippy::panic
 )]
 
-use pii_scan::engine::{Engine, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault};
+use pii_scan::engine::{
+    Engine, EngineConfig, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault,
+};
 use pii_scan::{Action, Entity};
 use proptest::prelude::*;
 
@@ -16,6 +19,19 @@ fn engine() -> &'static Engine {
     use std::sync::OnceLock;
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| Engine::builtin().unwrap())
+}
+
+/// Every detector, the opt-in ones included.
+fn all_on() -> &'static Engine {
+    use std::sync::OnceLock;
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(&EngineConfig {
+            opt_in: vec![Entity::Person, Entity::Address],
+            ..EngineConfig::default()
+        })
+        .unwrap()
+    })
 }
 
 fn policy() -> Policy {
@@ -73,6 +89,46 @@ fn dense_text() -> impl Strategy<Value = String> {
     prop::collection::vec(fragment(), 0..24).prop_map(|parts| parts.concat())
 }
 
+/// Names, addresses, their cues and near misses, with the fragments above.
+fn name_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("Dear Mr. ".to_owned()),
+        Just("Herr Dr. ".to_owned()),
+        Just("Regards,\n".to_owned()),
+        Just("Mit freundlichen Grüßen\n".to_owned()),
+        Just("my name is ".to_owned()),
+        Just("\"full_name\": \"".to_owned()),
+        Just("Name: ".to_owned()),
+        Just("Emily Thompson".to_owned()),
+        Just("Jean-Luc O'Brien".to_owned()),
+        Just("Sofía de la Fuente".to_owned()),
+        Just("Tobias von Arnim".to_owned()),
+        Just("Emily R. Thompson".to_owned()),
+        Just("Jane Doe GmbH".to_owned()),
+        Just("George Washington University".to_owned()),
+        Just("San Francisco".to_owned()),
+        Just("1600 Example Ave, Suite 400".to_owned()),
+        Just("12 Oak St., Springfield, IL 62704".to_owned()),
+        Just("14 Baker Street, London NW1 6XE".to_owned()),
+        Just("12 rue de la Paix, 75002 Paris".to_owned()),
+        Just("5 bis, avenue d'Italie".to_owned()),
+        Just("Hauptstraße 5, 10115 Berlin".to_owned()),
+        Just("Birkenweg 3".to_owned()),
+        Just("Schillerstr. 12a".to_owned()),
+        Just("Calle Mayor 12, 28013 Madrid".to_owned()),
+        Just("C/ Serrano 41".to_owned()),
+        Just("Wall Street".to_owned()),
+        "[A-ZÉÖ][a-zéüß]{1,8}".prop_map(|s| s),
+        "[ \n,.:'-]{1,2}".prop_map(|s| s),
+        "[0-9]{1,5}".prop_map(|s| s),
+        fragment(),
+    ]
+}
+
+fn names_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(name_fragment(), 0..24).prop_map(|parts| parts.concat())
+}
+
 /// Cut points for `len` bytes (possibly inside UTF-8 characters).
 fn chunked(len: usize, cuts: &[usize]) -> Vec<(usize, usize)> {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
@@ -83,8 +139,8 @@ fn chunked(len: usize, cuts: &[usize]) -> Vec<(usize, usize)> {
     points.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
-fn stream_scan(text: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
-    let (engine, policy) = (engine(), policy());
+fn stream_scan(engine: &Engine, text: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
+    let policy = policy();
     let mut scanner = StreamScanner::new();
     let (mut out, mut findings) = (Vec::new(), Vec::new());
     for (a, b) in chunked(text.len(), cuts) {
@@ -98,8 +154,8 @@ fn stream_scan(text: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
     (out, findings)
 }
 
-fn whole_scan(text: &[u8]) -> (Vec<u8>, Vec<Finding>) {
-    let findings = engine().scan(text);
+fn whole_scan(engine: &Engine, text: &[u8]) -> (Vec<u8>, Vec<Finding>) {
+    let findings = engine.scan(text);
     let out = policy()
         .redact_response(text, &findings)
         .unwrap_or_else(|| text.to_vec());
@@ -141,10 +197,27 @@ proptest! {
 
     #[test]
     fn streaming_scan_equals_whole_scan(text in dense_text(), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
-        let (whole_out, whole_findings) = whole_scan(text.as_bytes());
-        let (stream_out, stream_findings) = stream_scan(text.as_bytes(), &cuts);
+        let (whole_out, whole_findings) = whole_scan(engine(), text.as_bytes());
+        let (stream_out, stream_findings) = stream_scan(engine(), text.as_bytes(), &cuts);
         prop_assert_eq!(String::from_utf8_lossy(&stream_out), String::from_utf8_lossy(&whole_out));
         prop_assert_eq!(stream_findings, whole_findings);
+    }
+
+    #[test]
+    fn streaming_scan_equals_whole_scan_with_names_and_addresses(
+        text in names_text(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let (whole_out, whole_findings) = whole_scan(all_on(), text.as_bytes());
+        let (stream_out, stream_findings) = stream_scan(all_on(), text.as_bytes(), &cuts);
+        prop_assert_eq!(String::from_utf8_lossy(&stream_out), String::from_utf8_lossy(&whole_out));
+        prop_assert_eq!(&stream_findings, &whole_findings);
+        for pair in whole_findings.windows(2) {
+            prop_assert!(pair[0].end <= pair[1].start, "{:?}", whole_findings);
+        }
+        for f in &whole_findings {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
     }
 
     #[test]
@@ -152,10 +225,12 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..600),
         cuts in prop::collection::vec(any::<usize>(), 0..12),
     ) {
-        let (whole_out, whole_findings) = whole_scan(&bytes);
-        let (stream_out, stream_findings) = stream_scan(&bytes, &cuts);
-        prop_assert_eq!(stream_out, whole_out);
-        prop_assert_eq!(stream_findings, whole_findings);
+        for engine in [engine(), all_on()] {
+            let (whole_out, whole_findings) = whole_scan(engine, &bytes);
+            let (stream_out, stream_findings) = stream_scan(engine, &bytes, &cuts);
+            prop_assert_eq!(stream_out, whole_out);
+            prop_assert_eq!(stream_findings, whole_findings);
+        }
     }
 
     #[test]
@@ -188,7 +263,6 @@ proptest! {
 
 #[test]
 fn huge_inputs_do_not_panic() {
-    let engine = engine();
     for text in [
         "1".repeat(1 << 20),
         "1 ".repeat(1 << 19),
@@ -200,9 +274,20 @@ fn huge_inputs_do_not_panic() {
         "eyJ.".repeat(1 << 18),
         "DE89 ".repeat(1 << 18),
         "+1 (".repeat(1 << 18),
+        "Dear Mr. ".repeat(1 << 17),
+        "Jane ".repeat(1 << 18),
+        "Jane de ".repeat(1 << 17),
+        "Regards,\n".repeat(1 << 17),
+        "12 Oak ".repeat(1 << 17),
+        "12 rue de ".repeat(1 << 17),
+        "Hauptstraße ".repeat(1 << 16),
+        "Calle de la ".repeat(1 << 16),
+        "Müller-".repeat(1 << 17),
     ] {
-        let findings = engine.scan(text.as_bytes());
-        assert!(findings.iter().all(|f| f.end <= text.len()));
+        for engine in [engine(), all_on()] {
+            let findings = engine.scan(text.as_bytes());
+            assert!(findings.iter().all(|f| f.end <= text.len()));
+        }
     }
     let mut restorer = StreamRestorer::new();
     let mut vault = Vault::new();

@@ -18,7 +18,7 @@
 //!
 //! Tokenize uses a fresh vault per line (per input without `--jsonl`).
 
-use pii_scan::engine::{Engine, EngineConfig, Policy, Vault};
+use pii_scan::engine::{Engine, Policy, Vault};
 use pii_scan::PiiConfig;
 use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
@@ -47,7 +47,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn load_policy(path: Option<&str>) -> Result<Policy, String> {
+/// The engine and the policy of the configuration at `path` (every entity
+/// type redacted without one).
+fn load(path: Option<&str>) -> Result<(Engine, Policy), String> {
     let value = match path {
         None => serde_json::json!({}),
         Some(path) => {
@@ -57,7 +59,8 @@ fn load_policy(path: Option<&str>) -> Result<Policy, String> {
         }
     };
     let config = PiiConfig::from_json(value).map_err(|e| e.to_string())?;
-    Ok(Policy::from(&config))
+    let engine = Engine::new(&config.engine).map_err(|e| e.to_string())?;
+    Ok((engine, Policy::from(&config)))
 }
 
 /// Scans and applies the policy to one text: the new text, the findings as
@@ -146,8 +149,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = load_policy(args.config.as_deref()).and_then(|policy| {
-        let engine = Engine::new(&EngineConfig::default()).map_err(|e| e.to_string())?;
+    let result = load(args.config.as_deref()).and_then(|(engine, policy)| {
         if args.jsonl {
             run_jsonl(&engine, &policy)
         } else {

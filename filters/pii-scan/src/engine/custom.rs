@@ -5,6 +5,7 @@
 use super::checksum;
 use super::context::{self, Rule};
 use super::entity::EntityKind;
+use crate::config::Entity;
 use serde::Deserialize;
 use wasm_glue::ConfigError;
 
@@ -22,6 +23,10 @@ pub struct EngineConfig {
     /// Candidates below this confidence are dropped.
     #[serde(default = "default_min_confidence")]
     pub min_confidence: f32,
+    /// The opt-in built-in types to detect ([`Entity::opt_in`]): those the
+    /// filter configuration's `entities` names, so not a field of its own.
+    #[serde(skip)]
+    pub opt_in: Vec<Entity>,
 }
 
 impl Default for EngineConfig {
@@ -30,6 +35,7 @@ impl Default for EngineConfig {
             custom: Vec::new(),
             context: Vec::new(),
             min_confidence: default_min_confidence(),
+            opt_in: Vec::new(),
         }
     }
 }

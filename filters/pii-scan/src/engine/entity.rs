@@ -15,7 +15,7 @@ pub enum EntityKind {
 
 /// The built-in entity types with their names in configuration and output,
 /// in one table so that parsing and printing cannot disagree.
-const BUILTIN_NAMES: [(Entity, &str); 7] = [
+const BUILTIN_NAMES: [(Entity, &str); 9] = [
     (Entity::Email, "EMAIL"),
     (Entity::Phone, "PHONE"),
     (Entity::UsSsn, "US_SSN"),
@@ -23,9 +23,16 @@ const BUILTIN_NAMES: [(Entity, &str); 7] = [
     (Entity::Iban, "IBAN"),
     (Entity::IpAddress, "IP_ADDRESS"),
     (Entity::Secret, "SECRET"),
+    (Entity::Person, "PERSON"),
+    (Entity::Address, "ADDRESS"),
 ];
 
 impl EntityKind {
+    /// The names of the built-in types, for messages that list them.
+    pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+        BUILTIN_NAMES.iter().map(|(_, name)| *name)
+    }
+
     /// The built-in type of that name, else a custom type of that name.
     pub fn from_name(name: &str) -> EntityKind {
         BUILTIN_NAMES
@@ -48,18 +55,21 @@ impl EntityKind {
     }
 
     /// Breaks ties between overlapping findings of equal length: the more
-    /// specific (checksummed, prefixed) type wins; custom detectors, which a
-    /// user wrote for their own data, win over all built-ins.
+    /// specific (checksummed, prefixed) type wins, the word-based ones
+    /// (addresses, names) least; custom detectors, which a user wrote for
+    /// their own data, win over all built-ins.
     pub(crate) fn priority(&self) -> u8 {
         match self {
-            EntityKind::Custom(_) => 8,
-            EntityKind::Builtin(Entity::Secret) => 7,
-            EntityKind::Builtin(Entity::CreditCard) => 6,
-            EntityKind::Builtin(Entity::Iban) => 5,
-            EntityKind::Builtin(Entity::UsSsn) => 4,
-            EntityKind::Builtin(Entity::Email) => 3,
-            EntityKind::Builtin(Entity::Phone) => 2,
-            EntityKind::Builtin(Entity::IpAddress) => 1,
+            EntityKind::Custom(_) => 10,
+            EntityKind::Builtin(Entity::Secret) => 9,
+            EntityKind::Builtin(Entity::CreditCard) => 8,
+            EntityKind::Builtin(Entity::Iban) => 7,
+            EntityKind::Builtin(Entity::UsSsn) => 6,
+            EntityKind::Builtin(Entity::Email) => 5,
+            EntityKind::Builtin(Entity::Phone) => 4,
+            EntityKind::Builtin(Entity::IpAddress) => 3,
+            EntityKind::Builtin(Entity::Address) => 2,
+            EntityKind::Builtin(Entity::Person) => 1,
         }
     }
 }

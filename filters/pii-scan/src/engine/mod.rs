@@ -11,13 +11,16 @@
 //!   into response text, whole or streamed.
 //!
 //! How a scan works: one byte-class pass (`scan.rs`) finds the candidates
-//! of all built-in detectors; custom keywords are found by one aho-corasick
-//! pass and custom regexes run as configured. Candidates are validated
+//! of all built-in detectors that are on by default; the opt-in ones
+//! (PERSON, ADDRESS) run in a pass of their own (`opt_in.rs`) only when
+//! configured; custom keywords are found by one aho-corasick pass and
+//! custom regexes run as configured. Candidates are validated
 //! where found (Luhn, mod-97, ranges, shapes), adjusted by context words,
 //! dropped below `min_confidence`, and overlaps are resolved (longest wins,
 //! then the more specific type).
 
 mod actions;
+mod address;
 mod checksum;
 mod context;
 mod custom;
@@ -28,6 +31,8 @@ mod iban;
 mod ipv6;
 mod keyvalue;
 mod numbers;
+mod opt_in;
+mod person;
 mod prose;
 mod scan;
 mod secret;
@@ -35,6 +40,7 @@ mod splice;
 mod stream;
 mod userinfo;
 mod vault;
+mod words;
 
 pub use actions::{Applied, Policy};
 pub use custom::{ContextRule, CustomDetector, EngineConfig, Validator};
@@ -44,6 +50,7 @@ pub use vault::{StreamRestorer, Vault};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use custom::{CustomRegex, Keyword};
+use opt_in::OptIn;
 use scan::Scan;
 use wasm_glue::ConfigError;
 
@@ -61,6 +68,8 @@ pub struct Engine {
     keywords: Vec<Keyword>,
     rules: Vec<context::Rule>,
     min_confidence: f32,
+    /// PERSON and ADDRESS, when the configuration turns them on.
+    opt_in: Option<OptIn>,
 }
 
 impl Engine {
@@ -88,10 +97,12 @@ impl Engine {
             keywords,
             rules,
             min_confidence: config.min_confidence,
+            opt_in: OptIn::new(&config.opt_in),
         })
     }
 
-    /// The built-in detectors with the default threshold.
+    /// The built-in detectors that are on by default (not PERSON or
+    /// ADDRESS), with the default threshold.
     pub fn builtin() -> Result<Engine, ConfigError> {
         Engine::new(&EngineConfig::default())
     }
@@ -114,6 +125,9 @@ impl Engine {
             }
         }
         scan::structural(&mut scan);
+        if let Some(opt_in) = &self.opt_in {
+            opt_in.scan(&mut scan);
+        }
         for custom in &self.regexes {
             for m in custom.regex.find_iter(text) {
                 if custom.validates(m.as_bytes()) {
@@ -186,6 +200,8 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod opt_in_tests;
 #[cfg(test)]
 mod recall_tests;
 #[cfg(test)]
