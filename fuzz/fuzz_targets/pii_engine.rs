@@ -2,7 +2,8 @@
 //! regex, keyword and context detectors) in redact, tokenize and block mode
 //! on arbitrary text, whole and streamed in arbitrary chunks.
 //!
-//! Input: byte 0 picks the engine (bit 0: with custom detectors), bytes 1..5
+//! Input: byte 0 picks the engine (bit 0: with custom detectors and the
+//! opt-in PERSON and ADDRESS), bytes 1..5
 //! are chunk lengths (cycled, see `llm_gateway_fuzz::chunks`); the rest is
 //! the text, scanned as raw bytes and, made valid UTF-8, as a string.
 //!
@@ -30,7 +31,7 @@ use llm_gateway_fuzz::{chunks, header};
 use pii_scan::engine::{
     Engine, EngineConfig, EntityKind, Finding, Policy, StreamRestorer, StreamScanner, Vault,
 };
-use pii_scan::Action;
+use pii_scan::{Action, Entity};
 use std::sync::OnceLock;
 
 fn builtin() -> &'static Engine {
@@ -41,7 +42,7 @@ fn builtin() -> &'static Engine {
 fn custom() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let config: EngineConfig = serde_json::from_value(serde_json::json!({
+        let mut config: EngineConfig = serde_json::from_value(serde_json::json!({
             "custom": [
                 {"name": "EMPLOYEE_ID", "regex": "\\bE-\\d{7}\\b", "max_len": 16},
                 {"name": "CARD_REF", "regex": "\\bCR\\d{6,12}\\b", "validator": "luhn"},
@@ -53,6 +54,7 @@ fn custom() -> &'static Engine {
             ]
         }))
         .expect("engine config");
+        config.opt_in = vec![Entity::Person, Entity::Address];
         Engine::new(&config).expect("custom engine")
     })
 }
