@@ -124,8 +124,17 @@ oci-push: oci
 demo: wasm tools venv
 	target/debug/llm-gateway demo
 
-test: wasm crash-bundle test-build bench-tools venv
-	$(MAKE) --no-print-directory lint test-rust test-fuzz test-python
+# The builds and the lints in two lanes side by side, which cargo allows as
+# it locks each profile's output directory on its own: the release lane (the
+# wasm modules, the crash bundle, the benchmark tools, one after another in
+# target/release) spends much of its time in single-threaded link-time
+# optimisation, and the other lane (the venv's install, the lints, the debug
+# build in target/debug) keeps the second core busy meanwhile. Then the tests.
+test: wasm-target
+	$(MAKE) --no-print-directory wasm crash-bundle bench-tools & release=$$!; \
+	$(MAKE) --no-print-directory venv lint test-build; status=$$?; \
+	wait $$release && exit $$status
+	$(MAKE) --no-print-directory test-rust test-fuzz test-python
 
 # Every binary and test of the workspace in one cargo run, among them
 # target/debug/{llm-gateway,fake-provider} (what `make tools` builds). Cargo
