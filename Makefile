@@ -25,7 +25,7 @@ WASM_OUT := build/wasm
 FILTER_CRATES := audit pii-scan token-limit route-translate
 MODULES := audit pii_scan token_limit route_translate llm_gateway_bundle
 
-.PHONY: all demo test soak test-rust test-python test-fuzz wasm wasm-target wasm-profile crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
+.PHONY: all demo test soak test-build test-rust test-python test-fuzz wasm wasm-target wasm-profile crash-bundle tools bench-tools bench venv configs examples oci oci-push lint clean
 
 all: wasm tools
 
@@ -129,8 +129,26 @@ oci-push: oci
 demo: wasm tools venv
 	target/debug/llm-gateway demo
 
-test: wasm crash-bundle tools bench-tools venv
-	$(MAKE) --no-print-directory lint test-rust test-fuzz test-python
+# The builds and the lints in two lanes side by side, which cargo allows as
+# it locks each profile's output directory on its own: the release lane (the
+# wasm modules, the crash bundle, the benchmark tools, one after another in
+# target/release) spends much of its time in single-threaded link-time
+# optimisation, and the other lane (the venv's install, the lints, the debug
+# build in target/debug) keeps the second core busy meanwhile. Then the tests.
+test: wasm-target
+	$(MAKE) --no-print-directory wasm crash-bundle bench-tools & release=$$!; \
+	$(MAKE) --no-print-directory venv lint test-build; status=$$?; \
+	wait $$release && exit $$status
+	$(MAKE) --no-print-directory test-rust test-fuzz test-python
+
+# Every binary and test of the workspace in one cargo run, among them
+# target/debug/{llm-gateway,fake-provider} (what `make tools` builds). Cargo
+# resolves the dependencies' features for the packages a command selects, so
+# `cargo build -p ...` and `cargo test -p gateway-harness` would each build
+# most dependencies once more; test-rust selects the whole workspace too and
+# finds everything built here.
+test-build:
+	cargo build --workspace --bins --tests
 
 # The end-to-end tests of tests/harness (each starts its own Envoy) run with
 # cargo-nextest when it is installed: it keeps two tests running across all
@@ -139,7 +157,7 @@ test: wasm crash-bundle tools bench-tools venv
 test-rust:
 	cargo test --workspace --exclude gateway-harness
 	if cargo nextest --version >/dev/null 2>&1; then \
-		cargo nextest run -p gateway-harness --test-threads 2; \
+		cargo nextest run --workspace -E 'package(gateway-harness)' --test-threads 2; \
 	else \
 		cargo test -p gateway-harness; \
 	fi
