@@ -113,7 +113,7 @@ fn client_values_are_bounded_in_records_metrics_and_streams() {
     );
     assert!(
         prometheus.contains(
-            r#"llm_gateway_gen_ai_requests{provider="none",status="400",model="other"} 2"#
+            r#"llm_gateway_gen_ai_requests{provider="none",status="400",team="platform",client="demo",model="other"} 2"#
         ),
         "{prometheus}"
     );
